@@ -1,0 +1,80 @@
+/**
+ * @module errors
+ * Every error this project raises, in one registry with stable codes, in the manner of Fastify's
+ * lib/errors.js: each entry is a class with a code, a default message and the HTTP status that
+ * a client should see when the error reaches one.
+ */
+import { format } from 'node:util';
+
+export interface DragonErrorClass {
+  new (...args: unknown[]): DragonError;
+  readonly code: string;
+}
+
+export class DragonError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  constructor(code: string, message: string, statusCode: number) {
+    super(message);
+    this.name = 'DragonError';
+    this.code = code;
+    this.statusCode = statusCode;
+  }
+}
+
+/** Builds a class whose constructor arguments fill the `%s`/`%d` slots of `message`. */
+function createError(code: string, message: string, statusCode = 500): DragonErrorClass {
+  const Class = class extends DragonError {
+    static readonly code = code;
+    constructor(...args: unknown[]) {
+      super(code, format(message, ...args), statusCode);
+    }
+  };
+  Object.defineProperty(Class, 'name', { value: code });
+  return Class;
+}
+
+export const errors = {
+  // SCGI framing (server/protocol). 400 unless the body is too large.
+  DOW_ERR_NETSTRING_LENGTH: createError('DOW_ERR_NETSTRING_LENGTH', 'bad netstring length: %s', 400),
+  DOW_ERR_NETSTRING_COMMA: createError('DOW_ERR_NETSTRING_COMMA', 'netstring not terminated by "," (got byte 0x%s)', 400),
+  DOW_ERR_HEADER_TOO_LARGE: createError('DOW_ERR_HEADER_TOO_LARGE', 'header block of %d bytes exceeds the limit of %d', 431),
+  DOW_ERR_HEADER_FORMAT: createError('DOW_ERR_HEADER_FORMAT', 'malformed header block: %s', 400),
+  DOW_ERR_HEADER_DUPLICATE: createError('DOW_ERR_HEADER_DUPLICATE', 'duplicate header name %s', 400),
+  DOW_ERR_CONTENT_LENGTH: createError('DOW_ERR_CONTENT_LENGTH', 'CONTENT_LENGTH must be the first header, in decimal: %s', 400),
+  DOW_ERR_SCGI_MISSING: createError('DOW_ERR_SCGI_MISSING', 'header SCGI with value "1" is missing (%s)', 400),
+  DOW_ERR_BODY_TOO_LARGE: createError('DOW_ERR_BODY_TOO_LARGE', 'body of %d bytes exceeds the limit of %d', 413),
+  DOW_ERR_HEADER_TIMEOUT: createError('DOW_ERR_HEADER_TIMEOUT', 'header block not received within %d ms', 408),
+  DOW_ERR_BODY_TIMEOUT: createError('DOW_ERR_BODY_TIMEOUT', 'no body bytes received for %d ms', 408),
+  DOW_ERR_TRUNCATED: createError('DOW_ERR_TRUNCATED', 'connection closed after %d of %d body bytes', 400),
+
+  // Serving (server/). Statuses are those the client gets.
+  DOW_ERR_QUEUE_FULL: createError('DOW_ERR_QUEUE_FULL', '%s: Threads limit reached! (limit=%d online=%d) queue full (%d waiting)', 503),
+  DOW_ERR_QUEUE_TIMEOUT: createError('DOW_ERR_QUEUE_TIMEOUT', '%s: Threads limit reached! (limit=%d online=%d) waited %d ms in the queue', 503),
+  DOW_ERR_REQUEST_TIMEOUT: createError('DOW_ERR_REQUEST_TIMEOUT', '%s: request did not finish within %d ms', 504),
+  DOW_ERR_APP_THREW: createError('DOW_ERR_APP_THREW', '%s: the app failed: %s', 500),
+  DOW_ERR_FETCH_RESULT: createError('DOW_ERR_FETCH_RESULT', '%s: the fetch handler returned %s, not a Response', 500),
+  DOW_ERR_UNKNOWN_APP: createError('DOW_ERR_UNKNOWN_APP', 'no app named %s', 404),
+  DOW_ERR_THREADS_RANGE: createError('DOW_ERR_THREADS_RANGE', 'threads must be an integer from 1 to %d, got %s', 400),
+
+  // Configuration and start-up (exit code 2 from the CLI).
+  DOW_ERR_CONFIG: createError('DOW_ERR_CONFIG', 'config %s: %s', 500),
+  DOW_ERR_LISTEN: createError('DOW_ERR_LISTEN', 'cannot listen on %s: %s', 500),
+  DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected host:port or unix:/path.sock', 500),
+  DOW_ERR_APP_MODULE: createError('DOW_ERR_APP_MODULE', 'app %s: %s', 500),
+
+  // Timing store and dashboard.
+  DOW_ERR_STORE: createError('DOW_ERR_STORE', 'timing store %s: %s', 500),
+  DOW_ERR_MIGRATION: createError('DOW_ERR_MIGRATION', 'database %s has schema version %d, newer than this program knows (%d)', 500),
+  DOW_ERR_UNAUTHORIZED: createError('DOW_ERR_UNAUTHORIZED', 'authentication required: %s', 401),
+  DOW_ERR_FORBIDDEN_ORIGIN: createError('DOW_ERR_FORBIDDEN_ORIGIN', 'request refused: %s', 403),
+  DOW_ERR_RUNTIME_UNREACHABLE: createError('DOW_ERR_RUNTIME_UNREACHABLE', 'runtime unreachable: %s', 503),
+  DOW_ERR_DASHBOARD_BIND: createError('DOW_ERR_DASHBOARD_BIND', 'refusing to listen on %s without an admin token', 500),
+} as const;
+
+export type ErrorCode = keyof typeof errors;
+
+/** Narrows an unknown caught value to one of our errors, optionally of one code. */
+export function isDragonError(err: unknown, code?: ErrorCode): err is DragonError {
+  return err instanceof DragonError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,72 @@
+/**
+ * @module history
+ * What the dashboard reads from the timing store's history. The SQLite implementation lives in
+ * shared/store/; the dashboard only sees this interface, so it never needs the runtime.
+ */
+
+export const WINDOWS_MS = {
+  '15m': 15 * 60_000,
+  '1h': 3_600_000,
+  '6h': 6 * 3_600_000,
+  '24h': 24 * 3_600_000,
+  '7d': 7 * 24 * 3_600_000,
+} as const;
+export type WindowName = keyof typeof WINDOWS_MS;
+
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** One bucket of a time series; latencies in ms, null where the bucket had no requests. */
+export interface SeriesPoint {
+  /** Bucket start, epoch ms. */
+  t: number;
+  count: number;
+  status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  rejected: number;
+  timeouts: number;
+  aborted: number;
+  service: Percentiles;
+  queue: Percentiles;
+}
+
+export interface Series {
+  app: string;
+  fromMs: number;
+  toMs: number;
+  stepMs: number;
+  points: SeriesPoint[];
+}
+
+export interface WindowSummary {
+  app: string;
+  fromMs: number;
+  toMs: number;
+  count: number;
+  /** Share of requests answered 5xx (including our 503/504), 0..1; null with no requests. */
+  errorRate: number | null;
+  reqPerS: number;
+  rejected: number;
+  timeouts: number;
+  aborted: number;
+  service: Percentiles;
+  queue: Percentiles;
+}
+
+export interface AuditEntry {
+  id: number;
+  atMs: number;
+  app: string;
+  oldThreads: number;
+  newThreads: number;
+  source: string;
+}
+
+export interface HistoryReader {
+  series(app: string, fromMs: number, toMs: number): Series;
+  summary(app: string, fromMs: number, toMs: number): WindowSummary;
+  audit(options?: { app?: string; sinceMs?: number; limit?: number }): AuditEntry[];
+  close(): void;
+}
