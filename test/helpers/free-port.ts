@@ -1,0 +1,41 @@
+/**
+ * Free loopback ports and throw-away directories for end-to-end tests, so that any number of
+ * tests can start servers and front ends side by side without fixed ports or shared paths.
+ */
+import net from 'node:net';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Asks the kernel for a free port on 127.0.0.1 (listen on 0, read it, close). Another process
+ * may take the port between this call and its use: the front-end harnesses retry on EADDRINUSE.
+ */
+export function getFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => (port > 0 ? resolve(port) : reject(new Error('no port from listen(0)'))));
+    });
+  });
+}
+
+/**
+ * Creates a unique directory under the system temp dir. It is made world-readable (0755)
+ * because mkdtemp creates 0700 dirs, and Apache workers run as nobody: they could not reach a
+ * Unix socket inside a root-only directory.
+ */
+export async function makeTempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `dow-${prefix}-`));
+  await chmod(dir, 0o755);
+  return dir;
+}
+
+/** Removes a directory made by makeTempDir; never fails (cleanup must not mask a test error). */
+export async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+}
