@@ -1,0 +1,166 @@
+/**
+ * @module fetch-adapter
+ * Runs a fetch handler (`(request: Request, context) => Response | Promise<Response>`, e.g.
+ * Hono's `app.fetch`) on an SCGI exchange, streaming bodies both ways: the request body is a
+ * ReadableStream fed from the socket with backpressure, and the response body is written as the
+ * handler's stream yields it, waiting for 'drain'.
+ */
+import type { ScgiRequestInfo } from '../node/node-adapter.js';
+import type { BodySink } from '../../body-sink.js';
+import type { Exchange } from '../../exchange.js';
+import { errors } from '../../../shared/errors.js';
+import { headerLines, isHopByHop, statusLine } from '../../protocol/response-head.js';
+import { forEachHeader, isHttps } from '../request-target.js';
+
+export type FetchHandler = (request: Request, context: ScgiRequestInfo) => Response | Promise<Response>;
+
+export function runFetchHandler(handler: FetchHandler, exchange: Exchange, appName: string): void {
+  const controller = new AbortController();
+  let request: Request;
+  try {
+    request = buildRequest(exchange, controller.signal);
+  } catch (err) {
+    exchange.appFailed(err);
+    return;
+  }
+  exchange.socket.once('close', () => controller.abort());
+  let result: Response | Promise<Response>;
+  try {
+    result = handler(request, exchange.info);
+  } catch (err) {
+    exchange.appFailed(err);
+    return;
+  }
+  Promise.resolve(result).then(
+    (response) => {
+      if (!(response instanceof Response)) {
+        throw new errors.DOW_ERR_FETCH_RESULT(appName, describe(response));
+      }
+      return writeResponse(exchange, response);
+    },
+  ).catch((err: unknown) => exchange.appFailed(err));
+}
+
+function buildRequest(exchange: Exchange, signal: AbortSignal): Request {
+  const env = exchange.env;
+  const headers = new Headers();
+  forEachHeader(env, (name, value) => headers.append(name, value));
+  const host = env.HTTP_HOST || (env.SERVER_NAME ? `${env.SERVER_NAME}:${env.SERVER_PORT ?? ''}`.replace(/:$/, '') : 'localhost');
+  const url = `${isHttps(env) ? 'https' : 'http'}://${host}${exchange.target.url}`;
+  const method = exchange.target.method;
+  const withBody = exchange.contentLength > 0 && method !== 'GET' && method !== 'HEAD';
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
+  if (withBody) {
+    init.body = bodyStream(exchange);
+    init.duplex = 'half';
+  } else if (exchange.contentLength > 0) {
+    exchange.takeBody(DISCARD);
+  }
+  return new Request(url, init);
+}
+
+const DISCARD: BodySink = { push: () => true, end: () => {}, abort: () => {} };
+
+function bodyStream(exchange: Exchange): ReadableStream<Uint8Array> {
+  let sink: StreamSink | undefined;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        sink = new StreamSink(controller, exchange);
+        exchange.takeBody(sink);
+      },
+      pull() {
+        exchange.socket.resume();
+      },
+      cancel() {
+        sink?.cancel();
+      },
+    },
+    // Let the socket's own buffer hold bytes until the handler asks for them.
+    { highWaterMark: 1 },
+  );
+}
+
+class StreamSink implements BodySink {
+  private cancelled = false;
+  constructor(
+    private readonly controller: ReadableStreamDefaultController<Uint8Array>,
+    private readonly exchange: Exchange,
+  ) {}
+  push(chunk: Buffer): boolean {
+    if (this.cancelled) return true;
+    this.controller.enqueue(chunk);
+    return (this.controller.desiredSize ?? 0) > 0;
+  }
+  end(): void {
+    if (!this.cancelled) this.controller.close();
+  }
+  abort(err: Error): void {
+    if (!this.cancelled) this.controller.error(err);
+  }
+  cancel(): void {
+    this.cancelled = true;
+    this.exchange.socket.resume();
+  }
+}
+
+async function writeResponse(exchange: Exchange, response: Response): Promise<void> {
+  const socket = exchange.socket;
+  if (exchange.closed) {
+    await response.body?.cancel();
+    return;
+  }
+  let head = statusLine(response.status, response.statusText);
+  for (const [name, value] of response.headers) {
+    // Headers joins repeated Set-Cookie with ", ", which breaks cookies with dates in them.
+    if (name === 'set-cookie' || isHopByHop(name)) continue;
+    head += headerLines(name, value);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) head += headerLines('set-cookie', cookies);
+  head += '\r\n';
+  const status = response.status;
+  const noBody = exchange.target.method === 'HEAD' || status === 204 || status === 304 || response.body === null;
+  exchange.headSent(status);
+  if (noBody) {
+    socket.write(head, 'latin1');
+    await response.body?.cancel();
+    exchange.responseFinished(status);
+    return;
+  }
+  socket.write(head, 'latin1');
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (exchange.closed) {
+        await reader.cancel();
+        return;
+      }
+      if (!socket.write(value)) await drained(socket);
+    }
+  } catch (err) {
+    exchange.appFailed(err);
+    return;
+  }
+  exchange.responseFinished(status);
+}
+
+function drained(socket: Exchange['socket']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  return typeof value;
+}

@@ -1,0 +1,182 @@
+/**
+ * @module app-host
+ * One app as the runtime hosts it: its limiter, its live figures, its timeouts and its adapter.
+ * Connections hand parsed requests here; the host admits, queues or refuses them (503 with
+ * Retry-After, never a silent close) and records each finished request exactly once.
+ */
+import type { Logger } from 'pino';
+import { errors } from '../shared/errors.js';
+import { Outcome, type TimingRecorder } from '../shared/timing-row.js';
+import { runFetchHandler, type FetchHandler } from './adapters/fetch/fetch-adapter.js';
+import { runNodeListener, type NodeListener } from './adapters/node/node-adapter.js';
+import { AppStats } from './app-stats.js';
+import { Phase, type ScgiConnection } from './connection.js';
+import { Limiter } from './limiter.js';
+import type { ScgiLimits } from './protocol/limits.js';
+import { performance } from 'node:perf_hooks';
+
+export type AppHandler = { type: 'node'; listener: NodeListener } | { type: 'fetch'; handler: FetchHandler };
+
+export interface AppOptions {
+  name: string;
+  handler: AppHandler;
+  threads: number;
+  /** Requests allowed to wait for a thread; 0 refuses at once when all threads are busy. */
+  queue: number;
+  /** Longest wait in the queue before a 503, ms. */
+  queueTimeoutMs: number;
+  /** Longest time an admitted request may take; 0 disables. */
+  requestTimeoutMs: number;
+  mount: string;
+}
+
+/** How long a client should wait before retrying after a 503, seconds. */
+const RETRY_AFTER_S = 1;
+const REJECTION_LOG_INTERVAL_MS = 1000;
+const MAX_RECORDED_PATH = 200;
+
+export class AppHost {
+  readonly name: string;
+  readonly mount: string;
+  readonly stats = new AppStats();
+  readonly limiter: Limiter<ScgiConnection>;
+  queueTimeoutMs: number;
+  requestTimeoutMs: number;
+  private readonly handler: AppHandler;
+  private lastRejectionLogAt = -Infinity;
+  private suppressedRejections = 0;
+
+  constructor(
+    options: AppOptions,
+    public listen: string,
+    readonly limits: ScgiLimits,
+    readonly log: Logger,
+    private readonly recorder: TimingRecorder | null,
+    private readonly recordPaths: boolean,
+  ) {
+    this.name = options.name;
+    this.mount = options.mount.replace(/\/+$/, '');
+    this.handler = options.handler;
+    this.limiter = new Limiter(options.threads, options.queue);
+    this.queueTimeoutMs = options.queueTimeoutMs;
+    this.requestTimeoutMs = options.requestTimeoutMs;
+  }
+
+  get threads(): number {
+    return this.limiter.limit;
+  }
+
+  setThreads(threads: number): void {
+    for (const conn of this.limiter.setLimit(threads)) this.dispatch(conn);
+  }
+
+  admit(conn: ScgiConnection): void {
+    const result = this.limiter.acquire(conn, performance.now());
+    if (result === 'run') this.dispatch(conn);
+    else if (result === 'queued') conn.phase = Phase.QUEUED;
+    else this.reject(conn, new errors.DOW_ERR_QUEUE_FULL(this.name, this.limiter.limit, this.limiter.running, this.limiter.waiting).message);
+  }
+
+  /** Answers 503 to waiters that queued at or before `now - queueTimeoutMs`. */
+  expireQueue(now: number): void {
+    if (this.limiter.waiting === 0) return;
+    for (const conn of this.limiter.expire(now - this.queueTimeoutMs)) {
+      const waited = Math.round(now - conn.queuedAt);
+      this.reject(conn, new errors.DOW_ERR_QUEUE_TIMEOUT(this.name, this.limiter.limit, this.limiter.running, waited).message);
+    }
+  }
+
+  private dispatch(conn: ScgiConnection): void {
+    conn.phase = Phase.RUNNING;
+    conn.admittedAt = performance.now();
+    const handler = this.handler;
+    try {
+      if (handler.type === 'node') runNodeListener(handler.listener, conn);
+      else runFetchHandler(handler.handler, conn, this.name);
+    } catch (err) {
+      conn.appFailed(err);
+    }
+  }
+
+  private reject(conn: ScgiConnection, message: string): void {
+    // The original's wording, so existing log alerts keep matching; rate-limited under overload.
+    const now = performance.now();
+    if (now - this.lastRejectionLogAt >= REJECTION_LOG_INTERVAL_MS) {
+      const suppressed = this.suppressedRejections;
+      this.log.warn(suppressed > 0 ? `${message} (${suppressed} more 503s not logged)` : message);
+      this.lastRejectionLogAt = now;
+      this.suppressedRejections = 0;
+    } else {
+      this.suppressedRejections++;
+    }
+    conn.answer(503, 'Service Unavailable: too many requests, retry later\n', Outcome.REJECTED, `Retry-After: ${RETRY_AFTER_S}\r\n`);
+  }
+
+  /** Called once per request, whatever ended it. */
+  finished(conn: ScgiConnection, phase: Phase, status: number, outcome: Outcome): void {
+    const now = performance.now();
+    if (phase === Phase.RUNNING) {
+      const next = this.limiter.release();
+      if (next !== undefined) this.dispatch(next);
+    } else if (phase === Phase.QUEUED) {
+      this.limiter.cancel(conn);
+    }
+    const stats = this.stats;
+    if (phase === Phase.HEAD && outcome !== Outcome.REJECTED) {
+      // Malformed or never completed: it never reached the app, so it is not one of its requests.
+      if (outcome !== Outcome.ABORTED) stats.badRequests++;
+      return;
+    }
+    if (outcome === Outcome.REJECTED) stats.rejected++;
+    else if (outcome === Outcome.TIMEOUT) stats.timeouts++;
+    else if (outcome === Outcome.ABORTED) stats.aborted++;
+    const admitted = conn.admittedAt > 0;
+    const queueMs = (admitted ? conn.admittedAt : now) - conn.acceptedAt;
+    const serviceMs = admitted ? now - conn.admittedAt : 0;
+    stats.record(now - conn.acceptedAt, queueMs, status);
+    if (this.recorder !== null) {
+      const path = conn.target.path;
+      this.recorder.record({
+        app: this.name,
+        startMs: conn.startMs,
+        queueMs,
+        serviceMs,
+        status,
+        outcome,
+        bytesIn: conn.socket.bytesRead,
+        bytesOut: conn.socket.bytesWritten,
+        method: conn.target.method,
+        path: this.recordPaths ? (path.length > MAX_RECORDED_PATH ? path.slice(0, MAX_RECORDED_PATH) : path) : null,
+      });
+    }
+  }
+
+  logAppError(conn: ScgiConnection, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.log.error(
+      { err: error, app: this.name, method: conn.target.method, url: conn.target.url, code: 'DOW_ERR_APP_THREW' },
+      new errors.DOW_ERR_APP_THREW(this.name, error.message).message,
+    );
+  }
+
+  /** The figures an app sees about itself through `req.scgi.stats()`. */
+  ownFigures(): Record<string, number> {
+    const s = this.stats;
+    return {
+      requests: s.requests,
+      online: this.limiter.running,
+      queued: this.limiter.waiting,
+      threads: this.limiter.limit,
+      rejected: s.rejected,
+      errors: s.errors,
+      timeouts: s.timeouts,
+      aborted: s.aborted,
+      bad_requests: s.badRequests,
+      online_time: s.onlineTime,
+      online_time_average: s.average,
+      online_time_longest: s.requests > 0 ? s.longest : 0,
+      online_time_shortest: s.requests > 0 ? s.shortest : 0,
+      online_time_stddev: s.stddev,
+    };
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * @module app-stats
+ * One app's live figures since start, in memory: what the stats port and the dashboard show now.
+ * Pure counters plus a latency histogram; the history lives in the timing store.
+ */
+import { LatencyHistogram } from '../shared/histogram.js';
+
+export class AppStats {
+  /** Finished requests, whatever their status. */
+  requests = 0;
+  rejected = 0;
+  /** Responses with a 5xx status, ours (500, 503, 504) included. */
+  errors = 0;
+  timeouts = 0;
+  aborted = 0;
+  /** Malformed SCGI requests refused before reaching the app (400, 408, 413, 431). */
+  badRequests = 0;
+  /** Sum of request durations (accept to response written), seconds. */
+  onlineTime = 0;
+  longest = 0;
+  shortest = Infinity;
+  /** Welford's running mean and sum of squared deviations, for a stable stddev. */
+  private mean = 0;
+  private m2 = 0;
+  queueTime = 0;
+  readonly durations = new LatencyHistogram();
+
+  /** Records a finished request; times in ms. */
+  record(durationMs: number, queueMs: number, status: number): void {
+    const seconds = durationMs / 1000;
+    this.requests++;
+    this.onlineTime += seconds;
+    if (seconds > this.longest) this.longest = seconds;
+    if (seconds < this.shortest) this.shortest = seconds;
+    const delta = seconds - this.mean;
+    this.mean += delta / this.requests;
+    this.m2 += delta * (seconds - this.mean);
+    this.queueTime += queueMs / 1000;
+    if (status >= 500) this.errors++;
+    this.durations.record(Math.round(durationMs * 1000));
+  }
+
+  /** Corrected sample standard deviation (n - 1), as the original computed it. */
+  get stddev(): number {
+    return this.requests < 2 ? 0 : Math.sqrt(this.m2 / (this.requests - 1));
+  }
+
+  get average(): number {
+    return this.requests === 0 ? 0 : this.onlineTime / this.requests;
+  }
+
+  /** Percentile of durations in seconds, or null before any request finished. */
+  percentile(q: number): number | null {
+    const us = this.durations.percentile(q);
+    return us === null ? null : us / 1e6;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * @module connection
+ * The I/O shell around one SCGI connection: socket bytes go into the pure parser, the parsed
+ * request goes to the app host (limiter, then adapter), and the connection closes when the
+ * response ends. SCGI carries exactly one request per connection, so connection == request.
+ *
+ *   HEAD ──headers──▶ QUEUED ──admitted──▶ RUNNING ──response ends / client gone / timeout──▶ DONE
+ *     └──────────────── malformed, 503, 408 ──────────────────────────────────────────────────▶ DONE
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { errors, isDragonError, type DragonError } from '../shared/errors.js';
+import { Outcome } from '../shared/timing-row.js';
+import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
+import type { RequestTarget } from './adapters/request-target.js';
+import { resolveTarget } from './adapters/request-target.js';
+import type { AppHost } from './app-host.js';
+import type { BodySink } from './body-sink.js';
+import type { Exchange } from './exchange.js';
+import type { ScgiEnv } from './protocol/header-block.js';
+import { simpleResponse } from './protocol/response-head.js';
+import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
+import type { Waiter } from './limiter.js';
+
+export const enum Phase {
+  HEAD,
+  QUEUED,
+  RUNNING,
+  DONE,
+}
+
+/** Status recorded for a request whose client left first (nginx's own code for it). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
+  phase = Phase.HEAD;
+  readonly acceptedAt = performance.now();
+  readonly startMs = Date.now();
+  env: ScgiEnv = EMPTY_ENV;
+  target: RequestTarget = EMPTY_TARGET;
+  contentLength = 0;
+  queuedAt = 0;
+  inQueue = false;
+  admittedAt = 0;
+  lastBodyAt = 0;
+  bodyEnded = false;
+  /** Any response byte was written: from then on errors cut the connection instead of answering. */
+  responseStarted = false;
+  closed = false;
+  status = 0;
+  private readonly parser: ScgiParser;
+  private pendingBody: Buffer[] | null = null;
+  private sink: BodySink | null = null;
+  private response: ServerResponse | null = null;
+  private infoCache: ScgiRequestInfo | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly host: AppHost,
+  ) {
+    this.parser = new ScgiParser(this, host.limits);
+  }
+
+  get info(): ScgiRequestInfo {
+    this.infoCache ??= { env: this.env, app: this.host.name, stats: () => this.host.ownFigures() };
+    return this.infoCache;
+  }
+
+  // ── socket side ──────────────────────────────────────────────────────────────────────────
+
+  onData(chunk: Buffer): void {
+    try {
+      this.parser.execute(chunk);
+    } catch (err) {
+      this.protocolError(err);
+    }
+  }
+
+  /** The peer half-closed. Fine after the body (allowHalfOpen keeps our side open to answer). */
+  onEnd(): void {
+    if (this.parser.done || this.phase === Phase.DONE) return;
+    if (!this.parser.headersDone) {
+      this.protocolError(new errors.DOW_ERR_HEADER_FORMAT('connection closed before the header block ended'));
+      return;
+    }
+    const err = new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength);
+    this.sink?.abort(err);
+  }
+
+  onClose(): void {
+    this.closed = true;
+    if (this.phase === Phase.DONE) return;
+    this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
+    this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
+  }
+
+  // ── parser side ──────────────────────────────────────────────────────────────────────────
+
+  onHeaders(env: ScgiEnv, contentLength: number): void {
+    this.env = env;
+    this.contentLength = contentLength;
+    this.target = resolveTarget(env, this.host.mount);
+    this.host.admit(this);
+  }
+
+  onBody(chunk: Buffer): void {
+    this.lastBodyAt = performance.now();
+    if (this.sink !== null) {
+      if (!this.sink.push(chunk)) this.socket.pause();
+      return;
+    }
+    (this.pendingBody ??= []).push(chunk);
+    // Before the app runs, hold at most one socket buffer's worth; the rest waits in the kernel.
+    this.socket.pause();
+  }
+
+  onBodyEnd(): void {
+    this.bodyEnded = true;
+    this.sink?.end();
+  }
+
+  // ── app side (Exchange) ──────────────────────────────────────────────────────────────────
+
+  takeBody(sink: BodySink): void {
+    this.sink = sink;
+    const pending = this.pendingBody;
+    this.pendingBody = null;
+    let more = true;
+    if (pending !== null) for (const chunk of pending) more = sink.push(chunk);
+    if (this.bodyEnded) sink.end();
+    else if (more) this.socket.resume();
+  }
+
+  onResponse(res: ServerResponse): void {
+    this.response = res;
+  }
+
+  headSent(status: number): void {
+    this.responseStarted = true;
+    this.status = status;
+  }
+
+  responseFinished(status: number): void {
+    this.responseStarted = true;
+    if (this.phase === Phase.DONE) return;
+    this.finish(status, Outcome.ANSWERED);
+    // destroySoon ends our side and destroys once the write queue drains: no half-open linger.
+    this.socket.destroySoon();
+  }
+
+  appFailed(err: unknown): void {
+    if (this.phase === Phase.DONE) return;
+    this.host.logAppError(this, err);
+    if (!this.headWritten()) {
+      this.answer(500, 'Internal Server Error\n', Outcome.APP_ERROR);
+    } else {
+      this.finish(this.response?.statusCode ?? this.status, Outcome.APP_ERROR);
+      this.socket.destroy();
+    }
+  }
+
+  // ── answers of our own ───────────────────────────────────────────────────────────────────
+
+  /** Writes a complete response of ours and ends the connection. */
+  answer(status: number, body: string, outcome: Outcome, extraHeaders = ''): void {
+    if (this.phase === Phase.DONE) return;
+    this.finish(status, outcome);
+    if (!this.closed) {
+      this.responseStarted = true;
+      this.socket.end(simpleResponse(status, body, extraHeaders), 'latin1');
+    }
+    this.sink?.abort(new Error('request ended by the server'));
+  }
+
+  /** The request ran out of time in the app (per-app request timeout). */
+  timedOut(err: DragonError): void {
+    if (this.phase !== Phase.RUNNING) return;
+    this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
+    if (!this.headWritten()) {
+      this.answer(504, 'Gateway Timeout\n', Outcome.TIMEOUT);
+    } else {
+      this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
+      this.socket.destroy();
+    }
+    this.response?.destroy();
+  }
+
+  /** The body stopped arriving while the app waited for it. */
+  bodyStalled(err: DragonError): void {
+    if (this.phase !== Phase.RUNNING) return;
+    this.host.log.warn({ peer: this.peer(), code: err.code, app: this.host.name }, err.message);
+    this.sink?.abort(err);
+    if (!this.headWritten()) this.answer(408, 'Request Timeout\n', Outcome.TIMEOUT);
+    else {
+      this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
+      this.socket.destroy();
+    }
+  }
+
+  /** Malformed input, or too slow a client: answer if we still can, log the peer and the reason. */
+  protocolError(err: unknown): void {
+    if (this.phase === Phase.DONE) return;
+    const known = isDragonError(err) ? err : null;
+    const status = known?.statusCode ?? 400;
+    this.host.log.warn(
+      { peer: this.peer(), code: known?.code ?? 'UNKNOWN', app: this.host.name },
+      `bad SCGI request from ${this.peer()}: ${known ? known.message : String(err)}`,
+    );
+    if (this.parser.headersDone || this.responseStarted) {
+      this.finish(status, Outcome.ANSWERED);
+      this.socket.destroy();
+      return;
+    }
+    this.answer(status, `${known?.message ?? 'Bad Request'}\n`, Outcome.ANSWERED);
+  }
+
+  peer(): string {
+    const address = this.socket.remoteAddress;
+    return address === undefined ? 'unix socket peer' : `${address}:${this.socket.remotePort ?? ''}`;
+  }
+
+  private headWritten(): boolean {
+    return this.responseStarted || (this.response !== null && this.response.headersSent);
+  }
+
+  private finish(status: number, outcome: Outcome): void {
+    const wasPhase = this.phase;
+    this.phase = Phase.DONE;
+    this.status = status;
+    this.host.finished(this, wasPhase, status, outcome);
+  }
+}
+
+const EMPTY_ENV: ScgiEnv = Object.freeze(Object.create(null) as ScgiEnv);
+const EMPTY_TARGET: RequestTarget = Object.freeze({ method: '', url: '', mount: '', path: '' });

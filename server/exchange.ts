@@ -1,0 +1,44 @@
+/**
+ * @module exchange
+ * The surface of one SCGI request that adapters work with. The connection implements it; the
+ * adapters (Node listener, fetch handler) only translate between it and the app's API.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
+import type { RequestTarget } from './adapters/request-target.js';
+import type { BodySink } from './body-sink.js';
+import type { ScgiEnv } from './protocol/header-block.js';
+
+export interface Exchange {
+  readonly socket: Socket;
+  readonly env: ScgiEnv;
+  readonly target: RequestTarget;
+  readonly contentLength: number;
+  /** What `req.scgi` (Node) or the handler's second argument (fetch) exposes. */
+  readonly info: ScgiRequestInfo;
+  /** Routes the body (what arrived so far, and the rest) into the sink. */
+  takeBody(sink: BodySink): void;
+  /** The Node response, so a timeout can tell whether its head went out. */
+  onResponse(res: ServerResponse): void;
+  /** The fetch adapter wrote its head itself. */
+  headSent(status: number): void;
+  /** The whole response was handed to the socket; the connection closes after it. */
+  responseFinished(status: number): void;
+  /** The app threw or rejected: 500 if nothing was sent, else the connection is cut. */
+  appFailed(err: unknown): void;
+  /** True once the client is gone or the request was ended by us (timeout). */
+  readonly closed: boolean;
+}
+
+// Listeners shared by every socket find their exchange through this symbol instead of a closure
+// per request.
+const kExchange = Symbol('dragon-on-wheels.exchange');
+
+export function exchangeOf(socket: Socket | null): Exchange | undefined {
+  return socket ? (socket as unknown as Record<symbol, Exchange | undefined>)[kExchange] : undefined;
+}
+
+export function attachExchange(socket: Socket, exchange: Exchange): void {
+  (socket as unknown as Record<symbol, Exchange>)[kExchange] = exchange;
+}

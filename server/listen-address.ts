@@ -1,0 +1,76 @@
+/**
+ * @module listen-address
+ * Parses `host:port`, `[v6]:port` and `unix:/path.sock`, and listens on them. For Unix sockets a
+ * file left behind by a dead process is removed, while the socket of a live process is never
+ * touched: a connect attempt tells them apart (ECONNREFUSED means nobody listens).
+ */
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import { connect, type Server } from 'node:net';
+import { errors } from '../shared/errors.js';
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export function parseListenAddress(text: string): ListenAddress {
+  if (text.startsWith('unix:')) {
+    const path = text.slice(5);
+    if (path === '') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+    return { kind: 'unix', path };
+  }
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+  return { kind: 'tcp', host: (match[1] ?? match[2]) as string, port };
+}
+
+export function formatListenAddress(address: ListenAddress): string {
+  if (address.kind === 'unix') return `unix:${address.path}`;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** The original used listen(5), which dropped connections under load; the kernel caps this. */
+export const LISTEN_BACKLOG = 4096;
+
+export async function listenOn(server: Server, address: ListenAddress, socketMode: number): Promise<ListenAddress> {
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new errors.DOW_ERR_LISTEN(formatListenAddress(address), err.code === 'EADDRINUSE' ? 'address already in use' : err.message));
+    };
+    server.once('error', onError);
+    const options = address.kind === 'unix'
+      ? { path: address.path, backlog: LISTEN_BACKLOG }
+      : { host: address.host, port: address.port, backlog: LISTEN_BACKLOG };
+    server.listen(options, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  if (address.kind === 'unix') {
+    await chmod(address.path, socketMode);
+    return address;
+  }
+  const bound = server.address();
+  return bound !== null && typeof bound === 'object' ? { kind: 'tcp', host: address.host, port: bound.port } : address;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  let stat;
+  try {
+    stat = await lstat(path);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) {
+    throw new errors.DOW_ERR_LISTEN(`unix:${path}`, 'a file that is not a socket is in the way');
+  }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'ECONNREFUSED'));
+  });
+  if (live) throw new errors.DOW_ERR_LISTEN(`unix:${path}`, 'another process is listening there');
+  await unlink(path);
+}

@@ -1,0 +1,73 @@
+/**
+ * @module header-block
+ * Decodes the payload of the SCGI netstring into an environment object. Pure: a Buffer in, an
+ * object out, or a typed error.
+ *
+ * SCGI spec (python.ca/scgi/protocol.txt):
+ *   headers ::= header*          header ::= name NUL value NUL
+ *   "The first header must be CONTENT_LENGTH"; "duplicate names are not allowed";
+ *   a header "SCGI" with value "1" must be present (lighttpd sends it last, nginx first after
+ *   CONTENT_LENGTH), so its position is not checked.
+ *
+ *   "70:"  CONTENT_LENGTH NUL "27" NUL  SCGI NUL "1" NUL  REQUEST_METHOD NUL "POST" NUL ... ","
+ *          \___________________ header block, 70 bytes ______________________________/
+ */
+import { errors } from '../../shared/errors.js';
+
+/** SCGI environment: header names to values, decoded as latin1 like Node's own HTTP parser. */
+export type ScgiEnv = Record<string, string>;
+
+/** A CONTENT_LENGTH beyond 2^53 could not be counted exactly; 15 digits is ample. */
+const MAX_CONTENT_LENGTH_DIGITS = 15;
+const NUL = 0;
+
+export interface HeaderBlock {
+  env: ScgiEnv;
+  contentLength: number;
+}
+
+export function parseHeaderBlock(block: Buffer): HeaderBlock {
+  const end = block.length;
+  if (end === 0 || block[end - 1] !== NUL) {
+    throw new errors.DOW_ERR_HEADER_FORMAT('header block must end with a NUL byte');
+  }
+  // A null prototype keeps names such as "__proto__" or "constructor" ordinary keys.
+  const env: ScgiEnv = Object.create(null) as ScgiEnv;
+  let pos = 0;
+  let first = true;
+  while (pos < end) {
+    const nameEnd = block.indexOf(NUL, pos);
+    if (nameEnd === pos) throw new errors.DOW_ERR_HEADER_FORMAT(`empty header name at byte ${pos}`);
+    const valueEnd = nameEnd === end - 1 ? -1 : block.indexOf(NUL, nameEnd + 1);
+    if (valueEnd === -1) {
+      throw new errors.DOW_ERR_HEADER_FORMAT(`header name without a value at byte ${pos}`);
+    }
+    const name = block.toString('latin1', pos, nameEnd);
+    if (env[name] !== undefined) throw new errors.DOW_ERR_HEADER_DUPLICATE(JSON.stringify(name));
+    if (first && name !== 'CONTENT_LENGTH') {
+      throw new errors.DOW_ERR_CONTENT_LENGTH(`first header is ${JSON.stringify(name)}`);
+    }
+    first = false;
+    env[name] = block.toString('latin1', nameEnd + 1, valueEnd);
+    pos = valueEnd + 1;
+  }
+  const contentLength = parseContentLength(env.CONTENT_LENGTH);
+  if (env.SCGI !== '1') {
+    throw new errors.DOW_ERR_SCGI_MISSING(env.SCGI === undefined ? 'absent' : `value ${JSON.stringify(env.SCGI)}`);
+  }
+  return { env, contentLength };
+}
+
+function parseContentLength(raw: string | undefined): number {
+  if (raw === undefined) throw new errors.DOW_ERR_CONTENT_LENGTH('absent');
+  if (raw.length === 0 || raw.length > MAX_CONTENT_LENGTH_DIGITS) {
+    throw new errors.DOW_ERR_CONTENT_LENGTH(JSON.stringify(raw));
+  }
+  let value = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const digit = raw.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) throw new errors.DOW_ERR_CONTENT_LENGTH(JSON.stringify(raw));
+    value = value * 10 + digit;
+  }
+  return value;
+}

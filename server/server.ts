@@ -1,0 +1,240 @@
+/**
+ * @module server
+ * The runtime: a list of (listen address, app or stats) pairs, as the original's run-script had,
+ * served until closed. Owns the listening sockets, the live connections, the timeout sweeper and
+ * thread-limit changes; everything per request happens in connection.ts and app-host.ts.
+ */
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
+import { errors } from '../shared/errors.js';
+import type { AppSnapshot, RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
+import { MAX_THREADS } from '../shared/runtime-control.js';
+import { formatStats } from '../shared/stats-format.js';
+import type { TimingRecorder } from '../shared/timing-row.js';
+import { AppHost, type AppOptions } from './app-host.js';
+import { ScgiConnection, Phase } from './connection.js';
+import { attachExchange, exchangeOf } from './exchange.js';
+import { formatListenAddress, listenOn, parseListenAddress } from './listen-address.js';
+import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+import { buildStatsFigures } from './stats-report.js';
+import { VERSION } from './version.js';
+
+export type Processor = { app: AppOptions } | { stats: true };
+
+export interface ListenerSpec {
+  listen: string;
+  /** File mode for a Unix socket; nginx's workers must be able to connect. */
+  socketMode?: number;
+  processor: Processor;
+}
+
+export interface ServerOptions {
+  listeners: ListenerSpec[];
+  limits?: Partial<ScgiLimits>;
+  logger?: Logger;
+  recorder?: TimingRecorder | null;
+  recordPaths?: boolean;
+}
+
+const SWEEP_INTERVAL_MS = 100;
+const DEFAULT_SOCKET_MODE = 0o660;
+
+export class Server implements RuntimeControl {
+  readonly apps = new Map<string, AppHost>();
+  readonly log: Logger;
+  readonly startMs = Date.now();
+  readonly limits: ScgiLimits;
+  /** Bound addresses, in listener order, after listen() (port 0 resolved). */
+  readonly addresses: string[] = [];
+  private readonly netServers: NetServer[] = [];
+  private readonly connections = new Set<ScgiConnection>();
+  private readonly recorder: TimingRecorder | null;
+  private sweeper: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly options: ServerOptions) {
+    this.log = options.logger ?? pino({ level: 'silent' });
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.recorder = options.recorder ?? null;
+    for (const spec of options.listeners) {
+      parseListenAddress(spec.listen);
+      if ('app' in spec.processor) {
+        const app = spec.processor.app;
+        if (this.apps.has(app.name)) throw new errors.DOW_ERR_CONFIG(`apps: ${app.name}`, 'app names must be unique');
+        checkThreads(app.threads);
+        const host = new AppHost(app, spec.listen, this.limits, this.log, this.recorder, options.recordPaths ?? true);
+        this.apps.set(app.name, host);
+      }
+    }
+  }
+
+  /** Listens on every address, or on none: a failure closes what was opened and throws. */
+  async listen(): Promise<void> {
+    try {
+      for (const spec of this.options.listeners) {
+        const processor = spec.processor;
+        const host = 'app' in processor ? (this.apps.get(processor.app.name) as AppHost) : null;
+        const net = createNetServer(
+          { allowHalfOpen: true, noDelay: true },
+          host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
+        );
+        this.netServers.push(net);
+        const bound = formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE));
+        this.addresses.push(bound);
+        if (host) host.listen = bound;
+        this.log.info(`UP on ${bound}`);
+      }
+    } catch (err) {
+      await this.closeListeners();
+      throw err;
+    }
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  private onConnection(socket: Socket, host: AppHost): void {
+    const conn = new ScgiConnection(socket, host);
+    attachExchange(socket, conn);
+    this.connections.add(conn);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', () => {
+      this.connections.delete(conn);
+      conn.onClose();
+    });
+  }
+
+  private onStatsConnection(socket: Socket): void {
+    socket.on('error', onSocketError);
+    socket.end(this.statsText(), 'latin1');
+  }
+
+  statsText(): string {
+    return formatStats(buildStatsFigures({
+      pid: process.pid,
+      version: VERSION,
+      startMs: this.startMs,
+      nowMs: Date.now(),
+      apps: [...this.apps.values()].map((host) => ({
+        name: host.name,
+        listen: host.listen,
+        mount: host.mount,
+        threads: host.threads,
+        online: host.limiter.running,
+        queued: host.limiter.waiting,
+        stats: host.stats,
+      })),
+      store: this.recorder?.figures() ?? null,
+    }));
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    const limits = this.limits;
+    for (const conn of this.connections) {
+      if (conn.phase === Phase.HEAD) {
+        if (now - conn.acceptedAt > limits.headerTimeoutMs) conn.protocolError(new errors.DOW_ERR_HEADER_TIMEOUT(limits.headerTimeoutMs));
+      } else if (conn.phase === Phase.RUNNING) {
+        const timeout = conn.host.requestTimeoutMs;
+        if (timeout > 0 && now - conn.admittedAt > timeout) {
+          conn.timedOut(new errors.DOW_ERR_REQUEST_TIMEOUT(conn.host.name, timeout));
+        } else if (!conn.bodyEnded && conn.contentLength > 0 && now - Math.max(conn.lastBodyAt, conn.admittedAt) > limits.bodyIdleTimeoutMs) {
+          conn.bodyStalled(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs));
+        }
+      }
+    }
+    for (const host of this.apps.values()) host.expireQueue(now);
+  }
+
+  // ── RuntimeControl ───────────────────────────────────────────────────────────────────────
+
+  async setThreads(app: string, threads: number, source: string): Promise<{ app: string; oldThreads: number; newThreads: number }> {
+    const host = this.apps.get(app);
+    if (host === undefined) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    checkThreads(threads);
+    const oldThreads = host.threads;
+    host.setThreads(threads);
+    this.log.info({ app, oldThreads, newThreads: threads, source }, `${app}: threads ${oldThreads} -> ${threads} (${source})`);
+    this.recorder?.recordLimitChange({ app, atMs: Date.now(), oldThreads, newThreads: threads, source });
+    return { app, oldThreads, newThreads: threads };
+  }
+
+  async snapshot(): Promise<RuntimeSnapshot> {
+    const apps: AppSnapshot[] = [];
+    let requests = 0;
+    let online = 0;
+    for (const host of this.apps.values()) {
+      const s = host.stats;
+      requests += s.requests;
+      online += host.limiter.running;
+      apps.push({
+        name: host.name,
+        listen: host.listen,
+        mount: host.mount,
+        threads: host.threads,
+        online: host.limiter.running,
+        queued: host.limiter.waiting,
+        requests: s.requests,
+        rejected: s.rejected,
+        errors: s.errors,
+        timeouts: s.timeouts,
+        aborted: s.aborted,
+      });
+    }
+    return {
+      version: VERSION,
+      pid: process.pid,
+      startTimeMs: this.startMs,
+      uptimeS: Math.floor((Date.now() - this.startMs) / 1000),
+      requests,
+      online,
+      apps,
+    };
+  }
+
+  // ── shutdown ─────────────────────────────────────────────────────────────────────────────
+
+  /** Stops accepting, lets in-flight and queued requests finish up to `drainTimeoutMs`, then cuts the rest. */
+  close(drainTimeoutMs = 10_000): Promise<void> {
+    this.closing ??= this.drain(drainTimeoutMs);
+    return this.closing;
+  }
+
+  private async drain(drainTimeoutMs: number): Promise<void> {
+    const closed = this.closeListeners();
+    const deadline = performance.now() + drainTimeoutMs;
+    while (this.connections.size > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const conn of this.connections) conn.socket.destroy();
+    if (this.sweeper) clearInterval(this.sweeper);
+    await closed;
+  }
+
+  private closeListeners(): Promise<void> {
+    return Promise.all(this.netServers.map((net) => new Promise<void>((resolve) => net.close(() => resolve())))).then(() => undefined);
+  }
+
+  get inFlight(): number {
+    return this.connections.size;
+  }
+}
+
+function checkThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new errors.DOW_ERR_THREADS_RANGE(MAX_THREADS, JSON.stringify(threads));
+  }
+}
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (exchangeOf(this) as ScgiConnection).onData(chunk);
+}
+
+function onSocketEnd(this: Socket): void {
+  (exchangeOf(this) as ScgiConnection).onEnd();
+}
+
+/** Resets and broken pipes are normal for a front end that gave up; 'close' follows and counts it. */
+function onSocketError(): void {}

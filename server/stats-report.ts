@@ -1,0 +1,99 @@
+/**
+ * @module stats-report
+ * Builds the stats port's figures from the live state. Pure: values in, a Map of key -> value out;
+ * shared/stats-format.ts turns it into sh. Keys and meanings follow the original's shell_stat, plus
+ * the ones this project adds (threads, queued, rejected, errors, timeouts, aborted, percentiles).
+ */
+import { formatDuration } from '../shared/duration.js';
+import type { AppStats } from './app-stats.js';
+
+export interface AppState {
+  name: string;
+  listen: string;
+  mount: string;
+  threads: number;
+  online: number;
+  queued: number;
+  stats: AppStats;
+}
+
+export interface ServerState {
+  pid: number;
+  version: string;
+  startMs: number;
+  nowMs: number;
+  apps: readonly AppState[];
+  store: { rows: number; dropped: number; errors: number } | null;
+}
+
+/** The original hid an app's derived figures until it had finished this many requests. */
+const MIN_REQUESTS_FOR_FIGURES = 2;
+
+export function buildStatsFigures(state: ServerState): Map<string, string | number> {
+  const figures = new Map<string, string | number>();
+  let requests = 0;
+  let online = 0;
+  for (const app of state.apps) {
+    requests += app.stats.requests;
+    online += app.online;
+    addAppFigures(figures, app);
+  }
+  const uptime = Math.floor((state.nowMs - state.startMs) / 1000);
+  figures.set('pid', state.pid);
+  figures.set('version', state.version);
+  figures.set('start_time', (state.startMs / 1000).toFixed(2));
+  figures.set('start_at_asctime', asctime(new Date(state.startMs)));
+  figures.set('uptime', uptime);
+  figures.set('uptime_str', formatDuration(uptime));
+  figures.set('requests', requests);
+  figures.set('online', online);
+  figures.set('apps', state.apps.map((app) => app.name).join(' '));
+  if (state.store) {
+    figures.set('store_rows', state.store.rows);
+    figures.set('store_dropped', state.store.dropped);
+    figures.set('store_errors', state.store.errors);
+  }
+  return figures;
+}
+
+function addAppFigures(figures: Map<string, string | number>, app: AppState): void {
+  const p = `${app.name}_`;
+  const s = app.stats;
+  figures.set(`${p}requests`, s.requests);
+  figures.set(`${p}online`, app.online);
+  figures.set(`${p}threads`, app.threads);
+  figures.set(`${p}queued`, app.queued);
+  figures.set(`${p}rejected`, s.rejected);
+  figures.set(`${p}errors`, s.errors);
+  figures.set(`${p}timeouts`, s.timeouts);
+  figures.set(`${p}aborted`, s.aborted);
+  figures.set(`${p}bad_requests`, s.badRequests);
+  figures.set(`${p}listen`, app.listen);
+  figures.set(`${p}mount`, app.mount);
+  if (s.requests < MIN_REQUESTS_FOR_FIGURES) {
+    figures.set(`${p}error`, 'Not enough data');
+    return;
+  }
+  figures.set(`${p}online_time`, s.onlineTime);
+  figures.set(`${p}online_time_str`, formatDuration(s.onlineTime));
+  figures.set(`${p}online_time_longest`, s.longest);
+  figures.set(`${p}online_time_shortest`, s.shortest);
+  figures.set(`${p}online_time_average`, s.average);
+  figures.set(`${p}online_time_stddev`, s.stddev);
+  figures.set(`${p}queue_time_average`, s.queueTime / s.requests);
+  for (const [key, q] of [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]] as const) {
+    figures.set(`${p}online_time_${key}`, s.percentile(q) ?? 0);
+  }
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** C asctime() in local time without the newline: `Sat Jan  9 01:52:49 2016`. */
+export function asctime(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return (
+    `${DAYS[date.getDay()]} ${MONTHS[date.getMonth()]} ${String(date.getDate()).padStart(2, ' ')} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${date.getFullYear()}`
+  );
+}

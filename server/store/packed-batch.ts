@@ -1,0 +1,133 @@
+/**
+ * @module packed-batch
+ * Columnar packing of timing rows for the trip to the writer thread: one Float64Array (moved, not
+ * copied), a small string dictionary and one string of concatenated paths, instead of N objects.
+ */
+import type { TimingRow } from '../../shared/timing-row.js';
+
+/*
+ * nums, one row every COLS doubles:
+ *
+ *   +-----+----------+----------+------------+--------+---------+----------+-----------+--------+----------+
+ *   | app | start_ms | queue_ms | service_ms | status | outcome | bytes_in | bytes_out | method | path_len |
+ *   +-----+----------+----------+------------+--------+---------+----------+-----------+--------+----------+
+ *     app and method index `dict`; path_len is -1 for no path, else the length of the next slice
+ *     of `paths`.
+ */
+export const COLS = 10;
+export const C_APP = 0, C_START = 1, C_QUEUE = 2, C_SERVICE = 3, C_STATUS = 4, C_OUTCOME = 5;
+export const C_BYTES_IN = 6, C_BYTES_OUT = 7, C_METHOD = 8, C_PATH_LEN = 9;
+
+export interface PackedBatch {
+  rows: number;
+  nums: Float64Array;
+  dict: string[];
+  paths: string;
+}
+
+export interface PackOptions {
+  recordPaths: boolean;
+  maxPathLength: number;
+}
+
+/** Fills one batch; `take()` hands it over and starts a fresh one. */
+export class BatchPacker {
+  private nums: Float64Array;
+  private rows = 0;
+  private dict: string[] = [];
+  private dictIndex = new Map<string, number>();
+  private paths: string[] = [];
+
+  constructor(
+    private readonly capacity: number,
+    private readonly options: PackOptions,
+  ) {
+    this.nums = new Float64Array(capacity * COLS);
+  }
+
+  get size(): number {
+    return this.rows;
+  }
+
+  /** Returns false when the batch is full. */
+  push(row: TimingRow): boolean {
+    if (this.rows >= this.capacity) return false;
+    const o = this.rows * COLS;
+    const n = this.nums;
+    n[o + C_APP] = this.intern(row.app);
+    n[o + C_START] = row.startMs;
+    n[o + C_QUEUE] = row.queueMs;
+    n[o + C_SERVICE] = row.serviceMs;
+    n[o + C_STATUS] = row.status;
+    n[o + C_OUTCOME] = row.outcome;
+    n[o + C_BYTES_IN] = row.bytesIn;
+    n[o + C_BYTES_OUT] = row.bytesOut;
+    n[o + C_METHOD] = this.intern(row.method);
+    const path = this.options.recordPaths ? cleanPath(row.path, this.options.maxPathLength) : null;
+    n[o + C_PATH_LEN] = path === null ? -1 : path.length;
+    if (path !== null) this.paths.push(path);
+    this.rows++;
+    return true;
+  }
+
+  take(): PackedBatch {
+    const batch: PackedBatch = {
+      rows: this.rows,
+      // Hand the array over (it is transferred to the worker) and start a new one: no copy.
+      nums: this.nums.subarray(0, this.rows * COLS),
+      dict: this.dict,
+      paths: this.paths.join(''),
+    };
+    this.nums = new Float64Array(this.capacity * COLS);
+    this.rows = 0;
+    this.dict = [];
+    this.dictIndex.clear();
+    this.paths = [];
+    return batch;
+  }
+
+  private intern(s: string): number {
+    let i = this.dictIndex.get(s);
+    if (i === undefined) {
+      i = this.dict.length;
+      this.dict.push(s);
+      this.dictIndex.set(s, i);
+    }
+    return i;
+  }
+}
+
+/** The query string never reaches the database, even if the caller left it on. */
+export function cleanPath(path: string | null, maxLength: number): string | null {
+  if (path === null) return null;
+  const q = path.indexOf('?');
+  const bare = q === -1 ? path : path.slice(0, q);
+  return bare.length > maxLength ? bare.slice(0, maxLength) : bare;
+}
+
+/** Reads back the rows of a batch (writer side, and tests). */
+export function* unpack(batch: PackedBatch): Generator<TimingRow> {
+  let p = 0;
+  const n = batch.nums;
+  for (let r = 0; r < batch.rows; r++) {
+    const o = r * COLS;
+    const len = n[o + C_PATH_LEN]!;
+    let path: string | null = null;
+    if (len >= 0) {
+      path = batch.paths.slice(p, p + len);
+      p += len;
+    }
+    yield {
+      app: batch.dict[n[o + C_APP]!]!,
+      startMs: n[o + C_START]!,
+      queueMs: n[o + C_QUEUE]!,
+      serviceMs: n[o + C_SERVICE]!,
+      status: n[o + C_STATUS]!,
+      outcome: n[o + C_OUTCOME]! as TimingRow['outcome'],
+      bytesIn: n[o + C_BYTES_IN]!,
+      bytesOut: n[o + C_BYTES_OUT]!,
+      method: batch.dict[n[o + C_METHOD]!]!,
+      path,
+    };
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * @module protocol
+ * Messages between the timing store's main-thread shell (timing-store.ts) and its writer thread
+ * (store-worker.ts).
+ */
+import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
+import type { LimitChange } from '../../shared/timing-row.js';
+import type { PackedBatch } from './packed-batch.js';
+import type { Retention } from './retention.js';
+
+export interface WorkerConfig {
+  path: string;
+  retention: Retention;
+  retryMaxMs: number;
+  pruneIntervalMs: number;
+  checkpointIntervalMs: number;
+}
+
+export type ToWorker =
+  | { type: 'rows'; batch: PackedBatch }
+  | { type: 'limit'; change: LimitChange }
+  | { type: 'latestLimits'; reqId: number }
+  | { type: 'pollCommands' }
+  | { type: 'commandAnswer'; id: number; answer: CommandAnswer }
+  | { type: 'close' };
+
+export type FromWorker =
+  /** `rows` were committed. */
+  | { type: 'written'; rows: number }
+  /** `rows` were given up on (only at close, when the database stayed unwritable). */
+  | { type: 'dropped'; rows: number; reason: string }
+  /** One failed attempt to open or write; `reason` keys the rate-limited log. */
+  | { type: 'error'; reason: string; message: string }
+  | { type: 'recovered'; afterErrors: number }
+  | { type: 'latestLimits'; reqId: number; limits?: Array<[string, number]>; error?: string }
+  | { type: 'command'; command: ThreadsCommand }
+  | { type: 'closed' };

@@ -1,0 +1,108 @@
+/**
+ * @module rollup-delta
+ * Pure aggregation of a batch of rows into rollup cells per (app, resolution, bucket), and the
+ * merge of a cell into a stored rollup row. The writer adds each cell to the row in one transaction.
+ */
+import { LatencyHistogram } from '../../shared/histogram.js';
+import { RESOLUTIONS_MS, type RollupRecord } from '../../shared/store/schema.js';
+import { Outcome, type TimingRow } from '../../shared/timing-row.js';
+
+const US_PER_MS = 1000;
+
+/*
+ * Rejected requests (503 from the limiter) never held a thread, so they count everywhere but in
+ * the service-time figures: otherwise an overload would make service p50 look faster. Queue wait
+ * is recorded for every request, rejected ones included.
+ */
+export interface RollupCell {
+  app: string;
+  resMs: number;
+  bucketMs: number;
+  count: number;
+  status: [number, number, number, number, number];
+  rejected: number;
+  timeouts: number;
+  aborted: number;
+  serviceCount: number;
+  serviceSumMs: number;
+  serviceMinMs: number;
+  serviceMaxMs: number;
+  service: LatencyHistogram;
+  queue: LatencyHistogram;
+}
+
+export function aggregate(rows: Iterable<TimingRow>, resolutions: readonly number[] = RESOLUTIONS_MS): RollupCell[] {
+  const cells = new Map<string, RollupCell>();
+  for (const row of rows) {
+    for (const resMs of resolutions) {
+      const bucketMs = Math.floor(row.startMs / resMs) * resMs;
+      const key = `${resMs}|${bucketMs}|${row.app}`;
+      let cell = cells.get(key);
+      if (!cell) {
+        cell = emptyCell(row.app, resMs, bucketMs);
+        cells.set(key, cell);
+      }
+      add(cell, row);
+    }
+  }
+  return [...cells.values()];
+}
+
+function emptyCell(app: string, resMs: number, bucketMs: number): RollupCell {
+  return {
+    app, resMs, bucketMs, count: 0, status: [0, 0, 0, 0, 0], rejected: 0, timeouts: 0, aborted: 0,
+    serviceCount: 0, serviceSumMs: 0, serviceMinMs: Infinity, serviceMaxMs: -Infinity,
+    service: new LatencyHistogram(), queue: new LatencyHistogram(),
+  };
+}
+
+function add(cell: RollupCell, row: TimingRow): void {
+  cell.count++;
+  const cls = Math.floor(row.status / 100);
+  if (cls >= 1 && cls <= 5) cell.status[cls - 1] = cell.status[cls - 1]! + 1;
+  if (row.outcome === Outcome.REJECTED) cell.rejected++;
+  else if (row.outcome === Outcome.TIMEOUT) cell.timeouts++;
+  else if (row.outcome === Outcome.ABORTED) cell.aborted++;
+  cell.queue.record(row.queueMs * US_PER_MS);
+  if (row.outcome === Outcome.REJECTED) return;
+  cell.serviceCount++;
+  cell.serviceSumMs += row.serviceMs;
+  if (row.serviceMs < cell.serviceMinMs) cell.serviceMinMs = row.serviceMs;
+  if (row.serviceMs > cell.serviceMaxMs) cell.serviceMaxMs = row.serviceMs;
+  cell.service.record(row.serviceMs * US_PER_MS);
+}
+
+/** The stored row after adding `cell` to `existing` (undefined: a new bucket). */
+export function mergeCell(cell: RollupCell, existing: RollupRecord | undefined): RollupRecord {
+  let { count, rejected, timeouts, aborted, serviceCount, serviceSumMs } = cell;
+  const s = [...cell.status];
+  let min = cell.serviceCount > 0 ? cell.serviceMinMs : null;
+  let max = cell.serviceCount > 0 ? cell.serviceMaxMs : null;
+  if (existing) {
+    count += existing.count;
+    s[0]! += existing.s1xx; s[1]! += existing.s2xx; s[2]! += existing.s3xx; s[3]! += existing.s4xx; s[4]! += existing.s5xx;
+    rejected += existing.rejected;
+    timeouts += existing.timeouts;
+    aborted += existing.aborted;
+    serviceCount += existing.service_count;
+    serviceSumMs += existing.service_sum_ms;
+    min = minOf(min, existing.service_min_ms);
+    max = maxOf(max, existing.service_max_ms);
+    cell.service.mergeEncoded(existing.service_hist);
+    cell.queue.mergeEncoded(existing.queue_hist);
+  }
+  return {
+    app: cell.app, res_ms: cell.resMs, bucket_ms: cell.bucketMs, count,
+    s1xx: s[0]!, s2xx: s[1]!, s3xx: s[2]!, s4xx: s[3]!, s5xx: s[4]!,
+    rejected, timeouts, aborted,
+    service_count: serviceCount, service_sum_ms: serviceSumMs, service_min_ms: min, service_max_ms: max,
+    service_hist: cell.service.encode(), queue_hist: cell.queue.encode(),
+  };
+}
+
+function minOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+function maxOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}

@@ -1,0 +1,87 @@
+/**
+ * @module row-buffer
+ * The main-thread half of the writer: a bounded buffer of packed rows that hands a batch over when
+ * the flush timer (started by the first row) fires or the batch is full. No I/O here.
+ */
+import type { TimingRow } from '../../shared/timing-row.js';
+import { BatchPacker, type PackedBatch, type PackOptions } from './packed-batch.js';
+
+export interface RowBufferOptions extends PackOptions {
+  flushIntervalMs: number;
+  batchSize: number;
+  /** Rows buffered plus rows handed over but not yet written; beyond this, rows are dropped. */
+  capacityRows: number;
+  send(batch: PackedBatch): void;
+}
+
+/*
+ *   record ─> [ packer: up to batchSize ] ──send──> [ in flight: worker queue ] ──ack──> written
+ *             └──────────── buffered + inFlight <= capacityRows, else drop ─────┘
+ *
+ * Counting in-flight rows against the bound keeps memory bounded while the database is down: the
+ * worker keeps failed batches to retry them, and the main thread drops new rows instead.
+ */
+export class RowBuffer {
+  private readonly packer: BatchPacker;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = 0;
+  private droppedRows = 0;
+
+  constructor(private readonly options: RowBufferOptions) {
+    this.packer = new BatchPacker(options.batchSize, options);
+  }
+
+  /** Never throws; returns false when the row was dropped. */
+  push(row: TimingRow): boolean {
+    if (this.packer.size + this.inFlight >= this.options.capacityRows) {
+      this.droppedRows++;
+      return false;
+    }
+    this.packer.push(row);
+    if (this.packer.size >= this.options.batchSize) this.flush();
+    else if (this.timer === null) {
+      this.timer = setTimeout(() => this.flush(), this.options.flushIntervalMs);
+      // The buffer alone must not keep a process alive; close() flushes explicitly.
+      this.timer.unref();
+    }
+    return true;
+  }
+
+  flush(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.packer.size === 0) return;
+    const batch = this.packer.take();
+    this.inFlight += batch.rows;
+    this.options.send(batch);
+  }
+
+  /** The writer finished with `rows` rows (written or given up on). */
+  settle(rows: number): void {
+    this.inFlight = Math.max(0, this.inFlight - rows);
+  }
+
+  /** Rows handed over that will never be acknowledged (the worker died): count them lost. */
+  loseInFlight(): number {
+    const lost = this.inFlight;
+    this.inFlight = 0;
+    this.droppedRows += lost;
+    return lost;
+  }
+
+  countDropped(rows: number): void {
+    this.droppedRows += rows;
+  }
+
+  get buffered(): number {
+    return this.packer.size;
+  }
+  get pending(): number {
+    return this.inFlight;
+  }
+  get dropped(): number {
+    return this.droppedRows;
+  }
+}

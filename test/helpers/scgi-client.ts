@@ -1,0 +1,99 @@
+/**
+ * @module scgi-client
+ * A small SCGI client for tests: encodes a request the way nginx does (CONTENT_LENGTH first, then
+ * SCGI=1, then the rest), sends it over a real socket and parses the CGI-style response.
+ */
+import { connect } from 'node:net';
+
+export interface ScgiRequestOptions {
+  method?: string;
+  uri?: string;
+  headers?: Record<string, string>;
+  /** Extra CGI variables, e.g. { HTTPS: 'on', REMOTE_ADDR: '203.0.113.9' }. */
+  env?: Record<string, string>;
+  body?: Buffer | string;
+}
+
+export interface ScgiResponse {
+  status: number;
+  reason: string;
+  /** Lower-case names; repeated headers keep every value. */
+  headers: Map<string, string[]>;
+  body: Buffer;
+  raw: Buffer;
+}
+
+export function encodeScgiRequest(options: ScgiRequestOptions = {}): Buffer {
+  const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(options.body);
+  const uri = options.uri ?? '/';
+  const queryAt = uri.indexOf('?');
+  const env: Record<string, string> = {
+    CONTENT_LENGTH: String(body.length),
+    SCGI: '1',
+    REQUEST_METHOD: options.method ?? 'GET',
+    REQUEST_URI: uri,
+    QUERY_STRING: queryAt === -1 ? '' : uri.slice(queryAt + 1),
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    REMOTE_ADDR: '127.0.0.1',
+    REMOTE_PORT: '50000',
+    SERVER_NAME: 'localhost',
+    SERVER_PORT: '80',
+    HTTP_HOST: 'localhost',
+    ...options.env,
+  };
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    env[`HTTP_${name.toUpperCase().replaceAll('-', '_')}`] = value;
+  }
+  return encodeNetstringEnv(env, body);
+}
+
+/** Encodes pairs in the given order; for tests of malformed input, pass the pairs raw. */
+export function encodeNetstringEnv(env: Record<string, string>, body: Buffer = Buffer.alloc(0)): Buffer {
+  const block = Buffer.concat(Object.entries(env).map(([k, v]) => Buffer.from(`${k}\0${v}\0`, 'latin1')));
+  return Buffer.concat([Buffer.from(`${block.length}:`), block, Buffer.from(','), body]);
+}
+
+export type Target = { port: number; host?: string } | { path: string };
+
+export function sendRaw(target: Target, payload: Buffer | Buffer[], options: { halfClose?: boolean; timeoutMs?: number } = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = 'path' in target ? connect(target.path) : connect(target.port, target.host ?? '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no complete response within ${options.timeoutMs ?? 10_000} ms`));
+    }, options.timeoutMs ?? 10_000);
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    });
+    socket.on('connect', () => {
+      for (const part of Array.isArray(payload) ? payload : [payload]) socket.write(part);
+      if (options.halfClose) socket.end();
+    });
+  });
+}
+
+export function parseScgiResponse(raw: Buffer): ScgiResponse {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  if (headEnd === -1) throw new Error(`no complete head in ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
+  const lines = raw.toString('latin1', 0, headEnd).split('\r\n');
+  const statusMatch = /^Status: (\d{3}) ?(.*)$/.exec(lines[0] ?? '');
+  if (!statusMatch) throw new Error(`first line is not a CGI Status line: ${JSON.stringify(lines[0])}`);
+  const headers = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+  }
+  return { status: Number(statusMatch[1]), reason: statusMatch[2] ?? '', headers, body: raw.subarray(headEnd + 4), raw };
+}
+
+export async function scgiRequest(target: Target, options: ScgiRequestOptions = {}): Promise<ScgiResponse> {
+  return parseScgiResponse(await sendRaw(target, encodeScgiRequest(options)));
+}
