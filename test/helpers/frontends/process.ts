@@ -48,6 +48,15 @@ export interface LaunchPlan {
 /** Builds a plan for a given free port and fresh dir; called again on each retry. */
 export type PlanBuilder = (port: number, dir: string) => LaunchPlan | Promise<LaunchPlan>;
 
+/**
+ * Front ends still running, killed if the test process exits without stopping them (an
+ * uncaught error, process.exit). One listener for all, not one per front end.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) killGroup(child, 'SIGKILL');
+});
+
 class StartError extends Error {
   constructor(
     message: string,
@@ -95,8 +104,7 @@ async function launch(name: string, port: number, dir: string, plan: LaunchPlan)
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (error) => keep(Buffer.from(`spawn error: ${error.message}\n`)));
-  const killOnExit = (): void => killGroup(child, 'SIGKILL');
-  process.once('exit', killOnExit);
+  running.add(child);
 
   const readLogs = async (): Promise<string> => {
     const log = await readFile(errorLogPath, 'utf8').catch(() => '(no error log)\n');
@@ -107,7 +115,7 @@ async function launch(name: string, port: number, dir: string, plan: LaunchPlan)
     if (stopped) return;
     stopped = true;
     await stopGroup(child, exited);
-    process.removeListener('exit', killOnExit);
+    running.delete(child);
     await removeTempDir(dir);
   };
 
