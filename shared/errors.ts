@@ -70,6 +70,11 @@ export const errors = {
   DOW_ERR_FORBIDDEN_ORIGIN: createError('DOW_ERR_FORBIDDEN_ORIGIN', 'request refused: %s', 403),
   DOW_ERR_RUNTIME_UNREACHABLE: createError('DOW_ERR_RUNTIME_UNREACHABLE', 'runtime unreachable: %s', 503),
   DOW_ERR_DASHBOARD_BIND: createError('DOW_ERR_DASHBOARD_BIND', 'refusing to listen on %s without an admin token', 500),
+  // Dashboard requests: bad input, unexpected Host (DNS rebinding), unknown routes.
+  DOW_ERR_BAD_REQUEST: createError('DOW_ERR_BAD_REQUEST', 'bad request: %s', 400),
+  DOW_ERR_FORBIDDEN_HOST: createError('DOW_ERR_FORBIDDEN_HOST', 'Host %s is not served here', 421),
+  DOW_ERR_ROUTE_NOT_FOUND: createError('DOW_ERR_ROUTE_NOT_FOUND', 'no route %s %s', 404),
+  DOW_ERR_INTERNAL: createError('DOW_ERR_INTERNAL', 'internal error: %s', 500),
 } as const;
 
 export type ErrorCode = keyof typeof errors;

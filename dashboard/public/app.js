@@ -1,0 +1,228 @@
+// The dashboard page: header and cards from live updates (server-sent events, or polling at no
+// more than once a second when the stream fails), per-app charts for the chosen window, and the
+// audit log. Everything it shows comes from the documented JSON API.
+
+import { api, ApiError } from './api.js';
+import { createCard } from './cards.js';
+import { formatDuration } from './duration.js';
+import { DASH, formatCount, formatDateTime } from './format.js';
+
+/** Polling pace when the event stream is down; the issue's floor is once per second. */
+const POLL_INTERVAL_MS = 2000;
+/** How often a page that fell back to polling tries the event stream again. */
+const SSE_RETRY_MS = 15000;
+/** Charts and the audit table change slowly (rollup buckets); refresh them at this pace. */
+const HISTORY_REFRESH_MS = 15000;
+
+const $ = (id) => document.getElementById(id);
+const cards = new Map();
+let chartWindow = '15m';
+let overview = null;
+let overviewAtMs = 0;
+let lastGoodAtMs = null;
+
+// ---- header, banner, status ---------------------------------------------------------------
+
+function renderOverview(next) {
+  if (next.reachable) {
+    overview = next;
+    overviewAtMs = performance.now();
+    lastGoodAtMs = Date.now();
+    $('version').textContent = next.version ? `v${next.version}` : '';
+    $('pid').textContent = String(next.pid);
+    $('start-time').textContent = formatDateTime(next.startTimeMs);
+    $('start-time').dateTime = new Date(next.startTimeMs).toISOString();
+    $('requests').textContent = formatCount(next.requests);
+    $('online').textContent = formatCount(next.online);
+    tickUptime();
+  }
+  showUnreachable(next.reachable ? null : `The runtime did not answer: ${next.error ?? 'unknown reason'}.`, 'Runtime unreachable.');
+}
+
+/** Null hides the banner; otherwise it says what is wrong and since when. */
+function showUnreachable(reason, title) {
+  const banner = $('unreachable');
+  banner.hidden = reason === null;
+  document.body.classList.toggle('degraded', reason !== null);
+  if (reason === null) return;
+  $('unreachable-title').textContent = title;
+  const since = lastGoodAtMs ? ` Last good figures from ${formatDateTime(lastGoodAtMs)}.` : '';
+  $('unreachable-reason').textContent = `${reason}${since}`;
+  for (const card of cards.values()) card.setStale(true);
+}
+
+/** The uptime ticks every second from the last figure, in the runtime's uptime_str format. */
+function tickUptime() {
+  if (!overview || document.body.classList.contains('degraded')) return;
+  const seconds = overview.uptimeS + (performance.now() - overviewAtMs) / 1000;
+  $('uptime').textContent = formatDuration(seconds) || '00s';
+}
+
+function setLiveState(text, kind) {
+  const pill = $('live-state');
+  pill.textContent = text;
+  pill.className = `pill pill-${kind}`;
+}
+
+let statusTimer = null;
+function announce(text, kind) {
+  const el = $('status');
+  el.textContent = text;
+  el.dataset.kind = kind;
+  clearTimeout(statusTimer);
+  // Successes fade; errors stay until the next message so they are not missed.
+  if (kind === 'ok') statusTimer = setTimeout(() => { el.textContent = ''; }, 8000);
+}
+
+// ---- cards --------------------------------------------------------------------------------
+
+function renderApps(next) {
+  if (!next.reachable) {
+    for (const card of cards.values()) card.setStale(true);
+    return;
+  }
+  const container = $('apps');
+  const seen = new Set();
+  for (const app of next.apps) {
+    seen.add(app.name);
+    let card = cards.get(app.name);
+    if (!card) {
+      card = createCard(app, { onChanged: refreshAfterChange, announce });
+      cards.set(app.name, card);
+      container.append(card.root);
+      void loadSeries(app.name);
+    } else {
+      card.update(app);
+    }
+    card.setStale(false);
+  }
+  for (const [name, card] of cards) {
+    if (!seen.has(name)) {
+      card.charts.destroy();
+      card.root.remove();
+      cards.delete(name);
+    }
+  }
+  $('apps-empty').hidden = cards.size > 0;
+}
+
+// ---- charts and audit ---------------------------------------------------------------------
+
+async function loadSeries(name) {
+  try {
+    const series = await api(`/api/apps/${encodeURIComponent(name)}/series?window=${chartWindow}`);
+    cards.get(name)?.charts.update(series);
+  } catch (err) {
+    announce(`Charts for ${name} could not be loaded: ${err.message}`, 'error');
+  }
+}
+
+async function loadAudit() {
+  try {
+    const { entries } = await api('/api/audit?limit=50');
+    const body = $('audit').tBodies[0];
+    body.replaceChildren(
+      ...entries.map((e) => {
+        const row = document.createElement('tr');
+        const when = document.createElement('time');
+        when.dateTime = new Date(e.atMs).toISOString();
+        when.textContent = formatDateTime(e.atMs);
+        for (const content of [when, e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]) {
+          const cell = document.createElement('td');
+          cell.append(content);
+          row.append(cell);
+        }
+        return row;
+      }),
+    );
+    $('audit-empty').hidden = entries.length > 0;
+  } catch (err) {
+    announce(`The audit log could not be loaded: ${err.message}`, 'error');
+  }
+}
+
+function refreshHistory() {
+  for (const name of cards.keys()) void loadSeries(name);
+  void loadAudit();
+}
+
+function refreshAfterChange(name) {
+  void loadSeries(name);
+  void loadAudit();
+}
+
+function setupWindowChoice() {
+  const buttons = document.querySelectorAll('.window-choice button');
+  const mark = () => buttons.forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.window === chartWindow)));
+  for (const button of buttons) {
+    button.addEventListener('click', () => {
+      chartWindow = button.dataset.window;
+      mark();
+      for (const name of cards.keys()) void loadSeries(name);
+    });
+  }
+  mark();
+}
+
+// ---- live updates: SSE first, polling as the fallback --------------------------------------
+
+let pollTimer = null;
+let events = null;
+
+function applyFrame(frame) {
+  renderOverview(frame.overview);
+  renderApps(frame.apps);
+}
+
+function connectEvents() {
+  if (typeof EventSource === 'undefined') return startPolling();
+  events = new EventSource('/api/events');
+  events.addEventListener('update', (event) => {
+    stopPolling();
+    setLiveState('live', 'ok');
+    applyFrame(JSON.parse(event.data));
+  });
+  events.addEventListener('error', () => {
+    // EventSource would retry on its own, but a 401 or a proxy that buffers never recovers:
+    // poll instead, and give the stream another chance later.
+    events.close();
+    events = null;
+    startPolling();
+    setTimeout(connectEvents, SSE_RETRY_MS);
+  });
+}
+
+function startPolling() {
+  if (pollTimer) return;
+  setLiveState('polling', 'wait');
+  const poll = async () => {
+    try {
+      const [ov, apps] = await Promise.all([api('/api/overview'), api('/api/apps')]);
+      applyFrame({ overview: ov, apps });
+      setLiveState('polling', 'wait');
+    } catch (err) {
+      setLiveState('offline', 'bad');
+      const signedOut = err instanceof ApiError && err.status === 401;
+      showUnreachable(
+        signedOut ? 'The session has ended: open the login URL again.' : `${err.message}.`,
+        signedOut ? 'Signed out.' : 'Dashboard unreachable.',
+      );
+    }
+  };
+  void poll();
+  pollTimer = setInterval(poll, POLL_INTERVAL_MS);
+}
+
+function stopPolling() {
+  if (!pollTimer) return;
+  clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+// ---- start ---------------------------------------------------------------------------------
+
+setupWindowChoice();
+setInterval(tickUptime, 1000);
+setInterval(refreshHistory, HISTORY_REFRESH_MS);
+void loadAudit();
+connectEvents();

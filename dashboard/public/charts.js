@@ -1,0 +1,169 @@
+// The per-app charts: latency percentiles (service time solid, queue wait dashed) and throughput
+// stacked by status class, both with a vertical marker at each thread-limit change, drawn by the
+// small `limitMarkers` plugin below (no annotation dependency, nothing from a CDN).
+
+import { formatDateTime, formatMs, formatRate, formatTick } from './format.js';
+
+const PERCENTILE_COLORS = { p50: '#2563eb', p95: '#d97706', p99: '#dc2626' };
+const STATUS_COLORS = { '2xx': '#16a34a', '3xx': '#0891b2', '4xx': '#d97706', '5xx': '#dc2626', '1xx': '#94a3b8' };
+const MARKER_COLOR = '#7c3aed';
+const GRID_COLOR = 'rgba(100, 116, 139, 0.15)';
+const TICK_COLOR = '#64748b';
+
+/**
+ * Draws a dashed vertical line and an `old→new` label at each change inside the x range.
+ * Options: `plugins.limitMarkers.markers`, the series' audit entries.
+ */
+export const limitMarkers = {
+  id: 'limitMarkers',
+  afterDatasetsDraw(chart, _args, options) {
+    const markers = options.markers ?? [];
+    const { ctx, chartArea, scales } = chart;
+    const x = scales.x;
+    if (!x || markers.length === 0) return;
+    ctx.save();
+    ctx.strokeStyle = MARKER_COLOR;
+    ctx.fillStyle = MARKER_COLOR;
+    ctx.lineWidth = 1.5;
+    ctx.font = '600 11px system-ui, sans-serif';
+    for (const m of markers) {
+      const px = x.getPixelForValue(m.atMs);
+      if (px < chartArea.left || px > chartArea.right) continue;
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(px, chartArea.top);
+      ctx.lineTo(px, chartArea.bottom);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      const label = `${m.oldThreads}→${m.newThreads}`;
+      const width = ctx.measureText(label).width;
+      // Keep the label inside the plot: flip it to the left of the line near the right edge.
+      const lx = px + 4 + width > chartArea.right ? px - 4 - width : px + 4;
+      ctx.fillText(label, lx, chartArea.top + 11);
+    }
+    ctx.restore();
+  },
+};
+
+function baseOptions(yTitle, formatY) {
+  return {
+    animation: false,
+    responsive: true,
+    maintainAspectRatio: false,
+    interaction: { mode: 'index', intersect: false },
+    scales: {
+      x: {
+        type: 'linear',
+        grid: { color: GRID_COLOR },
+        ticks: { color: TICK_COLOR, maxTicksLimit: 7, maxRotation: 0 },
+      },
+      y: {
+        beginAtZero: true,
+        grid: { color: GRID_COLOR },
+        ticks: { color: TICK_COLOR, maxTicksLimit: 5 },
+        title: { display: false, text: yTitle },
+      },
+    },
+    plugins: {
+      legend: { position: 'bottom', labels: { boxWidth: 14, boxHeight: 2, color: '#334155', font: { size: 11 } } },
+      tooltip: {
+        callbacks: {
+          title: (items) => (items.length ? formatDateTime(items[0].parsed.x) : ''),
+          label: (item) => `${item.dataset.label}: ${formatY(item.parsed.y)}`,
+        },
+      },
+      limitMarkers: { markers: [] },
+    },
+  };
+}
+
+function latencyDatasets() {
+  const sets = [];
+  for (const kind of ['service', 'queue']) {
+    for (const p of ['p50', 'p95', 'p99']) {
+      sets.push({
+        label: `${kind === 'service' ? 'service' : 'queue wait'} ${p}`,
+        kind,
+        p,
+        data: [],
+        borderColor: PERCENTILE_COLORS[p],
+        backgroundColor: PERCENTILE_COLORS[p],
+        borderWidth: kind === 'service' ? 2 : 1.5,
+        borderDash: kind === 'service' ? [] : [6, 4],
+        pointRadius: 0,
+        tension: 0.2,
+        spanGaps: false,
+      });
+    }
+  }
+  return sets;
+}
+
+function throughputDatasets() {
+  return ['2xx', '3xx', '4xx', '5xx', '1xx'].map((cls) => ({
+    label: cls,
+    cls,
+    data: [],
+    backgroundColor: STATUS_COLORS[cls],
+    borderWidth: 0,
+    barPercentage: 1,
+    categoryPercentage: 0.9,
+    stack: 'status',
+  }));
+}
+
+export function createAppCharts(latencyCanvas, throughputCanvas) {
+  const { Chart } = window;
+  const latency = new Chart(latencyCanvas, {
+    type: 'line',
+    data: { datasets: latencyDatasets() },
+    options: baseOptions('ms', formatMs),
+    plugins: [limitMarkers],
+  });
+  const throughputOptions = baseOptions('req/s', formatRate);
+  throughputOptions.scales.x.stacked = true;
+  throughputOptions.scales.y.stacked = true;
+  const throughput = new Chart(throughputCanvas, {
+    type: 'bar',
+    data: { datasets: throughputDatasets() },
+    options: throughputOptions,
+    plugins: [limitMarkers],
+  });
+
+  return {
+    /** Redraws both charts from a `/api/apps/:name/series` answer. */
+    update(series) {
+      const span = series.toMs - series.fromMs;
+      const stepS = series.stepMs / 1000;
+      for (const ds of latency.data.datasets) {
+        ds.data = series.points.map((pt) => ({ x: pt.t, y: pt[ds.kind][ds.p] }));
+      }
+      for (const ds of throughput.data.datasets) {
+        ds.data = series.points.map((pt) => ({ x: pt.t + series.stepMs / 2, y: pt.status[ds.cls] / stepS }));
+      }
+      // 1xx is rare in practice: keep it out of the legend unless it happened.
+      const informational = throughput.data.datasets.find((ds) => ds.cls === '1xx');
+      informational.hidden = !series.points.some((pt) => pt.status['1xx'] > 0);
+      for (const chart of [latency, throughput]) {
+        chart.options.scales.x.min = series.fromMs;
+        chart.options.scales.x.max = series.toMs;
+        chart.options.scales.x.ticks.callback = (value) => formatTick(value, span);
+        chart.options.plugins.limitMarkers.markers = series.markers;
+        chart.update('none');
+      }
+      latencyCanvas.setAttribute('aria-label', describe(series, 'latency'));
+      throughputCanvas.setAttribute('aria-label', describe(series, 'throughput'));
+    },
+    destroy() {
+      latency.destroy();
+      throughput.destroy();
+    },
+  };
+}
+
+/** A text alternative for the canvas: what a screen reader user would want from the chart. */
+function describe(series, what) {
+  const changes = series.markers.length;
+  const changeText = changes === 0 ? 'no thread-limit changes' : `${changes} thread-limit change${changes > 1 ? 's' : ''}`;
+  return `${series.app} ${what}, ${series.points.length} buckets, ${changeText}`;
+}

@@ -1,0 +1,48 @@
+/**
+ * @module history-routes
+ * `GET /api/apps/:name/series?window=` (chart data plus the limit changes inside the window, for
+ * markers) and `GET /api/audit` (the limit-change log). Both read the timing store only, so they
+ * keep working while the runtime is down.
+ */
+import type { FastifyInstance } from 'fastify';
+import { errors } from '../../shared/errors.js';
+import { WINDOWS_MS, type Series, type WindowName } from '../../shared/history.js';
+import { readAudit, type DashboardContext } from '../context.js';
+import { appNameParams, auditBody, auditQuery, commonErrors, seriesBody, seriesQuery } from '../schemas.js';
+
+/** Without a store the charts get an empty series with the step they would have had. */
+const EMPTY_POINTS = 60;
+
+export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContext): void {
+  app.get<{ Params: { name: string }; Querystring: { window: WindowName } }>(
+    '/api/apps/:name/series',
+    { schema: { params: appNameParams, querystring: seriesQuery, response: { 200: seriesBody, ...commonErrors } } },
+    async (request) => {
+      const { name } = request.params;
+      const known = ctx.snapshots.lastGood();
+      // Only refuse names when the runtime told us its apps; while it is unreachable the store
+      // still has their history.
+      if (known && !known.apps.some((a) => a.name === name)) throw new errors.DOW_ERR_UNKNOWN_APP(name);
+      const window = request.query.window;
+      const toMs = ctx.now();
+      const fromMs = toMs - WINDOWS_MS[window];
+      const series: Series = ctx.history
+        ? ctx.history.series(name, fromMs, toMs)
+        : { app: name, fromMs, toMs, stepMs: WINDOWS_MS[window] / EMPTY_POINTS, points: [] };
+      const markers = readAudit(ctx, { app: name, sinceMs: fromMs }).reverse();
+      return { ...series, window, markers, history: ctx.history !== null };
+    },
+  );
+
+  app.get<{ Querystring: { app?: string; sinceMs?: number; limit: number } }>(
+    '/api/audit',
+    { schema: { querystring: auditQuery, response: { 200: auditBody, ...commonErrors } } },
+    async (request) => {
+      const { app: appName, sinceMs, limit } = request.query;
+      const options: { app?: string; sinceMs?: number; limit: number } = { limit };
+      if (appName !== undefined) options.app = appName;
+      if (sinceMs !== undefined) options.sinceMs = sinceMs;
+      return { entries: readAudit(ctx, options), history: ctx.history !== null };
+    },
+  );
+}

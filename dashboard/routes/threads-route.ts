@@ -1,0 +1,35 @@
+/**
+ * @module threads-route
+ * `PUT /api/apps/:name/threads` with `{"threads": N}`: the one state-changing route, used by the
+ * page's Apply button and by API clients alike. By the time the handler runs the guard has
+ * checked token, Host and Origin and the schema has checked N; the handler only checks that the
+ * app exists, so a bad request never reaches the runtime.
+ */
+import type { FastifyInstance } from 'fastify';
+import { errors } from '../../shared/errors.js';
+import type { DashboardContext } from '../context.js';
+import { appNameParams, commonErrors, threadsBody, threadsRequest } from '../schemas.js';
+
+export function registerThreadsRoute(app: FastifyInstance, ctx: DashboardContext): void {
+  app.put<{ Params: { name: string }; Body: { threads: number } }>(
+    '/api/apps/:name/threads',
+    { schema: { params: appNameParams, body: threadsRequest, response: { 200: threadsBody, ...commonErrors } } },
+    async (request) => {
+      const { name } = request.params;
+      const { threads } = request.body;
+      // A fresh read, not the cache: the answer decides whether we touch the runtime.
+      ctx.snapshots.invalidate();
+      const state = await ctx.snapshots.get();
+      if (!state.snapshot) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(state.error ?? 'no snapshot');
+      if (!state.snapshot.apps.some((a) => a.name === name)) throw new errors.DOW_ERR_UNKNOWN_APP(name);
+
+      // The audit log's "from where": the page (cookie) or an API client (Bearer), and the peer.
+      const source = `${request.authKind === 'cookie' ? 'dashboard' : 'api'} ${request.ip}`;
+      const result = await ctx.control.setThreads(name, threads, source);
+      ctx.snapshots.invalidate();
+      if (!ctx.history) ctx.localAudit.add({ atMs: ctx.now(), app: name, oldThreads: result.oldThreads, newThreads: result.newThreads, source });
+      request.log.info({ app: name, oldThreads: result.oldThreads, newThreads: result.newThreads, source }, 'thread limit changed');
+      return result;
+    },
+  );
+}

@@ -1,0 +1,210 @@
+/**
+ * @module schemas
+ * JSON schemas of every request and response of the dashboard API. Fastify validates requests
+ * and serializes responses with them; the tests check real responses against them with ajv, and
+ * README-api.md documents the same shapes.
+ */
+import { MAX_THREADS } from '../shared/runtime-control.js';
+import { WINDOWS_MS } from '../shared/history.js';
+
+const nullableNumber = { type: ['number', 'null'] } as const;
+const integer = { type: 'integer' } as const;
+
+/** App names as the runtime accepts them; the cap keeps URLs and log lines bounded. */
+export const appNameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+export const errorBody = {
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: {
+    statusCode: integer,
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+const percentiles = {
+  type: 'object',
+  required: ['p50', 'p95', 'p99'],
+  properties: { p50: nullableNumber, p95: nullableNumber, p99: nullableNumber },
+} as const;
+
+export const overviewBody = {
+  type: 'object',
+  required: ['reachable', 'error', 'checkedAtMs', 'version', 'pid', 'startTimeMs', 'uptimeS', 'uptimeStr', 'requests', 'online', 'appCount', 'history'],
+  properties: {
+    reachable: { type: 'boolean' },
+    /** Why the runtime could not be read; null when reachable. */
+    error: { type: ['string', 'null'] },
+    checkedAtMs: integer,
+    version: { type: ['string', 'null'] },
+    pid: { type: ['integer', 'null'] },
+    startTimeMs: nullableNumber,
+    uptimeS: nullableNumber,
+    uptimeStr: { type: ['string', 'null'] },
+    requests: { type: ['integer', 'null'] },
+    online: { type: ['integer', 'null'] },
+    appCount: { type: ['integer', 'null'] },
+    /** Whether a timing store is attached (charts, percentiles, audit log). */
+    history: { type: 'boolean' },
+  },
+} as const;
+
+const windowSummary = {
+  type: ['object', 'null'],
+  required: ['windowMs', 'count', 'reqPerS', 'errorRate', 'rejected', 'timeouts', 'aborted', 'service', 'queue'],
+  properties: {
+    windowMs: integer,
+    count: integer,
+    reqPerS: { type: 'number' },
+    errorRate: nullableNumber,
+    rejected: integer,
+    timeouts: integer,
+    aborted: integer,
+    service: percentiles,
+    queue: percentiles,
+  },
+} as const;
+
+export const appCard = {
+  type: 'object',
+  required: ['name', 'listen', 'mount', 'threads', 'online', 'queued', 'requests', 'rejected', 'errors', 'timeouts', 'aborted', 'recent'],
+  properties: {
+    name: { type: 'string' },
+    listen: { type: 'string' },
+    mount: { type: 'string' },
+    threads: integer,
+    online: integer,
+    queued: integer,
+    requests: integer,
+    rejected: integer,
+    errors: integer,
+    timeouts: integer,
+    aborted: integer,
+    /** The last 5 minutes from the timing store; null without one. */
+    recent: windowSummary,
+  },
+} as const;
+
+export const appsBody = {
+  type: 'object',
+  required: ['reachable', 'checkedAtMs', 'apps'],
+  properties: {
+    reachable: { type: 'boolean' },
+    checkedAtMs: integer,
+    apps: { type: 'array', items: appCard },
+  },
+} as const;
+
+export const auditEntry = {
+  type: 'object',
+  required: ['id', 'atMs', 'app', 'oldThreads', 'newThreads', 'source'],
+  properties: {
+    id: integer,
+    atMs: { type: 'number' },
+    app: { type: 'string' },
+    oldThreads: integer,
+    newThreads: integer,
+    source: { type: 'string' },
+  },
+} as const;
+
+const statusCounts = {
+  type: 'object',
+  required: ['1xx', '2xx', '3xx', '4xx', '5xx'],
+  properties: { '1xx': integer, '2xx': integer, '3xx': integer, '4xx': integer, '5xx': integer },
+} as const;
+
+const seriesPoint = {
+  type: 'object',
+  required: ['t', 'count', 'status', 'rejected', 'timeouts', 'aborted', 'service', 'queue'],
+  properties: {
+    t: { type: 'number' },
+    count: integer,
+    status: statusCounts,
+    rejected: integer,
+    timeouts: integer,
+    aborted: integer,
+    service: percentiles,
+    queue: percentiles,
+  },
+} as const;
+
+export const windowNames = Object.keys(WINDOWS_MS);
+
+export const seriesQuery = {
+  type: 'object',
+  properties: { window: { type: 'string', enum: windowNames, default: '1h' } },
+  additionalProperties: false,
+} as const;
+
+export const seriesBody = {
+  type: 'object',
+  required: ['app', 'window', 'fromMs', 'toMs', 'stepMs', 'points', 'markers', 'history'],
+  properties: {
+    app: { type: 'string' },
+    window: { type: 'string', enum: windowNames },
+    fromMs: { type: 'number' },
+    toMs: { type: 'number' },
+    stepMs: { type: 'number' },
+    points: { type: 'array', items: seriesPoint },
+    /** Thread-limit changes inside the window, oldest first: the charts' vertical markers. */
+    markers: { type: 'array', items: auditEntry },
+    history: { type: 'boolean' },
+  },
+} as const;
+
+export const auditQuery = {
+  type: 'object',
+  properties: {
+    app: { type: 'string', minLength: 1, maxLength: 200 },
+    sinceMs: { type: 'integer', minimum: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const auditBody = {
+  type: 'object',
+  required: ['entries', 'history'],
+  properties: {
+    /** Newest first. */
+    entries: { type: 'array', items: auditEntry },
+    history: { type: 'boolean' },
+  },
+} as const;
+
+export const threadsRequest = {
+  type: 'object',
+  required: ['threads'],
+  properties: { threads: { type: 'integer', minimum: 1, maximum: MAX_THREADS } },
+  additionalProperties: false,
+} as const;
+
+export const threadsBody = {
+  type: 'object',
+  required: ['app', 'oldThreads', 'newThreads'],
+  properties: { app: { type: 'string' }, oldThreads: integer, newThreads: integer },
+} as const;
+
+export const loginQuery = {
+  type: 'object',
+  required: ['token'],
+  properties: { token: { type: 'string', minLength: 1, maxLength: 512 } },
+} as const;
+
+/** Error statuses every protected route can answer. */
+export const commonErrors = {
+  400: errorBody,
+  401: errorBody,
+  403: errorBody,
+  404: errorBody,
+  421: errorBody,
+  500: errorBody,
+  503: errorBody,
+} as const;

@@ -1,0 +1,70 @@
+/**
+ * @module view-model
+ * Pure builders of the API's payloads from a runtime snapshot and the timing store's summaries,
+ * shared by the JSON routes and the event stream so that both always say the same thing.
+ */
+import { formatDuration } from '../shared/duration.js';
+import type { HistoryReader, WindowSummary } from '../shared/history.js';
+import type { AppSnapshot } from '../shared/runtime-control.js';
+import type { SnapshotState } from './snapshot-source.js';
+
+/** The cards' "recent" figures cover this window, as the issue asks (p50/p95/p99 over 5 min). */
+export const RECENT_WINDOW_MS = 5 * 60_000;
+
+export interface Overview {
+  reachable: boolean;
+  error: string | null;
+  checkedAtMs: number;
+  version: string | null;
+  pid: number | null;
+  startTimeMs: number | null;
+  uptimeS: number | null;
+  uptimeStr: string | null;
+  requests: number | null;
+  online: number | null;
+  appCount: number | null;
+  history: boolean;
+}
+
+export interface RecentFigures extends Omit<WindowSummary, 'app' | 'fromMs' | 'toMs'> {
+  windowMs: number;
+}
+
+export interface AppCard extends Omit<AppSnapshot, never> {
+  recent: RecentFigures | null;
+}
+
+export interface AppsView {
+  reachable: boolean;
+  checkedAtMs: number;
+  apps: AppCard[];
+}
+
+export function buildOverview(state: SnapshotState, hasHistory: boolean): Overview {
+  const s = state.snapshot;
+  return {
+    reachable: state.reachable,
+    error: state.error,
+    checkedAtMs: state.checkedAtMs,
+    version: s?.version ?? null,
+    pid: s?.pid ?? null,
+    startTimeMs: s?.startTimeMs ?? null,
+    uptimeS: s?.uptimeS ?? null,
+    uptimeStr: s ? formatDuration(s.uptimeS) : null,
+    requests: s?.requests ?? null,
+    online: s?.online ?? null,
+    appCount: s ? s.apps.length : null,
+    history: hasHistory,
+  };
+}
+
+export function buildApps(state: SnapshotState, history: HistoryReader | null, nowMs: number): AppsView {
+  const apps = (state.snapshot?.apps ?? []).map((app) => ({ ...app, recent: recentFigures(history, app.name, nowMs) }));
+  return { reachable: state.reachable, checkedAtMs: state.checkedAtMs, apps };
+}
+
+function recentFigures(history: HistoryReader | null, app: string, nowMs: number): RecentFigures | null {
+  if (history === null) return null;
+  const { app: _app, fromMs: _from, toMs: _to, ...figures } = history.summary(app, nowMs - RECENT_WINDOW_MS, nowMs);
+  return { windowMs: RECENT_WINDOW_MS, ...figures };
+}
