@@ -1,0 +1,230 @@
+/**
+ * @module timing-store
+ * The runtime's timing store: record() only packs a row into a bounded buffer; a worker thread
+ * does all SQLite work. Nothing here throws into the request path.
+ */
+import type { Worker } from 'node:worker_threads';
+import { errors } from '../../shared/errors.js';
+import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
+import type { LimitChange, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
+import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
+import { createRateLimitedLog, type StoreLogger } from './rate-limited-log.js';
+import { DEFAULT_RETENTION, type Retention } from './retention.js';
+import { RowBuffer } from './row-buffer.js';
+import { spawnStoreWorker } from './spawn-worker.js';
+
+export interface TimingStoreOptions {
+  path: string;
+  flushIntervalMs?: number;
+  batchSize?: number;
+  /** Rows held in memory (buffered and not yet written) before new rows are dropped. */
+  bufferRows?: number;
+  recordPaths?: boolean;
+  maxPathLength?: number;
+  retention?: Partial<Retention>;
+  logger?: StoreLogger;
+  /** Longest wait between two attempts to reopen or rewrite a failing database. */
+  retryMaxMs?: number;
+  pruneIntervalMs?: number;
+  checkpointIntervalMs?: number;
+}
+
+/** Applies a thread-limit change asked for through threads_commands; resolves with the old limit. */
+export type ThreadsCommandHandler = (command: ThreadsCommand) => Promise<{ oldThreads: number }> | { oldThreads: number };
+
+export interface TimingStore extends TimingRecorder {
+  onThreadsCommand(handler: ThreadsCommandHandler): void;
+  /** Last audited limit per app, for restoring limits across restarts. */
+  latestLimits(): Promise<Map<string, number>>;
+}
+
+export const STORE_DEFAULTS = {
+  flushIntervalMs: 200,
+  batchSize: 1000,
+  bufferRows: 50_000,
+  recordPaths: true,
+  maxPathLength: 200,
+  retryMaxMs: 10_000,
+  pruneIntervalMs: 10_000,
+  checkpointIntervalMs: 1000,
+} as const;
+
+const RESTART_MIN_MS = 250;
+const MAX_PENDING_LIMIT_CHANGES = 1000;
+const silent: StoreLogger = { warn() {}, error() {}, info() {} };
+
+export function createTimingStore(options: TimingStoreOptions): TimingStore {
+  const o = { ...STORE_DEFAULTS, ...options };
+  const config: WorkerConfig = {
+    path: o.path,
+    retention: { ...DEFAULT_RETENTION, ...options.retention },
+    retryMaxMs: o.retryMaxMs,
+    pruneIntervalMs: o.pruneIntervalMs,
+    checkpointIntervalMs: o.checkpointIntervalMs,
+  };
+  const log = createRateLimitedLog(options.logger ?? silent);
+  const buffer = new RowBuffer({
+    flushIntervalMs: o.flushIntervalMs,
+    batchSize: o.batchSize,
+    capacityRows: Math.max(o.bufferRows, 1),
+    recordPaths: o.recordPaths,
+    maxPathLength: o.maxPathLength,
+    send(batch) {
+      if (!worker) {
+        buffer.settle(batch.rows);
+        buffer.countDropped(batch.rows);
+        log('warn', 'no writer', 'timing store: writer thread not running, rows dropped', { rows: batch.rows });
+        return;
+      }
+      worker.postMessage({ type: 'rows', batch } satisfies ToWorker, [batch.nums.buffer as ArrayBuffer]);
+    },
+  });
+
+  let worker: Worker | null = null;
+  let rowsWritten = 0;
+  let errorCount = 0;
+  let closing = false;
+  let closePromise: Promise<void> | null = null;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let restartDelayMs = 0;
+  let handler: ThreadsCommandHandler | null = null;
+  let nextReqId = 1;
+  const pendingLimits: LimitChange[] = [];
+  const questions = new Map<number, { resolve(m: Map<string, number>): void; reject(e: Error): void }>();
+  let exited: () => void = () => {};
+
+  function post(msg: ToWorker): void {
+    worker?.postMessage(msg);
+  }
+
+  function onMessage(msg: FromWorker): void {
+    switch (msg.type) {
+      case 'written':
+        rowsWritten += msg.rows;
+        buffer.settle(msg.rows);
+        restartDelayMs = 0;
+        break;
+      case 'dropped':
+        buffer.settle(msg.rows);
+        buffer.countDropped(msg.rows);
+        log('error', 'dropped at close', `timing store: ${msg.rows} rows lost: ${msg.reason}`, { path: o.path });
+        break;
+      case 'error':
+        errorCount++;
+        log('warn', msg.reason, `timing store ${o.path}: ${msg.message}; retrying`, { path: o.path });
+        break;
+      case 'recovered':
+        log('info', 'recovered', `timing store ${o.path}: writing again after ${msg.afterErrors} failed attempts`);
+        break;
+      case 'latestLimits': {
+        const q = questions.get(msg.reqId);
+        questions.delete(msg.reqId);
+        if (msg.limits) q?.resolve(new Map(msg.limits));
+        else q?.reject(new errors.DOW_ERR_STORE(o.path, msg.error ?? 'no answer'));
+        break;
+      }
+      case 'command':
+        answer(msg.command);
+        break;
+      case 'closed':
+        break;
+    }
+  }
+
+  function answer(command: ThreadsCommand): void {
+    const h = handler;
+    const reply = (a: CommandAnswer): void => post({ type: 'commandAnswer', id: command.id, answer: a });
+    if (!h) return reply({ error: 'no handler' });
+    Promise.resolve()
+      .then(() => h(command))
+      .then(
+        (r) => reply({ oldThreads: r.oldThreads }),
+        (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),
+      );
+  }
+
+  function start(): void {
+    restartTimer = null;
+    const w = spawnStoreWorker(config);
+    worker = w;
+    // Recording alone must not keep the process alive; close() refs it while it flushes.
+    w.unref();
+    w.on('message', onMessage);
+    w.on('error', (err) => {
+      errorCount++;
+      log('error', 'worker', `timing store writer thread failed: ${err.message}`, { path: o.path });
+    });
+    w.on('exit', () => {
+      worker = null;
+      for (const q of questions.values()) q.reject(new errors.DOW_ERR_STORE(o.path, 'writer thread stopped'));
+      questions.clear();
+      const lost = buffer.loseInFlight();
+      if (closing) return exited();
+      if (lost > 0) log('error', 'worker exit', `timing store: writer thread exited, ${lost} rows lost`);
+      restartDelayMs = Math.min(Math.max(restartDelayMs * 2, RESTART_MIN_MS), o.retryMaxMs);
+      restartTimer = setTimeout(start, restartDelayMs);
+      restartTimer.unref();
+    });
+    for (const change of pendingLimits.splice(0)) post({ type: 'limit', change });
+    if (handler) post({ type: 'pollCommands' });
+  }
+
+  start();
+
+  return {
+    record(row: TimingRow): void {
+      if (closing) {
+        buffer.countDropped(1);
+        return;
+      }
+      try {
+        buffer.push(row);
+      } catch (err) {
+        // A malformed row from a caller bug: count it, never throw into the request path.
+        buffer.countDropped(1);
+        errorCount++;
+        log('error', 'bad row', `timing store: unrecordable row: ${String(err)}`);
+      }
+    },
+
+    figures() {
+      return { rows: rowsWritten, dropped: buffer.dropped, errors: errorCount };
+    },
+
+    recordLimitChange(change: LimitChange): void {
+      if (closing) return;
+      if (worker) post({ type: 'limit', change });
+      else if (pendingLimits.length < MAX_PENDING_LIMIT_CHANGES) pendingLimits.push(change);
+    },
+
+    onThreadsCommand(h: ThreadsCommandHandler): void {
+      handler = h;
+      post({ type: 'pollCommands' });
+    },
+
+    latestLimits(): Promise<Map<string, number>> {
+      return new Promise((resolve, reject) => {
+        if (!worker || closing) return reject(new errors.DOW_ERR_STORE(o.path, 'writer thread not running'));
+        const reqId = nextReqId++;
+        questions.set(reqId, { resolve, reject });
+        post({ type: 'latestLimits', reqId });
+      });
+    },
+
+    close(): Promise<void> {
+      closePromise ??= new Promise<void>((resolve) => {
+        buffer.flush();
+        closing = true;
+        if (restartTimer !== null) clearTimeout(restartTimer);
+        if (!worker) {
+          buffer.loseInFlight();
+          return resolve();
+        }
+        exited = resolve;
+        worker.ref();
+        post({ type: 'close' });
+      });
+      return closePromise;
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * @module history-reader
+ * The dashboard's read-only view of the timing store. Percentiles come from merging rollup
+ * histograms (never from sorting raw rows), at the resolution that fits the window.
+ */
+import { existsSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { errors, isDragonError } from '../errors.js';
+import type { AuditEntry, HistoryReader, Percentiles, Series, SeriesPoint, WindowSummary } from '../history.js';
+import { LatencyHistogram } from '../histogram.js';
+import { schemaVersion } from './migrations.js';
+import { openReadonlyDb } from './open-db.js';
+import { coverWindow, seriesResolution } from './rollup-cover.js';
+import { SCHEMA_VERSION, type RollupRecord } from './schema.js';
+
+type RollupRow = Omit<RollupRecord, 'app' | 'res_ms'>;
+const ROLLUP_COLUMNS =
+  'bucket_ms, count, s1xx, s2xx, s3xx, s4xx, s5xx, rejected, timeouts, aborted, service_count, service_sum_ms, service_min_ms, service_max_ms, service_hist, queue_hist';
+const DEFAULT_AUDIT_LIMIT = 100;
+
+interface Statements {
+  rollups: Database.Statement<[string, number, number, number], RollupRow>;
+  audit: Database.Statement<[string | null, string | null, number, number], Record<string, number | string>>;
+}
+
+/**
+ * Opens lazily: before the server has created the file (or migrated it) the reader answers with
+ * empty history rather than failing, and picks the file up once it appears.
+ */
+export function openHistoryReader(path: string): HistoryReader {
+  let db: Database.Database | null = null;
+  let stmts: Statements | null = null;
+  // Scratch histograms: merging into them allocates nothing per bucket.
+  const service = new LatencyHistogram();
+  const queue = new LatencyHistogram();
+
+  function ready(): Statements | null {
+    if (stmts) return stmts;
+    try {
+      if (!db) {
+        if (!existsSync(path)) return null;
+        db = openReadonlyDb(path);
+      }
+      const version = schemaVersion(db);
+      if (version > SCHEMA_VERSION) throw new errors.DOW_ERR_MIGRATION(path, version, SCHEMA_VERSION);
+      if (version < 1) return null; // created but not yet migrated by the server
+      stmts = {
+        rollups: db.prepare(
+          `SELECT ${ROLLUP_COLUMNS} FROM rollups WHERE app = ? AND res_ms = ? AND bucket_ms >= ? AND bucket_ms < ? ORDER BY bucket_ms`,
+        ),
+        audit: db.prepare(
+          `SELECT id, at_ms, app, old_threads, new_threads, source FROM limit_changes
+           WHERE (? IS NULL OR app = ?) AND at_ms >= ? ORDER BY id DESC LIMIT ?`,
+        ),
+      };
+      return stmts;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  function wrap(err: unknown): Error {
+    if (isDragonError(err)) return err;
+    return new errors.DOW_ERR_STORE(path, err instanceof Error ? err.message : String(err));
+  }
+
+  function query(app: string, resMs: number, loMs: number, hiMs: number): RollupRow[] {
+    const s = ready();
+    if (!s) return [];
+    try {
+      return s.rollups.all(app, resMs, loMs, hiMs);
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  function percentiles(h: LatencyHistogram): Percentiles {
+    return { p50: toMs(h.percentile(0.5)), p95: toMs(h.percentile(0.95)), p99: toMs(h.percentile(0.99)) };
+  }
+
+  function point(t: number, row: RollupRow | undefined): SeriesPoint {
+    if (!row) {
+      const none = { p50: null, p95: null, p99: null };
+      return { t, count: 0, status: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }, rejected: 0, timeouts: 0, aborted: 0, service: none, queue: { ...none } };
+    }
+    service.reset();
+    queue.reset();
+    service.mergeEncoded(row.service_hist);
+    queue.mergeEncoded(row.queue_hist);
+    return {
+      t,
+      count: row.count,
+      status: { '1xx': row.s1xx, '2xx': row.s2xx, '3xx': row.s3xx, '4xx': row.s4xx, '5xx': row.s5xx },
+      rejected: row.rejected,
+      timeouts: row.timeouts,
+      aborted: row.aborted,
+      service: percentiles(service),
+      queue: percentiles(queue),
+    };
+  }
+
+  return {
+    series(app, fromMs, toMs): Series {
+      const stepMs = seriesResolution(toMs - fromMs);
+      const first = Math.floor(fromMs / stepMs) * stepMs;
+      const rows = query(app, stepMs, first, toMs);
+      const points: SeriesPoint[] = [];
+      let k = 0;
+      for (let t = first; t < toMs; t += stepMs) {
+        const row = rows[k]?.bucket_ms === t ? rows[k++] : undefined;
+        points.push(point(t, row));
+      }
+      return { app, fromMs, toMs, stepMs, points };
+    },
+
+    summary(app, fromMs, toMs): WindowSummary {
+      service.reset();
+      queue.reset();
+      let count = 0, s5xx = 0, rejected = 0, timeouts = 0, aborted = 0;
+      for (const range of coverWindow(fromMs, toMs)) {
+        for (const row of query(app, range.resMs, range.loMs, range.hiMs)) {
+          count += row.count;
+          s5xx += row.s5xx;
+          rejected += row.rejected;
+          timeouts += row.timeouts;
+          aborted += row.aborted;
+          service.mergeEncoded(row.service_hist);
+          queue.mergeEncoded(row.queue_hist);
+        }
+      }
+      const seconds = (toMs - fromMs) / 1000;
+      return {
+        app,
+        fromMs,
+        toMs,
+        count,
+        errorRate: count === 0 ? null : s5xx / count,
+        reqPerS: seconds > 0 ? count / seconds : 0,
+        rejected,
+        timeouts,
+        aborted,
+        service: percentiles(service),
+        queue: percentiles(queue),
+      };
+    },
+
+    audit(options = {}): AuditEntry[] {
+      const s = ready();
+      if (!s) return [];
+      const app = options.app ?? null;
+      try {
+        return s.audit.all(app, app, options.sinceMs ?? 0, options.limit ?? DEFAULT_AUDIT_LIMIT).map((r) => ({
+          id: r.id as number,
+          atMs: r.at_ms as number,
+          app: r.app as string,
+          oldThreads: r.old_threads as number,
+          newThreads: r.new_threads as number,
+          source: r.source as string,
+        }));
+      } catch (err) {
+        throw wrap(err);
+      }
+    },
+
+    close(): void {
+      stmts = null;
+      db?.close();
+      db = null;
+    },
+  };
+}
+
+function toMs(us: number | null): number | null {
+  return us === null ? null : us / 1000;
+}

@@ -1,0 +1,106 @@
+/**
+ * @module migrations
+ * Ordered schema migrations keyed by `PRAGMA user_version`. Version N is reached by running
+ * MIGRATIONS[0..N-1]; a database newer than this program is refused with DOW_ERR_MIGRATION.
+ */
+import type Database from 'better-sqlite3';
+import { errors } from '../errors.js';
+import { SCHEMA_VERSION } from './schema.js';
+
+export interface Migration {
+  /** The user_version this migration leads to. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'raw requests, rollups and the limit-change audit',
+    sql: `
+      CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        app TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        queue_ms REAL NOT NULL,
+        service_ms REAL NOT NULL,
+        status INTEGER NOT NULL,
+        outcome INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT
+      );
+      CREATE TABLE rollups (
+        app TEXT NOT NULL,
+        res_ms INTEGER NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        s1xx INTEGER NOT NULL, s2xx INTEGER NOT NULL, s3xx INTEGER NOT NULL,
+        s4xx INTEGER NOT NULL, s5xx INTEGER NOT NULL,
+        rejected INTEGER NOT NULL, timeouts INTEGER NOT NULL, aborted INTEGER NOT NULL,
+        service_count INTEGER NOT NULL,
+        service_sum_ms REAL NOT NULL,
+        service_min_ms REAL,
+        service_max_ms REAL,
+        service_hist BLOB NOT NULL,
+        queue_hist BLOB NOT NULL,
+        PRIMARY KEY (app, res_ms, bucket_ms)
+      ) WITHOUT ROWID;
+      CREATE TABLE limit_changes (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        app TEXT NOT NULL,
+        old_threads INTEGER NOT NULL,
+        new_threads INTEGER NOT NULL,
+        source TEXT NOT NULL
+      );
+      CREATE INDEX limit_changes_app ON limit_changes (app, id);
+    `,
+  },
+  {
+    version: 2,
+    description: 'threads_commands: control channel for a dashboard in another process',
+    sql: `
+      CREATE TABLE threads_commands (
+        id INTEGER PRIMARY KEY,
+        app TEXT NOT NULL,
+        threads INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        requested_at_ms INTEGER NOT NULL,
+        applied_at_ms INTEGER,
+        old_threads INTEGER,
+        error TEXT
+      );
+      -- The writer polls this every 250 ms; the partial index keeps that O(pending).
+      CREATE INDEX threads_commands_pending ON threads_commands (id) WHERE applied_at_ms IS NULL;
+    `,
+  },
+];
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` to SCHEMA_VERSION (or `target`, for tests). Runs in one IMMEDIATE transaction and
+ * re-reads the version inside it, so a server and a dashboard opening the same new file at once
+ * do not both migrate. Returns the version found before migrating.
+ */
+export function migrate(db: Database.Database, label: string, target = SCHEMA_VERSION): number {
+  const found = schemaVersion(db);
+  if (found > SCHEMA_VERSION) throw new errors.DOW_ERR_MIGRATION(label, found, SCHEMA_VERSION);
+  if (found >= target) return found;
+  const run = db.transaction(() => {
+    const current = schemaVersion(db);
+    if (current > SCHEMA_VERSION) throw new errors.DOW_ERR_MIGRATION(label, current, SCHEMA_VERSION);
+    for (const m of MIGRATIONS) {
+      if (m.version <= current || m.version > target) continue;
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }
+  });
+  run.immediate();
+  return found;
+}

@@ -1,0 +1,58 @@
+/**
+ * @module rollup-cover
+ * Pure choice of rollup resolutions for a time window: the series resolution by window length,
+ * and a cover of a window by whole coarse buckets in the middle and finer ones at the edges.
+ */
+import { RESOLUTIONS_MS, type ResolutionMs } from './schema.js';
+
+/** Upper window length each resolution serves for a series (≈ 90-1440 points). */
+const SERIES_MAX_WINDOW_MS: ReadonlyArray<[number, ResolutionMs]> = [
+  [3_600_000, 10_000], // 15 min -> 90 points, 1 h -> 360
+  [24 * 3_600_000, 60_000], // 6 h -> 360, 24 h -> 1440
+];
+
+export function seriesResolution(windowMs: number): ResolutionMs {
+  for (const [maxMs, res] of SERIES_MAX_WINDOW_MS) if (windowMs <= maxMs) return res;
+  return 3_600_000; // 7 d -> 168 points
+}
+
+/** Rollup rows with `resMs` and `loMs <= bucket_ms < hiMs`. */
+export interface CoverRange {
+  resMs: ResolutionMs;
+  loMs: number;
+  hiMs: number;
+}
+
+/*
+ * A window [from, to) over 10 s / 1 min / 1 h rollups:
+ *
+ *   from                                                             to
+ *    |10s|10s|  1 min | 1 min |      1 h      |      1 h      | 1 min |10s|
+ *
+ * Whole hours in the middle, whole minutes around them, and 10 s buckets at each edge, which may
+ * stick out of the window by less than 10 s. A 7-day window is thus ~168 + 118 + 12 blobs.
+ */
+export function coverWindow(fromMs: number, toMs: number): CoverRange[] {
+  const out: CoverRange[] = [];
+  cover(fromMs, toMs, RESOLUTIONS_MS.length - 1, out);
+  return out;
+}
+
+function cover(fromMs: number, toMs: number, level: number, out: CoverRange[]): void {
+  if (fromMs >= toMs) return;
+  const res = RESOLUTIONS_MS[level]!;
+  if (level === 0) {
+    // Finest level: every bucket that overlaps the window.
+    out.push({ resMs: res, loMs: Math.floor(fromMs / res) * res, hiMs: Math.ceil(toMs / res) * res });
+    return;
+  }
+  const lo = Math.ceil(fromMs / res) * res;
+  const hi = Math.floor(toMs / res) * res;
+  if (lo >= hi) {
+    cover(fromMs, toMs, level - 1, out);
+    return;
+  }
+  cover(fromMs, lo, level - 1, out);
+  out.push({ resMs: res, loMs: lo, hiMs: hi });
+  cover(hi, toMs, level - 1, out);
+}

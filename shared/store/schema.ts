@@ -1,0 +1,50 @@
+/**
+ * @module schema
+ * Names and constants of the timing store's SQLite schema, shared by the writer (server) and the
+ * readers (dashboard). The tables themselves are created by migrations.ts.
+ */
+
+/** The schema version this program writes; kept in `PRAGMA user_version`. */
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Rollup resolutions. 10 s buckets serve windows up to 1 h, 1 min up to 24 h, 1 h beyond: each
+ * window then needs a few hundred buckets at most (7 d = 168 hourly blobs to merge).
+ */
+export const RESOLUTIONS_MS = [10_000, 60_000, 3_600_000] as const;
+export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
+
+/*
+ * Tables (see migrations.ts for the DDL):
+ *
+ *   requests          one raw row per finished request; rowid order ~ time order, no index on
+ *                     time because an index cut insert speed tenfold (issue 3)
+ *   rollups           (app, res_ms, bucket_ms) -> counts, service sum/min/max, two histogram BLOBs
+ *   limit_changes     audit of thread-limit changes
+ *   threads_commands  control channel: the dashboard process asks, the runtime answers (v2)
+ */
+
+/** Columns of one rollup row as stored. Latency sums, minima and maxima are in ms. */
+export interface RollupRecord {
+  app: string;
+  res_ms: number;
+  bucket_ms: number;
+  count: number;
+  s1xx: number;
+  s2xx: number;
+  s3xx: number;
+  s4xx: number;
+  s5xx: number;
+  rejected: number;
+  timeouts: number;
+  aborted: number;
+  service_count: number;
+  service_sum_ms: number;
+  service_min_ms: number | null;
+  service_max_ms: number | null;
+  service_hist: Buffer;
+  queue_hist: Buffer;
+}
+
+/** Connection settings every connection to the store uses, readers and writers alike. */
+export const BUSY_TIMEOUT_MS = 1000;
