@@ -33,7 +33,6 @@ export interface AppOptions {
 /** How long a client should wait before retrying after a 503, seconds. */
 const RETRY_AFTER_S = 1;
 const REJECTION_LOG_INTERVAL_MS = 1000;
-const MAX_RECORDED_PATH = 200;
 
 export class AppHost {
   readonly name: string;
@@ -52,7 +51,6 @@ export class AppHost {
     readonly limits: ScgiLimits,
     readonly log: Logger,
     private readonly recorder: TimingRecorder | null,
-    private readonly recordPaths: boolean,
   ) {
     this.name = options.name;
     this.mount = options.mount.replace(/\/+$/, '');
@@ -135,7 +133,7 @@ export class AppHost {
     const serviceMs = admitted ? now - conn.admittedAt : 0;
     stats.record(now - conn.acceptedAt, queueMs, status);
     if (this.recorder !== null) {
-      const path = conn.target.path;
+      // The store truncates the path, or drops it when path recording is off.
       this.recorder.record({
         app: this.name,
         startMs: conn.startMs,
@@ -146,7 +144,7 @@ export class AppHost {
         bytesIn: conn.socket.bytesRead,
         bytesOut: conn.socket.bytesWritten,
         method: conn.target.method,
-        path: this.recordPaths ? (path.length > MAX_RECORDED_PATH ? path.slice(0, MAX_RECORDED_PATH) : path) : null,
+        path: conn.target.path,
       });
     }
   }

@@ -34,7 +34,6 @@ export interface ServerOptions {
   limits?: Partial<ScgiLimits>;
   logger?: Logger;
   recorder?: TimingRecorder | null;
-  recordPaths?: boolean;
 }
 
 const SWEEP_INTERVAL_MS = 100;
@@ -63,7 +62,7 @@ export class Server implements RuntimeControl {
         const app = spec.processor.app;
         if (this.apps.has(app.name)) throw new errors.DOW_ERR_CONFIG(`apps: ${app.name}`, 'app names must be unique');
         checkThreads(app.threads);
-        const host = new AppHost(app, spec.listen, this.limits, this.log, this.recorder, options.recordPaths ?? true);
+        const host = new AppHost(app, spec.listen, this.limits, this.log, this.recorder);
         this.apps.set(app.name, host);
       }
     }
@@ -159,6 +158,15 @@ export class Server implements RuntimeControl {
     this.log.info({ app, oldThreads, newThreads: threads, source }, `${app}: threads ${oldThreads} -> ${threads} (${source})`);
     this.recorder?.recordLimitChange({ app, atMs: Date.now(), oldThreads, newThreads: threads, source });
     return { app, oldThreads, newThreads: threads };
+  }
+
+  /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
+  restoreThreads(app: string, threads: number): void {
+    const host = this.apps.get(app);
+    if (host === undefined) return;
+    checkThreads(threads);
+    if (host.threads !== threads) this.log.info(`${app}: threads ${host.threads} -> ${threads} (restored)`);
+    host.setThreads(threads);
   }
 
   async snapshot(): Promise<RuntimeSnapshot> {

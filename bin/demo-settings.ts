@@ -1,0 +1,38 @@
+/**
+ * @module demo-settings
+ * `dragon-on-wheels demo`: the original's demo on the same ports and names - two apps on 9002
+ * (thread limit 10) and 9003 (thread limit 2), stats on 9004 - plus what this project adds: the
+ * timing store in ./dragon-on-wheels.db and the dashboard on 127.0.0.1:9100.
+ */
+import { resolve } from 'node:path';
+import { DEFAULTS, type RuntimeSettings } from '../server/config.js';
+import { createDemoApp } from '../server/demo-app.js';
+import { DEFAULT_LIMITS } from '../server/protocol/limits.js';
+
+export function demoSettings(cwd: string): RuntimeSettings {
+  const app = (port: number, threads: number) => {
+    const name = `Server_on_port_${port}`;
+    return {
+      listen: `127.0.0.1:${port}`,
+      options: {
+        name,
+        handler: { type: 'node' as const, listener: createDemoApp(name) },
+        threads,
+        queue: DEFAULTS.queue,
+        queueTimeoutMs: DEFAULTS.queueTimeoutMs,
+        requestTimeoutMs: DEFAULTS.requestTimeoutMs,
+        mount: '',
+      },
+    };
+  };
+  return {
+    apps: [app(9002, 10), app(9003, 2)],
+    stats: DEFAULTS.stats,
+    limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: DEFAULTS.drainTimeoutMs,
+    log: { level: 'info', format: 'pretty' },
+    store: { path: resolve(cwd, DEFAULTS.storePath), recordPaths: true, retention: {} },
+    dashboard: { listen: DEFAULTS.dashboardListen },
+    persistLimits: false,
+  };
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * @module dragon-on-wheels
+ * The command line: parses arguments, reads the environment, handles signals and exit codes.
+ * Exit 0 after a graceful stop, 2 for a bad command line or config, 1 for anything else.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { createRemoteControl, startDashboard } from '../dashboard/index.js';
+import { readStatsPort } from '../dashboard/stats-client.js';
+import { isDragonError } from '../shared/errors.js';
+import { openHistoryReader } from '../shared/store/history-reader.js';
+import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config.js';
+import { parseListenAddress } from '../server/listen-address.js';
+import { createLogger, type LogFormat } from '../server/logger.js';
+import { VERSION } from '../server/version.js';
+import { demoSettings } from './demo-settings.js';
+import { startRuntime } from './start-runtime.js';
+
+const USAGE = `dragon-on-wheels ${VERSION} - SCGI application server for Node.js
+
+Usage:
+  dragon-on-wheels demo [options]            the original's demo: apps on 127.0.0.1:9002 and :9003,
+                                             stats on :9004, dashboard on 127.0.0.1:9100
+  dragon-on-wheels serve <config> [options]  serve the apps of a config file (.mjs, .js or .json)
+  dragon-on-wheels stats [host:port]         print the stats port's figures (default 127.0.0.1:9004)
+  dragon-on-wheels dashboard --db <file> [--stats host:port] [--listen host:port]
+                                             run the dashboard beside a running runtime
+
+Options:
+  --db <file>          timing store database (default ./${DEFAULTS.storePath})
+  --no-store           do not record request timings
+  --no-dashboard       do not start the dashboard
+  --log-format <f>     pretty (default) or json
+  --log-level <l>      trace, debug, info (default), warn, error
+  -h, --help           this text
+  -v, --version        the version
+
+Environment:
+  DRAGON_ADMIN_TOKEN   the dashboard's admin token (otherwise from config, or generated and
+                       printed once as a login URL)
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        db: { type: 'string' },
+        'no-store': { type: 'boolean' },
+        'no-dashboard': { type: 'boolean' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
+        stats: { type: 'string' },
+        listen: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const format = values['log-format'] ?? 'pretty';
+  if (format !== 'pretty' && format !== 'json') throw new UsageError(`--log-format must be pretty or json, not ${format}`);
+  const [command, ...rest] = positionals;
+  switch (command) {
+    case 'demo':
+    case 'serve': {
+      let settings: RuntimeSettings;
+      if (command === 'demo') settings = demoSettings(process.cwd());
+      else {
+        if (rest.length !== 1) throw new UsageError('serve takes exactly one config file');
+        settings = await loadConfigFile(rest[0] as string);
+      }
+      if (values['log-format']) settings.log.format = format;
+      if (values['log-level']) settings.log.level = values['log-level'];
+      if (values['no-store']) settings.store = null;
+      else if (values.db !== undefined) settings.store = { ...(settings.store ?? { recordPaths: true, retention: {} }), path: resolve(values.db) };
+      if (values['no-dashboard']) settings.dashboard = null;
+      const log = createLogger({ level: settings.log.level, format: settings.log.format as LogFormat });
+      if (command === 'demo') log.info('Run demo server');
+      return serveUntilSignal(settings, log);
+    }
+    case 'stats': {
+      const address = parseListenAddress(rest[0] ?? DEFAULTS.stats);
+      if (address.kind !== 'tcp') throw new UsageError('stats takes host:port');
+      process.stdout.write(await readStatsPort(address.host, address.port));
+      return 0;
+    }
+    case 'dashboard': {
+      if (values.db === undefined) throw new UsageError('dashboard needs --db <file>, the runtime\'s timing store');
+      const log = createLogger({ level: values['log-level'] ?? 'info', format });
+      const dbPath = resolve(values.db);
+      const control = createRemoteControl({ stats: values.stats ?? DEFAULTS.stats, dbPath });
+      const history = openHistoryReader(dbPath);
+      const dashboard = await startDashboard({
+        listen: values.listen ?? DEFAULTS.dashboardListen,
+        token: process.env.DRAGON_ADMIN_TOKEN,
+        control,
+        history,
+        log: log.child({ component: 'dashboard' }),
+      });
+      log.info(`dashboard on http://${dashboard.address}/ - log in with ${dashboard.loginUrl}`);
+      await untilSignal(log);
+      await dashboard.close();
+      control.close();
+      history.close();
+      return 0;
+    }
+    default:
+      throw new UsageError(command === undefined ? 'a command is needed' : `unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise<number> {
+  const runtime = await startRuntime(settings, log, process.env.DRAGON_ADMIN_TOKEN);
+  // An app's stray async error must not take every other app down with it.
+  process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));
+  const signal = await untilSignal(log);
+  log.info(`${signal}: stopping; waiting up to ${settings.drainTimeoutMs} ms for ${runtime.server.inFlight} requests in flight`);
+  await runtime.close();
+  const figures = runtime.store?.figures();
+  log.info(figures ? `stopped; timing store wrote ${figures.rows} rows (${figures.dropped} dropped)` : 'stopped');
+  return 0;
+}
+
+/** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
+function untilSignal(log: Logger): Promise<string> {
+  return new Promise((resolveSignal) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) {
+        log.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      received = true;
+      resolveSignal(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`dragon-on-wheels: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    const message = isDragonError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
+    process.stderr.write(`dragon-on-wheels: ${message}\n`);
+    process.exit(isDragonError(err) && /CONFIG|LISTEN|ADDRESS|APP_MODULE|DASHBOARD_BIND|MIGRATION/.test(err.code) ? 2 : 1);
+  },
+);

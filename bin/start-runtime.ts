@@ -1,0 +1,87 @@
+/**
+ * @module start-runtime
+ * The composition root: the only place that wires the runtime, the timing store and the dashboard
+ * together (server/ and dashboard/ never import each other). Starts everything or nothing.
+ */
+import type { Logger } from 'pino';
+import { startDashboard, type RunningDashboard } from '../dashboard/index.js';
+import { openHistoryReader } from '../shared/store/history-reader.js';
+import type { RuntimeSettings } from '../server/config.js';
+import { Server } from '../server/server.js';
+import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
+
+export interface RuntimeHandle {
+  server: Server;
+  store: TimingStore | null;
+  dashboard: RunningDashboard | null;
+  /** Graceful stop: drain requests, stop the dashboard, then flush the store. */
+  close(): Promise<void>;
+}
+
+export async function startRuntime(settings: RuntimeSettings, log: Logger, adminToken?: string): Promise<RuntimeHandle> {
+  const storeSettings = settings.store;
+  const store = storeSettings
+    ? createTimingStore({
+        path: storeSettings.path,
+        recordPaths: storeSettings.recordPaths,
+        retention: storeSettings.retention,
+        logger: log.child({ component: 'store' }),
+        ...(storeSettings.flushIntervalMs === undefined ? {} : { flushIntervalMs: storeSettings.flushIntervalMs }),
+        ...(storeSettings.bufferRows === undefined ? {} : { bufferRows: storeSettings.bufferRows }),
+      })
+    : null;
+  const server = new Server({
+    listeners: [
+      ...settings.apps.map((app) => ({
+        listen: app.listen,
+        ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
+        processor: { app: app.options },
+      })),
+      ...(settings.stats === null ? [] : [{ listen: settings.stats, processor: { stats: true as const } }]),
+    ],
+    limits: settings.limits,
+    logger: log,
+    recorder: store,
+  });
+  let dashboard: RunningDashboard | null = null;
+  try {
+    await server.listen();
+    if (store && storeSettings) {
+      log.info(`timing store: ${storeSettings.path}`);
+      if (settings.persistLimits) {
+        for (const [app, threads] of await store.latestLimits()) {
+          if (server.apps.has(app)) server.restoreThreads(app, threads);
+        }
+      }
+      // The separate-process dashboard asks for limit changes through the database.
+      store.onThreadsCommand(async (command) => {
+        const { oldThreads } = await server.setThreads(command.app, command.threads, command.source);
+        return { oldThreads };
+      });
+    }
+    if (settings.dashboard) {
+      dashboard = await startDashboard({
+        listen: settings.dashboard.listen,
+        token: settings.dashboard.token ?? adminToken,
+        control: server,
+        history: storeSettings ? openHistoryReader(storeSettings.path) : null,
+        log: log.child({ component: 'dashboard' }),
+      });
+      log.info(`dashboard on http://${dashboard.address}/ - log in with ${dashboard.loginUrl}`);
+    }
+  } catch (err) {
+    await server.close(0);
+    await store?.close();
+    throw err;
+  }
+  return {
+    server,
+    store,
+    dashboard,
+    async close() {
+      await server.close(settings.drainTimeoutMs);
+      await dashboard?.close();
+      await store?.close();
+    },
+  };
+}

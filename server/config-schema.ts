@@ -1,0 +1,96 @@
+/**
+ * @module config-schema
+ * The JSON schema of the config file (`dragon-on-wheels serve <file>`), checked with Ajv as
+ * Fastify does. Unknown keys are errors: a typo must not silently fall back to a default.
+ * Times are in ms, sizes in bytes.
+ */
+
+const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
+const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
+const ms = { type: 'integer', minimum: 0 } as const;
+
+export const appSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'listen', 'module'],
+  properties: {
+    name: { type: 'string', pattern: APP_NAME },
+    listen: { type: 'string', pattern: LISTEN },
+    module: { type: 'string', minLength: 1 },
+    export: { type: 'string', minLength: 1 },
+    type: { enum: ['node', 'fetch', 'auto'] },
+    threads: { type: 'integer', minimum: 1, maximum: 1024 },
+    queue: { type: 'integer', minimum: 0 },
+    queueTimeout: ms,
+    requestTimeout: ms,
+    mount: { type: 'string', pattern: '^(/[^?#]*)?$' },
+    socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
+  },
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['apps'],
+  properties: {
+    stats: { anyOf: [{ type: 'string', pattern: LISTEN }, { const: false }] },
+    apps: { type: 'array', minItems: 1, items: appSchema },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxHeaderBytes: { type: 'integer', minimum: 256 },
+        maxBodyBytes: { type: 'integer', minimum: 0 },
+        headerTimeout: { type: 'integer', minimum: 1 },
+        bodyIdleTimeout: { type: 'integer', minimum: 1 },
+      },
+    },
+    drainTimeout: ms,
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+        format: { enum: ['pretty', 'json'] },
+      },
+    },
+    store: {
+      anyOf: [
+        { const: false },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            path: { type: 'string', minLength: 1 },
+            recordPaths: { type: 'boolean' },
+            flushInterval: { type: 'integer', minimum: 10 },
+            bufferRows: { type: 'integer', minimum: 1 },
+            retention: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                rawMaxAge: ms,
+                rawMaxRows: { type: 'integer', minimum: 0 },
+                rollupMaxAge: ms,
+              },
+            },
+          },
+        },
+      ],
+    },
+    dashboard: {
+      anyOf: [
+        { const: false },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            listen: { type: 'string', pattern: LISTEN },
+            token: { type: 'string', minLength: 16 },
+          },
+        },
+      ],
+    },
+    persistLimits: { type: 'boolean' },
+  },
+} as const;

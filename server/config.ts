@@ -1,0 +1,171 @@
+/**
+ * @module config
+ * Loads and checks the config file (.mjs, .js or .json) and turns it into runtime settings with
+ * every default filled in. Any problem is one DOW_ERR_CONFIG naming the field and the cause; the
+ * CLI prints it and exits 2 before anything starts.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import { errors, isDragonError } from '../shared/errors.js';
+import type { AppOptions } from './app-host.js';
+import { loadApp, type AppType } from './app-loader.js';
+import { configSchema } from './config-schema.js';
+import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+
+export interface StoreSettings {
+  path: string;
+  recordPaths: boolean;
+  flushIntervalMs?: number;
+  bufferRows?: number;
+  retention: { rawMaxAgeMs?: number; rawMaxRows?: number; rollupMaxAgeMs?: number };
+}
+
+export interface AppSettings {
+  listen: string;
+  socketMode?: number;
+  options: AppOptions;
+}
+
+export interface RuntimeSettings {
+  apps: AppSettings[];
+  stats: string | null;
+  limits: ScgiLimits;
+  drainTimeoutMs: number;
+  log: { level: string; format: 'pretty' | 'json' };
+  store: StoreSettings | null;
+  dashboard: { listen: string; token?: string } | null;
+  persistLimits: boolean;
+}
+
+export const DEFAULTS = {
+  stats: '127.0.0.1:9004',
+  dashboardListen: '127.0.0.1:9100',
+  threads: 10,
+  queue: 100,
+  queueTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  drainTimeoutMs: 10_000,
+  storePath: 'dragon-on-wheels.db',
+} as const;
+
+type RawApp = {
+  name: string; listen: string; module: string; export?: string; type?: AppType; threads?: number;
+  queue?: number; queueTimeout?: number; requestTimeout?: number; mount?: string; socketMode?: number;
+};
+type RawConfig = {
+  stats?: string | false; apps: RawApp[];
+  limits?: { maxHeaderBytes?: number; maxBodyBytes?: number; headerTimeout?: number; bodyIdleTimeout?: number };
+  drainTimeout?: number; log?: { level?: string; format?: 'pretty' | 'json' };
+  store?: false | { path?: string; recordPaths?: boolean; flushInterval?: number; bufferRows?: number;
+    retention?: { rawMaxAge?: number; rawMaxRows?: number; rollupMaxAge?: number } };
+  dashboard?: false | { listen?: string; token?: string };
+  persistLimits?: boolean;
+};
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+const validate = ajv.compile(configSchema);
+
+export async function loadConfigFile(file: string): Promise<RuntimeSettings> {
+  const path = resolve(file);
+  const raw = await readRawConfig(path);
+  return settingsFromConfig(raw, dirname(path), path);
+}
+
+async function readRawConfig(path: string): Promise<unknown> {
+  const ext = extname(path);
+  try {
+    if (ext === '.json') return JSON.parse(await readFile(path, 'utf8')) as unknown;
+    if (ext === '.mjs' || ext === '.js') {
+      const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      return typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
+    }
+  } catch (err) {
+    throw new errors.DOW_ERR_CONFIG(path, (err as Error).message);
+  }
+  throw new errors.DOW_ERR_CONFIG(path, `unsupported extension ${JSON.stringify(ext)}; use .mjs, .js or .json`);
+}
+
+/** Checks a config object (from a file or from code) and resolves its app modules. */
+export async function settingsFromConfig(raw: unknown, baseDir: string, source = 'object'): Promise<RuntimeSettings> {
+  if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, describe(validate.errors?.[0]));
+  const config = raw as RawConfig;
+  const names = new Set<string>();
+  const listens = new Set<string>();
+  const apps: AppSettings[] = [];
+  for (const [i, app] of config.apps.entries()) {
+    if (names.has(app.name)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].name: ${app.name} is used twice`);
+    if (listens.has(app.listen)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].listen: ${app.listen} is used twice`);
+    names.add(app.name);
+    listens.add(app.listen);
+    let handler;
+    try {
+      handler = await loadApp(app.module, app.export ?? 'default', app.type ?? 'auto', app.name, baseDir);
+    } catch (err) {
+      throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].module: ${isDragonError(err) ? err.message : String(err)}`);
+    }
+    apps.push({
+      listen: app.listen,
+      ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
+      options: {
+        name: app.name,
+        handler,
+        threads: app.threads ?? DEFAULTS.threads,
+        queue: app.queue ?? DEFAULTS.queue,
+        queueTimeoutMs: app.queueTimeout ?? DEFAULTS.queueTimeoutMs,
+        requestTimeoutMs: app.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+        mount: app.mount ?? '',
+      },
+    });
+  }
+  const stats = config.stats === false ? null : (config.stats ?? DEFAULTS.stats);
+  if (stats !== null && listens.has(stats)) throw new errors.DOW_ERR_CONFIG(source, `stats: ${stats} is also an app's listen address`);
+  const limits = config.limits ?? {};
+  const store = config.store === false ? null : config.store ?? {};
+  return {
+    apps,
+    stats,
+    limits: {
+      maxHeaderBytes: limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes,
+      maxBodyBytes: limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
+      headerTimeoutMs: limits.headerTimeout ?? DEFAULT_LIMITS.headerTimeoutMs,
+      bodyIdleTimeoutMs: limits.bodyIdleTimeout ?? DEFAULT_LIMITS.bodyIdleTimeoutMs,
+    },
+    drainTimeoutMs: config.drainTimeout ?? DEFAULTS.drainTimeoutMs,
+    log: { level: config.log?.level ?? 'info', format: config.log?.format ?? 'pretty' },
+    store: store === null ? null : {
+      path: resolve(baseDir, store.path ?? DEFAULTS.storePath),
+      recordPaths: store.recordPaths ?? true,
+      ...(store.flushInterval === undefined ? {} : { flushIntervalMs: store.flushInterval }),
+      ...(store.bufferRows === undefined ? {} : { bufferRows: store.bufferRows }),
+      retention: {
+        ...(store.retention?.rawMaxAge === undefined ? {} : { rawMaxAgeMs: store.retention.rawMaxAge }),
+        ...(store.retention?.rawMaxRows === undefined ? {} : { rawMaxRows: store.retention.rawMaxRows }),
+        ...(store.retention?.rollupMaxAge === undefined ? {} : { rollupMaxAgeMs: store.retention.rollupMaxAge }),
+      },
+    },
+    dashboard: config.dashboard === false ? null : {
+      listen: config.dashboard?.listen ?? DEFAULTS.dashboardListen,
+      ...(config.dashboard?.token === undefined ? {} : { token: config.dashboard.token }),
+    },
+    persistLimits: config.persistLimits ?? false,
+  };
+}
+
+/** "apps/1/threads must be integer" -> "apps[1].threads: must be integer". */
+function describe(error: ErrorObject | undefined): string {
+  if (error === undefined) return 'invalid';
+  const field = error.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.') || '(top level)';
+  if (error.keyword === 'additionalProperties') {
+    return `${field}: unknown key ${JSON.stringify((error.params as { additionalProperty: string }).additionalProperty)}`;
+  }
+  if (error.keyword === 'required') {
+    return `${field}: missing required key ${JSON.stringify((error.params as { missingProperty: string }).missingProperty)}`;
+  }
+  if (error.keyword === 'pattern' && field.endsWith('.name')) {
+    return `${field}: must match [A-Za-z_][A-Za-z0-9_]* (it becomes part of shell variable names)`;
+  }
+  if (error.keyword === 'pattern' && /listen|stats/.test(field)) return `${field}: must be host:port or unix:/path.sock`;
+  return `${field}: ${error.message ?? 'invalid'}`;
+}
