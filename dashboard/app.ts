@@ -88,6 +88,9 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   const indexHtml = readFileSync(join(PUBLIC_DIR, 'index.html'));
   const signedOutHtml = readFileSync(join(PUBLIC_DIR, 'signed-out.html'));
 
+  // JSON only: a cross-site HTML form can send text/plain without a CORS preflight, so the
+  // body type every such form could produce is refused outright (415) rather than parsed.
+  app.removeContentTypeParser('text/plain');
   void app.register(fastifyCookie);
   registerErrorReplies(app);
   registerGuard(app, {
