@@ -42,9 +42,14 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
   const raw: string[] = [];
-  forEachHeader(exchange.env, (name, value) => raw.push(name, value));
-  // Node derives `req.headers` lazily from rawHeaders, with its own rules for repeated names.
+  const headers: Record<string, string> = {};
+  // SCGI names are unique, so each header has one value: no joining rules needed.
+  forEachHeader(exchange.env, (name, value) => {
+    raw.push(name, value);
+    headers[name] = value;
+  });
   req.rawHeaders = raw;
+  req.headers = headers;
   req.scgi = exchange.info;
   req._read = resumeSocket;
 
