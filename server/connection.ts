@@ -84,8 +84,11 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
       this.protocolError(new errors.DOW_ERR_HEADER_FORMAT('connection closed before the header block ended'));
       return;
     }
-    const err = new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength);
-    this.sink?.abort(err);
+    // The body can never complete: the request is dead even if the peer still reads. nginx closes
+    // the upstream connection this way when its client goes away mid-upload.
+    this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
+    this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
+    this.socket.destroy();
   }
 
   onClose(): void {
@@ -156,7 +159,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
       this.answer(500, 'Internal Server Error\n', Outcome.APP_ERROR);
     } else {
       this.finish(this.response?.statusCode ?? this.status, Outcome.APP_ERROR);
-      this.socket.destroy();
+      this.cut();
     }
   }
 
@@ -181,7 +184,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
       this.answer(504, 'Gateway Timeout\n', Outcome.TIMEOUT);
     } else {
       this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
-      this.socket.destroy();
+      this.cut();
     }
     this.response?.destroy();
   }
@@ -194,7 +197,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     if (!this.headWritten()) this.answer(408, 'Request Timeout\n', Outcome.TIMEOUT);
     else {
       this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
-      this.socket.destroy();
+      this.cut();
     }
   }
 
@@ -213,6 +216,21 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
       return;
     }
     this.answer(status, `${known?.message ?? 'Bad Request'}\n`, Outcome.ANSWERED);
+  }
+
+  /**
+   * Ends a response that already started, with a TCP reset: the body is close-delimited, so a
+   * plain close would look like a complete response to the front end. A reset makes nginx log an
+   * upstream error and abort the client's response instead of ending it cleanly.
+   */
+  private cut(): void {
+    if (this.socket.destroyed) return;
+    try {
+      this.socket.resetAndDestroy();
+    } catch {
+      // Unix sockets have no reset; a close is all there is.
+      this.socket.destroy();
+    }
   }
 
   peer(): string {

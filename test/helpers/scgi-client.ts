@@ -55,7 +55,7 @@ export function encodeNetstringEnv(env: Record<string, string>, body: Buffer = B
 
 export type Target = { port: number; host?: string } | { path: string };
 
-export function sendRaw(target: Target, payload: Buffer | Buffer[], options: { halfClose?: boolean; timeoutMs?: number } = {}): Promise<Buffer> {
+export function sendRaw(target: Target, payload: Buffer | Buffer[], options: { halfClose?: boolean; timeoutMs?: number; allowReset?: boolean } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = 'path' in target ? connect(target.path) : connect(target.port, target.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -64,9 +64,11 @@ export function sendRaw(target: Target, payload: Buffer | Buffer[], options: { h
       reject(new Error(`no complete response within ${options.timeoutMs ?? 10_000} ms`));
     }, options.timeoutMs ?? 10_000);
     socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', (err) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(err);
+      // A reset is how the server cuts a response that already started.
+      if (options.allowReset && err.code === 'ECONNRESET') resolve(Buffer.concat(chunks));
+      else reject(err);
     });
     socket.on('close', () => {
       clearTimeout(timer);

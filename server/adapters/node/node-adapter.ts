@@ -52,6 +52,7 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   req.headers = headers;
   req.scgi = exchange.info;
   req._read = resumeSocket;
+  req._destroy = destroyRequest;
 
   const res = new ServerResponse(req);
   const internals = res as unknown as { _storeHeader: unknown; useChunkedEncodingByDefault: boolean };
@@ -82,6 +83,20 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
 
 function resumeSocket(this: IncomingMessage): void {
   this.socket.resume();
+}
+
+/**
+ * node:http's IncomingMessage destroys the socket along with an unfinished request. Here the
+ * connection owns the socket: it may still have to answer (408, 500) after the body is abandoned.
+ * What apps observe stays the same: 'aborted' for an incomplete body, then 'error' (only if
+ * someone listens, as in Node) and 'close'.
+ */
+function destroyRequest(this: IncomingMessage, err: Error | null, callback: (err?: Error | null) => void): void {
+  if (!this.readableEnded || !this.complete) {
+    this.aborted = true;
+    this.emit('aborted');
+  }
+  callback(err !== null && this.listenerCount('error') > 0 ? err : null);
 }
 
 function onResponseFinish(this: ServerResponse): void {
