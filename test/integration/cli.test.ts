@@ -1,0 +1,154 @@
+/**
+ * The command line as a user runs it: a real child process, config files, signals, exit codes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getFreePort } from '../helpers/free-port.js';
+import { scgiRequest, sendRaw } from '../helpers/scgi-client.js';
+import { parseStats } from '../../shared/stats-format.js';
+
+const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+// Absolute, so that child processes started in other folders still find the loader.
+const TSX = import.meta.resolve('tsx');
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+function runCli(args: string[], cwd = FIXTURES) {
+  return spawnSync(process.execPath, ['--import', TSX, CLI, ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
+}
+
+async function tempDir(t: { after(fn: () => unknown): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dow-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} in:\n${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString();
+      const match = seen.split('\n').find((line) => pattern.test(line));
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+  });
+}
+
+test('--help and --version', () => {
+  const help = runCli(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /dragon-on-wheels demo/);
+  assert.match(help.stdout, /dragon-on-wheels serve <config>/);
+  const version = runCli(['--version']);
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  const unknown = runCli(['frobnicate']);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown command "frobnicate"/);
+});
+
+test('a bad config gets one clear message naming the field, exit code 2, and nothing started', async (t) => {
+  const dir = await tempDir(t);
+  const port = await getFreePort();
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['unknown key', { apps: [{ name: 'a', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs`, thread: 2 }] }, /apps\[0\]: unknown key "thread"/],
+    ['wrong type', { apps: [{ name: 'a', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs`, threads: 'two' }] }, /apps\[0\]\.threads: must be integer/],
+    ['bad name', { apps: [{ name: 'my-app', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs` }] }, /apps\[0\]\.name: must match \[A-Za-z_\]/],
+    ['bad listen', { apps: [{ name: 'a', listen: 'localhost', module: `${FIXTURES}hello-node.mjs` }] }, /apps\[0\]\.listen: must be host:port or unix:/],
+    ['missing module', { apps: [{ name: 'a', listen: `127.0.0.1:${port}`, module: './nope.mjs' }] }, /apps\[0\]\.module: app a: cannot load module \.\/nope\.mjs/],
+    ['missing export', { apps: [{ name: 'a', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs`, export: 'app' }] }, /has no export named "app"/],
+    ['no apps', { apps: [] }, /apps: must NOT have fewer than 1 items/],
+  ];
+  for (const [name, config, message] of cases) {
+    const file = join(dir, `${name.replace(/ /g, '-')}.json`);
+    await writeFile(file, JSON.stringify(config));
+    const result = runCli(['serve', file, '--no-store', '--no-dashboard']);
+    assert.equal(result.status, 2, `${name}: ${result.stderr}`);
+    assert.match(result.stderr, message, name);
+    assert.match(result.stderr, /DOW_ERR_CONFIG/);
+  }
+  const broken = join(dir, 'broken.json');
+  await writeFile(broken, '{ "apps": [ ');
+  const parse = runCli(['serve', broken]);
+  assert.equal(parse.status, 2);
+  assert.match(parse.stderr, /broken\.json/);
+});
+
+test('a port in use: exit 2, and the apps already bound are released', async (t) => {
+  const dir = await tempDir(t);
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  const taken = await getFreePort();
+  await new Promise<void>((resolve) => blocker.listen(taken, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const free = await getFreePort();
+  const file = join(dir, 'ports.json');
+  await writeFile(file, JSON.stringify({
+    stats: false,
+    apps: [
+      { name: 'first', listen: `127.0.0.1:${free}`, module: `${FIXTURES}hello-node.mjs` },
+      { name: 'second', listen: `127.0.0.1:${taken}`, module: `${FIXTURES}hello-node.mjs` },
+    ],
+  }));
+  const result = runCli(['serve', file, '--no-store', '--no-dashboard']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: address already in use`));
+});
+
+test('serve: a .mjs config runs node and fetch apps; SIGTERM drains in-flight requests and exits 0', async (t) => {
+  const dir = await tempDir(t);
+  const [a, b, stats] = [await getFreePort(), await getFreePort(), await getFreePort()];
+  const file = join(dir, 'apps.mjs');
+  await writeFile(file, `export default {
+    stats: '127.0.0.1:${stats}',
+    store: { path: 'timings.db' },
+    dashboard: false,
+    apps: [
+      { name: 'hello', listen: '127.0.0.1:${a}', module: '${FIXTURES}hello-node.mjs', threads: 3, mount: '/hello' },
+      { name: 'fetcher', listen: '127.0.0.1:${b}', module: '${FIXTURES}hello-fetch.mjs', export: 'handler', type: 'fetch' },
+    ],
+  };\n`);
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file, '--log-format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  await waitForLine(child, new RegExp(`UP on 127\\.0\\.0\\.1:${stats}`));
+  assert.equal((await scgiRequest({ port: a }, { uri: '/hello/x' })).body.toString(), 'hello from /x\n');
+  assert.equal((await scgiRequest({ port: b }, { uri: '/y' })).body.toString(), 'fetch /y\n');
+  const figures = parseStats((await sendRaw({ port: stats }, Buffer.alloc(0))).toString());
+  assert.equal(figures.get('hello_threads'), '3');
+  assert.equal(figures.get('requests'), '2');
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const inFlight = scgiRequest({ port: a }, { uri: '/hello/slow' });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  child.kill('SIGTERM');
+  const drained = await inFlight;
+  assert.equal(drained.status, 200, 'the in-flight request finished during the drain');
+  assert.equal(drained.body.toString(), 'hello from /slow\n');
+  assert.equal(await exited, 0);
+  await assert.rejects(scgiRequest({ port: a }), /ECONNREFUSED/);
+});
+
+test('stats command prints the stats port like netcat', async (t) => {
+  const { Server } = await import('../../server/server.js');
+  const server = new Server({ listeners: [{ listen: '127.0.0.1:0', processor: { stats: true } }] });
+  await server.listen();
+  t.after(() => server.close(0));
+  // Asynchronously: spawnSync would block this process, which serves the stats port.
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'stats', server.addresses[0] as string], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const result = { status, stdout };
+  assert.equal(result.status, 0);
+  assert.match(result.stdout, /^SCGI_SERVER_apps=''\n/m);
+  assert.match(result.stdout, /SCGI_SERVER_pid='\d+'/);
+});
