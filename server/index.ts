@@ -1,0 +1,14 @@
+/**
+ * @module dragon-on-wheels
+ * The package's programmatic API: build a Server from (listen address, app or stats) pairs, as the
+ * original's run-script did, or load a config file the way `dragon-on-wheels serve` does.
+ */
+export { Server, type ServerOptions, type ListenerSpec, type Processor } from './server.js';
+export type { AppOptions, AppHandler } from './app-host.js';
+export type { NodeListener, ScgiRequestInfo } from './adapters/node/node-adapter.js';
+export type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
+export { toAppHandler, loadApp, type AppType } from './app-loader.js';
+export { loadConfigFile, settingsFromConfig, type RuntimeSettings } from './config.js';
+export { createTimingStore, type TimingStore, type TimingStoreOptions } from './store/timing-store.js';
+export { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+export { errors, DragonError, isDragonError } from '../shared/errors.js';
