@@ -1,0 +1,518 @@
+/**
+ * The compatibility matrix (issue 6): {nginx, lighttpd, Apache} × {TCP, Unix socket} in front of
+ * {Express 5, Koa 3, Fastify 5, Hono 4, node:http}, every cell checked through a real front end
+ * started from the docs/frontends.md `site*` blocks. Writes test/artifacts/matrix-results.json,
+ * which scripts/matrix-table.ts turns into the tables in docs/frontends.md and docs/frameworks.md.
+ *
+ * One Server and one front end per variant; each app gets its own virtual host, with `/app/` on a
+ * listener mounted at /app and `/` on a second, root-mounted listener of the same app:
+ *
+ *   client ──Host: express.test──▶ nginx ─/app/…─▶ listener nginx_tcp_express       (mount /app)
+ *     (from 127.0.0.2)                   └─ /… ──▶ listener nginx_tcp_express_root  (mount '')
+ *          ──Host: https.express.test──▶ /app/… (HTTPS=on) ──▶ nginx_tcp_express
+ */
+import { after, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server, type ListenerSpec } from '../../server/server.js';
+import { toAppHandler } from '../../server/app-loader.js';
+import { parseStats } from '../../shared/stats-format.js';
+import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { docTemplate, fillPlaceholders } from '../helpers/frontends/doc-configs.js';
+import { startNginx } from '../helpers/frontends/nginx.js';
+import { startLighttpd } from '../helpers/frontends/lighttpd.js';
+import { startApache } from '../helpers/frontends/apache.js';
+import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
+import {
+  CACHED_BODY,
+  COOKIE_EXPIRES,
+  DOWNLOAD_BYTES,
+  MATRIX_APP_NAMES,
+  REDIRECT_TARGET,
+  SSE_EVENTS,
+  SSE_INTERVAL_MS,
+  buildMatrixApp,
+  expectedDownloadSha256,
+  type MatrixAppName,
+} from '../helpers/matrix-apps.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const RESULTS_PATH = join(ROOT, 'test/artifacts/matrix-results.json');
+
+/**
+ * The client connects from 127.0.0.2 while every front end reaches the backend from 127.0.0.1,
+ * so an app that reports 127.0.0.2 read REMOTE_ADDR, not the front end's socket.
+ */
+const CLIENT_ADDRESS = '127.0.0.2';
+/** Socket idle time before a request counts as stalled. */
+const REQUEST_TIMEOUT_MS = 15_000;
+const ABORT_AFTER_MS = 500;
+const ABORT_COUNTED_WITHIN_MS = 8_000;
+const UPLOAD_BYTES = 5 * 1000 * 1000;
+const QUERY_NAME = 'Grüße, 東京 & ü=1 ✓';
+const JSON_BODY = { text: 'héllo ✓', list: [1, 2, 3], nested: { ok: true } };
+
+type FrontendName = 'nginx' | 'lighttpd' | 'apache';
+type Transport = 'tcp' | 'unix';
+type Values = Record<string, string | number>;
+
+interface Variant {
+  /** `nginx_tcp`: also the app-name prefix on the stats port. */
+  id: string;
+  frontend: FrontendName;
+  transport: Transport;
+}
+
+const VARIANTS: Variant[] = (['nginx', 'lighttpd', 'apache'] as const).flatMap((frontend) =>
+  (['tcp', 'unix'] as const).map((transport) => ({ id: `${frontend}_${transport}`, frontend, transport })),
+);
+
+export const MATRIX_CHECKS = [
+  'mount',
+  'root',
+  'query',
+  'json',
+  'upload',
+  'download',
+  'cookies',
+  'head',
+  'no-content',
+  'not-modified',
+  'redirect',
+  'client-ip',
+  'https',
+  'sse',
+  'disconnect',
+  'error',
+] as const;
+type Check = (typeof MATRIX_CHECKS)[number];
+
+type CellResult = { result: 'pass' } | { result: 'fail' | 'todo'; error: string; note?: string };
+
+/**
+ * Cells that fail because of a server bug, not a front end: reported as todo (the suite stays
+ * green, the table shows them) until server/ is fixed. Keyed `<app>/<check>`.
+ */
+const SERVER_BUGS: Record<string, string> = Object.fromEntries(
+  (['express', 'koa', 'fastify', 'node'] as const).map((app) => [
+    `${app}/download`,
+    "server bug: the node adapter never emits 'drain' on the ServerResponse, so a response larger than the socket buffer stalls",
+  ]),
+);
+const results: Record<string, Record<string, Partial<Record<Check, CellResult>>>> = {};
+const startedAt = Date.now();
+
+// ── the front end of one variant, assembled from docs/frontends.md blocks ────────────────────
+
+interface AppAddresses {
+  mount: string;
+  root: string;
+}
+
+const siteName = (app: MatrixAppName): string => `${app}.test`;
+const httpsSiteName = (app: MatrixAppName): string => `https.${app}.test`;
+
+function backendValues(address: string, prefix: '' | 'root_'): Values {
+  if (address.startsWith('unix:')) return { [`${prefix}socket`]: address.slice(5) };
+  const colon = address.lastIndexOf(':');
+  return prefix === '' ? { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) } : { root_port: Number(address.slice(colon + 1)) };
+}
+
+/** Every app's `site` and `site-https` block, filled; nginx's `{{listen}}` is left to its harness. */
+function frontendConfig(variant: Variant, addresses: Map<MatrixAppName, AppAddresses>): string {
+  const unix = variant.transport === 'unix' ? '-unix' : '';
+  const keepListen: Values = variant.frontend === 'nginx' ? { listen: '{{listen}}' } : {};
+  let config = variant.frontend === 'lighttpd' ? docTemplate('lighttpd', 'site-globals') : '';
+  for (const [app, { mount, root }] of addresses) {
+    const mountValues = backendValues(mount, '');
+    config += fillPlaceholders(docTemplate(variant.frontend, `site${unix}`), {
+      ...keepListen,
+      server_name: siteName(app),
+      ...mountValues,
+      ...backendValues(root, 'root_'),
+    });
+    config += fillPlaceholders(docTemplate(variant.frontend, `site-https${unix}`), {
+      ...keepListen,
+      server_name: httpsSiteName(app),
+      ...mountValues,
+    });
+  }
+  return config;
+}
+
+function startFrontend(variant: Variant, config: string): Promise<FrontendHandle> {
+  if (variant.frontend === 'nginx') return startNginx({ config });
+  if (variant.frontend === 'lighttpd') return startLighttpd({ config });
+  return startApache({ config });
+}
+
+/** One Server with two listeners per app (mounted at /app, and at the root). */
+async function startBackend(variant: Variant, socketDir: string): Promise<{ server: Server; addresses: Map<MatrixAppName, AppAddresses> }> {
+  const listeners: ListenerSpec[] = [];
+  for (const app of MATRIX_APP_NAMES) {
+    const name = `${variant.id}_${app}`;
+    const handler = await toAppHandler(buildMatrixApp(app), 'auto', name);
+    for (const [suffix, mount] of [['', '/app'], ['_root', '']] as const) {
+      listeners.push({
+        listen: variant.transport === 'unix' ? `unix:${join(socketDir, `${app}${suffix}.sock`)}` : '127.0.0.1:0',
+        // Apache's workers run as nobody (docs/frontends.md, quirk 15).
+        socketMode: 0o666,
+        processor: { app: { name: name + suffix, handler, threads: 16, queue: 100, queueTimeoutMs: 10_000, requestTimeoutMs: 60_000, mount } },
+      });
+    }
+  }
+  const server = new Server({ listeners });
+  await server.listen();
+  const addresses = new Map<MatrixAppName, AppAddresses>();
+  MATRIX_APP_NAMES.forEach((app, i) => {
+    addresses.set(app, { mount: server.addresses[2 * i] as string, root: server.addresses[2 * i + 1] as string });
+  });
+  return { server, addresses };
+}
+
+// ── a small HTTP client (node:http: it may set Host, and it streams) ─────────────────────────
+
+interface RequestOptions {
+  method?: string;
+  host: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+function open(base: string, path: string, options: RequestOptions, onResponse: (res: http.IncomingMessage, req: http.ClientRequest) => void, onError: (err: Error) => void): http.ClientRequest {
+  const req = http.request(base + path, {
+    method: options.method ?? 'GET',
+    headers: { host: options.host, ...options.headers },
+    agent: false,
+    localAddress: CLIENT_ADDRESS,
+  }, (res) => onResponse(res, req));
+  req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms: ${path}`)));
+  req.on('error', onError);
+  req.end(options.body);
+  return req;
+}
+
+function request(base: string, path: string, options: RequestOptions): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    open(base, path, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }, reject);
+  });
+}
+
+/** Hashes the body as it streams in, never holding it. */
+function requestHash(base: string, path: string, options: RequestOptions): Promise<{ status: number; bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    open(base, path, options, (res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex') }));
+      res.on('error', reject);
+    }, reject);
+  });
+}
+
+/** Times each SSE event's arrival, and the end, in ms since the request was sent. */
+function requestEvents(base: string, path: string, options: RequestOptions): Promise<{ status: number; headers: http.IncomingHttpHeaders; events: Array<{ data: string; atMs: number }>; endMs: number }> {
+  const sentAt = Date.now();
+  return new Promise((resolve, reject) => {
+    open(base, path, options, (res) => {
+      const events: Array<{ data: string; atMs: number }> = [];
+      let buffered = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffered += chunk;
+        for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = /^data: ?(.*)$/m.exec(block)?.[1];
+          if (data !== undefined) events.push({ data, atMs: Date.now() - sentAt });
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, events, endMs: Date.now() - sentAt }));
+      res.on('error', reject);
+    }, reject);
+  });
+}
+
+/** Sends the request and hangs up ABORT_AFTER_MS later, whatever has arrived by then. */
+function requestAndLeave(base: string, path: string, options: RequestOptions): Promise<void> {
+  return new Promise((resolve) => {
+    const req = open(base, path, options, (res) => res.on('data', () => {}).on('error', () => {}), () => {});
+    setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, ABORT_AFTER_MS);
+  });
+}
+
+const json = (reply: Reply): Record<string, unknown> => JSON.parse(reply.body.toString('utf8')) as Record<string, unknown>;
+
+function uploadBody(): Buffer {
+  // Deterministic, not compressible into a pattern a front end could special-case.
+  const body = Buffer.alloc(UPLOAD_BYTES);
+  let seed = createHash('sha256').update('matrix upload').digest();
+  for (let at = 0; at < UPLOAD_BYTES; at += seed.length) {
+    seed = createHash('sha256').update(seed).digest();
+    seed.copy(body, at);
+  }
+  return body;
+}
+
+// ── the checks of one cell ───────────────────────────────────────────────────────────────────
+
+interface Cell {
+  variant: Variant;
+  app: MatrixAppName;
+  base: string;
+  server: Server;
+  upload: Buffer;
+  uploadSha256: string;
+  downloadSha256: string;
+}
+
+function abortedCount(server: Server, appName: string): number {
+  return Number(parseStats(server.statsText()).get(`${appName}_aborted`) ?? NaN);
+}
+
+const CHECKS: Record<Check, (cell: Cell) => Promise<void>> = {
+  async mount({ app, base }) {
+    const reply = await request(base, '/app/', { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), `${app} root\n`);
+  },
+  async root({ app, base }) {
+    const reply = await request(base, '/', { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.toString(), `${app} root\n`);
+    const hello = await request(base, '/hello?name=root', { host: siteName(app) });
+    assert.equal(hello.status, 200);
+    assert.deepEqual(json(hello), { hello: 'root' });
+  },
+  async query({ app, base }) {
+    const reply = await request(base, `/app/hello?name=${encodeURIComponent(QUERY_NAME)}`, { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.match(String(reply.headers['content-type']), /^application\/json/);
+    assert.deepEqual(json(reply), { hello: QUERY_NAME });
+  },
+  async json({ app, base }) {
+    const reply = await request(base, '/app/json', {
+      method: 'POST',
+      host: siteName(app),
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(JSON_BODY),
+    });
+    assert.equal(reply.status, 200);
+    assert.deepEqual(json(reply), { received: JSON_BODY });
+  },
+  async upload({ app, base, upload, uploadSha256 }) {
+    const reply = await request(base, '/app/upload', {
+      method: 'POST',
+      host: siteName(app),
+      headers: { 'content-type': 'application/octet-stream' },
+      body: upload,
+    });
+    assert.equal(reply.status, 200, reply.body.toString().slice(0, 200));
+    assert.deepEqual(json(reply), { sha256: uploadSha256 });
+  },
+  async download({ app, base, downloadSha256 }) {
+    const reply = await requestHash(base, '/app/download', { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.bytes, DOWNLOAD_BYTES);
+    assert.equal(reply.sha256, downloadSha256);
+  },
+  async cookies({ app, base }) {
+    const reply = await request(base, '/app/cookies', { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    const cookies = reply.headers['set-cookie'] ?? [];
+    assert.equal(cookies.length, 2, JSON.stringify(cookies));
+    assert.match(cookies[0] ?? '', /^session=abc123;.*HttpOnly/i);
+    assert.match(cookies[1] ?? '', /^theme=dark;/);
+    assert.ok((cookies[1] ?? '').includes(COOKIE_EXPIRES.toUTCString()), cookies[1]);
+  },
+  async head({ app, base }) {
+    const reply = await request(base, '/app/hello?name=head', { method: 'HEAD', host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.match(String(reply.headers['content-type']), /^application\/json/);
+    assert.equal(reply.body.length, 0);
+  },
+  async 'no-content'({ app, base }) {
+    const reply = await request(base, '/app/empty', { host: siteName(app) });
+    assert.equal(reply.status, 204);
+    assert.equal(reply.body.length, 0);
+  },
+  async 'not-modified'({ app, base }) {
+    const first = await request(base, '/app/cached', { host: siteName(app) });
+    assert.equal(first.status, 200);
+    assert.equal(first.body.toString(), CACHED_BODY);
+    const tag = first.headers.etag;
+    assert.ok(tag, 'an ETag on the 200');
+    const second = await request(base, '/app/cached', { host: siteName(app), headers: { 'if-none-match': tag } });
+    assert.equal(second.status, 304);
+    assert.equal(second.body.length, 0);
+  },
+  async redirect({ app, base }) {
+    // A 3xx passes through all three front ends unchanged, Apache included: its internal
+    // redirect applies only to a 200 with a local Location (quirk 12). No front end rewrites
+    // Location for SCGI, so an app under a mount must prefix its own Location.
+    const reply = await request(base, '/app/redirect', { host: siteName(app) });
+    assert.equal(reply.status, 302);
+    assert.equal(reply.headers.location, REDIRECT_TARGET);
+    const atRoot = await request(base, '/redirect', { host: siteName(app) });
+    assert.equal(atRoot.status, 302);
+    const followed = await request(base, String(atRoot.headers.location), { host: siteName(app) });
+    assert.equal(followed.status, 200);
+    assert.equal(typeof json(followed), 'object');
+  },
+  async 'client-ip'({ app, base }) {
+    const reply = await request(base, '/app/ip', { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.equal(json(reply).ip, CLIENT_ADDRESS);
+  },
+  async https({ app, base }) {
+    const plain = await request(base, '/app/proto', { host: siteName(app) });
+    assert.equal(String(json(plain).protocol).replace(/:$/, ''), 'http');
+    const secure = await request(base, '/app/proto', { host: httpsSiteName(app) });
+    assert.equal(secure.status, 200);
+    assert.equal(String(json(secure).protocol).replace(/:$/, ''), 'https');
+  },
+  async sse({ app, base }) {
+    const reply = await requestEvents(base, '/app/events', { host: siteName(app) });
+    assert.equal(reply.status, 200);
+    assert.match(String(reply.headers['content-type']), /^text\/event-stream/);
+    assert.deepEqual(reply.events.map((event) => event.data), ['tick 1', 'tick 2', 'tick 3']);
+    const first = reply.events[0]?.atMs ?? Infinity;
+    // The app spends (SSE_EVENTS - 1) intervals after the first event; a buffering front end
+    // delivers the first event together with the end.
+    const lead = reply.endMs - first;
+    assert.ok(lead >= (SSE_EVENTS - 1) * SSE_INTERVAL_MS * 0.75, `first event ${first} ms, end ${reply.endMs} ms`);
+  },
+  async disconnect({ app, base, server, variant }) {
+    const appName = `${variant.id}_${app}`;
+    const before = abortedCount(server, appName);
+    await requestAndLeave(base, '/app/slow', { host: siteName(app) });
+    const deadline = Date.now() + ABORT_COUNTED_WITHIN_MS;
+    while (abortedCount(server, appName) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(abortedCount(server, appName), before + 1, `${appName}_aborted after the client left`);
+    const next = await request(base, '/app/hello?name=after', { host: siteName(app) });
+    assert.equal(next.status, 200);
+    assert.deepEqual(json(next), { hello: 'after' });
+  },
+  async error({ app, base }) {
+    const reply = await request(base, '/app/boom', { host: siteName(app) });
+    assert.equal(reply.status, 500);
+    const next = await request(base, '/app/', { host: siteName(app) });
+    assert.equal(next.status, 200);
+  },
+};
+
+async function runCheck(t: TestContext, cell: Cell, check: Check): Promise<void> {
+  const row = ((results[cell.variant.id] ??= {})[cell.app] ??= {});
+  const bug = SERVER_BUGS[`${cell.app}/${check}`];
+  await t.test(check, bug === undefined ? {} : { todo: bug }, async () => {
+    try {
+      await CHECKS[check](cell);
+      row[check] = { result: 'pass' };
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+      row[check] = bug === undefined ? { result: 'fail', error: message } : { result: 'todo', error: message, note: bug };
+      throw error;
+    }
+  });
+}
+
+// ── the run ──────────────────────────────────────────────────────────────────────────────────
+
+const upload = uploadBody();
+const uploadSha256 = createHash('sha256').update(upload).digest('hex');
+const downloadSha256 = expectedDownloadSha256();
+
+describe('compatibility matrix', { concurrency: true }, () => {
+  after(() => writeResults());
+
+  for (const variant of VARIANTS) {
+    it(`${variant.frontend} over ${variant.transport}`, { concurrency: true }, async (t) => {
+      const socketDir = await makeTempDir('matrix');
+      t.after(() => removeTempDir(socketDir));
+      const { server, addresses } = await startBackend(variant, socketDir);
+      t.after(() => server.close(500));
+      const frontend = await startFrontend(variant, frontendConfig(variant, addresses));
+      t.after(() => frontend.stop());
+      await withFrontendLogs([frontend], async () => {
+        await Promise.all(
+          MATRIX_APP_NAMES.map((app) =>
+            t.test(app, async (t) => {
+              const cell: Cell = { variant, app, base: frontend.url, server, upload, uploadSha256, downloadSha256 };
+              for (const check of MATRIX_CHECKS) await runCheck(t, cell, check);
+            }),
+          ),
+        );
+      });
+    });
+  }
+});
+
+// ── results for scripts/matrix-table.ts ──────────────────────────────────────────────────────
+
+function versionOf(command: string, args: string[], pattern: RegExp): string {
+  try {
+    const out = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return pattern.exec(out)?.[1] ?? 'unknown';
+  } catch (error) {
+    const out = String((error as { stderr?: string }).stderr ?? '');
+    return pattern.exec(out)?.[1] ?? 'unknown';
+  }
+}
+
+async function packageVersion(name: string): Promise<string> {
+  const text = await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+async function writeResults(): Promise<void> {
+  const nginxOut = (() => {
+    try {
+      return execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch {
+      return '';
+    }
+  })();
+  const document = {
+    generatedAt: new Date().toISOString(),
+    durationMs: Date.now() - startedAt,
+    versions: {
+      node: process.versions.node,
+      nginx: versionOf('/usr/sbin/nginx', ['-v'], /nginx\/([\d.]+)/) || nginxOut,
+      lighttpd: versionOf('/usr/sbin/lighttpd', ['-v'], /lighttpd\/([\d.]+)/),
+      apache: versionOf('/usr/sbin/apache2', ['-v'], /Apache\/([\d.]+)/),
+      express: await packageVersion('express'),
+      koa: await packageVersion('koa'),
+      fastify: await packageVersion('fastify'),
+      hono: await packageVersion('hono'),
+    },
+    variants: VARIANTS.map(({ id, frontend, transport }) => ({ id, frontend, transport })),
+    apps: [...MATRIX_APP_NAMES],
+    checks: [...MATRIX_CHECKS],
+    results,
+  };
+  await mkdir(join(ROOT, 'test/artifacts'), { recursive: true });
+  await writeFile(RESULTS_PATH, `${JSON.stringify(document, null, 2)}\n`);
+}
