@@ -35,8 +35,11 @@ export function createEventHub(ctx: DashboardContext, log: FastifyBaseLogger): E
   let ticking = false;
 
   async function tick(only?: ServerResponse): Promise<void> {
-    if (ticking && !only) return; // a slow runtime read must not pile up ticks
-    ticking = true;
+    // A slow runtime read must not pile up shared ticks; a newcomer's first frame is its own.
+    if (!only) {
+      if (ticking) return;
+      ticking = true;
+    }
     try {
       const frame = await buildFrame(ctx);
       for (const res of only ? [only] : clients) if (!res.writableEnded) res.write(frame);

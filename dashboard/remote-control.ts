@@ -5,10 +5,10 @@
  * threads_commands table, which the runtime's store writer polls and answers.
  */
 import type Database from 'better-sqlite3';
-import { errors } from '../shared/errors.js';
+import { errors, isDragonError } from '../shared/errors.js';
 import type { RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
 import { parseStats } from '../shared/stats-format.js';
-import { awaitCommand, openCommandsDb, requestThreadsChange } from '../shared/store/threads-commands.js';
+import { answerCommand, awaitCommand, openCommandsDb, readCommand, requestThreadsChange, type ThreadsCommand } from '../shared/store/threads-commands.js';
 import { parseListen } from './listen-address.js';
 import { readStatsPort, STATS_TIMEOUT_MS } from './stats-client.js';
 import { snapshotFromStats } from './stats-snapshot.js';
@@ -44,7 +44,7 @@ export function createRemoteControl(options: RemoteControlOptions): RemoteContro
     async setThreads(app, threads, source) {
       db ??= openCommandsDb(options.dbPath);
       const id = requestThreadsChange(db, app, threads, source);
-      const cmd = await awaitCommand(db, id, { timeoutMs: options.applyTimeoutMs ?? APPLY_TIMEOUT_MS, intervalMs: APPLY_POLL_MS });
+      const cmd = await awaitOrCancel(db, id, options.applyTimeoutMs ?? APPLY_TIMEOUT_MS);
       if (cmd.error !== null || cmd.oldThreads === null) {
         throw new errors.DOW_ERR_BAD_REQUEST(`the runtime refused the change: ${cmd.error ?? 'no previous value'}`);
       }
@@ -56,4 +56,22 @@ export function createRemoteControl(options: RemoteControlOptions): RemoteContro
       db = null;
     },
   };
+}
+
+/**
+ * Waits for the runtime's answer; on timeout, withdraws the command so a runtime that comes back
+ * later does not apply a change the operator was told had failed. The withdrawal is the same
+ * conditional UPDATE the runtime uses (`WHERE applied_at_ms IS NULL`), so exactly one side wins;
+ * if the runtime won in the meantime, its answer stands.
+ */
+async function awaitOrCancel(db: Database.Database, id: number, timeoutMs: number): Promise<ThreadsCommand> {
+  try {
+    return await awaitCommand(db, id, { timeoutMs, intervalMs: APPLY_POLL_MS });
+  } catch (err) {
+    if (!isDragonError(err, 'DOW_ERR_RUNTIME_UNREACHABLE')) throw err;
+    answerCommand(db, id, { error: `withdrawn by the dashboard after ${timeoutMs} ms without an answer` });
+    const cmd = readCommand(db, id);
+    if (cmd && cmd.oldThreads !== null && cmd.error === null) return cmd;
+    throw err;
+  }
 }
