@@ -15,12 +15,13 @@ import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, type ListenerSpec } from '../../server/server.js';
 import { toAppHandler } from '../../server/app-loader.js';
+import { loadConfigFile } from '../../server/config.js';
 import { parseStats } from '../../shared/stats-format.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { docTemplate, fillPlaceholders } from '../helpers/frontends/doc-configs.js';
@@ -28,6 +29,7 @@ import { startNginx } from '../helpers/frontends/nginx.js';
 import { startLighttpd } from '../helpers/frontends/lighttpd.js';
 import { startApache } from '../helpers/frontends/apache.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
+import { scgiRequest } from '../helpers/scgi-client.js';
 import {
   CACHED_BODY,
   COOKIE_EXPIRES,
@@ -43,6 +45,7 @@ import {
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RESULTS_PATH = join(ROOT, 'test/artifacts/matrix-results.json');
+const FRAMEWORKS_DOC_PATH = join(ROOT, 'docs/frameworks.md');
 
 /**
  * The client connects from 127.0.0.2 while every front end reaches the backend from 127.0.0.1,
@@ -466,6 +469,104 @@ describe('compatibility matrix', { concurrency: true }, () => {
           ),
         );
       });
+    });
+  }
+});
+
+// ── Apache's internal redirect, asserted as it really happens ────────────────────────────────
+
+/**
+ * Quirk 12 of docs/frontends.md: mod_proxy_scgi turns a 200 whose Location starts with `/` into
+ * an internal GET of that path, but the SCGI request it sends for the new path still carries the
+ * *original* REQUEST_URI. dragon-on-wheels routes on REQUEST_URI, so the app answers the original
+ * URL again, Apache redirects again, and after LimitInternalRecursion (10) it gives up with 500.
+ * `ProxySCGIInternalRedirect Off` (the `no-internal-redirect` block) passes the 200 through;
+ * nginx and lighttpd always do. A 3xx is never touched (the matrix's redirect check).
+ */
+describe('a 200 with a local Location (CGI local redirect)', { concurrency: true }, () => {
+  const cases = [
+    { frontend: 'apache', title: 'tcp', expect: 500 },
+    { frontend: 'apache', title: 'no-internal-redirect', expect: 200 },
+    { frontend: 'nginx', title: 'mount', expect: 200 },
+    { frontend: 'lighttpd', title: 'tcp', expect: 200 },
+  ] as const;
+  for (const { frontend, title, expect } of cases) {
+    it(`${frontend} (${title} block) answers ${expect}`, async (t) => {
+      const server = new Server({
+        listeners: [{
+          listen: '127.0.0.1:0',
+          processor: { app: { name: 'local_redirect', threads: 4, queue: 10, queueTimeoutMs: 5000, requestTimeoutMs: 10_000, mount: '/app', handler: {
+            type: 'node',
+            listener: (req, res) => {
+              if (req.url === '/moved') res.writeHead(200, { location: '/app/hello', 'content-type': 'text/plain' }).end('moved\n');
+              else res.writeHead(200, { 'content-type': 'text/plain' }).end(`at ${req.url}\n`);
+            },
+          } } },
+        }],
+      });
+      await server.listen();
+      t.after(() => server.close(500));
+      const address = server.addresses[0] as string;
+      const values = { host: '127.0.0.1', port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+      const config = docTemplate(frontend, title);
+      const handle = frontend === 'nginx' ? await startNginx({ config, values }) : frontend === 'lighttpd' ? await startLighttpd({ config, values }) : await startApache({ config, values });
+      t.after(() => handle.stop());
+      await withFrontendLogs([handle], async () => {
+        const reply = await request(handle.url, '/app/moved', { host: '127.0.0.1' });
+        assert.equal(reply.status, expect);
+        if (expect === 200) {
+          assert.equal(reply.headers.location, '/app/hello');
+          assert.equal(reply.body.toString(), 'moved\n');
+        } else {
+          assert.match(await handle.readLogs(), /internal redirects|LimitInternalRecursion/);
+        }
+      });
+    });
+  }
+});
+
+// ── docs/frameworks.md: every example, loaded through a config file ──────────────────────────
+
+const EXAMPLE_FENCE = /^```(?:js|json) file=([\w-]+)\/([\w.-]+)\n([\s\S]*?)^```\s*$/gm;
+
+describe('docs/frameworks.md examples', { concurrency: true }, async () => {
+  const files = new Map<string, Map<string, string>>();
+  for (const match of (await readFile(FRAMEWORKS_DOC_PATH, 'utf8')).matchAll(EXAMPLE_FENCE)) {
+    const [, framework = '', file = '', text = ''] = match;
+    if (!files.has(framework)) files.set(framework, new Map());
+    files.get(framework)?.set(file, text);
+  }
+  it('has an example per framework', () => {
+    assert.deepEqual([...files.keys()].sort(), ['express', 'fastify', 'fetch', 'hono', 'koa', 'node']);
+  });
+  for (const [framework, example] of files) {
+    it(`${framework}: the config loads the app and it answers under its mount`, async (t) => {
+      const dir = await makeTempDir(`example-${framework}`);
+      t.after(() => removeTempDir(dir));
+      // The examples import their framework by name, as a user's project would.
+      await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+      for (const [file, text] of example) {
+        if (file !== 'dragon.config.json') await writeFile(join(dir, file), text);
+      }
+      const config = JSON.parse(example.get('dragon.config.json') ?? 'null') as { apps: Array<{ listen: string }> } & Record<string, unknown>;
+      for (const app of config.apps) app.listen = '127.0.0.1:0';
+      Object.assign(config, { stats: false, store: false, dashboard: false });
+      await writeFile(join(dir, 'dragon.config.json'), JSON.stringify(config));
+      const settings = await loadConfigFile(join(dir, 'dragon.config.json'));
+      const server = new Server({ listeners: settings.apps.map((app) => ({ listen: app.listen, processor: { app: app.options } })) });
+      await server.listen();
+      t.after(() => server.close(500));
+      const address = server.addresses[0] as string;
+      const target = { host: '127.0.0.1', port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+      const root = await scgiRequest(target, { uri: '/app/' });
+      assert.equal(root.status, 200);
+      assert.match(root.body.toString(), /^hello from /);
+      const hello = await scgiRequest(target, {
+        uri: `/app/hello?name=${encodeURIComponent(QUERY_NAME)}`,
+        env: { REMOTE_ADDR: '203.0.113.9', HTTPS: 'on' },
+      });
+      assert.equal(hello.status, 200);
+      assert.deepEqual(JSON.parse(hello.body.toString()), { hello: QUERY_NAME, ip: '203.0.113.9', protocol: 'https' });
     });
   }
 });
