@@ -13,7 +13,7 @@
  */
 import { after, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -75,7 +75,7 @@ const VARIANTS: Variant[] = (['nginx', 'lighttpd', 'apache'] as const).flatMap((
   (['tcp', 'unix'] as const).map((transport) => ({ id: `${frontend}_${transport}`, frontend, transport })),
 );
 
-export const MATRIX_CHECKS = [
+const MATRIX_CHECKS = [
   'mount',
   'root',
   'query',
@@ -573,14 +573,10 @@ describe('docs/frameworks.md examples', { concurrency: true }, async () => {
 
 // ── results for scripts/matrix-table.ts ──────────────────────────────────────────────────────
 
+/** nginx and lighttpd print their version on stderr, Apache on stdout. */
 function versionOf(command: string, args: string[], pattern: RegExp): string {
-  try {
-    const out = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return pattern.exec(out)?.[1] ?? 'unknown';
-  } catch (error) {
-    const out = String((error as { stderr?: string }).stderr ?? '');
-    return pattern.exec(out)?.[1] ?? 'unknown';
-  }
+  const out = spawnSync(command, args, { encoding: 'utf8' });
+  return pattern.exec(`${out.stdout ?? ''}${out.stderr ?? ''}`)?.[1] ?? 'unknown';
 }
 
 async function packageVersion(name: string): Promise<string> {
@@ -589,19 +585,12 @@ async function packageVersion(name: string): Promise<string> {
 }
 
 async function writeResults(): Promise<void> {
-  const nginxOut = (() => {
-    try {
-      return execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    } catch {
-      return '';
-    }
-  })();
   const document = {
     generatedAt: new Date().toISOString(),
     durationMs: Date.now() - startedAt,
     versions: {
       node: process.versions.node,
-      nginx: versionOf('/usr/sbin/nginx', ['-v'], /nginx\/([\d.]+)/) || nginxOut,
+      nginx: versionOf('/usr/sbin/nginx', ['-v'], /nginx\/([\d.]+)/),
       lighttpd: versionOf('/usr/sbin/lighttpd', ['-v'], /lighttpd\/([\d.]+)/),
       apache: versionOf('/usr/sbin/apache2', ['-v'], /Apache\/([\d.]+)/),
       express: await packageVersion('express'),

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Server } from '../../server/server.js';
-import { toAppHandler, type AppType } from '../../server/app-loader.js';
+import { toAppHandler } from '../../server/app-loader.js';
 import type { AppHandler } from '../../server/app-host.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
@@ -34,7 +34,7 @@ async function buildHandler(kind: AppKind, name: string): Promise<AppHandler> {
       await delay(Number(req.query.ms));
       res.type('text').send('waited\n');
     });
-    return toAppHandler(app, 'auto' satisfies AppType, name);
+    return toAppHandler(app, 'auto', name);
   }
   const app = buildHonoApp();
   app.get('/wait', async (c) => {
