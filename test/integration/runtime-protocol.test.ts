@@ -206,3 +206,20 @@ test('the request body streams to the app with backpressure, never buffered whol
   const peek = await scgiRequest(rt.targets.get('peek')!, { method: 'POST', body });
   assert.ok(Number(peek.body.toString()) < size / 2, `read ${peek.body.toString()} of ${size} bytes before the app asked`);
 });
+
+test('regression: a piped response larger than the socket buffer completes (drain reaches the response)', async (t) => {
+  const { Readable, pipeline } = await import('node:stream');
+  const rt = await startRuntime(t, [{
+    name: 'big',
+    node(_req, res) {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      function* chunks() {
+        for (let i = 0; i < 100; i++) yield Buffer.alloc(64 * 1024, i);
+      }
+      pipeline(Readable.from(chunks()), res, () => {});
+    },
+  }]);
+  const res = await scgiRequest(rt.targets.get('big')!);
+  assert.equal(res.body.length, 100 * 64 * 1024);
+  assert.equal(res.body[res.body.length - 1], 99);
+});

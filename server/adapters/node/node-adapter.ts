@@ -65,6 +65,7 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   res.writeContinue = noop;
   res.assignSocket(socket);
   res.on('finish', onResponseFinish);
+  socket.on('drain', onSocketDrain);
   exchange.onResponse(res);
 
   exchange.takeBody(new IncomingMessageSink(req));
@@ -97,6 +98,15 @@ function destroyRequest(this: IncomingMessage, err: Error | null, callback: (err
     this.emit('aborted');
   }
   callback(err !== null && this.listenerCount('error') > 0 ? err : null);
+}
+
+/**
+ * node:http's server relays the socket's 'drain' to the response; without it a response that
+ * filled the socket buffer (anything piped, over ~64 KB) waits forever.
+ */
+function onSocketDrain(this: Socket): void {
+  const res = (this as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (res?.writableNeedDrain) res.emit('drain');
 }
 
 function onResponseFinish(this: ServerResponse): void {
