@@ -1,0 +1,148 @@
+/**
+ * The runtime and the timing store together, over real sockets and real SQLite files: one row per
+ * response the clients received, whatever the outcome, and serving that goes on when the store
+ * cannot write.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdtempSync, rmSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { createTimingStore } from '../../server/store/timing-store.js';
+import { getFreePort } from '../helpers/free-port.js';
+import { encodeScgiRequest, scgiRequest } from '../helpers/scgi-client.js';
+import { eventually, sleep, startRuntime } from '../helpers/runtime.js';
+import { Outcome } from '../../shared/timing-row.js';
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dow-rt-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function query<T>(path: string, sql: string): T[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+
+test('rows written equal requests served, with status and outcome, for every kind of ending', async (t) => {
+  const path = join(tempDir(t), 'timings.db');
+  const store = createTimingStore({ path, flushIntervalMs: 20 });
+  let release: (() => void) | null = null;
+  const rt = await startRuntime(t, [
+    { name: 'ok', node: (_req, res) => res.end('fine') },
+    { name: 'boom', node: () => { throw new Error('boom'); } },
+    { name: 'busy', threads: 1, queue: 0, node: (_req, res) => { release = () => res.end('late'); } },
+    { name: 'slow', requestTimeoutMs: 100, node: () => {} },
+    { name: 'gone', node: (_req, res) => { res.write('partial'); } },
+  ], { recorder: store });
+  for (let i = 0; i < 25; i++) assert.equal((await scgiRequest(rt.targets.get('ok')!, { uri: `/items/${i}?secret=1` })).status, 200);
+  assert.equal((await scgiRequest(rt.targets.get('boom')!)).status, 500);
+  const held = scgiRequest(rt.targets.get('busy')!);
+  await eventually(() => release !== null);
+  assert.equal((await scgiRequest(rt.targets.get('busy')!)).status, 503);
+  release!();
+  assert.equal((await held).status, 200);
+  assert.equal((await scgiRequest(rt.targets.get('slow')!)).status, 504);
+  const socket = connect((rt.targets.get('gone') as { port: number }).port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(encodeScgiRequest({ method: 'POST', body: 'abcdef' }).subarray(0, -3));
+  await eventually(() => rt.figures().get('gone_online') === '1');
+  socket.destroy();
+  await eventually(() => rt.figures().get('gone_aborted') === '1');
+  await rt.server.close(0);
+  await store.close();
+
+  const rows = query<{ app: string; status: number; outcome: number; path: string | null; method: string }>(path, 'SELECT app, status, outcome, path, method FROM requests');
+  assert.equal(rows.length, 25 + 1 + 2 + 1 + 1);
+  const byApp = (app: string) => rows.filter((row) => row.app === app);
+  assert.equal(byApp('ok').length, 25);
+  assert.ok(byApp('ok').every((row) => row.status === 200 && row.outcome === Outcome.ANSWERED && !row.path?.includes('?')));
+  assert.deepEqual(byApp('boom').map((row) => [row.status, row.outcome]), [[500, Outcome.APP_ERROR]]);
+  assert.deepEqual(byApp('busy').map((row) => [row.status, row.outcome]).sort(), [[200, Outcome.ANSWERED], [503, Outcome.REJECTED]]);
+  assert.deepEqual(byApp('slow').map((row) => [row.status, row.outcome]), [[504, Outcome.TIMEOUT]]);
+  assert.deepEqual(byApp('gone').map((row) => [row.status, row.outcome, row.method]), [[499, Outcome.ABORTED, 'POST']]);
+});
+
+test('an unwritable store never stops serving or the stats port; drops are counted, and it recovers', async (t) => {
+  const dir = tempDir(t);
+  const blocker = join(dir, 'not-a-dir');
+  writeFileSync(blocker, 'in the way');
+  const path = join(blocker, 'timings.db');
+  const store = createTimingStore({ path, flushIntervalMs: 20, retryMaxMs: 100 });
+  t.after(() => store.close());
+  const rt = await startRuntime(t, [{ name: 'app', node: (_req, res) => res.end('served') }], { recorder: store });
+  for (let i = 0; i < 20; i++) assert.equal((await scgiRequest(rt.targets.get('app')!)).body.toString(), 'served');
+  await eventually(() => Number(rt.figures().get('store_errors')) > 0, 5000);
+  assert.equal(rt.figures().get('app_requests'), '20');
+  // The cause goes away: the store picks the path up by itself.
+  unlinkSync(blocker);
+  mkdirSync(blocker);
+  for (let i = 0; i < 5; i++) await scgiRequest(rt.targets.get('app')!);
+  await eventually(() => Number(rt.figures().get('store_rows')) >= 5, 8000);
+  const figures = rt.figures();
+  // Nothing is lost silently: every request is either written or counted as dropped.
+  await rt.server.close(0);
+  await store.close();
+  const written = query<{ n: number }>(path, 'SELECT count(*) AS n FROM requests')[0]!.n;
+  const after = store.figures();
+  assert.equal(written + after.dropped, 25, `written ${written}, dropped ${after.dropped}, figures before close ${JSON.stringify([...figures])}`);
+});
+
+test('graceful stop under load: rows equal the responses the clients received', async (t) => {
+  const dir = tempDir(t);
+  const [port, stats] = [await getFreePort(), await getFreePort()];
+  const config = join(dir, 'load.json');
+  const fixture = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
+  writeFileSync(config, JSON.stringify({
+    stats: `127.0.0.1:${stats}`,
+    dashboard: false,
+    store: { path: 'timings.db', flushInterval: 1000 },
+    log: { level: 'warn' },
+    apps: [{ name: 'load', listen: `127.0.0.1:${port}`, module: fixture, threads: 8, queue: 1000 }],
+  }));
+  const cli = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'serve', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  for (let i = 0; ; i++) {
+    try {
+      await scgiRequest({ port });
+      break;
+    } catch {
+      if (i > 200) throw new Error('server did not start');
+      await sleep(50);
+    }
+  }
+  let answered = 1;
+  let signalled = false;
+  const deadline = Date.now() + 15_000;
+  const worker = async (): Promise<void> => {
+    for (let i = 0; i < 400 && Date.now() < deadline; i++) {
+      try {
+        // A mix of fast and slow requests, so some are in flight when the signal arrives.
+        const res = await scgiRequest({ port }, { uri: i % 5 === 0 ? '/slow' : '/' });
+        if (res.status === 200) answered++;
+      } catch {
+        if (signalled) return; // refused or reset after the listener closed: no response, no row
+      }
+      if (!signalled && answered >= 300) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  assert.ok(signalled, 'the load reached the signal point');
+  assert.equal(await exited, 0);
+  const rows = query<{ n: number }>(join(dir, 'timings.db'), 'SELECT count(*) AS n FROM requests')[0]!.n;
+  assert.equal(rows, answered);
+});
