@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { errors } from '../shared/errors.js';
+import type { AppSnapshot } from '../shared/runtime-control.js';
 import { Outcome, type TimingRecorder } from '../shared/timing-row.js';
 import { runFetchHandler, type FetchHandler } from './adapters/fetch/fetch-adapter.js';
 import { runNodeListener, type NodeListener } from './adapters/node/node-adapter.js';
@@ -155,6 +156,23 @@ export class AppHost {
       { err: error, app: this.name, method: conn.target.method, url: conn.target.url, code: 'DOW_ERR_APP_THREW' },
       new errors.DOW_ERR_APP_THREW(this.name, error.message).message,
     );
+  }
+
+  snapshot(): AppSnapshot {
+    const s = this.stats;
+    return {
+      name: this.name,
+      listen: this.listen,
+      mount: this.mount,
+      threads: this.limiter.limit,
+      online: this.limiter.running,
+      queued: this.limiter.waiting,
+      requests: s.requests,
+      rejected: s.rejected,
+      errors: s.errors,
+      timeouts: s.timeouts,
+      aborted: s.aborted,
+    };
   }
 
   /** The figures an app sees about itself through `req.scgi.stats()`. */

@@ -8,7 +8,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { errors } from '../shared/errors.js';
-import type { AppSnapshot, RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
+import type { RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
 import { MAX_THREADS } from '../shared/runtime-control.js';
 import { formatStats } from '../shared/stats-format.js';
 import type { TimingRecorder } from '../shared/timing-row.js';
@@ -116,15 +116,7 @@ export class Server implements RuntimeControl {
       version: VERSION,
       startMs: this.startMs,
       nowMs: Date.now(),
-      apps: [...this.apps.values()].map((host) => ({
-        name: host.name,
-        listen: host.listen,
-        mount: host.mount,
-        threads: host.threads,
-        online: host.limiter.running,
-        queued: host.limiter.waiting,
-        stats: host.stats,
-      })),
+      apps: [...this.apps.values()].map((host) => ({ ...host.snapshot(), stats: host.stats })),
       store: this.recorder?.figures() ?? null,
     }));
   }
@@ -170,26 +162,12 @@ export class Server implements RuntimeControl {
   }
 
   async snapshot(): Promise<RuntimeSnapshot> {
-    const apps: AppSnapshot[] = [];
+    const apps = [...this.apps.values()].map((host) => host.snapshot());
     let requests = 0;
     let online = 0;
-    for (const host of this.apps.values()) {
-      const s = host.stats;
-      requests += s.requests;
-      online += host.limiter.running;
-      apps.push({
-        name: host.name,
-        listen: host.listen,
-        mount: host.mount,
-        threads: host.threads,
-        online: host.limiter.running,
-        queued: host.limiter.waiting,
-        requests: s.requests,
-        rejected: s.rejected,
-        errors: s.errors,
-        timeouts: s.timeouts,
-        aborted: s.aborted,
-      });
+    for (const app of apps) {
+      requests += app.requests;
+      online += app.online;
     }
     return {
       version: VERSION,

@@ -5,15 +5,11 @@
  * the ones this project adds (threads, queued, rejected, errors, timeouts, aborted, percentiles).
  */
 import { formatDuration } from '../shared/duration.js';
+import type { AppSnapshot } from '../shared/runtime-control.js';
 import type { AppStats } from './app-stats.js';
 
-export interface AppState {
-  name: string;
-  listen: string;
-  mount: string;
-  threads: number;
-  online: number;
-  queued: number;
+/** An app's live snapshot plus the figures only the stats port derives (durations, percentiles). */
+export interface AppState extends AppSnapshot {
   stats: AppStats;
 }
 
@@ -34,7 +30,7 @@ export function buildStatsFigures(state: ServerState): Map<string, string | numb
   let requests = 0;
   let online = 0;
   for (const app of state.apps) {
-    requests += app.stats.requests;
+    requests += app.requests;
     online += app.online;
     addAppFigures(figures, app);
   }
@@ -59,14 +55,14 @@ export function buildStatsFigures(state: ServerState): Map<string, string | numb
 function addAppFigures(figures: Map<string, string | number>, app: AppState): void {
   const p = `${app.name}_`;
   const s = app.stats;
-  figures.set(`${p}requests`, s.requests);
+  figures.set(`${p}requests`, app.requests);
   figures.set(`${p}online`, app.online);
   figures.set(`${p}threads`, app.threads);
   figures.set(`${p}queued`, app.queued);
-  figures.set(`${p}rejected`, s.rejected);
-  figures.set(`${p}errors`, s.errors);
-  figures.set(`${p}timeouts`, s.timeouts);
-  figures.set(`${p}aborted`, s.aborted);
+  figures.set(`${p}rejected`, app.rejected);
+  figures.set(`${p}errors`, app.errors);
+  figures.set(`${p}timeouts`, app.timeouts);
+  figures.set(`${p}aborted`, app.aborted);
   figures.set(`${p}bad_requests`, s.badRequests);
   figures.set(`${p}listen`, app.listen);
   figures.set(`${p}mount`, app.mount);
