@@ -36,6 +36,7 @@ function renderOverview(next) {
     $('online').textContent = formatCount(next.online);
     tickUptime();
   }
+  if (!next.reachable) setLiveState('runtime down', 'bad');
   showUnreachable(next.reachable ? null : `The runtime did not answer: ${next.error ?? 'unknown reason'}.`, 'Runtime unreachable.');
 }
 
@@ -87,9 +88,8 @@ function renderApps(next) {
     seen.add(app.name);
     let card = cards.get(app.name);
     if (!card) {
-      card = createCard(app, { onChanged: refreshAfterChange, announce });
+      card = createCard(app, container, { onChanged: refreshAfterChange, announce });
       cards.set(app.name, card);
-      container.append(card.root);
       void loadSeries(app.name);
     } else {
       card.update(app);
@@ -180,7 +180,7 @@ function connectEvents() {
   events.addEventListener('update', (event) => {
     stopPolling();
     setLiveState('live', 'ok');
-    applyFrame(JSON.parse(event.data));
+    applyFrame(JSON.parse(event.data)); // may restate the pill as "runtime down"
   });
   events.addEventListener('error', () => {
     // EventSource would retry on its own, but a 401 or a proxy that buffers never recovers:
@@ -198,8 +198,8 @@ function startPolling() {
   const poll = async () => {
     try {
       const [ov, apps] = await Promise.all([api('/api/overview'), api('/api/apps')]);
-      applyFrame({ overview: ov, apps });
       setLiveState('polling', 'wait');
+      applyFrame({ overview: ov, apps });
     } catch (err) {
       setLiveState('offline', 'bad');
       const signedOut = err instanceof ApiError && err.status === 401;

@@ -6,9 +6,11 @@ import { putThreads } from './api.js';
 import { createAppCharts } from './charts.js';
 import { DASH, formatCount, formatMs, formatPercent, formatRate } from './format.js';
 
-export function createCard(app, { onChanged, announce }) {
+export function createCard(app, container, { onChanged, announce }) {
   const template = document.getElementById('app-template');
-  const root = template.content.firstElementChild.cloneNode(true);
+  // importNode, not cloneNode: a template's content belongs to an inert document without a
+  // window, where chart.js cannot measure the canvas.
+  const root = document.importNode(template.content.firstElementChild, true);
   const id = `app-${cssSafe(app.name)}`;
   root.id = id;
   root.dataset.app = app.name;
@@ -57,6 +59,8 @@ export function createCard(app, { onChanged, announce }) {
     }
   });
 
+  // In the page before the charts exist: chart.js sizes them from the laid-out container.
+  container.append(root);
   const charts = createAppCharts(root.querySelector('.latency-chart'), root.querySelector('.throughput-chart'));
   const card = {
     root,

@@ -65,7 +65,17 @@ function baseOptions(yTitle, formatY) {
       },
     },
     plugins: {
-      legend: { position: 'bottom', labels: { boxWidth: 14, boxHeight: 2, color: '#334155', font: { size: 11 } } },
+      legend: {
+        position: 'bottom',
+        labels: {
+          boxWidth: 14,
+          boxHeight: 2,
+          color: '#334155',
+          font: { size: 11 },
+          // 1xx is hidden unless it happened; leave it out of the legend rather than struck through.
+          filter: (item, data) => !(item.hidden && data.datasets[item.datasetIndex].cls === '1xx'),
+        },
+      },
       tooltip: {
         callbacks: {
           title: (items) => (items.length ? formatDateTime(items[0].parsed.x) : ''),

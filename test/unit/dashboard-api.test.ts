@@ -174,14 +174,14 @@ describe('dashboard API: PUT /api/apps/:name/threads validation', () => {
   after(() => h.app.close());
 
   const bad: Array<[string, string | undefined, string]> = [
-    ['non-integer', '{"threads": 2.5}', 'DOW_ERR_BAD_REQUEST'],
-    ['zero', '{"threads": 0}', 'DOW_ERR_BAD_REQUEST'],
-    ['negative', '{"threads": -3}', 'DOW_ERR_BAD_REQUEST'],
-    ['1025', '{"threads": 1025}', 'DOW_ERR_BAD_REQUEST'],
-    ['numeric string', '{"threads": "8"}', 'DOW_ERR_BAD_REQUEST'],
-    ['word', '{"threads": "many"}', 'DOW_ERR_BAD_REQUEST'],
-    ['null', '{"threads": null}', 'DOW_ERR_BAD_REQUEST'],
-    ['boolean', '{"threads": true}', 'DOW_ERR_BAD_REQUEST'],
+    ['non-integer', '{"threads": 2.5}', 'DOW_ERR_THREADS_RANGE'],
+    ['zero', '{"threads": 0}', 'DOW_ERR_THREADS_RANGE'],
+    ['negative', '{"threads": -3}', 'DOW_ERR_THREADS_RANGE'],
+    ['1025', '{"threads": 1025}', 'DOW_ERR_THREADS_RANGE'],
+    ['numeric string', '{"threads": "8"}', 'DOW_ERR_THREADS_RANGE'],
+    ['word', '{"threads": "many"}', 'DOW_ERR_THREADS_RANGE'],
+    ['null', '{"threads": null}', 'DOW_ERR_THREADS_RANGE'],
+    ['boolean', '{"threads": true}', 'DOW_ERR_THREADS_RANGE'],
     ['missing field', '{}', 'DOW_ERR_BAD_REQUEST'],
     ['extra field', '{"threads": 8, "persist": true}', 'DOW_ERR_BAD_REQUEST'],
     ['array body', '[8]', 'DOW_ERR_BAD_REQUEST'],
@@ -195,6 +195,7 @@ describe('dashboard API: PUT /api/apps/:name/threads validation', () => {
       if (payload !== undefined) headers['content-type'] = 'application/json';
       const res = await h.send({ method: 'PUT', url: '/api/apps/shop/threads', headers, ...(payload !== undefined ? { payload } : {}) });
       assertErrorBody(res, 400, code);
+      if (code === 'DOW_ERR_THREADS_RANGE') assert.match(res.json().message, /^threads must be an integer from 1 to 1024, got /);
       assert.deepEqual(h.runtime.calls, []);
       assert.equal(h.runtime.apps[0]?.threads, 4);
     });

@@ -1,0 +1,177 @@
+/**
+ * The dashboard in a real browser (Debian chromium via playwright-core), against a real SQLite
+ * history written by the runtime's store writer and an in-memory runtime: login through the
+ * printed URL, a card per app, charts really drawn with limit markers, a limit changed by
+ * keyboard reaching the runtime, API errors shown on the page, the unreachable banner coming
+ * and going by itself, no console errors, and a screenshot for the README.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, before, after } from 'node:test';
+import { openHistoryReader } from '../../shared/store/history-reader.js';
+import type { HistoryReader } from '../../shared/history.js';
+import {
+  cardNames,
+  logIn,
+  markerPixels,
+  paintedPixels,
+  saveScreenshot,
+  setThreadsByKeyboard,
+  startDashboardFixture,
+  type DashboardFixture,
+  type PageDocument,
+} from './dashboard-fixture.js';
+import { createFakeRuntime, fakeApp, type FakeRuntime } from './fake-runtime.js';
+import { seedHistory, type SeededStore } from './seed-history.js';
+
+// Used inside page callbacks only; see PageDocument.
+declare const document: PageDocument;
+
+/** Chart axes and labels alone paint well under this; data lines and bars paint far more. */
+const MIN_PAINTED_PIXELS = 4000;
+
+describe('dashboard in chromium', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dow-dash-browser-'));
+  const dbPath = join(dir, 'timing.db');
+  let seeded: SeededStore;
+  let history: HistoryReader;
+  let runtime: FakeRuntime;
+  let fx: DashboardFixture;
+
+  before(async () => {
+    seeded = await seedHistory({ path: dbPath, apps: ['shop', 'blog_v2'] });
+    history = openHistoryReader(dbPath);
+    // Wait until the writer thread has rolled the seeded rows up.
+    const deadline = Date.now() + 10_000;
+    while (history.summary('shop', Date.now() - 300_000, Date.now()).count === 0 || history.audit({}).length === 0) {
+      if (Date.now() > deadline) throw new Error('seeded history never appeared');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    runtime = createFakeRuntime([
+      fakeApp('shop', { listen: '127.0.0.1:9000', threads: 4, online: 3, queued: 0, requests: 5040, rejected: 34, errors: 87, timeouts: 2, aborted: 1 }),
+      fakeApp('blog_v2', { listen: 'unix:/run/dragon/blog.sock', mount: '/blog', threads: 2, online: 1, queued: 2, requests: 2520, rejected: 0, errors: 60, timeouts: 0, aborted: 3 }),
+    ]);
+    // As the runtime does: every applied change is audited in SQLite.
+    runtime.onChange = (c) => seeded.store.recordLimitChange({ ...c, atMs: Date.now() });
+    fx = await startDashboardFixture({ control: runtime, history });
+  });
+
+  after(async () => {
+    await fx?.close();
+    history?.close();
+    await seeded?.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs in through the printed URL and shows the header', async () => {
+    await logIn(fx);
+    const { page } = fx;
+    assert.equal(new URL(page.url()).pathname, '/', 'the token left the address bar');
+    assert.equal(await page.textContent('#pid'), '4242');
+    assert.equal(await page.textContent('#version'), 'v2.0.0');
+    const uptime = (await page.textContent('#uptime')) ?? '';
+    assert.match(uptime, /^1d 02h 03m \d\ds$/);
+    await page.waitForFunction((before) => document.getElementById('uptime')?.textContent !== before, uptime, { timeout: 3000 });
+    assert.equal(await page.textContent('#requests'), '7,560');
+    assert.equal(await page.textContent('#online'), '4');
+    await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live');
+  });
+
+  it('shows one card per app with its figures', async () => {
+    const { page } = fx;
+    assert.deepEqual(await cardNames(page), ['shop', 'blog_v2']);
+    const shop = page.locator('article.app[data-app="shop"]');
+    assert.equal(await shop.locator('.app-listen').textContent(), '127.0.0.1:9000');
+    assert.equal(await shop.getByLabel('Thread limit').inputValue(), '4');
+    assert.equal(await shop.locator('[data-f="rejected"]').textContent(), '34');
+    assert.match((await shop.locator('[data-f="reqPerS"]').textContent()) ?? '', /^\d+\.\d\d$/);
+    assert.match((await shop.locator('[data-f="p95"]').textContent()) ?? '', /ms$/);
+    assert.match((await shop.locator('[data-f="errorRate"]').textContent()) ?? '', /%$/);
+    const blog = page.locator('article.app[data-app="blog_v2"]');
+    assert.equal(await blog.locator('.app-listen').textContent(), 'unix:/run/dragon/blog.sock /blog');
+  });
+
+  it('draws both charts per app, with a marker at the seeded limit change', async () => {
+    const { page } = fx;
+    await page.waitForFunction(
+      (min) =>
+        [...document.querySelectorAll('article.app canvas')].every((el) => {
+          const c = el;
+          const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          if (data) for (let i = 3; i < data.length; i += 4) if ((data[i] ?? 0) > 0) n++;
+          return n > min;
+        }),
+      MIN_PAINTED_PIXELS,
+      { timeout: 10_000 },
+    );
+    const charts = await paintedPixels(page);
+    assert.equal(charts.length, 4);
+    for (const c of charts) assert.ok(c.painted > MIN_PAINTED_PIXELS, `${c.app} ${c.chart}: ${c.painted} painted pixels`);
+    assert.ok((await markerPixels(page, 'shop', 'latency-chart')) > 50, 'marker on the latency chart');
+    assert.ok((await markerPixels(page, 'shop', 'throughput-chart')) > 50, 'marker on the throughput chart');
+    assert.equal(await markerPixels(page, 'blog_v2', 'latency-chart'), 0, 'no marker where no change happened');
+    await saveScreenshot(page, 'dashboard', { docs: true });
+  });
+
+  it('changes a thread limit by keyboard; the runtime gets it within a second', async () => {
+    const { page } = fx;
+    const started = Date.now();
+    const message = await setThreadsByKeyboard(page, 'shop', '9');
+    assert.match(message, /Applied: 4 → 9/);
+    assert.ok(Date.now() - started < 1000, 'applied within 1 s');
+    assert.equal(runtime.apps[0]?.threads, 9);
+    assert.equal(runtime.calls.length, 1);
+    assert.deepEqual(runtime.calls[0], { app: 'shop', threads: 9, source: 'dashboard 127.0.0.1' });
+    assert.match((await page.textContent('#status')) ?? '', /shop: thread limit 4 → 9/);
+    // The audit table (read back from SQLite) and a second marker follow.
+    const row = page.locator('#audit tbody tr', { hasText: '4 → 9' });
+    await row.waitFor({ timeout: 5000 });
+    assert.match((await row.textContent()) ?? '', /shop.*4 → 9.*dashboard 127\.0\.0\.1/);
+  });
+
+  it('shows an API error on the page and changes nothing', async () => {
+    const { page, problems } = fx;
+    const seen = problems.length;
+    const message = await setThreadsByKeyboard(page, 'blog_v2', '0');
+    assert.match(message, /Not applied: threads must be an integer from 1 to 1024, got 0/);
+    assert.match((await page.textContent('#status')) ?? '', /blog_v2: thread limit not changed/);
+    assert.equal(runtime.calls.length, 1);
+    assert.equal(runtime.apps[1]?.threads, 2);
+    // Chromium logs every non-2xx fetch as a console error; that one 400 was expected.
+    const fresh = problems.splice(seen);
+    assert.ok(fresh.every((p) => /status of 400/.test(p)), fresh.join('\n'));
+  });
+
+  it('shows the runtime-unreachable banner and recovers by itself', async () => {
+    const { page } = fx;
+    runtime.down = true;
+    await page.locator('#unreachable').waitFor({ state: 'visible', timeout: 5000 });
+    assert.match((await page.textContent('#unreachable')) ?? '', /Runtime unreachable.*ECONNREFUSED/s);
+    await saveScreenshot(page, 'dashboard-unreachable');
+    runtime.down = false;
+    await page.locator('#unreachable').waitFor({ state: 'hidden', timeout: 5000 });
+    assert.equal(await page.locator('article.app.stale').count(), 0);
+  });
+
+  it('falls back to polling when the event stream is unavailable', async () => {
+    const context = fx.browser.contexts()[0];
+    assert.ok(context);
+    const page = await context.newPage();
+    await page.route('**/api/events', (route) => route.abort());
+    try {
+      await page.goto(new URL('/', fx.dashboard.loginUrl).href);
+      await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'polling');
+      await page.waitForSelector('article.app[data-app="shop"]');
+      assert.equal(await page.locator('article.app[data-app="shop"]').getByLabel('Thread limit').inputValue(), '9');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('reported no console errors, page errors or failed requests', () => {
+    assert.deepEqual(fx.problems, []);
+  });
+});
