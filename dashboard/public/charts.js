@@ -26,6 +26,9 @@ export const limitMarkers = {
     ctx.fillStyle = MARKER_COLOR;
     ctx.lineWidth = 1.5;
     ctx.font = '600 11px system-ui, sans-serif';
+    // Changes close together would print their labels over each other: each label takes the
+    // first of a few rows where it does not overlap the label before it.
+    const rowEnds = [-Infinity, -Infinity, -Infinity];
     for (const m of markers) {
       const px = x.getPixelForValue(m.atMs);
       if (px < chartArea.left || px > chartArea.right) continue;
@@ -39,7 +42,10 @@ export const limitMarkers = {
       const width = ctx.measureText(label).width;
       // Keep the label inside the plot: flip it to the left of the line near the right edge.
       const lx = px + 4 + width > chartArea.right ? px - 4 - width : px + 4;
-      ctx.fillText(label, lx, chartArea.top + 11);
+      let row = rowEnds.findIndex((end) => lx > end + 3);
+      if (row < 0) row = rowEnds.length - 1;
+      rowEnds[row] = lx + width;
+      ctx.fillText(label, lx, chartArea.top + 11 + row * 13);
     }
     ctx.restore();
   },
@@ -132,6 +138,9 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
   });
   const throughputOptions = baseOptions('req/s', formatRate);
   throughputOptions.scales.x.stacked = true;
+  // Bar charts pad their x axis by default; without it both charts share the same time grid.
+  throughputOptions.scales.x.offset = false;
+  throughputOptions.scales.x.grid.offset = false;
   throughputOptions.scales.y.stacked = true;
   const throughput = new Chart(throughputCanvas, {
     type: 'bar',
@@ -145,8 +154,13 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
     update(series) {
       const span = series.toMs - series.fromMs;
       const stepS = series.stepMs / 1000;
+      // Sparse traffic leaves lone buckets between empty ones: draw dots so they are not lost,
+      // and bridge gaps of up to three buckets so a quiet moment does not shred the line.
+      const filled = series.points.filter((pt) => pt.count > 0).length;
       for (const ds of latency.data.datasets) {
         ds.data = series.points.map((pt) => ({ x: pt.t, y: pt[ds.kind][ds.p] }));
+        ds.pointRadius = filled < 40 ? 2 : 0;
+        ds.spanGaps = series.stepMs * 3;
       }
       for (const ds of throughput.data.datasets) {
         ds.data = series.points.map((pt) => ({ x: pt.t + series.stepMs / 2, y: pt.status[ds.cls] / stepS }));
@@ -158,6 +172,9 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
         chart.options.scales.x.min = series.fromMs;
         chart.options.scales.x.max = series.toMs;
         chart.options.scales.x.ticks.callback = (value) => formatTick(value, span);
+        chart.options.scales.x.afterBuildTicks = (scale) => {
+          scale.ticks = clockTicks(scale.min, scale.max, tickStepMs(span));
+        };
         chart.options.plugins.limitMarkers.markers = series.markers;
         chart.update('none');
       }
@@ -169,6 +186,25 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
       throughput.destroy();
     },
   };
+}
+
+const MINUTE_MS = 60_000;
+const TICK_STEPS_MS = [MINUTE_MS, 3 * MINUTE_MS, 5 * MINUTE_MS, 10 * MINUTE_MS, 30 * MINUTE_MS, 60 * MINUTE_MS, 3 * 60 * MINUTE_MS, 6 * 60 * MINUTE_MS, 24 * 60 * MINUTE_MS];
+
+/** The smallest clock step that gives at most six ticks over the window. */
+function tickStepMs(spanMs) {
+  return TICK_STEPS_MS.find((step) => spanMs / step <= 6) ?? TICK_STEPS_MS[TICK_STEPS_MS.length - 1];
+}
+
+/**
+ * Ticks on whole local clock steps (…:00, …:05, midnight), not at the window's odd edges, which
+ * chart.js's linear scale would use since the window's ends are set as min and max.
+ */
+function clockTicks(min, max, step) {
+  const zoneMs = -new Date(min).getTimezoneOffset() * MINUTE_MS;
+  const ticks = [];
+  for (let v = Math.ceil((min + zoneMs) / step) * step - zoneMs; v <= max; v += step) ticks.push({ value: v });
+  return ticks;
 }
 
 /** A text alternative for the canvas: what a screen reader user would want from the chart. */

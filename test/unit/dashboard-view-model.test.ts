@@ -1,0 +1,37 @@
+/**
+ * The payload builders shared by the JSON routes and the event stream.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { buildApps, buildOverview } from '../../dashboard/view-model.js';
+import type { HistoryReader } from '../../shared/history.js';
+import { fakeApp } from '../browser/fake-runtime.js';
+
+const p = { p50: 1, p95: 2, p99: 3 };
+const history: HistoryReader = {
+  series: () => { throw new Error('unused'); },
+  summary: (app, fromMs, toMs) => ({ app, fromMs, toMs, count: 600, errorRate: 0, reqPerS: 2, rejected: 0, timeouts: 0, aborted: 0, service: p, queue: p }),
+  audit: () => [],
+  close() {},
+};
+const state = (uptimeS: number) => ({
+  reachable: true,
+  error: null,
+  checkedAtMs: 0,
+  snapshot: { version: '2.0.0', pid: 1, startTimeMs: 0, uptimeS, requests: 600, online: 0, apps: [fakeApp('shop')] },
+});
+
+it('req/s over the last 5 minutes counts only the time the runtime has been up', () => {
+  assert.equal(buildApps(state(3600), history, 1e12).apps[0]?.recent?.reqPerS, 2);
+  assert.equal(buildApps(state(60), history, 1e12).apps[0]?.recent?.reqPerS, 10);
+  assert.equal(buildApps(state(0), history, 1e12).apps[0]?.recent?.reqPerS, 600);
+});
+
+it('the overview formats uptime like the stats port and is all null when unreachable', () => {
+  assert.equal(buildOverview(state(93_784), true).uptimeStr, '1d 02h 03m 04s');
+  const down = buildOverview({ reachable: false, error: 'x', checkedAtMs: 5, snapshot: null }, false);
+  assert.deepEqual(down, {
+    reachable: false, error: 'x', checkedAtMs: 5, version: null, pid: null, startTimeMs: null, uptimeS: null, uptimeStr: null,
+    requests: null, online: null, appCount: null, history: false,
+  });
+});
