@@ -1,0 +1,135 @@
+/**
+ * @module bench
+ * `npm run bench`: our runtime against the alternatives behind nginx, side by side in one run
+ * (issue 5), with the timing store on vs off (issue 3); writes docs/benchmarks.md. The pieces
+ * live in scripts/bench/. Loopback only; every run is bounded in time and count.
+ *
+ *   npm run bench                      full run (~8 min), files the results in docs/benchmarks.md
+ *   npm run bench -- --quick           a few seconds per target, prints only (add --doc to file it)
+ *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
+ *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --top N
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { builtRuntimeExists, REPO } from './bench/backends.js';
+import { runLongPoll, type LongPollResult } from './bench/long-poll.js';
+import type { CaseResult } from './bench/parser-micro.js';
+import { checkTools, describeMachine, INSTALL_HINT } from './bench/preflight.js';
+import { runProfile } from './bench/profile-run.js';
+import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
+import { runLoad } from './bench/run-load.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    pairs: { type: 'string' },
+    doc: { type: 'boolean', default: false },
+    'no-doc': { type: 'boolean', default: false },
+    'skip-long-poll': { type: 'boolean', default: false },
+    top: { type: 'string', default: '20' },
+  },
+});
+
+const quick = values.quick;
+// Full: 10 targets × 3 rounds × 10 s + 4 store pairs × 2 × 10 s + warm-up ≈ 7 min of load.
+const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+const secondsPerRun = Number(values.seconds ?? (quick ? 3 : 10));
+const storePairs = Number(values.pairs ?? (quick ? 1 : 4));
+const warmupSeconds = quick ? 1 : 2;
+const CONNECTIONS = 32;
+for (const [name, n] of [['rounds', rounds], ['seconds', secondsPerRun], ['pairs', storePairs]] as const) {
+  if (!Number.isInteger(n) || n < (name === 'pairs' ? 0 : 1) || n > 120) {
+    console.error(`--${name} must be a whole number from ${name === 'pairs' ? 0 : 1} to 120`);
+    process.exit(2);
+  }
+}
+
+const tools = checkTools();
+const missing = tools.filter((t) => !t.ok);
+if (missing.length > 0) {
+  console.error(`missing: ${missing.map((t) => t.name).join(', ')}. On Debian or Ubuntu:\n  ${INSTALL_HINT}`);
+  process.exit(1);
+}
+if (!builtRuntimeExists()) {
+  console.error('dist/ is missing: run `npm run build` first (npm run bench does).');
+  process.exit(1);
+}
+
+const started = performance.now();
+const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const dir = mkdtempSync(join(tmpdir(), 'dow-bench-'));
+process.once('SIGINT', () => {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(130); // the exit hook in bench/processes.ts kills every process we started
+});
+
+try {
+  if (values.profile) {
+    const summary = await runProfile({
+      dir, seconds: Number(values.seconds ?? 10), connections: CONNECTIONS, top: Number(values.top),
+      keepDir: join(tmpdir(), 'dow-bench-profiles'), log,
+    });
+    console.log(`\n${summary}`);
+  } else {
+    const machine = describeMachine(tools);
+    const load = await runLoad({ dir, rounds, secondsPerRun, warmupSeconds, storePairs, connections: CONNECTIONS, log });
+
+    const longPoll: LongPollResult[] = [];
+    let longPollError: string | null = values['skip-long-poll'] ? 'skipped (--skip-long-poll)' : null;
+    if (!values['skip-long-poll']) {
+      try {
+        for (const held of [1000, 10_000]) {
+          const r = await runLongPoll(held, dir);
+          longPoll.push(r);
+          log(`long-poll ${held}: RSS ${r.idleRssMiB.toFixed(1)} -> ${r.heldRssMiB.toFixed(1)} MiB, ${r.answered200} answered, ${r.errors} errors`);
+        }
+      } catch (err) {
+        longPollError = (err as Error).message;
+        log(`long-poll failed: ${longPollError}`);
+      }
+    }
+
+    log('parser micro-benchmark');
+    // A process of its own, so the load run's heap and JIT state do not colour it.
+    const parser = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'bench', 'parser-micro.ts'), '--json', '--seconds', quick ? '0.5' : '2'], {
+      cwd: REPO, encoding: 'utf8', timeout: 60_000,
+    })) as CaseResult[];
+
+    const argv = process.argv.slice(2).join(' ');
+    const results: BenchResults = {
+      mode: quick ? 'quick' : 'full',
+      command: `npm run bench${argv ? ` -- ${argv}` : ''}`,
+      wrkCommand: load.wrkCommand,
+      secondsPerRun,
+      rounds,
+      elapsedS: (performance.now() - started) / 1000,
+      machine,
+      summaries: load.summaries,
+      storePairs: load.storePairs,
+      storeChecks: load.storeChecks,
+      longPoll,
+      longPollError,
+      parser,
+      commands: load.commands,
+    };
+    const run = formatRun(results);
+    const raw = join(tmpdir(), `dow-bench-${machine.date.replace(/[:]/g, '-')}.json`);
+    writeFileSync(raw, JSON.stringify({ ...results, measurements: load.measurements, nginxConfig: load.nginxConfig }, null, 2));
+    console.log(`\n${run}`);
+    console.log(`raw figures: ${raw}`);
+    if ((!quick || values.doc) && !values['no-doc']) {
+      writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
+      console.log('written to docs/benchmarks.md');
+    }
+    const failed = verdicts(results).filter((v) => v.met === false).length;
+    if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

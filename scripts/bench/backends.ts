@@ -1,0 +1,136 @@
+/**
+ * @module backends
+ * Starts the backend processes the targets reach: the floor server (compiled to plain JS), a
+ * node:http server, uWSGI, and our runtime from dist/ (not tsx) with generated configs. Every
+ * Node backend gets the same event-loop-delay preload, so they pay the same sampling cost.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import ts from 'typescript';
+import { freePort, startProcess, waitReady, type Address, type Started } from './processes.js';
+import { OURS, type BackendId } from './targets.js';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+const BENCH_DIR = join(REPO, 'scripts', 'bench');
+export const PRELOAD = join(BENCH_DIR, 'loop-delay-preload.mjs');
+export const CLI = join(REPO, 'dist', 'bin', 'dragon-on-wheels.js');
+export const UWSGI_APP = join(BENCH_DIR, 'apps', 'uwsgi-hello.py');
+
+export interface Backend {
+  id: BackendId;
+  process: Started;
+  /** What nginx connects to: '127.0.0.1:port' or 'unix:/path'. */
+  address: string;
+  /** Where the preload appends event-loop figures on SIGUSR2 (Node backends only). */
+  loopFile: string | null;
+  /** Our runtime's stats port. */
+  statsPort: number | null;
+  /** The command line, for the report. */
+  command: string;
+}
+
+/**
+ * The floor server as plain JavaScript: types stripped by TypeScript's own transpiler, so it
+ * runs in plain `node` with no loader in the process (tsx would add start-up cost and hooks).
+ */
+export function compileFloorServer(dir: string): string {
+  const source = readFileSync(join(REPO, 'scripts', 'minimal-scgi-server.ts'), 'utf8');
+  const out = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  const file = join(dir, 'minimal-scgi-server.mjs');
+  writeFileSync(file, out.outputText);
+  return file;
+}
+
+export const UWSGI_ARGS = (address: string): string[] => [
+  '--plugin', 'python3',
+  '--scgi-socket', address,
+  '--wsgi-file', UWSGI_APP,
+  '--master', '--processes', '1', '--threads', '1',
+  '--disable-logging', // no per-request log line: our runtime and node:http log nothing either
+  '--die-on-term', // uWSGI 2.0 reloads on SIGTERM without it
+  '--listen', '1024',
+];
+
+export interface OursConfigOptions {
+  listen: string;
+  statsPort: number;
+  storePath: string | false;
+  module: string;
+  type: 'node' | 'fetch' | 'auto';
+}
+
+/** A config as a user writes it (README), with the defaults for threads (10) and queue (100). */
+export function oursConfig(o: OursConfigOptions): object {
+  return {
+    stats: `127.0.0.1:${o.statsPort}`,
+    dashboard: false,
+    log: { level: 'warn', format: 'json' },
+    store: o.storePath === false ? false : { path: o.storePath },
+    apps: [{ name: 'hello', listen: o.listen, module: o.module, type: o.type, socketMode: 0o666 }],
+  };
+}
+
+export interface StartBackendOptions {
+  /** Extra node flags, e.g. --cpu-prof for the profile run. */
+  nodeArgs?: string[];
+}
+
+function nodeBackend(id: BackendId, dir: string, args: string[], address: string, statsPort: number | null, waitFor: Address[], o: StartBackendOptions): Promise<Backend> {
+  const loopFile = join(dir, `${id}.loop.jsonl`);
+  writeFileSync(loopFile, '');
+  const started = startProcess({
+    name: id,
+    command: process.execPath,
+    args: [...(o.nodeArgs ?? []), '--import', PRELOAD, ...args],
+    env: { ...process.env, DOW_BENCH_LOOP_FILE: loopFile, NODE_ENV: 'production' },
+  });
+  const backend: Backend = { id, process: started, address, loopFile, statsPort, command: `node ${(o.nodeArgs ?? []).map((a) => `${a} `).join('')}--import ${rel(PRELOAD)} ${args.map(rel).join(' ')}` };
+  return waitReady(started, waitFor).then(() => backend);
+}
+
+function rel(arg: string): string {
+  return arg.startsWith(REPO) ? arg.slice(REPO.length + 1) : arg;
+}
+
+export async function startBackend(id: BackendId, dir: string, o: StartBackendOptions = {}): Promise<Backend> {
+  if (id === 'floor') {
+    const port = await freePort();
+    const file = compileFloorServer(dir);
+    return nodeBackend(id, dir, [file, '--listen', `127.0.0.1:${port}`], `127.0.0.1:${port}`, null, [{ host: '127.0.0.1', port }], o);
+  }
+  if (id === 'node-http') {
+    const port = await freePort();
+    const file = join(BENCH_DIR, 'apps', 'node-http-server.mjs');
+    return nodeBackend(id, dir, [file, '--listen', `127.0.0.1:${port}`], `127.0.0.1:${port}`, null, [{ host: '127.0.0.1', port }], o);
+  }
+  if (id === 'uwsgi') {
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const args = UWSGI_ARGS(address);
+    const started = startProcess({ name: id, command: 'uwsgi', args });
+    await waitReady(started, [{ host: '127.0.0.1', port }]);
+    return { id, process: started, address, loopFile: null, statsPort: null, command: `uwsgi ${args.map(rel).join(' ')}` };
+  }
+  const spec = OURS[id];
+  const statsPort = await freePort();
+  const socketPath = join(dir, `${id}.sock`);
+  const port = spec.unix ? 0 : await freePort();
+  const listen = spec.unix ? `unix:${socketPath}` : `127.0.0.1:${port}`;
+  const configFile = join(dir, `${id}.config.json`);
+  const config = oursConfig({
+    listen,
+    statsPort,
+    storePath: spec.store ? join(dir, `${id}.db`) : false,
+    module: join(BENCH_DIR, 'apps', `${spec.app}.mjs`),
+    type: spec.type,
+  });
+  writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const waitFor: Address[] = [spec.unix ? { path: socketPath } : { host: '127.0.0.1', port }, { host: '127.0.0.1', port: statsPort }];
+  return nodeBackend(id, dir, [CLI, 'serve', configFile], listen, statsPort, waitFor, o);
+}
+
+export function builtRuntimeExists(): boolean {
+  return existsSync(CLI);
+}

@@ -1,0 +1,99 @@
+/**
+ * @module measure
+ * One wrk run against one target with the CPU time of nginx and of the backend (whole process
+ * trees, from /proc) and the backend's event-loop delay over exactly that run; and the medians
+ * over rounds. CPU per request = CPU seconds spent during the run / requests wrk completed.
+ */
+import type { Backend } from './backends.js';
+import { sampleTree } from './proc-stats.js';
+import { takeLoopFigures, type LoopFigures } from './probes.js';
+import type { TargetSpec } from './targets.js';
+import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
+
+export interface Measurement {
+  target: TargetSpec['id'];
+  round: number;
+  wrk: WrkResult;
+  backendCpuUs: number | null;
+  nginxCpuUs: number;
+  backendRssBytes: number | null;
+  loop: LoopFigures | null;
+}
+
+export interface RunContext {
+  nginxPid: number;
+  port: number;
+  wrk: Omit<WrkOptions, 'url'>;
+}
+
+export async function measureOnce(target: TargetSpec, backend: Backend | null, round: number, ctx: RunContext): Promise<Measurement> {
+  if (backend?.loopFile) await takeLoopFigures(backend.process.pid, backend.loopFile); // reset
+  const nginxBefore = sampleTree(ctx.nginxPid);
+  const backendBefore = backend ? sampleTree(backend.process.pid) : null;
+  const wrk = await runWrk({ ...ctx.wrk, url: `http://127.0.0.1:${ctx.port}/` });
+  const nginxAfter = sampleTree(ctx.nginxPid);
+  const backendAfter = backend ? sampleTree(backend.process.pid) : null;
+  const loop = backend?.loopFile ? await takeLoopFigures(backend.process.pid, backend.loopFile) : null;
+  const perRequestUs = (seconds: number): number => (wrk.requests > 0 ? (seconds * 1e6) / wrk.requests : NaN);
+  return {
+    target: target.id,
+    round,
+    wrk,
+    nginxCpuUs: perRequestUs(nginxAfter.cpuSeconds - nginxBefore.cpuSeconds),
+    backendCpuUs: backendBefore && backendAfter ? perRequestUs(backendAfter.cpuSeconds - backendBefore.cpuSeconds) : null,
+    backendRssBytes: backendAfter ? backendAfter.rssBytes : null,
+    loop,
+  };
+}
+
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export interface TargetSummary {
+  id: TargetSpec['id'];
+  label: string;
+  rounds: number;
+  rps: number;
+  /** Lowest and highest req/s over the rounds: the spread a reader should expect. */
+  rpsMin: number;
+  rpsMax: number;
+  p50Ms: number;
+  p99Ms: number;
+  socketErrors: number;
+  non2xx: number;
+  requests: number;
+  backendCpuUs: number | null;
+  nginxCpuUs: number;
+  backendRssMiB: number | null;
+  loopP99Ms: number | null;
+}
+
+export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummary {
+  const mine = runs.filter((m) => m.target === target.id);
+  const pick = (f: (m: Measurement) => number | null | undefined): number => median(mine.map((m) => f(m) ?? NaN));
+  const rpsAll = mine.map((m) => m.wrk.requestsPerSecond);
+  const backendCpu = pick((m) => m.backendCpuUs);
+  const rss = pick((m) => m.backendRssBytes);
+  const loop = pick((m) => m.loop?.p99Ms);
+  return {
+    id: target.id,
+    label: target.label,
+    rounds: mine.length,
+    rps: median(rpsAll),
+    rpsMin: Math.min(...rpsAll),
+    rpsMax: Math.max(...rpsAll),
+    p50Ms: pick((m) => m.wrk.p50Ms),
+    p99Ms: pick((m) => m.wrk.p99Ms),
+    socketErrors: mine.reduce((sum, m) => sum + m.wrk.socketErrors, 0),
+    non2xx: mine.reduce((sum, m) => sum + m.wrk.non2xx, 0),
+    requests: mine.reduce((sum, m) => sum + m.wrk.requests, 0),
+    backendCpuUs: Number.isFinite(backendCpu) ? backendCpu : null,
+    nginxCpuUs: pick((m) => m.nginxCpuUs),
+    backendRssMiB: Number.isFinite(rss) ? rss / 1024 / 1024 : null,
+    loopP99Ms: Number.isFinite(loop) ? loop : null,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * @module proc-stats
+ * CPU time and resident memory of a process and all its descendants, from /proc (Linux only).
+ * For a multi-threaded process /proc/<pid>/stat already sums every thread (the timing store's
+ * worker included); nginx's and uWSGI's workers are separate processes, found by parent pid.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux we know of. */
+export const CLOCK_TICKS_PER_S = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+export interface StatFields {
+  ppid: number;
+  /** utime + stime, in clock ticks. */
+  cpuTicks: number;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The command name (field 2) sits in parentheses and may hold spaces
+ * or ")" itself, so fields are counted from the last ")": ppid is field 4, utime 14, stime 15.
+ */
+export function parseStat(text: string): StatFields {
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field n is rest[n - 3].
+  return { ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]) };
+}
+
+function readStat(pid: number): StatFields | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined; // exited between listing and reading
+  }
+}
+
+/** The pid and every live descendant's. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat === undefined) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push(Number(entry));
+    children.set(stat.ppid, list);
+  }
+  const tree: number[] = [];
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop() as number;
+    tree.push(pid);
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+export interface TreeSample {
+  /** CPU seconds (user + system) of the live processes of the tree. */
+  cpuSeconds: number;
+  rssBytes: number;
+  processes: number;
+}
+
+export function sampleTree(root: number): TreeSample {
+  let ticks = 0;
+  let rssBytes = 0;
+  const pids = processTree(root);
+  for (const pid of pids) {
+    ticks += readStat(pid)?.cpuTicks ?? 0;
+    rssBytes += readRss(pid);
+  }
+  return { cpuSeconds: ticks / CLOCK_TICKS_PER_S, rssBytes, processes: pids.length };
+}
+
+export function readRss(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * @module profile-run
+ * `npm run bench -- --profile`: our full path (hello listener, store on, TCP) behind nginx under
+ * wrk, with `node --cpu-prof`; after a graceful stop, summarizes the main thread's profile.
+ */
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startBackend } from './backends.js';
+import { startNginx } from './nginx.js';
+import { freePort } from './processes.js';
+import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.js';
+import { TARGETS } from './targets.js';
+import { runWrk } from './wrk.js';
+
+export interface ProfileOptions {
+  dir: string;
+  seconds: number;
+  connections: number;
+  top: number;
+  /** Where the .cpuprofile files are kept after the run. */
+  keepDir: string;
+  log(line: string): void;
+}
+
+export async function runProfile(o: ProfileOptions): Promise<string> {
+  const profDir = join(o.dir, 'cpu-prof');
+  mkdirSync(profDir, { recursive: true });
+  const target = TARGETS.find((t) => t.id === 'ours-full');
+  if (!target) throw new Error('no ours-full target');
+  const backend = await startBackend('ours-full', o.dir, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+  let requests = 0;
+  try {
+    const port = await freePort();
+    const nginx = await startNginx(join(o.dir, 'nginx'), [{ name: target.id, port, front: target.front(backend.address) }]);
+    try {
+      o.log(`profiling ${backend.command} for ${o.seconds} s`);
+      const warm = await runWrk({ url: `http://127.0.0.1:${port}/`, seconds: 2, connections: o.connections, threads: 1 });
+      const result = await runWrk({ url: `http://127.0.0.1:${port}/`, seconds: o.seconds, connections: o.connections, threads: 1 });
+      requests = warm.requests + result.requests; // the profile covers the warm-up too
+      o.log(`${result.requests} requests, ${Math.round(result.requestsPerSecond)} req/s under the profiler (slower than without it)`);
+    } finally {
+      await nginx.process.stop();
+    }
+  } finally {
+    await backend.process.stop(); // SIGTERM: graceful exit, which is when V8 writes the profile
+  }
+  // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the main thread.
+  const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  if (files.length === 0) throw new Error(`no .cpuprofile written in ${profDir}:\n${backend.process.output()}`);
+  mkdirSync(o.keepDir, { recursive: true });
+  const out: string[] = [];
+  for (const file of files) {
+    copyFileSync(join(profDir, file), join(o.keepDir, file));
+    const thread = file.split('.')[4];
+    const main = thread === '0';
+    out.push(`== ${join(o.keepDir, file)} (${main ? 'main thread' : `worker thread ${thread}`})`);
+    const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile;
+    out.push(formatSummary(summarizeProfile(profile), main ? o.top : Math.min(o.top, 10), requests), '');
+  }
+  out.unshift(`${requests} requests profiled (a 2 s warm-up and ${o.seconds} s of wrk); µs/req = self time / requests`);
+  return out.join('\n');
+}
