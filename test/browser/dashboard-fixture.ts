@@ -54,18 +54,22 @@ export async function startDashboardFixture(options: { control: RuntimeControl; 
     history: options.history,
     log: pino({ level: process.env.DOW_TEST_LOG ?? 'silent' }),
   });
-  let browser: Browser;
   try {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      // No sandbox: CI runs as root, where chromium's sandbox cannot start.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    return await openBrowserOn(dashboard);
   } catch (err) {
     await dashboard.close();
     throw err;
   }
+}
+
+/** Starts chromium on an already running dashboard (e.g. the one the runtime started itself). */
+export async function openBrowserOn(dashboard: RunningDashboard): Promise<DashboardFixture> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    // No sandbox: CI runs as root, where chromium's sandbox cannot start.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
   const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, deviceScaleFactor: 1, timezoneId: 'UTC', locale: 'en-US' });
   const page = await context.newPage();
   const problems: string[] = [];
