@@ -12,7 +12,7 @@ import { readStatsPort } from '../dashboard/stats-client.js';
 import { isDragonError } from '../shared/errors.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config.js';
-import { parseListenAddress } from '../server/listen-address.js';
+import { parseListenAddress } from '../shared/listen-address.js';
 import { createLogger, type LogFormat } from '../server/logger.js';
 import { VERSION } from '../server/version.js';
 import { demoSettings } from './demo-settings.js';

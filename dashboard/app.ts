@@ -65,6 +65,8 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // The page polls and streams: a log line per request would drown the runtime's own lines.
+    disableRequestLogging: true,
     // Ends idle keep-alive sockets on close(); event streams are ended by the hub below.
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;

@@ -9,7 +9,7 @@ import { errors } from '../shared/errors.js';
 import type { HistoryReader } from '../shared/history.js';
 import type { RuntimeControl } from '../shared/runtime-control.js';
 import { buildDashboard } from './app.js';
-import { formatHostPort, isLoopback, parseListen } from './listen-address.js';
+import { formatHostPort, isLoopback, parseTcpAddress } from '../shared/listen-address.js';
 import { generateToken } from './security/token.js';
 
 export { buildDashboard, type DashboardOptions } from './app.js';
@@ -38,7 +38,7 @@ export interface RunningDashboard {
 }
 
 export async function startDashboard(options: StartDashboardOptions): Promise<RunningDashboard> {
-  const { host, port } = parseListen(options.listen);
+  const { host, port } = parseTcpAddress(options.listen);
   const configured = options.token !== undefined && options.token !== '';
   // Anyone who can reach a non-loopback port could change thread limits: only with a real token.
   if (!isLoopback(host) && !configured) throw new errors.DOW_ERR_DASHBOARD_BIND(options.listen);

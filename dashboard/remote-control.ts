@@ -9,7 +9,7 @@ import { errors, isDragonError } from '../shared/errors.js';
 import type { RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
 import { parseStats } from '../shared/stats-format.js';
 import { answerCommand, awaitCommand, openCommandsDb, readCommand, requestThreadsChange, type ThreadsCommand } from '../shared/store/threads-commands.js';
-import { parseListen } from './listen-address.js';
+import { parseTcpAddress } from '../shared/listen-address.js';
 import { readStatsPort, STATS_TIMEOUT_MS } from './stats-client.js';
 import { snapshotFromStats } from './stats-snapshot.js';
 
@@ -31,7 +31,7 @@ export interface RemoteControl extends RuntimeControl {
 }
 
 export function createRemoteControl(options: RemoteControlOptions): RemoteControl {
-  const { host, port } = parseListen(options.stats);
+  const { host, port } = parseTcpAddress(options.stats);
   // Opened on first use: a dashboard that only looks never needs a writable connection.
   let db: Database.Database | null = null;
 

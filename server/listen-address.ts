@@ -1,31 +1,13 @@
 /**
  * @module listen-address
- * Parses `host:port`, `[v6]:port` and `unix:/path.sock`, and listens on them. For Unix sockets a
+ * Listens on a parsed address (see shared/listen-address.ts). For Unix sockets a
  * file left behind by a dead process is removed, while the socket of a live process is never
  * touched: a connect attempt tells them apart (ECONNREFUSED means nobody listens).
  */
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { connect, type Server } from 'node:net';
 import { errors } from '../shared/errors.js';
-
-export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
-
-export function parseListenAddress(text: string): ListenAddress {
-  if (text.startsWith('unix:')) {
-    const path = text.slice(5);
-    if (path === '') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
-    return { kind: 'unix', path };
-  }
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
-  return { kind: 'tcp', host: (match[1] ?? match[2]) as string, port };
-}
-
-export function formatListenAddress(address: ListenAddress): string {
-  if (address.kind === 'unix') return `unix:${address.path}`;
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
+import { formatListenAddress, type ListenAddress } from '../shared/listen-address.js';
 
 /** The original used listen(5), which dropped connections under load; the kernel caps this. */
 export const LISTEN_BACKLOG = 4096;

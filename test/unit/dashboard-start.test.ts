@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import pino from 'pino';
 import { startDashboard } from '../../dashboard/index.js';
-import { parseListen, isLoopback } from '../../dashboard/listen-address.js';
+import { parseListenAddress, parseTcpAddress, isLoopback } from '../../shared/listen-address.js';
 import * as schemas from '../../dashboard/schemas.js';
 import { isDragonError } from '../../shared/errors.js';
 import { createFakeRuntime } from '../browser/fake-runtime.js';
@@ -17,11 +17,12 @@ const log = pino({ level: 'silent' });
 
 describe('listen address', () => {
   it('parses host:port, IPv6 literals, and refuses the rest', () => {
-    assert.deepEqual(parseListen('127.0.0.1:9100'), { host: '127.0.0.1', port: 9100 });
-    assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
-    assert.deepEqual(parseListen('localhost:9100'), { host: 'localhost', port: 9100 });
-    for (const bad of ['9100', '127.0.0.1', '127.0.0.1:99999', '[zz]:1', 'unix:/x.sock', ':9100']) {
-      assert.throws(() => parseListen(bad), (err) => isDragonError(err, 'DOW_ERR_ADDRESS'), bad);
+    assert.deepEqual(parseTcpAddress('127.0.0.1:9100'), { kind: 'tcp', host: '127.0.0.1', port: 9100 });
+    assert.deepEqual(parseTcpAddress('[::1]:0'), { kind: 'tcp', host: '::1', port: 0 });
+    assert.deepEqual(parseTcpAddress('localhost:9100'), { kind: 'tcp', host: 'localhost', port: 9100 });
+    assert.deepEqual(parseListenAddress('unix:/run/x.sock'), { kind: 'unix', path: '/run/x.sock' });
+    for (const bad of ['9100', '127.0.0.1', '127.0.0.1:99999', '[zz]:1', 'unix:/x.sock', ':9100', 'unix:']) {
+      assert.throws(() => parseTcpAddress(bad), (err) => isDragonError(err, 'DOW_ERR_ADDRESS'), bad);
     }
   });
 

@@ -1,0 +1,51 @@
+/**
+ * @module listen-address
+ * The address forms every listener and client here understands: `host:port`, `[v6]:port` and
+ * `unix:/path.sock`. Shared by the runtime (which listens), the dashboard (which listens and reads
+ * the stats port) and the command line.
+ */
+import { isIP } from 'node:net';
+import { errors } from './errors.js';
+
+export type TcpAddress = { kind: 'tcp'; host: string; port: number };
+export type ListenAddress = TcpAddress | { kind: 'unix'; path: string };
+
+const MAX_PORT = 65_535;
+
+export function parseListenAddress(text: string): ListenAddress {
+  if (text.startsWith('unix:')) {
+    const path = text.slice(5);
+    if (path === '') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+    return { kind: 'unix', path };
+  }
+  const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text.trim());
+  const port = match ? Number(match[3]) : NaN;
+  const bracketed = match?.[1];
+  if (!match || port > MAX_PORT || (bracketed !== undefined && isIP(bracketed) !== 6)) {
+    throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+  }
+  return { kind: 'tcp', host: (bracketed ?? match[2]) as string, port };
+}
+
+/** Only `host:port` makes sense here (the dashboard, a stats client). */
+export function parseTcpAddress(text: string): TcpAddress {
+  const address = parseListenAddress(text);
+  if (address.kind !== 'tcp') throw new errors.DOW_ERR_ADDRESS(`${JSON.stringify(text)} (a unix socket is not allowed here)`);
+  return address;
+}
+
+/** `host:port` as it appears in a URL or a Host header (IPv6 in brackets). */
+export function formatHostPort(host: string, port: number): string {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function formatListenAddress(address: ListenAddress): string {
+  return address.kind === 'unix' ? `unix:${address.path}` : formatHostPort(address.host, address.port);
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`: addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  return isIP(h) === 4 && h.startsWith('127.');
+}
