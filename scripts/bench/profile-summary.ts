@@ -46,6 +46,8 @@ export interface ProfileSummary {
   totalUs: number;
   idleUs: number;
   frames: Frame[];
+  /** Native frames (writev, close, …) charged to the nearest JavaScript caller: who pays for them. */
+  callers: Frame[];
   areas: { area: string; selfUs: number }[];
 }
 
@@ -98,6 +100,9 @@ function areaOf(frame: CallFrame, location: string): string {
 
 export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   const byId = new Map<number, ProfileNode>(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
+  const callers = new Map<string, Frame>();
   const selfById = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i] as number;
@@ -121,11 +126,23 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     const frame = frames.get(key) ?? { name, location: location || cf.url || '(native)', area, selfUs: 0 };
     frame.selfUs += selfUs;
     frames.set(key, frame);
+    // A native frame has no URL; V8's pseudo-frames ("(garbage collector)", …) stay as they are.
+    let payer = node;
+    while (payer.callFrame.url === '' && !payer.callFrame.functionName.startsWith('(') && parentOf.has(payer.id)) {
+      payer = byId.get(parentOf.get(payer.id) as number) as ProfileNode;
+    }
+    const payerLocation = payer === node ? location : locate(payer.callFrame);
+    const payerName = `${payer.callFrame.functionName || '(anonymous)'}${payer === node ? '' : ` → ${name}`}`;
+    const payerKey = `${payerName}\0${payerLocation}`;
+    const caller = callers.get(payerKey) ?? { name: payerName, location: payerLocation || '(native)', area: areaOf(payer.callFrame, payerLocation), selfUs: 0 };
+    caller.selfUs += selfUs;
+    callers.set(payerKey, caller);
   }
   return {
     totalUs,
     idleUs,
     frames: [...frames.values()].sort((a, b) => b.selfUs - a.selfUs),
+    callers: [...callers.values()].sort((a, b) => b.selfUs - a.selfUs),
     areas: [...areas].map(([area, selfUs]) => ({ area, selfUs })).sort((a, b) => b.selfUs - a.selfUs),
   };
 }
@@ -143,6 +160,10 @@ export function formatSummary(summary: ProfileSummary, top: number, requests?: n
   ];
   const frames = summary.frames.filter((f) => f.area !== 'idle').slice(0, top);
   frames.forEach((f, i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${pct(f.selfUs)} ${(f.selfUs / 1000).toFixed(0).padStart(6)} ms ${per(f.selfUs)}  ${f.name}  ${f.location}`);
+  });
+  lines.push('', `top ${Math.min(top, 15)} with native frames charged to their JavaScript caller:`);
+  summary.callers.filter((f) => f.area !== 'idle').slice(0, Math.min(top, 15)).forEach((f, i) => {
     lines.push(`${String(i + 1).padStart(3)}. ${pct(f.selfUs)} ${(f.selfUs / 1000).toFixed(0).padStart(6)} ms ${per(f.selfUs)}  ${f.name}  ${f.location}`);
   });
   lines.push('', 'self time by area:');

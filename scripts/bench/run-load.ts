@@ -12,7 +12,7 @@ import { startNginx, type NginxSite } from './nginx.js';
 import { freePort, type Started } from './processes.js';
 import { readStatsPort } from './probes.js';
 import type { StoreCheck, StorePair } from './report.js';
-import { TARGETS, type BackendId, type TargetSpec } from './targets.js';
+import { TARGETS as ALL_TARGETS, type BackendId, type TargetSpec } from './targets.js';
 import { wrkArgs } from './wrk.js';
 
 export interface LoadOptions {
@@ -21,7 +21,10 @@ export interface LoadOptions {
   secondsPerRun: number;
   warmupSeconds: number;
   storePairs: number;
+  pairSeconds: number;
   connections: number;
+  /** Target ids to run (development); all when empty. */
+  only: string[];
   log(line: string): void;
 }
 
@@ -51,6 +54,8 @@ function fetchOnce(port: number): Promise<{ status: number; body: string }> {
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResults> {
+  const TARGETS = o.only.length === 0 ? ALL_TARGETS : ALL_TARGETS.filter((t) => o.only.includes(t.id));
+  if (TARGETS.length === 0) throw new Error(`--only: no such target; the targets are ${ALL_TARGETS.map((t) => t.id).join(', ')}`);
   const backends = new Map<BackendId, Backend>();
   let nginx: Started | null = null;
   try {
@@ -95,19 +100,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResults> {
 
     // Issue 3's comparison: store off and on back to back, the order alternating per pair so
     // that neither side always runs second (after the other's TIME_WAIT and page-cache churn).
-    const off = TARGETS.find((t) => t.id === 'ours-nostore') as TargetSpec;
-    const on = TARGETS.find((t) => t.id === 'ours-full') as TargetSpec;
+    const off = TARGETS.find((t) => t.id === 'ours-nostore');
+    const on = TARGETS.find((t) => t.id === 'ours-full');
     const storePairs: StorePair[] = [];
-    for (let i = 0; i < o.storePairs; i++) {
+    for (let i = 0; off && on && i < o.storePairs; i++) {
       const order = i % 2 === 0 ? [off, on] : [on, off];
       const got = new Map<string, Measurement>();
       for (const t of order) {
         await sleep(PAUSE_BETWEEN_RUNS_MS);
-        got.set(t.id, await measureOnce(t, backendOf(t), i + 1, ctx(t)));
+        got.set(t.id, await measureOnce(t, backendOf(t), i + 1, ctx(t, o.pairSeconds)));
       }
       const a = got.get(off.id) as Measurement;
       const b = got.get(on.id) as Measurement;
-      storePairs.push({ offRps: a.wrk.requestsPerSecond, onRps: b.wrk.requestsPerSecond, offLoopP99Ms: a.loop?.p99Ms ?? null, onLoopP99Ms: b.loop?.p99Ms ?? null });
+      const cpu = (m: Measurement): number => (m.backendCpuUs ?? NaN) + m.nginxCpuUs;
+      storePairs.push({ offRps: a.wrk.requestsPerSecond, onRps: b.wrk.requestsPerSecond, offCpuUs: cpu(a), onCpuUs: cpu(b), offLoopP99Ms: a.loop?.p99Ms ?? null, onLoopP99Ms: b.loop?.p99Ms ?? null });
       o.log(`store pair ${i + 1}/${o.storePairs}: off ${Math.round(a.wrk.requestsPerSecond)} on ${Math.round(b.wrk.requestsPerSecond)} req/s (${(b.wrk.requestsPerSecond / a.wrk.requestsPerSecond).toFixed(3)}), loop p99 on ${b.loop?.p99Ms ?? '-'} ms`);
     }
 
