@@ -58,12 +58,15 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   constructor(
     readonly socket: Socket,
     readonly host: AppHost,
+    /** The server's live connections, for draining on shutdown and the timeout sweep. */
+    private readonly registry: Set<ScgiConnection>,
   ) {
+    registry.add(this);
     this.parser = new ScgiParser(this, host.limits);
   }
 
   get info(): ScgiRequestInfo {
-    this.infoCache ??= { env: this.env, app: this.host.name, stats: () => this.host.ownFigures() };
+    this.infoCache ??= new RequestInfo(this.env, this.host);
     return this.infoCache;
   }
 
@@ -93,6 +96,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
 
   onClose(): void {
     this.closed = true;
+    this.registry.delete(this);
     if (this.phase === Phase.DONE) return;
     this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
     this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
@@ -252,3 +256,19 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
 
 const EMPTY_ENV: ScgiEnv = Object.freeze(Object.create(null) as ScgiEnv);
 const EMPTY_TARGET: RequestTarget = Object.freeze({ method: '', url: '', mount: '', path: '' });
+
+/** What an app reaches as `req.scgi` (or a fetch handler's second argument). */
+class RequestInfo implements ScgiRequestInfo {
+  constructor(
+    readonly env: ScgiEnv,
+    private readonly host: AppHost,
+  ) {}
+
+  get app(): string {
+    return this.host.name;
+  }
+
+  stats(): Record<string, number> {
+    return this.host.ownFigures();
+  }
+}

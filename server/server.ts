@@ -94,16 +94,11 @@ export class Server implements RuntimeControl {
   }
 
   private onConnection(socket: Socket, host: AppHost): void {
-    const conn = new ScgiConnection(socket, host);
-    attachExchange(socket, conn);
-    this.connections.add(conn);
+    attachExchange(socket, new ScgiConnection(socket, host, this.connections));
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
-    socket.on('close', () => {
-      this.connections.delete(conn);
-      conn.onClose();
-    });
+    socket.on('close', onSocketClose);
   }
 
   private onStatsConnection(socket: Socket): void {
@@ -217,6 +212,10 @@ function checkThreads(threads: number): void {
 
 function onSocketData(this: Socket, chunk: Buffer): void {
   (exchangeOf(this) as ScgiConnection).onData(chunk);
+}
+
+function onSocketClose(this: Socket): void {
+  (exchangeOf(this) as ScgiConnection).onClose();
 }
 
 function onSocketEnd(this: Socket): void {

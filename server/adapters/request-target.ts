@@ -62,23 +62,25 @@ function agreeingScriptName(env: ScgiEnv, rawPath: string): string {
 }
 
 /**
- * Calls `add(name, value)` for each HTTP header the front end forwarded: HTTP_* variables
- * (HTTP_X_FORWARDED_FOR -> x-forwarded-for) plus CONTENT_TYPE and a non-empty CONTENT_LENGTH.
- * Names are lower-case, as Node's parser delivers them.
+ * The HTTP headers the front end forwarded, as a flat `[name, value, name, value, ...]` list (the
+ * shape of Node's `rawHeaders`): HTTP_* variables (HTTP_X_FORWARDED_FOR -> x-forwarded-for) plus
+ * CONTENT_TYPE and CONTENT_LENGTH. Names are lower-case, as Node's parser delivers them.
  */
-export function forEachHeader(env: ScgiEnv, add: (name: string, value: string) => void): void {
+export function headerPairs(env: ScgiEnv): string[] {
+  const pairs: string[] = [];
   for (const key in env) {
     if (key.length > 5 && key.startsWith('HTTP_')) {
-      add(key.slice(5).toLowerCase().replaceAll('_', '-'), env[key] as string);
+      pairs.push(key.slice(5).toLowerCase().replaceAll('_', '-'), env[key] as string);
     }
   }
-  if (env.CONTENT_TYPE) add('content-type', env.CONTENT_TYPE);
+  if (env.CONTENT_TYPE) pairs.push('content-type', env.CONTENT_TYPE);
   // CONTENT_LENGTH is always present in SCGI (it is "0" for GET); an HTTP client would not send
   // a Content-Length for a body-less GET, and some frameworks read its presence as "has a body".
   const length = env.CONTENT_LENGTH;
   if (length !== undefined && (length !== '0' || methodCarriesBody(env.REQUEST_METHOD))) {
-    add('content-length', length);
+    pairs.push('content-length', length);
   }
+  return pairs;
 }
 
 function methodCarriesBody(method: string | undefined): boolean {

@@ -26,29 +26,39 @@ export interface HeaderBlock {
   contentLength: number;
 }
 
+/**
+ * An object with no inherited keys that V8 still keeps in fast mode: `Object.create(null)` would
+ * do the former but starts in dictionary mode, slower for every later lookup by the apps.
+ */
+const EnvPrototype = Object.create(null) as object;
+function EnvObject(this: ScgiEnv): void {}
+EnvObject.prototype = EnvPrototype;
+const newEnv = (): ScgiEnv => new (EnvObject as unknown as new () => ScgiEnv)();
+
 export function parseHeaderBlock(block: Buffer): HeaderBlock {
   const end = block.length;
   if (end === 0 || block[end - 1] !== NUL) {
     throw new errors.DOW_ERR_HEADER_FORMAT('header block must end with a NUL byte');
   }
-  // A null prototype keeps names such as "__proto__" or "constructor" ordinary keys.
-  const env: ScgiEnv = Object.create(null) as ScgiEnv;
+  // One decode for the whole block, then slices of it: far cheaper than a decode per name and value.
+  const text = block.toString('latin1');
+  const env = newEnv();
   let pos = 0;
   let first = true;
   while (pos < end) {
-    const nameEnd = block.indexOf(NUL, pos);
+    const nameEnd = text.indexOf('\0', pos);
     if (nameEnd === pos) throw new errors.DOW_ERR_HEADER_FORMAT(`empty header name at byte ${pos}`);
-    const valueEnd = nameEnd === end - 1 ? -1 : block.indexOf(NUL, nameEnd + 1);
+    const valueEnd = nameEnd === end - 1 ? -1 : text.indexOf('\0', nameEnd + 1);
     if (valueEnd === -1) {
       throw new errors.DOW_ERR_HEADER_FORMAT(`header name without a value at byte ${pos}`);
     }
-    const name = block.toString('latin1', pos, nameEnd);
+    const name = text.slice(pos, nameEnd);
     if (env[name] !== undefined) throw new errors.DOW_ERR_HEADER_DUPLICATE(JSON.stringify(name));
     if (first && name !== 'CONTENT_LENGTH') {
       throw new errors.DOW_ERR_CONTENT_LENGTH(`first header is ${JSON.stringify(name)}`);
     }
     first = false;
-    env[name] = block.toString('latin1', nameEnd + 1, valueEnd);
+    env[name] = text.slice(nameEnd + 1, valueEnd);
     pos = valueEnd + 1;
   }
   const contentLength = parseContentLength(env.CONTENT_LENGTH);

@@ -58,3 +58,11 @@ test('IncomingMessage takes headers through its setter (the getter only reads wh
   req.headers = { accept: 'a' };
   assert.deepEqual({ ...req.headers }, { accept: 'a' });
 });
+
+test('net.Socket answers remoteAddress, remotePort and remoteFamily from its _peername cache', () => {
+  const socket = new Socket();
+  (socket as unknown as { _peername: unknown })._peername = { address: '203.0.113.5', port: 4242, family: 'IPv4' };
+  assert.equal(socket.remoteAddress, '203.0.113.5');
+  assert.equal(socket.remotePort, 4242);
+  assert.equal(socket.remoteFamily, 'IPv4');
+});

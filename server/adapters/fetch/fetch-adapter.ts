@@ -10,7 +10,7 @@ import type { BodySink } from '../../body-sink.js';
 import type { Exchange } from '../../exchange.js';
 import { errors } from '../../../shared/errors.js';
 import { headerLines, isHopByHop, statusLine } from '../../protocol/response-head.js';
-import { forEachHeader, isHttps } from '../request-target.js';
+import { headerPairs, isHttps } from '../request-target.js';
 
 export type FetchHandler = (request: Request, context: ScgiRequestInfo) => Response | Promise<Response>;
 
@@ -44,7 +44,8 @@ export function runFetchHandler(handler: FetchHandler, exchange: Exchange, appNa
 function buildRequest(exchange: Exchange, signal: AbortSignal): Request {
   const env = exchange.env;
   const headers = new Headers();
-  forEachHeader(env, (name, value) => headers.append(name, value));
+  const pairs = headerPairs(env);
+  for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i] as string, pairs[i + 1] as string);
   const host = env.HTTP_HOST || (env.SERVER_NAME ? `${env.SERVER_NAME}:${env.SERVER_PORT ?? ''}`.replace(/:$/, '') : 'localhost');
   const url = `${isHttps(env) ? 'https' : 'http'}://${host}${exchange.target.url}`;
   const method = exchange.target.method;

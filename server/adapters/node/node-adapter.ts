@@ -8,10 +8,10 @@
  * ~100 µs for building the pair directly, and the parser route reports httpVersion 1.0.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { BodySink } from '../../body-sink.js';
 import { exchangeOf, type Exchange } from '../../exchange.js';
-import { forEachHeader, isHttps } from '../request-target.js';
+import { headerPairs, isHttps } from '../request-target.js';
 import { storeCgiHeader } from './cgi-header.js';
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -41,13 +41,10 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
-  const raw: string[] = [];
+  const raw = headerPairs(exchange.env);
   const headers: Record<string, string> = {};
   // SCGI names are unique, so each header has one value: no joining rules needed.
-  forEachHeader(exchange.env, (name, value) => {
-    raw.push(name, value);
-    headers[name] = value;
-  });
+  for (let i = 0; i < raw.length; i += 2) headers[raw[i] as string] = raw[i + 1] as string;
   req.rawHeaders = raw;
   req.headers = headers;
   req.scgi = exchange.info;
@@ -93,7 +90,8 @@ function resumeSocket(this: IncomingMessage): void {
  * someone listens, as in Node) and 'close'.
  */
 function destroyRequest(this: IncomingMessage, err: Error | null, callback: (err?: Error | null) => void): void {
-  if (!this.readableEnded || !this.complete) {
+  // Destroyed with an error = the client or the server gave up mid-exchange, as in node:http.
+  if (err !== null && (!this.readableEnded || !this.complete)) {
     this.aborted = true;
     this.emit('aborted');
   }
@@ -110,10 +108,9 @@ function onSocketDrain(this: Socket): void {
 }
 
 function onResponseFinish(this: ServerResponse): void {
-  const req = this.req;
-  // Like node:http: an unread body is drained, a half-read one abandoned; the socket closes next.
-  if (req.complete) req.resume();
-  else req.destroy();
+  // The exchange is over: 'close' for the request (no 'aborted': the client did not leave), and
+  // an unread body is abandoned with the connection rather than drained as keep-alive would need.
+  this.req.destroy();
   exchangeOf(this.socket)?.responseFinished(this.statusCode);
 }
 
@@ -125,9 +122,15 @@ function onResponseFinish(this: ServerResponse): void {
  */
 function presentClient(socket: Socket, env: Record<string, string>): void {
   const address = env.REMOTE_ADDR;
-  if (address) Object.defineProperty(socket, 'remoteAddress', { value: address, configurable: true });
-  const port = env.REMOTE_PORT;
-  if (port) Object.defineProperty(socket, 'remotePort', { value: Number(port), configurable: true });
+  if (address) {
+    // net.Socket answers remoteAddress/remotePort/remoteFamily from this cache once it is set
+    // (pinned in test/unit/node-internals.test.ts); cheaper than redefining the getters.
+    (socket as Socket & { _peername: unknown })._peername = {
+      address,
+      port: Number(env.REMOTE_PORT) || undefined,
+      family: isIP(address) === 6 ? 'IPv6' : 'IPv4',
+    };
+  }
   if (isHttps(env)) (socket as Socket & { encrypted?: boolean }).encrypted = true;
 }
 
