@@ -76,7 +76,9 @@ export class Server implements RuntimeControl {
         const processor = spec.processor;
         const host = 'app' in processor ? (this.apps.get(processor.app.name) as AppHost) : null;
         const net = createNetServer(
-          { allowHalfOpen: true, noDelay: true },
+          // Nagle stays on for the common one-write response (TCP_NODELAY costs a setsockopt per
+          // connection); adapters turn it off as soon as a response streams.
+          { allowHalfOpen: true, noDelay: false },
           host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
         );
         this.netServers.push(net);

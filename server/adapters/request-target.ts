@@ -69,9 +69,7 @@ function agreeingScriptName(env: ScgiEnv, rawPath: string): string {
 export function headerPairs(env: ScgiEnv): string[] {
   const pairs: string[] = [];
   for (const key in env) {
-    if (key.length > 5 && key.startsWith('HTTP_')) {
-      pairs.push(key.slice(5).toLowerCase().replaceAll('_', '-'), env[key] as string);
-    }
+    if (key.length > 5 && key.startsWith('HTTP_')) pairs.push(headerName(key), env[key] as string);
   }
   if (env.CONTENT_TYPE) pairs.push('content-type', env.CONTENT_TYPE);
   // CONTENT_LENGTH is always present in SCGI (it is "0" for GET); an HTTP client would not send
@@ -81,6 +79,22 @@ export function headerPairs(env: ScgiEnv): string[] {
     pairs.push('content-length', length);
   }
   return pairs;
+}
+
+/**
+ * The same dozen header names arrive with every request; converting each once saves three string
+ * allocations per header per request. Bounded, so hostile clients cannot grow it without limit.
+ */
+const headerNames = new Map<string, string>();
+const MAX_CACHED_HEADER_NAMES = 512;
+
+function headerName(variable: string): string {
+  let name = headerNames.get(variable);
+  if (name === undefined) {
+    name = variable.slice(5).toLowerCase().replaceAll('_', '-');
+    if (headerNames.size < MAX_CACHED_HEADER_NAMES) headerNames.set(variable, name);
+  }
+  return name;
 }
 
 function methodCarriesBody(method: string | undefined): boolean {

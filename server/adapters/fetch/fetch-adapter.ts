@@ -132,13 +132,15 @@ async function writeResponse(exchange: Exchange, response: Response): Promise<vo
   socket.write(head, 'latin1');
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   try {
-    for (;;) {
+    for (let chunks = 0; ; chunks++) {
       const { done, value } = await reader.read();
       if (done) break;
       if (exchange.closed) {
         await reader.cancel();
         return;
       }
+      // A second chunk means a streamed body: let each chunk leave at once (see server.ts).
+      if (chunks === 1) socket.setNoDelay(true);
       if (!socket.write(value)) await drained(socket);
     }
   } catch (err) {

@@ -60,6 +60,7 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   // SCGI front ends answer `Expect: 100-continue` themselves; an interim 100 from us would be
   // taken for the final head.
   res.writeContinue = noop;
+  res.write = writeStreaming as ServerResponse['write'];
   res.assignSocket(socket);
   res.on('finish', onResponseFinish);
   socket.on('drain', onSocketDrain);
@@ -96,6 +97,20 @@ function destroyRequest(this: IncomingMessage, err: Error | null, callback: (err
     this.emit('aborted');
   }
   callback(err !== null && this.listenerCount('error') > 0 ? err : null);
+}
+
+/**
+ * An app that calls write() streams (res.end() alone does not go through it): from then on each
+ * chunk must leave at once, so Nagle's algorithm is switched off for this connection. Delegates to
+ * whatever write the prototype has now (Express swaps the prototype after this is set).
+ */
+function writeStreaming(this: ServerResponse, ...args: unknown[]): boolean {
+  const internals = this as ServerResponse & { streaming?: boolean };
+  if (internals.streaming !== true) {
+    internals.streaming = true;
+    this.socket?.setNoDelay(true);
+  }
+  return (Object.getPrototypeOf(this) as { write: (...a: unknown[]) => boolean }).write.apply(this, args);
 }
 
 /**
