@@ -8,7 +8,7 @@ import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange } from '../../shared/timing-row.js';
-import { COLS, C_APP, C_BYTES_IN, C_BYTES_OUT, C_METHOD, C_OUTCOME, C_PATH_LEN, C_QUEUE, C_SERVICE, C_START, C_STATUS, unpack, type PackedBatch } from './packed-batch.js';
+import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
 
@@ -50,21 +50,14 @@ export class SqliteWriter {
 
   /** Raw rows and their rollups, all or nothing. */
   writeRows(batch: PackedBatch): void {
-    const cells = aggregate(unpack(batch));
+    // Unpacked once: the same rows feed the raw inserts and the rollups.
+    const rows = [...unpack(batch)];
+    const cells = aggregate(rows);
     this.db.transaction(() => {
-      const n = batch.nums;
-      let p = 0;
-      for (let r = 0; r < batch.rows; r++) {
-        const o = r * COLS;
-        const len = n[o + C_PATH_LEN]!;
-        let path: string | null = null;
-        if (len >= 0) {
-          path = batch.paths.slice(p, p + len);
-          p += len;
-        }
+      for (const row of rows) {
         this.insertRow.run(
-          batch.dict[n[o + C_APP]!], n[o + C_START], n[o + C_QUEUE], n[o + C_SERVICE], n[o + C_STATUS],
-          n[o + C_OUTCOME], n[o + C_BYTES_IN], n[o + C_BYTES_OUT], batch.dict[n[o + C_METHOD]!], path,
+          row.app, row.startMs, row.queueMs, row.serviceMs, row.status,
+          row.outcome, row.bytesIn, row.bytesOut, row.method, row.path,
         );
       }
       for (const cell of cells) {
