@@ -137,6 +137,30 @@ test('serve: a .mjs config runs node and fetch apps; SIGTERM drains in-flight re
   await assert.rejects(scgiRequest({ port: a }), /ECONNREFUSED/);
 });
 
+test('a second signal during the drain exits at once', async (t) => {
+  const dir = await tempDir(t);
+  const port = await getFreePort();
+  const file = join(dir, 'slow.json');
+  await writeFile(file, JSON.stringify({ stats: false, store: false, dashboard: false, drainTimeout: 60000,
+    apps: [{ name: 'slow', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs` }] }));
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  await waitForLine(child, new RegExp(`UP on 127\\.0\\.0\\.1:${port}`));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  // Held open: a slow request that the 60 s drain would wait for.
+  const socket = (await import('node:net')).connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('99:');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  child.kill('SIGTERM');
+  await waitForLine(child, /SIGTERM: stopping/);
+  const started = Date.now();
+  child.kill('SIGINT');
+  assert.equal(await exited, 1);
+  assert.ok(Date.now() - started < 5000);
+  socket.destroy();
+});
+
 test('stats command prints the stats port like netcat', async (t) => {
   const { Server } = await import('../../server/server.js');
   const server = new Server({ listeners: [{ listen: '127.0.0.1:0', processor: { stats: true } }] });

@@ -1,0 +1,48 @@
+/**
+ * Thread limits changed at run time survive a restart only when `persistLimits` is on (off by
+ * default): the runtime reads the last audited limit per app from the timing store at start.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startRuntime } from '../../bin/start-runtime.js';
+import type { RuntimeSettings } from '../../server/config.js';
+import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+
+function settings(dbPath: string, persistLimits: boolean): RuntimeSettings {
+  return {
+    apps: [{
+      listen: '127.0.0.1:0',
+      options: { name: 'shop', handler: { type: 'node', listener: (_req, res) => res.end('ok') }, threads: 4, queue: 10, queueTimeoutMs: 1000, requestTimeoutMs: 0, mount: '' },
+    }],
+    stats: null,
+    limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: 100,
+    log: { level: 'silent', format: 'json' },
+    store: { path: dbPath, recordPaths: true, retention: {}, flushIntervalMs: 20 },
+    dashboard: null,
+    persistLimits,
+  };
+}
+
+test('persistLimits: off by default keeps the configured limit, on restores the last change', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dow-persist-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dbPath = join(dir, 'timings.db');
+  const log = pino({ level: 'silent' });
+
+  const first = await startRuntime(settings(dbPath, false), log);
+  await first.server.setThreads('shop', 9, 'test');
+  await first.close();
+
+  const withoutPersist = await startRuntime(settings(dbPath, false), log);
+  assert.equal(withoutPersist.server.apps.get('shop')?.threads, 4, 'off: the configured limit');
+  await withoutPersist.close();
+
+  const withPersist = await startRuntime(settings(dbPath, true), log);
+  assert.equal(withPersist.server.apps.get('shop')?.threads, 9, 'on: the last audited limit');
+  await withPersist.close();
+});
