@@ -31,21 +31,57 @@ export interface RollupCell {
   queue: LatencyHistogram;
 }
 
+/**
+ * Rows are added once, to the finest resolution's cells; the coarser cells are then merged from
+ * those (every resolution is a multiple of the finest, so a fine bucket nests in exactly one coarse
+ * bucket). That is one histogram update per row instead of one per row per resolution.
+ */
 export function aggregate(rows: Iterable<TimingRow>, resolutions: readonly number[] = RESOLUTIONS_MS): RollupCell[] {
-  const cells = new Map<string, RollupCell>();
+  const [finest, ...coarser] = [...resolutions].sort((a, b) => a - b);
+  if (finest === undefined) return [];
+  const fine = new Map<string, RollupCell>();
+  let last: RollupCell | undefined;
   for (const row of rows) {
-    for (const resMs of resolutions) {
-      const bucketMs = Math.floor(row.startMs / resMs) * resMs;
-      const key = `${resMs}|${bucketMs}|${row.app}`;
-      let cell = cells.get(key);
-      if (!cell) {
-        cell = emptyCell(row.app, resMs, bucketMs);
-        cells.set(key, cell);
-      }
-      add(cell, row);
+    // A batch is mostly one app in one bucket: skip the key and the lookup while that holds.
+    if (last === undefined || last.app !== row.app || row.startMs < last.bucketMs || row.startMs >= last.bucketMs + finest) {
+      last = cellFor(fine, row.app, finest, row.startMs);
     }
+    add(last, row);
   }
-  return [...cells.values()];
+  const fineCells = [...fine.values()];
+  const cells = [...fineCells];
+  for (const resMs of coarser) {
+    if (resMs % finest !== 0) throw new RangeError(`rollup resolution ${resMs} ms is not a multiple of ${finest} ms`);
+    const coarse = new Map<string, RollupCell>();
+    for (const cell of fineCells) mergeInto(cellFor(coarse, cell.app, resMs, cell.bucketMs), cell);
+    cells.push(...coarse.values());
+  }
+  return cells;
+}
+
+function cellFor(cells: Map<string, RollupCell>, app: string, resMs: number, atMs: number): RollupCell {
+  const bucketMs = Math.floor(atMs / resMs) * resMs;
+  const key = `${bucketMs}|${app}`;
+  let cell = cells.get(key);
+  if (cell === undefined) {
+    cell = emptyCell(app, resMs, bucketMs);
+    cells.set(key, cell);
+  }
+  return cell;
+}
+
+function mergeInto(target: RollupCell, source: RollupCell): void {
+  target.count += source.count;
+  for (let i = 0; i < 5; i++) target.status[i] = target.status[i]! + source.status[i]!;
+  target.rejected += source.rejected;
+  target.timeouts += source.timeouts;
+  target.aborted += source.aborted;
+  target.serviceCount += source.serviceCount;
+  target.serviceSumMs += source.serviceSumMs;
+  target.serviceMinMs = Math.min(target.serviceMinMs, source.serviceMinMs);
+  target.serviceMaxMs = Math.max(target.serviceMaxMs, source.serviceMaxMs);
+  target.service.merge(source.service);
+  target.queue.merge(source.queue);
 }
 
 function emptyCell(app: string, resMs: number, bucketMs: number): RollupCell {
