@@ -7,6 +7,7 @@
  *   npm run bench                      full run (~8 min), files the results in docs/benchmarks.md
  *   npm run bench -- --quick           a few seconds per target, prints only (add --doc to file it)
  *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
+ *            --profile-target ours-fetch (another of our backends)
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
@@ -20,6 +21,7 @@ import { runLongPoll, type LongPollResult } from './bench/long-poll.js';
 import type { CaseResult } from './bench/parser-micro.js';
 import { checkTools, describeMachine, INSTALL_HINT } from './bench/preflight.js';
 import { runProfile } from './bench/profile-run.js';
+import type { TargetId } from './bench/targets.js';
 import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
 import { runLoad } from './bench/run-load.js';
 
@@ -27,6 +29,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'profile-target': { type: 'string' },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     pairs: { type: 'string' },
@@ -76,6 +79,7 @@ try {
     const summary = await runProfile({
       dir, seconds: Number(values.seconds ?? 10), connections: CONNECTIONS, top: Number(values.top),
       keepDir: join(tmpdir(), 'dow-bench-profiles'), log,
+      ...(values['profile-target'] ? { targetId: values['profile-target'] as TargetId } : {}),
     });
     console.log(`\n${summary}`);
   } else {

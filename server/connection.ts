@@ -49,6 +49,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   responseStarted = false;
   closed = false;
   status = 0;
+  outcome: Outcome | null = null;
   private readonly parser: ScgiParser;
   private pendingBody: Buffer[] | null = null;
   private sink: BodySink | null = null;
@@ -254,6 +255,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     const wasPhase = this.phase;
     this.phase = Phase.DONE;
     this.status = status;
+    this.outcome = outcome;
     this.host.finished(this, wasPhase, status, outcome);
   }
 }

@@ -9,6 +9,7 @@ import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import type { BodySink } from './body-sink.js';
 import type { ScgiEnv } from './protocol/header-block.js';
+import type { Outcome } from '../shared/timing-row.js';
 
 export interface Exchange {
   readonly socket: Socket;
@@ -27,8 +28,10 @@ export interface Exchange {
   responseFinished(status: number): void;
   /** The app threw or rejected: 500 if nothing was sent, else the connection is cut. */
   appFailed(err: unknown): void;
-  /** True once the client is gone or the request was ended by us (timeout). */
+  /** True once the socket closed, whatever ended the exchange. */
   readonly closed: boolean;
+  /** How the exchange ended: null while it runs, ANSWERED when the app's response went out. */
+  readonly outcome: Outcome | null;
 }
 
 // Listeners shared by every socket find their exchange through this symbol instead of a closure

@@ -9,7 +9,7 @@ import { startBackend } from './backends.js';
 import { startNginx } from './nginx.js';
 import { freePort } from './processes.js';
 import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.js';
-import { TARGETS } from './targets.js';
+import { TARGETS, type TargetId } from './targets.js';
 import { runWrk } from './wrk.js';
 
 export interface ProfileOptions {
@@ -19,15 +19,18 @@ export interface ProfileOptions {
   top: number;
   /** Where the .cpuprofile files are kept after the run. */
   keepDir: string;
+  /** Which backend to profile; the full path unless asked otherwise. */
+  targetId?: TargetId;
   log(line: string): void;
 }
 
 export async function runProfile(o: ProfileOptions): Promise<string> {
   const profDir = join(o.dir, 'cpu-prof');
   mkdirSync(profDir, { recursive: true });
-  const target = TARGETS.find((t) => t.id === 'ours-full');
-  if (!target) throw new Error('no ours-full target');
-  const backend = await startBackend('ours-full', o.dir, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+  const targetId = o.targetId ?? 'ours-full';
+  const target = TARGETS.find((t) => t.id === targetId);
+  if (!target || target.backend === null) throw new Error(`no Node backend target ${targetId}`);
+  const backend = await startBackend(target.backend, o.dir, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
   let requests = 0;
   try {
     const port = await freePort();

@@ -237,3 +237,17 @@ test('the stats port prints every figure in sh format, with the original keys', 
   assert.ok(!figures.has('B_online_time'));
   assert.match(figures.get('start_at_asctime')!, /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
 });
+
+test('a fetch handler\'s request.signal aborts on a timeout, and stays quiet after a normal answer', async (t) => {
+  const seen: Request[] = [];
+  const rt = await startRuntime(t, [
+    { name: 'slowFetch', requestTimeoutMs: 100, fetch: async (request) => { seen.push(request); await sleep(300); return new Response('late'); } },
+    { name: 'quickFetch', fetch: (request) => { seen.push(request); return new Response('quick'); } },
+  ]);
+  assert.equal((await scgiRequest(rt.targets.get('slowFetch')!)).status, 504);
+  assert.equal(seen[0]!.signal.aborted, true, 'ended by the server: aborted');
+  assert.equal((await scgiRequest(rt.targets.get('quickFetch')!)).body.toString(), 'quick');
+  await eventually(() => rt.figures().get('quickFetch_requests') === '1');
+  assert.equal(seen[1]!.signal.aborted, false, 'answered: never aborted');
+  assert.ok(seen[1] instanceof Request);
+});
