@@ -153,12 +153,9 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     this.responseStarted = true;
     if (this.phase === Phase.DONE) return;
     this.finish(status, Outcome.ANSWERED);
-    // With every response byte already handed to the kernel and nothing left unread, closing at
-    // once sends the FIN after the data and saves a shutdown() and a loop turn. Otherwise
-    // destroySoon() waits for the write queue to drain (a close with unread input would be a RST,
-    // which can discard the response).
-    if (this.socket.writableLength === 0 && this.parser.done) this.socket.destroy();
-    else this.socket.destroySoon();
+    // destroySoon ends our side and destroys once the write queue drains: no half-open linger.
+    // (Closing at once when nothing is pending measured no cheaper: close() then sends the FIN.)
+    this.socket.destroySoon();
   }
 
   appFailed(err: unknown): void {
