@@ -5,7 +5,8 @@
  *
  * SCGI spec (python.ca/scgi/protocol.txt):
  *   headers ::= header*          header ::= name NUL value NUL
- *   "The first header must be CONTENT_LENGTH"; "duplicate names are not allowed";
+ *   "The first header must be CONTENT_LENGTH"; "duplicate names are not allowed" (kept for CGI
+ *   variables; repeated HTTP_* headers are joined, see mergeRepeated);
  *   a header "SCGI" with value "1" must be present (lighttpd sends it last, nginx first after
  *   CONTENT_LENGTH), so its position is not checked.
  *
@@ -53,19 +54,39 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
       throw new errors.DOW_ERR_HEADER_FORMAT(`header name without a value at byte ${pos}`);
     }
     const name = text.slice(pos, nameEnd);
-    if (env[name] !== undefined) throw new errors.DOW_ERR_HEADER_DUPLICATE(JSON.stringify(name));
+    const value = text.slice(nameEnd + 1, valueEnd);
+    pos = valueEnd + 1;
+    const previous = env[name];
+    if (previous !== undefined) {
+      env[name] = mergeRepeated(name, previous, value);
+      continue;
+    }
     if (first && name !== 'CONTENT_LENGTH') {
       throw new errors.DOW_ERR_CONTENT_LENGTH(`first header is ${JSON.stringify(name)}`);
     }
     first = false;
-    env[name] = text.slice(nameEnd + 1, valueEnd);
-    pos = valueEnd + 1;
+    env[name] = value;
   }
   const contentLength = parseContentLength(env.CONTENT_LENGTH);
   if (env.SCGI !== '1') {
     throw new errors.DOW_ERR_SCGI_MISSING(env.SCGI === undefined ? 'absent' : `value ${JSON.stringify(env.SCGI)}`);
   }
   return { env, contentLength };
+}
+
+/**
+ * The spec allows no repeated names, and CGI variables stay that strict. But nginx 1.22 (Debian
+ * stable) forwards every repeated request header as its own HTTP_* pair (a second X-Forwarded-For
+ * from a proxy chain, two Accept lines), and `scgi_param HTTP_HOST $http_host` after Debian's
+ * scgi_params sends HTTP_HOST twice: refusing those would turn ordinary traffic into 400s. So
+ * repeated HTTP_* values are joined as an HTTP server joins repeated headers (newer nginx does the
+ * same itself), with two exceptions: cookies join with "; ", and for the host the later value
+ * wins, as the config that repeats it intends.
+ */
+function mergeRepeated(name: string, previous: string, value: string): string {
+  if (!name.startsWith('HTTP_')) throw new errors.DOW_ERR_HEADER_DUPLICATE(JSON.stringify(name));
+  if (name === 'HTTP_HOST') return value;
+  return previous + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
 }
 
 function parseContentLength(raw: string | undefined): number {

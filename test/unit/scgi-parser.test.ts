@@ -127,6 +127,17 @@ for (const [name, input, code] of malformed) {
   });
 }
 
+test('repeated HTTP_* headers are joined (nginx 1.22 sends each line); the later HTTP_HOST wins', () => {
+  const parsed = parseChunks([block(
+    'CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000HTTP_X_FORWARDED_FOR\u00001.1.1.1\u0000HTTP_COOKIE\u0000a=1\u0000' +
+    'HTTP_HOST\u0000example.org\u0000HTTP_X_FORWARDED_FOR\u00002.2.2.2\u0000HTTP_COOKIE\u0000b=2\u0000HTTP_HOST\u0000example.org:8080\u0000',
+  )]);
+  assert.equal(parsed.env?.HTTP_X_FORWARDED_FOR, '1.1.1.1, 2.2.2.2');
+  assert.equal(parsed.env?.HTTP_COOKIE, 'a=1; b=2');
+  assert.equal(parsed.env?.HTTP_HOST, 'example.org:8080');
+  assert.equal(errorCode(() => parseChunks([block('CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000REMOTE_ADDR\u0000a\u0000REMOTE_ADDR\u0000b\u0000')])), 'DOW_ERR_HEADER_DUPLICATE');
+});
+
 test('limits are configurable', () => {
   const small = { ...DEFAULT_LIMITS, maxHeaderBytes: 100, maxBodyBytes: 5 };
   assert.equal(errorCode(() => parseChunks([Buffer.from('101:')], small)), 'DOW_ERR_HEADER_TOO_LARGE');
