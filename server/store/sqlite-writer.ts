@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange } from '../../shared/timing-row.js';
+import type { LimitChange, TimingRow } from '../../shared/timing-row.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
@@ -15,8 +15,19 @@ import { aggregate, mergeCell } from './rollup-delta.js';
 /** WAL growth bound: after a checkpoint resets it, the file is truncated to this. */
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Rows per INSERT statement: one statement call per row was the worker's largest cost (0.76 µs a
+ * row); 50 rows x 10 columns stays far below SQLite's bound-parameter limit.
+ */
+const ROWS_PER_INSERT = 50;
+
+function pushRow(params: unknown[], row: TimingRow): void {
+  params.push(row.app, row.startMs, row.queueMs, row.serviceMs, row.status, row.outcome, row.bytesIn, row.bytesOut, row.method, row.path);
+}
+
 export class SqliteWriter {
   private readonly insertRow: Database.Statement;
+  private readonly insertRows: Database.Statement;
   private readonly getRollup: Database.Statement<[string, number, number], RollupRecord>;
   private readonly putRollup: Database.Statement<[RollupRecord]>;
   private readonly insertLimit: Database.Statement;
@@ -28,10 +39,10 @@ export class SqliteWriter {
     // measured at 16-20 ms, which we keep off any schedule we do not control.
     db.pragma('wal_autocheckpoint = 0');
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-    this.insertRow = db.prepare(
-      `INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const insert = 'INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path) VALUES ';
+    const oneRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    this.insertRow = db.prepare(insert + oneRow);
+    this.insertRows = db.prepare(insert + Array(ROWS_PER_INSERT).fill(oneRow).join(', '));
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE app = ? AND res_ms = ? AND bucket_ms = ?');
     this.putRollup = db.prepare(
       `INSERT OR REPLACE INTO rollups (app, res_ms, bucket_ms, count, s1xx, s2xx, s3xx, s4xx, s5xx, rejected, timeouts, aborted,
@@ -54,11 +65,18 @@ export class SqliteWriter {
     const rows = [...unpack(batch)];
     const cells = aggregate(rows);
     this.db.transaction(() => {
-      for (const row of rows) {
-        this.insertRow.run(
-          row.app, row.startMs, row.queueMs, row.serviceMs, row.status,
-          row.outcome, row.bytesIn, row.bytesOut, row.method, row.path,
-        );
+      // Whole groups through the many-row statement, the rest one by one.
+      const params: unknown[] = [];
+      let done = 0;
+      for (; done + ROWS_PER_INSERT <= rows.length; done += ROWS_PER_INSERT) {
+        params.length = 0;
+        for (let i = done; i < done + ROWS_PER_INSERT; i++) pushRow(params, rows[i]!);
+        this.insertRows.run(params);
+      }
+      for (; done < rows.length; done++) {
+        params.length = 0;
+        pushRow(params, rows[done]!);
+        this.insertRow.run(params);
       }
       for (const cell of cells) {
         this.putRollup.run(mergeCell(cell, this.getRollup.get(cell.app, cell.resMs, cell.bucketMs)));
