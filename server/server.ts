@@ -38,6 +38,7 @@ export interface ServerOptions {
 }
 
 const SWEEP_INTERVAL_MS = 100;
+const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
 const DEFAULT_SOCKET_MODE = 0o660;
 
 export class Server implements RuntimeControl {
@@ -85,6 +86,10 @@ export class Server implements RuntimeControl {
         const bound = formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE));
         this.addresses.push(bound);
         if (host) host.listen = bound;
+        // After listen, errors are accept() failures: out of file descriptors (EMFILE) under a
+        // connection flood, or ECONNABORTED. Unhandled they would kill the process; the listener
+        // keeps accepting once descriptors are free again.
+        net.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(bound, err));
         this.log.info(`UP on ${bound}`);
       }
     } catch (err) {
@@ -101,6 +106,16 @@ export class Server implements RuntimeControl {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+  }
+
+  private lastAcceptErrorLogAt = -Infinity;
+
+  private onAcceptError(address: string, err: NodeJS.ErrnoException): void {
+    const now = performance.now();
+    if (now - this.lastAcceptErrorLogAt < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
+    this.lastAcceptErrorLogAt = now;
+    const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (out of file descriptors: raise `ulimit -n`, or lower threads and queue)' : '';
+    this.log.error({ code: err.code, address }, `accept failed on ${address}: ${err.message}${hint}`);
   }
 
   private onStatsConnection(socket: Socket): void {

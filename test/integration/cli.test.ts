@@ -161,6 +161,43 @@ test('a second signal during the drain exits at once', async (t) => {
   socket.destroy();
 });
 
+test('out of file descriptors (EMFILE) under a connection flood: excess connections closed, the server stays up, serving resumes', async (t) => {
+  const dir = await tempDir(t);
+  const port = await getFreePort();
+  const file = join(dir, 'flood.json');
+  await writeFile(file, JSON.stringify({ stats: false, store: false, dashboard: false, log: { format: 'json' },
+    apps: [{ name: 'flood', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs` }] }));
+  // A low descriptor limit for the server only, so the flood stays small and bounded.
+  const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" --import "${TSX}" "${CLI}" serve "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  await waitForLine(child, new RegExp(`UP on 127\\.0\\.0\\.1:${port}`));
+  const { connect } = await import('node:net');
+  let refused = 0;
+  const flood = Array.from({ length: 100 }, () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.on('close', () => refused++);
+    socket.write('40:'); // an unfinished header block holds the connection open
+    return socket;
+  });
+  // libuv answers EMFILE by accepting and closing at once (its reserve-descriptor trick), so the
+  // connections over the limit are closed rather than queued, and Node sees no error.
+  const deadline = Date.now() + 10_000;
+  while (refused === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(refused > 0 && refused < 100, `${refused} of 100 connections closed by the server`);
+  assert.equal(child.exitCode, null, 'the server is still running');
+  for (const socket of flood) socket.destroy();
+  let answered = false;
+  for (let i = 0; i < 50 && !answered; i++) {
+    try {
+      answered = (await scgiRequest({ port }, { uri: '/after' })).status === 200;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  assert.ok(answered, 'serving resumes once descriptors are free');
+});
+
 test('stats command prints the stats port like netcat', async (t) => {
   const { Server } = await import('../../server/server.js');
   const server = new Server({ listeners: [{ listen: '127.0.0.1:0', processor: { stats: true } }] });
