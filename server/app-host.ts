@@ -175,18 +175,12 @@ export class AppHost {
     };
   }
 
-  /** The figures an app sees about itself through `req.scgi.stats()`. */
+  /** The figures an app sees about itself through `req.scgi.stats()`: the snapshot's counters plus durations. */
   ownFigures(): Record<string, number> {
+    const { name: _name, listen: _listen, mount: _mount, ...counters } = this.snapshot();
     const s = this.stats;
     return {
-      requests: s.requests,
-      online: this.limiter.running,
-      queued: this.limiter.waiting,
-      threads: this.limiter.limit,
-      rejected: s.rejected,
-      errors: s.errors,
-      timeouts: s.timeouts,
-      aborted: s.aborted,
+      ...counters,
       bad_requests: s.badRequests,
       online_time: s.onlineTime,
       online_time_average: s.average,
