@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { fillPlaceholders } from './doc-configs.js';
-import { startFrontend, type FrontendHandle } from './process.js';
+import { startFrontend, type FrontendHandle, type FrontendOptions } from './process.js';
 
 export const APACHE_BINARY = '/usr/sbin/apache2';
 export const APACHE_MODULES_DIR = '/usr/lib/apache2/modules';
@@ -24,13 +24,7 @@ const MODULES = [
   ['proxy_scgi_module', 'mod_proxy_scgi.so'],
 ] as const;
 
-export interface StartApacheOptions {
-  /** Usually `docTemplate('apache', title)`; placeholders come from `values`. */
-  config: string;
-  values?: Record<string, string | number>;
-}
-
-export function startApache(options: StartApacheOptions): Promise<FrontendHandle> {
+export function startApache(options: FrontendOptions): Promise<FrontendHandle> {
   return startFrontend('apache', (port, dir) => ({
     command: APACHE_BINARY,
     // -DFOREGROUND: the master stays attached (root), workers fork as User/Group; SIGTERM stops

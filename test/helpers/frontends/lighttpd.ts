@@ -5,17 +5,11 @@
  */
 import { join } from 'node:path';
 import { fillPlaceholders } from './doc-configs.js';
-import { startFrontend, type FrontendHandle } from './process.js';
+import { startFrontend, type FrontendHandle, type FrontendOptions } from './process.js';
 
 export const LIGHTTPD_BINARY = '/usr/sbin/lighttpd';
 
-export interface StartLighttpdOptions {
-  /** Usually `docTemplate('lighttpd', title)`; placeholders come from `values`. */
-  config: string;
-  values?: Record<string, string | number>;
-}
-
-export function startLighttpd(options: StartLighttpdOptions): Promise<FrontendHandle> {
+export function startLighttpd(options: FrontendOptions): Promise<FrontendHandle> {
   return startFrontend('lighttpd', (port, dir) => ({
     command: LIGHTTPD_BINARY,
     // -D: do not detach, so the harness owns the process; SIGTERM stops it.

@@ -6,22 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fillPlaceholders } from './doc-configs.js';
-import { startFrontend, type FrontendHandle } from './process.js';
+import { startFrontend, type FrontendHandle, type FrontendOptions } from './process.js';
 
 export const NGINX_BINARY = '/usr/sbin/nginx';
 /** Debian's file; the docs' `include scgi_params;` finds a copy of it next to the config. */
 export const NGINX_SCGI_PARAMS = '/etc/nginx/scgi_params';
 
-export interface StartNginxOptions {
-  /**
-   * What goes inside `http { }`: usually `docTemplate('nginx', title)`. `{{listen}}` is
-   * filled with `127.0.0.1:<port>` by the harness; every other placeholder comes from `values`.
-   */
-  config: string;
-  values?: Record<string, string | number>;
-}
-
-export function startNginx(options: StartNginxOptions): Promise<FrontendHandle> {
+export function startNginx(options: FrontendOptions): Promise<FrontendHandle> {
   return startFrontend('nginx', async (port, dir) => {
     const snippet = fillPlaceholders(options.config, { ...options.values, listen: `127.0.0.1:${port}` }, ['listen']);
     return {

@@ -15,6 +15,17 @@ const STOP_GRACE_MS = 5_000;
 const OUTPUT_LIMIT_BYTES = 64 * 1024;
 const START_ATTEMPTS = 3;
 
+/** What every launcher takes: a config block and the values of its placeholders. */
+export interface FrontendOptions {
+  /**
+   * Usually `docTemplate(frontend, title)` from docs/frontends.md. For nginx it goes inside
+   * `http { }` and `{{listen}}` is filled with `127.0.0.1:<port>` by the harness; every other
+   * placeholder comes from `values`.
+   */
+  config: string;
+  values?: Record<string, string | number>;
+}
+
 export interface FrontendHandle {
   /** 'nginx', 'lighttpd' or 'apache'. */
   readonly name: string;
