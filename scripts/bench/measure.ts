@@ -15,6 +15,8 @@ export interface Measurement {
   round: number;
   wrk: WrkResult;
   backendCpuUs: number | null;
+  /** The user-mode part of backendCpuUs (the rest is system calls, mostly the same for every Node server). */
+  backendUserUs: number | null;
   nginxCpuUs: number;
   backendRssBytes: number | null;
   loop: LoopFigures | null;
@@ -41,6 +43,7 @@ export async function measureOnce(target: TargetSpec, backend: Backend | null, r
     wrk,
     nginxCpuUs: perRequestUs(nginxAfter.cpuSeconds - nginxBefore.cpuSeconds),
     backendCpuUs: backendBefore && backendAfter ? perRequestUs(backendAfter.cpuSeconds - backendBefore.cpuSeconds) : null,
+    backendUserUs: backendBefore && backendAfter ? perRequestUs(backendAfter.userSeconds - backendBefore.userSeconds) : null,
     backendRssBytes: backendAfter ? backendAfter.rssBytes : null,
     loop,
   };
@@ -67,6 +70,7 @@ export interface TargetSummary {
   non2xx: number;
   requests: number;
   backendCpuUs: number | null;
+  backendUserUs: number | null;
   nginxCpuUs: number;
   backendRssMiB: number | null;
   loopP99Ms: number | null;
@@ -77,6 +81,7 @@ export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummar
   const pick = (f: (m: Measurement) => number | null | undefined): number => median(mine.map((m) => f(m) ?? NaN));
   const rpsAll = mine.map((m) => m.wrk.requestsPerSecond);
   const backendCpu = pick((m) => m.backendCpuUs);
+  const backendUser = pick((m) => m.backendUserUs);
   const rss = pick((m) => m.backendRssBytes);
   const loop = pick((m) => m.loop?.p99Ms);
   return {
@@ -92,6 +97,7 @@ export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummar
     non2xx: mine.reduce((sum, m) => sum + m.wrk.non2xx, 0),
     requests: mine.reduce((sum, m) => sum + m.wrk.requests, 0),
     backendCpuUs: Number.isFinite(backendCpu) ? backendCpu : null,
+    backendUserUs: Number.isFinite(backendUser) ? backendUser : null,
     nginxCpuUs: pick((m) => m.nginxCpuUs),
     backendRssMiB: Number.isFinite(rss) ? rss / 1024 / 1024 : null,
     loopP99Ms: Number.isFinite(loop) ? loop : null,

@@ -22,6 +22,8 @@ export interface StatFields {
   ppid: number;
   /** utime + stime, in clock ticks. */
   cpuTicks: number;
+  /** utime alone: the part spent in the process's own code (JavaScript, V8, libuv, the app). */
+  userTicks: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface StatFields {
 export function parseStat(text: string): StatFields {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state), so field n is rest[n - 3].
-  return { ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]) };
+  return { ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]), userTicks: Number(rest[11]) };
 }
 
 function readStat(pid: number): StatFields | undefined {
@@ -66,19 +68,24 @@ export function processTree(root: number): number[] {
 export interface TreeSample {
   /** CPU seconds (user + system) of the live processes of the tree. */
   cpuSeconds: number;
+  /** The user-mode part of cpuSeconds; the rest is the kernel's work for the tree (system calls). */
+  userSeconds: number;
   rssBytes: number;
   processes: number;
 }
 
 export function sampleTree(root: number): TreeSample {
   let ticks = 0;
+  let userTicks = 0;
   let rssBytes = 0;
   const pids = processTree(root);
   for (const pid of pids) {
-    ticks += readStat(pid)?.cpuTicks ?? 0;
+    const stat = readStat(pid);
+    ticks += stat?.cpuTicks ?? 0;
+    userTicks += stat?.userTicks ?? 0;
     rssBytes += readRss(pid);
   }
-  return { cpuSeconds: ticks / CLOCK_TICKS_PER_S, rssBytes, processes: pids.length };
+  return { cpuSeconds: ticks / CLOCK_TICKS_PER_S, userSeconds: userTicks / CLOCK_TICKS_PER_S, rssBytes, processes: pids.length };
 }
 
 export function readRss(pid: number): number {

@@ -128,8 +128,12 @@ function ratioLines(results: BenchResults): string[] {
     if (!sa || !sb) return;
     const cpuA = sa.backendCpuUs;
     const cpuB = sb.backendCpuUs;
+    const userA = sa.backendUserUs;
+    const userB = sb.backendUserUs;
+    // The user/system split shows whether a gap is our code or the kernel's work per connection.
+    const user = userA !== null && userB !== null ? ` (user ${f1(userA)} vs ${f1(userB)}, system ${f1((cpuA ?? NaN) - userA)} vs ${f1((cpuB ?? NaN) - userB)})` : '';
     const cpu = cpuA !== null && cpuB !== null
-      ? `; backend CPU ${f1(cpuA)} vs ${f1(cpuB)} µs/request (${x(cpuA / cpuB)}, ${cpuA - cpuB >= 0 ? '+' : ''}${f1(cpuA - cpuB)} µs)`
+      ? `; backend CPU ${f1(cpuA)} vs ${f1(cpuB)} µs/request (${x(cpuA / cpuB)}, ${cpuA - cpuB >= 0 ? '+' : ''}${f1(cpuA - cpuB)} µs)${user}`
       : '';
     lines.push(`- ${what}: ${x(sa.rps / sb.rps)} the req/s${cpu}; nginx ${f1(sa.nginxCpuUs)} vs ${f1(sb.nginxCpuUs)} µs/request.`);
   };
@@ -159,10 +163,10 @@ export function formatRun(results: BenchResults): string {
     `- Command: \`${results.command}\`; each target ${results.rounds} round(s) of \`${results.wrkCommand}\`, interleaved (A B C … A B C …); figures are medians over rounds. Took ${Math.round(results.elapsedS)} s.`,
     '',
   );
-  out.push('| target | req/s (median) | min–max | × floor | p50 ms | p99 ms | socket errors | non-2xx | backend CPU µs/req | nginx CPU µs/req | backend RSS MiB | event-loop p99 ms |');
-  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push('| target | req/s (median) | min–max | × floor | p50 ms | p99 ms | socket errors | non-2xx | backend CPU µs/req | of which user | nginx CPU µs/req | backend RSS MiB | event-loop p99 ms |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of results.summaries) {
-    out.push(`| ${s.label} | ${f0(s.rps)} | ${f0(s.rpsMin)}–${f0(s.rpsMax)} | ${floor ? x(s.rps / floor.rps) : '–'} | ${f2(s.p50Ms)} | ${f2(s.p99Ms)} | ${s.socketErrors} | ${s.non2xx} | ${f1(s.backendCpuUs)} | ${f1(s.nginxCpuUs)} | ${f1(s.backendRssMiB)} | ${f2(s.loopP99Ms)} |`);
+    out.push(`| ${s.label} | ${f0(s.rps)} | ${f0(s.rpsMin)}–${f0(s.rpsMax)} | ${floor ? x(s.rps / floor.rps) : '–'} | ${f2(s.p50Ms)} | ${f2(s.p99Ms)} | ${s.socketErrors} | ${s.non2xx} | ${f1(s.backendCpuUs)} | ${f1(s.backendUserUs)} | ${f1(s.nginxCpuUs)} | ${f1(s.backendRssMiB)} | ${f2(s.loopP99Ms)} |`);
   }
   out.push('', 'Ratios (same run):', '', ...ratioLines(results), '');
 
