@@ -36,6 +36,15 @@ function EnvObject(this: ScgiEnv): void {}
 EnvObject.prototype = EnvPrototype;
 const newEnv = (): ScgiEnv => new (EnvObject as unknown as new () => ScgiEnv)();
 
+/**
+ * A front end sends the same names in the same order on every request (its scgi_params, then the
+ * client's headers), so the names of earlier blocks are kept by position and matched in place:
+ * no new string per name, and a key V8 has already internalized. A mismatch (another front end,
+ * other client headers) just takes a fresh slice and remembers it. Bounded by position.
+ */
+const recentNames: string[] = [];
+const MAX_REMEMBERED_NAMES = 64;
+
 export function parseHeaderBlock(block: Buffer): HeaderBlock {
   const end = block.length;
   if (end === 0 || block[end - 1] !== NUL) {
@@ -45,6 +54,7 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
   const text = block.toString('latin1');
   const env = newEnv();
   let pos = 0;
+  let index = 0;
   let first = true;
   while (pos < end) {
     const nameEnd = text.indexOf('\0', pos);
@@ -53,7 +63,12 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
     if (valueEnd === -1) {
       throw new errors.DOW_ERR_HEADER_FORMAT(`header name without a value at byte ${pos}`);
     }
-    const name = text.slice(pos, nameEnd);
+    let name = recentNames[index] as string | undefined;
+    if (name === undefined || name.length !== nameEnd - pos || !text.startsWith(name, pos)) {
+      name = text.slice(pos, nameEnd);
+      if (index < MAX_REMEMBERED_NAMES) recentNames[index] = name;
+    }
+    index++;
     const value = text.slice(nameEnd + 1, valueEnd);
     pos = valueEnd + 1;
     const previous = env[name];

@@ -59,6 +59,15 @@ test('IncomingMessage takes headers through its setter (the getter only reads wh
   assert.deepEqual({ ...req.headers }, { accept: 'a' });
 });
 
+test('IncomingMessage builds headers lazily from rawHeaders, as many as kHeadersCount counts', () => {
+  const req = new IncomingMessage(new Socket());
+  const kHeadersCount = Object.getOwnPropertySymbols(req).find((s) => s.description === 'kHeadersCount');
+  assert.ok(kHeadersCount, 'kHeadersCount symbol not found');
+  req.rawHeaders = ['accept', 'a', 'x-forwarded-for', '1.1.1.1'];
+  (req as unknown as Record<symbol, number>)[kHeadersCount] = 4;
+  assert.deepEqual({ ...req.headers }, { accept: 'a', 'x-forwarded-for': '1.1.1.1' });
+});
+
 test('net.Socket answers remoteAddress, remotePort and remoteFamily from its _peername cache', () => {
   const socket = new Socket();
   (socket as unknown as { _peername: unknown })._peername = { address: '203.0.113.5', port: 4242, family: 'IPv4' };

@@ -138,6 +138,21 @@ test('repeated HTTP_* headers are joined (nginx 1.22 sends each line); the later
   assert.equal(errorCode(() => parseChunks([block('CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000REMOTE_ADDR\u0000a\u0000REMOTE_ADDR\u0000b\u0000')])), 'DOW_ERR_HEADER_DUPLICATE');
 });
 
+test('names remembered from earlier blocks never stand in for different names at the same position', () => {
+  const head = 'CONTENT_LENGTH\u00000\u0000SCGI\u00001\u0000';
+  // Same length, other bytes; a prefix of the remembered name; a longer name starting with it.
+  const sequence = [
+    { HTTP_AAA: 'one', HTTP_X: 'x' },
+    { HTTP_BBB: 'two', HTTP_XY: 'xy' },
+    { HTTP_BB: 'three', HTTP_X: 'x2' },
+    { HTTP_AAA: 'four', HTTP_XYZ: 'xyz' },
+  ];
+  for (const headers of sequence) {
+    const text = head + Object.entries(headers).map(([name, value]) => `${name}\u0000${value}\u0000`).join('');
+    assert.deepEqual(parseChunks([block(text)]).env, { CONTENT_LENGTH: '0', SCGI: '1', ...headers });
+  }
+});
+
 test('limits are configurable', () => {
   const small = { ...DEFAULT_LIMITS, maxHeaderBytes: 100, maxBodyBytes: 5 };
   assert.equal(errorCode(() => parseChunks([Buffer.from('101:')], small)), 'DOW_ERR_HEADER_TOO_LARGE');

@@ -32,6 +32,15 @@ declare module 'node:http' {
 
 function noop(): void {}
 
+/**
+ * IncomingMessage builds `headers` from `rawHeaders` on first read, as many as this symbol counts
+ * (Node's parser sets it); pinned in test/unit/node-internals.test.ts. Apps that never read
+ * headers then never pay for the object.
+ */
+const kHeadersCount = Object.getOwnPropertySymbols(new IncomingMessage(null as unknown as Socket)).find(
+  (symbol) => symbol.description === 'kHeadersCount',
+);
+
 export function runNodeListener(listener: NodeListener, exchange: Exchange): void {
   const socket = exchange.socket;
   presentClient(socket, exchange.env);
@@ -42,11 +51,9 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   req.httpVersionMinor = 1;
   req.httpVersion = '1.1';
   const raw = headerPairs(exchange.env);
-  const headers: Record<string, string> = {};
-  // SCGI names are unique, so each header has one value: no joining rules needed.
-  for (let i = 0; i < raw.length; i += 2) headers[raw[i] as string] = raw[i + 1] as string;
   req.rawHeaders = raw;
-  req.headers = headers;
+  if (kHeadersCount !== undefined) (req as unknown as Record<symbol, number>)[kHeadersCount] = raw.length;
+  else req.headers = headersOf(raw);
   req.scgi = exchange.info;
   req._read = resumeSocket;
   req._destroy = destroyRequest;
@@ -63,7 +70,6 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   res.write = writeStreaming as ServerResponse['write'];
   res.assignSocket(socket);
   res.on('finish', onResponseFinish);
-  socket.on('drain', onSocketDrain);
   exchange.onResponse(res);
 
   exchange.takeBody(new IncomingMessageSink(req));
@@ -78,6 +84,13 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
     (result as Promise<unknown>).then(undefined, (err: unknown) => exchange.appFailed(err));
   }
+}
+
+/** The fallback should a Node version lack the lazy getter: SCGI names are unique, so no joining. */
+function headersOf(raw: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) headers[raw[i] as string] = raw[i + 1] as string;
+  return headers;
 }
 
 function resumeSocket(this: IncomingMessage): void {
@@ -108,7 +121,8 @@ function writeStreaming(this: ServerResponse, ...args: unknown[]): boolean {
   const internals = this as ServerResponse & { streaming?: boolean };
   if (internals.streaming !== true) {
     internals.streaming = true;
-    this.socket?.setNoDelay(true);
+    // Only a streaming response can fill the socket buffer and wait for 'drain': end() does not.
+    this.socket?.setNoDelay(true).on('drain', onSocketDrain);
   }
   return (Object.getPrototypeOf(this) as { write: (...a: unknown[]) => boolean }).write.apply(this, args);
 }
