@@ -10,11 +10,10 @@
  */
 import { OutgoingMessage, validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import { headerLines, isHopByHop, statusLine, type HeaderValue } from '../../protocol/response-head.js';
+import { internalSymbol } from './internal-symbol.js';
 
 /** Node keeps set headers under this symbol as `{ lowercase: [name, value] }`. */
-const kOutHeaders = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
-  (symbol) => symbol.description === 'kOutHeaders',
-);
+const kOutHeaders = internalSymbol(new OutgoingMessage(), 'kOutHeaders');
 
 interface OutgoingInternals {
   _header: string | null;

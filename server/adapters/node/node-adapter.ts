@@ -13,6 +13,7 @@ import type { BodySink } from '../../body-sink.js';
 import { exchangeOf, type Exchange } from '../../exchange.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import { storeCgiHeader } from './cgi-header.js';
+import { internalSymbol } from './internal-symbol.js';
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
@@ -37,9 +38,7 @@ function noop(): void {}
  * (Node's parser sets it); pinned in test/unit/node-internals.test.ts. Apps that never read
  * headers then never pay for the object.
  */
-const kHeadersCount = Object.getOwnPropertySymbols(new IncomingMessage(null as unknown as Socket)).find(
-  (symbol) => symbol.description === 'kHeadersCount',
-);
+const kHeadersCount = internalSymbol(new IncomingMessage(null as unknown as Socket), 'kHeadersCount');
 
 export function runNodeListener(listener: NodeListener, exchange: Exchange): void {
   const socket = exchange.socket;
