@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HistoryReader } from '../shared/history.js';
 import type { RuntimeControl } from '../shared/runtime-control.js';
 import type { DashboardContext } from './context.js';
@@ -66,7 +66,8 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
     // The page polls and streams: a log line per request would drown the runtime's own lines.
-    disableRequestLogging: true,
+    // (Through a LogController: Fastify 5.12 deprecates the top-level option, FSTDEP023.)
+    logController: new LogController({ disableRequestLogging: true }),
     // Ends idle keep-alive sockets on close(); event streams are ended by the hub below.
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;

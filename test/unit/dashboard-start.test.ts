@@ -32,6 +32,27 @@ describe('listen address', () => {
 });
 
 describe('startDashboard', () => {
+  // First in the file: Fastify emits each deprecation warning once per process.
+  it('logs no line per request (the page polls), and no deprecation warning at start', async () => {
+    const lines: string[] = [];
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const dash = await startDashboard({ listen: '127.0.0.1:0', token: 'log-test', control: createFakeRuntime(), history: null, log: logger });
+    try {
+      const res = await fetch(new URL('/api/status', dash.loginUrl), { headers: { authorization: 'Bearer log-test' } });
+      await res.arrayBuffer();
+      const missing = await fetch(new URL('/nowhere', dash.loginUrl), { headers: { authorization: 'Bearer log-test' } });
+      await missing.arrayBuffer();
+    } finally {
+      await dash.close();
+      await new Promise((resolve) => setImmediate(resolve)); // a warning is emitted on the next tick
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(lines.filter((l) => /incoming request|request completed/.test(l)), []);
+    assert.deepEqual(warnings.filter((w) => /disableRequestLogging/.test(w)), []);
+  });
   it('refuses a non-loopback bind without a token', async () => {
     for (const listen of ['0.0.0.0:0', '[::]:0', '10.1.2.3:0']) {
       for (const token of [undefined, '']) {
