@@ -149,13 +149,13 @@ async function writeResponse(exchange: Exchange, response: Response): Promise<vo
     return;
   }
   let head = statusLine(response.status, response.statusText);
+  let hasCookies = false;
   for (const [name, value] of response.headers) {
     // Headers joins repeated Set-Cookie with ", ", which breaks cookies with dates in them.
-    if (name === 'set-cookie' || isHopByHop(name)) continue;
-    head += headerLines(name, value);
+    if (name === 'set-cookie') hasCookies = true;
+    else if (!isHopByHop(name)) head += headerLines(name, value);
   }
-  const cookies = response.headers.getSetCookie();
-  if (cookies.length > 0) head += headerLines('set-cookie', cookies);
+  if (hasCookies) head += headerLines('set-cookie', response.headers.getSetCookie());
   head += '\r\n';
   const status = response.status;
   const noBody = exchange.target.method === 'HEAD' || status === 204 || status === 304 || response.body === null;
