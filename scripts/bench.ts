@@ -8,6 +8,7 @@
  *   npm run bench -- --quick           a few seconds per target, prints only (add --doc to file it)
  *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
  *            --profile-target ours-fetch (another of our backends)
+ *   npm run bench -- --syscalls        system calls per request of each backend, by strace -c
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
@@ -21,6 +22,7 @@ import { runLongPoll, type LongPollResult } from './bench/long-poll.js';
 import type { CaseResult } from './bench/parser-micro.js';
 import { checkTools, describeMachine, INSTALL_HINT } from './bench/preflight.js';
 import { runProfile } from './bench/profile-run.js';
+import { countSyscalls, formatSyscalls } from './bench/syscall-count.js';
 import type { TargetId } from './bench/targets.js';
 import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
 import { runLoad } from './bench/run-load.js';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'profile-target': { type: 'string' },
+    syscalls: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     pairs: { type: 'string' },
@@ -82,6 +85,9 @@ try {
       ...(values['profile-target'] ? { targetId: values['profile-target'] as TargetId } : {}),
     });
     console.log(`\n${summary}`);
+  } else if (values.syscalls) {
+    const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log });
+    console.log(`\n${formatSyscalls(rows, 'npm run bench -- --syscalls')}`);
   } else {
     const machine = describeMachine(tools);
     const load = await runLoad({ dir, rounds, secondsPerRun, warmupSeconds, storePairs, pairSeconds: quick ? secondsPerRun : Math.min(secondsPerRun, 8), connections: CONNECTIONS, only: values.only.split(',').filter(Boolean), log });

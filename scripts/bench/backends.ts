@@ -75,6 +75,14 @@ export function oursConfig(o: OursConfigOptions): object {
 export interface StartBackendOptions {
   /** Extra node flags, e.g. --cpu-prof for the profile run. */
   nodeArgs?: string[];
+  /** A command the backend runs under, e.g. `strace -f -c -o FILE` for the system-call count. */
+  wrap?: string[];
+}
+
+/** The command and arguments to spawn, under `wrap` when one is given. */
+function wrapped(command: string, args: string[], wrap: string[] | undefined): { command: string; args: string[] } {
+  if (!wrap || wrap.length === 0) return { command, args };
+  return { command: wrap[0] as string, args: [...wrap.slice(1), command, ...args] };
 }
 
 function nodeBackend(id: BackendId, dir: string, args: string[], address: string, statsPort: number | null, waitFor: Address[], o: StartBackendOptions): Promise<Backend> {
@@ -82,8 +90,7 @@ function nodeBackend(id: BackendId, dir: string, args: string[], address: string
   writeFileSync(loopFile, '');
   const started = startProcess({
     name: id,
-    command: process.execPath,
-    args: [...(o.nodeArgs ?? []), '--import', PRELOAD, ...args],
+    ...wrapped(process.execPath, [...(o.nodeArgs ?? []), '--import', PRELOAD, ...args], o.wrap),
     env: { ...process.env, DOW_BENCH_LOOP_FILE: loopFile, NODE_ENV: 'production' },
   });
   const backend: Backend = { id, process: started, address, loopFile, statsPort, command: `node ${(o.nodeArgs ?? []).map((a) => `${a} `).join('')}--import ${rel(PRELOAD)} ${args.map(rel).join(' ')}` };
@@ -109,7 +116,7 @@ export async function startBackend(id: BackendId, dir: string, o: StartBackendOp
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
     const args = UWSGI_ARGS(address);
-    const started = startProcess({ name: id, command: 'uwsgi', args });
+    const started = startProcess({ name: id, ...wrapped('uwsgi', args, o.wrap) });
     await waitReady(started, [{ host: '127.0.0.1', port }]);
     return { id, process: started, address, loopFile: null, statsPort: null, command: `uwsgi ${args.map(rel).join(' ')}` };
   }
