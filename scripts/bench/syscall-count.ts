@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startBackend } from './backends.js';
 import { startNginx } from './nginx.js';
 import { freePort } from './processes.js';
-import { TARGETS, type TargetId } from './targets.js';
+import { TARGETS, type BackendId, type TargetId, type TargetSpec } from './targets.js';
 import { runWrk } from './wrk.js';
 
 export const SYSCALL_TARGETS: readonly TargetId[] = ['floor', 'proxy-http10', 'uwsgi', 'ours-nostore', 'ours-full'];
@@ -76,10 +76,10 @@ export async function countSyscalls(o: SyscallOptions): Promise<SyscallCounts[]>
 
 /** Starts the backend under strace; with a front end, loads it through nginx; stops it and reads the counts. */
 async function straced(
-  backendId: NonNullable<(typeof TARGETS)[number]['backend']>,
+  backendId: BackendId,
   file: string,
   o: SyscallOptions,
-  front: (typeof TARGETS)[number]['front'] | null,
+  front: TargetSpec['front'] | null,
 ): Promise<{ calls: Map<string, number>; requests: number }> {
   const backend = await startBackend(backendId, o.dir, { wrap: ['strace', '-f', '-c', '-o', file] });
   let requests = 0;
