@@ -2,11 +2,11 @@
  * @module demo-settings
  * `dragon-on-wheels demo`: the original's demo on the same ports and names - two apps on 9002
  * (thread limit 10) and 9003 (thread limit 2), stats on 9004 - plus what this project adds: the
- * timing store in ./dragon-on-wheels.db and the dashboard on 127.0.0.1:9100.
+ * timing store in ./dragon-on-wheels.db, the dashboard on 127.0.0.1:9100, and a worker process
+ * per app under the supervisor.
  */
 import { resolve } from 'node:path';
 import { DEFAULTS, type RuntimeSettings } from '../server/config.js';
-import { createDemoApp } from '../server/demo-app.js';
 import { DEFAULT_LIMITS } from '../server/protocol/limits.js';
 
 export function demoSettings(cwd: string): RuntimeSettings {
@@ -14,9 +14,11 @@ export function demoSettings(cwd: string): RuntimeSettings {
     const name = `Server_on_port_${port}`;
     return {
       listen: `127.0.0.1:${port}`,
+      // Each demo app in its own worker process, as a served config runs by default.
+      source: { kind: 'demo' as const },
+      workers: { count: DEFAULTS.workers, hangTimeoutMs: DEFAULTS.hangTimeoutMs, maxRequests: 0, maxMemoryMiB: 0 },
       options: {
         name,
-        handler: { type: 'node' as const, listener: createDemoApp(name) },
         threads,
         queue: DEFAULTS.queue,
         queueTimeoutMs: DEFAULTS.queueTimeoutMs,

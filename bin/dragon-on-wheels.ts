@@ -11,6 +11,7 @@ import { createRemoteControl, startDashboard } from '../dashboard/index.js';
 import { readStatsPort } from '../dashboard/stats-client.js';
 import { isDragonError } from '../shared/errors.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
+import { parseStats } from '../shared/stats-format.js';
 import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { createLogger, type LogFormat } from '../server/logger.js';
@@ -25,6 +26,9 @@ Usage:
                                              stats on :9004, dashboard on 127.0.0.1:9100
   dragon-on-wheels serve <config> [options]  serve the apps of a config file (.mjs, .js or .json)
   dragon-on-wheels stats [host:port]         print the stats port's figures (default 127.0.0.1:9004)
+  dragon-on-wheels reload [host:port]        graceful reload of every app's workers with fresh code:
+                                             finds the running server through its stats port
+                                             (default 127.0.0.1:9004) and sends it SIGHUP
   dragon-on-wheels dashboard --db <file> [--stats host:port] [--listen host:port]
                                              run the dashboard beside a running runtime
 
@@ -101,6 +105,15 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await readStatsPort(address.host, address.port));
       return 0;
     }
+    case 'reload': {
+      const address = parseListenAddress(rest[0] ?? DEFAULTS.stats);
+      if (address.kind !== 'tcp') throw new UsageError('reload takes the stats port as host:port');
+      const pid = Number(parseStats(await readStatsPort(address.host, address.port)).get('supervisor_pid'));
+      if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`the stats port at ${rest[0] ?? DEFAULTS.stats} names no supervisor_pid`);
+      process.kill(pid, 'SIGHUP');
+      process.stdout.write(`sent SIGHUP to the supervisor (pid ${pid}); its log says when each app has reloaded\n`);
+      return 0;
+    }
     case 'dashboard': {
       if (values.db === undefined) throw new UsageError('dashboard needs --db <file>, the runtime\'s timing store');
       const log = createLogger({ level: values['log-level'] ?? 'info', format });
@@ -131,6 +144,12 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   // An app's stray async error must not take every other app down with it.
   process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));
+  // SIGHUP: graceful reload (new workers with fresh code, then the old ones drain), as uWSGI,
+  // Gunicorn and nginx do it. Without this handler Node would exit at once on SIGHUP.
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading every app\'s workers');
+    void runtime.server.reloadAll('SIGHUP');
+  });
   const signal = await untilSignal(log);
   log.info(`${signal}: stopping; waiting up to ${settings.drainTimeoutMs} ms for ${runtime.server.inFlight} requests in flight`);
   await runtime.close();

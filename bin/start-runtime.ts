@@ -1,17 +1,17 @@
 /**
  * @module start-runtime
- * The composition root: the only place that wires the runtime, the timing store and the dashboard
- * together (server/ and dashboard/ never import each other). Starts everything or nothing.
+ * The composition root: the only place that wires the supervisor, the timing store and the
+ * dashboard together (server/ and dashboard/ never import each other). Starts everything or nothing.
  */
 import type { Logger } from 'pino';
 import { startDashboard, type RunningDashboard } from '../dashboard/index.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config.js';
-import { Server } from '../server/server.js';
+import { Supervisor } from '../server/supervisor/supervisor.js';
 import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
 
 export interface RuntimeHandle {
-  server: Server;
+  server: Supervisor;
   store: TimingStore | null;
   dashboard: RunningDashboard | null;
   /** Graceful stop: drain requests, stop the dashboard, then flush the store. */
@@ -30,27 +30,15 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
         ...(storeSettings.bufferRows === undefined ? {} : { bufferRows: storeSettings.bufferRows }),
       })
     : null;
-  const server = new Server({
-    listeners: [
-      ...settings.apps.map((app) => ({
-        listen: app.listen,
-        ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
-        processor: { app: app.options },
-      })),
-      ...(settings.stats === null ? [] : [{ listen: settings.stats, processor: { stats: true as const } }]),
-    ],
-    limits: settings.limits,
-    logger: log,
-    recorder: store,
-  });
+  const server = new Supervisor(settings, log, store);
   let dashboard: RunningDashboard | null = null;
   try {
-    await server.listen();
+    await server.start();
     if (store && storeSettings) {
       log.info(`timing store: ${storeSettings.path}`);
       if (settings.persistLimits) {
         for (const [app, threads] of await store.latestLimits()) {
-          if (server.apps.has(app)) server.restoreThreads(app, threads);
+          if (server.hasApp(app)) server.restoreThreads(app, threads);
         }
       }
       // The separate-process dashboard asks for limit changes through the database.
@@ -70,7 +58,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
       log.info(`dashboard on http://${dashboard.address}/ - log in with ${dashboard.loginUrl}`);
     }
   } catch (err) {
-    await server.close(0);
+    await server.stop(0);
     await store?.close();
     throw err;
   }
@@ -79,7 +67,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
     store,
     dashboard,
     async close() {
-      await server.close(settings.drainTimeoutMs);
+      await server.stop(settings.drainTimeoutMs);
       await dashboard?.close();
       await store?.close();
     },

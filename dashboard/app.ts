@@ -17,10 +17,11 @@ import type { RuntimeControl } from '../shared/runtime-control.js';
 import type { DashboardContext } from './context.js';
 import { registerErrorReplies } from './error-reply.js';
 import { createEventHub } from './event-hub.js';
-import { createLocalAudit } from './local-audit.js';
+import { createLocalAudit, createLocalLog } from './local-audit.js';
 import { registerEventsRoute } from './routes/events-route.js';
 import { registerHistoryRoutes } from './routes/history-routes.js';
 import { registerLoginRoute } from './routes/login-route.js';
+import { registerReloadRoute } from './routes/reload-route.js';
 import { registerStatusRoutes } from './routes/status-routes.js';
 import { registerThreadsRoute } from './routes/threads-route.js';
 import { registerGuard } from './security/guard.js';
@@ -46,7 +47,7 @@ export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public'
 export const CHART_JS_DIR = dirname(createRequire(import.meta.url).resolve('chart.js'));
 /** Files in PUBLIC_DIR that are answers of routes, not assets anyone may fetch. */
 const PAGE_FILES = new Set(['/index.html', '/signed-out.html']);
-/** Small JSON bodies only: the one body the API takes is `{"threads": N}`. */
+/** Small JSON bodies only: the API takes `{"threads": N}` and an empty `{}` for a reload. */
 const BODY_LIMIT_BYTES = 4096;
 
 /**
@@ -83,6 +84,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
     history: options.history,
     snapshots: createSnapshotSource(options.control),
     localAudit: createLocalAudit(),
+    localEvents: createLocalLog(),
     now: options.now ?? Date.now,
   };
   const hub = createEventHub(ctx, app.log);
@@ -121,6 +123,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   registerStatusRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerThreadsRoute(app, ctx);
+  registerReloadRoute(app, ctx);
   registerEventsRoute(app, hub);
   return app;
 }

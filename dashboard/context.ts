@@ -1,11 +1,11 @@
 /**
  * @module context
  * What the dashboard's routes share: the runtime, the history, the snapshot cache and the
- * fallback audit log. Built once in app.ts and passed to each route module.
+ * fallback audit logs. Built once in app.ts and passed to each route module.
  */
-import type { AuditEntry, HistoryReader } from '../shared/history.js';
+import type { AuditEntry, EventEntry, EventQuery, HistoryReader } from '../shared/history.js';
 import type { RuntimeControl } from '../shared/runtime-control.js';
-import type { LocalAudit } from './local-audit.js';
+import type { LocalAudit, LocalEvents } from './local-audit.js';
 import type { SnapshotSource } from './snapshot-source.js';
 
 export interface DashboardContext {
@@ -13,6 +13,8 @@ export interface DashboardContext {
   history: HistoryReader | null;
   snapshots: SnapshotSource;
   localAudit: LocalAudit;
+  /** Reloads made through this dashboard, when there is no store for the runtime to write them to. */
+  localEvents: LocalEvents;
   now: () => number;
 }
 
@@ -20,5 +22,11 @@ export interface DashboardContext {
 export function readAudit(ctx: DashboardContext, options: { app?: string; sinceMs?: number; limit?: number }): AuditEntry[] {
   const entries = ctx.history ? ctx.history.audit(options) : ctx.localAudit.list(options);
   // Newest first whatever order the reader uses; ids break ties within one millisecond.
+  return [...entries].sort((a, b) => b.atMs - a.atMs || b.id - a.id);
+}
+
+/** Runtime events from the store when there is one, else the reloads this dashboard made. */
+export function readEvents(ctx: DashboardContext, options: EventQuery): EventEntry[] {
+  const entries = ctx.history ? ctx.history.events(options) : ctx.localEvents.list(options);
   return [...entries].sort((a, b) => b.atMs - a.atMs || b.id - a.id);
 }

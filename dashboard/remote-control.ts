@@ -2,7 +2,8 @@
  * @module remote-control
  * RuntimeControl for `dragon-on-wheels dashboard --db …`, the dashboard in its own process:
  * live figures come from the runtime's stats port, limit changes go through the database's
- * threads_commands table, which the runtime's store writer polls and answers.
+ * threads_commands table, which the runtime's store writer polls and answers. Reloads are not
+ * offered here (see reload below).
  */
 import type Database from 'better-sqlite3';
 import { errors, isDragonError } from '../shared/errors.js';
@@ -49,6 +50,17 @@ export function createRemoteControl(options: RemoteControlOptions): RemoteContro
         throw new errors.DOW_ERR_BAD_REQUEST(`the runtime refused the change: ${cmd.error ?? 'no previous value'}`);
       }
       return { app, oldThreads: cmd.oldThreads, newThreads: threads };
+    },
+
+    /*
+     * No command table carries reloads: a reload takes seconds, starts processes and must answer
+     * with their pids, which a 250 ms poll of SQLite by the store writer is not the place for.
+     */
+    async reload(app) {
+      throw new errors.DOW_ERR_RELOAD(
+        app,
+        'this dashboard runs in its own process; reload from the dashboard inside the server (serve, demo) or with `dragon-on-wheels reload`',
+      );
     },
 
     close() {

@@ -73,7 +73,10 @@ const windowSummary = {
 
 export const appCard = {
   type: 'object',
-  required: ['name', 'listen', 'mount', 'threads', 'online', 'queued', 'requests', 'rejected', 'errors', 'timeouts', 'aborted', 'recent'],
+  required: [
+    'name', 'listen', 'mount', 'threads', 'online', 'queued', 'requests', 'rejected', 'errors', 'timeouts', 'aborted',
+    'workers', 'restarts', 'hangs', 'workerPids', 'backoffMs', 'recent',
+  ],
   properties: {
     name: { type: 'string' },
     listen: { type: 'string' },
@@ -86,6 +89,13 @@ export const appCard = {
     errors: integer,
     timeouts: integer,
     aborted: integer,
+    /** Live worker processes; 0 for an app that runs in-process. */
+    workers: integer,
+    restarts: integer,
+    hangs: integer,
+    workerPids: { type: 'array', items: integer },
+    /** Time left before a crash-looping app's next restart, ms; 0 otherwise. */
+    backoffMs: { type: 'number' },
     /** The last 5 minutes from the timing store; null without one. */
     recent: windowSummary,
   },
@@ -110,6 +120,23 @@ export const auditEntry = {
     app: { type: 'string' },
     oldThreads: integer,
     newThreads: integer,
+    source: { type: 'string' },
+  },
+} as const;
+
+export const eventKinds = ['reload', 'restart', 'hang', 'recycle'] as const;
+
+export const eventEntry = {
+  type: 'object',
+  required: ['id', 'atMs', 'app', 'kind', 'pid', 'detail', 'source'],
+  properties: {
+    id: integer,
+    atMs: { type: 'number' },
+    app: { type: 'string' },
+    kind: { type: 'string', enum: eventKinds },
+    /** The worker concerned; 0 for a whole-app reload. */
+    pid: integer,
+    detail: { type: 'string' },
     source: { type: 'string' },
   },
 } as const;
@@ -145,7 +172,7 @@ export const seriesQuery = {
 
 export const seriesBody = {
   type: 'object',
-  required: ['app', 'window', 'fromMs', 'toMs', 'stepMs', 'points', 'markers', 'history'],
+  required: ['app', 'window', 'fromMs', 'toMs', 'stepMs', 'points', 'markers', 'events', 'history'],
   properties: {
     app: { type: 'string' },
     window: { type: 'string', enum: windowNames },
@@ -155,6 +182,8 @@ export const seriesBody = {
     points: { type: 'array', items: seriesPoint },
     /** Thread-limit changes inside the window, oldest first: the charts' vertical markers. */
     markers: { type: 'array', items: auditEntry },
+    /** Runtime events (reload, restart, hang, recycle) inside the window, oldest first. */
+    events: { type: 'array', items: eventEntry },
     history: { type: 'boolean' },
   },
 } as const;
@@ -179,6 +208,27 @@ export const auditBody = {
   },
 } as const;
 
+export const runtimeEventsQuery = {
+  type: 'object',
+  properties: {
+    app: { type: 'string', minLength: 1, maxLength: 200 },
+    sinceMs: { type: 'integer', minimum: 0 },
+    untilMs: { type: 'integer', minimum: 0 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  },
+  additionalProperties: false,
+} as const;
+
+export const runtimeEventsBody = {
+  type: 'object',
+  required: ['entries', 'history'],
+  properties: {
+    /** Newest first. */
+    entries: { type: 'array', items: eventEntry },
+    history: { type: 'boolean' },
+  },
+} as const;
+
 export const threadsRequest = {
   type: 'object',
   required: ['threads'],
@@ -190,6 +240,24 @@ export const threadsBody = {
   type: 'object',
   required: ['app', 'oldThreads', 'newThreads'],
   properties: { app: { type: 'string' }, oldThreads: integer, newThreads: integer },
+} as const;
+
+/** A reload takes no parameters: no body (the route reads it as `{}`) or an empty object. */
+export const reloadRequest = {
+  type: 'object',
+  properties: {},
+  additionalProperties: false,
+} as const;
+
+export const reloadBody = {
+  type: 'object',
+  required: ['app', 'oldPids', 'newPids', 'tookMs'],
+  properties: {
+    app: { type: 'string' },
+    oldPids: { type: 'array', items: integer },
+    newPids: { type: 'array', items: integer },
+    tookMs: { type: 'number' },
+  },
 } as const;
 
 export const loginQuery = {
@@ -208,3 +276,6 @@ export const commonErrors = {
   500: errorBody,
   503: errorBody,
 } as const;
+
+/** DOW_ERR_RELOAD is a 409: not possible for this app (in-process) or from here (a dashboard in its own process). */
+export const reloadErrors = { ...commonErrors, 409: errorBody } as const;

@@ -5,11 +5,23 @@
  *
  *   SCGI_SERVER_apps='shop blog_v2'     app names, space-separated (names may contain `_`)
  *   SCGI_SERVER_blog_v2_threads='4'     per-app figures are `<app>_<figure>`
+ *   SCGI_SERVER_shop_worker_pids='41 42' live worker pids, space-separated, '' for none
+ *
+ * A runtime older than worker processes prints no worker figures: they read as 0 and [], which
+ * is what an in-process app reports, so its cards say "in-process".
  */
 import { errors } from '../shared/errors.js';
 import type { AppSnapshot, RuntimeSnapshot } from '../shared/runtime-control.js';
 
 const MS_PER_S = 1000;
+
+function pids(value: string | undefined): number[] {
+  if (value === undefined) return [];
+  return value
+    .split(' ')
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 0);
+}
 
 export function snapshotFromStats(figures: ReadonlyMap<string, string>): RuntimeSnapshot {
   // Anything answering without a pid is not our stats port (or answered half a report).
@@ -35,6 +47,11 @@ export function snapshotFromStats(figures: ReadonlyMap<string, string>): Runtime
       errors: num(key('errors')),
       timeouts: num(key('timeouts')),
       aborted: num(key('aborted')),
+      workers: num(key('workers')),
+      restarts: num(key('restarts')),
+      hangs: num(key('hangs')),
+      workerPids: pids(figures.get(key('worker_pids'))),
+      backoffMs: num(key('backoff_ms')),
     };
   });
   return {

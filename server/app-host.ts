@@ -43,6 +43,11 @@ export class AppHost {
   queueTimeoutMs: number;
   requestTimeoutMs: number;
   private readonly handler: AppHandler;
+  /**
+   * Called when a request is queued or leaves the limiter, in a worker process, so that the
+   * supervisor hears about queue pressure and slots given back. Null in-process (no cost there).
+   */
+  onLoadChange: ((host: AppHost) => void) | null = null;
   private lastRejectionLogAt = -Infinity;
   private suppressedRejections = 0;
 
@@ -72,8 +77,10 @@ export class AppHost {
   admit(conn: ScgiConnection): void {
     const result = this.limiter.acquire(conn, performance.now());
     if (result === 'run') this.dispatch(conn);
-    else if (result === 'queued') conn.phase = Phase.QUEUED;
-    else this.reject(conn, new errors.DOW_ERR_QUEUE_FULL(this.name, this.limiter.limit, this.limiter.running, this.limiter.waiting).message);
+    else if (result === 'queued') {
+      conn.phase = Phase.QUEUED;
+      this.onLoadChange?.(this);
+    } else this.reject(conn, new errors.DOW_ERR_QUEUE_FULL(this.name, this.limiter.limit, this.limiter.running, this.limiter.waiting).message);
   }
 
   /** Answers 503 to waiters that queued at or before `now - queueTimeoutMs`. */
@@ -120,6 +127,7 @@ export class AppHost {
     } else if (phase === Phase.QUEUED) {
       this.limiter.cancel(conn);
     }
+    if (phase === Phase.RUNNING || phase === Phase.QUEUED) this.onLoadChange?.(this);
     const stats = this.stats;
     if (phase === Phase.HEAD && outcome !== Outcome.REJECTED) {
       // Malformed or never completed: it never reached the app, so it is not one of its requests.
@@ -172,12 +180,17 @@ export class AppHost {
       errors: s.errors,
       timeouts: s.timeouts,
       aborted: s.aborted,
+      workers: 0,
+      restarts: 0,
+      hangs: 0,
+      workerPids: [],
+      backoffMs: 0,
     };
   }
 
   /** The figures an app sees about itself through `req.scgi.stats()`: the snapshot's counters plus durations. */
   ownFigures(): Record<string, number> {
-    const { name: _name, listen: _listen, mount: _mount, ...counters } = this.snapshot();
+    const { name: _name, listen: _listen, mount: _mount, workers: _w, restarts: _r, hangs: _h, workerPids: _p, backoffMs: _b, ...counters } = this.snapshot();
     const s = this.stats;
     return {
       ...counters,

@@ -5,6 +5,24 @@
  */
 import { LatencyHistogram } from '../shared/histogram.js';
 
+/** AppStats as it crosses a process boundary (worker -> supervisor): plain numbers and one blob. */
+export interface AppStatsData {
+  requests: number;
+  rejected: number;
+  errors: number;
+  timeouts: number;
+  aborted: number;
+  badRequests: number;
+  onlineTime: number;
+  longest: number;
+  shortest: number;
+  mean: number;
+  m2: number;
+  queueTime: number;
+  /** LatencyHistogram.encode() of the durations. */
+  durations: Uint8Array;
+}
+
 export class AppStats {
   /** Finished requests, whatever their status. */
   requests = 0;
@@ -20,8 +38,8 @@ export class AppStats {
   longest = 0;
   shortest = Infinity;
   /** Welford's running mean and sum of squared deviations, for a stable stddev. */
-  private mean = 0;
-  private m2 = 0;
+  mean = 0;
+  m2 = 0;
   queueTime = 0;
   readonly durations = new LatencyHistogram();
 
@@ -38,6 +56,36 @@ export class AppStats {
     this.queueTime += queueMs / 1000;
     if (status >= 500) this.errors++;
     this.durations.record(Math.round(durationMs * 1000));
+  }
+
+  toData(): AppStatsData {
+    const { requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime } = this;
+    return { requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime, durations: this.durations.encode() };
+  }
+
+  /**
+   * Adds another process's figures: counters and sums add, extremes combine, and the running mean
+   * and squared deviations merge exactly (Chan et al.'s parallel form of Welford's method), so the
+   * stddev of all workers is the stddev of all requests, not an average of stddevs.
+   */
+  merge(other: AppStatsData): void {
+    const n = this.requests + other.requests;
+    if (other.requests > 0) {
+      const delta = other.mean - this.mean;
+      this.m2 += other.m2 + (delta * delta * this.requests * other.requests) / n;
+      this.mean += (delta * other.requests) / n;
+    }
+    this.requests = n;
+    this.rejected += other.rejected;
+    this.errors += other.errors;
+    this.timeouts += other.timeouts;
+    this.aborted += other.aborted;
+    this.badRequests += other.badRequests;
+    this.onlineTime += other.onlineTime;
+    this.queueTime += other.queueTime;
+    if (other.longest > this.longest) this.longest = other.longest;
+    if (other.shortest < this.shortest) this.shortest = other.shortest;
+    this.durations.mergeEncoded(other.durations);
   }
 
   /** Corrected sample standard deviation (n - 1), as the original computed it. */

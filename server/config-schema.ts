@@ -8,6 +8,7 @@
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
 const ms = { type: 'integer', minimum: 0 } as const;
+export const MAX_WORKERS = 256;
 
 export const appSchema = {
   type: 'object',
@@ -25,6 +26,12 @@ export const appSchema = {
     requestTimeout: ms,
     mount: { type: 'string', pattern: '^(/[^?#]*)?$' },
     socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
+    // Worker processes (0: the app runs inside the supervisor); 'auto': one per core.
+    workers: { anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_WORKERS }, { enum: ['auto'] }] },
+    hangTimeout: ms,
+    maxRequests: { type: 'integer', minimum: 0 },
+    /** RSS in MiB. */
+    maxMemory: { type: 'integer', minimum: 0 },
   },
 } as const;
 

@@ -4,15 +4,17 @@
  * every default filled in. Any problem is one DOW_ERR_CONFIG naming the field and the cause; the
  * CLI prints it and exits 2 before anything starts.
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { errors, isDragonError } from '../shared/errors.js';
-import type { AppOptions } from './app-host.js';
+import type { AppHandler, AppOptions } from './app-host.js';
 import { loadApp, type AppType } from './app-loader.js';
-import { configSchema } from './config-schema.js';
+import { configSchema, MAX_WORKERS } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+import type { AppSource } from './supervisor/ipc-protocol.js';
 
 export interface StoreSettings {
   path: string;
@@ -22,10 +24,23 @@ export interface StoreSettings {
   retention: { rawMaxAgeMs?: number; rawMaxRows?: number; rollupMaxAgeMs?: number };
 }
 
+/** How an app's worker processes are run and replaced (`workers: 0`: in the supervisor itself). */
+export interface WorkerSettings {
+  count: number;
+  hangTimeoutMs: number;
+  maxRequests: number;
+  maxMemoryMiB: number;
+}
+
 export interface AppSettings {
   listen: string;
   socketMode?: number;
-  options: AppOptions;
+  /** `handler` is loaded here only for an in-process app; workers load `source` themselves. */
+  options: Omit<AppOptions, 'handler'> & { handler?: AppHandler };
+  /** Where workers load the app from; absent for an app built in code (in-process only). */
+  source?: AppSource;
+  /** Absent: in-process, as a settings object built in code with a handler in hand. */
+  workers?: WorkerSettings;
 }
 
 export interface RuntimeSettings {
@@ -37,6 +52,8 @@ export interface RuntimeSettings {
   store: StoreSettings | null;
   dashboard: { listen: string; token?: string } | null;
   persistLimits: boolean;
+  /** The config file, for messages about errors found after loading (a worker's load error). */
+  source?: string;
 }
 
 export const DEFAULTS = {
@@ -48,11 +65,14 @@ export const DEFAULTS = {
   requestTimeoutMs: 60_000,
   drainTimeoutMs: 10_000,
   storePath: 'dragon-on-wheels.db',
+  workers: 1,
+  hangTimeoutMs: 30_000,
 } as const;
 
 type RawApp = {
   name: string; listen: string; module: string; export?: string; type?: AppType; threads?: number;
   queue?: number; queueTimeout?: number; requestTimeout?: number; mount?: string; socketMode?: number;
+  workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
 };
 type RawConfig = {
   stats?: string | false; apps: RawApp[];
@@ -99,19 +119,37 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     if (listens.has(app.listen)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].listen: ${app.listen} is used twice`);
     names.add(app.name);
     listens.add(app.listen);
-    let handler;
+    const workers = app.workers === 'auto' ? availableParallelism() : (app.workers ?? DEFAULTS.workers);
+    const threads = app.threads ?? DEFAULTS.threads;
+    if (workers > threads) {
+      throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].threads: ${threads} is less than workers (${workers}); each worker needs at least one slot`);
+    }
+    const modulePath = resolve(baseDir, app.module);
+    let handler: AppHandler | undefined;
     try {
-      handler = await loadApp(app.module, app.export ?? 'default', app.type ?? 'auto', app.name, baseDir);
+      // The supervisor never runs app code: with workers, each worker loads the module itself
+      // (and a load error stops the start the same way). In-process, it is loaded here.
+      if (workers === 0) handler = await loadApp(app.module, app.export ?? 'default', app.type ?? 'auto', app.name, baseDir);
+      else await access(modulePath).catch(() => {
+        throw new errors.DOW_ERR_APP_MODULE(app.name, `cannot load module ${app.module}: no such file ${modulePath}`);
+      });
     } catch (err) {
       throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].module: ${isDragonError(err) ? err.message : String(err)}`);
     }
     apps.push({
       listen: app.listen,
       ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
+      source: { kind: 'module', path: modulePath, export: app.export ?? 'default', type: app.type ?? 'auto' },
+      workers: {
+        count: workers,
+        hangTimeoutMs: app.hangTimeout ?? DEFAULTS.hangTimeoutMs,
+        maxRequests: app.maxRequests ?? 0,
+        maxMemoryMiB: app.maxMemory ?? 0,
+      },
       options: {
         name: app.name,
-        handler,
-        threads: app.threads ?? DEFAULTS.threads,
+        ...(handler ? { handler } : {}),
+        threads,
         queue: app.queue ?? DEFAULTS.queue,
         queueTimeoutMs: app.queueTimeout ?? DEFAULTS.queueTimeoutMs,
         requestTimeoutMs: app.requestTimeout ?? DEFAULTS.requestTimeoutMs,
@@ -150,6 +188,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       ...(config.dashboard?.token === undefined ? {} : { token: config.dashboard.token }),
     },
     persistLimits: config.persistLimits ?? false,
+    source,
   };
 }
 
@@ -167,5 +206,6 @@ function describe(error: ErrorObject | undefined): string {
     return `${field}: must match [A-Za-z_][A-Za-z0-9_]* (it becomes part of shell variable names)`;
   }
   if (error.keyword === 'pattern' && /listen|stats/.test(field)) return `${field}: must be host:port or unix:/path.sock`;
+  if (field.endsWith('.workers')) return `${field}: must be an integer from 0 to ${MAX_WORKERS} or "auto"`;
   return `${field}: ${error.message ?? 'invalid'}`;
 }

@@ -35,7 +35,19 @@ export async function listenOn(server: Server, address: ListenAddress, socketMod
   return bound !== null && typeof bound === 'object' ? { kind: 'tcp', host: address.host, port: bound.port } : address;
 }
 
-async function removeStaleSocket(path: string): Promise<void> {
+/** Accepts on a listening socket received from another process; returns its address text. */
+export async function listenOnHandle(server: Server, handle: object, address: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(handle, LISTEN_BACKLOG, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return address;
+}
+
+export async function removeStaleSocket(path: string): Promise<void> {
   let stat;
   try {
     stat = await lstat(path);

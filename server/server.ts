@@ -8,7 +8,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { errors } from '../shared/errors.js';
-import type { RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
+import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
 import { MAX_THREADS } from '../shared/runtime-control.js';
 import { formatStats } from '../shared/stats-format.js';
 import type { TimingRecorder } from '../shared/timing-row.js';
@@ -16,7 +16,7 @@ import { AppHost, type AppOptions } from './app-host.js';
 import { ScgiConnection, Phase } from './connection.js';
 import { attachExchange, exchangeOf } from './exchange.js';
 import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
-import { listenOn } from './listen-address.js';
+import { listenOn, listenOnHandle } from './listen-address.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import { buildStatsFigures } from './stats-report.js';
 import { VERSION } from './version.js';
@@ -25,6 +25,11 @@ export type Processor = { app: AppOptions } | { stats: true };
 
 export interface ListenerSpec {
   listen: string;
+  /**
+   * A socket already bound and listening in another process (a worker's copy of the
+   * supervisor's): accepted on as it is, never bound, chmod-ed or unlinked here.
+   */
+  handle?: object;
   /** File mode for a Unix socket; nginx's workers must be able to connect. */
   socketMode?: number;
   processor: Processor;
@@ -53,6 +58,7 @@ export class Server implements RuntimeControl {
   private readonly recorder: TimingRecorder | null;
   private sweeper: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  private stopped: Promise<void> | null = null;
 
   constructor(private readonly options: ServerOptions) {
     this.log = options.logger ?? pino({ level: 'silent' });
@@ -83,21 +89,40 @@ export class Server implements RuntimeControl {
           host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
         );
         this.netServers.push(net);
-        const bound = formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE));
+        const bound = spec.handle
+          ? await listenOnHandle(net, spec.handle, spec.listen)
+          : formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE));
         this.addresses.push(bound);
         if (host) host.listen = bound;
         // After listen, errors are accept() failures: out of file descriptors (EMFILE) under a
         // connection flood, or ECONNABORTED. Unhandled they would kill the process; the listener
         // keeps accepting once descriptors are free again.
         net.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(bound, err));
-        this.log.info(`UP on ${bound}`);
+        if (!spec.handle) this.log.info(`UP on ${bound}`);
       }
     } catch (err) {
-      await this.closeListeners();
+      await this.stopAccepting();
       throw err;
     }
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  /** Serves a connection accepted elsewhere (handed over by the supervisor while it stops). */
+  adopt(socket: Socket, app: string): void {
+    const host = this.apps.get(app);
+    if (host === undefined) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    this.onConnection(socket, host);
+  }
+
+  /** Requests queued or running now, oldest first, at most `max`. */
+  inFlight(max: number): Array<[startMs: number, method: string, path: string]> {
+    const list: Array<[number, string, string]> = [];
+    for (const conn of this.connections) {
+      if (list.length >= max) break;
+      if (conn.phase === Phase.QUEUED || conn.phase === Phase.RUNNING) list.push([conn.startMs, conn.target.method, conn.target.path]);
+    }
+    return list;
   }
 
   private onConnection(socket: Socket, host: AppHost): void {
@@ -174,6 +199,11 @@ export class Server implements RuntimeControl {
     host.setThreads(threads);
   }
 
+  async reload(app: string): Promise<ReloadResult> {
+    if (!this.apps.has(app)) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    throw new errors.DOW_ERR_RELOAD(app, 'it runs inside this process (workers: 0); restart the server to load new code');
+  }
+
   async snapshot(): Promise<RuntimeSnapshot> {
     const apps = [...this.apps.values()].map((host) => host.snapshot());
     let requests = 0;
@@ -202,7 +232,7 @@ export class Server implements RuntimeControl {
   }
 
   private async drain(drainTimeoutMs: number): Promise<void> {
-    const closed = this.closeListeners();
+    const closed = this.stopAccepting();
     const deadline = performance.now() + drainTimeoutMs;
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -212,16 +242,18 @@ export class Server implements RuntimeControl {
     await closed;
   }
 
-  private closeListeners(): Promise<void> {
-    return Promise.all(this.netServers.map((net) => new Promise<void>((resolve) => net.close(() => resolve())))).then(() => undefined);
+  /** Closes the listening sockets (idempotent); connections already accepted go on. */
+  stopAccepting(): Promise<void> {
+    this.stopped ??= Promise.all(this.netServers.map((net) => new Promise<void>((resolve) => net.close(() => resolve())))).then(() => undefined);
+    return this.stopped;
   }
 
-  get inFlight(): number {
+  get connectionCount(): number {
     return this.connections.size;
   }
 }
 
-function checkThreads(threads: number): void {
+export function checkThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new errors.DOW_ERR_THREADS_RANGE(MAX_THREADS, JSON.stringify(threads));
   }

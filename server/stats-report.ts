@@ -20,6 +20,8 @@ export interface ServerState {
   nowMs: number;
   apps: readonly AppState[];
   store: { rows: number; dropped: number; errors: number } | null;
+  /** Rows recorded by workers that died before delivering them (worker processes only). */
+  storeLost?: number;
 }
 
 /** The original hid an app's derived figures until it had finished this many requests. */
@@ -36,6 +38,8 @@ export function buildStatsFigures(state: ServerState): Map<string, string | numb
   }
   const uptime = Math.floor((state.nowMs - state.startMs) / 1000);
   figures.set('pid', state.pid);
+  // The process to signal (SIGHUP reloads, SIGTERM stops); the same as pid, named for scripts.
+  figures.set('supervisor_pid', state.pid);
   figures.set('version', state.version);
   figures.set('start_time', (state.startMs / 1000).toFixed(2));
   figures.set('start_at_asctime', asctime(new Date(state.startMs)));
@@ -48,6 +52,7 @@ export function buildStatsFigures(state: ServerState): Map<string, string | numb
     figures.set('store_rows', state.store.rows);
     figures.set('store_dropped', state.store.dropped);
     figures.set('store_errors', state.store.errors);
+    figures.set('store_lost', state.storeLost ?? 0);
   }
   return figures;
 }
@@ -66,6 +71,11 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}bad_requests`, s.badRequests);
   figures.set(`${p}listen`, app.listen);
   figures.set(`${p}mount`, app.mount);
+  figures.set(`${p}workers`, app.workers);
+  figures.set(`${p}restarts`, app.restarts);
+  figures.set(`${p}hangs`, app.hangs);
+  figures.set(`${p}worker_pids`, app.workerPids.join(' '));
+  figures.set(`${p}backoff_ms`, app.backoffMs);
   if (s.requests < MIN_REQUESTS_FOR_FIGURES) {
     figures.set(`${p}error`, 'Not enough data');
     return;

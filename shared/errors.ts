@@ -56,6 +56,9 @@ export const errors = {
   DOW_ERR_FETCH_RESULT: createError('DOW_ERR_FETCH_RESULT', '%s: the fetch handler returned %s, not a Response', 500),
   DOW_ERR_UNKNOWN_APP: createError('DOW_ERR_UNKNOWN_APP', 'no app named %s', 404),
   DOW_ERR_THREADS_RANGE: createError('DOW_ERR_THREADS_RANGE', 'threads must be an integer from 1 to %d, got %s', 400),
+  DOW_ERR_THREADS_BELOW_WORKERS: createError('DOW_ERR_THREADS_BELOW_WORKERS', '%s: threads must be at least its %d workers (each worker needs a slot), got %d', 400),
+  DOW_ERR_RELOAD: createError('DOW_ERR_RELOAD', 'cannot reload %s: %s', 409),
+  DOW_ERR_WORKER_START: createError('DOW_ERR_WORKER_START', '%s: worker %d failed to start: %s', 500),
 
   // Configuration and start-up (exit code 2 from the CLI).
   DOW_ERR_CONFIG: createError('DOW_ERR_CONFIG', 'config %s: %s', 500),

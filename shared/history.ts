@@ -3,6 +3,7 @@
  * What the dashboard reads from the timing store's history. The SQLite implementation lives in
  * shared/store/; the dashboard only sees this interface, so it never needs the runtime.
  */
+import type { RuntimeEventKind } from './timing-row.js';
 
 export const WINDOWS_MS = {
   '15m': 15 * 60_000,
@@ -64,9 +65,32 @@ export interface AuditEntry {
   source: string;
 }
 
+/** A worker event as stored: what happened to which worker, why, and who asked. */
+export interface EventEntry {
+  id: number;
+  atMs: number;
+  app: string;
+  kind: RuntimeEventKind;
+  /** The worker it concerns, 0 for a whole-app reload. */
+  pid: number;
+  detail: string;
+  source: string;
+}
+
+export interface EventQuery {
+  app?: string;
+  /** Inclusive. */
+  sinceMs?: number;
+  /** Exclusive. */
+  untilMs?: number;
+  limit?: number;
+}
+
 export interface HistoryReader {
   series(app: string, fromMs: number, toMs: number): Series;
   summary(app: string, fromMs: number, toMs: number): WindowSummary;
   audit(options?: { app?: string; sinceMs?: number; limit?: number }): AuditEntry[];
+  /** Runtime events, newest first (the newest `limit`, 100 by default). */
+  events(options?: EventQuery): EventEntry[];
   close(): void;
 }

@@ -18,6 +18,15 @@ export interface AppSnapshot {
   errors: number;
   timeouts: number;
   aborted: number;
+  /** Live worker processes; 0 when the app runs inside the supervisor (`workers: 0`). */
+  workers: number;
+  /** Worker processes started to replace one that crashed, hung or was recycled. */
+  restarts: number;
+  /** Workers killed because their event loop stopped answering (`hangTimeout`). */
+  hangs: number;
+  workerPids: number[];
+  /** >0 while a crash loop holds the next restart back, ms left; 0 otherwise. */
+  backoffMs: number;
 }
 
 export interface RuntimeSnapshot {
@@ -35,6 +44,18 @@ export interface RuntimeControl {
   snapshot(): Promise<RuntimeSnapshot>;
   /** Changes a thread limit; resolves with the previous limit once the runtime applied it. */
   setThreads(app: string, threads: number, source: string): Promise<{ app: string; oldThreads: number; newThreads: number }>;
+  /**
+   * Graceful reload of one app's workers with freshly loaded code: resolves once the new workers
+   * serve and the old ones drain; rejects (old workers still serving) if the new code fails to load.
+   */
+  reload(app: string, source: string): Promise<ReloadResult>;
+}
+
+export interface ReloadResult {
+  app: string;
+  oldPids: number[];
+  newPids: number[];
+  tookMs: number;
 }
 
 export const MAX_THREADS = 1024;

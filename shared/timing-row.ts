@@ -16,6 +16,8 @@ export const Outcome = {
   ABORTED: 3,
   /** The app threw or returned something unusable (500 from us). */
   APP_ERROR: 4,
+  /** The worker process running it crashed or was killed as hung (the front end answered 502). */
+  WORKER_LOST: 5,
 } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
@@ -43,6 +45,8 @@ export interface TimingRecorder {
   figures(): { rows: number; dropped: number; errors: number };
   /** Writes an audit entry for a thread-limit change. */
   recordLimitChange(change: LimitChange): void;
+  /** Writes a worker event (reload, restart, hang, recycle): audited and drawn as a chart marker. */
+  recordEvent(event: RuntimeEvent): void;
   /** Flushes everything buffered, then closes. */
   close(): Promise<void>;
 }
@@ -53,5 +57,20 @@ export interface LimitChange {
   oldThreads: number;
   newThreads: number;
   /** Who asked, e.g. `dashboard 127.0.0.1` or `api`. */
+  source: string;
+}
+
+/** What happened to an app's workers; `reload` is an operator's action, the others the supervisor's. */
+export type RuntimeEventKind = 'reload' | 'restart' | 'hang' | 'recycle';
+
+export interface RuntimeEvent {
+  app: string;
+  atMs: number;
+  kind: RuntimeEventKind;
+  /** The worker it concerns (the replaced one), 0 for a whole-app reload. */
+  pid: number;
+  /** Human-readable: why, and what it cost (e.g. `exit code 1`, `stuck for 30012 ms`). */
+  detail: string;
+  /** Who asked: `SIGHUP`, `dashboard 127.0.0.1`, `supervisor`. */
   source: string;
 }

@@ -36,3 +36,8 @@ export function putThreads(app, body) {
     body: JSON.stringify(body),
   });
 }
+
+/** No body: the route takes none (or `{}`), and a bodiless POST needs no content type. */
+export function postReload(app) {
+  return api(`/api/apps/${encodeURIComponent(app)}/reload`, { method: 'POST' });
+}

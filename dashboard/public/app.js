@@ -1,17 +1,18 @@
 // The dashboard page: header and cards from live updates (server-sent events, or polling at no
-// more than once a second when the stream fails), per-app charts for the chosen window, and the
-// audit log. Everything it shows comes from the documented JSON API.
+// more than once a second when the stream fails), per-app charts for the chosen window, the
+// audit log and the worker events. Everything it shows comes from the documented JSON API.
 
 import { api, ApiError } from './api.js';
 import { createCard } from './cards.js';
 import { formatDuration } from './duration.js';
 import { DASH, formatCount, formatDateTime } from './format.js';
+import { EVENT_STYLES, eventGlyph } from './markers.js';
 
 /** Polling pace when the event stream is down; the issue's floor is once per second. */
 const POLL_INTERVAL_MS = 2000;
 /** How often a page that fell back to polling tries the event stream again. */
 const SSE_RETRY_MS = 15000;
-/** Charts and the audit table change slowly (rollup buckets); refresh them at this pace. */
+/** Charts and the two tables change slowly (rollup buckets); refresh them at this pace. */
 const HISTORY_REFRESH_MS = 15000;
 
 const $ = (id) => document.getElementById(id);
@@ -117,38 +118,67 @@ async function loadSeries(name) {
   }
 }
 
+/** Fills a table body with one row per entry; cells are text or nodes, never HTML. */
+function fillTable(tableId, emptyId, entries, cellsOf) {
+  $(tableId).tBodies[0].replaceChildren(
+    ...entries.map((e) => {
+      const row = document.createElement('tr');
+      const when = document.createElement('time');
+      when.dateTime = new Date(e.atMs).toISOString();
+      when.textContent = formatDateTime(e.atMs);
+      for (const content of [when, ...cellsOf(e)]) {
+        const cell = document.createElement('td');
+        cell.append(content);
+        row.append(cell);
+      }
+      return row;
+    }),
+  );
+  $(emptyId).hidden = entries.length > 0;
+}
+
 async function loadAudit() {
   try {
     const { entries } = await api('/api/audit?limit=50');
-    const body = $('audit').tBodies[0];
-    body.replaceChildren(
-      ...entries.map((e) => {
-        const row = document.createElement('tr');
-        const when = document.createElement('time');
-        when.dateTime = new Date(e.atMs).toISOString();
-        when.textContent = formatDateTime(e.atMs);
-        for (const content of [when, e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]) {
-          const cell = document.createElement('td');
-          cell.append(content);
-          row.append(cell);
-        }
-        return row;
-      }),
-    );
-    $('audit-empty').hidden = entries.length > 0;
+    fillTable('audit', 'audit-empty', entries, (e) => [e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]);
   } catch (err) {
     announce(`The audit log could not be loaded: ${err.message}`, 'error');
+  }
+}
+
+/** The kind in its marker's colour and glyph, so the table reads like the charts' legend. */
+function eventKind(kind) {
+  const span = document.createElement('span');
+  span.className = `event-kind event-${EVENT_STYLES[kind] ? kind : 'other'}`;
+  span.textContent = `${eventGlyph(kind)} ${kind}`;
+  return span;
+}
+
+async function loadEvents() {
+  try {
+    const { entries } = await api('/api/runtime-events?limit=50');
+    fillTable('runtime-events', 'runtime-events-empty', entries, (e) => [
+      e.app,
+      eventKind(e.kind),
+      e.pid > 0 ? String(e.pid) : 'all',
+      e.detail || DASH,
+      e.source || DASH,
+    ]);
+  } catch (err) {
+    announce(`The worker events could not be loaded: ${err.message}`, 'error');
   }
 }
 
 function refreshHistory() {
   for (const name of cards.keys()) void loadSeries(name);
   void loadAudit();
+  void loadEvents();
 }
 
 function refreshAfterChange(name) {
   void loadSeries(name);
   void loadAudit();
+  void loadEvents();
 }
 
 function setupWindowChoice() {
@@ -225,4 +255,5 @@ setupWindowChoice();
 setInterval(tickUptime, 1000);
 setInterval(refreshHistory, HISTORY_REFRESH_MS);
 void loadAudit();
+void loadEvents();
 connectEvents();

@@ -1,8 +1,9 @@
-// One card per app: figures from the snapshot and the last 5 minutes, the thread-limit form, and
-// the app's two charts. Cards are built once from the <template> and then only updated, so a
-// live update never steals focus or overwrites what the operator is typing.
+// One card per app: figures from the snapshot and the last 5 minutes, the worker processes, the
+// thread-limit form, the Reload button, and the app's two charts. Cards are built once from the
+// <template> and then only updated, so a live update never steals focus or overwrites what the
+// operator is typing.
 
-import { putThreads } from './api.js';
+import { postReload, putThreads } from './api.js';
 import { createAppCharts } from './charts.js';
 import { DASH, formatCount, formatMs, formatPercent, formatRate } from './format.js';
 
@@ -59,6 +60,8 @@ export function createCard(app, container, { onChanged, announce }) {
     }
   });
 
+  const reload = setupReload(root, app.name, id, { onChanged, announce });
+
   // In the page before the charts exist: chart.js sizes them from the laid-out container.
   container.append(root);
   const charts = createAppCharts(root.querySelector('.latency-chart'), root.querySelector('.throughput-chart'));
@@ -80,10 +83,20 @@ export function createCard(app, container, { onChanged, announce }) {
         p50: recent ? formatMs(recent.service.p50) : DASH,
         p95: recent ? formatMs(recent.service.p95) : DASH,
         p99: recent ? formatMs(recent.service.p99) : DASH,
+        ...workerFigures(next, reload.update(next)),
       };
       for (const [key, text] of Object.entries(figures)) root.querySelector(`[data-f="${key}"]`).textContent = text;
       root.querySelector('[data-f="queued"]').classList.toggle('warn', next.queued > 0);
       root.querySelector('[data-f="rejected"]').classList.toggle('warn', next.rejected > 0);
+      root.querySelector('[data-f="restarts"]').classList.toggle('warn', next.restarts > 0);
+      root.querySelector('[data-f="hangs"]').classList.toggle('warn', next.hangs > 0);
+      const workers = root.querySelector('[data-f="workers"]');
+      workers.classList.toggle('warn', next.backoffMs > 0);
+      workers.title = next.workerPids.length > 0 ? `pids ${next.workerPids.join(' ')}` : '';
+      const state = root.querySelector('.worker-state');
+      state.hidden = !(next.backoffMs > 0);
+      // Whole seconds, rounded up: "restarting in 0 s" would read as "now" while it still waits.
+      if (next.backoffMs > 0) state.textContent = `restarting in ${Math.ceil(next.backoffMs / 1000)} s`;
       input.dataset.current = String(next.threads);
       if (!input.dataset.dirty && document.activeElement !== input) input.value = String(next.threads);
     },
@@ -93,6 +106,80 @@ export function createCard(app, container, { onChanged, announce }) {
   };
   card.update(app);
   return card;
+}
+
+/** The workers row: a live count, or "in-process" where restarts and hangs cannot happen. */
+function workerFigures(next, hasWorkers) {
+  if (!hasWorkers) return { workers: 'in-process', restarts: DASH, hangs: DASH };
+  return { workers: formatCount(next.workers), restarts: formatCount(next.restarts), hangs: formatCount(next.hangs) };
+}
+
+/**
+ * The Reload button and its confirm step: "Reload…" asks, "Reload now" posts, Cancel or Escape
+ * backs out. Shown for apps with worker processes only; update() says whether this is one.
+ */
+function setupReload(root, name, id, { onChanged, announce }) {
+  const box = root.querySelector('.reload-box');
+  const start = box.querySelector('.reload-start');
+  const confirm = box.querySelector('.reload-confirm');
+  const yes = box.querySelector('.reload-yes');
+  const no = box.querySelector('.reload-no');
+  const message = box.querySelector('.reload-message');
+  message.id = `${id}-reload-message`;
+  start.setAttribute('aria-describedby', message.id);
+  start.setAttribute('aria-label', `Reload ${name}…`);
+  // Sticky: a crash-looping app has no live worker while it backs off, and between a crash and
+  // the restart it may not even be backing off, yet it is still an app that can be reloaded.
+  let workerApp = false;
+
+  // While a reload runs the button stays focusable (aria-disabled, not disabled): focus returns
+  // to it from the confirm step, and a disabled button would drop it to the page.
+  let busy = false;
+
+  const ask = (asking) => {
+    start.hidden = asking;
+    confirm.hidden = !asking;
+    (asking ? yes : start).focus();
+  };
+  start.addEventListener('click', () => {
+    if (!busy) ask(true);
+  });
+  no.addEventListener('click', () => ask(false));
+  confirm.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') ask(false);
+  });
+  yes.addEventListener('click', async () => {
+    busy = true;
+    start.setAttribute('aria-disabled', 'true');
+    ask(false);
+    setMessage(message, 'Reloading…', 'pending');
+    try {
+      const r = await postReload(name);
+      const text = `${pidList(r.oldPids)} → ${pidList(r.newPids)} in ${formatMs(r.tookMs)}`;
+      setMessage(message, `Reloaded: ${text}`, 'ok');
+      announce(`${name}: reloaded, pids ${text}`, 'ok');
+      onChanged(name);
+    } catch (err) {
+      setMessage(message, `Not reloaded: ${err.message}`, 'error');
+      announce(`${name}: not reloaded: ${err.message}`, 'error');
+    } finally {
+      busy = false;
+      start.removeAttribute('aria-disabled');
+    }
+  });
+
+  return {
+    /** Shows or hides the box for this snapshot; returns whether the app has worker processes. */
+    update(next) {
+      workerApp ||= next.workers > 0 || next.backoffMs > 0 || next.restarts > 0 || next.hangs > 0;
+      box.hidden = !workerApp;
+      return workerApp;
+    },
+  };
+}
+
+function pidList(pids) {
+  return pids.length > 0 ? pids.join(' ') : 'none';
 }
 
 function setMessage(el, text, kind) {

@@ -1,55 +1,14 @@
 // The per-app charts: latency percentiles (service time solid, queue wait dashed) and throughput
-// stacked by status class, both with a vertical marker at each thread-limit change, drawn by the
-// small `limitMarkers` plugin below (no annotation dependency, nothing from a CDN).
+// stacked by status class, both with vertical markers at each thread-limit change and worker
+// event, drawn by the plugins in markers.js.
 
 import { formatDateTime, formatMs, formatRate, formatTick } from './format.js';
+import { eventMarkers, eventTooltipFooter, limitMarkers } from './markers.js';
 
 const PERCENTILE_COLORS = { p50: '#2563eb', p95: '#d97706', p99: '#dc2626' };
 const STATUS_COLORS = { '2xx': '#16a34a', '3xx': '#0891b2', '4xx': '#d97706', '5xx': '#dc2626', '1xx': '#94a3b8' };
-const MARKER_COLOR = '#7c3aed';
 const GRID_COLOR = 'rgba(100, 116, 139, 0.15)';
 const TICK_COLOR = '#64748b';
-
-/**
- * Draws a dashed vertical line and an `old→new` label at each change inside the x range.
- * Options: `plugins.limitMarkers.markers`, the series' audit entries.
- */
-export const limitMarkers = {
-  id: 'limitMarkers',
-  afterDatasetsDraw(chart, _args, options) {
-    const markers = options.markers ?? [];
-    const { ctx, chartArea, scales } = chart;
-    const x = scales.x;
-    if (!x || markers.length === 0) return;
-    ctx.save();
-    ctx.strokeStyle = MARKER_COLOR;
-    ctx.fillStyle = MARKER_COLOR;
-    ctx.lineWidth = 1.5;
-    ctx.font = '600 11px system-ui, sans-serif';
-    // Changes close together would print their labels over each other: each label takes the
-    // first of a few rows where it does not overlap the label before it.
-    const rowEnds = [-Infinity, -Infinity, -Infinity];
-    for (const m of markers) {
-      const px = x.getPixelForValue(m.atMs);
-      if (px < chartArea.left || px > chartArea.right) continue;
-      ctx.setLineDash([4, 3]);
-      ctx.beginPath();
-      ctx.moveTo(px, chartArea.top);
-      ctx.lineTo(px, chartArea.bottom);
-      ctx.stroke();
-      ctx.setLineDash([]);
-      const label = `${m.oldThreads}→${m.newThreads}`;
-      const width = ctx.measureText(label).width;
-      // Keep the label inside the plot: flip it to the left of the line near the right edge.
-      const lx = px + 4 + width > chartArea.right ? px - 4 - width : px + 4;
-      let row = rowEnds.findIndex((end) => lx > end + 3);
-      if (row < 0) row = rowEnds.length - 1;
-      rowEnds[row] = lx + width;
-      ctx.fillText(label, lx, chartArea.top + 11 + row * 13);
-    }
-    ctx.restore();
-  },
-};
 
 function baseOptions(yTitle, formatY) {
   return {
@@ -86,9 +45,11 @@ function baseOptions(yTitle, formatY) {
         callbacks: {
           title: (items) => (items.length ? formatDateTime(items[0].parsed.x) : ''),
           label: (item) => `${item.dataset.label}: ${formatY(item.parsed.y)}`,
+          footer: eventTooltipFooter,
         },
       },
       limitMarkers: { markers: [] },
+      eventMarkers: { events: [], stepMs: 0, offsetMs: 0 },
     },
   };
 }
@@ -134,7 +95,7 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
     type: 'line',
     data: { datasets: latencyDatasets() },
     options: baseOptions('ms', formatMs),
-    plugins: [limitMarkers],
+    plugins: [limitMarkers, eventMarkers],
   });
   const throughputOptions = baseOptions('req/s', formatRate);
   throughputOptions.scales.x.stacked = true;
@@ -146,7 +107,7 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
     type: 'bar',
     data: { datasets: throughputDatasets() },
     options: throughputOptions,
-    plugins: [limitMarkers],
+    plugins: [limitMarkers, eventMarkers],
   });
 
   return {
@@ -176,6 +137,7 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
           scale.ticks = clockTicks(scale.min, scale.max, tickStepMs(span));
         };
         chart.options.plugins.limitMarkers.markers = series.markers;
+        Object.assign(chart.options.plugins.eventMarkers, { events: series.events, stepMs: series.stepMs, offsetMs: chart === throughput ? series.stepMs / 2 : 0 });
         chart.update('none');
       }
       latencyCanvas.setAttribute('aria-label', describe(series, 'latency'));
@@ -209,7 +171,6 @@ function clockTicks(min, max, step) {
 
 /** A text alternative for the canvas: what a screen reader user would want from the chart. */
 function describe(series, what) {
-  const changes = series.markers.length;
-  const changeText = changes === 0 ? 'no thread-limit changes' : `${changes} thread-limit change${changes > 1 ? 's' : ''}`;
-  return `${series.app} ${what}, ${series.points.length} buckets, ${changeText}`;
+  const count = (n, noun) => (n === 0 ? `no ${noun}s` : `${n} ${noun}${n > 1 ? 's' : ''}`);
+  return `${series.app} ${what}, ${series.points.length} buckets, ${count(series.markers.length, 'thread-limit change')}, ${count(series.events.length, 'worker event')}`;
 }

@@ -1,17 +1,23 @@
 /**
  * @module history-routes
- * `GET /api/apps/:name/series?window=` (chart data plus the limit changes inside the window, for
- * markers) and `GET /api/audit` (the limit-change log). Both read the timing store only, so they
- * keep working while the runtime is down.
+ * `GET /api/apps/:name/series?window=` (chart data plus the limit changes and runtime events
+ * inside the window, for markers), `GET /api/audit` (the limit-change log) and
+ * `GET /api/runtime-events` (the worker event log). They read the timing store only, so they keep
+ * working while the runtime is down.
  */
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../shared/errors.js';
 import { WINDOWS_MS, type Series, type WindowName } from '../../shared/history.js';
-import { readAudit, type DashboardContext } from '../context.js';
-import { appNameParams, auditBody, auditQuery, commonErrors, seriesBody, seriesQuery } from '../schemas.js';
+import { readAudit, readEvents, type DashboardContext } from '../context.js';
+import { appNameParams, auditBody, auditQuery, commonErrors, runtimeEventsBody, runtimeEventsQuery, seriesBody, seriesQuery } from '../schemas.js';
 
 /** Without a store the charts get an empty series with the step they would have had. */
 const EMPTY_POINTS = 60;
+/**
+ * A crash loop over 7 days could leave thousands of restarts; past a few hundred, lines on a
+ * 600 px chart are a solid block anyway. The newest are kept.
+ */
+const MAX_EVENT_MARKERS = 300;
 
 export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContext): void {
   app.get<{ Params: { name: string }; Querystring: { window: WindowName } }>(
@@ -30,7 +36,8 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContex
         ? ctx.history.series(name, fromMs, toMs)
         : { app: name, fromMs, toMs, stepMs: WINDOWS_MS[window] / EMPTY_POINTS, points: [] };
       const markers = readAudit(ctx, { app: name, sinceMs: fromMs }).reverse();
-      return { ...series, window, markers, history: ctx.history !== null };
+      const events = readEvents(ctx, { app: name, sinceMs: fromMs, limit: MAX_EVENT_MARKERS }).reverse();
+      return { ...series, window, markers, events, history: ctx.history !== null };
     },
   );
 
@@ -43,6 +50,19 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContex
       if (appName !== undefined) options.app = appName;
       if (sinceMs !== undefined) options.sinceMs = sinceMs;
       return { entries: readAudit(ctx, options), history: ctx.history !== null };
+    },
+  );
+
+  app.get<{ Querystring: { app?: string; sinceMs?: number; untilMs?: number; limit: number } }>(
+    '/api/runtime-events',
+    { schema: { querystring: runtimeEventsQuery, response: { 200: runtimeEventsBody, ...commonErrors } } },
+    async (request) => {
+      const { app: appName, sinceMs, untilMs, limit } = request.query;
+      const options: { app?: string; sinceMs?: number; untilMs?: number; limit: number } = { limit };
+      if (appName !== undefined) options.app = appName;
+      if (sinceMs !== undefined) options.sinceMs = sinceMs;
+      if (untilMs !== undefined) options.untilMs = untilMs;
+      return { entries: readEvents(ctx, options), history: ctx.history !== null };
     },
   );
 }

@@ -10,6 +10,7 @@ import { errors } from '../../shared/errors.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
 import type { DashboardContext } from '../context.js';
 import { appNameParams, commonErrors, threadsBody, threadsRequest } from '../schemas.js';
+import { requestSource } from '../security/guard.js';
 
 export function registerThreadsRoute(app: FastifyInstance, ctx: DashboardContext): void {
   app.put<{ Params: { name: string }; Body: { threads: number } }>(
@@ -30,8 +31,7 @@ export function registerThreadsRoute(app: FastifyInstance, ctx: DashboardContext
       if (!state.snapshot) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(state.error ?? 'no snapshot');
       if (!state.snapshot.apps.some((a) => a.name === name)) throw new errors.DOW_ERR_UNKNOWN_APP(name);
 
-      // The audit log's "from where": the page (cookie) or an API client (Bearer), and the peer.
-      const source = `${request.authKind === 'cookie' ? 'dashboard' : 'api'} ${request.ip}`;
+      const source = requestSource(request);
       const result = await ctx.control.setThreads(name, threads, source);
       ctx.snapshots.invalidate();
       if (!ctx.history) ctx.localAudit.add({ atMs: ctx.now(), app: name, oldThreads: result.oldThreads, newThreads: result.newThreads, source });

@@ -45,6 +45,14 @@ export function authenticate(request: FastifyRequest, token: string): AuthKind |
   return null;
 }
 
+/**
+ * Who asked, for the audit log and the runtime's event log: the page (cookie) or an API client
+ * (Bearer), and the peer, e.g. `dashboard 127.0.0.1`.
+ */
+export function requestSource(request: FastifyRequest): string {
+  return `${request.authKind === 'cookie' ? 'dashboard' : 'api'} ${request.ip}`;
+}
+
 export function registerGuard(app: FastifyInstance, options: GuardOptions): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(SECURITY_HEADERS);

@@ -4,7 +4,7 @@
  * (store-worker.ts).
  */
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange } from '../../shared/timing-row.js';
+import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
 import type { PackedBatch } from './packed-batch.js';
 import type { Retention } from './retention.js';
 
@@ -19,6 +19,7 @@ export interface WorkerConfig {
 export type ToWorker =
   | { type: 'rows'; batch: PackedBatch }
   | { type: 'limit'; change: LimitChange }
+  | { type: 'event'; event: RuntimeEvent }
   | { type: 'latestLimits'; reqId: number }
   | { type: 'pollCommands' }
   | { type: 'commandAnswer'; id: number; answer: CommandAnswer }

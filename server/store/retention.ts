@@ -11,7 +11,11 @@ export interface Retention {
   rawMaxAgeMs: number;
   /** At most this many raw rows are kept (the newest). */
   rawMaxRows: number;
-  /** Rollups older than this are deleted, at every resolution. */
+  /**
+   * Rollups older than this are deleted, at every resolution; runtime events too. The
+   * limit-change audit is never pruned (latestLimits() restores from it), but an event only
+   * matters as a marker on a chart, and there is no chart where the rollups are gone.
+   */
   rollupMaxAgeMs: number;
 }
 
@@ -44,6 +48,9 @@ export function createPruner(db: Database.Database, retention: Retention) {
   const oldest = db.prepare<[string, number], { b: number | null }>('SELECT min(bucket_ms) AS b FROM rollups WHERE app = ? AND res_ms = ?');
   const deleteBuckets = db.prepare<[string, number, number, number]>(
     'DELETE FROM rollups WHERE app = ? AND res_ms = ? AND bucket_ms >= ? AND bucket_ms < ?',
+  );
+  const deleteEvents = db.prepare<[number, number]>(
+    'DELETE FROM runtime_events WHERE id IN (SELECT id FROM runtime_events WHERE at_ms < ? LIMIT ?)',
   );
   const deleteCommands = db.prepare<[number]>('DELETE FROM threads_commands WHERE requested_at_ms < ? AND applied_at_ms IS NOT NULL');
 
@@ -83,6 +90,7 @@ export function createPruner(db: Database.Database, retention: Retention) {
       let n = rawByCount();
       if (n === 0) n = rawByAge(nowMs);
       if (n === 0) n = rollupsByAge(nowMs);
+      if (n === 0) n = deleteEvents.run(nowMs - retention.rollupMaxAgeMs, PRUNE_BATCH_ROWS).changes;
       if (n === 0) n = deleteCommands.run(nowMs - COMMANDS_MAX_AGE_MS).changes;
       return n;
     }).immediate();

@@ -1,13 +1,14 @@
 /**
  * @module sqlite-writer
  * Synchronous SQLite writes of the timing store: one transaction per batch (raw rows plus rollup
- * read-modify-write), audit entries, checkpoints, pruning and the threads_commands answers.
+ * read-modify-write), audit entries and runtime events, checkpoints, pruning and the
+ * threads_commands answers.
  */
 import type Database from 'better-sqlite3';
 import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange, TimingRow } from '../../shared/timing-row.js';
+import type { LimitChange, RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
@@ -31,6 +32,7 @@ export class SqliteWriter {
   private readonly getRollup: Database.Statement<[string, number, number], RollupRecord>;
   private readonly putRollup: Database.Statement<[RollupRecord]>;
   private readonly insertLimit: Database.Statement;
+  private readonly insertEvent: Database.Statement;
   private readonly latest: Database.Statement<[], { app: string; threads: number }>;
   readonly pruneStep: (nowMs?: number) => number;
 
@@ -52,6 +54,9 @@ export class SqliteWriter {
     );
     this.insertLimit = db.prepare(
       'INSERT INTO limit_changes (at_ms, app, old_threads, new_threads, source) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.insertEvent = db.prepare(
+      'INSERT INTO runtime_events (at_ms, app, kind, pid, detail, source) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.latest = db.prepare(
       'SELECT app, new_threads AS threads FROM limit_changes WHERE id IN (SELECT max(id) FROM limit_changes GROUP BY app)',
@@ -86,6 +91,10 @@ export class SqliteWriter {
 
   writeLimitChange(c: LimitChange): void {
     this.insertLimit.run(c.atMs, c.app, c.oldThreads, c.newThreads, c.source);
+  }
+
+  writeEvent(e: RuntimeEvent): void {
+    this.insertEvent.run(e.atMs, e.app, e.kind, e.pid, e.detail, e.source);
   }
 
   latestLimits(): Array<[string, number]> {

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_MAX_AGE_MS, COMMAND_POLL_MS, type CommandAnswer } from '../../shared/store/threads-commands.js';
-import type { LimitChange } from '../../shared/timing-row.js';
+import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
 import type { PackedBatch } from './packed-batch.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { openWriter, type SqliteWriter } from './sqlite-writer.js';
@@ -19,6 +19,7 @@ const CLOSE_RETRY_MS = 200;
 type Job =
   | { kind: 'rows'; batch: PackedBatch }
   | { kind: 'limit'; change: LimitChange }
+  | { kind: 'event'; event: RuntimeEvent }
   | { kind: 'latest'; reqId: number }
   | { kind: 'answer'; id: number; answer: CommandAnswer };
 
@@ -78,6 +79,10 @@ function run(w: SqliteWriter, job: Job): void {
       break;
     case 'limit':
       w.writeLimitChange(job.change);
+      dirty = true;
+      break;
+    case 'event':
+      w.writeEvent(job.event);
       dirty = true;
       break;
     case 'latest':
@@ -226,6 +231,9 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'limit':
       jobs.push({ kind: 'limit', change: msg.change });
+      break;
+    case 'event':
+      jobs.push({ kind: 'event', event: msg.event });
       break;
     case 'latestLimits':
       jobs.push({ kind: 'latest', reqId: msg.reqId });

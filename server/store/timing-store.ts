@@ -6,7 +6,7 @@
 import type { Worker } from 'node:worker_threads';
 import { errors } from '../../shared/errors.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
+import type { LimitChange, RuntimeEvent, RuntimeEventKind, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { createRateLimitedLog, type StoreLogger } from './rate-limited-log.js';
 import { DEFAULT_RETENTION, type Retention } from './retention.js';
@@ -50,7 +50,11 @@ export const STORE_DEFAULTS = {
 } as const;
 
 const RESTART_MIN_MS = 250;
-const MAX_PENDING_LIMIT_CHANGES = 1000;
+/** Audit entries (limit changes, runtime events) held while the writer thread restarts. */
+const MAX_PENDING_AUDIT = 1000;
+/** A detail is a reason (`exit code 1`, a load error's message), not a stack trace to keep. */
+export const MAX_EVENT_DETAIL_CHARS = 500;
+const MAX_EVENT_SOURCE_CHARS = 200;
 const silent: StoreLogger = { warn() {}, error() {}, info() {} };
 
 export function createTimingStore(options: TimingStoreOptions): TimingStore {
@@ -89,7 +93,8 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   let restartDelayMs = 0;
   let handler: ThreadsCommandHandler | null = null;
   let nextReqId = 1;
-  const pendingLimits: LimitChange[] = [];
+  // One queue for both kinds, so they reach the writer in the order they happened.
+  const pendingAudit: Array<Extract<ToWorker, { type: 'limit' | 'event' }>> = [];
   const questions = new Map<number, { resolve(m: Map<string, number>): void; reject(e: Error): void }>();
   let exited: () => void = () => {};
 
@@ -165,8 +170,14 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       restartTimer = setTimeout(start, restartDelayMs);
       restartTimer.unref();
     });
-    for (const change of pendingLimits.splice(0)) post({ type: 'limit', change });
+    for (const msg of pendingAudit.splice(0)) post(msg);
     if (handler) post({ type: 'pollCommands' });
+  }
+
+  function audit(msg: Extract<ToWorker, { type: 'limit' | 'event' }>): void {
+    if (closing) return;
+    if (worker) post(msg);
+    else if (pendingAudit.length < MAX_PENDING_AUDIT) pendingAudit.push(msg);
   }
 
   start();
@@ -192,9 +203,11 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     },
 
     recordLimitChange(change: LimitChange): void {
-      if (closing) return;
-      if (worker) post({ type: 'limit', change });
-      else if (pendingLimits.length < MAX_PENDING_LIMIT_CHANGES) pendingLimits.push(change);
+      audit({ type: 'limit', change });
+    },
+
+    recordEvent(event: RuntimeEvent): void {
+      audit({ type: 'event', event: normalizeEvent(event) });
     },
 
     onThreadsCommand(h: ThreadsCommandHandler): void {
@@ -226,5 +239,22 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       });
       return closePromise;
     },
+  };
+}
+
+/**
+ * The writer retries the job at the head of its queue until it succeeds, so an event the table
+ * refuses (a NULL detail from a caller's bug) would hold up every row behind it: coerce the
+ * columns to what NOT NULL accepts, and bound the strings.
+ */
+export function normalizeEvent(e: RuntimeEvent): RuntimeEvent {
+  const int = (n: unknown): number => (Number.isFinite(n) ? Math.round(n as number) : 0);
+  return {
+    app: String(e.app ?? ''),
+    atMs: Number.isFinite(e.atMs) ? Math.round(e.atMs) : Date.now(),
+    kind: String(e.kind) as RuntimeEventKind,
+    pid: int(e.pid),
+    detail: String(e.detail ?? '').slice(0, MAX_EVENT_DETAIL_CHARS),
+    source: String(e.source ?? '').slice(0, MAX_EVENT_SOURCE_CHARS),
   };
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { errors, isDragonError } from '../errors.js';
-import type { AuditEntry, HistoryReader, Percentiles, Series, SeriesPoint, WindowSummary } from '../history.js';
+import type { AuditEntry, EventEntry, HistoryReader, Percentiles, Series, SeriesPoint, WindowSummary } from '../history.js';
 import { LatencyHistogram } from '../histogram.js';
 import { schemaVersion } from './migrations.js';
 import { openReadonlyDb } from './open-db.js';
@@ -17,10 +17,33 @@ type RollupRow = Omit<RollupRecord, 'app' | 'res_ms'>;
 const ROLLUP_COLUMNS =
   'bucket_ms, count, s1xx, s2xx, s3xx, s4xx, s5xx, rejected, timeouts, aborted, service_count, service_sum_ms, service_min_ms, service_max_ms, service_hist, queue_hist';
 const DEFAULT_AUDIT_LIMIT = 100;
+/** The schema version that added runtime_events. */
+const EVENTS_VERSION = 3;
+const EVENT_COLUMNS = 'id, at_ms, app, kind, pid, detail, source';
 
 interface Statements {
   rollups: Database.Statement<[string, number, number, number], RollupRow>;
   audit: Database.Statement<[string | null, string | null, number, number], Record<string, number | string>>;
+}
+
+interface EventRow {
+  id: number;
+  at_ms: number;
+  app: string;
+  kind: EventEntry['kind'];
+  pid: number;
+  detail: string;
+  source: string;
+}
+
+/*
+ * Two statements rather than `(? IS NULL OR app = ?)`: SQLite cannot use the (app, at_ms) index
+ * through that OR, and with it each one walks its index backwards from `untilMs` and stops at
+ * `limit`.
+ */
+interface EventStatements {
+  byApp: Database.Statement<[string, number, number, number], EventRow>;
+  all: Database.Statement<[number, number, number], EventRow>;
 }
 
 /**
@@ -30,6 +53,7 @@ interface Statements {
 export function openHistoryReader(path: string): HistoryReader {
   let db: Database.Database | null = null;
   let stmts: Statements | null = null;
+  let eventStmts: EventStatements | null = null;
   // Scratch histograms: merging into them allocates nothing per bucket.
   const service = new LatencyHistogram();
   const queue = new LatencyHistogram();
@@ -54,6 +78,28 @@ export function openHistoryReader(path: string): HistoryReader {
         ),
       };
       return stmts;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  /**
+   * Prepared apart from the rest: a dashboard in its own process may read a file that an older
+   * runtime still writes at version 2, which has no runtime_events yet. It answers no events
+   * until the file is migrated, then picks the table up.
+   */
+  function eventsReady(): EventStatements | null {
+    if (eventStmts) return eventStmts;
+    if (!ready() || !db) return null;
+    try {
+      if (schemaVersion(db) < EVENTS_VERSION) return null;
+      eventStmts = {
+        byApp: db.prepare(
+          `SELECT ${EVENT_COLUMNS} FROM runtime_events WHERE app = ? AND at_ms >= ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?`,
+        ),
+        all: db.prepare(`SELECT ${EVENT_COLUMNS} FROM runtime_events WHERE at_ms >= ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?`),
+      };
+      return eventStmts;
     } catch (err) {
       throw wrap(err);
     }
@@ -162,8 +208,23 @@ export function openHistoryReader(path: string): HistoryReader {
       }
     },
 
+    events(options = {}): EventEntry[] {
+      const s = eventsReady();
+      if (!s) return [];
+      const sinceMs = options.sinceMs ?? 0;
+      const untilMs = options.untilMs ?? Number.MAX_SAFE_INTEGER;
+      const limit = options.limit ?? DEFAULT_AUDIT_LIMIT;
+      try {
+        const rows = options.app === undefined ? s.all.all(sinceMs, untilMs, limit) : s.byApp.all(options.app, sinceMs, untilMs, limit);
+        return rows.map((r) => ({ id: r.id, atMs: r.at_ms, app: r.app, kind: r.kind, pid: r.pid, detail: r.detail, source: r.source }));
+      } catch (err) {
+        throw wrap(err);
+      }
+    },
+
     close(): void {
       stmts = null;
+      eventStmts = null;
       db?.close();
       db = null;
     },

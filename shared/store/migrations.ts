@@ -77,6 +77,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX threads_commands_pending ON threads_commands (id) WHERE applied_at_ms IS NULL;
     `,
   },
+  {
+    version: 3,
+    description: 'runtime_events: worker reloads, restarts, hangs and recycles',
+    sql: `
+      CREATE TABLE runtime_events (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        app TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        source TEXT NOT NULL
+      );
+      -- A chart asks for one app's window; the events table and retention ask by time alone.
+      -- Events are rare (a crash loop is held back by its backoff), so two indexes cost nothing.
+      CREATE INDEX runtime_events_app_at ON runtime_events (app, at_ms);
+      CREATE INDEX runtime_events_at ON runtime_events (at_ms);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -5,7 +5,7 @@
  */
 
 /** The schema version this program writes; kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Rollup resolutions. 10 s buckets serve windows up to 1 h, 1 min up to 24 h, 1 h beyond: each
@@ -22,6 +22,7 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  *   rollups           (app, res_ms, bucket_ms) -> counts, service sum/min/max, two histogram BLOBs
  *   limit_changes     audit of thread-limit changes
  *   threads_commands  control channel: the dashboard process asks, the runtime answers (v2)
+ *   runtime_events    worker reloads, restarts, hangs and recycles: audit and chart markers (v3)
  */
 
 /** Columns of one rollup row as stored. Latency sums, minima and maxima are in ms. */

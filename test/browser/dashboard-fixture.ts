@@ -124,23 +124,25 @@ export function paintedPixels(page: Page): Promise<Array<{ app: string; chart: s
 }
 
 /**
- * Counts the marker colour's pixels in one chart: the limit-change plugin draws in #7c3aed, a
- * colour no dataset uses, so its pixels prove a marker was drawn. Half-covered pixels count too:
+ * Counts the marker colour's pixels in one chart: the limit-change plugin draws in #7c3aed, and
+ * each worker-event kind in a colour of its own (markers.js EVENT_STYLES), colours no dataset
+ * uses, so their pixels prove a marker was drawn. Half-covered pixels count too:
  * the 1.5 px line centred on a whole pixel covers two columns at 75 % each (alpha 191), so an
  * "opaque only" count missed the line whenever the change fell on a whole pixel, and the test
  * then hung on the label's few dozen pixels (a flaky "marker on the throughput chart").
  */
-export function markerPixels(page: Page, app: string, chart: 'latency-chart' | 'throughput-chart'): Promise<number> {
-  return page.$eval(`article.app[data-app="${app}"] canvas.${chart}`, (el) => {
+export function markerPixels(page: Page, app: string, chart: 'latency-chart' | 'throughput-chart', color = '#7c3aed'): Promise<number> {
+  const rgb = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
+  return page.$eval(`article.app[data-app="${app}"] canvas.${chart}`, (el, [cr, cg, cb]) => {
     const canvas = el as unknown as PageCanvas;
     const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
     let hits = 0;
     for (let i = 0; i < data.length; i += 4) {
       const [r, g, b, a] = [data[i] ?? 0, data[i + 1] ?? 0, data[i + 2] ?? 0, data[i + 3] ?? 0];
-      if (a > 127 && Math.abs(r - 0x7c) < 24 && Math.abs(g - 0x3a) < 24 && Math.abs(b - 0xed) < 24) hits++;
+      if (a > 127 && Math.abs(r - (cr ?? 0)) < 24 && Math.abs(g - (cg ?? 0)) < 24 && Math.abs(b - (cb ?? 0)) < 24) hits++;
     }
     return hits;
-  });
+  }, rgb);
 }
 
 /** Types a new limit into an app's card and presses Enter, as a keyboard user would. */
@@ -150,7 +152,7 @@ export async function setThreadsByKeyboard(page: Page, app: string, threads: str
   await input.focus();
   await input.fill(threads);
   await input.press('Enter');
-  const message = card.locator('.form-message');
+  const message = card.locator('.threads-form .form-message');
   await page.waitForFunction((el) => el !== null && el.getAttribute('data-kind') !== 'pending' && (el.textContent ?? '') !== '', await message.elementHandle());
   return (await message.textContent()) ?? '';
 }

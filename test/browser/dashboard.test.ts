@@ -1,9 +1,10 @@
 /**
  * The dashboard in a real browser (Debian chromium via playwright-core), against a real SQLite
  * history written by the runtime's store writer and an in-memory runtime: login through the
- * printed URL, a card per app, charts really drawn with limit markers, a limit changed by
- * keyboard reaching the runtime, API errors shown on the page, the unreachable banner coming
- * and going by itself, no console errors, and a screenshot for the README.
+ * printed URL, a card per app, charts really drawn with limit and worker-event markers, a limit
+ * changed by keyboard reaching the runtime, a reload through its confirm step, API errors shown
+ * on the page, the unreachable banner coming and going by itself, no console errors, and a
+ * screenshot for the README.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,7 +24,7 @@ import {
   type DashboardFixture,
   type PageDocument,
 } from './dashboard-fixture.js';
-import { createFakeRuntime, fakeApp, type FakeRuntime } from './fake-runtime.js';
+import { createFakeRuntime, fakeApp, IN_PROCESS, type FakeRuntime } from './fake-runtime.js';
 import { seedHistory, type SeededStore } from './seed-history.js';
 
 // Used inside page callbacks only; see PageDocument.
@@ -31,6 +32,9 @@ declare const document: PageDocument;
 
 /** Chart axes and labels alone paint well under this; data lines and bars paint far more. */
 const MIN_PAINTED_PIXELS = 4000;
+/** The worker-event markers' colours (dashboard/public/markers.js EVENT_STYLES). */
+const HANG_COLOR = '#78350f';
+const RELOAD_COLOR = '#db2777';
 
 describe('dashboard in chromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dow-dash-browser-'));
@@ -45,16 +49,18 @@ describe('dashboard in chromium', () => {
     history = openHistoryReader(dbPath);
     // Wait until the writer thread has rolled the seeded rows up.
     const deadline = Date.now() + 10_000;
-    while (history.summary('shop', Date.now() - 300_000, Date.now()).count === 0 || history.audit({}).length === 0) {
+    while (history.summary('shop', Date.now() - 300_000, Date.now()).count === 0 || history.audit({}).length === 0 || history.events({}).length === 0) {
       if (Date.now() > deadline) throw new Error('seeded history never appeared');
       await new Promise((r) => setTimeout(r, 100));
     }
     runtime = createFakeRuntime([
-      fakeApp('shop', { listen: '127.0.0.1:9000', threads: 4, online: 3, queued: 0, requests: 5040, rejected: 34, errors: 87, timeouts: 2, aborted: 1 }),
-      fakeApp('blog_v2', { listen: 'unix:/run/dragon/blog.sock', mount: '/blog', threads: 2, online: 1, queued: 2, requests: 2520, rejected: 0, errors: 60, timeouts: 0, aborted: 3 }),
+      fakeApp('shop', { listen: '127.0.0.1:9000', threads: 4, online: 3, queued: 0, requests: 5040, rejected: 34, errors: 87, timeouts: 2, aborted: 1, restarts: 1, hangs: 1 }),
+      fakeApp('blog_v2', { listen: 'unix:/run/dragon/blog.sock', mount: '/blog', threads: 2, online: 1, queued: 2, requests: 2520, rejected: 0, errors: 60, timeouts: 0, aborted: 3, ...IN_PROCESS }),
     ]);
-    // As the runtime does: every applied change is audited in SQLite.
+    // As the runtime does: every applied change and every reload is audited in SQLite.
     runtime.onChange = (c) => seeded.store.recordLimitChange({ ...c, atMs: Date.now() });
+    runtime.onReload = (r) =>
+      seeded.store.recordEvent({ app: r.app, atMs: Date.now(), kind: 'reload', pid: 0, detail: `${r.oldPids.join(' ')} → ${r.newPids.join(' ')}`, source: r.source });
     fx = await startDashboardFixture({ control: runtime, history });
   });
 
@@ -91,6 +97,17 @@ describe('dashboard in chromium', () => {
     assert.match((await shop.locator('[data-f="errorRate"]').textContent()) ?? '', /%$/);
     const blog = page.locator('article.app[data-app="blog_v2"]');
     assert.equal(await blog.locator('.app-listen').textContent(), 'unix:/run/dragon/blog.sock /blog');
+    // Worker processes: a live count with the pids on hover, restarts, hangs, and a Reload button;
+    // an in-process app says so and offers no reload.
+    assert.equal(await shop.locator('[data-f="workers"]').textContent(), '2');
+    assert.equal(await shop.locator('[data-f="workers"]').getAttribute('title'), 'pids 5001 5002');
+    assert.equal(await shop.locator('[data-f="restarts"]').textContent(), '1');
+    assert.equal(await shop.locator('[data-f="hangs"]').textContent(), '1');
+    assert.ok(await shop.getByRole('button', { name: 'Reload shop…' }).isVisible());
+    assert.ok(await shop.locator('.worker-state').isHidden());
+    assert.equal(await blog.locator('[data-f="workers"]').textContent(), 'in-process');
+    assert.equal(await blog.locator('[data-f="restarts"]').textContent(), '—');
+    assert.ok(await blog.locator('.reload-box').isHidden());
   });
 
   it('draws both charts per app, with a marker at the seeded limit change', async () => {
@@ -113,6 +130,12 @@ describe('dashboard in chromium', () => {
     assert.ok((await markerPixels(page, 'shop', 'latency-chart')) > 50, 'marker on the latency chart');
     assert.ok((await markerPixels(page, 'shop', 'throughput-chart')) > 50, 'marker on the throughput chart');
     assert.equal(await markerPixels(page, 'blog_v2', 'latency-chart'), 0, 'no marker where no change happened');
+    // The seeded hang: its own colour, on both charts of its app only; listed in the events table.
+    assert.ok((await markerPixels(page, 'shop', 'latency-chart', HANG_COLOR)) > 30, 'hang marker on the latency chart');
+    assert.ok((await markerPixels(page, 'shop', 'throughput-chart', HANG_COLOR)) > 30, 'hang marker on the throughput chart');
+    assert.equal(await markerPixels(page, 'blog_v2', 'latency-chart', HANG_COLOR), 0, 'no event marker where nothing happened');
+    assert.match((await page.locator('#runtime-events tbody tr').first().textContent()) ?? '', /shop.*■ hang.*5003.*stuck for 30012 ms.*supervisor/);
+    assert.match((await page.locator('article.app[data-app="shop"] canvas.latency-chart').getAttribute('aria-label')) ?? '', /1 worker event/);
     // The README's picture is refreshed on request only, so a test run never dirties the work tree:
     // UPDATE_SCREENSHOT=1 node --import tsx --test test/browser/dashboard.test.ts
     await saveScreenshot(page, 'dashboard', { docs: process.env.UPDATE_SCREENSHOT === '1' });
@@ -145,6 +168,72 @@ describe('dashboard in chromium', () => {
     // Chromium logs every non-2xx fetch as a console error; that one 400 was expected.
     const fresh = problems.splice(seen);
     assert.ok(fresh.every((p) => /status of 400/.test(p)), fresh.join('\n'));
+  });
+
+  it('reloads an app through a confirm step and shows old and new pids, the time, and a marker', async () => {
+    const { page } = fx;
+    const card = page.locator('article.app[data-app="shop"]');
+    const start = card.getByRole('button', { name: 'Reload shop…' });
+    // Asking is not doing: Cancel (and Escape) back out, and focus returns to the button.
+    await start.click();
+    assert.ok(await card.getByRole('button', { name: 'Reload now' }).isVisible());
+    await card.getByRole('button', { name: 'Cancel' }).click();
+    assert.ok(await start.evaluate((el) => el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement));
+    await start.press('Enter');
+    await page.keyboard.press('Escape');
+    assert.ok(await start.isVisible());
+    assert.deepEqual(runtime.reloads, []);
+
+    await start.press('Enter');
+    await card.getByRole('button', { name: 'Reload now' }).press('Enter');
+    const message = card.locator('.reload-message');
+    await page.waitForFunction((el) => el?.getAttribute('data-kind') !== 'pending' && (el?.textContent ?? '') !== '', await message.elementHandle());
+    assert.equal(await message.textContent(), 'Reloaded: 5001 5002 → 6001 6002 in 850 ms');
+    assert.deepEqual(runtime.reloads, [{ app: 'shop', source: 'dashboard 127.0.0.1' }]);
+    assert.match((await page.textContent('#status')) ?? '', /shop: reloaded, pids 5001 5002 → 6001 6002/);
+    // The runtime's `reload` event, read back from SQLite: a row and a marker of its own colour.
+    // The page reloads the series at once; a click on the window retries if the write was late.
+    await page.locator('#runtime-events tbody tr', { hasText: 'reload' }).waitFor({ timeout: 5000 });
+    const deadline = Date.now() + 5000;
+    while ((await markerPixels(page, 'shop', 'latency-chart', RELOAD_COLOR)) < 30 && Date.now() < deadline) {
+      await page.click('.window-choice button[data-window="15m"]');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok((await markerPixels(page, 'shop', 'latency-chart', RELOAD_COLOR)) >= 30, 'reload marker');
+    await page.locator('article.app[data-app="shop"] [title="pids 6001 6002"]').waitFor({ timeout: 5000 });
+  });
+
+  it('shows a failed reload and a crash loop held back', async () => {
+    const { page, problems } = fx;
+    const seen = problems.length;
+    const card = page.locator('article.app[data-app="shop"]');
+    runtime.reloadError = new Error("SyntaxError: Unexpected token '}'");
+    try {
+      await card.getByRole('button', { name: 'Reload shop…' }).click();
+      await card.getByRole('button', { name: 'Reload now' }).click();
+      const message = card.locator('.reload-message');
+      await page.waitForFunction((el) => el?.getAttribute('data-kind') === 'error', await message.elementHandle());
+      assert.equal(await message.textContent(), "Not reloaded: cannot reload shop: SyntaxError: Unexpected token '}'");
+      assert.match((await page.textContent('#status')) ?? '', /shop: not reloaded/);
+    } finally {
+      runtime.reloadError = null;
+    }
+    const fresh = problems.splice(seen);
+    assert.ok(fresh.every((p) => /status of 409/.test(p)), fresh.join('\n'));
+
+    // A crash loop: no worker alive, the next restart held back; the card says when, and a
+    // reload (with fixed code) is still offered.
+    const shop = runtime.apps[0]!;
+    Object.assign(shop, { workers: 0, workerPids: [], restarts: 5, backoffMs: 4200 });
+    try {
+      await card.locator('.worker-state', { hasText: 'restarting in 5 s' }).waitFor({ timeout: 5000 });
+      assert.equal(await card.locator('[data-f="workers"]').textContent(), '0');
+      assert.ok(await card.getByRole('button', { name: 'Reload shop…' }).isVisible());
+      await saveScreenshot(page, 'dashboard-backoff');
+    } finally {
+      Object.assign(shop, { workers: 2, workerPids: [6001, 6002], restarts: 1, backoffMs: 0 });
+    }
+    await card.locator('.worker-state').waitFor({ state: 'hidden', timeout: 5000 });
   });
 
   it('shows the runtime-unreachable banner and recovers by itself', async () => {

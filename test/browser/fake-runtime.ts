@@ -1,18 +1,26 @@
 /**
  * @module fake-runtime
  * An in-memory RuntimeControl for dashboard tests: the figures the runtime would report, a
- * settable "down" switch, and a log of every setThreads call (so tests can assert that a bad
- * request changed nothing). The end-to-end tests use the real Server instead.
+ * settable "down" switch, and a log of every setThreads and reload call (so tests can assert that
+ * a bad request changed nothing). The end-to-end tests use the real Server instead.
  */
 import { errors } from '../../shared/errors.js';
-import type { AppSnapshot, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import type { AppSnapshot, ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+
+/** What the fake takes for a reload, however many workers: the figure a page shows as "took". */
+export const FAKE_RELOAD_MS = 850;
 
 export interface FakeRuntime extends RuntimeControl {
   apps: AppSnapshot[];
   calls: Array<{ app: string; threads: number; source: string }>;
+  reloads: Array<{ app: string; source: string }>;
   down: boolean;
+  /** Set to make reloads fail as a runtime does when the new code does not load. */
+  reloadError: Error | null;
   /** Called after each applied change, e.g. to write the audit row as the runtime would. */
   onChange?: (change: { app: string; oldThreads: number; newThreads: number; source: string }) => void;
+  /** Called after each reload, e.g. to write the `reload` event as the runtime would. */
+  onReload?: (result: ReloadResult & { source: string }) => void;
 }
 
 export function fakeApp(name: string, overrides: Partial<AppSnapshot> = {}): AppSnapshot {
@@ -28,16 +36,29 @@ export function fakeApp(name: string, overrides: Partial<AppSnapshot> = {}): App
     errors: 3,
     timeouts: 1,
     aborted: 0,
+    workers: 2,
+    restarts: 0,
+    hangs: 0,
+    workerPids: [5001, 5002],
+    backoffMs: 0,
     ...overrides,
   };
 }
 
-export function createFakeRuntime(apps: AppSnapshot[] = [fakeApp('shop'), fakeApp('blog_v2', { listen: '127.0.0.1:9001', threads: 2 })]): FakeRuntime {
+/** An app that runs inside the runtime's own process (`workers: 0`): no pids, no reload. */
+export const IN_PROCESS: Partial<AppSnapshot> = { workers: 0, workerPids: [], restarts: 0, hangs: 0, backoffMs: 0 };
+
+export function createFakeRuntime(
+  apps: AppSnapshot[] = [fakeApp('shop'), fakeApp('blog_v2', { listen: '127.0.0.1:9001', threads: 2, ...IN_PROCESS })],
+): FakeRuntime {
   const startTimeMs = Date.now() - 93_784_000; // 1d 02h 03m 04s ago
+  let nextPid = 6001;
   const runtime: FakeRuntime = {
     apps,
     calls: [],
+    reloads: [],
     down: false,
+    reloadError: null,
     async snapshot(): Promise<RuntimeSnapshot> {
       if (runtime.down) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE('stats port 127.0.0.1:1: connect ECONNREFUSED');
       const current = runtime.apps.map((a) => ({ ...a }));
@@ -60,6 +81,22 @@ export function createFakeRuntime(apps: AppSnapshot[] = [fakeApp('shop'), fakeAp
       target.threads = threads;
       runtime.onChange?.({ app, oldThreads, newThreads: threads, source });
       return { app, oldThreads, newThreads: threads };
+    },
+    async reload(app, source) {
+      if (runtime.down) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE('down');
+      const target = runtime.apps.find((a) => a.name === app);
+      if (!target) throw new errors.DOW_ERR_UNKNOWN_APP(app);
+      runtime.reloads.push({ app, source });
+      if (target.workers === 0 && target.backoffMs === 0) {
+        throw new errors.DOW_ERR_RELOAD(app, 'it runs in-process (workers: 0); restart the server to load new code');
+      }
+      if (runtime.reloadError) throw runtime.reloadError;
+      const oldPids = target.workerPids;
+      const newPids = Array.from({ length: Math.max(target.workers, 1) }, () => nextPid++);
+      Object.assign(target, { workerPids: newPids, workers: newPids.length, backoffMs: 0 });
+      const result = { app, oldPids, newPids, tookMs: FAKE_RELOAD_MS };
+      runtime.onReload?.({ ...result, source });
+      return result;
     },
   };
   return runtime;

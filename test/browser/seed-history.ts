@@ -2,7 +2,8 @@
  * @module seed-history
  * Writes a believable quarter hour of traffic into a real SQLite timing store through the
  * runtime's own writer (server/store), so the dashboard tests read history the way production
- * does. One app had its thread limit raised mid-way: queue wait and 503s drop at the marker.
+ * does. One app had its thread limit raised mid-way: queue wait and 503s drop at the marker; a
+ * few minutes later one of its workers hung and was replaced (a `hang` event marker).
  */
 import { createTimingStore, type TimingStore } from '../../server/store/timing-store.js';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
@@ -19,6 +20,8 @@ export interface SeededStore {
   store: TimingStore;
   /** When the seeded limit change of the first app happened. */
   changeAtMs: number;
+  /** When the seeded worker hang of the first app happened. */
+  hangAtMs: number;
 }
 
 /** Deterministic pseudo-random numbers (mulberry32), so screenshots are comparable run to run. */
@@ -36,6 +39,7 @@ export async function seedHistory(options: SeedOptions): Promise<SeededStore> {
   const nowMs = options.nowMs ?? Date.now();
   const spanMs = options.spanMs ?? 14 * 60_000;
   const changeAtMs = nowMs - Math.round(spanMs / 2);
+  const hangAtMs = nowMs - Math.round(spanMs / 4);
   const store = createTimingStore({ path: options.path, flushIntervalMs: 50 });
   const rand = random(42);
 
@@ -69,6 +73,7 @@ export async function seedHistory(options: SeedOptions): Promise<SeededStore> {
   const first = options.apps[0];
   if (first !== undefined) {
     store.recordLimitChange({ app: first, atMs: changeAtMs, oldThreads: 2, newThreads: 4, source: 'api 127.0.0.1' });
+    store.recordEvent({ app: first, atMs: hangAtMs, kind: 'hang', pid: 5003, detail: 'stuck for 30012 ms', source: 'supervisor' });
   }
-  return { store, changeAtMs };
+  return { store, changeAtMs, hangAtMs };
 }

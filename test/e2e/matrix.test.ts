@@ -20,6 +20,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, type ListenerSpec } from '../../server/server.js';
+import type { AppHandler } from '../../server/app-host.js';
 import { toAppHandler } from '../../server/app-loader.js';
 import { loadConfigFile } from '../../server/config.js';
 import { parseStats } from '../../shared/stats-format.js';
@@ -545,11 +546,12 @@ describe('docs/frameworks.md examples', { concurrency: true }, async () => {
         if (file !== 'dragon.config.json') await writeFile(join(dir, file), text);
       }
       const config = JSON.parse(example.get('dragon.config.json') ?? 'null') as { apps: Array<{ listen: string }> } & Record<string, unknown>;
-      for (const app of config.apps) app.listen = '127.0.0.1:0';
+      // In-process (workers: 0), so the test can hold the Server; worker processes have their own tests.
+      for (const app of config.apps) Object.assign(app, { listen: '127.0.0.1:0', workers: 0 });
       Object.assign(config, { stats: false, store: false, dashboard: false });
       await writeFile(join(dir, 'dragon.config.json'), JSON.stringify(config));
       const settings = await loadConfigFile(join(dir, 'dragon.config.json'));
-      const server = new Server({ listeners: settings.apps.map((app) => ({ listen: app.listen, processor: { app: app.options } })) });
+      const server = new Server({ listeners: settings.apps.map((app) => ({ listen: app.listen, processor: { app: { ...app.options, handler: app.options.handler as AppHandler } } })) });
       await server.listen();
       t.after(() => server.close(500));
       const address = server.addresses[0] as string;

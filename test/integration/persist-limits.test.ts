@@ -39,10 +39,11 @@ test('persistLimits: off by default keeps the configured limit, on restores the 
   await first.close();
 
   const withoutPersist = await startRuntime(settings(dbPath, false), log);
-  assert.equal(withoutPersist.server.apps.get('shop')?.threads, 4, 'off: the configured limit');
+  const threadsOf = async (rt: typeof first): Promise<number | undefined> => (await rt.server.snapshot()).apps.find((a) => a.name === 'shop')?.threads;
+  assert.equal(await threadsOf(withoutPersist), 4, 'off: the configured limit');
   await withoutPersist.close();
 
   const withPersist = await startRuntime(settings(dbPath, true), log);
-  assert.equal(withPersist.server.apps.get('shop')?.threads, 9, 'on: the last audited limit');
+  assert.equal(await threadsOf(withPersist), 9, 'on: the last audited limit');
   await withPersist.close();
 });

@@ -8,8 +8,9 @@ import { Ajv } from 'ajv';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildDashboard } from '../../dashboard/app.js';
 import * as schemas from '../../dashboard/schemas.js';
-import type { AuditEntry, HistoryReader, SeriesPoint } from '../../shared/history.js';
-import { createFakeRuntime, type FakeRuntime } from '../browser/fake-runtime.js';
+import { errors } from '../../shared/errors.js';
+import type { AuditEntry, EventEntry, HistoryReader, SeriesPoint } from '../../shared/history.js';
+import { createFakeRuntime, FAKE_RELOAD_MS, type FakeRuntime } from '../browser/fake-runtime.js';
 
 const TOKEN = 'test-token-0123456789';
 const PORT = 9100;
@@ -19,7 +20,7 @@ const NOW = 1_700_000_000_000;
 const bearer = { authorization: `Bearer ${TOKEN}` };
 
 /** API-shape stub: real history is exercised by the browser and end-to-end tests. */
-function stubHistory(audit: AuditEntry[] = []): HistoryReader {
+function stubHistory(audit: AuditEntry[] = [], events: EventEntry[] = []): HistoryReader {
   const p = { p50: 12.5, p95: 40, p99: null };
   const point = (t: number): SeriesPoint => ({
     t,
@@ -38,6 +39,10 @@ function stubHistory(audit: AuditEntry[] = []): HistoryReader {
     }),
     audit: ({ app, sinceMs, limit } = {}) =>
       audit.filter((e) => (app === undefined || e.app === app) && (sinceMs === undefined || e.atMs >= sinceMs)).slice(0, limit),
+    events: ({ app, sinceMs, untilMs, limit } = {}) =>
+      events
+        .filter((e) => (app === undefined || e.app === app) && e.atMs >= (sinceMs ?? 0) && e.atMs < (untilMs ?? Infinity))
+        .slice(0, limit ?? 100),
     close() {},
   };
 }
@@ -92,7 +97,7 @@ describe('dashboard API: authentication', () => {
   after(() => h.app.close());
 
   it('refuses /api without a token with 401 JSON and a Bearer challenge', async () => {
-    for (const url of ['/api/overview', '/api/apps', '/api/audit', '/api/apps/shop/series', '/api/events']) {
+    for (const url of ['/api/overview', '/api/apps', '/api/audit', '/api/runtime-events', '/api/apps/shop/series', '/api/events']) {
       const res = await h.send({ method: 'GET', url });
       assertErrorBody(res, 401, 'DOW_ERR_UNAUTHORIZED');
       assert.match(String(res.headers['www-authenticate']), /^Bearer/);
@@ -296,6 +301,86 @@ describe('dashboard API: CSRF (Origin) and DNS rebinding (Host)', () => {
   });
 });
 
+describe('dashboard API: POST /api/apps/:name/reload', () => {
+  const h = harness({ allowedHosts: ['dash.internal:8443'] });
+  let cookie = '';
+  before(async () => {
+    cookie = await loginCookie(h);
+  });
+  after(() => h.app.close());
+  const reload = (app: string, headers: Record<string, string> = {}, payload?: string) =>
+    h.send({ method: 'POST', url: `/api/apps/${app}/reload`, headers, ...(payload !== undefined ? { payload } : {}) });
+
+  it('refuses without the token, with a bad token, from a foreign Origin or Host, and reloads nothing', async () => {
+    assertErrorBody(await reload('shop'), 401, 'DOW_ERR_UNAUTHORIZED');
+    assertErrorBody(await reload('shop', { authorization: 'Bearer wrong' }), 401, 'DOW_ERR_UNAUTHORIZED');
+    assertErrorBody(await reload('shop', { cookie: `dow_session=${TOKEN}` }), 401, 'DOW_ERR_UNAUTHORIZED');
+    // A cookie alone proves nothing about who built the request: Origin is required with it.
+    assertErrorBody(await reload('shop', { cookie }), 403, 'DOW_ERR_FORBIDDEN_ORIGIN');
+    assertErrorBody(await reload('shop', { cookie, origin: 'http://evil.example' }), 403, 'DOW_ERR_FORBIDDEN_ORIGIN');
+    assertErrorBody(await reload('shop', { ...bearer, origin: 'http://evil.example' }), 403, 'DOW_ERR_FORBIDDEN_ORIGIN');
+    const rebound = await h.app.inject({ method: 'POST', url: '/api/apps/shop/reload', headers: { host: 'evil.example', origin: 'http://evil.example', cookie } });
+    assertErrorBody(rebound, 421, 'DOW_ERR_FORBIDDEN_HOST');
+    assert.deepEqual(h.runtime.reloads, []);
+  });
+
+  it('refuses a body with fields, a form post, bad JSON and a non-object, and reloads nothing', async () => {
+    const json = { ...bearer, 'content-type': 'application/json' };
+    for (const payload of ['{"force": true}', '[]', '"now"', '{"x"', '']) {
+      assertErrorBody(await reload('shop', json, payload), 400, 'DOW_ERR_BAD_REQUEST');
+    }
+    assertErrorBody(await reload('shop', { ...bearer, 'content-type': 'text/plain' }, 'go'), 415, 'DOW_ERR_BAD_REQUEST');
+    assert.deepEqual(h.runtime.reloads, []);
+  });
+
+  it('answers 404 for an unknown app and 503 while the runtime is down, without calling reload', async () => {
+    assertErrorBody(await reload('nope', bearer), 404, 'DOW_ERR_UNKNOWN_APP');
+    h.runtime.down = true;
+    try {
+      assertErrorBody(await reload('shop', bearer), 503, 'DOW_ERR_RUNTIME_UNREACHABLE');
+    } finally {
+      h.runtime.down = false;
+    }
+    assert.deepEqual(h.runtime.reloads, []);
+  });
+
+  it('reloads with no body (curl) or {} and answers old pids, new pids and the time it took', async () => {
+    const first = await reload('shop', bearer);
+    assert.equal(first.statusCode, 200, first.body);
+    assertSchema(schemas.reloadBody, first.json());
+    assert.deepEqual(first.json(), { app: 'shop', oldPids: [5001, 5002], newPids: [6001, 6002], tookMs: FAKE_RELOAD_MS });
+    const second = await reload('shop', { cookie, origin: ORIGIN, 'content-type': 'application/json' }, '{}');
+    assert.equal(second.statusCode, 200, second.body);
+    assert.deepEqual(second.json().oldPids, [6001, 6002]);
+    // The same "from where" convention as thread-limit changes.
+    assert.deepEqual(h.runtime.reloads, [{ app: 'shop', source: 'api 127.0.0.1' }, { app: 'shop', source: 'dashboard 127.0.0.1' }]);
+    // The cards show the new workers at once, not after the snapshot cache runs out.
+    const apps = (await h.send({ method: 'GET', url: '/api/apps', headers: bearer })).json();
+    assert.deepEqual(apps.apps[0].workerPids, second.json().newPids);
+  });
+
+  it('an in-process app is refused with 409 DOW_ERR_RELOAD and a message that says why', async () => {
+    const res = await reload('blog_v2', bearer);
+    assertErrorBody(res, 409, 'DOW_ERR_RELOAD');
+    assert.match(res.json().message, /^cannot reload blog_v2: it runs in-process/);
+  });
+
+  it('new code that fails to load comes back as a JSON error; the runtime\'s own codes keep their status', async () => {
+    h.runtime.reloadError = new SyntaxError("Unexpected token '}' in /srv/shop/app.mjs");
+    try {
+      const res = await reload('shop', bearer);
+      assertErrorBody(res, 409, 'DOW_ERR_RELOAD');
+      assert.equal(res.json().message, "cannot reload shop: Unexpected token '}' in /srv/shop/app.mjs");
+      h.runtime.reloadError = new errors.DOW_ERR_APP_MODULE('shop', 'Cannot find module ./routes.mjs');
+      const typed = await reload('shop', bearer);
+      assertErrorBody(typed, 500, 'DOW_ERR_APP_MODULE');
+      assert.equal(typed.json().message, 'app shop: Cannot find module ./routes.mjs');
+    } finally {
+      h.runtime.reloadError = null;
+    }
+  });
+});
+
 describe('dashboard API: security headers', () => {
   const h = harness();
   after(() => h.app.close());
@@ -342,7 +427,13 @@ describe('dashboard API: responses and their schemas', () => {
     { id: 2, atMs: NOW - 120_000, app: 'blog_v2', oldThreads: 2, newThreads: 1, source: 'api 127.0.0.1' },
     { id: 1, atMs: NOW - 2 * 3_600_000, app: 'shop', oldThreads: 2, newThreads: 4, source: 'api 127.0.0.1' },
   ];
-  const h = harness({ history: stubHistory(audit) });
+  const events: EventEntry[] = [
+    { id: 12, atMs: NOW - 30_000, app: 'shop', kind: 'reload', pid: 0, detail: 'pids 5001 5002 → 6001 6002 in 850 ms', source: 'dashboard 127.0.0.1' },
+    { id: 11, atMs: NOW - 90_000, app: 'shop', kind: 'hang', pid: 5003, detail: 'stuck for 30012 ms', source: 'supervisor' },
+    { id: 10, atMs: NOW - 100_000, app: 'blog_v2', kind: 'recycle', pid: 7001, detail: 'after 10000 requests', source: 'supervisor' },
+    { id: 9, atMs: NOW - 3 * 3_600_000, app: 'shop', kind: 'restart', pid: 4999, detail: 'exit code 1', source: 'supervisor' },
+  ];
+  const h = harness({ history: stubHistory(audit, events) });
   after(() => h.app.close());
   const get = async (url: string) => {
     const res = await h.send({ method: 'GET', url, headers: bearer });
@@ -371,6 +462,21 @@ describe('dashboard API: responses and their schemas', () => {
     assert.equal(shop.recent.windowMs, 300_000);
     assert.equal(shop.recent.errorRate, 0.05);
     assert.deepEqual(shop.recent.service, { p50: 12.5, p95: 40, p99: null });
+    // Worker figures survive the response schema's serializer (it drops undeclared fields).
+    assert.deepEqual([shop.workers, shop.restarts, shop.hangs, shop.workerPids, shop.backoffMs], [2, 0, 0, [5001, 5002], 0]);
+    assert.deepEqual([body.apps[1].workers, body.apps[1].workerPids], [0, []]);
+  });
+
+  it('GET /api/apps shows a crash loop held back: backoffMs', async () => {
+    Object.assign(h.runtime.apps[0]!, { workers: 0, workerPids: [], restarts: 7, backoffMs: 4000 });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // past the snapshot cache
+      const shop = (await get('/api/apps')).apps[0];
+      assert.deepEqual([shop.workers, shop.restarts, shop.backoffMs], [0, 7, 4000]);
+    } finally {
+      Object.assign(h.runtime.apps[0]!, { workers: 2, workerPids: [5001, 5002], restarts: 0, backoffMs: 0 });
+      await new Promise((r) => setTimeout(r, 300));
+    }
   });
 
   it('GET /api/apps/:name/series with markers from the window, oldest first', async () => {
@@ -380,8 +486,11 @@ describe('dashboard API: responses and their schemas', () => {
     assert.equal(body.toMs - body.fromMs, 3_600_000);
     assert.equal(body.points.length, 2);
     assert.deepEqual(body.markers.map((m: AuditEntry) => m.id), [3]);
+    assert.deepEqual(body.events.map((e: EventEntry) => [e.id, e.kind]), [[11, 'hang'], [12, 'reload']], 'this app, oldest first');
+    assert.deepEqual(body.events[0], events[1]);
     const week = await get('/api/apps/shop/series?window=7d');
     assert.deepEqual(week.markers.map((m: AuditEntry) => m.id), [1, 3]);
+    assert.deepEqual(week.events.map((e: EventEntry) => e.id), [9, 11, 12]);
     assert.equal((await get('/api/apps/shop/series')).window, '1h');
   });
 
@@ -396,6 +505,19 @@ describe('dashboard API: responses and their schemas', () => {
     assert.deepEqual(body.entries.map((e: AuditEntry) => e.id), [3, 2, 1]);
     assert.deepEqual((await get('/api/audit?app=shop&limit=1')).entries.map((e: AuditEntry) => e.id), [3]);
     assertErrorBody(await h.send({ method: 'GET', url: '/api/audit?limit=0', headers: bearer }), 400, 'DOW_ERR_BAD_REQUEST');
+  });
+
+  it('GET /api/runtime-events, newest first, filtered by app and time, limited', async () => {
+    const body = await get('/api/runtime-events');
+    assertSchema(schemas.runtimeEventsBody, body);
+    assert.equal(body.history, true);
+    assert.deepEqual(body.entries.map((e: EventEntry) => e.id), [12, 11, 10, 9]);
+    assert.deepEqual(body.entries[2], events[2]);
+    assert.deepEqual((await get('/api/runtime-events?app=shop&limit=2')).entries.map((e: EventEntry) => e.id), [12, 11]);
+    assert.deepEqual((await get(`/api/runtime-events?sinceMs=${NOW - 100_000}&untilMs=${NOW - 30_000}`)).entries.map((e: EventEntry) => e.id), [11, 10]);
+    for (const query of ['limit=0', 'limit=1001', 'sinceMs=-1', 'untilMs=soon']) {
+      assertErrorBody(await h.send({ method: 'GET', url: `/api/runtime-events?${query}`, headers: bearer }), 400, 'DOW_ERR_BAD_REQUEST');
+    }
   });
 
   it('an unreachable runtime is reachable:false with the reason, not an error', async () => {
@@ -440,5 +562,23 @@ describe('dashboard API: without a timing store', () => {
     assertSchema(schemas.seriesBody, series);
     assert.deepEqual(series.points, []);
     assert.equal(series.markers.length, 1);
+  });
+
+  it('reloads made here are kept in memory for the events table and the chart markers', async () => {
+    const res = await h.send({ method: 'POST', url: '/api/apps/shop/reload', headers: bearer });
+    assert.equal(res.statusCode, 200, res.body);
+    const events = (await h.send({ method: 'GET', url: '/api/runtime-events', headers: bearer })).json();
+    assertSchema(schemas.runtimeEventsBody, events);
+    assert.equal(events.history, false);
+    assert.deepEqual(
+      events.entries.map((e: EventEntry) => [e.atMs, e.app, e.kind, e.pid, e.detail, e.source]),
+      [[NOW, 'shop', 'reload', 0, `pids 5001 5002 → 6001 6002 in ${FAKE_RELOAD_MS} ms`, 'api 127.0.0.1']],
+    );
+    const series = (await h.send({ method: 'GET', url: '/api/apps/shop/series?window=15m', headers: bearer })).json();
+    assertSchema(schemas.seriesBody, series);
+    assert.equal(series.events.length, 1);
+    const refused = await h.send({ method: 'POST', url: '/api/apps/blog_v2/reload', headers: bearer });
+    assert.equal(refused.statusCode, 409);
+    assert.equal((await h.send({ method: 'GET', url: '/api/runtime-events', headers: bearer })).json().entries.length, 1, 'a refused reload is no event');
   });
 });

@@ -34,6 +34,13 @@ const figures = new Map<string, string | number>([
   ['shop_aborted', 8],
   ['shop_listen', '127.0.0.1:9000'],
   ['shop_mount', '/'],
+  ['shop_workers', 2],
+  ['shop_restarts', 3],
+  ['shop_hangs', 1],
+  ['shop_worker_pids', '4101 4102'],
+  ['shop_backoff_ms', 4000],
+  ['supervisor_pid', 777],
+  ['store_lost', 0],
   ['blog_v2_threads', 2],
   ['blog_v2_online', 1],
   ['blog_v2_listen', 'unix:/run/blog.sock'],
@@ -53,9 +60,21 @@ describe('snapshotFromStats', () => {
     assert.deepEqual(snap.apps.map((a) => a.name), ['shop', 'blog_v2']);
     assert.deepEqual(snap.apps[0], {
       name: 'shop', listen: '127.0.0.1:9000', mount: '/', threads: 4, online: 2, queued: 1, requests: 40, rejected: 5, errors: 6, timeouts: 7, aborted: 8,
+      workers: 2, restarts: 3, hangs: 1, workerPids: [4101, 4102], backoffMs: 4000,
     });
     assert.equal(snap.apps[1]?.mount, "/it's");
     assert.equal(snap.apps[1]?.requests, 0);
+  });
+
+  it('reads worker figures, and their absence (an older runtime, an in-process app) as 0 and []', () => {
+    const workers = (extra: Array<[string, string | number]>) =>
+      snapshotFromStats(parseStats(formatStats(new Map([...figures, ...extra])))).apps[1];
+    const none = workers([]);
+    assert.deepEqual([none?.workers, none?.restarts, none?.hangs, none?.workerPids, none?.backoffMs], [0, 0, 0, [], 0]);
+    // In-process apps print an empty pid list.
+    assert.deepEqual(workers([['blog_v2_workers', 0], ['blog_v2_worker_pids', '']])?.workerPids, []);
+    const one = workers([['blog_v2_workers', 1], ['blog_v2_worker_pids', '31337'], ['blog_v2_backoff_ms', 'soon']]);
+    assert.deepEqual([one?.workers, one?.workerPids, one?.backoffMs], [1, [31337], 0]);
   });
 
   it('refuses an answer that is not a stats report', () => {
@@ -128,6 +147,21 @@ describe('createRemoteControl', () => {
       clearInterval(poller);
       control.close();
       runtimeDb.close();
+    }
+  });
+
+  it('reload is refused with a message naming the ways that do reload', async () => {
+    const control = createRemoteControl({ stats: '127.0.0.1:1', dbPath });
+    try {
+      await assert.rejects(control.reload('shop', 'api 127.0.0.1'), (err) => {
+        assert.ok(isDragonError(err, 'DOW_ERR_RELOAD'));
+        assert.match(err.message, /^cannot reload shop: this dashboard runs in its own process/);
+        assert.match(err.message, /dashboard inside the server/);
+        assert.match(err.message, /dragon-on-wheels reload/);
+        return true;
+      });
+    } finally {
+      control.close();
     }
   });
 

@@ -12,6 +12,7 @@ const history: HistoryReader = {
   series: () => { throw new Error('unused'); },
   summary: (app, fromMs, toMs) => ({ app, fromMs, toMs, count: 600, errorRate: 0, reqPerS: 2, rejected: 0, timeouts: 0, aborted: 0, service: p, queue: p }),
   audit: () => [],
+  events: () => [],
   close() {},
 };
 const state = (uptimeS: number) => ({

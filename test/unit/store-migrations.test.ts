@@ -49,6 +49,9 @@ for (let from = 0; from < SCHEMA_VERSION; from++) {
       old.prepare(`INSERT INTO rollups VALUES ('a', 10000, 60000, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1.5, 1.5, 1.5, ?, ?)`).run(hist.encode(), hist.encode());
       old.prepare(`INSERT INTO limit_changes (at_ms, app, old_threads, new_threads, source) VALUES (1, 'a', 1, 3, 'test')`).run();
     }
+    if (from >= 2) {
+      old.prepare(`INSERT INTO threads_commands (app, threads, source, requested_at_ms) VALUES ('a', 5, 'test', 2)`).run();
+    }
     old.close();
 
     const db = openWritableDb(path);
@@ -66,8 +69,28 @@ for (let from = 0; from < SCHEMA_VERSION; from++) {
       assert.equal(s.service.p50, 1.5);
       assert.equal(reader.audit()[0]?.newThreads, 3);
     }
+    if (from >= 2) assert.equal((db.prepare('SELECT threads FROM threads_commands').get() as { threads: number }).threads, 5);
+    // Version 3: runtime events, written and read back on the migrated file.
+    db.prepare(`INSERT INTO runtime_events (at_ms, app, kind, pid, detail, source) VALUES (5, 'a', 'restart', 41, 'exit code 1', 'supervisor')`).run();
+    const reader = openHistoryReader(path);
+    t.after(() => reader.close());
+    assert.deepEqual(reader.events(), [{ id: 1, atMs: 5, app: 'a', kind: 'restart', pid: 41, detail: 'exit code 1', source: 'supervisor' }]);
   });
 }
+
+test('a reader on a version 2 file (an older runtime still writing it) has no events until it is migrated', (t) => {
+  const path = join(tempDir(t), 'v2.db');
+  const old = new Database(path);
+  migrate(old, path, 2);
+  const reader = openHistoryReader(path);
+  t.after(() => reader.close());
+  assert.deepEqual(reader.events(), []);
+  assert.deepEqual(reader.audit(), []);
+  migrate(old, path);
+  old.prepare(`INSERT INTO runtime_events (at_ms, app, kind, pid, detail, source) VALUES (7, 'a', 'hang', 9, 'stuck', 'supervisor')`).run();
+  old.close();
+  assert.deepEqual(reader.events().map((e) => e.kind), ['hang']);
+});
 
 test('a database from a newer program is refused with DOW_ERR_MIGRATION, by writer and reader', (t) => {
   const path = join(tempDir(t), 'newer.db');

@@ -1,0 +1,71 @@
+/**
+ * @module ipc-protocol
+ * Messages between the supervisor and a worker process, over Node's IPC channel with the
+ * 'advanced' (structured clone) serialization, so typed arrays and Infinity cross as they are.
+ *
+ *   supervisor                                   worker
+ *     start ──────────────────────────────────▶  loads the app     ──▶ ready | failed
+ *     accept (+ listening handle) ────────────▶  listens on its copy of the socket ──▶ listening
+ *     ping ───────────────────────────────────▶  ◀── pong (load, figures, memory, in-flight)
+ *     limit ──────────────────────────────────▶  ◀── load (queue pressure, slots given back)
+ *     stopAccepting ──────────────────────────▶  closes its copy of the socket (a stop only)
+ *     conn (+ socket, during a stop) ─────────▶  serves a connection the supervisor accepted
+ *     drain ──────────────────────────────────▶  stops accepting, finishes, flushes ──▶ drained, exits
+ *                                                ◀── rows (timing rows, batched)
+ *                                                ◀── recycle (maxRequests reached)
+ */
+import type { AppStatsData } from '../app-stats.js';
+import type { AppOptions } from '../app-host.js';
+import type { AppType } from '../app-loader.js';
+import type { ScgiLimits } from '../protocol/limits.js';
+import type { PackedBatch } from '../store/packed-batch.js';
+import type { WorkerLoad } from './slot-ledger.js';
+
+/** Where a worker finds its app: a user's module, or the built-in demo app. */
+export type AppSource = { kind: 'module'; path: string; export: string; type: AppType } | { kind: 'demo' };
+
+export interface WorkerStartConfig {
+  app: Omit<AppOptions, 'handler' | 'threads'>;
+  source: AppSource;
+  listen: string;
+  limits: ScgiLimits;
+  log: { level: string; format: 'pretty' | 'json' };
+  /** Null when the timing store is off: rows are then not even packed. */
+  store: { recordPaths: boolean; flushIntervalMs: number } | null;
+  /** Requests after which the worker asks to be replaced (jitter already applied); 0 = never. */
+  maxRequests: number;
+}
+
+/** One request inside a worker, for the rows written when the worker dies with it. */
+export type InFlight = [startMs: number, method: string, path: string];
+
+export interface WorkerFigures extends WorkerLoad {
+  stats: AppStatsData;
+  rssBytes: number;
+  /** Rows handed to the recorder so far; rows received minus this is what a crash lost. */
+  rowsRecorded: number;
+  /** Requests running or queued now (at most IN_FLIGHT_REPORTED), oldest first. */
+  inFlight: InFlight[];
+}
+
+export const IN_FLIGHT_REPORTED = 256;
+
+export type ToWorker =
+  | { type: 'start'; config: WorkerStartConfig }
+  | { type: 'accept' }
+  | { type: 'ping'; seq: number }
+  | { type: 'limit'; limit: number }
+  | { type: 'conn' }
+  | { type: 'stopAccepting' }
+  | { type: 'drain'; timeoutMs: number };
+
+export type FromWorker =
+  | { type: 'ready' }
+  /** `stage` says whether the app's code or the socket failed (a port taken by another program). */
+  | { type: 'failed'; stage: 'load' | 'listen'; message: string }
+  | { type: 'listening' }
+  | { type: 'pong'; seq: number; figures: WorkerFigures }
+  | { type: 'load'; load: WorkerLoad }
+  | { type: 'rows'; batch: PackedBatch }
+  | { type: 'recycle'; reason: string }
+  | { type: 'drained'; figures: WorkerFigures };

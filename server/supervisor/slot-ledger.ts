@@ -1,0 +1,155 @@
+/**
+ * @module slot-ledger
+ * One app's thread limit split across its worker processes, kept by the supervisor. Pure: reports
+ * in, per-worker limits out. The sum of what every worker may run never exceeds the app's total.
+ *
+ *   total T ─┬─ held by worker 1 ─┐
+ *            ├─ held by worker 2  ├─ Σ held ≤ T at every moment
+ *            └─ free (pool) ──────┘
+ *
+ * A worker *holds* max(its limit, the requests it still runs). Raising a limit takes slots from
+ * the pool at once; lowering one frees nothing until the worker reports that its requests above
+ * the new limit finished. So a slot is never in two workers, whatever order messages arrive in.
+ */
+
+export interface WorkerLoad {
+  running: number;
+  queued: number;
+  /** max(running, limit) as the worker sees it. */
+  held: number;
+}
+
+interface Entry extends WorkerLoad {
+  id: number;
+  /** Accepting workers share the limit; a draining one keeps only what its accepted work needs. */
+  accepting: boolean;
+  limit: number;
+}
+
+export type LimitChange = [workerId: number, limit: number];
+
+export class SlotLedger {
+  private readonly entries = new Map<number, Entry>();
+
+  constructor(public total: number) {}
+
+  /** A new worker starts with no slot; plan() gives it its share once it accepts. */
+  add(id: number): void {
+    this.entries.set(id, { id, accepting: false, limit: 0, held: 0, running: 0, queued: 0 });
+  }
+
+  setAccepting(id: number, accepting: boolean): void {
+    const entry = this.entries.get(id);
+    if (entry) entry.accepting = accepting;
+  }
+
+  /** The worker exited: whatever it ran died with it, so its slots are free again. */
+  remove(id: number): void {
+    this.entries.delete(id);
+  }
+
+  report(id: number, load: WorkerLoad): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    entry.running = load.running;
+    entry.queued = load.queued;
+    // A report sent before our last raise arrived says less than the worker may now run.
+    entry.held = Math.max(entry.limit, load.held);
+  }
+
+  setTotal(total: number): void {
+    this.total = total;
+  }
+
+  get free(): number {
+    let held = 0;
+    for (const e of this.entries.values()) held += e.held;
+    return this.total - held;
+  }
+
+  limitOf(id: number): number {
+    return this.entries.get(id)?.limit ?? 0;
+  }
+
+  /** Computes each worker's target and returns the limit changes to send (already applied here). */
+  plan(): LimitChange[] {
+    const targets = this.targets();
+    const changes: LimitChange[] = [];
+    // Lowerings first: they free nothing yet, but raises below must not count on them.
+    for (const e of this.entries.values()) {
+      const target = targets.get(e.id) ?? 0;
+      if (target < e.limit) {
+        e.limit = target;
+        changes.push([e.id, target]);
+      }
+    }
+    let free = this.free;
+    const wanting = [...this.entries.values()]
+      .filter((e) => (targets.get(e.id) ?? 0) > e.limit)
+      .sort((a, b) => (targets.get(b.id) ?? 0) - b.limit - ((targets.get(a.id) ?? 0) - a.limit) || a.id - b.id);
+    for (const e of wanting) {
+      if (free <= 0) break;
+      const raise = Math.min((targets.get(e.id) ?? 0) - e.limit, free);
+      e.limit += raise;
+      e.held = Math.max(e.held, e.limit);
+      free -= raise;
+      changes.push([e.id, e.limit]);
+    }
+    return changes;
+  }
+
+  /*
+   * Targets: a draining worker keeps what its accepted requests need (it cannot hand them to
+   * anyone). The rest is split evenly among accepting workers; a worker with more demand
+   * (running + queued) than its share borrows the share others leave idle, but a lender keeps at
+   * least one slot so that the next connection the kernel gives it does not wait for a round
+   * trip through the supervisor.
+   */
+  private targets(): Map<number, number> {
+    const targets = new Map<number, number>();
+    const accepting: Entry[] = [];
+    let avail = this.total;
+    for (const e of this.entries.values()) {
+      if (e.accepting) accepting.push(e);
+      else {
+        const keep = Math.min(e.limit, e.running + e.queued);
+        targets.set(e.id, keep);
+        avail -= keep;
+      }
+    }
+    if (accepting.length === 0) return targets;
+    avail = Math.max(0, avail);
+    accepting.sort((a, b) => a.id - b.id);
+    const base = Math.floor(avail / accepting.length);
+    const extra = avail % accepting.length;
+    const fair = accepting.map((_, i) => base + (i < extra ? 1 : 0));
+    let spare = 0;
+    let need = 0;
+    accepting.forEach((e, i) => {
+      const demand = e.running + e.queued;
+      spare += Math.max(0, (fair[i] as number) - Math.max(demand, 1));
+      need += Math.max(0, demand - (fair[i] as number));
+    });
+    let lend = Math.min(spare, need);
+    let borrow = lend;
+    accepting.forEach((e, i) => {
+      const f = fair[i] as number;
+      const demand = e.running + e.queued;
+      let target = f;
+      const canLend = Math.max(0, f - Math.max(demand, 1));
+      if (canLend > 0 && lend > 0) {
+        const give = Math.min(canLend, lend);
+        target -= give;
+        lend -= give;
+      }
+      const wants = Math.max(0, demand - f);
+      if (wants > 0 && borrow > 0) {
+        const take = Math.min(wants, borrow);
+        target += take;
+        borrow -= take;
+      }
+      targets.set(e.id, target);
+    });
+    return targets;
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * @module supervisor
+ * What `serve` and `demo` run: owns the listening sockets, the stats port and the timing store's
+ * rows, and one worker pool per app (or, for `workers: 0`, an in-process Server). Runs no app
+ * code, so the stats port and the dashboard answer whatever an app does.
+ *
+ *   front end ──▶ listening socket (bound here, never accepted here but while stopping)
+ *                    ├──▶ worker 1 ┐ accept on their copies; rows, figures, load ──IPC──▶ supervisor
+ *                    └──▶ worker 2 ┘
+ *   nc :9004 ──▶ stats port (here) ── asks every worker for fresh figures, sums them
+ */
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { errors, isDragonError } from '../../shared/errors.js';
+import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
+import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import { formatStats } from '../../shared/stats-format.js';
+import type { TimingRecorder } from '../../shared/timing-row.js';
+import type { AppSettings, RuntimeSettings } from '../config.js';
+import { listenOn } from '../listen-address.js';
+import { checkThreads, Server } from '../server.js';
+import { buildStatsFigures, type AppState } from '../stats-report.js';
+import { unpack } from '../store/packed-batch.js';
+import { VERSION } from '../version.js';
+import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
+import { WorkerPool } from './worker-pool.js';
+
+/**
+ * While stopping, the supervisor accepts what is already in each backlog for this long before it
+ * closes the socket, so that the close (which resets whatever is still queued) finds it empty.
+ */
+const BACKLOG_SWEEP_MS = 100;
+const DEFAULT_SOCKET_MODE = 0o660;
+const DEFAULT_STORE_FLUSH_MS = 200;
+
+type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
+
+export class Supervisor implements RuntimeControl {
+  readonly startMs = Date.now();
+  /** Bound app addresses in config order, then the stats port's, after start(). */
+  readonly addresses: string[] = [];
+  private readonly slots = new Map<string, Slot>();
+  private readonly order: string[] = [];
+  private statsServer: NetServer | null = null;
+  private readonly reloads = new Map<string, Promise<ReloadResult>>();
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly settings: RuntimeSettings,
+    readonly log: Logger,
+    private readonly recorder: TimingRecorder | null,
+  ) {}
+
+  hasApp(name: string): boolean {
+    return this.slots.has(name);
+  }
+
+  /** Starts every app, then the stats port; on any failure stops what started and throws. */
+  async start(): Promise<void> {
+    try {
+      await Promise.all(this.settings.apps.map((app, i) => this.startApp(app, i)));
+      for (const app of this.settings.apps) {
+        const slot = this.slots.get(app.options.name) as Slot;
+        const address = slot.kind === 'pool' ? formatListenAddress(slot.bound.address) : (slot.server.addresses[0] as string);
+        this.order.push(app.options.name);
+        this.addresses.push(address);
+        const mode = slot.kind === 'pool' ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}` : 'in-process';
+        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${mode})`);
+      }
+      if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
+    } catch (err) {
+      await this.stop(0);
+      throw err;
+    }
+  }
+
+  private async startApp(app: AppSettings, index: number): Promise<void> {
+    const name = app.options.name;
+    const workers = app.workers;
+    if (!workers || workers.count === 0 || !app.source) {
+      const { handler } = app.options;
+      if (!handler) throw new errors.DOW_ERR_CONFIG(this.settings.source ?? 'settings', `apps[${index}]: no handler for an in-process app`);
+      const server = new Server({
+        listeners: [{ listen: app.listen, ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }), processor: { app: { ...app.options, handler } } }],
+        limits: this.settings.limits,
+        logger: this.log,
+        recorder: this.recorder,
+      });
+      this.slots.set(name, { kind: 'inline', server });
+      await server.listen();
+      return;
+    }
+    checkThreads(app.options.threads);
+    const bound = await bindListeningSocket(parseListenAddress(app.listen), app.socketMode ?? DEFAULT_SOCKET_MODE);
+    const listen = formatListenAddress(bound.address);
+    const { handler: _inProcessOnly, threads: _shared, ...options } = app.options;
+    const store = this.settings.store;
+    const pool = new WorkerPool({
+      name,
+      listen,
+      address: bound.address.kind === 'tcp' ? { port: bound.address.port } : { path: bound.address.path },
+      mount: app.options.mount.replace(/\/+$/, ''),
+      handle: bound.handle,
+      workers: workers.count,
+      threads: app.options.threads,
+      hangTimeoutMs: workers.hangTimeoutMs,
+      maxRequests: workers.maxRequests,
+      maxMemoryMiB: workers.maxMemoryMiB,
+      drainTimeoutMs: this.settings.drainTimeoutMs,
+      startConfig: {
+        app: options,
+        source: app.source,
+        listen,
+        limits: this.settings.limits,
+        log: this.settings.log,
+        store: this.recorder && store ? { recordPaths: store.recordPaths, flushIntervalMs: store.flushIntervalMs ?? DEFAULT_STORE_FLUSH_MS } : null,
+      },
+      log: this.log,
+      onRows: (batch) => {
+        const recorder = this.recorder;
+        if (recorder) for (const row of unpack(batch)) recorder.record(row);
+      },
+      onRow: (row) => this.recorder?.record(row),
+      onEvent: (event) => this.recorder?.recordEvent(event),
+    });
+    this.slots.set(name, { kind: 'pool', pool, bound });
+    try {
+      await pool.start();
+    } catch (err) {
+      if (isDragonError(err, 'DOW_ERR_LISTEN')) throw err;
+      // A module that fails in a worker is the same config error as one that fails in-process.
+      const why = isDragonError(err) ? (err as { workerMessage?: string }).workerMessage ?? err.message : String(err);
+      throw new errors.DOW_ERR_CONFIG(this.settings.source ?? 'settings', `apps[${index}].module: ${why}`);
+    }
+  }
+
+  private async startStatsPort(address: string): Promise<void> {
+    const net = createNetServer((socket) => this.onStatsConnection(socket));
+    this.statsServer = net;
+    const bound = formatListenAddress(await listenOn(net, parseListenAddress(address), DEFAULT_SOCKET_MODE));
+    net.on('error', (err) => this.log.error({ err }, `stats port ${bound}: ${err.message}`));
+    this.addresses.push(bound);
+    this.log.info(`UP on ${bound} (stats)`);
+  }
+
+  private onStatsConnection(socket: Socket): void {
+    socket.on('error', () => {});
+    this.statsText().then(
+      (text) => socket.end(text, 'latin1'),
+      (err: unknown) => {
+        this.log.error({ err }, 'stats port: cannot build the figures');
+        socket.destroy();
+      },
+    );
+  }
+
+  async statsText(): Promise<string> {
+    const apps = await this.appStates();
+    let lost = 0;
+    for (const slot of this.slots.values()) if (slot.kind === 'pool') lost += slot.pool.rowsLost;
+    return formatStats(buildStatsFigures({
+      pid: process.pid,
+      version: VERSION,
+      startMs: this.startMs,
+      nowMs: Date.now(),
+      apps,
+      store: this.recorder?.figures() ?? null,
+      storeLost: lost,
+    }));
+  }
+
+  private async appStates(): Promise<AppState[]> {
+    await Promise.all([...this.slots.values()].map((slot) => (slot.kind === 'pool' ? slot.pool.collect() : undefined)));
+    return this.order.map((name) => {
+      const slot = this.slots.get(name) as Slot;
+      if (slot.kind === 'pool') return slot.pool.state();
+      const host = slot.server.apps.get(name);
+      if (!host) throw new errors.DOW_ERR_UNKNOWN_APP(name);
+      return { ...host.snapshot(), stats: host.stats };
+    });
+  }
+
+  // ── RuntimeControl ───────────────────────────────────────────────────────────────────────
+
+  async snapshot(): Promise<RuntimeSnapshot> {
+    const apps = (await this.appStates()).map(({ stats: _stats, ...snapshot }) => snapshot);
+    let requests = 0;
+    let online = 0;
+    for (const app of apps) {
+      requests += app.requests;
+      online += app.online;
+    }
+    return { version: VERSION, pid: process.pid, startTimeMs: this.startMs, uptimeS: Math.floor((Date.now() - this.startMs) / 1000), requests, online, apps };
+  }
+
+  async setThreads(app: string, threads: number, source: string): Promise<{ app: string; oldThreads: number; newThreads: number }> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') return slot.server.setThreads(app, threads, source);
+    checkThreads(threads);
+    const pool = slot.pool;
+    if (threads < pool.workerTarget) throw new errors.DOW_ERR_THREADS_BELOW_WORKERS(app, pool.workerTarget, threads);
+    const oldThreads = pool.threads;
+    pool.setThreads(threads);
+    this.log.info({ app, oldThreads, newThreads: threads, source }, `${app}: threads ${oldThreads} -> ${threads} (${source})`);
+    this.recorder?.recordLimitChange({ app, atMs: Date.now(), oldThreads, newThreads: threads, source });
+    return { app, oldThreads, newThreads: threads };
+  }
+
+  /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
+  restoreThreads(app: string, threads: number): void {
+    const slot = this.slots.get(app);
+    if (!slot) return;
+    if (slot.kind === 'inline') return slot.server.restoreThreads(app, threads);
+    if (threads < slot.pool.workerTarget) return;
+    if (slot.pool.threads !== threads) this.log.info(`${app}: threads ${slot.pool.threads} -> ${threads} (restored)`);
+    slot.pool.setThreads(threads);
+  }
+
+  /** One reload per app at a time: a second request while one runs gets the same result. */
+  reload(app: string, source: string): Promise<ReloadResult> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') return slot.server.reload(app);
+    if (this.stopping) return Promise.reject(new errors.DOW_ERR_RELOAD(app, 'the server is stopping'));
+    let running = this.reloads.get(app);
+    if (!running) {
+      running = slot.pool.reload(source).finally(() => this.reloads.delete(app));
+      this.reloads.set(app, running);
+    }
+    return running;
+  }
+
+  /** SIGHUP: every app with workers, one after another so that a box under load is not doubled at once. */
+  async reloadAll(source: string): Promise<void> {
+    for (const [name, slot] of this.slots) {
+      if (slot.kind === 'inline') {
+        this.log.warn({ app: name }, `${name}: runs in-process (workers: 0) and is not reloaded; restart the server for new code`);
+        continue;
+      }
+      await this.reload(name, source).catch(() => {
+        // Logged by the pool; the other apps still reload.
+      });
+    }
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.kind === 'inline') n += slot.server.connectionCount;
+      else {
+        const s = slot.pool.state();
+        n += s.online + s.queued;
+      }
+    }
+    return n;
+  }
+
+  private slotOf(app: string): Slot {
+    const slot = this.slots.get(app);
+    if (!slot) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    return slot;
+  }
+
+  // ── stopping ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Stops accepting without resetting what is already queued in the kernel: the supervisor takes
+   * over each listening socket, the workers close their copies, the backlog is accepted here and
+   * handed to the draining workers, and only then is the socket closed. The stats port answers
+   * until the very end.
+   */
+  stop(drainTimeoutMs: number): Promise<void> {
+    this.stopping ??= this.drain(drainTimeoutMs);
+    return this.stopping;
+  }
+
+  private async drain(drainTimeoutMs: number): Promise<void> {
+    const pools: Array<{ pool: WorkerPool; bound: BoundSocket }> = [];
+    const inline: Server[] = [];
+    for (const slot of this.slots.values()) {
+      if (slot.kind === 'pool') pools.push(slot);
+      else inline.push(slot.server);
+    }
+    await Promise.all(pools.map(({ pool, bound }) => bound.acceptHere((socket) => pool.handOver(socket)).catch(() => {})));
+    for (const { pool } of pools) pool.stopAccepting();
+    const inlineClosed = Promise.all(inline.map((server) => server.close(drainTimeoutMs)));
+    await new Promise((resolve) => setTimeout(resolve, pools.length > 0 ? BACKLOG_SWEEP_MS : 0));
+    await Promise.all(pools.map(({ bound }) => bound.close()));
+    await Promise.all([...pools.map(({ pool }) => pool.stop(drainTimeoutMs)), inlineClosed]);
+    const stats = this.statsServer;
+    if (stats) await new Promise<void>((resolve) => stats.close(() => resolve()));
+  }
+}

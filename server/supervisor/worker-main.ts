@@ -1,0 +1,180 @@
+/**
+ * @module worker-main
+ * Entry point of a worker process: one app, served on the worker's copy of the supervisor's
+ * listening socket, under the limit the supervisor grants. Takes orders only over IPC: signals
+ * sent to the whole process group (Ctrl-C, systemd's KillMode=control-group) must not cut
+ * requests short, since the supervisor drains its workers itself.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { AppStats } from '../app-stats.js';
+import type { AppHandler, AppHost } from '../app-host.js';
+import { loadApp } from '../app-loader.js';
+import { createDemoApp } from '../demo-app.js';
+import { createLogger } from '../logger.js';
+import { Server } from '../server.js';
+import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
+import { IN_FLIGHT_REPORTED, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
+
+/** Queue-pressure reports closer together than this are merged: the supervisor needs the trend. */
+const PRESSURE_REPORT_MS = 10;
+/** How long a worker whose supervisor vanished keeps draining before it exits. */
+const ORPHAN_DRAIN_MS = 10_000;
+
+let config: WorkerStartConfig | null = null;
+let handler: AppHandler | null = null;
+let server: Server | null = null;
+let host: AppHost | null = null;
+let recorder: IpcRecorder | null = null;
+let log: Logger = createLogger({ level: 'info' });
+let limit = 0;
+let draining = false;
+let recycleAsked = false;
+let lastPressure = false;
+let lastHeld = 0;
+let pressureTimer: NodeJS.Timeout | null = null;
+const emptyStats = new AppStats();
+
+function send(message: FromWorker, callback?: () => void): void {
+  if (!process.connected) return callback?.();
+  process.send?.(message, undefined, undefined, callback ? () => callback() : undefined);
+}
+
+async function start(cfg: WorkerStartConfig): Promise<void> {
+  config = cfg;
+  log = createLogger({ level: cfg.log.level, format: cfg.log.format }).child({ app: cfg.app.name });
+  try {
+    handler = cfg.source.kind === 'demo'
+      ? { type: 'node', listener: createDemoApp(cfg.app.name) }
+      : await loadApp(cfg.source.path, cfg.source.export, cfg.source.type, cfg.app.name, '/');
+  } catch (err) {
+    send({ type: 'failed', stage: 'load', message: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  if (cfg.store) {
+    recorder = createIpcRecorder({ ...cfg.store, send: (batch) => send({ type: 'rows', batch }) });
+  }
+  send({ type: 'ready' });
+}
+
+async function accept(handle: object): Promise<void> {
+  if (!config || !handler || server) return;
+  const cfg = config;
+  server = new Server({
+    listeners: [{ listen: cfg.listen, handle, processor: { app: { ...cfg.app, threads: 1, handler } } }],
+    limits: cfg.limits,
+    logger: log,
+    recorder,
+  });
+  host = server.apps.get(cfg.app.name) ?? null;
+  if (host) {
+    host.setThreads(limit);
+    host.onLoadChange = onLoadChange;
+  }
+  await server.listen();
+  send({ type: 'listening' });
+  log.debug(`worker ${process.pid} accepting on ${cfg.listen}`);
+}
+
+function held(h: AppHost): number {
+  return Math.max(h.limiter.running, h.limiter.limit);
+}
+
+/** Hot path (every queued and finished request): sends only what the supervisor must act on. */
+function onLoadChange(h: AppHost): void {
+  if (!recycleAsked && config !== null && config.maxRequests > 0 && h.stats.requests >= config.maxRequests) {
+    recycleAsked = true;
+    send({ type: 'recycle', reason: `served ${h.stats.requests} requests (maxRequests)` });
+  }
+  const nowHeld = held(h);
+  if (nowHeld < lastHeld) {
+    // Slots above a lowered limit just came free: another worker may be waiting for them.
+    sendLoad(h);
+    return;
+  }
+  const pressure = h.limiter.waiting > 0;
+  if (pressure !== lastPressure && pressureTimer === null) {
+    pressureTimer = setTimeout(() => {
+      pressureTimer = null;
+      if (host && (host.limiter.waiting > 0) !== lastPressure) sendLoad(host);
+    }, lastPressure ? PRESSURE_REPORT_MS : 0);
+  }
+}
+
+function sendLoad(h: AppHost): void {
+  lastHeld = held(h);
+  lastPressure = h.limiter.waiting > 0;
+  send({ type: 'load', load: { running: h.limiter.running, queued: h.limiter.waiting, held: lastHeld } });
+}
+
+function figures(): WorkerFigures {
+  const h = host;
+  return {
+    running: h?.limiter.running ?? 0,
+    queued: h?.limiter.waiting ?? 0,
+    held: h ? held(h) : limit,
+    stats: (h?.stats ?? emptyStats).toData(),
+    rssBytes: process.memoryUsage.rss(),
+    rowsRecorded: recorder?.recorded ?? 0,
+    inFlight: server?.inFlight(IN_FLIGHT_REPORTED) ?? [],
+  };
+}
+
+async function drain(timeoutMs: number): Promise<void> {
+  if (draining) return;
+  draining = true;
+  await server?.close(timeoutMs);
+  await recorder?.close();
+  // Figures last, after every row: the supervisor's counts then match what the store received.
+  send({ type: 'drained', figures: figures() }, () => process.exit(0));
+  if (!process.connected) process.exit(0);
+}
+
+function onMessage(message: ToWorker, handle?: unknown): void {
+  switch (message.type) {
+    case 'start':
+      void start(message.config);
+      break;
+    case 'accept':
+      // libuv reports a port taken by another program only at listen(), here, not at the
+      // supervisor's bind.
+      accept(handle as object).catch((err: NodeJS.ErrnoException) => {
+        const message = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
+        send({ type: 'failed', stage: 'listen', message }, () => process.exit(1));
+      });
+      break;
+    case 'ping':
+      send({ type: 'pong', seq: message.seq, figures: figures() });
+      break;
+    case 'limit':
+      limit = message.limit;
+      if (host) {
+        host.setThreads(limit);
+        if (held(host) !== lastHeld) sendLoad(host);
+      }
+      break;
+    case 'conn': {
+      const socket = handle as Socket | undefined;
+      if (!socket) break;
+      if (server && config) server.adopt(socket, config.app.name);
+      else socket.destroy();
+      break;
+    }
+    case 'stopAccepting':
+      void server?.stopAccepting();
+      break;
+    case 'drain':
+      void drain(message.timeoutMs);
+      break;
+  }
+}
+
+process.on('message', onMessage);
+// The supervisor is gone (killed, crashed): finish what is running, then leave; never linger.
+process.on('disconnect', () => void drain(ORPHAN_DRAIN_MS));
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  process.on(signal, () => log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
+}
+// An app's stray async error must not take the worker's other requests down with it.
+process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
+process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));

@@ -1,0 +1,425 @@
+/**
+ * @module worker-pool
+ * One app's group of worker processes: starts them, shares the app's thread limit among them,
+ * restarts a crashed or hung one (backing off in a crash loop), replaces one past maxRequests or
+ * maxMemory, reloads all of them with fresh code, and sums their figures for the stats port.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { errors } from '../../shared/errors.js';
+import type { AppSnapshot, ReloadResult } from '../../shared/runtime-control.js';
+import { Outcome, type RuntimeEvent, type TimingRow } from '../../shared/timing-row.js';
+import { AppStats } from '../app-stats.js';
+import type { AppState } from '../stats-report.js';
+import type { PackedBatch } from '../store/packed-batch.js';
+import type { WorkerStartConfig } from './ipc-protocol.js';
+import { countOpenConnections } from './open-connections.js';
+import { crashBackoffMs, maxRequestsWithJitter } from './restart-policy.js';
+import { SlotLedger } from './slot-ledger.js';
+import { WorkerProcess, type WorkerEvents } from './worker-process.js';
+
+export interface PoolOptions {
+  name: string;
+  /** The address as shown (port 0 resolved). */
+  listen: string;
+  /** The bound address, to find a hung worker's connections in the kernel's tables. */
+  address: { port: number } | { path: string } | null;
+  mount: string;
+  /** The listening socket, bound by the supervisor, shared by every worker of this app. */
+  handle: object;
+  workers: number;
+  threads: number;
+  hangTimeoutMs: number;
+  maxRequests: number;
+  maxMemoryMiB: number;
+  /** How long an old worker may take to finish its requests after a reload or a recycle. */
+  drainTimeoutMs: number;
+  /** What each worker is started with (maxRequests is filled in per worker). */
+  startConfig: Omit<WorkerStartConfig, 'maxRequests'>;
+  log: Logger;
+  onRows(batch: PackedBatch): void;
+  onRow(row: TimingRow): void;
+  onEvent(event: RuntimeEvent): void;
+}
+
+/** How often the supervisor asks each worker for its figures, and checks for hangs. */
+export const HEARTBEAT_MS = 1000;
+/**
+ * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
+ * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port.
+ */
+export const COLLECT_TIMEOUT_MS = 100;
+/** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
+const EXIT_GRACE_MS = 2000;
+/**
+ * What the client of a request inside a dying worker got: the front end saw the connection close
+ * without a response (nginx: "upstream prematurely closed connection", 502).
+ */
+const WORKER_LOST_STATUS = 502;
+
+export class WorkerPool {
+  readonly ledger: SlotLedger;
+  readonly workers = new Map<number, WorkerProcess>();
+  restarts = 0;
+  hangs = 0;
+  /** Rows a worker recorded but never delivered (it died first). */
+  rowsLost = 0;
+  /** Figures of workers that are gone, so that totals never go backwards. */
+  private readonly retired = new AppStats();
+  private nextId = 1;
+  private crashStreak = 0;
+  private pendingRestarts = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private restartAt = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly starts = new Map<WorkerProcess, { resolve(): void; reject(err: Error): void }>();
+
+  /** Short enough to catch a hang well within hangTimeout, never more than once a second. */
+  private readonly heartbeatMs: number;
+
+  constructor(private readonly o: PoolOptions) {
+    this.ledger = new SlotLedger(o.threads);
+    this.heartbeatMs = o.hangTimeoutMs > 0 ? Math.min(HEARTBEAT_MS, Math.max(50, Math.round(o.hangTimeoutMs / 4))) : HEARTBEAT_MS;
+  }
+
+  get name(): string {
+    return this.o.name;
+  }
+
+  get threads(): number {
+    return this.ledger.total;
+  }
+
+  /** The configured number of workers (the live count dips during a restart). */
+  get workerTarget(): number {
+    return this.o.workers;
+  }
+
+  /** Starts every worker; rejects with the first load error (and leaves nothing running). */
+  async start(): Promise<void> {
+    const fresh = Array.from({ length: this.o.workers }, () => this.spawn());
+    try {
+      await Promise.all(fresh.map((w) => this.whenReady(w)));
+    } catch (err) {
+      for (const w of fresh) w.kill();
+      throw err;
+    }
+    for (const w of fresh) this.admit(w);
+    // Until one worker has called listen(), the kernel refuses connections: start() is done after.
+    try {
+      await Promise.all(fresh.map((w) => w.listening));
+    } catch (err) {
+      for (const w of fresh) w.kill();
+      throw new errors.DOW_ERR_LISTEN(this.o.listen, (err as Error).message);
+    }
+    this.heartbeat = setInterval(() => this.tick(), this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  setThreads(threads: number): void {
+    this.ledger.setTotal(threads);
+    this.applyPlan();
+  }
+
+  /** New workers with fresh code first; the old ones drain only once every new one is ready. */
+  async reload(source: string): Promise<ReloadResult> {
+    const started = performance.now();
+    const old = this.accepting();
+    const fresh = Array.from({ length: this.o.workers }, () => this.spawn());
+    try {
+      await Promise.all(fresh.map((w) => this.whenReady(w)));
+    } catch (err) {
+      for (const w of fresh) w.kill();
+      const why = err instanceof Error ? err.message : String(err);
+      this.o.log.error({ app: this.name }, `${this.name}: reload failed, the old workers go on serving: ${why}`);
+      throw new errors.DOW_ERR_RELOAD(this.name, why);
+    }
+    for (const w of fresh) this.admit(w);
+    try {
+      await Promise.all(fresh.map((w) => w.listening));
+    } catch (err) {
+      for (const w of fresh) this.retire(w);
+      throw new errors.DOW_ERR_RELOAD(this.name, (err as Error).message);
+    }
+    for (const w of old) this.retire(w);
+    await Promise.all(old.map((w) => this.whenExited(w)));
+    const result = { app: this.name, oldPids: old.map((w) => w.pid), newPids: fresh.map((w) => w.pid), tookMs: Math.round(performance.now() - started) };
+    this.o.log.info({ ...result, source }, `${this.name}: reloaded (${source}): workers ${result.oldPids.join(' ')} -> ${result.newPids.join(' ')} in ${result.tookMs} ms`);
+    this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'reload', pid: 0, detail: `workers ${result.oldPids.join(' ')} -> ${result.newPids.join(' ')}`, source });
+    return result;
+  }
+
+  /** Hands a connection the supervisor accepted during a stop to the least busy worker. */
+  handOver(socket: Socket): void {
+    let best: WorkerProcess | null = null;
+    let bestLoad = Infinity;
+    for (const w of this.workers.values()) {
+      if (w.state !== 'accepting' && w.state !== 'draining') continue;
+      const load = (w.figures?.running ?? 0) + (w.figures?.queued ?? 0);
+      if (load < bestLoad) {
+        best = w;
+        bestLoad = load;
+      }
+    }
+    if (best) best.handOver(socket);
+    else socket.destroy();
+  }
+
+  stopAccepting(): void {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    for (const w of this.workers.values()) w.stopAccepting();
+  }
+
+  /** Drains every worker (up to `drainTimeoutMs`), waits for their rows, kills stragglers. */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const all = [...this.workers.values()];
+    for (const w of all) w.drain(drainTimeoutMs);
+    const killer = setTimeout(() => {
+      for (const w of all) {
+        if (w.alive) this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} did not stop within ${drainTimeoutMs + EXIT_GRACE_MS} ms: killed`);
+        w.kill();
+      }
+    }, drainTimeoutMs + EXIT_GRACE_MS);
+    await Promise.all(all.map((w) => this.whenExited(w)));
+    clearTimeout(killer);
+  }
+
+  /** Fresh figures from every live worker (a hung one keeps its last). */
+  async collect(): Promise<void> {
+    const now = performance.now();
+    const responsive = [...this.workers.values()].filter((w) => now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
+    await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
+  }
+
+  state(): AppState {
+    const stats = new AppStats();
+    stats.merge(this.retired.toData());
+    let online = 0;
+    let queued = 0;
+    const pids: number[] = [];
+    for (const w of this.workers.values()) {
+      if (w.figures) {
+        stats.merge(w.figures.stats);
+        online += w.figures.running;
+        queued += w.figures.queued;
+      }
+      if (w.state === 'accepting' || w.state === 'draining') pids.push(w.pid);
+    }
+    const snapshot: AppSnapshot = {
+      name: this.name,
+      listen: this.o.listen,
+      mount: this.o.mount,
+      threads: this.ledger.total,
+      online,
+      queued,
+      requests: stats.requests,
+      rejected: stats.rejected,
+      errors: stats.errors,
+      timeouts: stats.timeouts,
+      aborted: stats.aborted,
+      workers: pids.length,
+      restarts: this.restarts,
+      hangs: this.hangs,
+      workerPids: pids,
+      backoffMs: this.restartTimer ? Math.max(0, Math.round(this.restartAt - Date.now())) : 0,
+    };
+    return { ...snapshot, stats };
+  }
+
+  // ── lifecycle ────────────────────────────────────────────────────────────────────────────
+
+  private spawn(restartOnFailure = false): WorkerProcess {
+    const config = { ...this.o.startConfig, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
+    const w = new WorkerProcess(this.nextId++, config, this.events);
+    w.restartOnFailure = restartOnFailure;
+    this.workers.set(w.id, w);
+    this.ledger.add(w.id);
+    return w;
+  }
+
+  private admit(w: WorkerProcess): void {
+    if (!w.alive) return;
+    w.accept(this.o.handle);
+    this.ledger.setAccepting(w.id, true);
+    this.applyPlan();
+  }
+
+  private retire(w: WorkerProcess): void {
+    this.ledger.setAccepting(w.id, false);
+    w.drain(Math.max(this.o.drainTimeoutMs, this.o.startConfig.app.requestTimeoutMs));
+    this.applyPlan();
+  }
+
+  private accepting(): WorkerProcess[] {
+    return [...this.workers.values()].filter((w) => w.state === 'accepting');
+  }
+
+  private whenReady(w: WorkerProcess): Promise<void> {
+    if (w.state === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => this.starts.set(w, { resolve, reject }));
+  }
+
+  private whenExited(w: WorkerProcess): Promise<void> {
+    if (!w.alive) return Promise.resolve();
+    return new Promise((resolve) => w.child.once('exit', () => resolve()));
+  }
+
+  private applyPlan(): void {
+    for (const [id, limit] of this.ledger.plan()) this.workers.get(id)?.setLimit(limit);
+  }
+
+  private readonly events: WorkerEvents = {
+    ready: (w) => {
+      const start = this.starts.get(w);
+      this.starts.delete(w);
+      if (start) start.resolve();
+      // A replacement (crash, hang, recycle) starts serving as soon as it is ready.
+      else if (!this.stopping) this.admit(w);
+      else w.drain(0);
+    },
+    failed: (w, message, stage) => {
+      const start = this.starts.get(w);
+      this.starts.delete(w);
+      w.kill();
+      if (stage === 'listen') return this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} cannot listen on ${this.o.listen}: ${message}`);
+      // The worker's own message (e.g. "app shop: cannot load module …") is what a user needs.
+      if (start) start.reject(Object.assign(new errors.DOW_ERR_WORKER_START(this.name, w.pid, message), { workerMessage: message }));
+      else this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: replacement worker ${w.pid} failed to start: ${message}`);
+    },
+    exit: (w, code, signal) => this.onExit(w, code, signal),
+    load: (w, load) => {
+      this.ledger.report(w.id, load);
+      this.applyPlan();
+    },
+    rows: (_w, batch) => this.o.onRows(batch),
+    recycle: (w, reason) => this.recycle(w, reason),
+    figures: (w, figures) => {
+      this.ledger.report(w.id, figures);
+      if (this.o.maxMemoryMiB > 0 && figures.rssBytes > this.o.maxMemoryMiB * 1024 * 1024 && w.state === 'accepting') {
+        this.recycle(w, `RSS ${Math.round(figures.rssBytes / 1024 / 1024)} MiB above maxMemory ${this.o.maxMemoryMiB} MiB`);
+      }
+    },
+  };
+
+  private onExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(w.id);
+    this.ledger.remove(w.id);
+    const start = this.starts.get(w);
+    this.starts.delete(w);
+    if (w.figures) this.retired.merge(w.figures.stats);
+    const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
+    if (lost > 0) this.rowsLost += lost;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    if (start) {
+      start.reject(new errors.DOW_ERR_WORKER_START(this.name, w.pid, `exited before it was ready (${how})`));
+      return;
+    }
+    if (w.endedBy === 'drain' || (w.endedBy === 'failed' && !w.restartOnFailure)) {
+      this.applyPlan();
+      return;
+    }
+    // It died with requests inside: their clients got an error from the front end (nginx: 502).
+    this.recordLostRequests(w);
+    const lived = Date.now() - w.startedAt;
+    if (w.endedBy !== 'hang') {
+      this.o.log.error({ app: this.name, worker: w.pid, code, signal }, `${this.name}: worker ${w.pid} died (${how}) after ${lived} ms`);
+    }
+    this.applyPlan();
+    if (this.stopping) return;
+    if (w.endedBy !== 'failed') {
+      this.restarts++;
+      this.o.onEvent({ app: this.name, atMs: Date.now(), kind: w.endedBy === 'hang' ? 'hang' : 'restart', pid: w.pid, detail: w.endedBy === 'hang' ? `killed after hanging` : how, source: 'supervisor' });
+    }
+    this.scheduleRestart(lived);
+  }
+
+  /** First restart at once; quick exits in a row wait longer each time (see restart-policy). */
+  private scheduleRestart(livedMs: number): void {
+    const delay = crashBackoffMs(this.crashStreak, livedMs);
+    this.crashStreak = delay.streak;
+    this.pendingRestarts++;
+    // A timer already waiting starts this worker too, after the longer of the two waits.
+    if (this.restartTimer) return;
+    if (delay.ms === 0) return this.startPendingWorkers();
+    this.o.log.warn({ app: this.name, backoffMs: delay.ms }, `${this.name}: crash loop (${delay.streak} quick exits in a row): next worker in ${delay.ms} ms`);
+    this.restartAt = Date.now() + delay.ms;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.startPendingWorkers();
+    }, delay.ms);
+    this.restartTimer.unref();
+  }
+
+  private startPendingWorkers(): void {
+    if (this.stopping) return;
+    for (; this.pendingRestarts > 0; this.pendingRestarts--) this.spawn(true);
+  }
+
+  /**
+   * Rows for the requests that died inside a worker. Its last heartbeat listed them with their
+   * start; a hung worker may hold more that arrived after it (counted from the kernel's tables):
+   * those are dated from its last answer, the latest moment they can have arrived by.
+   */
+  private recordLostRequests(w: WorkerProcess): void {
+    const now = Date.now();
+    const listed = w.figures?.inFlight ?? [];
+    const lost: Array<[number, string, string]> = [...listed];
+    const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
+    for (let i = listed.length; i < (w.heldConnections ?? 0); i++) lost.push([silentSince, '', '']);
+    for (const [startMs, method, path] of lost) {
+      const serviceMs = Math.max(0, now - startMs);
+      this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
+      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
+    }
+  }
+
+  /** Graceful replacement: the new worker serves before the old one stops accepting. */
+  private recycle(w: WorkerProcess, reason: string): void {
+    if (w.replacing || w.state !== 'accepting' || this.stopping) return;
+    w.replacing = true;
+    this.o.log.info({ app: this.name, worker: w.pid }, `${this.name}: recycling worker ${w.pid}: ${reason}`);
+    const next = this.spawn();
+    this.whenReady(next).then(
+      async () => {
+        this.admit(next);
+        await next.listening;
+        this.retire(w);
+        this.restarts++;
+        this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'recycle', pid: w.pid, detail: reason, source: 'supervisor' });
+      },
+      (err: Error) => {
+        // The old worker goes on; a later report may try again.
+        setTimeout(() => (w.replacing = false), HEARTBEAT_MS * 30).unref();
+        this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: cannot recycle worker ${w.pid}: ${err.message}`);
+      },
+    );
+  }
+
+  /** Every heartbeat: ask for figures, and kill a worker whose event loop stopped answering. */
+  private tick(): void {
+    const now = performance.now();
+    const limit = this.o.hangTimeoutMs;
+    for (const w of this.workers.values()) {
+      if (!w.alive) continue;
+      const silentMs = now - w.lastAnswerAt;
+      if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
+        w.endedBy = 'hang';
+        this.hangs++;
+        this.o.log.error(
+          { app: this.name, worker: w.pid, stuckMs: Math.round(silentMs), code: 'DOW_ERR_WORKER_HUNG' },
+          `${this.name}: worker ${w.pid} has not answered for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms): killed`,
+        );
+        // Counted before the kill, while the kernel still shows what the worker holds.
+        w.heldConnections = this.o.address ? countOpenConnections(w.pid, this.o.address) : null;
+        w.kill('SIGKILL');
+        continue;
+      }
+      w.ping();
+    }
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * @module worker-process
+ * One worker process as the supervisor sees it: forks it, speaks the IPC protocol, remembers its
+ * last figures and when its event loop last answered. Policy (restarts, hangs, recycling) is the
+ * pool's; this file only reports what happened.
+ *
+ *   starting ──ready──▶ ready ──accept──▶ accepting ──drain──▶ draining ──exit──▶ exited
+ *       └──failed / exit──────────────────────────────────────────────────────────▲
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PackedBatch } from '../store/packed-batch.js';
+import type { FromWorker, ToWorker, WorkerFigures, WorkerStartConfig } from './ipc-protocol.js';
+import type { WorkerLoad } from './slot-ledger.js';
+
+export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
+
+export interface WorkerEvents {
+  ready(worker: WorkerProcess): void;
+  failed(worker: WorkerProcess, message: string, stage: 'load' | 'listen'): void;
+  exit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  load(worker: WorkerProcess, load: WorkerLoad): void;
+  rows(worker: WorkerProcess, batch: PackedBatch): void;
+  recycle(worker: WorkerProcess, reason: string): void;
+  figures(worker: WorkerProcess, figures: WorkerFigures): void;
+}
+
+// Same extension as this module: .ts under tsx (tests, development), .js from dist/.
+const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
+/** Node flags that load code (tsx, preloads) carry over to workers; test-runner flags must not. */
+function workerExecArgv(): string[] {
+  return process.execArgv.filter((arg) => !/^--(test|watch|inspect)/.test(arg));
+}
+
+export class WorkerProcess {
+  state: WorkerState = 'starting';
+  readonly child: ChildProcess;
+  readonly startedAt = Date.now();
+  lastAnswerAt = performance.now();
+  figures: WorkerFigures | null = null;
+  rowsReceived = 0;
+  /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
+  endedBy: 'drain' | 'hang' | 'failed' | null = null;
+  /** A replacement is starting for this worker (recycle); it must not start a second one. */
+  replacing = false;
+  /** Connections it held when killed as hung (null where the kernel's tables are unreadable). */
+  heldConnections: number | null = null;
+  /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
+  restartOnFailure = false;
+  /** Resolves once the worker listens on its copy of the socket; rejects if it cannot. */
+  readonly listening: Promise<void>;
+  private onListening: (err?: Error) => void = () => {};
+  private seq = 0;
+  private readonly waiters: Array<{ seq: number; resolve(): void }> = [];
+
+  constructor(
+    readonly id: number,
+    config: WorkerStartConfig,
+    private readonly events: WorkerEvents,
+  ) {
+    this.listening = new Promise((resolve, reject) => {
+      this.onListening = (err) => (err ? reject(err) : resolve());
+    });
+    // Only awaited once the worker was told to accept; a worker that never got there is no error.
+    this.listening.catch(() => {});
+    this.child = fork(WORKER_MAIN, [], {
+      serialization: 'advanced',
+      execArgv: workerExecArgv(),
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (message: FromWorker) => this.onMessage(message));
+    this.child.on('exit', (code, signal) => {
+      this.state = 'exited';
+      this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
+      for (const w of this.waiters.splice(0)) w.resolve();
+      this.events.exit(this, code, signal);
+    });
+    // A failed send (the worker just died) is reported by 'exit'; nothing else to do here.
+    this.child.on('error', () => {});
+    this.send({ type: 'start', config });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  get alive(): boolean {
+    return this.state !== 'exited';
+  }
+
+  accept(handle: object): void {
+    this.state = 'accepting';
+    this.child.send({ type: 'accept' } satisfies ToWorker, handle as never);
+  }
+
+  setLimit(limit: number): void {
+    this.send({ type: 'limit', limit });
+  }
+
+  /** Asks for fresh figures; resolves when they arrive, the worker exits, or `timeoutMs` passes. */
+  collect(timeoutMs: number): Promise<void> {
+    if (!this.alive) return Promise.resolve();
+    const seq = this.ping();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const waiter = { seq, resolve: done };
+      this.waiters.push(waiter);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  ping(): number {
+    const seq = ++this.seq;
+    this.send({ type: 'ping', seq });
+    return seq;
+  }
+
+  /** A connection the supervisor accepted while stopping; the worker serves it. */
+  handOver(socket: Socket): void {
+    this.child.send({ type: 'conn' } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+      if (err) socket.destroy();
+    });
+  }
+
+  stopAccepting(): void {
+    this.send({ type: 'stopAccepting' });
+  }
+
+  drain(timeoutMs: number): void {
+    if (this.state === 'exited') return;
+    this.state = 'draining';
+    this.endedBy ??= 'drain';
+    this.send({ type: 'drain', timeoutMs });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.alive) this.child.kill(signal);
+  }
+
+  private send(message: ToWorker): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  private onMessage(message: FromWorker): void {
+    this.lastAnswerAt = performance.now();
+    switch (message.type) {
+      case 'ready':
+        this.state = 'ready';
+        this.events.ready(this);
+        break;
+      case 'listening':
+        this.onListening();
+        break;
+      case 'failed':
+        this.endedBy = 'failed';
+        if (message.stage === 'listen') this.onListening(new Error(message.message));
+        this.events.failed(this, message.message, message.stage);
+        break;
+      case 'pong':
+      case 'drained':
+        this.figures = message.figures;
+        this.events.figures(this, message.figures);
+        if (message.type === 'pong') {
+          for (let i = this.waiters.length - 1; i >= 0; i--) {
+            const w = this.waiters[i] as { seq: number; resolve(): void };
+            if (w.seq <= message.seq) {
+              this.waiters.splice(i, 1);
+              w.resolve();
+            }
+          }
+        }
+        break;
+      case 'load':
+        this.events.load(this, message.load);
+        break;
+      case 'rows':
+        this.rowsReceived += message.batch.rows;
+        this.events.rows(this, message.batch);
+        break;
+      case 'recycle':
+        this.events.recycle(this, message.reason);
+        break;
+    }
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Worker processes under the supervisor (issue 10), with real child processes and real sockets:
+ * a hang next to a healthy app, crashes and crash loops, recycling by memory and by request
+ * count, the thread limit across workers, and graceful reloads with changed code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { readStatsPort } from '../../dashboard/stats-client.js';
+import { parseStats } from '../../shared/stats-format.js';
+import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { sleep } from '../helpers/runtime.js';
+import { scgiRequest, sendRaw, encodeScgiRequest, type Target } from '../helpers/scgi-client.js';
+import { startSupervisor } from '../helpers/supervisor.js';
+
+async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
+async function bodyOf(target: Target, uri: string): Promise<string> {
+  const res = await scgiRequest(target, { uri });
+  assert.equal(res.status, 200, `${uri}: ${res.status} ${res.body.toString()}`);
+  return res.body.toString();
+}
+
+async function tempDir(t: { after(fn: () => unknown): void }, name: string): Promise<string> {
+  const dir = await makeTempDir(name);
+  t.after(() => removeTempDir(dir));
+  return dir;
+}
+
+/** Largest number of requests inside the app at once, from its S/E log (hrtime, all workers). */
+async function maxOverlap(logFile: string): Promise<number> {
+  const events = (await readFile(logFile, 'utf8')).trim().split('\n').map((line) => {
+    const [kind, at] = line.split(' ');
+    return { at: BigInt(at as string), delta: kind === 'S' ? 1 : -1 };
+  });
+  // Ends sort before starts at the same instant: a slot handed on is not an overlap.
+  events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.delta - b.delta));
+  let now = 0;
+  let max = 0;
+  for (const e of events) {
+    now += e.delta;
+    max = Math.max(max, now);
+  }
+  return max;
+}
+
+test('a busy-looping app does not stall the other app or the stats port; its worker is killed after hangTimeout and replaced', async (t) => {
+  const HANG_TIMEOUT_MS = 1000;
+  const rt = await startSupervisor(t, [{ name: 'stuck', hangTimeoutMs: HANG_TIMEOUT_MS }, { name: 'healthy' }]);
+  const stuck = rt.targets.get('stuck') as Target;
+  const healthy = rt.targets.get('healthy') as Target;
+  const stats = rt.stats as { port: number };
+  const before = parseStats(await readStatsPort('127.0.0.1', stats.port)).get('stuck_worker_pids');
+
+  const hangAt = performance.now();
+  const hung = sendRaw(stuck, encodeScgiRequest({ uri: '/hang' }), { timeoutMs: 10_000, allowReset: true });
+  await sleep(150);
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    assert.match(await bodyOf(healthy, '/'), /^pid \d+/);
+    assert.ok(performance.now() - t0 < 200, `healthy app answered in ${Math.round(performance.now() - t0)} ms while the other hangs`);
+    const s0 = performance.now();
+    const figures = parseStats(await readStatsPort('127.0.0.1', stats.port));
+    assert.ok(performance.now() - s0 < 200, `stats port answered in ${Math.round(performance.now() - s0)} ms while an app hangs`);
+    assert.equal(figures.get('healthy_workers'), '1');
+  }
+
+  // The client of the hung request gets nothing (the front end turns that into a 502).
+  assert.equal((await hung).length, 0);
+  // Serving again: a new worker answers on the same socket.
+  const after = await until(async () => {
+    const figures = parseStats(await readStatsPort('127.0.0.1', stats.port));
+    const replaced = figures.get('stuck_worker_pids') !== before && figures.get('stuck_workers') === '1';
+    return figures.get('stuck_hangs') === '1' && replaced ? figures : undefined;
+  }, HANG_TIMEOUT_MS + 5000, 'the hung worker replaced');
+  assert.notEqual(after.get('stuck_worker_pids'), before);
+  assert.match(await bodyOf(stuck, '/'), new RegExp(`^pid ${after.get('stuck_worker_pids')}`));
+  const downMs = performance.now() - hangAt;
+  assert.ok(downMs < HANG_TIMEOUT_MS + 1000 + 1500, `serving again ${Math.round(downMs)} ms after the hang began`);
+  assert.equal(after.get('stuck_restarts'), '1');
+  // The request that was inside is counted as what its client got.
+  assert.equal(after.get('stuck_errors'), '1');
+  const line = rt.logs.find((l) => l.code === 'DOW_ERR_WORKER_HUNG');
+  assert.ok(line, 'the hang is logged');
+  assert.equal(line.app, 'stuck');
+  assert.ok(Number(line.stuckMs) >= HANG_TIMEOUT_MS);
+  assert.ok(Number(line.worker) > 0);
+});
+
+test('a crashing worker is restarted at once and counted; a crash loop backs off and shows it', async (t) => {
+  const dir = await tempDir(t, 'crash-loop');
+  // Starts fine, then dies 150 ms later: every replacement does the same.
+  const module = join(dir, 'dies.mjs');
+  await writeFile(module, `setTimeout(() => process.exit(1), 150);\nexport default (req, res) => res.end('ok');\n`);
+  const rt = await startSupervisor(t, [{ name: 'crashy' }, { name: 'loop', module }]);
+  const crashy = rt.targets.get('crashy') as Target;
+  const first = await bodyOf(crashy, '/');
+  const lost = await sendRaw(crashy, encodeScgiRequest({ uri: '/crash' }), { allowReset: true });
+  assert.equal(lost.length, 0);
+  const again = await until(async () => {
+    try {
+      return await bodyOf(crashy, '/');
+    } catch {
+      return undefined;
+    }
+  }, 3000, 'the crashed worker replaced');
+  assert.notEqual(again, first);
+  const figures = await rt.figures();
+  assert.equal(figures.get('crashy_restarts'), '1');
+  assert.equal(figures.get('crashy_backoff_ms'), '0');
+
+  // 1st exit: at once; 2nd: 1 s; 3rd: 2 s. The wait is visible while it lasts.
+  const backingOff = await until(async () => {
+    const f = await rt.figures();
+    return Number(f.get('loop_backoff_ms')) > 0 ? f : undefined;
+  }, 5000, 'a backoff shown on the stats port');
+  assert.equal(backingOff.get('loop_workers'), '0');
+  assert.ok(rt.logs.some((l) => /crash loop/.test(String(l.msg)) && l.app === 'loop'));
+});
+
+test('a leaking worker is replaced by maxMemory before the old one stops, with no failed request', async (t) => {
+  // A fresh worker under tsx is ~100 MiB resident; two 96 MiB allocations pass any 250 MiB cap.
+  const rt = await startSupervisor(t, [{ name: 'leaky', maxMemoryMiB: 250 }]);
+  const leaky = rt.targets.get('leaky') as Target;
+  const firstPid = (await rt.figures()).get('leaky_worker_pids');
+  await bodyOf(leaky, '/leak?mb=96');
+  await bodyOf(leaky, '/leak?mb=96');
+  let failures = 0;
+  const replaced = await until(async () => {
+    try {
+      await bodyOf(leaky, '/');
+    } catch {
+      failures++;
+    }
+    const f = await rt.figures();
+    return f.get('leaky_worker_pids') !== firstPid && f.get('leaky_workers') === '1' ? f : undefined;
+  }, 8000, 'the leaking worker recycled');
+  assert.equal(failures, 0);
+  assert.equal(replaced.get('leaky_restarts'), '1');
+  assert.equal(replaced.get('leaky_hangs'), '0');
+  assert.ok(rt.logs.some((l) => /recycling worker .*maxMemory/.test(String(l.msg))));
+});
+
+test('maxRequests recycles a worker gracefully (with jitter of at most 10 %)', async (t) => {
+  const rt = await startSupervisor(t, [{ name: 'counted', maxRequests: 20 }]);
+  const target = rt.targets.get('counted') as Target;
+  const pids = new Set<string>();
+  let sent = 0;
+  let f = await rt.figures();
+  // Spread over time: a replacement needs a moment to start while the old worker goes on.
+  while (Number(f.get('counted_restarts')) < 2 && sent < 2000) {
+    pids.add(await bodyOf(target, '/'));
+    sent++;
+    if (sent % 10 === 0) {
+      await sleep(20);
+      f = await rt.figures();
+    }
+  }
+  assert.ok(Number(f.get('counted_restarts')) >= 2, `${f.get('counted_restarts')} recycles after ${sent} requests`);
+  assert.ok(pids.size >= 2, `${pids.size} different workers served ${sent} requests`);
+  assert.equal(f.get('counted_requests'), String(sent));
+  assert.equal(f.get('counted_hangs'), '0');
+  assert.ok(rt.logs.some((l) => /recycling worker \d+: served (1[89]|20) requests \(maxRequests\)/.test(String(l.msg))));
+});
+
+test('the thread limit is the app\'s total across 2 workers, and a raised limit reaches both', async (t) => {
+  const dir = await tempDir(t, 'overlap');
+  const rt = await startSupervisor(t, [{ name: 'shared', count: 2, threads: 4 }]);
+  const target = rt.targets.get('shared') as Target;
+  const fire = async (log: string, n: number): Promise<Set<string>> => {
+    const bodies = await Promise.all(Array.from({ length: n }, () => bodyOf(target, `/hold?ms=150&log=${encodeURIComponent(log)}`)));
+    return new Set(bodies.map((b) => b.split(' in ')[1] ?? ''));
+  };
+  const first = join(dir, 'first.log');
+  const served = await fire(first, 24);
+  const overlap4 = await maxOverlap(first);
+  assert.ok(overlap4 <= 4, `${overlap4} requests ran at once with threads 4`);
+  assert.ok(overlap4 >= 3, `only ${overlap4} at once: the limit is not used`);
+  assert.equal(served.size, 2, 'both workers served');
+
+  await rt.supervisor.setThreads('shared', 8, 'test');
+  const second = join(dir, 'second.log');
+  await fire(second, 32);
+  const overlap8 = await maxOverlap(second);
+  assert.ok(overlap8 <= 8, `${overlap8} requests ran at once with threads 8`);
+  assert.ok(overlap8 > 4, `the raised limit did not reach the workers (${overlap8} at once)`);
+  const figures = await rt.figures();
+  assert.equal(figures.get('shared_threads'), '8');
+  assert.equal(figures.get('shared_requests'), '56');
+  await assert.rejects(rt.supervisor.setThreads('shared', 1, 'test'), /at least its 2 workers/);
+});
+
+test('reload: new code under load, no failed request; a reload whose code fails to load leaves the old workers serving', async (t) => {
+  const dir = await tempDir(t, 'reload');
+  const module = join(dir, 'versioned.mjs');
+  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 5);\n`);
+  await version('v1');
+  const rt = await startSupervisor(t, [{ name: 'app', module, count: 2, threads: 8 }]);
+  const target = rt.targets.get('app') as Target;
+
+  const seen: string[] = [];
+  let failed = 0;
+  let stop = false;
+  const deadline = performance.now() + 20_000;
+  const load = Promise.all(Array.from({ length: 6 }, async () => {
+    while (!stop && performance.now() < deadline) {
+      try {
+        const res = await scgiRequest(target, { uri: '/' });
+        if (res.status === 200) seen.push(res.body.toString());
+        else failed++;
+      } catch {
+        failed++;
+      }
+    }
+  }));
+  for (const v of ['v2', 'v3', 'v4']) {
+    await sleep(150);
+    await version(v);
+    const result = await rt.supervisor.reload('app', 'test');
+    assert.equal(result.newPids.length, 2);
+    assert.ok(result.oldPids.every((pid) => !result.newPids.includes(pid)));
+  }
+  await sleep(150);
+  await writeFile(module, 'export default (req, res) => { res.end(\'broken\')\n');
+  await assert.rejects(rt.supervisor.reload('app', 'test'), (err: Error & { code?: string }) => err.code === 'DOW_ERR_RELOAD' && /SyntaxError|Unexpected|missing/i.test(err.message));
+  await sleep(150);
+  stop = true;
+  await load;
+  assert.equal(failed, 0);
+  assert.ok(seen.length > 50, `${seen.length} requests served`);
+  // Versions only move forward, and the broken code never served.
+  const order = [...new Set(seen)];
+  assert.deepEqual(order, ['v1', 'v2', 'v3', 'v4']);
+  assert.equal(seen.at(-1), 'v4');
+  const figures = await rt.figures();
+  assert.equal(figures.get('app_workers'), '2');
+  assert.equal(Number(figures.get('app_requests')), seen.length);
+});

@@ -1,0 +1,167 @@
+/**
+ * The slot ledger that splits an app's thread limit across its workers: targets, and a
+ * simulation with delayed messages in both directions checking that no interleaving ever lets
+ * the workers together run more than the limit.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { SlotLedger, type WorkerLoad } from '../../server/supervisor/slot-ledger.js';
+
+function ledgerWith(total: number, ids: number[]): SlotLedger {
+  const ledger = new SlotLedger(total);
+  for (const id of ids) {
+    ledger.add(id);
+    ledger.setAccepting(id, true);
+  }
+  return ledger;
+}
+
+const load = (running: number, queued: number, held: number): WorkerLoad => ({ running, queued, held });
+
+test('an even split among accepting workers, the remainder to the first', () => {
+  const ledger = ledgerWith(10, [1, 2, 3]);
+  assert.deepEqual(ledger.plan(), [[1, 4], [2, 3], [3, 3]]);
+  assert.equal(ledger.free, 0);
+});
+
+test('a worker with a queue borrows idle slots; a lender keeps one', () => {
+  const ledger = ledgerWith(8, [1, 2]);
+  ledger.plan();
+  ledger.report(1, load(4, 6, 4));
+  ledger.report(2, load(0, 0, 4));
+  // Worker 2 is lowered first; nothing is free until it confirms.
+  assert.deepEqual(ledger.plan(), [[2, 1]]);
+  assert.equal(ledger.limitOf(1), 4);
+  ledger.report(2, load(0, 0, 1));
+  assert.deepEqual(ledger.plan(), [[1, 7]]);
+  assert.equal(ledger.free, 0);
+  // Demand comes back to worker 2: it gets its fair share back as worker 1's requests finish.
+  ledger.report(2, load(1, 3, 1));
+  ledger.report(1, load(7, 0, 7));
+  assert.deepEqual(ledger.plan(), [[1, 4]]);
+  assert.equal(ledger.limitOf(2), 1, 'not raised before worker 1 gives back');
+  ledger.report(1, load(4, 0, 4));
+  assert.deepEqual(ledger.plan(), [[2, 4]]);
+});
+
+test('a draining worker keeps what its accepted requests need and gives the rest to the new ones', () => {
+  const ledger = ledgerWith(4, [1]);
+  ledger.plan();
+  ledger.report(1, load(2, 1, 4));
+  ledger.add(2);
+  ledger.setAccepting(2, true);
+  ledger.setAccepting(1, false);
+  assert.deepEqual(ledger.plan(), [[1, 3]]);
+  ledger.report(1, load(2, 1, 3));
+  assert.deepEqual(ledger.plan(), [[2, 1]]);
+  ledger.report(1, load(0, 0, 0));
+  ledger.plan();
+  ledger.remove(1);
+  ledger.plan();
+  assert.equal(ledger.limitOf(2), 4);
+});
+
+test('a worker that dies frees its slots for the others', () => {
+  const ledger = ledgerWith(6, [1, 2]);
+  ledger.plan();
+  ledger.remove(1);
+  assert.deepEqual(ledger.plan(), [[2, 6]]);
+});
+
+interface SimWorker {
+  limit: number;
+  running: number;
+  queued: number;
+  lastHeld: number;
+  inbox: number[];
+  outbox: WorkerLoad[];
+}
+
+test('simulated: whatever the order of messages, the workers never run more than the total', () => {
+  // Arrivals weigh most: borrowing (and so lowering a busy borrower) needs queues.
+  const step = fc.oneof(
+    { arbitrary: fc.record({ kind: fc.constant('arrive' as const), w: fc.nat(3) }), weight: 4 },
+    fc.record({ kind: fc.constant('finish' as const), w: fc.nat(3) }),
+    fc.record({ kind: fc.constant('toWorker' as const), w: fc.nat(3) }),
+    fc.record({ kind: fc.constant('toSupervisor' as const), w: fc.nat(3) }),
+    fc.record({ kind: fc.constant('drainOne' as const), w: fc.nat(3) }),
+    fc.record({ kind: fc.constant('raise' as const), w: fc.nat(6) }),
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 2, max: 4 }), fc.integer({ min: 4, max: 12 }), fc.array(step, { maxLength: 400 }), (count, total, steps) => {
+      const ledger = new SlotLedger(total);
+      const workers: SimWorker[] = [];
+      for (let id = 0; id < count; id++) {
+        workers.push({ limit: 0, running: 0, queued: 0, lastHeld: 0, inbox: [], outbox: [] });
+        ledger.add(id);
+        ledger.setAccepting(id, true);
+      }
+      let limitTotal = total;
+      const send = (): void => {
+        for (const [id, limit] of ledger.plan()) workers[id]?.inbox.push(limit);
+      };
+      const report = (w: SimWorker): void => {
+        const held = Math.max(w.running, w.limit);
+        w.outbox.push({ running: w.running, queued: w.queued, held });
+        w.lastHeld = held;
+      };
+      const admit = (w: SimWorker): void => {
+        while (w.queued > 0 && w.running < w.limit) {
+          w.queued--;
+          w.running++;
+        }
+      };
+      send();
+      for (const s of steps) {
+        const w = workers[s.w % workers.length] as SimWorker;
+        switch (s.kind) {
+          case 'arrive':
+            if (w.running < w.limit && w.queued === 0) w.running++;
+            else {
+              w.queued++;
+              report(w);
+            }
+            break;
+          case 'finish':
+            if (w.running > 0) {
+              w.running--;
+              admit(w);
+              if (Math.max(w.running, w.limit) < w.lastHeld || w.queued === 0) report(w);
+            }
+            break;
+          case 'toWorker': {
+            const limit = w.inbox.shift();
+            if (limit !== undefined) {
+              w.limit = limit;
+              admit(w);
+              report(w);
+            }
+            break;
+          }
+          case 'toSupervisor': {
+            const msg = w.outbox.shift();
+            if (msg) {
+              ledger.report(s.w % workers.length, msg);
+              send();
+            }
+            break;
+          }
+          case 'drainOne':
+            ledger.setAccepting(s.w % workers.length, false);
+            send();
+            break;
+          case 'raise':
+            limitTotal += s.w;
+            ledger.setTotal(limitTotal);
+            send();
+            break;
+        }
+        const running = workers.reduce((sum, x) => sum + x.running, 0);
+        assert.ok(running <= limitTotal, `${running} running with a total of ${limitTotal}`);
+        assert.ok(ledger.free >= 0, `ledger overcommitted: free ${ledger.free}`);
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
