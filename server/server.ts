@@ -112,6 +112,9 @@ export class Server implements RuntimeControl {
   adopt(socket: Socket, app: string): void {
     const host = this.apps.get(app);
     if (host === undefined) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    // A socket received over IPC is built without our listener's options: a front end that
+    // half-closes after its request must not end our side before the response is written.
+    socket.allowHalfOpen = true;
     this.onConnection(socket, host);
   }
 

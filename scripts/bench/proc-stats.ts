@@ -96,3 +96,33 @@ export function readRss(pid: number): number {
     return 0;
   }
 }
+
+export interface ProcessSample {
+  pid: number;
+  cpuTicks: number;
+  userTicks: number;
+  /** The main thread alone (/proc/<pid>/task/<pid>/stat): the event loop, without the store's writer or V8's helpers. */
+  mainCpuTicks: number;
+  mainUserTicks: number;
+  rssBytes: number;
+}
+
+/** One process of a tree on its own, for a supervisor whose cost is split from its workers'. */
+export function sampleProcess(pid: number): ProcessSample | undefined {
+  const whole = readStat(pid);
+  if (whole === undefined) return undefined;
+  let main: StatFields | undefined;
+  try {
+    main = parseStat(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+  } catch {
+    main = undefined;
+  }
+  return {
+    pid,
+    cpuTicks: whole.cpuTicks,
+    userTicks: whole.userTicks,
+    mainCpuTicks: main?.cpuTicks ?? 0,
+    mainUserTicks: main?.userTicks ?? 0,
+    rssBytes: readRss(pid),
+  };
+}

@@ -53,6 +53,9 @@ export class SlotLedger {
     if (!entry) return;
     entry.running = load.running;
     entry.queued = load.queued;
+    // A draining worker lowers its own limit as its work runs out (only it knows its queue);
+    // lowering is always safe.
+    if (!entry.accepting) entry.limit = Math.min(entry.limit, load.held);
     // A report sent before our last raise arrived says less than the worker may now run.
     entry.held = Math.max(entry.limit, load.held);
   }
@@ -99,8 +102,8 @@ export class SlotLedger {
   }
 
   /*
-   * Targets: a draining worker keeps what its accepted requests need (it cannot hand them to
-   * anyone). The rest is split evenly among accepting workers; a worker with more demand
+   * Targets: a draining worker keeps its slots until it gives them back itself: it alone knows
+   * how many accepted requests it still has to run (it cannot hand them to anyone). The rest is split evenly among accepting workers; a worker with more demand
    * (running + queued) than its share borrows the share others leave idle, but a lender keeps at
    * least one slot so that the next connection the kernel gives it does not wait for a round
    * trip through the supervisor.
@@ -112,7 +115,9 @@ export class SlotLedger {
     for (const e of this.entries.values()) {
       if (e.accepting) accepting.push(e);
       else {
-        const keep = Math.min(e.limit, e.running + e.queued);
+        // Raised only from free slots, for requests it accepted before it stopped accepting
+        // (a worker retired before its first slot arrived has nothing else to run them with).
+        const keep = Math.max(e.limit, e.running + e.queued);
         targets.set(e.id, keep);
         avail -= keep;
       }

@@ -284,6 +284,10 @@ export class Supervisor implements RuntimeControl {
     for (const { pool } of pools) pool.stopAccepting();
     const inlineClosed = Promise.all(inline.map((server) => server.close(drainTimeoutMs)));
     await new Promise((resolve) => setTimeout(resolve, pools.length > 0 ? BACKLOG_SWEEP_MS : 0));
+    // Closed from a setImmediate: the event loop's poll phase runs first and accepts everything
+    // queued until then, so the close (which resets what is still queued) follows the last
+    // accept within the same loop iteration.
+    await new Promise((resolve) => setImmediate(resolve));
     await Promise.all(pools.map(({ bound }) => bound.close()));
     await Promise.all([...pools.map(({ pool }) => pool.stop(drainTimeoutMs)), inlineClosed]);
     const stats = this.statsServer;

@@ -86,6 +86,8 @@ function onLoadChange(h: AppHost): void {
     recycleAsked = true;
     send({ type: 'recycle', reason: `served ${h.stats.requests} requests (maxRequests)` });
   }
+  // Draining: give back every slot this worker's remaining requests will not need.
+  if (draining && h.limiter.running + h.limiter.waiting < h.limiter.limit) h.setThreads(h.limiter.running + h.limiter.waiting);
   const nowHeld = held(h);
   if (nowHeld < lastHeld) {
     // Slots above a lowered limit just came free: another worker may be waiting for them.
@@ -123,6 +125,7 @@ function figures(): WorkerFigures {
 async function drain(timeoutMs: number): Promise<void> {
   if (draining) return;
   draining = true;
+  if (host) onLoadChange(host);
   await server?.close(timeoutMs);
   await recorder?.close();
   // Figures last, after every row: the supervisor's counts then match what the store received.

@@ -1,0 +1,116 @@
+/**
+ * Stopping drops nothing (issue 10): SIGTERM under POST load with worker processes, through the
+ * real command line. Every connection the kernel accepted is answered, none is reset; the stats
+ * port answers during the drain; every answered request has its row in SQLite.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
+import { readStatsPort } from '../../dashboard/stats-client.js';
+import { parseStats } from '../../shared/stats-format.js';
+import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { sleep } from '../helpers/runtime.js';
+import { encodeScgiRequest, parseScgiResponse } from '../helpers/scgi-client.js';
+import { WORKER_APP } from '../helpers/supervisor.js';
+
+const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+type Outcome = { kind: 'answered'; status: number } | { kind: 'refused' } | { kind: 'failed'; why: string };
+
+/** One POST over its own connection; classifies what the client saw. */
+function post(port: number, body: Buffer): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let connected = false;
+    const socket = connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ kind: 'failed', why: 'no answer within 15 s' });
+    }, 15_000);
+    socket.on('connect', () => {
+      connected = true;
+      socket.end(encodeScgiRequest({ method: 'POST', uri: '/echo?ms=150', body, headers: { 'content-type': 'application/octet-stream' } }));
+    });
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(!connected && err.code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'failed', why: err.code ?? err.message });
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const raw = Buffer.concat(chunks);
+      if (raw.length === 0) return resolve({ kind: 'failed', why: 'closed without an answer' });
+      try {
+        resolve({ kind: 'answered', status: parseScgiResponse(raw).status });
+      } catch (err) {
+        resolve({ kind: 'failed', why: (err as Error).message });
+      }
+    });
+  });
+}
+
+test('SIGTERM under POST load: every accepted connection answered, none reset, every answer stored', async (t) => {
+  const dir = await makeTempDir('workers-stop');
+  t.after(() => removeTempDir(dir));
+  const [appPort, statsPort] = [await getFreePort(), await getFreePort()];
+  const dbPath = join(dir, 'timings.db');
+  const config = join(dir, 'dragon.config.json');
+  await writeFile(config, JSON.stringify({
+    stats: `127.0.0.1:${statsPort}`,
+    apps: [{ name: 'upload', listen: `127.0.0.1:${appPort}`, module: WORKER_APP, workers: 2, threads: 8, queue: 200 }],
+    store: { path: dbPath, flushInterval: 50 },
+    dashboard: false,
+    drainTimeout: 10_000,
+  }));
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => child.kill('SIGKILL'));
+  for (let i = 0; !/UP on .*\(stats\)/.test(output); i++) {
+    if (i > 400) throw new Error(`no start:\n${output}`);
+    await sleep(25);
+  }
+
+  const body = Buffer.alloc(64 * 1024, 7);
+  const outcomes: Outcome[] = [];
+  let stopped = false;
+  const deadline = performance.now() + 20_000;
+  const clients = Array.from({ length: 12 }, async () => {
+    // Bounded: each client stops at its first refusal (the listener closed) or the deadline.
+    for (let n = 0; n < 2000 && performance.now() < deadline; n++) {
+      const outcome = await post(appPort, body);
+      outcomes.push(outcome);
+      if (outcome.kind === 'refused' && stopped) return;
+    }
+  });
+  await sleep(700);
+  child.kill('SIGTERM');
+  stopped = true;
+  // The drain lasts at least one request (150 ms): the stats port still answers meanwhile.
+  await sleep(50);
+  const during = parseStats(await readStatsPort('127.0.0.1', statsPort));
+  assert.equal(during.get('upload_workers'), '2');
+  await Promise.all(clients);
+  assert.equal(await exited, 0, output);
+
+  const failed = outcomes.filter((o) => o.kind === 'failed');
+  const answered = outcomes.filter((o): o is { kind: 'answered'; status: number } => o.kind === 'answered');
+  assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} connections failed`);
+  assert.ok(answered.length > 30, `${answered.length} answered`);
+  assert.ok(answered.every((o) => o.status === 200), `statuses: ${[...new Set(answered.map((o) => o.status))].join(', ')}`);
+  assert.ok(outcomes.some((o) => o.kind === 'refused'), 'after the stop, connections are refused');
+
+  const db = new Database(dbPath, { readonly: true });
+  t.after(() => db.close());
+  const rows = (db.prepare('SELECT count(*) AS n FROM requests WHERE app = ?').get('upload') as { n: number }).n;
+  assert.equal(rows, answered.length, 'one row per answered request, none lost');
+  assert.match(output, /timing store wrote \d+ rows \(0 dropped\)/);
+});
