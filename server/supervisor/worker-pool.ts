@@ -5,6 +5,7 @@
  * maxMemory, reloads all of them with fresh code, and sums their figures for the stats port.
  */
 import type { Socket } from 'node:net';
+import { setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import { errors } from '../../shared/errors.js';
 import type { AppSnapshot, ReloadResult } from '../../shared/runtime-control.js';
@@ -49,6 +50,8 @@ export const HEARTBEAT_MS = 1000;
  * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port.
  */
 export const COLLECT_TIMEOUT_MS = 100;
+/** Niceness of workers draining during a stop (0 is the default; 19 the lowest priority). */
+const DRAINING_NICENESS = 10;
 /** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
 const EXIT_GRACE_MS = 2000;
 /**
@@ -169,7 +172,18 @@ export class WorkerPool {
   stopAccepting(): void {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    for (const w of this.workers.values()) w.stopAccepting();
+    for (const w of this.workers.values()) {
+      w.stopAccepting();
+      // The supervisor now accepts the backlog and then closes the socket; whatever completes
+      // its handshake between its last accept and the close is reset. Busy workers must not
+      // preempt it there, so they finish their requests one notch lower (raising one's own
+      // children's niceness needs no privilege).
+      try {
+        setPriority(w.pid, DRAINING_NICENESS);
+      } catch {
+        // Gone already, or a platform without priorities.
+      }
+    }
   }
 
   /** Drains every worker (up to `drainTimeoutMs`), waits for their rows, kills stragglers. */

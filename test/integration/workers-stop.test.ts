@@ -5,11 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { writeFile } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { readStatsPort } from '../../dashboard/stats-client.js';
 import { parseStats } from '../../shared/stats-format.js';
@@ -17,9 +14,8 @@ import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js
 import { sleep } from '../helpers/runtime.js';
 import { encodeScgiRequest, parseScgiResponse } from '../helpers/scgi-client.js';
 import { WORKER_APP } from '../helpers/supervisor.js';
+import { serveConfig } from '../helpers/cli-process.js';
 
-const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 type Outcome = { kind: 'answered'; status: number } | { kind: 'refused' } | { kind: 'failed'; why: string };
 
@@ -60,24 +56,14 @@ test('SIGTERM under POST load: every accepted connection answered, none reset, e
   t.after(() => removeTempDir(dir));
   const [appPort, statsPort] = [await getFreePort(), await getFreePort()];
   const dbPath = join(dir, 'timings.db');
-  const config = join(dir, 'dragon.config.json');
-  await writeFile(config, JSON.stringify({
+  const server = await serveConfig(t, dir, {
     stats: `127.0.0.1:${statsPort}`,
     apps: [{ name: 'upload', listen: `127.0.0.1:${appPort}`, module: WORKER_APP, workers: 2, threads: 8, queue: 200 }],
     store: { path: dbPath, flushInterval: 50 },
     dashboard: false,
     drainTimeout: 10_000,
-  }));
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.after(() => child.kill('SIGKILL'));
-  for (let i = 0; !/UP on .*\(stats\)/.test(output); i++) {
-    if (i > 400) throw new Error(`no start:\n${output}`);
-    await sleep(25);
-  }
+  });
+  await server.waitFor(/UP on .*\(stats\)/);
 
   const body = Buffer.alloc(64 * 1024, 7);
   const outcomes: Outcome[] = [];
@@ -92,14 +78,14 @@ test('SIGTERM under POST load: every accepted connection answered, none reset, e
     }
   });
   await sleep(700);
-  child.kill('SIGTERM');
+  server.child.kill('SIGTERM');
   stopped = true;
   // The drain lasts at least one request (150 ms): the stats port still answers meanwhile.
   await sleep(50);
   const during = parseStats(await readStatsPort('127.0.0.1', statsPort));
   assert.equal(during.get('upload_workers'), '2');
   await Promise.all(clients);
-  assert.equal(await exited, 0, output);
+  assert.equal(await server.exited, 0, server.output());
 
   const failed = outcomes.filter((o) => o.kind === 'failed');
   const answered = outcomes.filter((o): o is { kind: 'answered'; status: number } => o.kind === 'answered');
@@ -112,5 +98,5 @@ test('SIGTERM under POST load: every accepted connection answered, none reset, e
   t.after(() => db.close());
   const rows = (db.prepare('SELECT count(*) AS n FROM requests WHERE app = ?').get('upload') as { n: number }).n;
   assert.equal(rows, answered.length, 'one row per answered request, none lost');
-  assert.match(output, /timing store wrote \d+ rows \(0 dropped\)/);
+  assert.match(server.output(), /timing store wrote \d+ rows \(0 dropped\)/);
 });

@@ -1,0 +1,132 @@
+/**
+ * Worker processes behind real nginx (issue 10), through the real command line and real signals:
+ * reloads with changed code under load answer every request, and a server stopped with SIGTERM
+ * behind an `upstream` of two (docs/frontends.md `upstream-failover`) causes no 502.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { docTemplate } from '../helpers/frontends/doc-configs.js';
+import { startNginx } from '../helpers/frontends/nginx.js';
+import { withFrontendLogs } from '../helpers/frontends/process.js';
+import { serveConfig } from '../helpers/cli-process.js';
+import { sleep } from '../helpers/runtime.js';
+import { WORKER_APP } from '../helpers/supervisor.js';
+
+interface Tally {
+  statuses: Map<number, number>;
+  errors: string[];
+  bodies: string[];
+}
+
+/** Closed-loop clients through nginx, bounded by `until()`, a request count and a deadline. */
+async function load(base: string, options: { clients: number; path: string; body?: Buffer; until: () => boolean; maxRequests: number }): Promise<Tally> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
+  const tally: Tally = { statuses: new Map(), errors: [], bodies: [] };
+  let sent = 0;
+  const deadline = performance.now() + 60_000;
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const req = http.request(`${base}${options.path}`, { agent, method: options.body ? 'POST' : 'GET', headers: options.body ? { 'content-type': 'application/octet-stream' } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        tally.statuses.set(res.statusCode ?? 0, (tally.statuses.get(res.statusCode ?? 0) ?? 0) + 1);
+        tally.bodies.push(Buffer.concat(chunks).toString());
+        resolve();
+      });
+      res.on('error', (err) => {
+        tally.errors.push(err.message);
+        resolve();
+      });
+    });
+    req.on('error', (err) => {
+      tally.errors.push(err.message);
+      resolve();
+    });
+    req.end(options.body);
+  });
+  await Promise.all(Array.from({ length: options.clients }, async () => {
+    while (!options.until() && sent < options.maxRequests && performance.now() < deadline) {
+      sent++;
+      await one();
+    }
+  }));
+  agent.destroy();
+  return tally;
+}
+
+test('three reloads (SIGHUP) under load through nginx with the code changed between them: every request answered, versions switch', async (t) => {
+  const dir = await makeTempDir('nginx-reload');
+  t.after(() => removeTempDir(dir));
+  const module = join(dir, 'versioned.mjs');
+  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 2);\n`);
+  await version('v1');
+  const [port, statsPort] = [await getFreePort(), await getFreePort()];
+  const server = await serveConfig(t, dir, {
+    stats: `127.0.0.1:${statsPort}`,
+    apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module, workers: 2, threads: 8 }],
+    store: false,
+    dashboard: false,
+  });
+  await server.waitFor(/UP on .*\(stats\)/);
+  const nginx = await startNginx({ config: docTemplate('nginx', 'mount'), values: { host: '127.0.0.1', port } });
+  t.after(() => nginx.stop());
+  await withFrontendLogs([nginx], async () => {
+    let done = false;
+    const running = load(nginx.url, { clients: 8, path: '/app/', until: () => done, maxRequests: 50_000 });
+    for (const [i, v] of ['v2', 'v3', 'v4'].entries()) {
+      await sleep(300);
+      await version(v);
+      server.child.kill('SIGHUP');
+      await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i + 1}}`), 20_000);
+    }
+    await sleep(300);
+    done = true;
+    const tally = await running;
+    assert.deepEqual(tally.errors, []);
+    assert.deepEqual([...tally.statuses.keys()], [200], `statuses: ${JSON.stringify([...tally.statuses])}`);
+    assert.ok(tally.bodies.length > 200, `${tally.bodies.length} requests`);
+    assert.deepEqual([...new Set(tally.bodies)], ['v1', 'v2', 'v3', 'v4']);
+    assert.equal(tally.bodies.at(-1), 'v4');
+  });
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0);
+});
+
+test('SIGTERM to one of two servers behind an nginx upstream under POST load: no 502, no error', async (t) => {
+  const dir = await makeTempDir('nginx-failover');
+  t.after(() => removeTempDir(dir));
+  const [portA, portB] = [await getFreePort(), await getFreePort()];
+  const instance = (port: number, name: string) => serveConfig(t, dir, {
+    stats: false,
+    apps: [{ name: 'upload', listen: `127.0.0.1:${port}`, module: WORKER_APP, workers: 2, threads: 8, mount: '/app' }],
+    store: false,
+    dashboard: false,
+    drainTimeout: 10_000,
+  }, `${name}.json`);
+  const [a, b] = [await instance(portA, 'a'), await instance(portB, 'b')];
+  await Promise.all([a.waitFor(/UP on /), b.waitFor(/UP on /)]);
+  const nginx = await startNginx({ config: docTemplate('nginx', 'upstream-failover'), values: { host: '127.0.0.1', port_a: portA, port_b: portB } });
+  t.after(() => nginx.stop());
+  await withFrontendLogs([nginx], async () => {
+    let done = false;
+    // CPU-bound requests keep the workers busy, so connections wait in the kernel's backlog:
+    // those must be served when the stop comes, not reset.
+    const running = load(nginx.url, { clients: 24, path: '/app/echo?cpu=4', body: Buffer.alloc(64 * 1024, 1), until: () => done, maxRequests: 20_000 });
+    await sleep(800);
+    a.child.kill('SIGTERM');
+    assert.equal(await a.exited, 0, a.output());
+    await sleep(500);
+    done = true;
+    const tally = await running;
+    assert.deepEqual(tally.errors, []);
+    assert.deepEqual([...tally.statuses.keys()], [200], `statuses: ${JSON.stringify([...tally.statuses])}\nA:\n${a.output()}\nB:\n${b.output()}`);
+    assert.ok(tally.bodies.length > 50, `${tally.bodies.length} requests`);
+    assert.doesNotMatch(await nginx.readLogs(), /prematurely closed|reset by peer|upstream timed out/);
+  });
+  b.child.kill('SIGTERM');
+  assert.equal(await b.exited, 0);
+});
