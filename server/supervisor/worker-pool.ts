@@ -400,6 +400,7 @@ export class WorkerPool {
     const next = this.spawn();
     this.whenReady(next).then(
       async () => {
+        if (this.stopping) return next.drain(0);
         this.admit(next);
         await next.listening;
         this.retire(w);

@@ -54,7 +54,7 @@ export function poolApp(app: TestPoolApp): AppSettings {
 export async function startSupervisor(
   t: TestContext,
   apps: TestPoolApp[],
-  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number } = {},
+  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number } = {},
 ): Promise<RunningSupervisor> {
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -70,7 +70,7 @@ export async function startSupervisor(
     drainTimeoutMs: options.drainTimeoutMs ?? 5000,
     // Workers log to the test's stdout; the supervisor's own lines are captured here.
     log: { level: 'warn', format: 'json' },
-    store: options.recorder ? { path: 'unused: the recorder is given', recordPaths: true, retention: {}, flushIntervalMs: 50 } : null,
+    store: options.recorder ? { path: 'unused: the recorder is given', recordPaths: true, retention: {}, flushIntervalMs: options.flushIntervalMs ?? 50 } : null,
     dashboard: null,
     persistLimits: false,
   };
