@@ -65,7 +65,7 @@ export class Supervisor implements RuntimeControl {
         this.order.push(app.options.name);
         this.addresses.push(address);
         const mode = slot.kind === 'pool' ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}` : 'in-process';
-        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${mode})`);
+        this.log.info(`UP on ${address} (${app.options.name}, ${mode})`);
       }
       if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
     } catch (err) {

@@ -347,7 +347,7 @@ export class WorkerPool {
     if (this.stopping) return;
     if (w.endedBy !== 'failed') {
       this.restarts++;
-      this.o.onEvent({ app: this.name, atMs: Date.now(), kind: w.endedBy === 'hang' ? 'hang' : 'restart', pid: w.pid, detail: w.endedBy === 'hang' ? `killed after hanging` : how, source: 'supervisor' });
+      this.o.onEvent({ app: this.name, atMs: Date.now(), kind: w.endedBy === 'hang' ? 'hang' : 'restart', pid: w.pid, detail: w.endedBy === 'hang' ? w.hangDetail : how, source: 'supervisor' });
     }
     this.scheduleRestart(lived);
   }
@@ -424,6 +424,7 @@ export class WorkerPool {
       const silentMs = now - w.lastAnswerAt;
       if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
         w.endedBy = 'hang';
+        w.hangDetail = `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`;
         this.hangs++;
         this.o.log.error(
           { app: this.name, worker: w.pid, stuckMs: Math.round(silentMs), code: 'DOW_ERR_WORKER_HUNG' },

@@ -46,6 +46,8 @@ export class WorkerProcess {
   endedBy: 'drain' | 'hang' | 'failed' | null = null;
   /** A replacement is starting for this worker (recycle); it must not start a second one. */
   replacing = false;
+  /** Why it was killed as hung, for the event row. */
+  hangDetail = '';
   /** Connections it held when killed as hung (null where the kernel's tables are unreadable). */
   heldConnections: number | null = null;
   /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */

@@ -213,3 +213,30 @@ test('stats command prints the stats port like netcat', async (t) => {
   assert.match(result.stdout, /^SCGI_SERVER_apps=''\n/m);
   assert.match(result.stdout, /SCGI_SERVER_pid='\d+'/);
 });
+
+test('reload command: finds the supervisor through the stats port and reloads every app (SIGHUP)', async (t) => {
+  const dir = await tempDir(t);
+  const [port, stats] = [await getFreePort(), await getFreePort()];
+  const file = join(dir, 'reload.json');
+  await writeFile(file, JSON.stringify({
+    stats: `127.0.0.1:${stats}`,
+    store: false,
+    dashboard: false,
+    apps: [{ name: 'hello', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs` }],
+  }));
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  await waitForLine(child, new RegExp(`UP on 127\\.0\\.0\\.1:${stats}`));
+  const before = parseStats((await sendRaw({ port: stats }, Buffer.alloc(0))).toString());
+  assert.equal(before.get('supervisor_pid'), String(child.pid));
+  const reloaded = waitForLine(child, /hello: reloaded \(SIGHUP\): workers \d+ -> \d+/);
+  const command = spawn(process.execPath, ['--import', TSX, CLI, 'reload', `127.0.0.1:${stats}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  command.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  assert.equal(await new Promise<number | null>((resolve) => command.on('exit', resolve)), 0);
+  assert.match(stdout, new RegExp(`sent SIGHUP to the supervisor \\(pid ${child.pid}\\)`));
+  await reloaded;
+  const after = parseStats((await sendRaw({ port: stats }, Buffer.alloc(0))).toString());
+  assert.notEqual(after.get('hello_worker_pids'), before.get('hello_worker_pids'));
+  assert.equal((await scgiRequest({ port }, { uri: '/x' })).body.toString(), 'hello from /x\n');
+});
