@@ -55,6 +55,8 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   private sink: BodySink | null = null;
   private response: ServerResponse | null = null;
   private infoCache: ScgiRequestInfo | null = null;
+  /** Set once the app answered before reading its whole body: the rest is read and dropped. */
+  private discardTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -97,6 +99,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
 
   onClose(): void {
     this.closed = true;
+    if (this.discardTimer !== null) clearTimeout(this.discardTimer);
     this.registry.delete(this);
     if (this.phase === Phase.DONE) return;
     this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
@@ -113,6 +116,10 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   }
 
   onBody(chunk: Buffer): void {
+    if (this.discardTimer !== null) {
+      this.discardTimer.refresh();
+      return;
+    }
     this.lastBodyAt = performance.now();
     if (this.sink !== null) {
       if (!this.sink.push(chunk)) this.socket.pause();
@@ -125,6 +132,11 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
 
   onBodyEnd(): void {
     this.bodyEnded = true;
+    if (this.discardTimer !== null) {
+      clearTimeout(this.discardTimer);
+      this.socket.destroySoon();
+      return;
+    }
     this.sink?.end();
   }
 
@@ -153,9 +165,27 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     this.responseStarted = true;
     if (this.phase === Phase.DONE) return;
     this.finish(status, Outcome.ANSWERED);
+    if (!this.bodyEnded && this.contentLength > 0 && !this.closed) return this.discardRestOfBody();
     // destroySoon ends our side and destroys once the write queue drains: no half-open linger.
     // (Closing at once when nothing is pending measured no cheaper: close() then sends the FIN.)
     this.socket.destroySoon();
+  }
+
+  /**
+   * The app answered without reading its whole body (a 401 to an upload, a route that ignores
+   * it). Closing now would reset the connection while the front end is still sending, and nginx
+   * would turn the complete answer into a 502 ("writev() failed (32: Broken pipe) while sending
+   * request to upstream"). As Node's http server does, the rest is read and dropped; our side is
+   * ended at once (the answer is complete), and a front end that stops sending for
+   * bodyIdleTimeout is cut.
+   */
+  private discardRestOfBody(): void {
+    this.sink = null;
+    this.pendingBody = null;
+    this.discardTimer = setTimeout(() => this.socket.destroy(), this.host.limits.bodyIdleTimeoutMs);
+    this.discardTimer.unref();
+    this.socket.end();
+    this.socket.resume();
   }
 
   appFailed(err: unknown): void {

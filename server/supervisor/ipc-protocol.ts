@@ -54,7 +54,7 @@ export type ToWorker =
   | { type: 'start'; config: WorkerStartConfig }
   | { type: 'accept' }
   | { type: 'ping'; seq: number }
-  | { type: 'limit'; limit: number }
+  | { type: 'limit'; limit: number; seq: number }
   | { type: 'conn' }
   | { type: 'stopAccepting' }
   | { type: 'drain'; timeoutMs: number };

@@ -17,6 +17,8 @@ export interface WorkerLoad {
   queued: number;
   /** max(running, limit) as the worker sees it. */
   held: number;
+  /** The sequence number of the last limit the worker applied (0 before the first). */
+  seq: number;
 }
 
 interface Entry extends WorkerLoad {
@@ -24,9 +26,11 @@ interface Entry extends WorkerLoad {
   /** Accepting workers share the limit; a draining one keeps only what its accepted work needs. */
   accepting: boolean;
   limit: number;
+  /** Sequence number of the last limit sent to this worker. */
+  sentSeq: number;
 }
 
-export type LimitChange = [workerId: number, limit: number];
+export type LimitChange = [workerId: number, limit: number, seq: number];
 
 export class SlotLedger {
   private readonly entries = new Map<number, Entry>();
@@ -35,7 +39,7 @@ export class SlotLedger {
 
   /** A new worker starts with no slot; plan() gives it its share once it accepts. */
   add(id: number): void {
-    this.entries.set(id, { id, accepting: false, limit: 0, held: 0, running: 0, queued: 0 });
+    this.entries.set(id, { id, accepting: false, limit: 0, held: 0, running: 0, queued: 0, seq: 0, sentSeq: 0 });
   }
 
   setAccepting(id: number, accepting: boolean): void {
@@ -54,8 +58,9 @@ export class SlotLedger {
     entry.running = load.running;
     entry.queued = load.queued;
     // A draining worker lowers its own limit as its work runs out (only it knows its queue);
-    // lowering is always safe.
-    if (!entry.accepting) entry.limit = Math.min(entry.limit, load.held);
+    // lowering is always safe. Believed only from a report that saw our last limit: an older one
+    // predates a raise and would make us count slots it is about to use as free.
+    if (!entry.accepting && load.seq === entry.sentSeq) entry.limit = Math.min(entry.limit, load.held);
     // A report sent before our last raise arrived says less than the worker may now run.
     entry.held = Math.max(entry.limit, load.held);
   }
@@ -83,7 +88,7 @@ export class SlotLedger {
       const target = targets.get(e.id) ?? 0;
       if (target < e.limit) {
         e.limit = target;
-        changes.push([e.id, target]);
+        changes.push([e.id, target, ++e.sentSeq]);
       }
     }
     let free = this.free;
@@ -96,7 +101,7 @@ export class SlotLedger {
       e.limit += raise;
       e.held = Math.max(e.held, e.limit);
       free -= raise;
-      changes.push([e.id, e.limit]);
+      changes.push([e.id, e.limit, ++e.sentSeq]);
     }
     return changes;
   }
@@ -124,30 +129,34 @@ export class SlotLedger {
     }
     if (accepting.length === 0) return targets;
     avail = Math.max(0, avail);
-    accepting.sort((a, b) => a.id - b.id);
+    const demand = (e: Entry): number => e.running + e.queued;
+    // When the slots do not go round (fewer than workers, e.g. during a reload), the remainder
+    // goes to the workers with work first.
+    accepting.sort((a, b) => demand(b) - demand(a) || a.id - b.id);
     const base = Math.floor(avail / accepting.length);
     const extra = avail % accepting.length;
     const fair = accepting.map((_, i) => base + (i < extra ? 1 : 0));
+    // A lender keeps one slot, unless a worker with work would otherwise have none.
+    const starved = accepting.some((e, i) => demand(e) > 0 && fair[i] === 0);
+    const keep = (e: Entry): number => Math.max(demand(e), starved ? 0 : 1);
     let spare = 0;
     let need = 0;
     accepting.forEach((e, i) => {
-      const demand = e.running + e.queued;
-      spare += Math.max(0, (fair[i] as number) - Math.max(demand, 1));
-      need += Math.max(0, demand - (fair[i] as number));
+      spare += Math.max(0, (fair[i] as number) - keep(e));
+      need += Math.max(0, demand(e) - (fair[i] as number));
     });
     let lend = Math.min(spare, need);
     let borrow = lend;
     accepting.forEach((e, i) => {
       const f = fair[i] as number;
-      const demand = e.running + e.queued;
       let target = f;
-      const canLend = Math.max(0, f - Math.max(demand, 1));
+      const canLend = Math.max(0, f - keep(e));
       if (canLend > 0 && lend > 0) {
         const give = Math.min(canLend, lend);
         target -= give;
         lend -= give;
       }
-      const wants = Math.max(0, demand - f);
+      const wants = Math.max(0, demand(e) - f);
       if (wants > 0 && borrow > 0) {
         const take = Math.min(wants, borrow);
         target += take;

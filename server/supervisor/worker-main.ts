@@ -28,6 +28,8 @@ let host: AppHost | null = null;
 let recorder: IpcRecorder | null = null;
 let log: Logger = createLogger({ level: 'info' });
 let limit = 0;
+/** The supervisor's sequence number of `limit`, echoed in every report (see slot-ledger). */
+let limitSeq = 0;
 let draining = false;
 let recycleAsked = false;
 let lastPressure = false;
@@ -106,7 +108,7 @@ function onLoadChange(h: AppHost): void {
 function sendLoad(h: AppHost): void {
   lastHeld = held(h);
   lastPressure = h.limiter.waiting > 0;
-  send({ type: 'load', load: { running: h.limiter.running, queued: h.limiter.waiting, held: lastHeld } });
+  send({ type: 'load', load: { running: h.limiter.running, queued: h.limiter.waiting, held: lastHeld, seq: limitSeq } });
 }
 
 function figures(): WorkerFigures {
@@ -115,6 +117,7 @@ function figures(): WorkerFigures {
     running: h?.limiter.running ?? 0,
     queued: h?.limiter.waiting ?? 0,
     held: h ? held(h) : limit,
+    seq: limitSeq,
     stats: (h?.stats ?? emptyStats).toData(),
     rssBytes: process.memoryUsage.rss(),
     rowsRecorded: recorder?.recorded ?? 0,
@@ -151,6 +154,7 @@ function onMessage(message: ToWorker, handle?: unknown): void {
       break;
     case 'limit':
       limit = message.limit;
+      limitSeq = message.seq;
       if (host) {
         host.setThreads(limit);
         if (held(host) !== lastHeld) sendLoad(host);

@@ -284,7 +284,7 @@ export class WorkerPool {
   }
 
   private applyPlan(): void {
-    for (const [id, limit] of this.ledger.plan()) this.workers.get(id)?.setLimit(limit);
+    for (const [id, limit, seq] of this.ledger.plan()) this.workers.get(id)?.setLimit(limit, seq);
   }
 
   private readonly events: WorkerEvents = {

@@ -98,8 +98,8 @@ export class WorkerProcess {
     this.child.send({ type: 'accept' } satisfies ToWorker, handle as never);
   }
 
-  setLimit(limit: number): void {
-    this.send({ type: 'limit', limit });
+  setLimit(limit: number, seq: number): void {
+    this.send({ type: 'limit', limit, seq });
   }
 
   /** Asks for fresh figures; resolves when they arrive, the worker exits, or `timeoutMs` passes. */

@@ -17,57 +17,71 @@ function ledgerWith(total: number, ids: number[]): SlotLedger {
   return ledger;
 }
 
-const load = (running: number, queued: number, held: number): WorkerLoad => ({ running, queued, held });
+const load = (running: number, queued: number, held: number, seq = 0): WorkerLoad => ({ running, queued, held, seq });
+
+/** The plan without sequence numbers, for readable expectations. */
+const limits = (ledger: SlotLedger): Array<[number, number]> => ledger.plan().map(([id, limit]) => [id, limit]);
 
 test('an even split among accepting workers, the remainder to the first', () => {
   const ledger = ledgerWith(10, [1, 2, 3]);
-  assert.deepEqual(ledger.plan(), [[1, 4], [2, 3], [3, 3]]);
+  assert.deepEqual(limits(ledger), [[1, 4], [2, 3], [3, 3]]);
   assert.equal(ledger.free, 0);
 });
 
 test('a worker with a queue borrows idle slots; a lender keeps one', () => {
   const ledger = ledgerWith(8, [1, 2]);
   ledger.plan();
-  ledger.report(1, load(4, 6, 4));
-  ledger.report(2, load(0, 0, 4));
+  ledger.report(1, load(4, 6, 4, 1));
+  ledger.report(2, load(0, 0, 4, 1));
   // Worker 2 is lowered first; nothing is free until it confirms.
-  assert.deepEqual(ledger.plan(), [[2, 1]]);
+  assert.deepEqual(limits(ledger), [[2, 1]]);
   assert.equal(ledger.limitOf(1), 4);
-  ledger.report(2, load(0, 0, 1));
-  assert.deepEqual(ledger.plan(), [[1, 7]]);
+  ledger.report(2, load(0, 0, 1, 2));
+  assert.deepEqual(limits(ledger), [[1, 7]]);
   assert.equal(ledger.free, 0);
   // Demand comes back to worker 2: it gets its fair share back as worker 1's requests finish.
-  ledger.report(2, load(1, 3, 1));
-  ledger.report(1, load(7, 0, 7));
-  assert.deepEqual(ledger.plan(), [[1, 4]]);
+  ledger.report(2, load(1, 3, 1, 2));
+  ledger.report(1, load(7, 0, 7, 2));
+  assert.deepEqual(limits(ledger), [[1, 4]]);
   assert.equal(ledger.limitOf(2), 1, 'not raised before worker 1 gives back');
-  ledger.report(1, load(4, 0, 4));
-  assert.deepEqual(ledger.plan(), [[2, 4]]);
+  ledger.report(1, load(4, 0, 4, 3));
+  assert.deepEqual(limits(ledger), [[2, 4]]);
 });
 
 test('a draining worker keeps its slots until it gives them back, and they go to the new ones', () => {
   const ledger = ledgerWith(4, [1]);
-  ledger.plan();
-  ledger.report(1, load(2, 1, 4));
+  assert.deepEqual(ledger.plan(), [[1, 4, 1]]);
+  ledger.report(1, load(2, 1, 4, 1));
   ledger.add(2);
   ledger.setAccepting(2, true);
   ledger.setAccepting(1, false);
   // A stale report must never strand its queued request: the worker itself lowers its limit.
-  assert.deepEqual(ledger.plan(), []);
-  ledger.report(1, load(2, 1, 3));
-  assert.deepEqual(ledger.plan(), [[2, 1]]);
-  ledger.report(1, load(0, 0, 0));
+  assert.deepEqual(limits(ledger), []);
+  ledger.report(1, load(2, 1, 3, 1));
+  assert.deepEqual(limits(ledger), [[2, 1]]);
+  ledger.report(1, load(0, 0, 0, 1));
   ledger.plan();
   ledger.remove(1);
   ledger.plan();
   assert.equal(ledger.limitOf(2), 4);
 });
 
+test('a draining worker\'s report that predates our last limit does not free slots', () => {
+  const ledger = ledgerWith(4, [1, 2]);
+  ledger.plan();
+  ledger.setAccepting(1, false);
+  // Sent before limit #1 (2 slots) arrived: it says 0, but the worker is about to run 2.
+  ledger.report(1, load(0, 1, 0, 0));
+  assert.equal(ledger.free, 0);
+  ledger.report(1, load(1, 0, 1, 1));
+  assert.equal(ledger.free, 1);
+});
+
 test('a worker that dies frees its slots for the others', () => {
   const ledger = ledgerWith(6, [1, 2]);
   ledger.plan();
   ledger.remove(1);
-  assert.deepEqual(ledger.plan(), [[2, 6]]);
+  assert.deepEqual(limits(ledger), [[2, 6]]);
 });
 
 interface SimWorker {
@@ -76,7 +90,8 @@ interface SimWorker {
   queued: number;
   lastHeld: number;
   draining: boolean;
-  inbox: number[];
+  seq: number;
+  inbox: Array<[number, number]>;
   outbox: WorkerLoad[];
 }
 
@@ -95,17 +110,17 @@ test('simulated: whatever the order of messages, the workers never run more than
       const ledger = new SlotLedger(total);
       const workers: SimWorker[] = [];
       for (let id = 0; id < count; id++) {
-        workers.push({ limit: 0, running: 0, queued: 0, lastHeld: 0, draining: false, inbox: [], outbox: [] });
+        workers.push({ limit: 0, seq: 0, running: 0, queued: 0, lastHeld: 0, draining: false, inbox: [], outbox: [] });
         ledger.add(id);
         ledger.setAccepting(id, true);
       }
       let limitTotal = total;
       const send = (): void => {
-        for (const [id, limit] of ledger.plan()) workers[id]?.inbox.push(limit);
+        for (const [id, limit, seq] of ledger.plan()) workers[id]?.inbox.push([limit, seq]);
       };
       const report = (w: SimWorker): void => {
         const held = Math.max(w.running, w.limit);
-        w.outbox.push({ running: w.running, queued: w.queued, held });
+        w.outbox.push({ running: w.running, queued: w.queued, held, seq: w.seq });
         w.lastHeld = held;
       };
       const admit = (w: SimWorker): void => {
@@ -135,9 +150,9 @@ test('simulated: whatever the order of messages, the workers never run more than
             }
             break;
           case 'toWorker': {
-            const limit = w.inbox.shift();
-            if (limit !== undefined) {
-              w.limit = limit;
+            const next = w.inbox.shift();
+            if (next !== undefined) {
+              [w.limit, w.seq] = next;
               admit(w);
               report(w);
             }
@@ -172,8 +187,8 @@ test('simulated: whatever the order of messages, the workers never run more than
       // Liveness: with every message delivered, no worker is left with a queue and no slot.
       for (let round = 0; round < 50; round++) {
         for (const [id, w] of workers.entries()) {
-          for (let limit = w.inbox.shift(); limit !== undefined; limit = w.inbox.shift()) {
-            w.limit = limit;
+          for (let next = w.inbox.shift(); next !== undefined; next = w.inbox.shift()) {
+            [w.limit, w.seq] = next;
             admit(w);
             report(w);
           }
