@@ -18,6 +18,7 @@ import { attachExchange, exchangeOf } from './exchange.js';
 import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
 import { listenOn, listenOnHandle } from './listen-address.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
 import { buildStatsFigures } from './stats-report.js';
 import { VERSION } from './version.js';
 
@@ -186,11 +187,7 @@ export class Server implements RuntimeControl {
     const host = this.apps.get(app);
     if (host === undefined) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
     checkThreads(threads);
-    const oldThreads = host.threads;
-    host.setThreads(threads);
-    this.log.info({ app, oldThreads, newThreads: threads, source }, `${app}: threads ${oldThreads} -> ${threads} (${source})`);
-    this.recorder?.recordLimitChange({ app, atMs: Date.now(), oldThreads, newThreads: threads, source });
-    return { app, oldThreads, newThreads: threads };
+    return changeThreads(host, { app, threads, source }, this.log, this.recorder);
   }
 
   /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
@@ -208,22 +205,7 @@ export class Server implements RuntimeControl {
   }
 
   async snapshot(): Promise<RuntimeSnapshot> {
-    const apps = [...this.apps.values()].map((host) => host.snapshot());
-    let requests = 0;
-    let online = 0;
-    for (const app of apps) {
-      requests += app.requests;
-      online += app.online;
-    }
-    return {
-      version: VERSION,
-      pid: process.pid,
-      startTimeMs: this.startMs,
-      uptimeS: Math.floor((Date.now() - this.startMs) / 1000),
-      requests,
-      online,
-      apps,
-    };
+    return runtimeSnapshot([...this.apps.values()].map((host) => host.snapshot()), this.startMs);
   }
 
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────

@@ -19,6 +19,7 @@ import type { TimingRecorder } from '../../shared/timing-row.js';
 import type { AppSettings, RuntimeSettings } from '../config.js';
 import { listenOn } from '../listen-address.js';
 import { checkThreads, Server } from '../server.js';
+import { changeThreads, runtimeSnapshot } from '../runtime-summary.js';
 import { buildStatsFigures, type AppState } from '../stats-report.js';
 import { unpack } from '../store/packed-batch.js';
 import { VERSION } from '../version.js';
@@ -183,14 +184,7 @@ export class Supervisor implements RuntimeControl {
   // ── RuntimeControl ───────────────────────────────────────────────────────────────────────
 
   async snapshot(): Promise<RuntimeSnapshot> {
-    const apps = (await this.appStates()).map(({ stats: _stats, ...snapshot }) => snapshot);
-    let requests = 0;
-    let online = 0;
-    for (const app of apps) {
-      requests += app.requests;
-      online += app.online;
-    }
-    return { version: VERSION, pid: process.pid, startTimeMs: this.startMs, uptimeS: Math.floor((Date.now() - this.startMs) / 1000), requests, online, apps };
+    return runtimeSnapshot((await this.appStates()).map(({ stats: _stats, ...snapshot }) => snapshot), this.startMs);
   }
 
   async setThreads(app: string, threads: number, source: string): Promise<{ app: string; oldThreads: number; newThreads: number }> {
@@ -199,11 +193,7 @@ export class Supervisor implements RuntimeControl {
     checkThreads(threads);
     const pool = slot.pool;
     if (threads < pool.workerTarget) throw new errors.DOW_ERR_THREADS_BELOW_WORKERS(app, pool.workerTarget, threads);
-    const oldThreads = pool.threads;
-    pool.setThreads(threads);
-    this.log.info({ app, oldThreads, newThreads: threads, source }, `${app}: threads ${oldThreads} -> ${threads} (${source})`);
-    this.recorder?.recordLimitChange({ app, atMs: Date.now(), oldThreads, newThreads: threads, source });
-    return { app, oldThreads, newThreads: threads };
+    return changeThreads(pool, { app, threads, source }, this.log, this.recorder);
   }
 
   /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
