@@ -105,7 +105,7 @@ export class WorkerPool {
     try {
       await Promise.all(fresh.map((w) => this.whenReady(w)));
     } catch (err) {
-      for (const w of fresh) w.kill();
+      for (const w of fresh) this.discard(w);
       throw err;
     }
     for (const w of fresh) this.admit(w);
@@ -113,7 +113,7 @@ export class WorkerPool {
     try {
       await Promise.all(fresh.map((w) => w.listening));
     } catch (err) {
-      for (const w of fresh) w.kill();
+      for (const w of fresh) this.discard(w);
       throw new errors.DOW_ERR_LISTEN(this.o.listen, (err as Error).message);
     }
     this.heartbeat = setInterval(() => this.tick(), this.heartbeatMs);
@@ -133,7 +133,7 @@ export class WorkerPool {
     try {
       await Promise.all(fresh.map((w) => this.whenReady(w)));
     } catch (err) {
-      for (const w of fresh) w.kill();
+      for (const w of fresh) this.discard(w);
       const why = err instanceof Error ? err.message : String(err);
       this.o.log.error({ app: this.name }, `${this.name}: reload failed, the old workers go on serving: ${why}`);
       throw new errors.DOW_ERR_RELOAD(this.name, why);
@@ -256,6 +256,13 @@ export class WorkerPool {
     return w;
   }
 
+  /** Ends a worker that is not wanted (a failed start or reload): not a crash, no restart. */
+  private discard(w: WorkerProcess): void {
+    w.endedBy ??= 'failed';
+    w.restartOnFailure = false;
+    w.kill();
+  }
+
   private admit(w: WorkerProcess): void {
     if (!w.alive) return;
     w.accept(this.o.handle);
@@ -299,6 +306,7 @@ export class WorkerPool {
     failed: (w, message, stage) => {
       const start = this.starts.get(w);
       this.starts.delete(w);
+      // A replacement for a dead worker is tried again (restartOnFailure); others are not.
       w.kill();
       if (stage === 'listen') return this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} cannot listen on ${this.o.listen}: ${message}`);
       // The worker's own message (e.g. "app shop: cannot load module …") is what a user needs.

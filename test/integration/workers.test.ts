@@ -248,3 +248,21 @@ test('reload: new code under load, no failed request; a reload whose code fails 
   assert.equal(figures.get('app_workers'), '2');
   assert.equal(Number(figures.get('app_requests')), seen.length);
 });
+
+test('a reload where only one new worker fails discards the other too: the old workers serve on, nothing counted as a crash', async (t) => {
+  const dir = await tempDir(t, 'reload-half');
+  const module = join(dir, 'half.mjs');
+  const lock = join(dir, 'lock');
+  await writeFile(module, 'export default (req, res) => res.end(\'old\');\n');
+  const rt = await startSupervisor(t, [{ name: 'half', module, count: 2, threads: 4 }]);
+  const before = (await rt.figures()).get('half_worker_pids');
+  // The first new worker to load takes the lock; the second cannot and fails.
+  await writeFile(module, `import { openSync } from 'node:fs';\nopenSync(${JSON.stringify(lock)}, 'wx');\nexport default (req, res) => res.end('new');\n`);
+  await assert.rejects(rt.supervisor.reload('half', 'test'), /cannot reload half/);
+  await sleep(500);
+  const figures = await rt.figures();
+  assert.equal(figures.get('half_worker_pids'), before);
+  assert.equal(figures.get('half_workers'), '2');
+  assert.equal(figures.get('half_restarts'), '0');
+  assert.equal(await bodyOf(rt.targets.get('half') as Target, '/'), 'old');
+});
