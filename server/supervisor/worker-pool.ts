@@ -50,6 +50,8 @@ export const HEARTBEAT_MS = 1000;
  * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port.
  */
 export const COLLECT_TIMEOUT_MS = 100;
+/** How long a starting worker (loading the app) may go without answering before it is killed. */
+const START_TIMEOUT_MS = 60_000;
 /** Niceness of workers draining during a stop (0 is the default; 19 the lowest priority). */
 const DRAINING_NICENESS = 10;
 /** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
@@ -341,7 +343,7 @@ export class WorkerPool {
       start.reject(new errors.DOW_ERR_WORKER_START(this.name, w.pid, `exited before it was ready (${how})`));
       return;
     }
-    if (w.endedBy === 'drain' || (w.endedBy === 'failed' && !w.restartOnFailure)) {
+    if ((w.endedBy === 'drain' && code === 0) || (w.endedBy === 'failed' && !w.restartOnFailure)) {
       this.applyPlan();
       return;
     }
@@ -353,11 +355,14 @@ export class WorkerPool {
     }
     this.applyPlan();
     if (this.stopping) return;
+    // A worker on its way out (reload, recycle) that hangs or crashes is not replaced: its
+    // successor already serves.
+    const replace = !w.retiring;
     if (w.endedBy !== 'failed') {
-      this.restarts++;
+      if (replace) this.restarts++;
       this.o.onEvent({ app: this.name, atMs: Date.now(), kind: w.endedBy === 'hang' ? 'hang' : 'restart', pid: w.pid, detail: w.endedBy === 'hang' ? w.hangDetail : how, source: 'supervisor' });
     }
-    this.scheduleRestart(lived);
+    if (replace) this.scheduleRestart(lived);
   }
 
   /** First restart at once; quick exits in a row wait longer each time (see restart-policy). */
@@ -426,9 +431,11 @@ export class WorkerPool {
   /** Every heartbeat: ask for figures, and kill a worker whose event loop stopped answering. */
   private tick(): void {
     const now = performance.now();
-    const limit = this.o.hangTimeoutMs;
     for (const w of this.workers.values()) {
       if (!w.alive) continue;
+      // Loading an app compiles and runs its top-level code synchronously, often for longer
+      // than a short hangTimeout: a worker still starting gets the start timeout instead.
+      const limit = w.state === 'starting' ? Math.max(this.o.hangTimeoutMs, START_TIMEOUT_MS) : this.o.hangTimeoutMs;
       const silentMs = now - w.lastAnswerAt;
       if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
         w.endedBy = 'hang';

@@ -44,6 +44,8 @@ export class WorkerProcess {
   rowsReceived = 0;
   /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
   endedBy: 'drain' | 'hang' | 'failed' | null = null;
+  /** Told to drain: whatever ends it, it is not replaced. */
+  retiring = false;
   /** A replacement is starting for this worker (recycle); it must not start a second one. */
   replacing = false;
   /** Why it was killed as hung, for the event row. */
@@ -137,6 +139,7 @@ export class WorkerProcess {
   drain(timeoutMs: number): void {
     if (this.state === 'exited') return;
     this.state = 'draining';
+    this.retiring = true;
     this.endedBy ??= 'drain';
     this.send({ type: 'drain', timeoutMs });
   }

@@ -266,3 +266,19 @@ test('a reload where only one new worker fails discards the other too: the old w
   assert.equal(figures.get('half_restarts'), '0');
   assert.equal(await bodyOf(rt.targets.get('half') as Target, '/'), 'old');
 });
+
+test('an old worker that hangs while a reload replaces it is killed but not replaced a second time', async (t) => {
+  const rt = await startSupervisor(t, [{ name: 'stuckold', hangTimeoutMs: 600 }]);
+  const target = rt.targets.get('stuckold') as Target;
+  const hung = sendRaw(target, encodeScgiRequest({ uri: '/hang' }), { allowReset: true, timeoutMs: 10_000 });
+  await sleep(100);
+  const result = await rt.supervisor.reload('stuckold', 'test');
+  await hung;
+  await sleep(300);
+  const figures = await rt.figures();
+  assert.equal(figures.get('stuckold_workers'), '1');
+  assert.equal(figures.get('stuckold_worker_pids'), String(result.newPids[0]));
+  assert.equal(figures.get('stuckold_hangs'), '1');
+  assert.equal(figures.get('stuckold_restarts'), '0');
+  assert.match(await bodyOf(target, '/'), /^pid \d+/);
+});
