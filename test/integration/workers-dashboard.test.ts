@@ -1,0 +1,58 @@
+/**
+ * The dashboard over worker processes, the way `serve` wires them (bin/start-runtime.ts): the
+ * Reload route replaces an app's workers and is audited in the store with who asked; the app
+ * cards show the workers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { startRuntime } from '../../bin/start-runtime.js';
+import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { sleep } from '../helpers/runtime.js';
+import { poolApp } from '../helpers/supervisor.js';
+
+test('dashboard over workers: Reload replaces the workers and is audited; the cards show them', async (t) => {
+  const dir = await makeTempDir('workers-dashboard');
+  t.after(() => removeTempDir(dir));
+  const dbPath = join(dir, 'timings.db');
+  const runtime = await startRuntime({
+    apps: [poolApp({ name: 'shop', count: 2, threads: 4 })],
+    stats: null,
+    limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: 2000,
+    log: { level: 'silent', format: 'json' },
+    store: { path: dbPath, recordPaths: true, retention: {}, flushIntervalMs: 20 },
+    dashboard: { listen: '127.0.0.1:0', token: 'x'.repeat(40) },
+    persistLimits: false,
+  }, pino({ level: 'silent' }));
+  t.after(() => runtime.close());
+  const base = `http://${runtime.dashboard?.address}`;
+  const auth = { authorization: `Bearer ${'x'.repeat(40)}` };
+
+  const cards = await (await fetch(`${base}/api/apps`, { headers: auth })).json() as { apps: Array<{ name: string; workers: number; workerPids: number[] }> };
+  const before = cards.apps.find((a) => a.name === 'shop');
+  assert.equal(before?.workers, 2);
+
+  const refused = await fetch(`${base}/api/apps/shop/reload`, { method: 'POST' });
+  assert.equal(refused.status, 401);
+
+  const res = await fetch(`${base}/api/apps/shop/reload`, { method: 'POST', headers: auth });
+  assert.equal(res.status, 200, await res.clone().text());
+  const result = await res.json() as { oldPids: number[]; newPids: number[] };
+  assert.deepEqual([...result.oldPids].sort(), [...(before?.workerPids ?? [])].sort());
+  assert.equal(result.newPids.length, 2);
+
+  const after = await (await fetch(`${base}/api/apps`, { headers: auth })).json() as typeof cards;
+  assert.deepEqual([...(after.apps[0]?.workerPids ?? [])].sort(), [...result.newPids].sort());
+
+  await sleep(200);
+  const db = new Database(dbPath, { readonly: true });
+  t.after(() => db.close());
+  const event = db.prepare("SELECT kind, source, detail FROM runtime_events WHERE app = 'shop'").get() as { kind: string; source: string; detail: string };
+  assert.equal(event.kind, 'reload');
+  assert.match(event.source, /^api 127\.0\.0\.1/);
+  assert.match(event.detail, new RegExp(result.newPids.join(' ')));
+});
