@@ -131,3 +131,15 @@ export function* unpack(batch: PackedBatch): Generator<TimingRow> {
     };
   }
 }
+
+/** A batch that crossed a process boundary: the shape the writer thread relies on, checked. */
+export function isPackedBatch(value: unknown): value is PackedBatch {
+  const b = value as Partial<PackedBatch> | null;
+  return (
+    typeof b === 'object' && b !== null &&
+    Number.isInteger(b.rows) && (b.rows as number) >= 0 &&
+    b.nums instanceof Float64Array && b.nums.length >= (b.rows as number) * COLS &&
+    Array.isArray(b.dict) && b.dict.every((s) => typeof s === 'string') &&
+    typeof b.paths === 'string'
+  );
+}

@@ -47,6 +47,20 @@ export class RowBuffer {
     return true;
   }
 
+  /**
+   * Takes a batch packed elsewhere (a worker process packs its rows as this buffer does): sent
+   * as it is, counted against the same bound. Returns false when it was dropped.
+   */
+  pushBatch(batch: PackedBatch): boolean {
+    if (this.packer.size + this.inFlight + batch.rows > this.options.capacityRows) {
+      this.droppedRows += batch.rows;
+      return false;
+    }
+    this.inFlight += batch.rows;
+    this.options.send(batch);
+    return true;
+  }
+
   flush(): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);

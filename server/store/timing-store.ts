@@ -10,6 +10,7 @@ import type { LimitChange, RuntimeEvent, RuntimeEventKind, TimingRecorder, Timin
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { createRateLimitedLog, type StoreLogger } from './rate-limited-log.js';
 import { DEFAULT_RETENTION, type Retention } from './retention.js';
+import type { PackedBatch } from './packed-batch.js';
 import { RowBuffer } from './row-buffer.js';
 import { spawnStoreWorker } from './spawn-worker.js';
 
@@ -33,6 +34,8 @@ export interface TimingStoreOptions {
 export type ThreadsCommandHandler = (command: ThreadsCommand) => Promise<{ oldThreads: number }> | { oldThreads: number };
 
 export interface TimingStore extends TimingRecorder {
+  /** Rows a worker process packed: passed to the writer thread as they are (not unpacked). */
+  recordBatch(batch: PackedBatch): void;
   onThreadsCommand(handler: ThreadsCommandHandler): void;
   /** Last audited limit per app, for restoring limits across restarts. */
   latestLimits(): Promise<Map<string, number>>;
@@ -196,6 +199,11 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
         errorCount++;
         log('error', 'bad row', `timing store: unrecordable row: ${String(err)}`);
       }
+    },
+
+    recordBatch(batch: PackedBatch): void {
+      if (closing) buffer.countDropped(batch.rows);
+      else buffer.pushBatch(batch);
     },
 
     figures() {

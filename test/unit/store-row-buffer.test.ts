@@ -2,7 +2,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
-import { cleanPath, unpack, type PackedBatch } from '../../server/store/packed-batch.js';
+import { cleanPath, isPackedBatch, unpack, type PackedBatch } from '../../server/store/packed-batch.js';
 import { RowBuffer } from '../../server/store/row-buffer.js';
 import { createRateLimitedLog } from '../../server/store/rate-limited-log.js';
 
@@ -91,4 +91,24 @@ test('the rate-limited log writes one line per reason per interval and counts th
   log('warn', 'open ENOTDIR', 'x');
   assert.equal(lines.length, 3);
   assert.deepEqual(lines[2]![1], { reason: 'open ENOTDIR', suppressed: 2 });
+});
+
+test('a batch packed by a worker process goes on as it is, within the same bound; a malformed one is recognised', () => {
+  const { buffer: workerSide, sent: fromWorker } = setup({ batchSize: 30 });
+  for (let i = 0; i < 30; i++) workerSide.push(row(i));
+  const batch = fromWorker[0] as PackedBatch;
+  assert.ok(isPackedBatch(batch));
+  const { buffer, sent } = setup({ capacityRows: 70 });
+  assert.equal(buffer.pushBatch(batch), true);
+  assert.equal(sent[0], batch, 'not repacked');
+  assert.equal(buffer.pushBatch(batch), true);
+  // 60 rows in flight: a third batch would pass the bound of 70.
+  assert.equal(buffer.pushBatch(batch), false);
+  assert.equal(buffer.dropped, 30);
+  buffer.settle(60);
+  assert.equal(buffer.pushBatch(batch), true);
+  assert.deepEqual([...unpack(sent[2] as PackedBatch)].map((r) => r.path), Array.from({ length: 30 }, (_, i) => `/p/${i}`));
+  for (const bad of [null, {}, { ...batch, rows: 31 }, { ...batch, nums: [1, 2] }, { ...batch, dict: [1] }, { ...batch, paths: null }, { ...batch, rows: -1 }]) {
+    assert.equal(isPackedBatch(bad), false, JSON.stringify(bad));
+  }
 });
