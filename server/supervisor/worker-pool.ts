@@ -45,6 +45,13 @@ export interface PoolOptions {
 
 /** How often the supervisor asks each worker for its figures, and checks for hangs. */
 export const HEARTBEAT_MS = 1000;
+const HANG_CHECK_MS = 250;
+/**
+ * A worker silent for hangTimeout less this long gets a standby: a replacement that loads the
+ * app meanwhile, so that serving resumes as soon as the hung one is killed, not a Node start
+ * and an app load later. Discarded if the worker answers after all.
+ */
+const STANDBY_LEAD_MS = 1500;
 /**
  * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
  * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port.
@@ -82,10 +89,14 @@ export class WorkerPool {
 
   /** Short enough to catch a hang well within hangTimeout, never more than once a second. */
   private readonly heartbeatMs: number;
+  /** How often silences are checked: a hang is acted on within this of hangTimeout. */
+  private readonly checkMs: number;
+  private lastPingAt = -Infinity;
 
   constructor(private readonly o: PoolOptions) {
     this.ledger = new SlotLedger(o.threads);
     this.heartbeatMs = o.hangTimeoutMs > 0 ? Math.min(HEARTBEAT_MS, Math.max(50, Math.round(o.hangTimeoutMs / 4))) : HEARTBEAT_MS;
+    this.checkMs = Math.min(HANG_CHECK_MS, this.heartbeatMs);
   }
 
   get name(): string {
@@ -118,7 +129,7 @@ export class WorkerPool {
       for (const w of fresh) this.discard(w);
       throw new errors.DOW_ERR_LISTEN(this.o.listen, (err as Error).message);
     }
-    this.heartbeat = setInterval(() => this.tick(), this.heartbeatMs);
+    this.heartbeat = setInterval(() => this.tick(), this.checkMs);
     this.heartbeat.unref();
   }
 
@@ -147,9 +158,13 @@ export class WorkerPool {
       for (const w of fresh) this.retire(w);
       throw new errors.DOW_ERR_RELOAD(this.name, (err as Error).message);
     }
-    for (const w of old) this.retire(w);
-    await Promise.all(old.map((w) => this.whenExited(w)));
-    const result = { app: this.name, oldPids: old.map((w) => w.pid), newPids: fresh.map((w) => w.pid), tookMs: Math.round(performance.now() - started) };
+    // Every worker serving the old code goes, including a replacement that took over from a
+    // crashed or hung one while the new workers loaded.
+    const retired = this.accepting().filter((w) => !fresh.includes(w));
+    for (const w of retired) this.retire(w);
+    await Promise.all(retired.map((w) => this.whenExited(w)));
+    for (const w of old) if (!retired.includes(w)) retired.push(w);
+    const result = { app: this.name, oldPids: retired.map((w) => w.pid), newPids: fresh.map((w) => w.pid), tookMs: Math.round(performance.now() - started) };
     this.o.log.info({ ...result, source }, `${this.name}: reloaded (${source}): workers ${result.oldPids.join(' ')} -> ${result.newPids.join(' ')} in ${result.tookMs} ms`);
     this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'reload', pid: 0, detail: `workers ${result.oldPids.join(' ')} -> ${result.newPids.join(' ')}`, source });
     return result;
@@ -267,6 +282,8 @@ export class WorkerPool {
 
   private admit(w: WorkerProcess): void {
     if (!w.alive) return;
+    // A replacement that finished loading after a reload or a recycle already filled its place.
+    if (w.restartOnFailure && this.accepting().length >= this.o.workers) return this.discard(w);
     w.accept(this.o.handle);
     this.ledger.setAccepting(w.id, true);
     this.applyPlan();
@@ -333,6 +350,12 @@ export class WorkerPool {
   private onExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.id);
     this.ledger.remove(w.id);
+    if (w.standbyFor) {
+      // A standby that was not needed, or could not load: the worker it stood by for goes on.
+      if (w.standbyFor.standby === w) w.standbyFor.standby = null;
+      this.starts.delete(w);
+      return;
+    }
     const start = this.starts.get(w);
     this.starts.delete(w);
     if (w.figures) this.retired.merge(w.figures.stats);
@@ -362,7 +385,15 @@ export class WorkerPool {
       if (replace) this.restarts++;
       this.o.onEvent({ app: this.name, atMs: Date.now(), kind: w.endedBy === 'hang' ? 'hang' : 'restart', pid: w.pid, detail: w.endedBy === 'hang' ? w.hangDetail : how, source: 'supervisor' });
     }
-    if (replace) this.scheduleRestart(lived);
+    const standby = w.standby;
+    if (replace && standby?.alive) {
+      // Loaded while the worker was going silent: it takes over now.
+      standby.standbyFor = null;
+      // If it dies or fails to load instead, its own exit starts the next one (with backoff).
+      standby.restartOnFailure = true;
+      standby.ready?.then(() => this.admit(standby), () => {});
+    } else if (replace) this.scheduleRestart(lived);
+    else if (standby) this.discard(standby);
   }
 
   /** First restart at once; quick exits in a row wait longer each time (see restart-policy). */
@@ -428,15 +459,21 @@ export class WorkerPool {
     );
   }
 
-  /** Every heartbeat: ask for figures, and kill a worker whose event loop stopped answering. */
+  /**
+   * Every check: kill a worker whose event loop stopped answering (after starting its standby
+   * ahead of time), and every heartbeat ask each worker for its figures.
+   */
   private tick(): void {
     const now = performance.now();
-    for (const w of this.workers.values()) {
+    const ping = now - this.lastPingAt >= this.heartbeatMs - this.checkMs / 2;
+    if (ping) this.lastPingAt = now;
+    for (const w of [...this.workers.values()]) {
       if (!w.alive) continue;
       // Loading an app compiles and runs its top-level code synchronously, often for longer
       // than a short hangTimeout: a worker still starting gets the start timeout instead.
       const limit = w.state === 'starting' ? Math.max(this.o.hangTimeoutMs, START_TIMEOUT_MS) : this.o.hangTimeoutMs;
       const silentMs = now - w.lastAnswerAt;
+      if (limit > 0 && w.state === 'accepting' && !w.retiring) this.keepStandby(w, silentMs > limit - STANDBY_LEAD_MS && silentMs > this.heartbeatMs * 2);
       if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
         w.endedBy = 'hang';
         w.hangDetail = `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`;
@@ -450,7 +487,23 @@ export class WorkerPool {
         w.kill('SIGKILL');
         continue;
       }
-      w.ping();
+      if (ping) w.ping();
     }
   }
+
+  private keepStandby(w: WorkerProcess, wanted: boolean): void {
+    const standby = w.standby;
+    if (wanted && !standby && !this.stopping) {
+      const next = this.spawn();
+      next.standbyFor = w;
+      w.standby = next;
+      // Ready is awaited when it takes over; until then it waits, loaded, not accepting.
+      next.ready = this.whenReady(next);
+      next.ready.catch(() => {});
+    } else if (!wanted && standby) {
+      w.standby = null;
+      this.discard(standby);
+    }
+  }
+
 }

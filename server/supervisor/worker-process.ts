@@ -44,6 +44,12 @@ export class WorkerProcess {
   rowsReceived = 0;
   /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
   endedBy: 'drain' | 'hang' | 'failed' | null = null;
+  /** A replacement loading ahead of time while this worker is going silent (see worker-pool). */
+  standby: WorkerProcess | null = null;
+  /** Set on a standby: the worker it may replace; it neither accepts nor is checked for hangs. */
+  standbyFor: WorkerProcess | null = null;
+  /** A standby's readiness, awaited when it takes over. */
+  ready: Promise<void> | null = null;
   /** Told to drain: whatever ends it, it is not replaced. */
   retiring = false;
   /** A replacement is starting for this worker (recycle); it must not start a second one. */

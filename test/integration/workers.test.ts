@@ -268,7 +268,8 @@ test('a reload where only one new worker fails discards the other too: the old w
 });
 
 test('an old worker that hangs while a reload replaces it is killed but not replaced a second time', async (t) => {
-  const rt = await startSupervisor(t, [{ name: 'stuckold', hangTimeoutMs: 600 }]);
+  // hangTimeout well above a reload's time: the old worker is already retiring when it is killed.
+  const rt = await startSupervisor(t, [{ name: 'stuckold', hangTimeoutMs: 3000 }]);
   const target = rt.targets.get('stuckold') as Target;
   const hung = sendRaw(target, encodeScgiRequest({ uri: '/hang' }), { allowReset: true, timeoutMs: 10_000 });
   await sleep(100);
