@@ -1,15 +1,19 @@
 /**
  * @module bench
  * `npm run bench`: our runtime against the alternatives behind nginx, side by side in one run
- * (issue 5), with the timing store on vs off (issue 3); writes docs/benchmarks.md. The pieces
- * live in scripts/bench/. Loopback only; every run is bounded in time and count.
+ * (issue 5), with the timing store on vs off (issue 3) and worker processes against in-process
+ * (issue 10); writes docs/benchmarks.md. The pieces live in scripts/bench/. Loopback only; every
+ * run is bounded in time and count.
  *
- *   npm run bench                      full run (~8 min), files the results in docs/benchmarks.md
+ *   npm run bench                      full run (~11 min), files the results in docs/benchmarks.md
  *   npm run bench -- --quick           a few seconds per target, prints only (add --doc to file it)
  *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
  *            --profile-target ours-fetch (another of our backends)
  *   npm run bench -- --syscalls        system calls per request of each backend, by strace -c
- *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --top N
+ *   npm run bench -- --workers         only the worker-process section (issue 10, ~4 min; --quick
+ *                                      ~1 min); prints, and files it in the doc only with --doc
+ *            --hang-timeouts 2000,1000,30000 (the hangTimeouts to time; default 2000,1000)
+ *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
 import { execFileSync } from 'node:child_process';
@@ -26,6 +30,8 @@ import { countSyscalls, formatSyscalls } from './bench/syscall-count.js';
 import type { TargetId } from './bench/targets.js';
 import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
 import { runLoad } from './bench/run-load.js';
+import { runWorkers } from './bench/run-workers.js';
+import { formatWorkersRun, workersVerdicts, type WorkersResults } from './bench/workers-report.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,13 +45,17 @@ const { values } = parseArgs({
     doc: { type: 'boolean', default: false },
     'no-doc': { type: 'boolean', default: false },
     'skip-long-poll': { type: 'boolean', default: false },
+    workers: { type: 'boolean', default: false },
+    'hang-timeouts': { type: 'string' },
+    'skip-workers': { type: 'boolean', default: false },
     top: { type: 'string', default: '20' },
     only: { type: 'string', default: '' },
   },
 });
 
 const quick = values.quick;
-// Full: 10 targets × 3 rounds × 10 s + 6 store pairs × 2 × 8 s + warm-up ≈ 7 min of load.
+// Full: 10 targets × 3 rounds × 10 s + 6 store pairs × 2 × 8 s + warm-up ≈ 7 min of load, then
+// the worker-process section ≈ 3-4 min (scripts/bench/run-workers.ts).
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const secondsPerRun = Number(values.seconds ?? (quick ? 3 : 10));
 const storePairs = Number(values.pairs ?? (quick ? 1 : 6));
@@ -56,6 +66,12 @@ for (const [name, n] of [['rounds', rounds], ['seconds', secondsPerRun], ['pairs
     console.error(`--${name} must be a whole number from ${name === 'pairs' ? 0 : 1} to 120`);
     process.exit(2);
   }
+}
+
+const hangTimeoutsMs = values['hang-timeouts']?.split(',').map(Number);
+if (hangTimeoutsMs?.some((ms) => !Number.isInteger(ms) || ms < 100 || ms > 120_000)) {
+  console.error('--hang-timeouts takes a comma-separated list of milliseconds from 100 to 120000');
+  process.exit(2);
 }
 
 const tools = checkTools();
@@ -70,6 +86,10 @@ if (!builtRuntimeExists()) {
 }
 
 const started = performance.now();
+const commandLine = (): string => {
+  const argv = process.argv.slice(2).join(' ');
+  return `npm run bench${argv ? ` -- ${argv}` : ''}`;
+};
 const log = (line: string): void => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 const dir = mkdtempSync(join(tmpdir(), 'dow-bench-'));
 process.once('SIGINT', () => {
@@ -88,6 +108,21 @@ try {
   } else if (values.syscalls) {
     const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log });
     console.log(`\n${formatSyscalls(rows, 'npm run bench -- --syscalls')}`);
+  } else if (values.workers) {
+    const machine = describeMachine(tools);
+    const workers = await runWorkers({ dir, rounds, secondsPerRun, warmupSeconds, quick, log, ...(hangTimeoutsMs ? { hangTimeoutsMs } : {}) });
+    const run = formatWorkersRun(workers, machine, commandLine(), (performance.now() - started) / 1000, quick);
+    const raw = join(tmpdir(), `dow-bench-workers-${machine.date.replace(/[:]/g, '-')}.json`);
+    writeFileSync(raw, JSON.stringify(workers, null, 2));
+    console.log(`\n${run}`);
+    console.log(`raw figures: ${raw}`);
+    // Like --quick: a section run alone is filed only when asked for.
+    if (values.doc && !values['no-doc']) {
+      writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
+      console.log('written to docs/benchmarks.md');
+    }
+    const failed = workersVerdicts(workers).filter((v) => v.met === false).length;
+    if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
   } else {
     const machine = describeMachine(tools);
     const load = await runLoad({ dir, rounds, secondsPerRun, warmupSeconds, storePairs, pairSeconds: quick ? secondsPerRun : Math.min(secondsPerRun, 8), connections: CONNECTIONS, only: values.only.split(',').filter(Boolean), log });
@@ -107,16 +142,18 @@ try {
       }
     }
 
+    let workers: WorkersResults | null = null;
+    if (!values['skip-workers'] && values.only === '') workers = await runWorkers({ dir, rounds, secondsPerRun, warmupSeconds, quick, log, ...(hangTimeoutsMs ? { hangTimeoutsMs } : {}) });
+
     log('parser micro-benchmark');
     // A process of its own, so the load run's heap and JIT state do not colour it.
     const parser = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'bench', 'parser-micro.ts'), '--json', '--seconds', quick ? '0.5' : '2'], {
       cwd: REPO, encoding: 'utf8', timeout: 60_000,
     })) as CaseResult[];
 
-    const argv = process.argv.slice(2).join(' ');
     const results: BenchResults = {
       mode: quick ? 'quick' : 'full',
-      command: `npm run bench${argv ? ` -- ${argv}` : ''}`,
+      command: commandLine(),
       wrkCommand: load.wrkCommand,
       secondsPerRun,
       rounds,
@@ -128,6 +165,7 @@ try {
       longPoll,
       longPollError,
       parser,
+      workers,
       commands: load.commands,
     };
     const run = formatRun(results);

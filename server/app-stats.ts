@@ -69,6 +69,9 @@ export class AppStats {
    * stddev of all workers is the stddev of all requests, not an average of stddevs.
    */
   merge(other: AppStatsData): void {
+    // The histogram first: it validates the blob before changing anything, so a bad one leaves
+    // these figures as they were.
+    this.durations.mergeEncoded(other.durations);
     const n = this.requests + other.requests;
     if (other.requests > 0) {
       const delta = other.mean - this.mean;
@@ -85,7 +88,6 @@ export class AppStats {
     this.queueTime += other.queueTime;
     if (other.longest > this.longest) this.longest = other.longest;
     if (other.shortest < this.shortest) this.shortest = other.shortest;
-    this.durations.mergeEncoded(other.durations);
   }
 
   /** Corrected sample standard deviation (n - 1), as the original computed it. */

@@ -63,7 +63,11 @@ export async function runLongPoll(held: number, dir: string): Promise<LongPollRe
   const statsPort = ports[appCount + 1] as number;
   const controlPort = ports[appCount] as number;
   const module = join(REPO, 'scripts', 'bench', 'apps', 'long-poll-app.mjs');
-  const app = (name: string, port: number) => ({ name, listen: `127.0.0.1:${port}`, module, type: 'node', threads: THREADS_PER_APP, queue: 0, requestTimeout: 0 });
+  // workers: 0 (in-process): /release must reach every app's held requests through the module
+  // state they share, and the figure is one process's RSS, as issue 5's target means it. With a
+  // worker per app (the default since issue 10) each app has its own copy of that state, so
+  // nothing was ever released, and the supervisor's RSS held none of the requests.
+  const app = (name: string, port: number) => ({ name, listen: `127.0.0.1:${port}`, module, type: 'node', workers: 0, threads: THREADS_PER_APP, queue: 0, requestTimeout: 0 });
   const config = {
     stats: `127.0.0.1:${statsPort}`, dashboard: false, log: { level: 'warn', format: 'json' },
     store: { path: join(dir, `long-poll-${held}.db`) },

@@ -126,3 +126,25 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     rssBytes: readRss(pid),
   };
 }
+
+/** Clock ticks of the whole machine (all cores) from /proc/stat's first line: busy and in total. */
+export function readMachineTicks(): { busy: number; total: number } {
+  const fields = (/^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1] ?? '').trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Proportional set size: each page shared by n processes counts 1/n in each, so PSS adds up
+ * over a supervisor and its workers where RSS counts Node's shared code once per process.
+ */
+export function readPss(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}

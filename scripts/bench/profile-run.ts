@@ -54,9 +54,11 @@ export async function runProfile(o: ProfileOptions): Promise<string> {
   const out: string[] = [];
   for (const file of files) {
     copyFileSync(join(profDir, file), join(o.keepDir, file));
-    const thread = file.split('.')[4];
+    const [, , , pid, thread] = file.split('.');
     const main = thread === '0';
-    out.push(`== ${join(o.keepDir, file)} (${main ? 'main thread' : `worker thread ${thread}`})`);
+    // Since issue 10 the app runs in a worker process (the supervisor passes --cpu-prof on to it).
+    const owner = Number(pid) === backend.process.pid ? 'supervisor' : `worker process ${pid}`;
+    out.push(`== ${join(o.keepDir, file)} (${owner}, ${main ? 'main thread' : `worker thread ${thread}`})`);
     const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile;
     out.push(formatSummary(summarizeProfile(profile), main ? o.top : Math.min(o.top, 10), requests), '');
   }

@@ -9,6 +9,7 @@ import { median, type TargetSummary } from './measure.js';
 import type { CaseResult } from './parser-micro.js';
 import type { Machine } from './preflight.js';
 import type { TargetId } from './targets.js';
+import { formatWorkers, workersVerdicts, type WorkersResults } from './workers-report.js';
 
 export interface StoreCheck {
   backend: string;
@@ -42,6 +43,8 @@ export interface BenchResults {
   longPoll: LongPollResult[];
   longPollError: string | null;
   parser: CaseResult[];
+  /** The worker-process section (issue 10); null when skipped. */
+  workers: WorkersResults | null;
   commands: string[];
 }
 
@@ -116,6 +119,7 @@ export function verdicts(results: BenchResults): Verdict[] {
     check('3', 'event-loop delay p99 < 5 ms with recording on, under load', s.onLoopP99Ms, 5, true,
       `${f2(s.onLoopP99Ms)} ms median p99 (worst run ${f2(s.maxOnLoopP99Ms)} ms)`);
   }
+  if (results.workers) out.push(...workersVerdicts(results.workers));
   return out;
 }
 
@@ -203,6 +207,8 @@ export function formatRun(results: BenchResults): string {
     out.push('');
   }
 
+  if (results.workers) out.push(...formatWorkers(results.workers));
+
   out.push('Targets:', '', '| issue | target | measured | met |', '| --- | --- | --- | --- |');
   for (const v of verdicts(results)) out.push(`| ${v.issue} | ${v.target} | ${v.measured} | ${v.met === null ? 'not measured' : v.met ? 'met' : '**not met**'} |`);
   out.push('', 'Issue 3\'s third target (a percentile query over 7 days of rollups under 50 ms) is measured by `scripts/bench-store-query.ts`: see "Timing store" below.', '');
@@ -213,7 +219,7 @@ export function formatRun(results: BenchResults): string {
 function sectionIntro(): string {
   return `${SECTION_TITLE}
 
-\`npm run bench\` (about 8 minutes; \`npm run bench -- --quick\` for a one-minute look) starts, on
+\`npm run bench\` (about 11 minutes; \`npm run bench -- --quick\` for a two-minute look) starts, on
 loopback only: Debian's nginx with a temporary config (\`worker_processes 1\`, \`access_log off\`,
 one server block per target), uWSGI with \`--scgi-socket\` and a Python hello app, a plain
 \`node:http\` server for the two proxy_pass variants, the 60-line floor server

@@ -4,12 +4,13 @@
  * workers vs 1 (req/s), and the hello full path with 1 worker vs in-process (CPU per request,
  * split into the supervisor's main thread, its other threads and the workers).
  */
+import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { median } from './measure.js';
+import { median, worstLoopOf } from './measure.js';
 import { startNginx } from './nginx.js';
-import { sampleProcess, sampleTree, CLOCK_TICKS_PER_S, type ProcessSample } from './proc-stats.js';
+import { readMachineTicks, sampleProcess, sampleTree, CLOCK_TICKS_PER_S, type ProcessSample } from './proc-stats.js';
 import { freePort, type Started } from './processes.js';
-import { readStatsPort, takeLoopFigures } from './probes.js';
+import { readStatsPort } from './probes.js';
 import type { ModeSummary, WorkersStoreCheck } from './workers-report.js';
 import { HELLO_APP, httpGet, startServe, WORKER_APP, workerPidsOf, type RunningServe } from './worker-backend.js';
 import { runWrk, type WrkResult } from './wrk.js';
@@ -47,6 +48,7 @@ interface Round {
   supervisorOtherUs: number;
   workersUs: number;
   workersUserUs: number;
+  workersMainUs: number;
   /** Each worker's share of the workers' CPU, largest first (balance across workers). */
   workerShares: number[];
   nginxUs: number;
@@ -54,6 +56,9 @@ interface Round {
   rssWorkersBytes: number;
   loopSupervisorP99Ms: number | null;
   loopWorkerP99Ms: number | null;
+  /** Cores busy on the whole machine during the run, and those not spent by the backend or nginx (wrk, other work). */
+  machineBusyCores: number;
+  otherCores: number;
 }
 
 function samples(pids: number[]): Map<number, ProcessSample> {
@@ -65,14 +70,9 @@ function samples(pids: number[]): Map<number, ProcessSample> {
   return out;
 }
 
-/** The worst p99 over the given processes' loops since the previous call (each signalled in turn: they share one file). */
+/** The worst p99 over the given processes' loops since the previous call. */
 async function loopP99(pids: number[], file: string): Promise<number | null> {
-  let worst: number | null = null;
-  for (const pid of pids) {
-    const figures = await takeLoopFigures(pid, file);
-    if (figures) worst = Math.max(worst ?? 0, figures.p99Ms);
-  }
-  return worst;
+  return (await worstLoopOf(pids, file))?.p99Ms ?? null;
 }
 
 async function measureMode(mode: Mode, nginxPid: number, path: string, connections: number, seconds: number, withLoop: boolean): Promise<Round> {
@@ -81,7 +81,11 @@ async function measureMode(mode: Mode, nginxPid: number, path: string, connectio
   if (withLoop) await loopP99([supervisor, ...workers], mode.serve.loopFile); // reset
   const nginxBefore = sampleTree(nginxPid);
   const before = samples([supervisor, ...workers]);
+  const machineBefore = readMachineTicks();
+  const startedAt = performance.now();
   const wrk = await runWrk({ url: `http://127.0.0.1:${mode.port}${path}`, seconds, connections, threads: 1 });
+  const wallS = (performance.now() - startedAt) / 1000;
+  const machineAfter = readMachineTicks();
   const after = samples([supervisor, ...workers]);
   const nginxAfter = sampleTree(nginxPid);
   const loopSupervisor = withLoop ? await loopP99([supervisor], mode.serve.loopFile) : null;
@@ -98,6 +102,8 @@ async function measureMode(mode: Mode, nginxPid: number, path: string, connectio
   const supervisorTicks = delta(supervisor, (s) => s.cpuTicks);
   const supervisorMainTicks = delta(supervisor, (s) => s.mainCpuTicks);
   const userTicks = [supervisor, ...workers].reduce((sum, pid) => sum + delta(pid, (s) => s.userTicks), 0);
+  const nginxS = nginxAfter.cpuSeconds - nginxBefore.cpuSeconds;
+  const busyCores = ((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total)) * cpus().length;
   return {
     wrk,
     totalUs: us(supervisorTicks + workersTicks),
@@ -107,12 +113,15 @@ async function measureMode(mode: Mode, nginxPid: number, path: string, connectio
     supervisorOtherUs: us(supervisorTicks - supervisorMainTicks),
     workersUs: us(workersTicks),
     workersUserUs: us(workers.reduce((sum, pid) => sum + delta(pid, (s) => s.userTicks), 0)),
+    workersMainUs: us(workers.reduce((sum, pid) => sum + delta(pid, (s) => s.mainCpuTicks), 0)),
     workerShares: workersTicks > 0 ? workerTicks.map((t) => t / workersTicks).sort((a, b) => b - a) : [],
-    nginxUs: us((nginxAfter.cpuSeconds - nginxBefore.cpuSeconds) * CLOCK_TICKS_PER_S),
+    nginxUs: us(nginxS * CLOCK_TICKS_PER_S),
     rssSupervisorBytes: after.get(supervisor)?.rssBytes ?? NaN,
     rssWorkersBytes: workers.reduce((sum, pid) => sum + (after.get(pid)?.rssBytes ?? 0), 0),
     loopSupervisorP99Ms: loopSupervisor,
     loopWorkerP99Ms: loopWorker,
+    machineBusyCores: busyCores,
+    otherCores: busyCores - ((supervisorTicks + workersTicks) / CLOCK_TICKS_PER_S + nginxS) / wallS,
   };
 }
 
@@ -139,12 +148,17 @@ function summarizeMode(mode: Mode, rounds: Round[]): ModeSummary {
     supervisorOtherUs: pick((r) => r.supervisorOtherUs),
     workersUs: pick((r) => r.workersUs),
     workersUserUs: pick((r) => r.workersUserUs),
+    workersMainUs: pick((r) => r.workersMainUs),
     workerShares: shares,
     nginxUs: pick((r) => r.nginxUs),
     rssSupervisorMiB: pick((r) => r.rssSupervisorBytes) / 1024 / 1024,
     rssWorkersMiB: pick((r) => r.rssWorkersBytes) / 1024 / 1024,
     loopSupervisorP99Ms: pick((r) => r.loopSupervisorP99Ms),
     loopWorkerP99Ms: pick((r) => r.loopWorkerP99Ms),
+    machineBusyCores: pick((r) => r.machineBusyCores),
+    otherCores: pick((r) => r.otherCores),
+    rpsByRound: rps,
+    cpuUsByRound: rounds.map((r) => r.totalUs),
   };
 }
 
@@ -185,7 +199,7 @@ async function compare(c: Comparison, o: LoadPartOptions): Promise<{ summaries: 
         await sleep(PAUSE_BETWEEN_RUNS_MS);
         const r = await measureMode(m, nginxPid, c.path, c.connections, o.secondsPerRun, c.withLoop);
         rounds.get(m)?.push(r);
-        o.log(`round ${round}/${o.rounds} ${m.label.padEnd(22)} ${Math.round(r.wrk.requestsPerSecond).toString().padStart(6)} req/s  CPU ${r.totalUs.toFixed(1)} µs (supervisor main ${r.supervisorMainUs.toFixed(1)}, other threads ${r.supervisorOtherUs.toFixed(1)}, workers ${r.workersUs.toFixed(1)})  nginx ${r.nginxUs.toFixed(1)} µs  p99 ${r.wrk.p99Ms.toFixed(2)} ms  errors ${r.wrk.socketErrors} non-2xx ${r.wrk.non2xx}`);
+        o.log(`round ${round}/${o.rounds} ${m.label.padEnd(22)} ${Math.round(r.wrk.requestsPerSecond).toString().padStart(6)} req/s  CPU ${r.totalUs.toFixed(1)} µs (supervisor main ${r.supervisorMainUs.toFixed(1)}, other threads ${r.supervisorOtherUs.toFixed(1)}, workers ${r.workersUs.toFixed(1)})  nginx ${r.nginxUs.toFixed(1)} µs  machine ${r.machineBusyCores.toFixed(2)} cores busy, ${r.otherCores.toFixed(2)} outside backend+nginx  p99 ${r.wrk.p99Ms.toFixed(2)} ms  errors ${r.wrk.socketErrors} non-2xx ${r.wrk.non2xx}`);
       }
     }
     const storeChecks: WorkersStoreCheck[] = [];
@@ -211,10 +225,16 @@ export function runCpuBound(o: LoadPartOptions): ReturnType<typeof compare> {
   }, o);
 }
 
+/**
+ * Three times the rounds at 0.4 the length (full: 9 pairs of 4 s): the target is a ratio of CPU
+ * per request that other work on the machine moves by ±15 % from one pair to the next (10 pairs
+ * measured 0.72-1.42×, median 1.09×); many adjacent pairs steady the median.
+ */
 export function runFullPath(o: LoadPartOptions): ReturnType<typeof compare> {
+  const paired = { ...o, rounds: o.rounds * 3, secondsPerRun: Math.max(3, Math.round(o.secondsPerRun * 0.4)) };
   return compare({
     dir: o.dir, id: 'full', module: HELLO_APP, store: true, path: '/', expect: 'Hello, world!\n',
     connections: HELLO_CONNECTIONS, withLoop: true,
     modes: [{ label: 'full path, workers: 0', workers: 0 }, { label: 'full path, workers: 1', workers: 1 }],
-  }, o);
+  }, paired);
 }

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startNginx } from './nginx.js';
-import { readRss } from './proc-stats.js';
+import { readPss, readRss } from './proc-stats.js';
 import { freePort, type Started } from './processes.js';
 import { readStatsPort } from './probes.js';
 import type { MemoryResult } from './workers-report.js';
@@ -49,14 +49,20 @@ async function measure(workers: number, o: MemoryOptions): Promise<MemoryResult>
     }
     await sleep(SETTLE_MS);
     const figures = await readStatsPort(running.statsPort);
-    const processes: MemoryResult['processes'] = [{ role: workers === 0 ? 'supervisor (both apps in-process)' : 'supervisor', pid: running.process.pid, rssMiB: readRss(running.process.pid) / 1024 / 1024 }];
+    const mib = (bytes: number): number => bytes / 1024 / 1024;
+    const figure = (role: string, pid: number): MemoryResult['processes'][number] => ({ role, pid, rssMiB: mib(readRss(pid)), pssMiB: mib(readPss(pid)) });
+    const processes = [figure(workers === 0 ? 'supervisor (both apps in-process)' : 'supervisor', running.process.pid)];
     for (const d of DEMO) {
       for (const pid of (figures.get(`${d.name}_worker_pids`) ?? '').split(' ').filter(Boolean).map(Number)) {
-        processes.push({ role: `worker of ${d.name} (threads ${d.threads})`, pid, rssMiB: readRss(pid) / 1024 / 1024 });
+        processes.push(figure(`worker of ${d.name} (threads ${d.threads})`, pid));
       }
     }
-    const result = { workers, processes, totalMiB: processes.reduce((sum, p) => sum + p.rssMiB, 0), requests: Number(figures.get('requests') ?? 0), command: running.command };
-    o.log(`memory, workers ${workers}: ${processes.map((p) => `${p.role} ${p.rssMiB.toFixed(1)} MiB`).join(', ')}; total ${result.totalMiB.toFixed(1)} MiB after ${result.requests} requests`);
+    const result: MemoryResult = {
+      workers, processes, requests: Number(figures.get('requests') ?? 0), command: running.command,
+      totalMiB: processes.reduce((sum, p) => sum + p.rssMiB, 0),
+      totalPssMiB: processes.reduce((sum, p) => sum + p.pssMiB, 0),
+    };
+    o.log(`memory, workers ${workers}: ${processes.map((p) => `${p.role} ${p.rssMiB.toFixed(1)} MiB`).join(', ')}; total RSS ${result.totalMiB.toFixed(1)} MiB, PSS ${result.totalPssMiB.toFixed(1)} MiB after ${result.requests} requests`);
     return result;
   } finally {
     await nginx?.stop();

@@ -82,6 +82,7 @@ async function hangOnce(f: Fronted, app: string, hangTimeoutMs: number): Promise
   if (ok.status !== 200) throw new Error(`${app}: expected 200 before the hang, got ${ok.status}`);
   const pidsBefore = await statsWorkerPids(f.serve.statsPort, app);
   const t0 = performance.now();
+  const t0Epoch = Date.now();
   const hang = httpGet(port, '/hang', hangTimeoutMs + RECOVERY_LIMIT_MS).then((a) => a.status, () => null);
   // Half-way through the hang: the supervisor runs no app code, so its stats port must answer.
   const statsDuringHang = sleep(hangTimeoutMs / 2).then(async () => {
@@ -112,6 +113,7 @@ async function hangOnce(f: Fronted, app: string, hangTimeoutMs: number): Promise
     servingAgainMs,
     hangStatus,
     stuckMs: killed ? (killed.stuckMs as number) : null,
+    killedAfterMs: killed ? killed.time - t0Epoch : null,
     statsAnswerMs: await statsDuringHang,
     hangs: Number(figures.get(`${app}_hangs`) ?? 0),
     restarts: Number(figures.get(`${app}_restarts`) ?? 0),
@@ -129,7 +131,7 @@ export async function runHangs(o: RecoveryOptions, timeoutsMs: number[]): Promis
     for (const t of timeoutsMs) {
       const r = await hangOnce(f, `hang${t}`, t);
       hangs.push(r);
-      o.log(`hang, hangTimeout ${t} ms: serving again after ${r.servingAgainMs?.toFixed(0) ?? 'never'} ms (killed after ${r.stuckMs ?? '?'} ms of silence; /hang got ${r.hangStatus ?? 'no answer'}; stats port answered in ${r.statsAnswerMs?.toFixed(1) ?? '-'} ms)`);
+      o.log(`hang, hangTimeout ${t} ms: serving again after ${r.servingAgainMs?.toFixed(0) ?? 'never'} ms (killed ${r.killedAfterMs ?? '?'} ms after /hang, silent for ${r.stuckMs ?? '?'} ms; /hang got ${r.hangStatus ?? 'no answer'}; stats port answered in ${r.statsAnswerMs?.toFixed(1) ?? '-'} ms)`);
     }
     return { hangs, command: f.serve.command };
   } finally {
@@ -182,7 +184,16 @@ export async function runReload(o: RecoveryOptions & { seconds: number; reloads:
     const loaded = await load;
     // "hello: reloaded (SIGHUP): workers A B -> C D in N ms" (worker-pool.ts), one per reload.
     const reloaded = logLines(f.serve.process.output()).filter((l) => /reloaded \(SIGHUP\)/.test(l.msg));
-    timings.forEach((t, i) => (t.logTookMs = typeof reloaded[i]?.tookMs === 'number' ? (reloaded[i]?.tookMs as number) : null));
+    for (const [i, t] of timings.entries()) {
+      const took = reloaded[i]?.tookMs;
+      t.logTookMs = typeof took === 'number' ? took : null;
+    }
+    if (timings.some((t) => t.oldGoneMs === null)) {
+      // Say why in the run's log: the supervisor's warnings and errors (the report keeps the figures).
+      const output = f.serve.process.output();
+      const notable = logLines(output).filter((l) => l.level >= 40).slice(-5).map((l) => `${l.msg}`);
+      o.log(`a reload did not complete within ${RELOAD_LIMIT_MS} ms; supervisor output ${output.length} bytes; last warnings: ${notable.join(' | ') || 'none'}`);
+    }
     const nginxErrors = errorLinesSince(f.errorLog, logOffset);
     for (const t of timings) o.log(`reload: workers ${t.oldPids.join(' ')} -> ${t.newPids.join(' ')}: log says ${t.logTookMs ?? '?'} ms; new workers listed after ${t.newServingMs?.toFixed(0) ?? '-'} ms, old ones gone after ${t.oldGoneMs?.toFixed(0) ?? '-'} ms`);
     o.log(`reload under load: ${Math.round(loaded.requestsPerSecond)} req/s, errors ${loaded.socketErrors} non-2xx ${loaded.non2xx}, nginx error lines ${nginxErrors.length}`);

@@ -126,7 +126,10 @@ export class Supervisor implements RuntimeControl {
         }
         // The store's own format: passed on to its writer thread without unpacking (saves the
         // supervisor 3-5 µs per request, measured); a plain recorder gets the rows one by one.
-        if (recorder.recordBatch) recorder.recordBatch(batch);
+        // Copied: a typed array that arrived over IPC is a view into a buffer it shares with
+        // other values of the same message stream (a heartbeat's histogram), and the store
+        // transfers the buffer to its thread, which would empty those too.
+        if (recorder.recordBatch) recorder.recordBatch({ ...batch, nums: batch.nums.slice() });
         else for (const row of unpack(batch)) recorder.record(row);
       },
       onRow: (row) => this.recorder?.record(row),

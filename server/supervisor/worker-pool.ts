@@ -13,7 +13,7 @@ import { Outcome, type RuntimeEvent, type TimingRow } from '../../shared/timing-
 import { AppStats } from '../app-stats.js';
 import type { AppState } from '../stats-report.js';
 import type { PackedBatch } from '../store/packed-batch.js';
-import type { WorkerStartConfig } from './ipc-protocol.js';
+import type { WorkerFigures, WorkerStartConfig } from './ipc-protocol.js';
 import { countOpenConnections } from './open-connections.js';
 import { crashBackoffMs, maxRequestsWithJitter } from './restart-policy.js';
 import { SlotLedger } from './slot-ledger.js';
@@ -60,7 +60,7 @@ export const COLLECT_TIMEOUT_MS = 100;
 /** How long a starting worker (loading the app) may go without answering before it is killed. */
 const START_TIMEOUT_MS = 60_000;
 /** Niceness of workers draining during a stop (0 is the default; 19 the lowest priority). */
-const DRAINING_NICENESS = 10;
+const DRAINING_NICENESS = 19;
 /** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
 const EXIT_GRACE_MS = 2000;
 /**
@@ -193,7 +193,7 @@ export class WorkerPool {
       w.stopAccepting();
       // The supervisor now accepts the backlog and then closes the socket; whatever completes
       // its handshake between its last accept and the close is reset. Busy workers must not
-      // preempt it there, so they finish their requests one notch lower (raising one's own
+      // preempt it there, so they finish their requests at the lowest priority (raising one's own
       // children's niceness needs no privilege).
       try {
         setPriority(w.pid, DRAINING_NICENESS);
@@ -235,7 +235,7 @@ export class WorkerPool {
     const pids: number[] = [];
     for (const w of this.workers.values()) {
       if (w.figures) {
-        stats.merge(w.figures.stats);
+        this.mergeInto(stats, w);
         online += w.figures.running;
         queued += w.figures.queued;
       }
@@ -260,6 +260,16 @@ export class WorkerPool {
       backoffMs: this.restartTimer ? Math.max(0, Math.round(this.restartAt - Date.now())) : 0,
     };
     return { ...snapshot, stats };
+  }
+
+  /** Figures come from app processes: a malformed one is logged and left out, never thrown. */
+  private mergeInto(stats: AppStats, w: WorkerProcess): void {
+    try {
+      stats.merge((w.figures as WorkerFigures).stats);
+    } catch (err) {
+      this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} sent unusable figures: ${(err as Error).message}`);
+      w.figures = null;
+    }
   }
 
   // ── lifecycle ────────────────────────────────────────────────────────────────────────────
@@ -305,8 +315,7 @@ export class WorkerPool {
   }
 
   private whenExited(w: WorkerProcess): Promise<void> {
-    if (!w.alive) return Promise.resolve();
-    return new Promise((resolve) => w.child.once('exit', () => resolve()));
+    return w.exit;
   }
 
   private applyPlan(): void {
@@ -358,7 +367,7 @@ export class WorkerPool {
     }
     const start = this.starts.get(w);
     this.starts.delete(w);
-    if (w.figures) this.retired.merge(w.figures.stats);
+    if (w.figures) this.mergeInto(this.retired, w);
     const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
     if (lost > 0) this.rowsLost += lost;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;

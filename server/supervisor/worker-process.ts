@@ -60,6 +60,9 @@ export class WorkerProcess {
   heldConnections: number | null = null;
   /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
   restartOnFailure = false;
+  /** Resolves when the process has exited (settled before the pool hears of it). */
+  readonly exit: Promise<void>;
+  private exited: () => void = () => {};
   /** Resolves once the worker listens on its copy of the socket; rejects if it cannot. */
   readonly listening: Promise<void>;
   private onListening: (err?: Error) => void = () => {};
@@ -71,6 +74,7 @@ export class WorkerProcess {
     config: WorkerStartConfig,
     private readonly events: WorkerEvents,
   ) {
+    this.exit = new Promise((resolve) => (this.exited = resolve));
     this.listening = new Promise((resolve, reject) => {
       this.onListening = (err) => (err ? reject(err) : resolve());
     });
@@ -86,6 +90,7 @@ export class WorkerProcess {
       this.state = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
+      this.exited();
       this.events.exit(this, code, signal);
     });
     // A failed send (the worker just died) is reported by 'exit'; nothing else to do here.

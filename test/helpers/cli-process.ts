@@ -23,10 +23,11 @@ export interface ServeProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export async function serveConfig(t: TestContext, dir: string, config: Record<string, unknown>, name = 'dragon.config.json'): Promise<ServeProcess> {
+/** `ownGroup`: the server leads a process group of its own, so a test can signal the whole group. */
+export async function serveConfig(t: TestContext, dir: string, config: Record<string, unknown>, name = 'dragon.config.json', ownGroup = false): Promise<ServeProcess> {
   const file = join(dir, name);
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: ownGroup });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));

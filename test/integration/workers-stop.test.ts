@@ -51,52 +51,57 @@ function post(port: number, body: Buffer): Promise<Outcome> {
   });
 }
 
-test('SIGTERM under POST load: every accepted connection answered, none reset, every answer stored', async (t) => {
-  const dir = await makeTempDir('workers-stop');
-  t.after(() => removeTempDir(dir));
-  const [appPort, statsPort] = [await getFreePort(), await getFreePort()];
-  const dbPath = join(dir, 'timings.db');
-  const server = await serveConfig(t, dir, {
-    stats: `127.0.0.1:${statsPort}`,
-    apps: [{ name: 'upload', listen: `127.0.0.1:${appPort}`, module: WORKER_APP, workers: 2, threads: 8, queue: 200 }],
-    store: { path: dbPath, flushInterval: 50 },
-    dashboard: false,
-    drainTimeout: 10_000,
+for (const target of ['supervisor', 'process group'] as const) {
+  test(`SIGTERM to the ${target} under POST load: every accepted connection answered, none reset, every answer stored`, async (t) => {
+    const dir = await makeTempDir('workers-stop');
+    t.after(() => removeTempDir(dir));
+    const [appPort, statsPort] = [await getFreePort(), await getFreePort()];
+    const dbPath = join(dir, 'timings.db');
+    const server = await serveConfig(t, dir, {
+      stats: `127.0.0.1:${statsPort}`,
+      apps: [{ name: 'upload', listen: `127.0.0.1:${appPort}`, module: WORKER_APP, workers: 2, threads: 8, queue: 200 }],
+      store: { path: dbPath, flushInterval: 50 },
+      dashboard: false,
+      drainTimeout: 10_000,
+    }, 'dragon.config.json', target === 'process group');
+    await server.waitFor(/UP on .*\(stats\)/);
+
+    const body = Buffer.alloc(64 * 1024, 7);
+    const outcomes: Outcome[] = [];
+    let stopped = false;
+    const deadline = performance.now() + 20_000;
+    const clients = Array.from({ length: 12 }, async () => {
+      // Bounded: each client stops at its first refusal (the listener closed) or the deadline.
+      for (let n = 0; n < 2000 && performance.now() < deadline; n++) {
+        const outcome = await post(appPort, body);
+        outcomes.push(outcome);
+        if (outcome.kind === 'refused' && stopped) return;
+      }
+    });
+    await sleep(700);
+    // systemd's KillMode=control-group and Ctrl-C signal every process at once: the workers must
+    // leave the stopping to the supervisor.
+    if (target === 'process group') process.kill(-(server.child.pid as number), 'SIGTERM');
+    else server.child.kill('SIGTERM');
+    stopped = true;
+    // The drain lasts at least one request (150 ms): the stats port still answers meanwhile.
+    await sleep(50);
+    const during = parseStats(await readStatsPort('127.0.0.1', statsPort));
+    assert.equal(during.get('upload_workers'), '2');
+    await Promise.all(clients);
+    assert.equal(await server.exited, 0, server.output());
+
+    const failed = outcomes.filter((o) => o.kind === 'failed');
+    const answered = outcomes.filter((o): o is { kind: 'answered'; status: number } => o.kind === 'answered');
+    assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} connections failed`);
+    assert.ok(answered.length > 30, `${answered.length} answered`);
+    assert.ok(answered.every((o) => o.status === 200), `statuses: ${[...new Set(answered.map((o) => o.status))].join(', ')}`);
+    assert.ok(outcomes.some((o) => o.kind === 'refused'), 'after the stop, connections are refused');
+
+    const db = new Database(dbPath, { readonly: true });
+    t.after(() => db.close());
+    const rows = (db.prepare('SELECT count(*) AS n FROM requests WHERE app = ?').get('upload') as { n: number }).n;
+    assert.equal(rows, answered.length, 'one row per answered request, none lost');
+    assert.match(server.output(), /timing store wrote \d+ rows \(0 dropped\)/);
   });
-  await server.waitFor(/UP on .*\(stats\)/);
-
-  const body = Buffer.alloc(64 * 1024, 7);
-  const outcomes: Outcome[] = [];
-  let stopped = false;
-  const deadline = performance.now() + 20_000;
-  const clients = Array.from({ length: 12 }, async () => {
-    // Bounded: each client stops at its first refusal (the listener closed) or the deadline.
-    for (let n = 0; n < 2000 && performance.now() < deadline; n++) {
-      const outcome = await post(appPort, body);
-      outcomes.push(outcome);
-      if (outcome.kind === 'refused' && stopped) return;
-    }
-  });
-  await sleep(700);
-  server.child.kill('SIGTERM');
-  stopped = true;
-  // The drain lasts at least one request (150 ms): the stats port still answers meanwhile.
-  await sleep(50);
-  const during = parseStats(await readStatsPort('127.0.0.1', statsPort));
-  assert.equal(during.get('upload_workers'), '2');
-  await Promise.all(clients);
-  assert.equal(await server.exited, 0, server.output());
-
-  const failed = outcomes.filter((o) => o.kind === 'failed');
-  const answered = outcomes.filter((o): o is { kind: 'answered'; status: number } => o.kind === 'answered');
-  assert.deepEqual(failed, [], `${failed.length} of ${outcomes.length} connections failed`);
-  assert.ok(answered.length > 30, `${answered.length} answered`);
-  assert.ok(answered.every((o) => o.status === 200), `statuses: ${[...new Set(answered.map((o) => o.status))].join(', ')}`);
-  assert.ok(outcomes.some((o) => o.kind === 'refused'), 'after the stop, connections are refused');
-
-  const db = new Database(dbPath, { readonly: true });
-  t.after(() => db.close());
-  const rows = (db.prepare('SELECT count(*) AS n FROM requests WHERE app = ?').get('upload') as { n: number }).n;
-  assert.equal(rows, answered.length, 'one row per answered request, none lost');
-  assert.match(server.output(), /timing store wrote \d+ rows \(0 dropped\)/);
-});
+}

@@ -74,3 +74,32 @@ test('a crash loses at most the rows its worker had not flushed, and the loss is
   await store.close();
   assert.equal(rowsIn(path, "SELECT count(*) AS n FROM runtime_events WHERE app = 'fragile' AND kind = 'restart' AND detail = 'exit code 3'"), 1);
 });
+
+test('reloads under load with the store on: heartbeats and rows share the IPC stream, and neither is lost', async (t) => {
+  const { path, store } = await storeIn(t, 'workers-reload-store');
+  // hangTimeout 1000: a heartbeat every 250 ms, so heartbeats and row batches often arrive in one read.
+  const rt = await startSupervisor(t, [{ name: 'busy', count: 2, threads: 8, hangTimeoutMs: 1000 }], { recorder: store, flushIntervalMs: 20 });
+  const target = rt.targets.get('busy') as Target;
+  let stop = false;
+  let answered = 0;
+  const deadline = performance.now() + 20_000;
+  const load = Promise.all(Array.from({ length: 8 }, async () => {
+    while (!stop && performance.now() < deadline) {
+      if ((await scgiRequest(target, { uri: '/' })).status === 200) answered++;
+    }
+  }));
+  for (let i = 0; i < 4; i++) {
+    await sleep(300);
+    const reloaded = rt.supervisor.reload('busy', 'test');
+    const timeout = sleep(10_000).then(() => 'stuck');
+    assert.notEqual(await Promise.race([reloaded, timeout]), 'stuck', `reload ${i + 1} never finished`);
+  }
+  stop = true;
+  await load;
+  const figures = await rt.figures();
+  assert.equal(Number(figures.get('busy_requests')), answered);
+  assert.equal(rt.logs.filter((l) => /unusable figures|uncaught/.test(String(l.msg))).length, 0);
+  await rt.supervisor.stop(5000);
+  await store.close();
+  assert.equal(rowsIn(path, 'SELECT count(*) AS n FROM requests WHERE app = ?', 'busy'), answered);
+});
