@@ -1,9 +1,11 @@
 /**
  * @module dragon-on-wheels
  * The package's programmatic API: build a Server from (listen address, app or stats) pairs, as the
- * original's run-script did, or load a config file the way `dragon-on-wheels serve` does.
+ * original's run-script did (in-process), or load a config file and run it under a Supervisor with
+ * worker processes, the way `dragon-on-wheels serve` does.
  */
 export { Server, type ServerOptions, type ListenerSpec, type Processor } from './server.js';
+export { Supervisor } from './supervisor/supervisor.js';
 export type { AppOptions, AppHandler } from './app-host.js';
 export type { NodeListener, ScgiRequestInfo } from './adapters/node/node-adapter.js';
 export type { FetchHandler } from './adapters/fetch/fetch-adapter.js';

@@ -487,10 +487,8 @@ export class WorkerPool {
         w.endedBy = 'hang';
         w.hangDetail = `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`;
         this.hangs++;
-        this.o.log.error(
-          { app: this.name, worker: w.pid, stuckMs: Math.round(silentMs), code: 'DOW_ERR_WORKER_HUNG' },
-          `${this.name}: worker ${w.pid} has not answered for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms): killed`,
-        );
+        const hung = new errors.DOW_ERR_WORKER_HUNG(this.name, w.pid, Math.round(silentMs), limit);
+        this.o.log.error({ app: this.name, worker: w.pid, stuckMs: Math.round(silentMs), code: hung.code }, hung.message);
         // Counted before the kill, while the kernel still shows what the worker holds.
         w.heldConnections = this.o.address ? countOpenConnections(w.pid, this.o.address) : null;
         w.kill('SIGKILL');
