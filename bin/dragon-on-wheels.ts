@@ -127,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
         history,
         log: log.child({ component: 'dashboard' }),
       });
-      log.info(`dashboard on http://${dashboard.address}/ - log in with ${dashboard.loginUrl}`);
+      log.info(`dashboard on http://${dashboard.address}/ - ${dashboard.loginHint}`);
       await untilSignal(log);
       await dashboard.close();
       control.close();

@@ -55,7 +55,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
         history: storeSettings ? openHistoryReader(storeSettings.path) : null,
         log: log.child({ component: 'dashboard' }),
       });
-      log.info(`dashboard on http://${dashboard.address}/ - log in with ${dashboard.loginUrl}`);
+      log.info(`dashboard on http://${dashboard.address}/ - ${dashboard.loginHint}`);
     }
   } catch (err) {
     await server.stop(0);

@@ -32,6 +32,11 @@ export interface RunningDashboard {
   address: string;
   /** `http://…/login?token=…`: print it once, it is the credential. */
   loginUrl: string;
+  /**
+   * What to print for logging in: the login URL when the token was generated here (printing it
+   * once is the only way to hand it over), never a configured token, which the operator has.
+   */
+  loginHint: string;
   token: string;
   /** Stops listening and ends open event streams; the control and history stay the caller's. */
   close(): Promise<void>;
@@ -60,9 +65,12 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
 
   // A wildcard bind is reached locally through loopback, which the Host check always accepts.
   const urlHost = isWildcard(host) ? '127.0.0.1' : host;
+  const base = `http://${formatHostPort(urlHost, boundPort)}`;
+  const loginUrl = `${base}/login?token=${encodeURIComponent(token)}`;
   return {
     address: formatHostPort(host, boundPort),
-    loginUrl: `http://${formatHostPort(urlHost, boundPort)}/login?token=${encodeURIComponent(token)}`,
+    loginUrl,
+    loginHint: configured ? `log in with the configured admin token at ${base}/login?token=<token>` : `log in with ${loginUrl}`,
     token,
     close: () => app.close(),
   };

@@ -240,3 +240,36 @@ test('reload command: finds the supervisor through the stats port and reloads ev
   assert.notEqual(after.get('hello_worker_pids'), before.get('hello_worker_pids'));
   assert.equal((await scgiRequest({ port }, { uri: '/x' })).body.toString(), 'hello from /x\n');
 });
+
+test('a configured admin token is never printed; a generated one is, once, as the login URL (issue 11 item 2)', async (t) => {
+  const dir = await tempDir(t);
+  const [port, dashboard] = [await getFreePort(), await getFreePort()];
+  const secret = 'configured-secret-that-must-never-be-printed-0123456789';
+  const file = join(dir, 'token.json');
+  await writeFile(file, JSON.stringify({
+    stats: false,
+    store: false,
+    dashboard: { listen: `127.0.0.1:${dashboard}` },
+    apps: [{ name: 'hello', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs`, workers: 0 }],
+  }));
+  for (const configured of [true, false]) {
+    const env = { ...process.env };
+    if (configured) env.DRAGON_ADMIN_TOKEN = secret;
+    else delete env.DRAGON_ADMIN_TOKEN;
+    const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let output = '';
+    child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+    const line = await waitForLine(child, /dashboard on /);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    if (configured) {
+      assert.doesNotMatch(output, new RegExp(secret));
+      assert.match(line, /log in with the configured admin token at http:\/\/127\.0\.0\.1:\d+\/login\?token=<token>/);
+    } else {
+      assert.match(line, /log in with http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{20,}/);
+    }
+  }
+});
