@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { startDashboard, type RunningDashboard } from '../dashboard/index.js';
+import type { HistoryReader } from '../shared/history.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
@@ -32,6 +33,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
     : null;
   const server = new Supervisor(settings, log, store);
   let dashboard: RunningDashboard | null = null;
+  let history: HistoryReader | null = null;
   try {
     await server.start();
     if (store && storeSettings) {
@@ -48,17 +50,19 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
       });
     }
     if (settings.dashboard) {
+      history = storeSettings ? openHistoryReader(storeSettings.path) : null;
       dashboard = await startDashboard({
         listen: settings.dashboard.listen,
         token: settings.dashboard.token ?? adminToken,
         control: server,
-        history: storeSettings ? openHistoryReader(storeSettings.path) : null,
+        history,
         log: log.child({ component: 'dashboard' }),
       });
       log.info(`dashboard on http://${dashboard.address}/ - ${dashboard.loginHint}`);
     }
   } catch (err) {
     await server.stop(0);
+    history?.close();
     await store?.close();
     throw err;
   }
@@ -69,6 +73,9 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
     async close() {
       await server.stop(settings.drainTimeoutMs);
       await dashboard?.close();
+      // The reader first: SQLite removes the -wal and -shm files when the last connection closes,
+      // and only a writer can; a read-only connection closing last leaves them behind.
+      history?.close();
       await store?.close();
     },
   };

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -46,4 +46,21 @@ test('persistLimits: off by default keeps the configured limit, on restores the 
   const withPersist = await startRuntime(settings(dbPath, true), log);
   assert.equal(await threadsOf(withPersist), 9, 'on: the last audited limit');
   await withPersist.close();
+});
+
+test('a clean stop leaves no -wal or -shm file beside the database, with the dashboard reading it (issue 11 item 15)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dow-wal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dbPath = join(dir, 'timings.db');
+  const runtime = await startRuntime({ ...settings(dbPath, false), dashboard: { listen: '127.0.0.1:0' } }, pino({ level: 'silent' }));
+  await runtime.server.setThreads('shop', 5, 'test');
+  for (let i = 0; i < 150 && !existsSync(`${dbPath}-wal`); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(existsSync(`${dbPath}-wal`), 'WAL mode while running');
+  // The cards read the history: the dashboard's reader now holds a connection of its own.
+  const cards = await fetch(`http://${runtime.dashboard?.address}/api/apps`, { headers: { authorization: `Bearer ${runtime.dashboard?.token}` } });
+  assert.equal(cards.status, 200);
+  await runtime.close();
+  assert.ok(existsSync(dbPath));
+  assert.equal(existsSync(`${dbPath}-wal`), false);
+  assert.equal(existsSync(`${dbPath}-shm`), false);
 });
