@@ -4,6 +4,7 @@
  * The command line: parses arguments, reads the environment, handles signals and exit codes.
  * Exit 0 after a graceful stop, 2 for a bad command line or config, 1 for anything else.
  */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
@@ -37,7 +38,7 @@ Options:
   --no-store           do not record request timings
   --no-dashboard       do not start the dashboard
   --log-format <f>     pretty (default) or json
-  --log-level <l>      trace, debug, info (default), warn, error
+  --log-level <l>      trace, debug, info (default), warn, error, fatal, silent
   -h, --help           this text
   -v, --version        the version
 
@@ -47,6 +48,16 @@ Environment:
 `;
 
 class UsageError extends Error {}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+const DEFAULT_STATS_PORT = DEFAULTS.stats.slice(DEFAULTS.stats.lastIndexOf(':') + 1);
+
+/** `stats 127.0.0.1` means the default stats port on that host. */
+function withDefaultPort(address: string): string {
+  if (address.startsWith('unix:') || /:\d+$/.test(address)) return address;
+  return `${isIP(address) === 6 ? `[${address}]` : address}:${DEFAULT_STATS_PORT}`;
+}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -80,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const format = values['log-format'] ?? 'pretty';
   if (format !== 'pretty' && format !== 'json') throw new UsageError(`--log-format must be pretty or json, not ${format}`);
+  const level = values['log-level'];
+  if (level !== undefined && !LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${level}`);
   const [command, ...rest] = positionals;
   switch (command) {
     case 'demo':
@@ -100,13 +113,13 @@ async function main(argv: string[]): Promise<number> {
       return serveUntilSignal(settings, log);
     }
     case 'stats': {
-      const address = parseListenAddress(rest[0] ?? DEFAULTS.stats);
+      const address = parseListenAddress(withDefaultPort(rest[0] ?? DEFAULTS.stats));
       if (address.kind !== 'tcp') throw new UsageError('stats takes host:port');
       process.stdout.write(await readStatsPort(address.host, address.port));
       return 0;
     }
     case 'reload': {
-      const address = parseListenAddress(rest[0] ?? DEFAULTS.stats);
+      const address = parseListenAddress(withDefaultPort(rest[0] ?? DEFAULTS.stats));
       if (address.kind !== 'tcp') throw new UsageError('reload takes the stats port as host:port');
       const pid = Number(parseStats(await readStatsPort(address.host, address.port)).get('supervisor_pid'));
       if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`the stats port at ${rest[0] ?? DEFAULTS.stats} names no supervisor_pid`);

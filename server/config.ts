@@ -206,6 +206,8 @@ function describe(error: ErrorObject | undefined): string {
     return `${field}: must match [A-Za-z_][A-Za-z0-9_]* (it becomes part of shell variable names)`;
   }
   if (error.keyword === 'pattern' && /listen|stats/.test(field)) return `${field}: must be host:port or unix:/path.sock`;
+  // anyOf [pattern, const false]: ajv names the last branch ("must be equal to constant").
+  if (field === 'stats') return 'stats: must be "host:port" or "unix:/path.sock", or false to switch it off';
   if (field.endsWith('.workers')) return `${field}: must be an integer from 0 to ${MAX_WORKERS} or "auto"`;
   return `${field}: ${error.message ?? 'invalid'}`;
 }

@@ -273,3 +273,22 @@ test('a configured admin token is never printed; a generated one is, once, as th
     }
   }
 });
+
+test('first-day command-line slips get a clear message (issue 11 item 10)', async (t) => {
+  // --log-level verbose: a usage error naming the levels, not a pino stack trace.
+  const level = runCli(['demo', '--log-level', 'verbose']);
+  assert.equal(level.status, 2);
+  assert.match(level.stderr, /--log-level must be one of trace, debug, info, warn, error, fatal, silent, not verbose/);
+  assert.doesNotMatch(level.stderr, /at .*pino/);
+  // stats: true in a config: what the key takes, not "must be string".
+  const dir = await tempDir(t);
+  const file = join(dir, 'stats-true.json');
+  await writeFile(file, JSON.stringify({ stats: true, apps: [{ name: 'a', listen: '127.0.0.1:1', module: `${FIXTURES}hello-node.mjs` }] }));
+  const stats = runCli(['serve', file]);
+  assert.equal(stats.status, 2);
+  assert.match(stats.stderr, /stats: must be "host:port" or "unix:\/path\.sock", or false to switch it off/);
+  // `stats 127.0.0.1`: the default port on that host (nothing listens on it here: unreachable, not "bad address").
+  const host = runCli(['stats', '127.0.0.1']);
+  assert.doesNotMatch(host.stderr, /bad listen address/);
+  assert.match(host.stderr + host.stdout, /127\.0\.0\.1:9004|SCGI_SERVER_/);
+});
