@@ -13,6 +13,7 @@ import { runNodeListener, type NodeListener } from './adapters/node/node-adapter
 import { AppStats } from './app-stats.js';
 import { Phase, type ScgiConnection } from './connection.js';
 import { Limiter } from './limiter.js';
+import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
 import { performance } from 'node:perf_hooks';
 
@@ -33,7 +34,8 @@ export interface AppOptions {
 
 /** How long a client should wait before retrying after a 503, seconds. */
 const RETRY_AFTER_S = 1;
-const REJECTION_LOG_INTERVAL_MS = 1000;
+/** 503s and malformed requests are logged at most once a second per app, with a count. */
+const LOG_INTERVAL_MS = 1000;
 
 export class AppHost {
   readonly name: string;
@@ -48,8 +50,9 @@ export class AppHost {
    * supervisor hears about queue pressure and slots given back. Null in-process (no cost there).
    */
   onLoadChange: ((host: AppHost) => void) | null = null;
-  private lastRejectionLogAt = -Infinity;
-  private suppressedRejections = 0;
+  private readonly rejectionLog = new LogThrottle(LOG_INTERVAL_MS);
+  /** Per error code: a flood of one kind never hides the first line of another. */
+  private readonly badRequestLogs = new Map<string, LogThrottle>();
 
   constructor(
     options: AppOptions,
@@ -106,15 +109,8 @@ export class AppHost {
 
   private reject(conn: ScgiConnection, message: string): void {
     // The original's wording, so existing log alerts keep matching; rate-limited under overload.
-    const now = performance.now();
-    if (now - this.lastRejectionLogAt >= REJECTION_LOG_INTERVAL_MS) {
-      const suppressed = this.suppressedRejections;
-      this.log.warn(suppressed > 0 ? `${message} (${suppressed} more 503s not logged)` : message);
-      this.lastRejectionLogAt = now;
-      this.suppressedRejections = 0;
-    } else {
-      this.suppressedRejections++;
-    }
+    const left = this.rejectionLog.take(performance.now());
+    if (left !== null) this.log.warn(left > 0 ? `${message} (${left} more 503s not logged)` : message);
     conn.answer(503, 'Service Unavailable: too many requests, retry later\n', Outcome.REJECTED, `Retry-After: ${RETRY_AFTER_S}\r\n`);
   }
 
@@ -156,6 +152,14 @@ export class AppHost {
         path: conn.target.path,
       });
     }
+  }
+
+  /** A malformed request: one client can send thousands a second, so the log is throttled (issue 11). */
+  logBadRequest(code: string, fields: Record<string, unknown>, message: string): void {
+    let throttle = this.badRequestLogs.get(code);
+    if (throttle === undefined) this.badRequestLogs.set(code, (throttle = new LogThrottle(LOG_INTERVAL_MS)));
+    const left = throttle.take(performance.now());
+    if (left !== null) this.log.warn({ ...fields, code, app: this.name }, left > 0 ? `${message} (${left} more like it not logged)` : message);
   }
 
   logAppError(conn: ScgiConnection, err: unknown): void {

@@ -242,10 +242,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     if (this.phase === Phase.DONE) return;
     const known = isDragonError(err) ? err : null;
     const status = known?.statusCode ?? 400;
-    this.host.log.warn(
-      { peer: this.peer(), code: known?.code ?? 'UNKNOWN', app: this.host.name },
-      `bad SCGI request from ${this.peer()}: ${known ? known.message : String(err)}`,
-    );
+    this.host.logBadRequest(known?.code ?? 'UNKNOWN', { peer: this.peer() }, `bad SCGI request from ${this.peer()}: ${known ? known.message : String(err)}`);
     if (this.parser.headersDone || this.responseStarted) {
       this.finish(status, Outcome.ANSWERED);
       this.socket.destroy();

@@ -144,6 +144,25 @@ test('garbage gets 400 with the reason, a log line naming the peer, and serving 
   assert.equal(rt.figures().get('app_requests'), '1', 'bad requests are not the app\'s requests');
 });
 
+test('a flood of malformed requests writes one log line a second per kind, with the count left out (issue 11 item 21)', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'app', node: (_req, res) => res.end('ok') }]);
+  const target = rt.targets.get('app')!;
+  const flood = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) assert.equal(parseScgiResponse(await sendRaw(target, Buffer.from('GET / HTTP/1.1\r\n\r\n'))).status, 400);
+  };
+  await flood(200);
+  const lines = (): Array<Record<string, unknown>> => rt.logs.filter((l) => l.code === 'DOW_ERR_NETSTRING_LENGTH');
+  assert.equal(lines().length, 1);
+  // Another kind is not hidden by the flood.
+  await sendRaw(target, encodeNetstringEnv({ CONTENT_LENGTH: '0' }));
+  assert.ok(rt.logs.some((l) => l.code === 'DOW_ERR_SCGI_MISSING'));
+  await new Promise((resolve) => setTimeout(resolve, 1050));
+  await flood(1);
+  assert.equal(lines().length, 2);
+  assert.match(String(lines()[1]?.msg), /\(199 more like it not logged\)$/);
+  assert.equal(rt.figures().get('app_bad_requests'), '202', 'every one still counted');
+});
+
 test('a slow header block gets 408 after the header timeout (slowloris)', async (t) => {
   const rt = await startRuntime(t, [{ name: 'app', node: (_req, res) => res.end('ok') }], { limits: { headerTimeoutMs: 200 } });
   const started = Date.now();
