@@ -199,6 +199,12 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     }
   }
 
+  refuse(err: DragonError): void {
+    if (this.phase === Phase.DONE) return;
+    this.host.logBadRequest(err.code, { peer: this.peer() }, `bad request from ${this.peer()}: ${err.message}`);
+    this.answer(err.statusCode, `${err.message}\n`, Outcome.ANSWERED);
+  }
+
   // ── answers of our own ───────────────────────────────────────────────────────────────────
 
   /** Writes a complete response of ours and ends the connection. */

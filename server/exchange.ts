@@ -10,6 +10,7 @@ import type { RequestTarget } from './adapters/request-target.js';
 import type { BodySink } from './body-sink.js';
 import type { ScgiEnv } from './protocol/header-block.js';
 import type { Outcome } from '../shared/timing-row.js';
+import type { DragonError } from '../shared/errors.js';
 
 export interface Exchange {
   readonly socket: Socket;
@@ -28,6 +29,8 @@ export interface Exchange {
   responseFinished(status: number): void;
   /** The app threw or rejected: 500 if nothing was sent, else the connection is cut. */
   appFailed(err: unknown): void;
+  /** The request cannot be handed to the app as it is (the client's fault): its status, logged. */
+  refuse(err: DragonError): void;
   /** True once the socket closed, whatever ended the exchange. */
   readonly closed: boolean;
   /** How the exchange ended: null while it runs, ANSWERED when the app's response went out. */

@@ -47,6 +47,7 @@ export const errors = {
   DOW_ERR_HEADER_TIMEOUT: createError('DOW_ERR_HEADER_TIMEOUT', 'header block not received within %d ms', 408),
   DOW_ERR_BODY_TIMEOUT: createError('DOW_ERR_BODY_TIMEOUT', 'no body bytes received for %d ms', 408),
   DOW_ERR_TRUNCATED: createError('DOW_ERR_TRUNCATED', 'connection closed after %d of %d body bytes', 400),
+  DOW_ERR_REQUEST_INVALID: createError('DOW_ERR_REQUEST_INVALID', 'the request is not valid HTTP: %s', 400),
 
   // Serving (server/). Statuses are those the client gets.
   DOW_ERR_QUEUE_FULL: createError('DOW_ERR_QUEUE_FULL', '%s: Threads limit reached! (limit=%d online=%d) queue full (%d waiting)', 503),

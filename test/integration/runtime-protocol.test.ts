@@ -242,3 +242,20 @@ test('regression: a piped response larger than the socket buffer completes (drai
   assert.equal(res.body.length, 100 * 64 * 1024);
   assert.equal(res.body[res.body.length - 1], 99);
 });
+
+test('a fetch handler gets 400, not a 500 with a stack, for a header HTTP does not allow (issue 11 item 22)', async (t) => {
+  let called = 0;
+  const rt = await startRuntime(t, [{ name: 'hono', fetch: () => (called++, new Response('ok')) }]);
+  const target = rt.targets.get('hono')!;
+  const bad: Array<Record<string, string>> = [{ 'HTTP_X(BAD': 'v' }, { HTTP_X_SPLIT: 'a\r\nInjected: yes' }];
+  for (const env of bad) {
+    const res = parseScgiResponse(await sendRaw(target, encodeScgiRequest({ env })));
+    assert.equal(res.status, 400, JSON.stringify(env));
+    assert.match(res.body.toString(), /^the request is not valid HTTP: /);
+    assert.doesNotMatch(res.body.toString(), /\n\s+at /, 'no stack');
+  }
+  assert.equal(called, 0);
+  assert.ok(rt.logs.some((l) => l.code === 'DOW_ERR_REQUEST_INVALID' && /bad request from 127\.0\.0\.1/.test(String(l.msg))));
+  assert.equal(rt.logs.filter((l) => l.code === 'DOW_ERR_APP_THREW').length, 0);
+  assert.equal((await scgiRequest(target)).body.toString(), 'ok');
+});

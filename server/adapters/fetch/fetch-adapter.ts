@@ -20,7 +20,9 @@ export function runFetchHandler(handler: FetchHandler, exchange: Exchange, appNa
   try {
     request = buildRequest(exchange);
   } catch (err) {
-    exchange.appFailed(err);
+    // undici refuses header names and values HTTP does not allow (a `(` in a name, CR or LF in
+    // a value), which SCGI can carry: the client's fault, so a 400 without a stack, not a 500.
+    exchange.refuse(new errors.DOW_ERR_REQUEST_INVALID(err instanceof Error ? err.message : String(err)));
     return;
   }
   let result: Response | Promise<Response>;
