@@ -3,6 +3,7 @@
  * What the dashboard's routes share: the runtime, the history, the snapshot cache and the
  * fallback audit logs. Built once in app.ts and passed to each route module.
  */
+import { errors } from '../shared/errors.js';
 import type { AuditEntry, EventEntry, EventQuery, HistoryReader } from '../shared/history.js';
 import type { RuntimeControl } from '../shared/runtime-control.js';
 import type { LocalAudit, LocalEvents } from './local-audit.js';
@@ -29,4 +30,15 @@ export function readAudit(ctx: DashboardContext, options: { app?: string; sinceM
 export function readEvents(ctx: DashboardContext, options: EventQuery): EventEntry[] {
   const entries = ctx.history ? ctx.history.events(options) : ctx.localEvents.list(options);
   return [...entries].sort((a, b) => b.atMs - a.atMs || b.id - a.id);
+}
+
+/**
+ * Checks, on a fresh snapshot rather than the cache, that the runtime answers and has the app:
+ * the answer decides whether a state-changing route touches the runtime at all.
+ */
+export async function requireApp(ctx: DashboardContext, name: string): Promise<void> {
+  ctx.snapshots.invalidate();
+  const state = await ctx.snapshots.get();
+  if (!state.snapshot) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(state.error ?? 'no snapshot');
+  if (!state.snapshot.apps.some((a) => a.name === name)) throw new errors.DOW_ERR_UNKNOWN_APP(name);
 }

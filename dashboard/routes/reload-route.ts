@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import { errors, isDragonError, type DragonError } from '../../shared/errors.js';
 import type { ReloadResult } from '../../shared/runtime-control.js';
-import type { DashboardContext } from '../context.js';
+import { requireApp, type DashboardContext } from '../context.js';
 import { appNameParams, reloadBody, reloadErrors, reloadRequest } from '../schemas.js';
 import { requestSource } from '../security/guard.js';
 
@@ -25,11 +25,7 @@ export function registerReloadRoute(app: FastifyInstance, ctx: DashboardContext)
     },
     async (request) => {
       const { name } = request.params;
-      // A fresh read, not the cache: the answer decides whether we touch the runtime.
-      ctx.snapshots.invalidate();
-      const state = await ctx.snapshots.get();
-      if (!state.snapshot) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(state.error ?? 'no snapshot');
-      if (!state.snapshot.apps.some((a) => a.name === name)) throw new errors.DOW_ERR_UNKNOWN_APP(name);
+      await requireApp(ctx, name);
       // No `workers > 0` check: a crash-looping app has no live worker while it backs off, and
       // a reload with fixed code is just what it needs. The runtime refuses in-process apps.
 

@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 import { errors } from '../../shared/errors.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
-import type { DashboardContext } from '../context.js';
+import { requireApp, type DashboardContext } from '../context.js';
 import { appNameParams, commonErrors, threadsBody, threadsRequest } from '../schemas.js';
 import { requestSource } from '../security/guard.js';
 
@@ -25,11 +25,7 @@ export function registerThreadsRoute(app: FastifyInstance, ctx: DashboardContext
       if (request.validationError) throw validationError(request.validationError, request.body);
       const { name } = request.params;
       const { threads } = request.body;
-      // A fresh read, not the cache: the answer decides whether we touch the runtime.
-      ctx.snapshots.invalidate();
-      const state = await ctx.snapshots.get();
-      if (!state.snapshot) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(state.error ?? 'no snapshot');
-      if (!state.snapshot.apps.some((a) => a.name === name)) throw new errors.DOW_ERR_UNKNOWN_APP(name);
+      await requireApp(ctx, name);
 
       const source = requestSource(request);
       const result = await ctx.control.setThreads(name, threads, source);
