@@ -19,6 +19,7 @@ import { formatListenAddress, parseListenAddress } from '../shared/listen-addres
 import { listenOn, listenOnHandle } from './listen-address.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
+import type { InFlight } from './supervisor/ipc-protocol.js';
 import { buildStatsFigures } from './stats-report.js';
 import { VERSION } from './version.js';
 
@@ -120,8 +121,8 @@ export class Server implements RuntimeControl {
   }
 
   /** Requests queued or running now, oldest first, at most `max`. */
-  inFlight(max: number): Array<[startMs: number, method: string, path: string]> {
-    const list: Array<[number, string, string]> = [];
+  inFlight(max: number): InFlight[] {
+    const list: InFlight[] = [];
     for (const conn of this.connections) {
       if (list.length >= max) break;
       if (conn.phase === Phase.QUEUED || conn.phase === Phase.RUNNING) list.push([conn.startMs, conn.target.method, conn.target.path]);

@@ -234,10 +234,10 @@ export class WorkerPool {
     let queued = 0;
     const pids: number[] = [];
     for (const w of this.workers.values()) {
-      if (w.figures) {
-        this.mergeInto(stats, w);
-        online += w.figures.running;
-        queued += w.figures.queued;
+      const figures = w.figures;
+      if (figures && this.mergeInto(stats, w)) {
+        online += figures.running;
+        queued += figures.queued;
       }
       if (w.state === 'accepting' || w.state === 'draining') pids.push(w.pid);
     }
@@ -263,12 +263,14 @@ export class WorkerPool {
   }
 
   /** Figures come from app processes: a malformed one is logged and left out, never thrown. */
-  private mergeInto(stats: AppStats, w: WorkerProcess): void {
+  private mergeInto(stats: AppStats, w: WorkerProcess): boolean {
     try {
       stats.merge((w.figures as WorkerFigures).stats);
+      return true;
     } catch (err) {
       this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} sent unusable figures: ${(err as Error).message}`);
       w.figures = null;
+      return false;
     }
   }
 
