@@ -3,7 +3,7 @@
  * Starts a real Server on free loopback ports for integration tests and stops it in t.after.
  */
 import type { TestContext } from 'node:test';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
 import type { AppHandler, AppOptions } from '../../server/app-host.js';
 import { Server, type ServerOptions } from '../../server/server.js';
@@ -31,13 +31,7 @@ export interface RunningRuntime {
 }
 
 export async function startRuntime(t: TestContext, apps: TestApp[], options: Partial<ServerOptions> = {}): Promise<RunningRuntime> {
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { logs, logger } = captureLogs();
   const server = new Server({
     listeners: [
       ...apps.map((app, i) => ({
@@ -57,7 +51,7 @@ export async function startRuntime(t: TestContext, apps: TestApp[], options: Par
       })),
       { listen: '127.0.0.1:0', processor: { stats: true } },
     ],
-    logger: pino({ level: 'debug' }, sink),
+    logger,
     ...options,
   });
   await server.listen();
@@ -71,6 +65,18 @@ export async function startRuntime(t: TestContext, apps: TestApp[], options: Par
     logs,
     figures: () => parseStats(server.statsText()),
   };
+}
+
+/** A debug-level logger whose lines are kept, parsed, for assertions. */
+export function captureLogs(): { logs: Array<Record<string, unknown>>; logger: Logger } {
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logs, logger: pino({ level: 'debug' }, sink) };
 }
 
 export function toTarget(address: string): Target {

@@ -4,15 +4,13 @@
  * worker-process tests, with apps from test/fixtures, and stops it in t.after.
  */
 import type { TestContext } from 'node:test';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import type { AppSettings, RuntimeSettings, WorkerSettings } from '../../server/config.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import { parseStats } from '../../shared/stats-format.js';
-import { toTarget } from './runtime.js';
+import { captureLogs, toTarget } from './runtime.js';
 import type { Target } from './scgi-client.js';
 
 export const WORKER_APP = fileURLToPath(new URL('../fixtures/worker-app.mjs', import.meta.url));
@@ -56,13 +54,7 @@ export async function startSupervisor(
   apps: TestPoolApp[],
   options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number } = {},
 ): Promise<RunningSupervisor> {
-  const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { logs, logger } = captureLogs();
   const settings: RuntimeSettings = {
     apps: apps.map(poolApp),
     stats: '127.0.0.1:0',
@@ -74,7 +66,7 @@ export async function startSupervisor(
     dashboard: null,
     persistLimits: false,
   };
-  const supervisor = new Supervisor(settings, pino({ level: 'debug' }, sink), options.recorder ?? null);
+  const supervisor = new Supervisor(settings, logger, options.recorder ?? null);
   await supervisor.start();
   t.after(() => supervisor.stop(0));
   const targets = new Map<string, Target>();
