@@ -184,11 +184,19 @@ test('the thread limit is the app\'s total across 2 workers, and a raised limit 
     return new Set(bodies.map((b) => b.split(' in ')[1] ?? ''));
   };
   const first = join(dir, 'first.log');
-  const served = await fire(first, 24);
+  // Both workers wake on each new connection and the first to call accept() may take the whole
+  // burst (libuv accepts until EAGAIN), borrowing the other's slots. That is allowed, but the total
+  // is only shown to hold across workers once both have served, so send bursts until they have.
+  const served = new Set<string>();
+  let sent = 0;
+  for (let round = 0; round < 6 && served.size < 2; round++) {
+    for (const pid of await fire(first, 24)) served.add(pid);
+    sent += 24;
+  }
   const overlap4 = await maxOverlap(first);
   assert.ok(overlap4 <= 4, `${overlap4} requests ran at once with threads 4`);
   assert.ok(overlap4 >= 3, `only ${overlap4} at once: the limit is not used`);
-  assert.equal(served.size, 2, 'both workers served');
+  assert.equal(served.size, 2, `both workers served within ${sent} requests`);
 
   await rt.supervisor.setThreads('shared', 8, 'test');
   const second = join(dir, 'second.log');
@@ -198,7 +206,7 @@ test('the thread limit is the app\'s total across 2 workers, and a raised limit 
   assert.ok(overlap8 > 4, `the raised limit did not reach the workers (${overlap8} at once)`);
   const figures = await rt.figures();
   assert.equal(figures.get('shared_threads'), '8');
-  assert.equal(figures.get('shared_requests'), '56');
+  assert.equal(figures.get('shared_requests'), String(sent + 32));
   await assert.rejects(rt.supervisor.setThreads('shared', 1, 'test'), /at least its 2 workers/);
 });
 
