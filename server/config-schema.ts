@@ -7,7 +7,10 @@
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
-const ms = { type: 'integer', minimum: 0 } as const;
+// The description shows in config errors ("must be integer (milliseconds), not \"1d\"").
+const ms = { type: 'integer', minimum: 0, description: 'milliseconds' } as const;
+// Descriptions of anyOf branches name the choices in config errors (server/config-errors.ts).
+const OFF = { const: false, description: 'false to switch it off' } as const;
 export const MAX_WORKERS = 256;
 
 export const appSchema = {
@@ -40,7 +43,7 @@ export const configSchema = {
   additionalProperties: false,
   required: ['apps'],
   properties: {
-    stats: { anyOf: [{ type: 'string', pattern: LISTEN }, { const: false }] },
+    stats: { anyOf: [{ type: 'string', pattern: LISTEN, description: '"host:port" or "unix:/path.sock"' }, OFF] },
     apps: { type: 'array', minItems: 1, items: appSchema },
     limits: {
       type: 'object',
@@ -63,7 +66,7 @@ export const configSchema = {
     },
     store: {
       anyOf: [
-        { const: false },
+        OFF,
         {
           type: 'object',
           additionalProperties: false,
@@ -87,7 +90,7 @@ export const configSchema = {
     },
     dashboard: {
       anyOf: [
-        { const: false },
+        OFF,
         {
           type: 'object',
           additionalProperties: false,

@@ -8,11 +8,12 @@ import { access, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { errors, isDragonError } from '../shared/errors.js';
 import type { AppHandler, AppOptions } from './app-host.js';
 import { loadApp, type AppType } from './app-loader.js';
-import { configSchema, MAX_WORKERS } from './config-schema.js';
+import { describeConfigErrors } from './config-errors.js';
+import { configSchema } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import type { AppSource } from './supervisor/ipc-protocol.js';
 
@@ -84,7 +85,8 @@ type RawConfig = {
   persistLimits?: boolean;
 };
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+// verbose: errors carry their schema and value, for messages that name the choices (config-errors).
+const ajv = new Ajv({ allErrors: false, strict: true, verbose: true });
 const validate = ajv.compile(configSchema);
 
 export async function loadConfigFile(file: string): Promise<RuntimeSettings> {
@@ -109,7 +111,7 @@ async function readRawConfig(path: string): Promise<unknown> {
 
 /** Checks a config object (from a file or from code) and resolves its app modules. */
 export async function settingsFromConfig(raw: unknown, baseDir: string, source = 'object'): Promise<RuntimeSettings> {
-  if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, describe(validate.errors?.[0]));
+  if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, describeConfigErrors(validate.errors ?? []));
   const config = raw as RawConfig;
   const names = new Set<string>();
   const listens = new Set<string>();
@@ -192,22 +194,3 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
   };
 }
 
-/** "apps/1/threads must be integer" -> "apps[1].threads: must be integer". */
-function describe(error: ErrorObject | undefined): string {
-  if (error === undefined) return 'invalid';
-  const field = error.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.') || '(top level)';
-  if (error.keyword === 'additionalProperties') {
-    return `${field}: unknown key ${JSON.stringify((error.params as { additionalProperty: string }).additionalProperty)}`;
-  }
-  if (error.keyword === 'required') {
-    return `${field}: missing required key ${JSON.stringify((error.params as { missingProperty: string }).missingProperty)}`;
-  }
-  if (error.keyword === 'pattern' && field.endsWith('.name')) {
-    return `${field}: must match [A-Za-z_][A-Za-z0-9_]* (it becomes part of shell variable names)`;
-  }
-  if (error.keyword === 'pattern' && /listen|stats/.test(field)) return `${field}: must be host:port or unix:/path.sock`;
-  // anyOf [pattern, const false]: ajv names the last branch ("must be equal to constant").
-  if (field === 'stats') return 'stats: must be "host:port" or "unix:/path.sock", or false to switch it off';
-  if (field.endsWith('.workers')) return `${field}: must be an integer from 0 to ${MAX_WORKERS} or "auto"`;
-  return `${field}: ${error.message ?? 'invalid'}`;
-}

@@ -1,0 +1,133 @@
+/**
+ * @module config-errors
+ * Turns Ajv's errors for a config into one sentence naming the field's full path and the real
+ * cause. `x: false | {…}` is an anyOf whose first branch Ajv reports ("must be equal to
+ * constant"); we keep the branch whose type fits the value and report its deepest error.
+ */
+import type { ErrorObject } from 'ajv';
+import { closest, distance } from 'fastest-levenshtein';
+
+type Schema = Record<string, unknown>;
+
+/** ".dashboard.token", "apps[1].threads" from "/dashboard/token", "/apps/1/threads". */
+export function fieldName(instancePath: string): string {
+  return instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.') || '(top level)';
+}
+
+/**
+ * One message for a failed validation. `errors` come from a validator compiled with
+ * `verbose: true` (each error then carries its schema and the offending value) and
+ * `allErrors: false` (one failing chain, each anyOf branch's errors before the anyOf's own).
+ */
+export function describeConfigErrors(errors: readonly ErrorObject[]): string {
+  const error = pick(errors);
+  if (error === undefined) return 'invalid';
+  return `${fieldName(error.instancePath)}: ${explain(error)}`;
+}
+
+/** The error to report: inside an anyOf, the one from the branch that fits the value's type. */
+function pick(errors: readonly ErrorObject[]): ErrorObject | undefined {
+  const last = errors[errors.length - 1];
+  if (last === undefined || (last.keyword !== 'anyOf' && last.keyword !== 'oneOf')) return last;
+  const prefix = `${last.schemaPath}/`;
+  const branches = new Map<number, ErrorObject[]>();
+  for (const error of errors.slice(0, -1)) {
+    if (!error.schemaPath.startsWith(prefix)) continue;
+    const index = Number.parseInt(error.schemaPath.slice(prefix.length), 10);
+    branches.set(index, [...(branches.get(index) ?? []), error]);
+  }
+  const fitting: ErrorObject[] = [];
+  for (const branchErrors of branches.values()) {
+    const chosen = pick(branchErrors);
+    if (chosen && !isWrongKind(chosen, last.instancePath)) fitting.push(chosen);
+  }
+  // The deepest error of a branch whose type fits; if none fits, the anyOf itself (listed below).
+  fitting.sort((a, b) => b.instancePath.length - a.instancePath.length);
+  return fitting[0] ?? last;
+}
+
+/** A branch that fails on the value itself for its type, const or enum is the wrong kind of value. */
+function isWrongKind(error: ErrorObject, path: string): boolean {
+  return error.instancePath === path && (error.keyword === 'type' || error.keyword === 'const' || error.keyword === 'enum');
+}
+
+function explain(error: ErrorObject): string {
+  const params = error.params as Record<string, unknown>;
+  const parent = (error.parentSchema ?? {}) as Schema;
+  const field = fieldName(error.instancePath);
+  const note = typeof parent.description === 'string' ? ` (${parent.description})` : '';
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const known = Object.keys((parent.properties ?? {}) as Schema);
+      return `unknown key ${JSON.stringify(key)}${suggest(key, known)}; known keys: ${known.join(', ')}`;
+    }
+    case 'required':
+      return `missing required key ${JSON.stringify(params.missingProperty)}`;
+    case 'enum':
+      return `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, not ${shown(error.data)}`;
+    case 'anyOf':
+    case 'oneOf':
+      return `must be ${choices((error.schema as Schema[]).map(kindOf))}, not ${shown(error.data)}`;
+    case 'type':
+      return `must be ${String(params.type)}${note}, not ${shown(error.data)}${durationHint(error.data, parent)}`;
+    case 'pattern':
+      return patternMessage(field, error.data);
+    case 'minLength':
+      if (field.endsWith('token')) return `is ${String(error.data).length} characters; it must be at least ${String(params.limit)} (for example the output of \`openssl rand -hex 32\`)`;
+      return `must be at least ${String(params.limit)} characters long`;
+    case 'minimum':
+    case 'maximum':
+      return `${error.message ?? 'out of range'}${note}, not ${shown(error.data)}`;
+    default:
+      return error.message ?? 'invalid';
+  }
+}
+
+/** ` (did you mean "listen"?)` when a known key is a typo away (at most a third of it wrong). */
+function suggest(key: string, known: string[]): string {
+  if (known.length === 0) return '';
+  const best = closest(key, known);
+  return distance(key, best) <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean ${JSON.stringify(best)}?)` : '';
+}
+
+function patternMessage(field: string, value: unknown): string {
+  if (field.endsWith('.name')) return 'must match [A-Za-z_][A-Za-z0-9_]* (it becomes part of shell variable names)';
+  if (/listen|stats/.test(field)) return `must be host:port or unix:/path.sock (for example "127.0.0.1:9002"), not ${shown(value)}`;
+  if (field.endsWith('.mount')) return `must be a URL path starting with "/" without "?" or "#" (for example "/app"), or "" for none, not ${shown(value)}`;
+  return `has the wrong form: ${shown(value)}`;
+}
+
+/** A schema branch in words, for "must be false or an object with keys …". */
+function kindOf(schema: Schema): string {
+  if (typeof schema.description === 'string') return schema.description;
+  if ('const' in schema) return JSON.stringify(schema.const);
+  if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join(' or ');
+  if (schema.type === 'object') return `an object with keys ${Object.keys((schema.properties ?? {}) as Schema).join(', ')}`;
+  if (schema.type === 'integer' && typeof schema.minimum === 'number' && typeof schema.maximum === 'number') {
+    return `an integer from ${schema.minimum} to ${schema.maximum}`;
+  }
+  if (schema.type === 'string' && typeof schema.pattern === 'string') return 'a string in the right form';
+  return `a ${String(schema.type)}`;
+}
+
+/** "a, b, or c": a comma before the last choice, since a choice may itself contain "or". */
+function choices(list: string[]): string {
+  return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')}, or ${list[list.length - 1] as string}`;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "1d" where ms are wanted: say what to write instead. */
+function durationHint(value: unknown, schema: Schema): string {
+  if (typeof value !== 'string' || schema.type !== 'integer') return '';
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  if (match === null) return '';
+  const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
+  return schema.description === 'milliseconds' ? `; write ${ms} for ${value.trim()}` : '';
+}
+
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
