@@ -14,6 +14,7 @@ import { isDragonError } from '../shared/errors.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import { parseStats } from '../shared/stats-format.js';
 import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config.js';
+import { checkApps, formatAppChecks } from '../server/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { createLogger, type LogFormat } from '../server/logger.js';
 import { VERSION } from '../server/version.js';
@@ -26,6 +27,8 @@ Usage:
   dragon-on-wheels demo [options]            the original's demo: apps on 127.0.0.1:9002 and :9003,
                                              stats on :9004, dashboard on 127.0.0.1:9100
   dragon-on-wheels serve <config> [options]  serve the apps of a config file (.mjs, .js or .json)
+  dragon-on-wheels check <config>            check a config and load each app without listening:
+                                             exit 0 if serve would start them, 2 if not
   dragon-on-wheels stats [host:port]         print the stats port's figures (default 127.0.0.1:9004)
   dragon-on-wheels reload [host:port]        graceful reload of every app's workers with fresh code:
                                              finds the running server through its stats port
@@ -112,6 +115,18 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'demo') log.info('Run demo server');
       return serveUntilSignal(settings, log);
     }
+    case 'check': {
+      if (rest.length !== 1) throw new UsageError('check takes exactly one config file');
+      const settings = await loadConfigFile(rest[0] as string);
+      const checks = await checkApps(settings);
+      process.stdout.write(formatAppChecks(checks));
+      const failed = checks.filter((c) => c.error !== undefined);
+      for (const c of failed) process.stderr.write(`dragon-on-wheels: ${c.error?.code}: ${c.error?.message}\n`);
+      process.stdout.write(failed.length === 0
+        ? `${rest[0]}: ok, ${checks.length} app${checks.length === 1 ? '' : 's'}\n`
+        : `${rest[0]}: ${failed.length} of ${checks.length} apps cannot be loaded\n`);
+      return failed.length === 0 ? 0 : 2;
+    }
     case 'stats': {
       const address = parseListenAddress(withDefaultPort(rest[0] ?? DEFAULTS.stats));
       if (address.kind !== 'tcp') throw new UsageError('stats takes host:port');
@@ -136,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
       const dashboard = await startDashboard({
         listen: values.listen ?? DEFAULTS.dashboardListen,
         token: process.env.DRAGON_ADMIN_TOKEN,
+        tokenSource: 'DRAGON_ADMIN_TOKEN',
         control,
         history,
         log: log.child({ component: 'dashboard' }),

@@ -1,0 +1,54 @@
+/**
+ * @module config-check
+ * What `dragon-on-wheels check <config>` does after the config passed its checks: loads every app
+ * the way its worker would, without listening, so a deploy pipeline finds a broken app before the
+ * running server is reloaded onto it.
+ */
+import { errors, isDragonError, type DragonError } from '../shared/errors.js';
+import { loadApp } from './app-loader.js';
+import type { RuntimeSettings } from './config.js';
+
+export interface AppCheck {
+  name: string;
+  listen: string;
+  /** How the export is served once detected: as a `(req, res)` listener or a fetch handler. */
+  type: 'node' | 'fetch' | null;
+  /** 0: in-process. */
+  workers: number;
+  threads: number;
+  /** Why the app cannot be loaded, as `serve` would report it (DOW_ERR_CONFIG); absent when it loads. */
+  error?: DragonError;
+}
+
+/** Loads each app in turn; an app that fails is reported and the others are still checked. */
+export async function checkApps(settings: RuntimeSettings): Promise<AppCheck[]> {
+  const checks: AppCheck[] = [];
+  for (const [i, app] of settings.apps.entries()) {
+    const base = { name: app.options.name, listen: app.listen, workers: app.workers?.count ?? 0, threads: app.options.threads };
+    // An in-process app (workers: 0) was loaded already while the config was checked.
+    let handler = app.options.handler;
+    try {
+      if (!handler && app.source?.kind === 'module') {
+        handler = await loadApp(app.source.path, app.source.export, app.source.type, app.options.name, '/');
+      }
+      checks.push({ ...base, type: handler?.type ?? null });
+    } catch (err) {
+      const why = isDragonError(err) ? err.message : err instanceof Error ? err.message : String(err);
+      checks.push({ ...base, type: null, error: new errors.DOW_ERR_CONFIG(settings.source ?? 'object', `apps[${i}].module: ${why}`) });
+    }
+  }
+  return checks;
+}
+
+/** One line per app, aligned, for the terminal and for a pipeline's log. */
+export function formatAppChecks(checks: AppCheck[]): string {
+  const width = (pick: (c: AppCheck) => string): number => Math.max(...checks.map((c) => pick(c).length));
+  const nameWidth = width((c) => c.name);
+  const listenWidth = width((c) => c.listen);
+  return checks.map((c) => {
+    const workers = c.workers === 0 ? 'in-process' : `${c.workers} worker${c.workers === 1 ? '' : 's'}`;
+    const head = `${c.name.padEnd(nameWidth)}  ${c.listen.padEnd(listenWidth)}  `;
+    if (c.error !== undefined) return `${head}FAILED (${c.error.code}, below)\n`;
+    return `${head}${(c.type ?? '?').padEnd(5)}  ${workers}, ${c.threads} thread${c.threads === 1 ? '' : 's'}  ok\n`;
+  }).join('');
+}

@@ -1,0 +1,90 @@
+/**
+ * `dragon-on-wheels check <config>` (issue 12 item 9) as a deploy pipeline runs it: a real child
+ * process, real config and app files, exit codes 0 and 2.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getFreePort } from '../helpers/free-port.js';
+
+const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+function check(file: string) {
+  return spawnSync(process.execPath, ['--import', TSX, CLI, 'check', file], { encoding: 'utf8', timeout: 30_000 });
+}
+
+async function appDir(t: { after(fn: () => unknown): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dow-check-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'node-app.mjs'), "export default (req, res) => res.end('hi');\n");
+  await writeFile(join(dir, 'fetch-app.mjs'), "export const api = { fetch: () => new Response('hi') };\n");
+  await writeFile(join(dir, 'throws.mjs'), "throw new Error('no DATABASE_URL at import');\n");
+  return dir;
+}
+
+async function writeConfig(dir: string, name: string, config: unknown): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, JSON.stringify(config));
+  return file;
+}
+
+test('check: a good config loads every app, prints one line each, exits 0, and listens on nothing', async (t) => {
+  const dir = await appDir(t);
+  // The port is held the whole time, as a running server holds it during a deploy: check must
+  // not try to bind it.
+  const held = createServer();
+  await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+  t.after(() => held.close());
+  const port = (held.address() as { port: number }).port;
+  const file = await writeConfig(dir, 'good.json', {
+    stats: `127.0.0.1:${await getFreePort()}`,
+    apps: [
+      { name: 'shop', listen: `127.0.0.1:${port}`, module: './node-app.mjs', workers: 2, threads: 4 },
+      { name: 'api', listen: `unix:${join(dir, 'api.sock')}`, module: './fetch-app.mjs', export: 'api', workers: 0, threads: 1 },
+    ],
+  });
+  const result = check(file);
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stderr, '');
+  assert.match(result.stdout, new RegExp(`^shop +127\\.0\\.0\\.1:${port} +node +2 workers, 4 threads +ok$`, 'm'));
+  assert.match(result.stdout, /^api +unix:\S+api\.sock +fetch +in-process, 1 thread +ok$/m);
+  assert.match(result.stdout, /good\.json: ok, 2 apps\n$/);
+});
+
+test('check: a bad key, an app that throws at import, a missing module: exit 2 with the error serve gives', async (t) => {
+  const dir = await appDir(t);
+  const port = await getFreePort();
+  const badKey = check(await writeConfig(dir, 'bad-key.json', { apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: './node-app.mjs', thread: 2 }] }));
+  assert.equal(badKey.status, 2);
+  assert.match(badKey.stderr, /DOW_ERR_CONFIG: config \S+bad-key\.json: apps\[0\]: unknown key "thread"/);
+
+  const throws = check(await writeConfig(dir, 'throws.json', {
+    apps: [
+      { name: 'shop', listen: `127.0.0.1:${port}`, module: './node-app.mjs' },
+      { name: 'broken', listen: `127.0.0.1:${await getFreePort()}`, module: './throws.mjs' },
+    ],
+  }));
+  assert.equal(throws.status, 2);
+  // Every app is checked: the good one is still reported.
+  assert.match(throws.stdout, /^shop .* ok$/m);
+  assert.match(throws.stdout, /^broken .* FAILED/m);
+  assert.match(throws.stderr, /DOW_ERR_CONFIG: config \S+throws\.json: apps\[1\]\.module: app broken: cannot load module \S+throws\.mjs: no DATABASE_URL at import/);
+
+  const missing = check(await writeConfig(dir, 'missing.json', { apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: './nope.mjs' }] }));
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /DOW_ERR_CONFIG: config \S+missing\.json: apps\[0\]\.module: app shop: cannot load module \.\/nope\.mjs/);
+
+  const noExport = check(await writeConfig(dir, 'no-export.json', { apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: './fetch-app.mjs' }] }));
+  assert.equal(noExport.status, 2);
+  assert.match(noExport.stderr, /has no export named "default"/);
+
+  const usage = spawnSync(process.execPath, ['--import', TSX, CLI, 'check'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /check takes exactly one config file/);
+});
