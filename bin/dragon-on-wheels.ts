@@ -151,7 +151,6 @@ async function main(argv: string[]): Promise<number> {
       const dashboard = await startDashboard({
         listen: values.listen ?? DEFAULTS.dashboardListen,
         token: process.env.DRAGON_ADMIN_TOKEN,
-        tokenSource: 'DRAGON_ADMIN_TOKEN',
         control,
         history,
         log: log.child({ component: 'dashboard' }),
