@@ -29,7 +29,8 @@ function scgi(port: number, uri: string): Promise<string> {
   const request = `${Buffer.byteLength(pairs)}:${pairs},`;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.end(request));
+    // write, not end: a half-close after the request means the client left (docs/frontends.md).
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));

@@ -30,6 +30,12 @@ export interface AppOptions {
   /** Longest time an admitted request may take; 0 disables. */
   requestTimeoutMs: number;
   mount: string;
+  /**
+   * What a FIN from the front end means once the request is in: 'abort' (the default) because
+   * nginx, lighttpd and Apache never half-close after sending a request, so their FIN means the
+   * client left; 'answer' for SCGI clients that do half-close after sending (docs/frontends.md).
+   */
+  halfClose?: 'abort' | 'answer';
 }
 
 /** How long a client should wait before retrying after a 503, seconds. */
@@ -44,6 +50,7 @@ export class AppHost {
   readonly limiter: Limiter<ScgiConnection>;
   queueTimeoutMs: number;
   requestTimeoutMs: number;
+  readonly halfCloseAborts: boolean;
   private readonly handler: AppHandler;
   /**
    * Called when a request is queued or leaves the limiter, in a worker process, so that the
@@ -67,6 +74,7 @@ export class AppHost {
     this.limiter = new Limiter(options.threads, options.queue);
     this.queueTimeoutMs = options.queueTimeoutMs;
     this.requestTimeoutMs = options.requestTimeoutMs;
+    this.halfCloseAborts = options.halfClose !== 'answer';
   }
 
   get threads(): number {

@@ -28,7 +28,11 @@ export const appSchema = {
     queueTimeout: ms,
     requestTimeout: ms,
     mount: { type: 'string', pattern: '^(/[^?#]*)?$' },
+    // What the front end's FIN after the request means (docs/frontends.md, "Client disconnects").
+    halfClose: { enum: ['abort', 'answer'] },
     socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
+    socketOwner: ID,
+    socketGroup: ID,
     // Worker processes (0: the app runs inside the supervisor); 'auto': one per core.
     workers: { anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_WORKERS }, { enum: ['auto'] }] },
     hangTimeout: ms,

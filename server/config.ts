@@ -74,15 +74,17 @@ type RawApp = {
   name: string; listen: string; module: string; export?: string; type?: AppType; threads?: number;
   queue?: number; queueTimeout?: number; requestTimeout?: number; mount?: string; socketMode?: number;
   workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
+  halfClose?: 'abort' | 'answer'; socketOwner?: string | number; socketGroup?: string | number;
 };
 type RawConfig = {
-  stats?: string | false; apps: RawApp[];
+  stats?: string | false; metrics?: string | false; apps: RawApp[];
   limits?: { maxHeaderBytes?: number; maxBodyBytes?: number; headerTimeout?: number; bodyIdleTimeout?: number };
-  drainTimeout?: number; log?: { level?: string; format?: 'pretty' | 'json' };
+  drainTimeout?: number; log?: { level?: string; format?: LogFormat; file?: string; access?: boolean | AccessLogFormat };
   store?: false | { path?: string; recordPaths?: boolean; flushInterval?: number; bufferRows?: number;
     retention?: { rawMaxAge?: number; rawMaxRows?: number; rollupMaxAge?: number } };
-  dashboard?: false | { listen?: string; token?: string };
+  dashboard?: false | { listen?: string; token?: string; allowedHosts?: string[] };
   persistLimits?: boolean;
+  user?: string | number; group?: string | number;
 };
 
 // verbose: errors carry their schema and value, for messages that name the choices (config-errors).
@@ -156,6 +158,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         queueTimeoutMs: app.queueTimeout ?? DEFAULTS.queueTimeoutMs,
         requestTimeoutMs: app.requestTimeout ?? DEFAULTS.requestTimeoutMs,
         mount: app.mount ?? '',
+        ...(app.halfClose === undefined ? {} : { halfClose: app.halfClose }),
       },
     });
   }

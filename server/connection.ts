@@ -30,6 +30,9 @@ export const enum Phase {
   DONE,
 }
 
+/** A body that arrives before the app runs is held in memory up to this, then read on demand. */
+const PENDING_BODY_MAX_BYTES = 64 * 1024;
+
 /** Status recorded for a request whose client left first (nginx's own code for it). */
 export const CLIENT_CLOSED_STATUS = 499;
 
@@ -52,6 +55,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   outcome: Outcome | null = null;
   private readonly parser: ScgiParser;
   private pendingBody: Buffer[] | null = null;
+  private pendingBodyBytes = 0;
   private sink: BodySink | null = null;
   private response: ServerResponse | null = null;
   private infoCache: ScgiRequestInfo | null = null;
@@ -83,9 +87,20 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     }
   }
 
-  /** The peer half-closed. Fine after the body (allowHalfOpen keeps our side open to answer). */
+  /**
+   * The peer half-closed. Before the request is complete the request can never complete. After
+   * it, nginx, lighttpd and Apache send a FIN only when they give up on the request (their
+   * client left, or their own timeout): none half-closes after sending (measured, see the table
+   * in docs/frontends.md). So the app's request is aborted at once and its slot freed, instead of
+   * running on until it writes into a dead socket. `halfClose: 'answer'` keeps the old reading,
+   * for raw SCGI clients that half-close after sending and still read the answer.
+   */
   onEnd(): void {
-    if (this.parser.done || this.phase === Phase.DONE) return;
+    if (this.phase === Phase.DONE) return;
+    if (this.parser.done) {
+      if (this.host.halfCloseAborts) this.socket.destroy();
+      return;
+    }
     if (!this.parser.headersDone) {
       this.protocolError(new errors.DOW_ERR_HEADER_FORMAT('connection closed before the header block ended'));
       return;
@@ -126,8 +141,11 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
       return;
     }
     (this.pendingBody ??= []).push(chunk);
-    // Before the app runs, hold at most one socket buffer's worth; the rest waits in the kernel.
-    this.socket.pause();
+    this.pendingBodyBytes += chunk.length;
+    // Before the app runs, hold a small body whole (so the FIN of a client that leaves while the
+    // request is queued is still read, and the request leaves the queue); past that, the rest
+    // waits in the kernel.
+    if (this.pendingBodyBytes >= PENDING_BODY_MAX_BYTES) this.socket.pause();
   }
 
   onBodyEnd(): void {
@@ -137,7 +155,9 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
       this.socket.destroySoon();
       return;
     }
-    this.sink?.end();
+    if (this.sink !== null) this.sink.end();
+    // Only a FIN can follow now: keep reading so a client that leaves while queued is noticed.
+    else this.socket.resume();
   }
 
   // ── app side (Exchange) ──────────────────────────────────────────────────────────────────
@@ -148,8 +168,10 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     this.pendingBody = null;
     let more = true;
     if (pending !== null) for (const chunk of pending) more = sink.push(chunk);
+    this.pendingBodyBytes = 0;
     if (this.bodyEnded) sink.end();
     else if (more) this.socket.resume();
+    else this.socket.pause();
   }
 
   onResponse(res: ServerResponse): void {

@@ -46,6 +46,7 @@ export async function startRuntime(t: TestContext, apps: TestApp[], options: Par
             queueTimeoutMs: app.queueTimeoutMs ?? 10_000,
             requestTimeoutMs: app.requestTimeoutMs ?? 0,
             mount: app.mount ?? '',
+            ...(app.halfClose === undefined ? {} : { halfClose: app.halfClose }),
           },
         },
       })),

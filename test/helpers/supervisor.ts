@@ -23,6 +23,7 @@ export interface TestPoolApp extends Partial<WorkerSettings> {
   queueTimeoutMs?: number;
   requestTimeoutMs?: number;
   listen?: string;
+  mount?: string;
 }
 
 export interface RunningSupervisor {
@@ -44,7 +45,7 @@ export function poolApp(app: TestPoolApp): AppSettings {
       queue: app.queue ?? 100,
       queueTimeoutMs: app.queueTimeoutMs ?? 10_000,
       requestTimeoutMs: app.requestTimeoutMs ?? 0,
-      mount: '',
+      mount: app.mount ?? '',
     },
   };
 }

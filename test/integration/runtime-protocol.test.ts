@@ -115,8 +115,8 @@ test('Expect: 100-continue never produces an interim 100 line', async (t) => {
   assert.doesNotMatch(res.raw.toString(), /100 Continue/);
 });
 
-test('a client that half-closes after sending still gets its answer', async (t) => {
-  const rt = await startRuntime(t, [{ name: 'app', node: (_req, res) => setTimeout(() => res.end('late answer'), 50) }]);
+test("with halfClose: 'answer', a client that half-closes after sending still gets its answer", async (t) => {
+  const rt = await startRuntime(t, [{ name: 'app', halfClose: 'answer', node: (_req, res) => setTimeout(() => res.end('late answer'), 50) }]);
   const raw = await sendRaw(rt.targets.get('app')!, encodeScgiRequest({}), { halfClose: true });
   assert.equal(parseScgiResponse(raw).body.toString(), 'late answer');
 });

@@ -31,7 +31,8 @@ function post(port: number, body: Buffer): Promise<Outcome> {
     }, 15_000);
     socket.on('connect', () => {
       connected = true;
-      socket.end(encodeScgiRequest({ method: 'POST', uri: '/echo?ms=150', body, headers: { 'content-type': 'application/octet-stream' } }));
+      // write, not end: like nginx, a client that half-closes is taken to have left (issue 11).
+      socket.write(encodeScgiRequest({ method: 'POST', uri: '/echo?ms=150', body, headers: { 'content-type': 'application/octet-stream' } }));
     });
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
