@@ -151,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
       const dashboard = await startDashboard({
         listen: values.listen ?? DEFAULTS.dashboardListen,
         token: process.env.DRAGON_ADMIN_TOKEN,
+        tokenSource: 'DRAGON_ADMIN_TOKEN',
         control,
         history,
         log: log.child({ component: 'dashboard' }),
@@ -212,6 +213,6 @@ main(process.argv.slice(2)).then(
     }
     const message = isDragonError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
     process.stderr.write(`dragon-on-wheels: ${message}\n`);
-    process.exit(isDragonError(err) && /CONFIG|LISTEN|ADDRESS|APP_MODULE|DASHBOARD_BIND|MIGRATION/.test(err.code) ? 2 : 1);
+    process.exit(isDragonError(err) && /CONFIG|LISTEN|ADDRESS|APP_MODULE|DASHBOARD_BIND|WEAK_TOKEN|MIGRATION/.test(err.code) ? 2 : 1);
   },
 );

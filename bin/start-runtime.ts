@@ -54,6 +54,8 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
       dashboard = await startDashboard({
         listen: settings.dashboard.listen,
         token: settings.dashboard.token ?? adminToken,
+        tokenSource: settings.dashboard.token === undefined ? 'DRAGON_ADMIN_TOKEN' : 'dashboard.token in the config',
+        ...(settings.dashboard.allowedHosts === undefined ? {} : { allowedHosts: settings.dashboard.allowedHosts }),
         control: server,
         history,
         log: log.child({ component: 'dashboard' }),

@@ -24,7 +24,10 @@ import { registerLoginRoute } from './routes/login-route.js';
 import { registerReloadRoute } from './routes/reload-route.js';
 import { registerStatusRoutes } from './routes/status-routes.js';
 import { registerThreadsRoute } from './routes/threads-route.js';
-import { registerGuard } from './security/guard.js';
+import { createAuthFailureLog } from './security/auth-failure-log.js';
+import { createAuthThrottle, type AuthThrottle } from './security/auth-throttle.js';
+import { registerGuard, type Credentials } from './security/guard.js';
+import { createSessionStore, type SessionStore } from './security/sessions.js';
 import { createSnapshotSource } from './snapshot-source.js';
 
 export interface DashboardOptions {
@@ -40,6 +43,10 @@ export interface DashboardOptions {
   logger?: FastifyBaseLogger;
   /** Clock for the history windows; tests pin it. */
   now?: () => number;
+  /** Login sessions; tests pass one with a short expiry. */
+  sessions?: SessionStore;
+  /** The wrong-token throttle; tests pass one with a pinned clock. */
+  throttle?: AuthThrottle;
 }
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
@@ -98,8 +105,15 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   void app.register(fastifyCookie);
   registerErrorReplies(app);
-  registerGuard(app, {
+  const credentials: Credentials = {
     token: options.token,
+    sessions: options.sessions ?? createSessionStore(),
+    throttle: options.throttle ?? createAuthThrottle(),
+    failures: createAuthFailureLog(app.log),
+  };
+  app.addHook('onClose', async () => credentials.failures.close());
+  registerGuard(app, {
+    credentials,
     hostPolicy: () => {
       const address = app.server.address();
       const listening = typeof address === 'object' && address !== null ? address.port : undefined;
@@ -119,7 +133,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   void app.register(fastifyStatic, { root: CHART_JS_DIR, prefix: '/vendor/chart.js/', decorateReply: false, index: false });
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(indexHtml));
-  registerLoginRoute(app, options.token);
+  registerLoginRoute(app, credentials);
   registerStatusRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerThreadsRoute(app, ctx);

@@ -11,6 +11,7 @@ import type { RuntimeControl } from '../shared/runtime-control.js';
 import { buildDashboard } from './app.js';
 import { formatHostPort, isLoopback, parseTcpAddress } from '../shared/listen-address.js';
 import { generateToken } from './security/token.js';
+import { tokenWeakness } from './security/token-strength.js';
 
 export { buildDashboard, type DashboardOptions } from './app.js';
 export { createRemoteControl, type RemoteControlOptions } from './remote-control.js';
@@ -20,6 +21,8 @@ export interface StartDashboardOptions {
   listen: string;
   /** From config or DRAGON_ADMIN_TOKEN; generated when absent, which only a loopback bind allows. */
   token?: string | undefined;
+  /** Where a configured token came from, for the weak-token message: `dashboard.token`, `DRAGON_ADMIN_TOKEN`. */
+  tokenSource?: string;
   control: RuntimeControl;
   history: HistoryReader | null;
   log: FastifyBaseLogger;
@@ -48,6 +51,10 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
   // Anyone who can reach a non-loopback port could change thread limits: only with a real token.
   if (!isLoopback(host) && !configured) throw new errors.DOW_ERR_DASHBOARD_BIND(options.listen);
   const token = configured ? (options.token as string) : generateToken();
+  // A configured token is the only thing between the network and the thread limits; one that
+  // can be guessed is refused at start rather than trusted (the throttle only slows guessing).
+  const weakness = configured ? tokenWeakness(token) : null;
+  if (weakness !== null) throw new errors.DOW_ERR_WEAK_TOKEN(options.tokenSource ?? 'configured', weakness);
 
   const allowedHosts = [...(options.allowedHosts ?? [])];
   const app = buildDashboard({ control: options.control, history: options.history, token, allowedHosts, logger: options.log });

@@ -273,6 +273,7 @@ export const commonErrors = {
   403: errorBody,
   404: errorBody,
   421: errorBody,
+  429: errorBody,
   500: errorBody,
   503: errorBody,
 } as const;

@@ -100,7 +100,11 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             listen: { type: 'string', pattern: LISTEN },
-            token: { type: 'string', minLength: 16 },
+            // 32 characters at least; the dashboard also refuses a repetitive one (token-strength.ts).
+            token: { type: 'string', minLength: 32 },
+            // Names (host or host:port) the dashboard is reached under besides loopback, e.g.
+            // behind a reverse proxy; they are also the Origins its page may send changes from.
+            allowedHosts: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[^\\s/@]+$' }, maxItems: 64 },
           },
         },
       ],

@@ -51,7 +51,7 @@ export interface RuntimeSettings {
   drainTimeoutMs: number;
   log: { level: string; format: 'pretty' | 'json' };
   store: StoreSettings | null;
-  dashboard: { listen: string; token?: string } | null;
+  dashboard: { listen: string; token?: string; allowedHosts?: string[] } | null;
   persistLimits: boolean;
   /** The config file, for messages about errors found after loading (a worker's load error). */
   source?: string;
@@ -191,6 +191,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     dashboard: config.dashboard === false ? null : {
       listen: config.dashboard?.listen ?? DEFAULTS.dashboardListen,
       ...(config.dashboard?.token === undefined ? {} : { token: config.dashboard.token }),
+      ...(config.dashboard?.allowedHosts === undefined ? {} : { allowedHosts: config.dashboard.allowedHosts }),
     },
     persistLimits: config.persistLimits ?? false,
     source,

@@ -249,8 +249,19 @@ function stopPolling() {
   pollTimer = null;
 }
 
+/** Ends the session on the server (not just the cookie), then shows the signed-out page. */
+function setupSignOut() {
+  document.getElementById('sign-out').addEventListener('click', async () => {
+    events?.close();
+    stopPolling();
+    await fetch('/logout', { method: 'POST', credentials: 'same-origin', redirect: 'manual' }).catch(() => {});
+    location.assign('/');
+  });
+}
+
 // ---- start ---------------------------------------------------------------------------------
 
+setupSignOut();
 setupWindowChoice();
 setInterval(tickUptime, 1000);
 setInterval(refreshHistory, HISTORY_REFRESH_MS);

@@ -2,17 +2,22 @@
  * @module guard
  * The onRequest hook every dashboard request passes, in this order:
  *
- *   security headers ─► Host check (421) ─► public route? ─► token (401) ─► Origin check (403)
+ *   security headers ─► Host check (421) ─► public route? ─► throttle (429) ─► token or
+ *   session (401) ─► Origin check (403)
  *
  * Headers come first so that even refusals carry them. Public routes are the login exchange and
- * the static assets (no data in them); everything else, the page included, needs the token.
+ * the static assets (no data in them); everything else, the page included, needs the token or a
+ * live session. A client that sent too many wrong tokens is refused before its token is compared.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../shared/errors.js';
+import type { AuthFailureLog } from './auth-failure-log.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import { SECURITY_HEADERS } from './headers.js';
 import { isAllowedHost, type HostPolicy } from './host-check.js';
 import { isStateChanging, originRefusal, type AuthKind } from './origin-check.js';
-import { safeEqual, sessionValue } from './token.js';
+import type { SessionStore } from './sessions.js';
+import { safeEqual } from './token.js';
 
 export const SESSION_COOKIE = 'dow_session';
 
@@ -23,8 +28,16 @@ declare module 'fastify' {
   }
 }
 
-export interface GuardOptions {
+/** What checks a credential: the token, the live sessions, and the throttle on wrong tokens. */
+export interface Credentials {
   token: string;
+  sessions: SessionStore;
+  throttle: AuthThrottle;
+  failures: AuthFailureLog;
+}
+
+export interface GuardOptions {
+  credentials: Credentials;
   hostPolicy: () => HostPolicy;
   /** Route patterns (as registered) served without the token. */
   publicRoutes: ReadonlySet<string>;
@@ -32,16 +45,35 @@ export interface GuardOptions {
   onPageUnauthorized: (reply: FastifyReply) => FastifyReply;
 }
 
-export function authenticate(request: FastifyRequest, token: string): AuthKind | null {
+/**
+ * Compares a presented token, unless its sender is throttled (429, not compared at all, so a
+ * guess made while throttled teaches nothing). Wrong tokens are counted and logged.
+ */
+export function checkToken(request: FastifyRequest, reply: FastifyReply, given: string, where: 'login' | 'bearer', credentials: Credentials): boolean {
+  const waitMs = credentials.throttle.waitMs(request.ip);
+  if (waitMs > 0) {
+    credentials.failures.record(request.ip, where, true);
+    reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+    throw new errors.DOW_ERR_TOO_MANY_ATTEMPTS(Math.ceil(waitMs / 1000));
+  }
+  if (safeEqual(given, credentials.token)) return true;
+  credentials.throttle.fail(request.ip);
+  credentials.failures.record(request.ip, where, false);
+  return false;
+}
+
+export function authenticate(request: FastifyRequest, reply: FastifyReply, credentials: Credentials): AuthKind | null {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     // A wrong or malformed Authorization header fails even when a good cookie is present:
     // a client that sends a bad token should hear about it, not be rescued by ambient state.
-    return match && safeEqual(match[1] ?? '', token) ? 'bearer' : null;
+    return checkToken(request, reply, match?.[1] ?? header, 'bearer', credentials) && match ? 'bearer' : null;
   }
+  // Session ids are 256 random bits: an unknown one is an expired or revoked session (or a
+  // restart), not a guess, so it is neither throttled nor logged.
   const cookie = request.cookies[SESSION_COOKIE];
-  if (cookie !== undefined && safeEqual(cookie, sessionValue(token))) return 'cookie';
+  if (cookie !== undefined && credentials.sessions.check(cookie)) return 'cookie';
   return null;
 }
 
@@ -62,7 +94,7 @@ export function registerGuard(app: FastifyInstance, options: GuardOptions): void
     const route = request.routeOptions.url;
     if (route !== undefined && options.publicRoutes.has(route)) return;
 
-    const kind = authenticate(request, options.token);
+    const kind = authenticate(request, reply, options.credentials);
     if (kind === null) {
       reply.header('www-authenticate', 'Bearer realm="dragon-on-wheels dashboard"');
       if (route === '/' && request.method === 'GET') return options.onPageUnauthorized(reply);
@@ -72,7 +104,7 @@ export function registerGuard(app: FastifyInstance, options: GuardOptions): void
     request.authKind = kind;
 
     if (isStateChanging(request.method)) {
-      const refusal = originRefusal(request.headers.origin, host ?? '', kind);
+      const refusal = originRefusal(request.headers.origin, host ?? '', kind, options.hostPolicy().allowedHosts);
       if (refusal !== null) throw new errors.DOW_ERR_FORBIDDEN_ORIGIN(refusal);
     }
   });

@@ -1,11 +1,11 @@
 /**
  * @module token
- * The admin token: generation, constant-time comparison, and the session value the login cookie
- * carries instead of the token itself.
+ * The admin token: generation and constant-time comparison. (Login cookies carry random session
+ * ids, sessions.ts, not anything derived from the token.)
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** 32 random bytes: guessing is hopeless, so no login rate limiting is needed. */
+/** 32 random bytes (a configured token must be as strong: token-strength.ts). */
 const TOKEN_BYTES = 32;
 
 export function generateToken(): string {
@@ -20,12 +20,4 @@ export function safeEqual(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
-}
-
-/**
- * The cookie holds an HMAC of the token rather than the token: a cookie read from a browser
- * profile then cannot be replayed as a `Bearer` token against other tools that share it.
- */
-export function sessionValue(token: string): string {
-  return createHmac('sha256', token).update('dragon-on-wheels dashboard session v1').digest('base64url');
 }

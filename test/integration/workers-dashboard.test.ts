@@ -14,6 +14,9 @@ import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { sleep } from '../helpers/runtime.js';
 import { poolApp } from '../helpers/supervisor.js';
 
+/** A configured token must be 32+ characters and not repetitive (issue 11 item 19). */
+const ADMIN_TOKEN = 'workers-dashboard-Zk3v9QpL2mX8rT4wB6yN1c';
+
 test('dashboard over workers: Reload replaces the workers and is audited; the cards show them', async (t) => {
   const dir = await makeTempDir('workers-dashboard');
   t.after(() => removeTempDir(dir));
@@ -25,12 +28,12 @@ test('dashboard over workers: Reload replaces the workers and is audited; the ca
     drainTimeoutMs: 2000,
     log: { level: 'silent', format: 'json' },
     store: { path: dbPath, recordPaths: true, retention: {}, flushIntervalMs: 20 },
-    dashboard: { listen: '127.0.0.1:0', token: 'x'.repeat(40) },
+    dashboard: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
     persistLimits: false,
   }, pino({ level: 'silent' }));
   t.after(() => runtime.close());
   const base = `http://${runtime.dashboard?.address}`;
-  const auth = { authorization: `Bearer ${'x'.repeat(40)}` };
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
   const cards = await (await fetch(`${base}/api/apps`, { headers: auth })).json() as { apps: Array<{ name: string; workers: number; workerPids: number[] }> };
   const before = cards.apps.find((a) => a.name === 'shop');

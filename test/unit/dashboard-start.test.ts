@@ -39,11 +39,11 @@ describe('startDashboard', () => {
     const onWarning = (w: Error): void => void warnings.push(w.message);
     process.on('warning', onWarning);
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const dash = await startDashboard({ listen: '127.0.0.1:0', token: 'log-test', control: createFakeRuntime(), history: null, log: logger });
+    const dash = await startDashboard({ listen: '127.0.0.1:0', token: 'log-test-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0', control: createFakeRuntime(), history: null, log: logger });
     try {
-      const res = await fetch(new URL('/api/status', dash.loginUrl), { headers: { authorization: 'Bearer log-test' } });
+      const res = await fetch(new URL('/api/status', dash.loginUrl), { headers: { authorization: 'Bearer log-test-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0' } });
       await res.arrayBuffer();
-      const missing = await fetch(new URL('/nowhere', dash.loginUrl), { headers: { authorization: 'Bearer log-test' } });
+      const missing = await fetch(new URL('/nowhere', dash.loginUrl), { headers: { authorization: 'Bearer log-test-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0' } });
       await missing.arrayBuffer();
     } finally {
       await dash.close();
@@ -62,10 +62,10 @@ describe('startDashboard', () => {
   });
 
   it('binds 0.0.0.0 with a configured token; the login URL points at loopback', async () => {
-    const dash = await startDashboard({ listen: '0.0.0.0:0', token: 'configured-token', control: createFakeRuntime(), history: null, log });
+    const dash = await startDashboard({ listen: '0.0.0.0:0', token: 'configured-token-Zk3v9QpL2mX8rT4wB6yN1c', control: createFakeRuntime(), history: null, log });
     try {
       assert.match(dash.address, /^0\.0\.0\.0:\d+$/);
-      assert.match(dash.loginUrl, /^http:\/\/127\.0\.0\.1:\d+\/login\?token=configured-token$/);
+      assert.match(dash.loginUrl, /^http:\/\/127\.0\.0\.1:\d+\/login\?token=configured-token-Zk3v9QpL2mX8rT4wB6yN1c$/);
     } finally {
       await dash.close();
     }
@@ -88,12 +88,12 @@ describe('startDashboard', () => {
 
   it('streams update frames over SSE and close() ends open streams', async () => {
     const runtime = createFakeRuntime();
-    const dash = await startDashboard({ listen: '127.0.0.1:0', token: 'sse-token', control: runtime, history: null, log });
+    const dash = await startDashboard({ listen: '127.0.0.1:0', token: 'sse-token-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0', control: runtime, history: null, log });
     const url = new URL('/api/events', dash.loginUrl);
     const frames: string[] = [];
     let headers: Record<string, unknown> = {};
     const ended = new Promise<void>((resolve, reject) => {
-      const req = request(url, { headers: { authorization: 'Bearer sse-token' } }, (res) => {
+      const req = request(url, { headers: { authorization: 'Bearer sse-token-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0' } }, (res) => {
         headers = res.headers;
         let buffer = '';
         res.setEncoding('utf8');
