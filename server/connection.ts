@@ -253,6 +253,27 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     this.response?.destroy();
   }
 
+  /**
+   * drainTimeout ran out while stopping. Whatever can still be answered gets a clean 503 (never a
+   * cut the front end turns into a 502), and every request is finished here, synchronously, so its
+   * timing row is recorded before the store is flushed and closed; a socket's 'close' would come
+   * too late for that. A request not yet complete was never the app's: it is only closed.
+   */
+  cutByDrain(): void {
+    if (this.phase === Phase.DONE || this.phase === Phase.HEAD) {
+      this.socket.destroy();
+      return;
+    }
+    if (!this.headWritten()) {
+      const outcome = this.phase === Phase.QUEUED ? Outcome.REJECTED : Outcome.TIMEOUT;
+      this.answer(503, 'Service Unavailable: the server is stopping\n', outcome, 'Retry-After: 1\r\n');
+    } else {
+      this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
+      this.cut();
+    }
+    this.response?.destroy();
+  }
+
   /** The body stopped arriving while the app waited for it. */
   bodyStalled(err: DragonError): void {
     if (this.phase !== Phase.RUNNING) return;

@@ -223,7 +223,9 @@ export class Server implements RuntimeControl {
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    for (const conn of this.connections) conn.socket.destroy();
+    // Queued ones first: a running one cut later frees its slot, which must not start a waiter.
+    const left = [...this.connections].sort((a, b) => Number(b.phase === Phase.QUEUED) - Number(a.phase === Phase.QUEUED));
+    for (const conn of left) conn.cutByDrain();
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }

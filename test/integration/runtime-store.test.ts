@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createTimingStore } from '../../server/store/timing-store.js';
 import { getFreePort } from '../helpers/free-port.js';
-import { encodeScgiRequest, scgiRequest } from '../helpers/scgi-client.js';
+import { encodeScgiRequest, parseScgiResponse, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { eventually, sleep, startRuntime } from '../helpers/runtime.js';
 import { Outcome } from '../../shared/timing-row.js';
 
@@ -145,4 +145,35 @@ test('graceful stop under load: rows equal the responses the clients received', 
   assert.equal(await exited, 0);
   const rows = query<{ n: number }>(join(dir, 'timings.db'), 'SELECT count(*) AS n FROM requests')[0]!.n;
   assert.equal(rows, answered);
+});
+
+test('requests cut when drainTimeout runs out are written as rows with what their clients got: 503 if nothing was sent (issue 11 item 24)', async (t) => {
+  const path = join(tempDir(t), 'timings.db');
+  const store = createTimingStore({ path, flushIntervalMs: 20 });
+  const rt = await startRuntime(t, [
+    { name: 'stuck', threads: 1, node: () => {} },
+    { name: 'streaming', node: (_req, res) => void res.write('started') },
+  ], { recorder: store });
+  const stuck = rt.targets.get('stuck')!;
+  const running = sendRaw(stuck, encodeScgiRequest({ uri: '/running' }));
+  await eventually(() => rt.figures().get('stuck_online') === '1');
+  const queued = sendRaw(stuck, encodeScgiRequest({ uri: '/queued' }));
+  await eventually(() => rt.figures().get('stuck_queued') === '1');
+  const streamed = sendRaw(rt.targets.get('streaming')!, encodeScgiRequest({}), { allowReset: true });
+  await eventually(() => rt.figures().get('streaming_online') === '1');
+
+  await rt.server.close(100);
+  await store.close();
+  for (const raw of await Promise.all([running, queued])) {
+    const res = parseScgiResponse(raw);
+    assert.equal(res.status, 503);
+    assert.deepEqual(res.headers.get('retry-after'), ['1']);
+  }
+  assert.match((await streamed).toString(), /started$/);
+  const rows = query<{ app: string; status: number; outcome: number; path: string }>(path, 'SELECT app, status, outcome, path FROM requests ORDER BY app, path');
+  assert.deepEqual(rows.map((row) => [row.app, row.path, row.status, row.outcome]), [
+    ['streaming', '/', 200, Outcome.TIMEOUT],
+    ['stuck', '/queued', 503, Outcome.REJECTED],
+    ['stuck', '/running', 503, Outcome.TIMEOUT],
+  ]);
 });
