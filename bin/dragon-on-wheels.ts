@@ -20,6 +20,8 @@ import { createLogger, type LogFormat } from '../server/logger.js';
 import { VERSION } from '../server/version.js';
 import { demoSettings } from './demo-settings.js';
 import { startRuntime } from './start-runtime.js';
+import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
+import { takeListenFds, useListenFds } from '../server/systemd/listen-fds.js';
 
 const USAGE = `dragon-on-wheels ${VERSION} - SCGI application server for Node.js
 
@@ -169,7 +171,14 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise<number> {
+  // Both read (and clear) their variables before anything forks: workers must not see them.
+  useListenFds(takeListenFds(process.env, process.pid));
+  const systemd = createNotifier(process.env, log);
   const runtime = await startRuntime(settings, log, process.env.DRAGON_ADMIN_TOKEN);
+  // Type=notify: every listener accepts (or queues in its backlog) from here on.
+  const serving = `serving ${runtime.server.addresses.join(', ')}`;
+  systemd.notify({ READY: 1, MAINPID: process.pid, STATUS: serving });
+  systemd.startWatchdog();
   // An app's stray async error must not take every other app down with it.
   process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));
@@ -177,10 +186,13 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   // Gunicorn and nginx do it. Without this handler Node would exit at once on SIGHUP.
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading every app\'s workers');
-    void runtime.server.reloadAll('SIGHUP');
+    systemd.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'reloading' });
+    void runtime.server.reloadAll('SIGHUP').finally(() => systemd.notify({ READY: 1, STATUS: serving }));
   });
   const signal = await untilSignal(log);
   log.info(`${signal}: stopping; waiting up to ${settings.drainTimeoutMs} ms for ${runtime.server.inFlight} requests in flight`);
+  systemd.notify({ STOPPING: 1, STATUS: `stopping: draining ${runtime.server.inFlight} requests` });
+  systemd.close();
   await runtime.close();
   const figures = runtime.store?.figures();
   log.info(figures ? `stopped; timing store wrote ${figures.rows} rows (${figures.dropped} dropped)` : 'stopped');

@@ -10,6 +10,7 @@ import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
 import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
+import { dropPrivileges, handOverStore } from '../server/drop-privileges.js';
 
 export interface RuntimeHandle {
   server: Supervisor;
@@ -61,6 +62,11 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
         log: log.child({ component: 'dashboard' }),
       });
       log.info(`dashboard on http://${dashboard.address}/ - ${dashboard.loginHint}`);
+    }
+    // Everything that needs root is done: sockets bound and chown-ed, store open, dashboard up.
+    if (settings.runAs) {
+      if (storeSettings) await handOverStore(storeSettings.path, settings.runAs, log);
+      dropPrivileges(settings.runAs, log);
     }
   } catch (err) {
     await server.stop(0);

@@ -7,6 +7,10 @@
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
+// Apps and the stats port may also take a socket passed by systemd (FileDescriptorName=).
+const SOCKET_LISTEN = `^(systemd:[!-9;-~]{1,255}|${LISTEN.slice(2)}`;
+// A user or a group: a name or a numeric id.
+const ID = { anyOf: [{ type: 'string', minLength: 1, pattern: '^[^:\\s]+$' }, { type: 'integer', minimum: 0 }] } as const;
 // The description shows in config errors ("must be integer (milliseconds), not \"1d\"").
 const ms = { type: 'integer', minimum: 0, description: 'milliseconds' } as const;
 // Descriptions of anyOf branches name the choices in config errors (server/config-errors.ts).
@@ -19,7 +23,7 @@ export const appSchema = {
   required: ['name', 'listen', 'module'],
   properties: {
     name: { type: 'string', pattern: APP_NAME },
-    listen: { type: 'string', pattern: LISTEN },
+    listen: { type: 'string', pattern: SOCKET_LISTEN },
     module: { type: 'string', minLength: 1 },
     export: { type: 'string', minLength: 1 },
     type: { enum: ['node', 'fetch', 'auto'] },
@@ -47,7 +51,7 @@ export const configSchema = {
   additionalProperties: false,
   required: ['apps'],
   properties: {
-    stats: { anyOf: [{ type: 'string', pattern: LISTEN, description: '"host:port" or "unix:/path.sock"' }, OFF] },
+    stats: { anyOf: [{ type: 'string', pattern: SOCKET_LISTEN, description: '"host:port" or "unix:/path.sock"' }, OFF] },
     apps: { type: 'array', minItems: 1, items: appSchema },
     limits: {
       type: 'object',
@@ -110,5 +114,9 @@ export const configSchema = {
       ],
     },
     persistLimits: { type: 'boolean' },
+    // Started as root: what every process that runs app code runs as (the supervisor too, once
+    // its sockets are bound and its store is open).
+    user: ID,
+    group: ID,
   },
 } as const;

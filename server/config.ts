@@ -13,8 +13,10 @@ import { errors, isDragonError } from '../shared/errors.js';
 import type { AppHandler, AppOptions } from './app-host.js';
 import { loadApp, type AppType } from './app-loader.js';
 import { describeConfigErrors } from './config-errors.js';
+import { resolveRunAs, resolveSocketOwner, type RunAs } from './config-credentials.js';
 import { configSchema } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+import type { SocketOwner } from './listen-address.js';
 import type { AppSource } from './supervisor/ipc-protocol.js';
 
 export interface StoreSettings {
@@ -36,6 +38,8 @@ export interface WorkerSettings {
 export interface AppSettings {
   listen: string;
   socketMode?: number;
+  /** `socketOwner`/`socketGroup` as ids (-1: unchanged). */
+  socketOwner?: SocketOwner;
   /** `handler` is loaded here only for an in-process app; workers load `source` themselves. */
   options: Omit<AppOptions, 'handler'> & { handler?: AppHandler };
   /** Where workers load the app from; absent for an app built in code (in-process only). */
@@ -53,6 +57,8 @@ export interface RuntimeSettings {
   store: StoreSettings | null;
   dashboard: { listen: string; token?: string; allowedHosts?: string[] } | null;
   persistLimits: boolean;
+  /** `user`/`group`: what every process running app code runs as (null: as started). */
+  runAs?: RunAs | null;
   /** The config file, for messages about errors found after loading (a worker's load error). */
   source?: string;
 }
@@ -128,6 +134,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     if (workers > threads) {
       throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].threads: ${threads} is less than workers (${workers}); each worker needs at least one slot`);
     }
+    const socketOwner = resolveSocketOwner(app, i, source);
     const modulePath = resolve(baseDir, app.module);
     let handler: AppHandler | undefined;
     try {
@@ -143,6 +150,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     apps.push({
       listen: app.listen,
       ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
+      ...(socketOwner === undefined ? {} : { socketOwner }),
       source: { kind: 'module', path: modulePath, export: app.export ?? 'default', type: app.type ?? 'auto' },
       workers: {
         count: workers,
@@ -194,6 +202,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       ...(config.dashboard?.allowedHosts === undefined ? {} : { allowedHosts: config.dashboard.allowedHosts }),
     },
     persistLimits: config.persistLimits ?? false,
+    runAs: resolveRunAs(config, source, process.getuid?.() ?? -1),
     source,
   };
 }

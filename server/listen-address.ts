@@ -4,33 +4,45 @@
  * file left behind by a dead process is removed, while the socket of a live process is never
  * touched: a connect attempt tells them apart (ECONNREFUSED means nobody listens).
  */
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { connect, type Server } from 'node:net';
 import { errors } from '../shared/errors.js';
 import { formatListenAddress, type ListenAddress } from '../shared/listen-address.js';
+import { listenFd } from './systemd/listen-fds.js';
 
 /** The original used listen(5), which dropped connections under load; the kernel caps this. */
 export const LISTEN_BACKLOG = 4096;
 
-export async function listenOn(server: Server, address: ListenAddress, socketMode: number): Promise<ListenAddress> {
+/** Who owns a Unix socket's file (`socketOwner`, `socketGroup`); -1 leaves one unchanged. */
+export interface SocketOwner {
+  uid: number;
+  gid: number;
+}
+
+export async function listenOn(server: Server, address: ListenAddress, socketMode: number, owner: SocketOwner | null = null): Promise<ListenAddress> {
   if (address.kind === 'unix') await removeStaleSocket(address.path);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new errors.DOW_ERR_LISTEN(formatListenAddress(address), err.code === 'EADDRINUSE' ? 'address already in use' : err.message));
     };
     server.once('error', onError);
+    // A socket passed by systemd is already bound and listening; its mode and owner are the
+    // .socket unit's (SocketMode=, SocketUser=, SocketGroup=).
     const options = address.kind === 'unix'
       ? { path: address.path, backlog: LISTEN_BACKLOG }
-      : { host: address.host, port: address.port, backlog: LISTEN_BACKLOG };
+      : address.kind === 'systemd'
+        ? { fd: listenFd(address.name), backlog: LISTEN_BACKLOG }
+        : { host: address.host, port: address.port, backlog: LISTEN_BACKLOG };
     server.listen(options, () => {
       server.off('error', onError);
       resolve();
     });
   });
   if (address.kind === 'unix') {
-    await chmod(address.path, socketMode);
+    await setSocketFileAccess(address.path, socketMode, owner);
     return address;
   }
+  if (address.kind === 'systemd') return address;
   const bound = server.address();
   return bound !== null && typeof bound === 'object' ? { kind: 'tcp', host: address.host, port: bound.port } : address;
 }
@@ -45,6 +57,15 @@ export async function listenOnHandle(server: Server, handle: object, address: st
     });
   });
   return address;
+}
+
+/**
+ * Mode, then owner, right after bind and before any worker accepts: a front end in the socket's
+ * group never sees it with the wrong owner for longer than these two calls.
+ */
+export async function setSocketFileAccess(path: string, socketMode: number, owner: SocketOwner | null): Promise<void> {
+  await chmod(path, socketMode);
+  if (owner && (owner.uid !== -1 || owner.gid !== -1)) await chown(path, owner.uid, owner.gid);
 }
 
 export async function removeStaleSocket(path: string): Promise<void> {

@@ -1,14 +1,17 @@
 /**
  * @module listen-address
- * The address forms every listener and client here understands: `host:port`, `[v6]:port` and
- * `unix:/path.sock`. Shared by the runtime (which listens), the dashboard (which listens and reads
+ * The address forms every listener and client here understands: `host:port`, `[v6]:port`,
+ * `unix:/path.sock` and `systemd:<name>` (a socket passed by systemd's socket activation). Shared by the runtime (which listens), the dashboard (which listens and reads
  * the stats port) and the command line.
  */
 import { isIP } from 'node:net';
 import { errors } from './errors.js';
 
 export type TcpAddress = { kind: 'tcp'; host: string; port: number };
-export type ListenAddress = TcpAddress | { kind: 'unix'; path: string };
+export type ListenAddress = TcpAddress | { kind: 'unix'; path: string } | { kind: 'systemd'; name: string };
+
+/** systemd's FileDescriptorName=: printable ASCII without ':' (systemd.socket(5)). */
+const SYSTEMD_NAME = /^[!-9;-~]{1,255}$/;
 
 const MAX_PORT = 65_535;
 
@@ -17,6 +20,11 @@ export function parseListenAddress(text: string): ListenAddress {
     const path = text.slice(5);
     if (path === '') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
     return { kind: 'unix', path };
+  }
+  if (text.startsWith('systemd:')) {
+    const name = text.slice(8);
+    if (!SYSTEMD_NAME.test(name)) throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+    return { kind: 'systemd', name };
   }
   const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[3]) : NaN;
@@ -30,7 +38,7 @@ export function parseListenAddress(text: string): ListenAddress {
 /** Only `host:port` makes sense here (the dashboard, a stats client). */
 export function parseTcpAddress(text: string): TcpAddress {
   const address = parseListenAddress(text);
-  if (address.kind !== 'tcp') throw new errors.DOW_ERR_ADDRESS(`${JSON.stringify(text)} (a unix socket is not allowed here)`);
+  if (address.kind !== 'tcp') throw new errors.DOW_ERR_ADDRESS(`${JSON.stringify(text)} (only host:port is allowed here)`);
   return address;
 }
 
@@ -40,7 +48,9 @@ export function formatHostPort(host: string, port: number): string {
 }
 
 export function formatListenAddress(address: ListenAddress): string {
-  return address.kind === 'unix' ? `unix:${address.path}` : formatHostPort(address.host, address.port);
+  if (address.kind === 'unix') return `unix:${address.path}`;
+  if (address.kind === 'systemd') return `systemd:${address.name}`;
+  return formatHostPort(address.host, address.port);
 }
 
 /** 127.0.0.0/8, ::1 and `localhost`: addresses no other machine can reach. */

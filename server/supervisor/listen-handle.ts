@@ -8,20 +8,20 @@
  * Node has no public API for a bound socket that is not in the event loop; the cluster module
  * uses the same internal (`net._createServerHandle`) for its SCHED_NONE mode.
  */
-import { chmod } from 'node:fs/promises';
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { errors } from '../../shared/errors.js';
 import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
-import { LISTEN_BACKLOG, removeStaleSocket } from '../listen-address.js';
+import { LISTEN_BACKLOG, removeStaleSocket, setSocketFileAccess, type SocketOwner } from '../listen-address.js';
+import { listenFd } from '../systemd/listen-fds.js';
 
 interface ServerHandle {
   getsockname?(out: { port?: number }): number;
   close(callback?: () => void): void;
 }
 
-type CreateServerHandle = (address: string, port: number, addressType: number, fd: undefined, flags: number) => ServerHandle | number;
+type CreateServerHandle = (address: string, port: number, addressType: number, fd: number | undefined, flags: number) => ServerHandle | number;
 
 const createServerHandle = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
 
@@ -38,13 +38,20 @@ export interface BoundSocket {
   close(): Promise<void>;
 }
 
-export async function bindListeningSocket(address: ListenAddress, socketMode: number): Promise<BoundSocket> {
+export async function bindListeningSocket(address: ListenAddress, socketMode: number, owner: SocketOwner | null = null): Promise<BoundSocket> {
   if (typeof createServerHandle !== 'function') {
     throw new errors.DOW_ERR_LISTEN(formatListenAddress(address), `this Node.js (${process.version}) has no net._createServerHandle; use workers: 0`);
   }
   let handle: ServerHandle | number;
   let bound: ListenAddress = address;
-  if (address.kind === 'unix') {
+  if (address.kind === 'systemd') {
+    // Passed by systemd, bound and listening already: Node wraps the fd as a TCP or a pipe
+    // handle by what the fd is (guessHandleType), as cluster does for `listen({ fd })`.
+    handle = createServerHandle('', 0, 0, listenFd(address.name), 0);
+    if (typeof handle === 'number') {
+      throw new errors.DOW_ERR_LISTEN(formatListenAddress(address), `the passed fd is not a listening TCP or Unix stream socket (${getSystemErrorName(handle)})`);
+    }
+  } else if (address.kind === 'unix') {
     await removeStaleSocket(address.path);
     handle = createServerHandle(address.path, -1, -1, undefined, 0);
   } else {
@@ -56,8 +63,8 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
     throw new errors.DOW_ERR_LISTEN(formatListenAddress(address), code === 'EADDRINUSE' ? 'address already in use' : code);
   }
   const h = handle;
-  if (address.kind === 'unix') await chmod(address.path, socketMode);
-  else {
+  if (address.kind === 'unix') await setSocketFileAccess(address.path, socketMode, owner);
+  else if (address.kind === 'tcp') {
     // libuv defers a bind's EADDRINUSE to listen(), which only the workers call; an unbound
     // socket would then listen on a random port. An unbound socket reports port 0.
     const out: { port?: number } = {};

@@ -82,7 +82,12 @@ export class Supervisor implements RuntimeControl {
       const { handler } = app.options;
       if (!handler) throw new errors.DOW_ERR_CONFIG(this.settings.source ?? 'settings', `apps[${index}]: no handler for an in-process app`);
       const server = new Server({
-        listeners: [{ listen: app.listen, ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }), processor: { app: { ...app.options, handler } } }],
+        listeners: [{
+          listen: app.listen,
+          ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
+          ...(app.socketOwner === undefined ? {} : { socketOwner: app.socketOwner }),
+          processor: { app: { ...app.options, handler } },
+        }],
         limits: this.settings.limits,
         logger: this.log,
         recorder: this.recorder,
@@ -92,14 +97,15 @@ export class Supervisor implements RuntimeControl {
       return;
     }
     checkThreads(app.options.threads);
-    const bound = await bindListeningSocket(parseListenAddress(app.listen), app.socketMode ?? DEFAULT_SOCKET_MODE);
+    const bound = await bindListeningSocket(parseListenAddress(app.listen), app.socketMode ?? DEFAULT_SOCKET_MODE, app.socketOwner ?? null);
     const listen = formatListenAddress(bound.address);
     const { handler: _inProcessOnly, threads: _shared, ...options } = app.options;
     const store = this.settings.store;
     const pool = new WorkerPool({
       name,
       listen,
-      address: bound.address.kind === 'tcp' ? { port: bound.address.port } : { path: bound.address.path },
+      // A socket passed by systemd has no address of ours to look for in the kernel's tables.
+      address: bound.address.kind === 'tcp' ? { port: bound.address.port } : bound.address.kind === 'unix' ? { path: bound.address.path } : null,
       mount: app.options.mount.replace(/\/+$/, ''),
       handle: bound.handle,
       workers: workers.count,
@@ -108,6 +114,7 @@ export class Supervisor implements RuntimeControl {
       maxRequests: workers.maxRequests,
       maxMemoryMiB: workers.maxMemoryMiB,
       drainTimeoutMs: this.settings.drainTimeoutMs,
+      credentials: this.settings.runAs ?? null,
       startConfig: {
         app: options,
         source: app.source,

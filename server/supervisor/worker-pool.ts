@@ -17,7 +17,7 @@ import type { WorkerFigures, WorkerStartConfig } from './ipc-protocol.js';
 import { countOpenConnections } from './open-connections.js';
 import { crashBackoffMs, maxRequestsWithJitter } from './restart-policy.js';
 import { SlotLedger } from './slot-ledger.js';
-import { WorkerProcess, type WorkerEvents } from './worker-process.js';
+import { WorkerProcess, type WorkerCredentials, type WorkerEvents } from './worker-process.js';
 
 export interface PoolOptions {
   name: string;
@@ -35,6 +35,8 @@ export interface PoolOptions {
   maxMemoryMiB: number;
   /** How long an old worker may take to finish its requests after a reload or a recycle. */
   drainTimeoutMs: number;
+  /** `user`/`group`: each worker is forked as this user (null: as the supervisor runs). */
+  credentials?: WorkerCredentials | null;
   /** What each worker is started with (maxRequests is filled in per worker). */
   startConfig: Omit<WorkerStartConfig, 'maxRequests'>;
   log: Logger;
@@ -278,7 +280,7 @@ export class WorkerPool {
 
   private spawn(restartOnFailure = false): WorkerProcess {
     const config = { ...this.o.startConfig, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
-    const w = new WorkerProcess(this.nextId++, config, this.events);
+    const w = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
     w.restartOnFailure = restartOnFailure;
     this.workers.set(w.id, w);
     this.ledger.add(w.id);

@@ -30,6 +30,29 @@ export interface WorkerEvents {
 // Same extension as this module: .ts under tsx (tests, development), .js from dist/.
 const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
+/** What a worker is forked as (`user`/`group` in the config). */
+export interface WorkerCredentials {
+  user: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/**
+ * fork() options that make the worker run as `credentials` from its first instruction: libuv
+ * drops the supplementary groups, then calls setgid and setuid between fork and exec, so no app
+ * code ever runs as root. Once the supervisor has dropped to the same user itself (after start),
+ * a fork simply inherits it, with the same empty supplementary groups.
+ */
+function credentialOptions(credentials: WorkerCredentials | null): { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } {
+  if (!credentials || process.getuid?.() !== 0) return {};
+  return {
+    uid: credentials.uid,
+    gid: credentials.gid,
+    env: { ...process.env, HOME: credentials.home, USER: credentials.user, LOGNAME: credentials.user },
+  };
+}
+
 /** Node flags that load code (tsx, preloads) carry over to workers; test-runner flags must not. */
 function workerExecArgv(): string[] {
   return process.execArgv.filter((arg) => !/^--(test|watch|inspect)/.test(arg));
@@ -73,6 +96,7 @@ export class WorkerProcess {
     readonly id: number,
     config: WorkerStartConfig,
     private readonly events: WorkerEvents,
+    credentials: WorkerCredentials | null = null,
   ) {
     this.exit = new Promise((resolve) => (this.exited = resolve));
     this.listening = new Promise((resolve, reject) => {
@@ -84,6 +108,7 @@ export class WorkerProcess {
       serialization: 'advanced',
       execArgv: workerExecArgv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ...credentialOptions(credentials),
     });
     this.child.on('message', (message: FromWorker) => this.onMessage(message));
     this.child.on('exit', (code, signal) => {

@@ -1,0 +1,135 @@
+/**
+ * @module systemd
+ * What the systemd tests need besides the server: a real AF_UNIX datagram socket that receives
+ * sd_notify messages (a python3 listener, as Node's dgram has none, reporting each message with
+ * the sender's pid from SCM_CREDENTIALS), and the CLI started with a chosen environment.
+ */
+import type { TestContext } from 'node:test';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './runtime.js';
+
+export const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+export const TSX = import.meta.resolve('tsx');
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+const LISTENER = `
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+print(json.dumps({"listening": True}), flush=True)
+while True:
+    data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(12))
+    pid = None
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid = struct.unpack("iII", payload[:12])[0]
+    print(json.dumps({"pid": pid, "text": data.decode()}), flush=True)
+`;
+
+export interface NotifyMessage {
+  /** The sender's pid as the kernel reports it (what systemd checks for NotifyAccess=main). */
+  pid: number | null;
+  fields: Map<string, string>;
+  at: number;
+}
+
+export interface NotifyListener {
+  messages: NotifyMessage[];
+  /** Resolves with the first message from index `from` on that has `key`, or throws after `timeoutMs`. */
+  next(key: string, from: number, timeoutMs?: number): Promise<{ message: NotifyMessage; index: number }>;
+}
+
+export async function listenForNotify(t: TestContext, path: string): Promise<NotifyListener> {
+  const child = spawn('python3', ['-c', LISTENER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const messages: NotifyMessage[] = [];
+  let listening = false;
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const line = JSON.parse(buffered.slice(0, nl)) as { listening?: boolean; pid?: number | null; text?: string };
+      buffered = buffered.slice(nl + 1);
+      if (line.listening) listening = true;
+      else {
+        const fields = new Map<string, string>();
+        for (const l of (line.text ?? '').split('\n')) {
+          const eq = l.indexOf('=');
+          if (eq > 0) fields.set(l.slice(0, eq), l.slice(eq + 1));
+        }
+        messages.push({ pid: line.pid ?? null, fields, at: performance.now() });
+      }
+    }
+  });
+  const deadline = performance.now() + 10_000;
+  while (!listening) {
+    if (performance.now() > deadline || child.exitCode !== null) throw new Error('the python3 notify listener did not start');
+    await sleep(10);
+  }
+  return {
+    messages,
+    async next(key, from, timeoutMs = 20_000) {
+      const until = performance.now() + timeoutMs;
+      for (;;) {
+        const index = messages.findIndex((m, i) => i >= from && m.fields.has(key));
+        if (index !== -1) return { message: messages[index] as NotifyMessage, index };
+        if (performance.now() > until) throw new Error(`no ${key} message after #${from}; got ${JSON.stringify(messages.map((m) => [...m.fields]))}`);
+        await sleep(10);
+      }
+    },
+  };
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Runs `command args…` (the CLI, or systemd-socket-activate around it), killed at the test's end. */
+export function runProcess(t: TestContext, command: string, args: string[], options: SpawnOptions = {}): CliProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => {
+    // A detached child leads its own process group: end the whole group (the CLI's workers, a
+    // restart loop's shells).
+    try {
+      if (options.detached && child.pid) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return {
+    child,
+    output: () => output,
+    exited,
+    async waitFor(pattern, timeoutMs = 20_000) {
+      const deadline = performance.now() + timeoutMs;
+      while (!pattern.test(output)) {
+        if (performance.now() > deadline) throw new Error(`no line matching ${pattern} in:\n${output}`);
+        if (child.exitCode !== null && !pattern.test(output)) throw new Error(`exited (${child.exitCode}) without a line matching ${pattern}:\n${output}`);
+        await sleep(25);
+      }
+    },
+  };
+}
+
+/** The CLI's `serve <config>` through tsx. */
+export function cliArgs(configFile: string): string[] {
+  return ['--import', TSX, CLI, 'serve', configFile];
+}
+
+/** Which of a process's environment variables match `pattern`, read from /proc (its workers'). */
+export async function environKeys(pid: number, pattern: RegExp): Promise<string[]> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(`/proc/${pid}/environ`, 'utf8');
+  return text.split('\0').map((kv) => kv.slice(0, kv.indexOf('='))).filter((k) => pattern.test(k));
+}

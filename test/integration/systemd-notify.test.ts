@@ -1,0 +1,102 @@
+// Type=notify (issue 12 item 3): READY=1, RELOADING=1/READY=1 and STOPPING=1 reach a real
+// AF_UNIX datagram socket named by NOTIFY_SOCKET, from the server's own pid (NotifyAccess=main).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readStatsPort } from '../../dashboard/stats-client.js';
+import { parseStats } from '../../shared/stats-format.js';
+import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { scgiRequest } from '../helpers/scgi-client.js';
+import { cliArgs, FIXTURES, listenForNotify, runProcess } from '../helpers/systemd.js';
+
+type Whoami = { pid: number; inherited: string[] };
+
+async function setUp(t: import('node:test').TestContext, prefix: string) {
+  const dir = await makeTempDir(prefix);
+  t.after(() => removeTempDir(dir));
+  const appPort = await getFreePort();
+  const statsPort = await getFreePort();
+  const unixPath = join(dir, 'app.sock');
+  const config = join(dir, 'dragon.config.json');
+  await writeFile(config, JSON.stringify({
+    stats: `127.0.0.1:${statsPort}`,
+    store: false,
+    dashboard: false,
+    apps: [
+      { name: 'tcp', listen: `127.0.0.1:${appPort}`, module: join(FIXTURES, 'whoami-app.mjs'), workers: 2 },
+      { name: 'inproc', listen: `unix:${unixPath}`, module: join(FIXTURES, 'whoami-app.mjs'), workers: 0 },
+    ],
+  }));
+  return { dir, appPort, statsPort, unixPath, config };
+}
+
+async function workerPids(statsPort: number): Promise<string> {
+  return parseStats(await readStatsPort('127.0.0.1', statsPort)).get('tcp_worker_pids') ?? '';
+}
+
+test('Type=notify: READY=1 once every listener accepts, RELOADING=1 then READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM, WATCHDOG=1', async (t) => {
+  const s = await setUp(t, 'notify');
+  const notifyPath = join(s.dir, 'notify.sock');
+  const listener = await listenForNotify(t, notifyPath);
+  const server = runProcess(t, process.execPath, cliArgs(s.config), {
+    env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '200000' },
+  });
+
+  const ready = await listener.next('READY', 0);
+  // At the moment READY=1 is received, every listener takes a request (none is refused).
+  const [tcp, unix, stats] = await Promise.all([
+    scgiRequest({ host: '127.0.0.1', port: s.appPort }),
+    scgiRequest({ path: s.unixPath }),
+    readStatsPort('127.0.0.1', s.statsPort),
+  ]);
+  assert.equal(tcp.status, 200);
+  assert.equal(unix.status, 200);
+  assert.match(stats, /SCGI_SERVER_tcp_workers='2'/);
+  assert.equal(ready.index, 0, 'READY=1 is the first message');
+  assert.equal(ready.message.pid, server.child.pid, 'sent from the main pid (NotifyAccess=main)');
+  assert.equal(ready.message.fields.get('MAINPID'), String(server.child.pid));
+  assert.match(ready.message.fields.get('STATUS') ?? '', /serving .*127\.0\.0\.1/);
+  // Workers and the in-process app do not inherit the variables (they must not notify).
+  assert.deepEqual((JSON.parse(tcp.body.toString()) as Whoami).inherited, []);
+  assert.deepEqual((JSON.parse(unix.body.toString()) as Whoami).inherited, []);
+
+  // WATCHDOG_USEC=200000: WATCHDOG=1 every 100 ms from the supervisor's event loop.
+  const first = await listener.next('WATCHDOG', 0, 5000);
+  await listener.next('WATCHDOG', first.index + 1, 5000);
+
+  const oldPids = await workerPids(s.statsPort);
+  const fromReload = listener.messages.length;
+  server.child.kill('SIGHUP');
+  const reloading = await listener.next('RELOADING', fromReload);
+  assert.match(reloading.message.fields.get('MONOTONIC_USEC') ?? '', /^\d+$/);
+  const readyAgain = await listener.next('READY', reloading.index + 1);
+  assert.ok(readyAgain.index > reloading.index);
+  // READY=1 came after the reload finished: the workers are new.
+  const newPids = await workerPids(s.statsPort);
+  assert.notEqual(newPids, '');
+  for (const pid of oldPids.split(' ')) assert.ok(!newPids.split(' ').includes(pid), `${pid} was replaced (${oldPids} -> ${newPids})`);
+  assert.match(server.output(), /tcp: reloaded \(SIGHUP\)/);
+
+  const fromStop = listener.messages.length;
+  server.child.kill('SIGTERM');
+  const stopping = await listener.next('STOPPING', fromStop);
+  assert.equal(stopping.message.pid, server.child.pid);
+  assert.equal(await server.exited, 0);
+});
+
+test('a NOTIFY_SOCKET nobody listens on: the server serves, reloads and stops as usual and logs the failure once', async (t) => {
+  const s = await setUp(t, 'notify-fail');
+  const server = runProcess(t, process.execPath, cliArgs(s.config), {
+    env: { ...process.env, NOTIFY_SOCKET: join(s.dir, 'nobody-listens.sock') },
+  });
+  await server.waitFor(/UP on 127\.0\.0\.1:\d+ \(stats\)/);
+  await server.waitFor(/systemd notification to .* failed/);
+  assert.equal((await scgiRequest({ host: '127.0.0.1', port: s.appPort })).status, 200);
+  server.child.kill('SIGHUP');
+  await server.waitFor(/tcp: reloaded \(SIGHUP\)/);
+  assert.equal((await scgiRequest({ host: '127.0.0.1', port: s.appPort })).status, 200);
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0);
+  assert.equal(server.output().match(/systemd notification to/g)?.length, 1, server.output());
+});
