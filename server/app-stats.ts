@@ -3,6 +3,7 @@
  * One app's live figures since start, in memory: what the stats port and the dashboard show now.
  * Pure counters plus a latency histogram; the history lives in the timing store.
  */
+import { errors } from '../shared/errors.js';
 import { LatencyHistogram } from '../shared/histogram.js';
 
 /** AppStats as it crosses a process boundary (worker -> supervisor): plain numbers and one blob. */
@@ -21,6 +22,22 @@ export interface AppStatsData {
   queueTime: number;
   /** LatencyHistogram.encode() of the durations. */
   durations: Uint8Array;
+  /** Finished requests by status class, 1xx..5xx (see statusClass). */
+  statusClasses: number[];
+  /** LatencyHistogram.encode() of the queue waits. */
+  queueWaits: Uint8Array;
+}
+
+/** Status classes counted per app: 1xx, 2xx, 3xx, 4xx, 5xx. */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/**
+ * Index into STATUS_CLASSES. Node accepts statuses up to 999: 600 and above count as 5xx, as they
+ * count as errors (status >= 500), so the classes always sum to the requests.
+ */
+export function statusClass(status: number): number {
+  const c = Math.floor(status / 100) - 1;
+  return c < 0 ? 0 : c > 4 ? 4 : c;
 }
 
 export class AppStats {
@@ -42,6 +59,10 @@ export class AppStats {
   m2 = 0;
   queueTime = 0;
   readonly durations = new LatencyHistogram();
+  /** Finished requests by status class (STATUS_CLASSES). */
+  readonly statusClasses = [0, 0, 0, 0, 0];
+  /** Time each request waited for a slot (0 when it got one at once), for the queue-wait histogram. */
+  readonly queueWaits = new LatencyHistogram();
 
   /** Records a finished request; times in ms. */
   record(durationMs: number, queueMs: number, status: number): void {
@@ -56,11 +77,19 @@ export class AppStats {
     this.queueTime += queueMs / 1000;
     if (status >= 500) this.errors++;
     this.durations.record(Math.round(durationMs * 1000));
+    const c = statusClass(status);
+    this.statusClasses[c] = this.statusClasses[c]! + 1;
+    this.queueWaits.record(Math.round(queueMs * 1000));
   }
 
   toData(): AppStatsData {
     const { requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime } = this;
-    return { requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime, durations: this.durations.encode() };
+    return {
+      requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime,
+      durations: this.durations.encode(),
+      statusClasses: [...this.statusClasses],
+      queueWaits: this.queueWaits.encode(),
+    };
   }
 
   /**
@@ -69,9 +98,17 @@ export class AppStats {
    * stddev of all workers is the stddev of all requests, not an average of stddevs.
    */
   merge(other: AppStatsData): void {
-    // The histogram first: it validates the blob before changing anything, so a bad one leaves
-    // these figures as they were.
+    // Everything that can be malformed is checked before anything changes, so a bad message
+    // leaves these figures as they were: the class counts, the queue waits (decoded aside), then
+    // the durations (mergeEncoded validates before it adds).
+    const classes = other.statusClasses;
+    if (!Array.isArray(classes) || classes.length !== STATUS_CLASSES.length || !classes.every((n) => Number.isFinite(n) && n >= 0)) {
+      throw new errors.DOW_ERR_WORKER_FIGURES(`status classes ${JSON.stringify(classes)} are not ${STATUS_CLASSES.length} counts`);
+    }
+    const waits = LatencyHistogram.decode(other.queueWaits);
     this.durations.mergeEncoded(other.durations);
+    this.queueWaits.merge(waits);
+    classes.forEach((n, i) => (this.statusClasses[i] = this.statusClasses[i]! + n));
     const n = this.requests + other.requests;
     if (other.requests > 0) {
       const delta = other.mean - this.mean;

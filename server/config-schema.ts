@@ -52,6 +52,8 @@ export const configSchema = {
   required: ['apps'],
   properties: {
     stats: { anyOf: [{ type: 'string', pattern: SOCKET_LISTEN, description: '"host:port" or "unix:/path.sock"' }, OFF] },
+    // Prometheus scrapes over TCP; a Unix socket still works for curl --unix-socket and a local agent.
+    metrics: { anyOf: [{ type: 'string', pattern: LISTEN, description: '"host:port" (for example "127.0.0.1:9101") or "unix:/path.sock"' }, OFF] },
     apps: { type: 'array', minItems: 1, items: appSchema },
     limits: {
       type: 'object',

@@ -51,6 +51,8 @@ export interface AppSettings {
 export interface RuntimeSettings {
   apps: AppSettings[];
   stats: string | null;
+  /** The metrics listener (/metrics, /healthz, /readyz); absent or null: off. */
+  metrics?: string | null;
   limits: ScgiLimits;
   drainTimeoutMs: number;
   log: { level: string; format: 'pretty' | 'json' };
@@ -65,6 +67,8 @@ export interface RuntimeSettings {
 
 export const DEFAULTS = {
   stats: '127.0.0.1:9004',
+  /** Where the demo puts the metrics listener; `serve` runs none unless the config says where. */
+  metrics: '127.0.0.1:9101',
   dashboardListen: '127.0.0.1:9100',
   threads: 10,
   queue: 100,
@@ -172,11 +176,16 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
   }
   const stats = config.stats === false ? null : (config.stats ?? DEFAULTS.stats);
   if (stats !== null && listens.has(stats)) throw new errors.DOW_ERR_CONFIG(source, `stats: ${stats} is also an app's listen address`);
+  const metrics = typeof config.metrics === 'string' ? config.metrics : null;
+  if (metrics !== null && (listens.has(metrics) || metrics === stats)) {
+    throw new errors.DOW_ERR_CONFIG(source, `metrics: ${metrics} is also ${metrics === stats ? 'the stats port' : "an app's listen address"}`);
+  }
   const limits = config.limits ?? {};
   const store = config.store === false ? null : config.store ?? {};
   return {
     apps,
     stats,
+    metrics,
     limits: {
       maxHeaderBytes: limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes,
       maxBodyBytes: limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,

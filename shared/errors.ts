@@ -61,6 +61,7 @@ export const errors = {
   DOW_ERR_RELOAD: createError('DOW_ERR_RELOAD', 'cannot reload %s: %s', 409),
   DOW_ERR_WORKER_START: createError('DOW_ERR_WORKER_START', '%s: worker %d failed to start: %s', 500),
   DOW_ERR_WORKER_HUNG: createError('DOW_ERR_WORKER_HUNG', '%s: worker %d has not answered for %d ms (hangTimeout %d ms): killed', 502),
+  DOW_ERR_WORKER_FIGURES: createError('DOW_ERR_WORKER_FIGURES', 'unusable figures from a worker: %s', 500),
 
   // Configuration and start-up (exit code 2 from the CLI).
   DOW_ERR_CONFIG: createError('DOW_ERR_CONFIG', 'config %s: %s', 500),

@@ -36,6 +36,21 @@ export function bucketIndex(v: number): number {
   return ((shift + 1) << SUB_BITS) + ((v >>> shift) & SUB_MASK);
 }
 
+/**
+ * Whether `us` is where a bucket begins: every value below it falls in buckets that end at or
+ * before it. True for 0..128 and for m * 2^k with 64 <= m < 128 (numbers whose odd part is < 128).
+ */
+export function isBucketEdge(us: number): boolean {
+  if (!Number.isInteger(us) || us < 0 || us > HISTOGRAM_MAX_US) return false;
+  if (us <= 2 * SUB_COUNT) return true;
+  return us === bucketLowerEdge(bucketIndex(us));
+}
+
+function bucketLowerEdge(index: number): number {
+  if (index < SUB_COUNT) return index;
+  return (SUB_COUNT + (index & SUB_MASK)) * 2 ** ((index >> SUB_BITS) - 1);
+}
+
 /** Midpoint of the integer values that fall in bucket `index`. */
 export function bucketMidpoint(index: number): number {
   if (index < SUB_COUNT) return index;
@@ -178,6 +193,24 @@ export class LatencyHistogram {
     this.total_us += sumUs;
     if (lo < this.lo) this.lo = lo;
     if (hi > this.hi) this.hi = hi;
+  }
+
+  /**
+   * For each edge (ascending, each a bucket's lower edge: see isBucketEdge), how many recorded
+   * values are below it. Exact, not estimated: no bucket straddles an edge. Used for Prometheus
+   * histograms, whose cumulative `le` buckets need exactly these counts.
+   */
+  countsBelow(edgesUs: readonly number[]): number[] {
+    const out: number[] = [];
+    let seen = 0;
+    let i = 0;
+    for (const edge of edgesUs) {
+      if (!isBucketEdge(edge)) throw new RangeError(`${edge} µs is not a bucket edge`);
+      const end = bucketIndex(edge);
+      for (; i < end; i++) seen += this.counts[i]!;
+      out.push(seen);
+    }
+    return out;
   }
 
   reset(): void {

@@ -39,6 +39,8 @@ export interface TimingStore extends TimingRecorder {
   onThreadsCommand(handler: ThreadsCommandHandler): void;
   /** Last audited limit per app, for restoring limits across restarts. */
   latestLimits(): Promise<Map<string, number>>;
+  /** Whether rows are being written now (for /readyz); not writable while writes fail or it restarts. */
+  health(): { writable: boolean; reason: string };
 }
 
 export const STORE_DEFAULTS = {
@@ -90,6 +92,8 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   let worker: Worker | null = null;
   let rowsWritten = 0;
   let errorCount = 0;
+  /** The last write error while writes are failing (cleared by the next success), for /readyz. */
+  let failing: string | null = null;
   let closing = false;
   let closePromise: Promise<void> | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
@@ -110,6 +114,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       case 'written':
         rowsWritten += msg.rows;
         buffer.settle(msg.rows);
+        failing = null;
         restartDelayMs = 0;
         break;
       case 'dropped':
@@ -119,9 +124,11 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
         break;
       case 'error':
         errorCount++;
+        failing = `${msg.reason}: ${msg.message}`;
         log('warn', msg.reason, `timing store ${o.path}: ${msg.message}; retrying`, { path: o.path });
         break;
       case 'recovered':
+        failing = null;
         log('info', 'recovered', `timing store ${o.path}: writing again after ${msg.afterErrors} failed attempts`);
         break;
       case 'latestLimits': {
@@ -208,6 +215,13 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
 
     figures() {
       return { rows: rowsWritten, dropped: buffer.dropped, errors: errorCount };
+    },
+
+    health() {
+      if (closing) return { writable: false, reason: 'closing' };
+      if (!worker) return { writable: false, reason: 'writer thread not running (restarting)' };
+      if (failing !== null) return { writable: false, reason: `writes failing (${failing}); retrying` };
+      return { writable: true, reason: '' };
     },
 
     recordLimitChange(change: LimitChange): void {

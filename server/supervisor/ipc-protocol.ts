@@ -18,6 +18,7 @@ import type { AppStatsData } from '../app-stats.js';
 import type { AppOptions } from '../app-host.js';
 import type { AppType } from '../app-loader.js';
 import type { ScgiLimits } from '../protocol/limits.js';
+import type { ProcessFigures } from '../process-figures.js';
 import type { PackedBatch } from '../store/packed-batch.js';
 import type { WorkerLoad } from './slot-ledger.js';
 
@@ -42,6 +43,8 @@ export type InFlight = [startMs: number, method: string, path: string];
 export interface WorkerFigures extends WorkerLoad {
   stats: AppStatsData;
   rssBytes: number;
+  /** CPU, heap, descriptors, event-loop delay: the worker's row in the metrics listener. */
+  process: ProcessFigures;
   /** Rows handed to the recorder so far; rows received minus this is what a crash lost. */
   rowsRecorded: number;
   /** Requests running or queued now (at most IN_FLIGHT_REPORTED), oldest first. */

@@ -25,6 +25,9 @@ import { isPackedBatch, unpack, type PackedBatch } from '../store/packed-batch.j
 import { VERSION } from '../version.js';
 import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
 import { WorkerPool } from './worker-pool.js';
+import type { MetricsSnapshot } from '../metrics/families.js';
+import { assessReadiness, type Readiness } from '../metrics/health.js';
+import { startMetricsServer, type RunningMetricsServer } from '../metrics/metrics-server.js';
 
 /**
  * While stopping, the supervisor accepts what is already in each backlog for this long before it
@@ -43,13 +46,16 @@ export class Supervisor implements RuntimeControl {
   private readonly slots = new Map<string, Slot>();
   private readonly order: string[] = [];
   private statsServer: NetServer | null = null;
+  private metricsServer: RunningMetricsServer | null = null;
+  /** The metrics listener's bound address after start(); null when it is off. */
+  metricsAddress: string | null = null;
   private readonly reloads = new Map<string, Promise<ReloadResult>>();
   private stopping: Promise<void> | null = null;
 
   constructor(
     private readonly settings: RuntimeSettings,
     readonly log: Logger,
-    private readonly recorder: (TimingRecorder & { recordBatch?(batch: PackedBatch): void }) | null,
+    private readonly recorder: (TimingRecorder & { recordBatch?(batch: PackedBatch): void; health?(): { writable: boolean; reason: string } }) | null,
   ) {}
 
   hasApp(name: string): boolean {
@@ -69,6 +75,7 @@ export class Supervisor implements RuntimeControl {
         this.log.info(`UP on ${address} (${app.options.name}, ${mode})`);
       }
       if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
+      if (this.settings.metrics) await this.startMetrics(this.settings.metrics);
     } catch (err) {
       await this.stop(0);
       throw err;
@@ -188,6 +195,42 @@ export class Supervisor implements RuntimeControl {
     }));
   }
 
+  private async startMetrics(listen: string): Promise<void> {
+    this.metricsServer = await startMetricsServer(listen, this, this.log);
+    this.metricsAddress = this.metricsServer.address;
+    this.log.info(`UP on ${this.metricsAddress} (metrics: /metrics, /healthz, /readyz)`);
+  }
+
+  /** For /metrics: the figures the stats port prints (same collection), plus each worker's process. */
+  async metricsSnapshot(): Promise<MetricsSnapshot> {
+    const states = await this.appStates();
+    let lost = 0;
+    for (const slot of this.slots.values()) if (slot.kind === 'pool') lost += slot.pool.rowsLost;
+    return {
+      version: VERSION,
+      startMs: this.startMs,
+      apps: states.map((state) => {
+        const slot = this.slots.get(state.name) as Slot;
+        return { state, inProcess: slot.kind === 'inline', workers: slot.kind === 'pool' ? slot.pool.processes() : [] };
+      }),
+      store: this.recorder?.figures() ?? null,
+      storeLost: lost,
+    };
+  }
+
+  /** For /readyz: from what the heartbeats already brought, no round trip to any worker. */
+  readiness(): Readiness {
+    return assessReadiness({
+      stopping: this.stopping !== null,
+      apps: this.order.map((name) => {
+        const slot = this.slots.get(name) as Slot;
+        if (slot.kind === 'inline') return { name, inProcess: true, readyWorkers: 0, workers: 0, backoffMs: 0 };
+        return { name, inProcess: false, readyWorkers: slot.pool.readyWorkers(), workers: slot.pool.workers.size, backoffMs: slot.pool.backoffMs };
+      }),
+      store: this.recorder ? this.recorder.health?.() ?? { writable: true, reason: '' } : null,
+    });
+  }
+
   private async appStates(): Promise<AppState[]> {
     await Promise.all([...this.slots.values()].map((slot) => (slot.kind === 'pool' ? slot.pool.collect() : undefined)));
     return this.order.map((name) => {
@@ -300,5 +343,7 @@ export class Supervisor implements RuntimeControl {
     await Promise.all([...pools.map(({ pool }) => pool.stop(drainTimeoutMs)), inlineClosed]);
     const stats = this.statsServer;
     if (stats) await new Promise<void>((resolve) => stats.close(() => resolve()));
+    // Last, so that /readyz says "stopping" while the apps drain.
+    await this.metricsServer?.close();
   }
 }

@@ -12,6 +12,7 @@ import type { AppHandler, AppHost } from '../app-host.js';
 import { loadApp } from '../app-loader.js';
 import { createDemoApp } from '../demo-app.js';
 import { createLogger } from '../logger.js';
+import { createProcessSampler } from '../process-figures.js';
 import { Server } from '../server.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
 import { IN_FLIGHT_REPORTED, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
@@ -36,6 +37,7 @@ let lastPressure = false;
 let lastHeld = 0;
 let pressureTimer: NodeJS.Timeout | null = null;
 const emptyStats = new AppStats();
+const sampleProcess = createProcessSampler();
 
 function send(message: FromWorker, callback?: () => void): void {
   if (!process.connected) return callback?.();
@@ -120,6 +122,7 @@ function figures(): WorkerFigures {
     seq: limitSeq,
     stats: (h?.stats ?? emptyStats).toData(),
     rssBytes: process.memoryUsage.rss(),
+    process: sampleProcess(),
     rowsRecorded: recorder?.recorded ?? 0,
     inFlight: server?.inFlight(IN_FLIGHT_REPORTED) ?? [],
   };

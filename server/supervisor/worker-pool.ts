@@ -11,6 +11,7 @@ import { errors } from '../../shared/errors.js';
 import type { AppSnapshot, ReloadResult } from '../../shared/runtime-control.js';
 import { Outcome, type RuntimeEvent, type TimingRow } from '../../shared/timing-row.js';
 import { AppStats } from '../app-stats.js';
+import type { ProcessFigures } from '../process-figures.js';
 import type { AppState } from '../stats-report.js';
 import type { PackedBatch } from '../store/packed-batch.js';
 import type { WorkerFigures, WorkerStartConfig } from './ipc-protocol.js';
@@ -18,6 +19,14 @@ import { countOpenConnections } from './open-connections.js';
 import { crashBackoffMs, maxRequestsWithJitter } from './restart-policy.js';
 import { SlotLedger } from './slot-ledger.js';
 import { WorkerProcess, type WorkerCredentials, type WorkerEvents } from './worker-process.js';
+
+export interface WorkerProcessInfo {
+  slot: number;
+  pid: number;
+  state: string;
+  rssBytes: number;
+  process: ProcessFigures;
+}
 
 export interface PoolOptions {
   name: string;
@@ -229,6 +238,31 @@ export class WorkerPool {
     await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
   }
 
+  /**
+   * Accepting workers whose event loop answered within two heartbeats: what /readyz asks, from
+   * what the heartbeats already brought (no round trip per poll).
+   */
+  readyWorkers(): number {
+    const now = performance.now();
+    let n = 0;
+    for (const w of this.workers.values()) if (w.state === 'accepting' && now - w.lastAnswerAt < 2 * this.heartbeatMs + COLLECT_TIMEOUT_MS) n++;
+    return n;
+  }
+
+  /** >0 while a crash loop holds the next worker back: ms left. */
+  get backoffMs(): number {
+    return this.restartTimer ? Math.max(0, Math.round(this.restartAt - Date.now())) : 0;
+  }
+
+  /** Every live worker's slot, pid and last reported figures, for the metrics listener. */
+  processes(): WorkerProcessInfo[] {
+    const out: WorkerProcessInfo[] = [];
+    for (const w of this.workers.values()) {
+      if (w.alive && w.figures) out.push({ slot: w.slot, pid: w.pid, state: w.state, rssBytes: w.figures.rssBytes, process: w.figures.process });
+    }
+    return out.sort((a, b) => a.slot - b.slot);
+  }
+
   state(): AppState {
     const stats = new AppStats();
     stats.merge(this.retired.toData());
@@ -280,7 +314,9 @@ export class WorkerPool {
 
   private spawn(restartOnFailure = false): WorkerProcess {
     const config = { ...this.o.startConfig, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
+    const taken = new Set([...this.workers.values()].map((other) => other.slot));
     const w = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
+    while (taken.has(w.slot)) w.slot++;
     w.restartOnFailure = restartOnFailure;
     this.workers.set(w.id, w);
     this.ledger.add(w.id);

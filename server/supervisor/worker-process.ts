@@ -60,6 +60,11 @@ function workerExecArgv(): string[] {
 
 export class WorkerProcess {
   state: WorkerState = 'starting';
+  /**
+   * The lowest index no other live worker of the pool holds when this one starts: a stable label
+   * for its metrics (a replacement takes the place of the worker it replaces), unlike the pid.
+   */
+  slot = 0;
   readonly child: ChildProcess;
   readonly startedAt = Date.now();
   lastAnswerAt = performance.now();
