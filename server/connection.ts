@@ -73,7 +73,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   }
 
   get info(): ScgiRequestInfo {
-    this.infoCache ??= new RequestInfo(this.env, this.host);
+    this.infoCache ??= new RequestInfo(this.env, this.host, this.target.mount);
     return this.infoCache;
   }
 
@@ -127,6 +127,10 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     this.env = env;
     this.contentLength = contentLength;
     this.target = resolveTarget(env, this.host.mount);
+    if (this.host.mount !== '' && this.target.mount === '' && this.host.log.isLevelEnabled('debug')) {
+      // Served unstripped: usually a front-end location wider than the mount.
+      this.host.log.debug({ app: this.host.name, uri: env.REQUEST_URI }, `request outside the mount ${this.host.mount}: ${env.REQUEST_URI ?? ''}`);
+    }
     this.host.admit(this);
   }
 
@@ -341,6 +345,7 @@ class RequestInfo implements ScgiRequestInfo {
   constructor(
     readonly env: ScgiEnv,
     private readonly host: AppHost,
+    readonly mount: string,
   ) {}
 
   get app(): string {

@@ -21,6 +21,11 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknow
 export interface ScgiRequestInfo {
   env: Record<string, string>;
   app: string;
+  /**
+   * The prefix stripped from the path ('' when none): an app under `/shop` sees `/cart` and
+   * builds its own links and redirects as `${mount}/cart`.
+   */
+  mount: string;
   /** The app's own live figures, as the original's `wsgi.x_thread_stat`. */
   stats(): Record<string, number>;
 }
@@ -54,6 +59,14 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
   if (kHeadersCount !== undefined) (req as unknown as Record<symbol, number>)[kHeadersCount] = raw.length;
   else req.headers = headersOf(raw);
   req.scgi = exchange.info;
+  if (exchange.target.mount !== '') {
+    // What Express (its router) gives a sub-app mounted with app.use('/shop', app): baseUrl is
+    // the prefix, originalUrl the full URL, so `res.redirect(req.baseUrl + '/cart')` stays under
+    // the mount and request loggers show the path the client asked for.
+    const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
+    mounted.baseUrl = exchange.target.mount;
+    mounted.originalUrl = exchange.env.REQUEST_URI || exchange.target.mount + exchange.target.url;
+  }
   req._read = resumeSocket;
   req._destroy = destroyRequest;
 
