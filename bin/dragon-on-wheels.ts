@@ -16,10 +16,13 @@ import { parseStats } from '../shared/stats-format.js';
 import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config.js';
 import { checkApps, formatAppChecks } from '../server/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
-import { createLogger, type LogFormat } from '../server/logger.js';
+import { onFetchHandlerDetected } from '../server/app-loader.js';
+import { createLogger, reopenLogFiles, type LogFormat } from '../server/logger.js';
 import { VERSION } from '../server/version.js';
 import { demoSettings } from './demo-settings.js';
-import { startRuntime } from './start-runtime.js';
+import { UsageError } from './usage-error.js';
+import { allSucceeded, formatLoadResult, LOAD_DEFAULTS, positiveInteger, runLoad } from './load-command.js';
+import { startRuntime, type RuntimeHandle } from './start-runtime.js';
 import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
 import { takeListenFds, useListenFds } from '../server/systemd/listen-fds.js';
 
@@ -35,6 +38,12 @@ Usage:
   dragon-on-wheels reload [host:port]        graceful reload of every app's workers with fresh code:
                                              finds the running server through its stats port
                                              (default 127.0.0.1:9004) and sends it SIGHUP
+  dragon-on-wheels load [host:port|unix:/path] [--requests 2000] [--concurrency 16] [--uri /]
+                   [--method GET] [--max-seconds 30]
+                                             a bounded SCGI load test straight to an app's port
+                                             (default 127.0.0.1:9002; loopback and Unix sockets
+                                             only): req/s, statuses, latency percentiles;
+                                             exit 1 unless every answer was 2xx or 3xx
   dragon-on-wheels dashboard --db <file> [--stats host:port] [--listen host:port]
                                              run the dashboard beside a running runtime
 
@@ -52,7 +61,6 @@ Environment:
                        printed once as a login URL)
 `;
 
-class UsageError extends Error {}
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -78,6 +86,11 @@ async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         stats: { type: 'string' },
         listen: { type: 'string' },
+        requests: { type: 'string' },
+        concurrency: { type: 'string' },
+        uri: { type: 'string' },
+        method: { type: 'string' },
+        'max-seconds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -94,8 +107,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const format = values['log-format'] ?? 'pretty';
-  if (format !== 'pretty' && format !== 'json') throw new UsageError(`--log-format must be pretty or json, not ${format}`);
+  const format = values['log-format'] ?? 'auto';
+  if (format !== 'pretty' && format !== 'json' && format !== 'auto') throw new UsageError(`--log-format must be auto, pretty or json, not ${format}`);
   const level = values['log-level'];
   if (level !== undefined && !LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${level}`);
   const [command, ...rest] = positionals;
@@ -106,6 +119,9 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'demo') settings = demoSettings(process.cwd());
       else {
         if (rest.length !== 1) throw new UsageError('serve takes exactly one config file');
+        // As Passenger does: apps run as in production (Express then answers errors without a
+        // stack) unless the user chose otherwise. Set before any app module is imported.
+        if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
         settings = await loadConfigFile(rest[0] as string);
       }
       if (values['log-format']) settings.log.format = format;
@@ -164,6 +180,18 @@ async function main(argv: string[]): Promise<number> {
       control.close();
       history.close();
       return 0;
+    }
+    case 'load': {
+      const result = await runLoad({
+        target: rest[0] ?? LOAD_DEFAULTS.target,
+        requests: positiveInteger('requests', values.requests, LOAD_DEFAULTS.requests),
+        concurrency: positiveInteger('concurrency', values.concurrency, LOAD_DEFAULTS.concurrency),
+        uri: values.uri ?? LOAD_DEFAULTS.uri,
+        method: values.method ?? LOAD_DEFAULTS.method,
+        maxSeconds: positiveInteger('max-seconds', values['max-seconds'], LOAD_DEFAULTS.maxSeconds),
+      });
+      process.stdout.write(formatLoadResult(result));
+      return allSucceeded(result) ? 0 : 1;
     }
     default:
       throw new UsageError(command === undefined ? 'a command is needed' : `unknown command ${JSON.stringify(command)}`);
