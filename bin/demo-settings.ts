@@ -32,7 +32,8 @@ export function demoSettings(cwd: string): RuntimeSettings {
     stats: DEFAULTS.stats,
     limits: { ...DEFAULT_LIMITS },
     drainTimeoutMs: DEFAULTS.drainTimeoutMs,
-    log: { level: 'info', format: 'pretty' },
+    // Readable on a terminal, JSON lines when piped (as `serve`).
+    log: { level: 'info', format: 'auto' },
     store: { path: resolve(cwd, DEFAULTS.storePath), recordPaths: true, retention: {} },
     dashboard: { listen: DEFAULTS.dashboardListen },
     persistLimits: false,

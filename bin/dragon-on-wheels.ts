@@ -51,7 +51,7 @@ Options:
   --db <file>          timing store database (default ./${DEFAULTS.storePath})
   --no-store           do not record request timings
   --no-dashboard       do not start the dashboard
-  --log-format <f>     pretty (default) or json
+  --log-format <f>     auto (default: pretty on a terminal, else json), pretty or json
   --log-level <l>      trace, debug, info (default), warn, error, fatal, silent
   -h, --help           this text
   -v, --version        the version
@@ -122,6 +122,9 @@ async function main(argv: string[]): Promise<number> {
         // As Passenger does: apps run as in production (Express then answers errors without a
         // stack) unless the user chose otherwise. Set before any app module is imported.
         if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
+        // As Passenger does: apps run as in production (Express then answers errors without a
+        // stack) unless the user chose otherwise. Set before any app module is imported.
+        if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
         settings = await loadConfigFile(rest[0] as string);
       }
       if (values['log-format']) settings.log.format = format;
@@ -129,8 +132,10 @@ async function main(argv: string[]): Promise<number> {
       if (values['no-store']) settings.store = null;
       else if (values.db !== undefined) settings.store = { ...(settings.store ?? { recordPaths: true, retention: {} }), path: resolve(values.db) };
       if (values['no-dashboard']) settings.dashboard = null;
-      const log = createLogger({ level: settings.log.level, format: settings.log.format as LogFormat });
+      const log = createLogger({ level: settings.log.level, format: settings.log.format as LogFormat, ...(settings.log.file === undefined ? {} : { file: settings.log.file }) });
+      onFetchHandlerDetected((name) => log.warn({ app: name }, `${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
       if (command === 'demo') log.info('Run demo server');
+      else log.info(`NODE_ENV=${process.env.NODE_ENV ?? ''}${process.env.NODE_ENV === 'production' ? ' (the default for serve; set NODE_ENV to change it)' : ''}`);
       return serveUntilSignal(settings, log);
     }
     case 'check': {
@@ -217,6 +222,8 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
     systemd.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'reloading' });
     void runtime.server.reloadAll('SIGHUP').finally(() => systemd.notify({ READY: 1, STATUS: serving }));
   });
+  // logrotate's postrotate sends SIGUSR1 (as to nginx): log.file is reopened here and in every worker.
+  process.on('SIGUSR1', () => void reopenLogs(runtime.server, log));
   const signal = await untilSignal(log);
   log.info(`${signal}: stopping; waiting up to ${settings.drainTimeoutMs} ms for ${runtime.server.inFlight} requests in flight`);
   systemd.notify({ STOPPING: 1, STATUS: `stopping: draining ${runtime.server.inFlight} requests` });
@@ -225,6 +232,19 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   const figures = runtime.store?.figures();
   log.info(figures ? `stopped; timing store wrote ${figures.rows} rows (${figures.dropped} dropped)` : 'stopped');
   return 0;
+}
+
+async function reopenLogs(server: RuntimeHandle['server'], log: Logger): Promise<void> {
+  const files = reopenLogFiles();
+  const pids = (await server.snapshot()).apps.flatMap((app) => app.workerPids);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGUSR1');
+    } catch {
+      // Gone meanwhile: its replacement opens the file afresh anyway.
+    }
+  }
+  log.info(`SIGUSR1: ${files === 0 ? 'no log file to reopen (logging to stdout)' : 'log file reopened'}${pids.length > 0 ? `, passed on to workers ${pids.join(' ')}` : ''}`);
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

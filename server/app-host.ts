@@ -10,6 +10,7 @@ import type { AppSnapshot } from '../shared/runtime-control.js';
 import { Outcome, type TimingRecorder } from '../shared/timing-row.js';
 import { runFetchHandler, type FetchHandler } from './adapters/fetch/fetch-adapter.js';
 import { runNodeListener, type NodeListener } from './adapters/node/node-adapter.js';
+import type { AccessLogWriter } from './access-log.js';
 import { AppStats } from './app-stats.js';
 import { Phase, type ScgiConnection } from './connection.js';
 import { Limiter } from './limiter.js';
@@ -17,7 +18,8 @@ import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
 import { performance } from 'node:perf_hooks';
 
-export type AppHandler = { type: 'node'; listener: NodeListener } | { type: 'fetch'; handler: FetchHandler };
+/** `kind`: what the loader recognised ("Express app", "Hono app"...), for the start log. */
+export type AppHandler = ({ type: 'node'; listener: NodeListener } | { type: 'fetch'; handler: FetchHandler }) & { kind?: string };
 
 export interface AppOptions {
   name: string;
@@ -57,6 +59,8 @@ export class AppHost {
    * supervisor hears about queue pressure and slots given back. Null in-process (no cost there).
    */
   onLoadChange: ((host: AppHost) => void) | null = null;
+  /** The opt-in access log (log.access); null: off, and no cost per request. */
+  accessLog: AccessLogWriter | null = null;
   private readonly rejectionLog = new LogThrottle(LOG_INTERVAL_MS);
   /** Per error code: a flood of one kind never hides the first line of another. */
   private readonly badRequestLogs = new Map<string, LogThrottle>();
@@ -144,6 +148,7 @@ export class AppHost {
     const admitted = conn.admittedAt > 0;
     const queueMs = (admitted ? conn.admittedAt : now) - conn.acceptedAt;
     const serviceMs = admitted ? now - conn.admittedAt : 0;
+    if (this.accessLog !== null) this.writeAccess(conn, status, now - conn.acceptedAt, queueMs);
     stats.record(now - conn.acceptedAt, queueMs, status);
     if (this.recorder !== null) {
       // The store truncates the path, or drops it when path recording is off.
@@ -160,6 +165,24 @@ export class AppHost {
         path: conn.target.path,
       });
     }
+  }
+
+  private writeAccess(conn: ScgiConnection, status: number, durationMs: number, queueMs: number): void {
+    const env = conn.env;
+    (this.accessLog as AccessLogWriter)({
+      app: this.name,
+      startMs: conn.startMs,
+      method: conn.target.method,
+      uri: env.REQUEST_URI || conn.target.url,
+      protocol: env.SERVER_PROTOCOL || 'HTTP/1.1',
+      status,
+      bytes: conn.socket.bytesWritten,
+      durationMs,
+      queueMs,
+      remoteAddr: env.REMOTE_ADDR ?? conn.socket.remoteAddress ?? '',
+      referer: env.HTTP_REFERER ?? '',
+      userAgent: env.HTTP_USER_AGENT ?? '',
+    });
   }
 
   /** A malformed request: one client can send thousands a second, so the log is throttled (issue 11). */

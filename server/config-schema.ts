@@ -71,7 +71,12 @@ export const configSchema = {
       additionalProperties: false,
       properties: {
         level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
-        format: { enum: ['pretty', 'json'] },
+        // auto: readable on a terminal, JSON lines otherwise (a pipe, journald, a file).
+        format: { enum: ['auto', 'pretty', 'json'] },
+        // Lines are appended here instead of stdout; SIGUSR1 reopens it (logrotate).
+        file: { type: 'string', minLength: 1 },
+        // One line per request: true (or 'json') as the other lines, 'combined' as Apache/nginx.
+        access: { anyOf: [{ type: 'boolean' }, { enum: ['json', 'combined'] }] },
       },
     },
     store: {

@@ -18,6 +18,8 @@ import { configSchema } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import type { SocketOwner } from './listen-address.js';
 import type { AppSource } from './supervisor/ipc-protocol.js';
+import type { AccessLogFormat } from './access-log.js';
+import type { LogFormat } from './logger.js';
 
 export interface StoreSettings {
   path: string;
@@ -48,6 +50,15 @@ export interface AppSettings {
   workers?: WorkerSettings;
 }
 
+export interface LogSettings {
+  level: string;
+  format: LogFormat;
+  /** Absolute; absent: stdout. */
+  file?: string;
+  /** Absent: no access log. */
+  access?: AccessLogFormat;
+}
+
 export interface RuntimeSettings {
   apps: AppSettings[];
   stats: string | null;
@@ -55,7 +66,7 @@ export interface RuntimeSettings {
   metrics?: string | null;
   limits: ScgiLimits;
   drainTimeoutMs: number;
-  log: { level: string; format: 'pretty' | 'json' };
+  log: LogSettings;
   store: StoreSettings | null;
   dashboard: { listen: string; token?: string; allowedHosts?: string[] } | null;
   persistLimits: boolean;
@@ -193,7 +204,12 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       bodyIdleTimeoutMs: limits.bodyIdleTimeout ?? DEFAULT_LIMITS.bodyIdleTimeoutMs,
     },
     drainTimeoutMs: config.drainTimeout ?? DEFAULTS.drainTimeoutMs,
-    log: { level: config.log?.level ?? 'info', format: config.log?.format ?? 'pretty' },
+    log: {
+      level: config.log?.level ?? 'info',
+      format: config.log?.format ?? 'auto',
+      ...(config.log?.file === undefined ? {} : { file: resolve(baseDir, config.log.file) }),
+      ...(config.log?.access === undefined || config.log.access === false ? {} : { access: config.log.access === true ? 'json' : config.log.access }),
+    },
     store: store === null ? null : {
       path: resolve(baseDir, store.path ?? DEFAULTS.storePath),
       recordPaths: store.recordPaths ?? true,

@@ -1,17 +1,42 @@
 /**
  * @module logger
- * pino, printing readable lines by default (time, pid, level, message, like the original's
- * `2016-01-09 01:51:19,225 24425 [INFO] UP on 127.0.0.1:9002`) and JSON when asked.
+ * pino, printing readable lines on a terminal (time, pid, level, message, like the original's
+ * `2016-01-09 01:51:19,225 24425 [INFO] UP on 127.0.0.1:9002`) and JSON lines otherwise, to
+ * stdout or to `log.file`, which `reopenLogFiles()` (SIGUSR1, for logrotate) opens afresh.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
-export type LogFormat = 'pretty' | 'json';
+/** 'auto': readable on a terminal, JSON when stdout is a pipe, a journal or a file (and for log.file). */
+export type LogFormat = 'pretty' | 'json' | 'auto';
 
-export function createLogger(options: { level?: string; format?: LogFormat; destination?: NodeJS.WritableStream } = {}): Logger {
+export interface LogOptions {
+  level?: string;
+  format?: LogFormat;
+  /** Append to this file instead of stdout; every process of a server appends to the same file. */
+  file?: string;
+  /** For tests: write here instead of stdout or a file. */
+  destination?: NodeJS.WritableStream;
+}
+
+type FileDestination = DestinationStream & { reopen(): void; flushSync(): void };
+
+/** Every log file this process writes, for reopenLogFiles(). */
+const files = new Set<FileDestination>();
+
+/** The format 'auto' stands for in this process. */
+export function resolveLogFormat(format: LogFormat | undefined, file: string | undefined, stdoutIsTTY: boolean): 'pretty' | 'json' {
+  if (format === 'pretty' || format === 'json') return format;
+  return file === undefined && stdoutIsTTY ? 'pretty' : 'json';
+}
+
+export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? 'info';
-  if (options.format === 'json') {
-    return options.destination ? pino({ level }, options.destination) : pino({ level });
+  const format = resolveLogFormat(options.format, options.file, process.stdout.isTTY === true);
+  const target = options.destination ?? (options.file === undefined ? undefined : openLogFile(options.file));
+  if (format === 'json') {
+    // Asynchronous (pino flushes it at exit): a request's access line costs a buffer append.
+    return target ? pino({ level }, target) : pino({ level }, pino.destination({ dest: 1, sync: false }));
   }
   // In-process and synchronous: a logging worker thread is not worth it at a server's log volume,
   // and lines must not be lost when the process exits right after a fatal config error.
@@ -22,7 +47,21 @@ export function createLogger(options: { level?: string; format?: LogFormat; dest
     ignore: 'hostname',
     messageFormat: '{msg}',
     singleLine: true,
-    destination: options.destination ?? 1,
+    destination: target ?? 1,
   });
   return pino({ level, base: { pid: process.pid } }, stream);
+}
+
+function openLogFile(path: string): FileDestination {
+  // append (O_APPEND): the supervisor and its workers share the file without overwriting each
+  // other's lines; mkdir: a fresh /var/log/dragon/ is created rather than failing the start.
+  const dest = pino.destination({ dest: path, sync: false, append: true, mkdir: true }) as unknown as FileDestination;
+  files.add(dest);
+  return dest;
+}
+
+/** After logrotate moved the files away: write to new files at the same paths (nginx's USR1). */
+export function reopenLogFiles(): number {
+  for (const dest of files) dest.reopen();
+  return files.size;
 }

@@ -12,6 +12,7 @@ import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../shared/ru
 import { MAX_THREADS } from '../shared/runtime-control.js';
 import { formatStats } from '../shared/stats-format.js';
 import type { TimingRecorder } from '../shared/timing-row.js';
+import { createAccessLog, type AccessLogFormat } from './access-log.js';
 import { AppHost, type AppOptions } from './app-host.js';
 import { ScgiConnection, Phase } from './connection.js';
 import { attachExchange, exchangeOf } from './exchange.js';
@@ -42,6 +43,10 @@ export interface ServerOptions {
   limits?: Partial<ScgiLimits>;
   logger?: Logger;
   recorder?: TimingRecorder | null;
+  /** One line per finished request on `logger` (log.access); absent or null: none. */
+  accessLog?: AccessLogFormat | null;
+  /** Log "UP on <address>" for each listener (default true; the supervisor logs its own). */
+  announce?: boolean;
 }
 
 const SWEEP_INTERVAL_MS = 100;
@@ -73,6 +78,7 @@ export class Server implements RuntimeControl {
         if (this.apps.has(app.name)) throw new errors.DOW_ERR_CONFIG(`apps: ${app.name}`, 'app names must be unique');
         checkThreads(app.threads);
         const host = new AppHost(app, spec.listen, this.limits, this.log, this.recorder);
+        if (options.accessLog) host.accessLog = createAccessLog(this.log, options.accessLog);
         this.apps.set(app.name, host);
       }
     }
@@ -100,7 +106,7 @@ export class Server implements RuntimeControl {
         // connection flood, or ECONNABORTED. Unhandled they would kill the process; the listener
         // keeps accepting once descriptors are free again.
         net.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(bound, err));
-        if (!spec.handle) this.log.info(`UP on ${bound}`);
+        if (!spec.handle && this.options.announce !== false) this.log.info(host ? { app: host.name } : {}, `UP on ${bound}${host ? ` (${host.name})` : ' (stats)'}`);
       }
     } catch (err) {
       await this.stopAccepting();

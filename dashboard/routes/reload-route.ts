@@ -44,7 +44,7 @@ export function registerReloadRoute(app: FastifyInstance, ctx: DashboardContext)
       // With a store the runtime writes the `reload` event itself; without one, this dashboard
       // remembers it, as it does limit changes.
       if (!ctx.history) ctx.localEvents.add({ atMs: ctx.now(), app: name, kind: 'reload', pid: 0, detail: describeReload(result), source });
-      request.log.info({ app: name, oldPids: result.oldPids, newPids: result.newPids, tookMs: result.tookMs, source }, 'app reloaded');
+      // Not logged here: the worker pool logs every reload once, with its source.
       return result;
     },
   );

@@ -18,6 +18,7 @@ import type { AppStatsData } from '../app-stats.js';
 import type { AppOptions } from '../app-host.js';
 import type { AppType } from '../app-loader.js';
 import type { ScgiLimits } from '../protocol/limits.js';
+import type { LogSettings } from '../config.js';
 import type { ProcessFigures } from '../process-figures.js';
 import type { PackedBatch } from '../store/packed-batch.js';
 import type { WorkerLoad } from './slot-ledger.js';
@@ -30,7 +31,7 @@ export interface WorkerStartConfig {
   source: AppSource;
   listen: string;
   limits: ScgiLimits;
-  log: { level: string; format: 'pretty' | 'json' };
+  log: LogSettings;
   /** Null when the timing store is off: rows are then not even packed. */
   store: { recordPaths: boolean; flushIntervalMs: number } | null;
   /** Requests after which the worker asks to be replaced (jitter already applied); 0 = never. */

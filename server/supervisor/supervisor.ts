@@ -25,6 +25,7 @@ import { isPackedBatch, unpack, type PackedBatch } from '../store/packed-batch.j
 import { VERSION } from '../version.js';
 import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
 import { WorkerPool } from './worker-pool.js';
+import { describeHandler } from '../app-loader.js';
 import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
 import { startMetricsServer, type RunningMetricsServer } from '../metrics/metrics-server.js';
@@ -71,8 +72,8 @@ export class Supervisor implements RuntimeControl {
         const address = slot.kind === 'pool' ? formatListenAddress(slot.bound.address) : (slot.server.addresses[0] as string);
         this.order.push(app.options.name);
         this.addresses.push(address);
-        const mode = slot.kind === 'pool' ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}` : 'in-process';
-        this.log.info(`UP on ${address} (${app.options.name}, ${mode})`);
+        const mode = slot.kind === 'pool' ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}` : `in-process, ${describeHandler(app.options.handler)}`;
+        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${mode})`);
       }
       if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
       if (this.settings.metrics) await this.startMetrics(this.settings.metrics);
@@ -98,6 +99,9 @@ export class Supervisor implements RuntimeControl {
         limits: this.settings.limits,
         logger: this.log,
         recorder: this.recorder,
+        accessLog: this.settings.log.access ?? null,
+        // The UP line below names the app and what it is; the Server's own would repeat it.
+        announce: false,
       });
       this.slots.set(name, { kind: 'inline', server });
       await server.listen();

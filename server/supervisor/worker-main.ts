@@ -9,9 +9,9 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AppStats } from '../app-stats.js';
 import type { AppHandler, AppHost } from '../app-host.js';
-import { loadApp } from '../app-loader.js';
+import { describeHandler, loadApp, onFetchHandlerDetected } from '../app-loader.js';
 import { createDemoApp } from '../demo-app.js';
-import { createLogger } from '../logger.js';
+import { createLogger, reopenLogFiles } from '../logger.js';
 import { createProcessSampler } from '../process-figures.js';
 import { Server } from '../server.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
@@ -46,7 +46,10 @@ function send(message: FromWorker, callback?: () => void): void {
 
 async function start(cfg: WorkerStartConfig): Promise<void> {
   config = cfg;
-  log = createLogger({ level: cfg.log.level, format: cfg.log.format }).child({ app: cfg.app.name });
+  // Every line names the app and this worker (pid is the process's, worker says it is one).
+  log = createLogger({ level: cfg.log.level, format: cfg.log.format, ...(cfg.log.file === undefined ? {} : { file: cfg.log.file }) })
+    .child({ app: cfg.app.name, worker: process.pid });
+  onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
   try {
     handler = cfg.source.kind === 'demo'
       ? { type: 'node', listener: createDemoApp(cfg.app.name) }
@@ -55,6 +58,7 @@ async function start(cfg: WorkerStartConfig): Promise<void> {
     send({ type: 'failed', stage: 'load', message: err instanceof Error ? err.message : String(err) });
     return;
   }
+  log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
   if (cfg.store) {
     recorder = createIpcRecorder({ ...cfg.store, send: (batch) => send({ type: 'rows', batch }) });
   }
@@ -69,6 +73,7 @@ async function accept(handle: object): Promise<void> {
     limits: cfg.limits,
     logger: log,
     recorder,
+    accessLog: cfg.log.access ?? null,
   });
   host = server.apps.get(cfg.app.name) ?? null;
   if (host) {
@@ -185,6 +190,8 @@ process.on('disconnect', () => void drain(ORPHAN_DRAIN_MS));
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
 }
+// logrotate moved the file: the supervisor passes its SIGUSR1 on to each worker.
+process.on('SIGUSR1', () => reopenLogFiles());
 // An app's stray async error must not take the worker's other requests down with it.
 process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
 process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));

@@ -1,0 +1,190 @@
+/**
+ * Logs for operators (issue 12 item 6, issue 11 item 9): log.file reopened on SIGUSR1 in the
+ * supervisor and its workers, JSON when stdout is not a terminal, the app and the worker pid on
+ * worker lines, the UP line naming the app and what it is, the opt-in access log (JSON and
+ * combined), and a thread-limit change logged once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { startRuntime } from '../../bin/start-runtime.js';
+import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { Server } from '../../server/server.js';
+import { serveConfig } from '../helpers/cli-process.js';
+import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { captureLogs, eventually, sleep, toTarget } from '../helpers/runtime.js';
+import { scgiRequest } from '../helpers/scgi-client.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+async function readLines(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function waitForLine(file: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await readLines(file)).find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no such line in ${file}:\n${await readFile(file, 'utf8').catch(() => '(no file)')}`);
+    await sleep(25);
+  }
+}
+
+test('log.file: JSON lines from the supervisor and its workers (app and worker pid on each), access lines, reopened on SIGUSR1 after logrotate moved it', async (t) => {
+  const dir = await makeTempDir('operator-logs');
+  t.after(() => removeTempDir(dir));
+  const port = await getFreePort();
+  const server = await serveConfig(t, dir, {
+    stats: false,
+    store: false,
+    dashboard: false,
+    apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: `${FIXTURES}hello-node.mjs`, workers: 1 }],
+    // Relative: next to the config file.
+    log: { file: 'logs/server.log', access: true },
+  });
+  const file = join(dir, 'logs', 'server.log');
+  const supervisorPid = server.child.pid as number;
+  const up = await waitForLine(file, (l) => typeof l.msg === 'string' && l.msg.startsWith('UP on'));
+  assert.match(up.msg as string, new RegExp(`UP on 127\\.0\\.0\\.1:${port} \\(shop, 1 worker\\)`));
+  assert.equal(up.app, 'shop');
+  assert.equal(up.pid, supervisorPid);
+  // The worker says what it detected, with its pid.
+  const serving = await waitForLine(file, (l) => typeof l.msg === 'string' && /shop: serving .*hello-node\.mjs as /.test(l.msg));
+  assert.equal(serving.app, 'shop');
+  assert.notEqual(serving.pid, supervisorPid);
+  assert.equal(serving.worker, serving.pid);
+
+  const first = await scgiRequest({ port }, { uri: '/first?x=1', env: { REMOTE_ADDR: '203.0.113.9' } });
+  assert.equal(first.status, 200);
+  const access = await waitForLine(file, (l) => l.access === true);
+  assert.equal(access.app, 'shop');
+  assert.equal(access.worker, serving.pid);
+  assert.equal(access.method, 'GET');
+  assert.equal(access.url, '/first?x=1');
+  assert.equal(access.status, 200);
+  assert.equal(access.remote, '203.0.113.9');
+  assert.ok(typeof access.bytes === 'number' && access.bytes > 0);
+  assert.ok(typeof access.ms === 'number' && typeof access.queueMs === 'number');
+  assert.equal(server.output(), '', 'nothing on stdout or stderr: everything went to the file');
+
+  // logrotate: move the file, then `kill -USR1 <supervisor>`.
+  await rename(file, `${file}.1`);
+  process.kill(supervisorPid, 'SIGUSR1');
+  await waitForLine(file, (l) => typeof l.msg === 'string' && /SIGUSR1: log file reopened, passed on to workers/.test(l.msg));
+  await sleep(100);
+  const second = await scgiRequest({ port }, { uri: '/second' });
+  assert.equal(second.status, 200);
+  const after = await waitForLine(file, (l) => l.access === true && l.url === '/second');
+  assert.equal(after.worker, serving.pid, 'the worker writes to the new file too');
+  const old = await readFile(`${file}.1`, 'utf8');
+  assert.match(old, /\/first\?x=1/);
+  assert.doesNotMatch(old, /\/second/);
+});
+
+test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=production unless set; a plain fetch handler under type auto is detected and served (issue 11 items 7, 23)', async (t) => {
+  const dir = await makeTempDir('operator-logs');
+  t.after(() => removeTempDir(dir));
+  const port = await getFreePort();
+  const config = join(dir, 'dragon.config.json');
+  await writeFile(config, JSON.stringify({
+    stats: false,
+    store: false,
+    dashboard: false,
+    apps: [{ name: 'plain', listen: `127.0.0.1:${port}`, module: `${FIXTURES}plain-fetch.mjs`, workers: 0 }],
+  }));
+  const env = { ...process.env };
+  delete env.NODE_ENV;
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  await eventually(() => /UP on/.test(output), 20_000);
+  const lines = output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; level: number; app?: string });
+  assert.ok(lines.some((l) => l.msg === `UP on 127.0.0.1:${port} (plain, in-process, (req, res) listener or fetch handler (told apart at the first request))` && l.app === 'plain'), output);
+  assert.ok(lines.some((l) => /^NODE_ENV=production \(the default for serve/.test(l.msg)), output);
+
+  // The first call is made Node-style; what it returns is a Response, so it is written as one.
+  const first = await scgiRequest({ port }, { uri: '/a' });
+  assert.equal(first.status, 200);
+  assert.equal(first.body.toString(), 'first call\n');
+  assert.deepEqual(first.headers.get('x-kind'), ['fetch']);
+  // From then on it gets a real Request; the app sees NODE_ENV=production.
+  const second = await scgiRequest({ port }, { uri: '/b' });
+  assert.equal(second.status, 200);
+  assert.equal(second.body.toString(), 'fetch /b NODE_ENV=production\n');
+  await eventually(() => /it is a fetch handler and is served as one from now on; set type: 'fetch'/.test(output));
+});
+
+test('access log in the combined format: the nine fields log analysers read, then app, pid and times', async (t) => {
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const server = new Server({
+    listeners: [{
+      listen: '127.0.0.1:0',
+      processor: { app: { name: 'blog', handler: { type: 'node', listener: (_req, res) => res.end('hello') }, threads: 2, queue: 10, queueTimeoutMs: 1000, requestTimeoutMs: 0, mount: '' } },
+    }],
+    logger: pino({ level: 'info' }, sink),
+    accessLog: 'combined',
+    announce: false,
+  });
+  await server.listen();
+  t.after(() => server.close(0));
+  const res = await scgiRequest(toTarget(server.addresses[0] as string), {
+    method: 'POST',
+    uri: '/posts?id="7"',
+    body: 'x',
+    env: { REMOTE_ADDR: '198.51.100.4', SERVER_PROTOCOL: 'HTTP/1.0' },
+    headers: { 'User-Agent': 'curl/8.0', Referer: 'https://example.org/' },
+  });
+  assert.equal(res.status, 200);
+  await eventually(() => text.includes('\n'));
+  assert.match(
+    text,
+    new RegExp(`^198\\.51\\.100\\.4 - - \\[\\d{2}/[A-Z][a-z]{2}/\\d{4}:\\d{2}:\\d{2}:\\d{2} \\+0000\\] "POST /posts\\?id=\\\\x227\\\\x22 HTTP/1\\.0" 200 \\d+ "https://example\\.org/" "curl/8\\.0" app=blog pid=${process.pid} ms=\\d+\\.\\d queue_ms=\\d+\\.\\d\\n$`),
+  );
+});
+
+test('a thread-limit change through the dashboard is logged once, with who asked (issue 11 item 9)', async (t) => {
+  const { logs, logger } = captureLogs();
+  const token = randomBytes(24).toString('hex');
+  const runtime = await startRuntime({
+    apps: [{
+      listen: '127.0.0.1:0',
+      options: { name: 'shop', handler: { type: 'node', listener: (_req, res) => res.end('ok') }, threads: 2, queue: 10, queueTimeoutMs: 1000, requestTimeoutMs: 0, mount: '' },
+    }],
+    stats: null,
+    limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: 1000,
+    log: { level: 'info', format: 'json' },
+    store: null,
+    dashboard: { listen: '127.0.0.1:0', token },
+    persistLimits: false,
+  }, logger);
+  t.after(() => runtime.close());
+  const res = await fetch(`http://${runtime.dashboard?.address}/api/apps/shop/threads`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ threads: 5 }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  await sleep(50);
+  const lines = logs.filter((l) => JSON.stringify(l).includes('5') && /thread|limit/i.test(String(l.msg)));
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.match(String(lines[0]?.msg), /shop: threads 2 -> 5 \(api 127\.0\.0\.1\)/);
+});
