@@ -6,6 +6,7 @@
  */
 import { STATUS_CLASSES } from '../app-stats.js';
 import type { ProcessFigures } from '../process-figures.js';
+import type { Readiness } from './health.js';
 import type { AppState } from '../stats-report.js';
 import type { Family, HistogramSample, Sample } from './exposition.js';
 import { histogramSample } from './latency-buckets.js';
@@ -24,6 +25,8 @@ export interface MetricsSnapshot {
   store: { rows: number; dropped: number; errors: number } | null;
   /** Rows workers recorded but never delivered (they died first): the stats port's store_lost. */
   storeLost: number;
+  /** What /readyz says now, so that alert rules can see it too. */
+  readiness: Readiness;
 }
 
 type Scalar = Extract<Family, { type: 'counter' | 'gauge' | 'info' }>;
@@ -48,6 +51,8 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
     perApp('dragon_bad_requests', 'Malformed SCGI requests refused before reaching the app (400, 408, 413, 431); not in dragon_requests_total.', 'counter', (a) => a.stats.badRequests),
     perApp('dragon_in_flight_requests', 'Requests running in the app now.', 'gauge', (a) => a.online),
     perApp('dragon_queued_requests', 'Requests waiting for a slot now.', 'gauge', (a) => a.queued),
+    perApp('dragon_app_ready', '1 when the app has a worker ready to accept (or runs in-process), as /readyz sees it; 0 otherwise.', 'gauge', (a) => (s.readiness.apps[a.name]?.ready ? 1 : 0)),
+    { name: 'dragon_ready', help: '1 when /readyz answers 200 (every app ready, the store writable, not stopping); 0 otherwise.', type: 'gauge', samples: [{ labels: {}, value: s.readiness.ready ? 1 : 0 }] },
     perApp('dragon_thread_limit', 'Requests the app may run at once (threads), across its workers.', 'gauge', (a) => a.threads),
     perApp('dragon_workers', 'Worker processes serving the app now (0 for an in-process app).', 'gauge', (a) => a.workers),
     perApp('dragon_worker_restarts', 'Workers started to replace one that crashed, hung or was recycled.', 'counter', (a) => a.restarts),
@@ -73,6 +78,7 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
       { name: 'dragon_store_dropped_rows', help: 'Timing rows dropped (buffer full, store closing).', type: 'counter', samples: one(s.store.dropped) },
       { name: 'dragon_store_errors', help: 'Failed write attempts of the timing store (each retried).', type: 'counter', samples: one(s.store.errors) },
       { name: 'dragon_store_lost_rows', help: 'Timing rows recorded by workers that died before delivering them.', type: 'counter', samples: one(s.storeLost) },
+      { name: 'dragon_store_writable', help: '1 while the timing store writes (0 while writes fail and are retried).', type: 'gauge', samples: one(s.readiness.store === 'failing' ? 0 : 1) },
     );
   }
   families.push(...workerFamilies(s));

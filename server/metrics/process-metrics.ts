@@ -21,12 +21,26 @@ export function processMetricsText(format: ExpositionFormat): Promise<string> {
       openmetrics = new Registry<OpenMetricsContentType>();
       openmetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
       collectDefaultMetrics({ register: openmetrics });
+      dropMisnamedGauges(openmetrics);
     }
     return openmetrics.metrics();
   }
   if (!prometheus) {
     prometheus = new Registry();
     collectDefaultMetrics({ register: prometheus });
+    dropMisnamedGauges(prometheus);
   }
   return prometheus.metrics();
+}
+
+/**
+ * prom-client names three gauges `nodejs_active_{handles,requests,resources}_total`, which
+ * `promtool check metrics` rejects (only counters end in _total) and PromQL users would rate().
+ * They are left out; the per-type `nodejs_active_*` gauges without the suffix remain.
+ */
+function dropMisnamedGauges(registry: Registry<PrometheusContentType> | Registry<OpenMetricsContentType>): void {
+  for (const metric of registry.getMetricsAsArray()) {
+    // Typed as a numeric enum in prom-client's .d.ts, but a string ('gauge', 'counter') at run time.
+    if (String(metric.type) !== 'counter' && metric.name.endsWith('_total')) registry.removeSingleMetric(metric.name);
+  }
 }

@@ -219,6 +219,7 @@ export class Supervisor implements RuntimeControl {
       }),
       store: this.recorder?.figures() ?? null,
       storeLost: lost,
+      readiness: this.readiness(),
     };
   }
 

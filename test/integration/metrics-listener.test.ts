@@ -113,7 +113,12 @@ test('/healthz and /metrics answer while the only worker of an app hangs; /ready
   assert.equal(metrics.status, 200);
   assert.ok(performance.now() - started < 1000, `answered in ${Math.round(performance.now() - started)} ms`);
   // The hung worker is not waited for: its last heartbeat's figures stand.
-  assert.equal(sampleValue(parseSamples(metrics.body), 'dragon_workers', { app: 'stuck' }), 1);
+  const samples = parseSamples(metrics.body);
+  assert.equal(sampleValue(samples, 'dragon_workers', { app: 'stuck' }), 1);
+  // What /readyz says, for alert rules.
+  assert.equal(sampleValue(samples, 'dragon_app_ready', { app: 'stuck' }), 0);
+  assert.equal(sampleValue(samples, 'dragon_app_ready', { app: 'fine' }), 1);
+  assert.equal(sampleValue(samples, 'dragon_ready'), 0);
 });
 
 test('/readyz is 503 while the timing store cannot write, and names the store', async (t) => {
@@ -133,6 +138,7 @@ test('/readyz is 503 while the timing store cannot write, and names the store', 
   assert.match(body.reasons[0] ?? '', /^timing store: writes failing \(open /);
   const samples = parseSamples((await get(`${rt.base}/metrics`)).body);
   assert.ok(sampleValue(samples, 'dragon_store_errors_total') >= 1);
+  assert.equal(sampleValue(samples, 'dragon_store_writable'), 0);
 });
 
 test('other paths are 404 and other methods 405', async (t) => {
