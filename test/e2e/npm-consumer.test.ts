@@ -1,0 +1,100 @@
+/**
+ * The published package as a consumer meets it (issue 12 item 8): `npm pack` of this repo, the
+ * tarball and Express installed from the registry into a fresh folder, `npx dragon-on-wheels serve`
+ * there, a real SCGI request, SIGTERM.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { getFreePort } from '../helpers/free-port.js';
+import { scgiRequest } from '../helpers/scgi-client.js';
+import { sleep } from '../helpers/runtime.js';
+import { readStatsPort } from '../../dashboard/stats-client.js';
+import { parseStats } from '../../shared/stats-format.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// better-sqlite3 compiles from source where its prebuilt binary cannot be downloaded: minutes.
+const INSTALL_TIMEOUT_MS = 8 * 60_000;
+const QUIET = ['--prefer-offline', '--no-audit', '--no-fund'];
+
+test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wheels serve: answers SCGI, stops on SIGTERM', { timeout: 12 * 60_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dow-consumer-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+
+  // `prepare` builds dist/ first, as it does for `npm publish`.
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir, ...QUIET], { cwd: ROOT, timeout: 5 * 60_000, maxBuffer: 64 * 1024 * 1024 });
+  const jsonStart = packed.stdout.indexOf('[');
+  const [info] = JSON.parse(packed.stdout.slice(jsonStart)) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  assert.ok(info);
+  const shipped = info.files.map((f) => f.path);
+  assert.ok(shipped.includes('dist/bin/dragon-on-wheels.js'), 'the CLI is in the package');
+  assert.ok(shipped.includes('dist/dashboard/public/index.html'), 'the dashboard page is in the package');
+  assert.ok(!shipped.some((p) => p.startsWith('test/') || p.startsWith('node_modules/')), 'no tests or dependencies shipped');
+
+  const app = join(dir, 'app');
+  await run('mkdir', [app]);
+  // The README's recipe: better-sqlite3's install script (it builds the SQLite binding) approved in
+  // package.json. --strict-allow-scripts makes npm fail on any other unreviewed install script,
+  // as npm says a future release will do by default. Installed from a tarball rather than the
+  // registry, npm also counts our own `prepare` (the build, which needs the sources the package
+  // does not ship); a tarball is named by its path in allowScripts. Denied: a registry install
+  // never runs it.
+  const tarball = join(dir, info.filename);
+  await writeFile(join(app, 'package.json'), JSON.stringify({
+    name: 'consumer', private: true, type: 'module',
+    allowScripts: { 'better-sqlite3': true, [`file:${tarball}`]: false },
+  }, null, 2));
+  await run('npm', ['install', tarball, 'express@5', '--strict-allow-scripts', ...QUIET], { cwd: app, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+  await access(join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
+
+  await writeFile(join(app, 'app.mjs'), [
+    "import express from 'express';",
+    'const app = express();',
+    "app.get('/hello', (req, res) => res.json({ from: 'express', path: req.path }));",
+    'export default app;',
+    '',
+  ].join('\n'));
+  const [port, stats, dashboard] = [await getFreePort(), await getFreePort(), await getFreePort()];
+  await writeFile(join(app, 'dragon.config.mjs'), `export default {
+  stats: '127.0.0.1:${stats}',
+  store: { path: 'timings.db', flushInterval: 100 },
+  dashboard: { listen: '127.0.0.1:${dashboard}' },
+  apps: [{ name: 'shop', listen: '127.0.0.1:${port}', module: './app.mjs' }],
+};\n`);
+
+  // The consumer's own npx, from its folder: it must find the package's bin.
+  const child = spawn('npx', ['--no-install', 'dragon-on-wheels', 'serve', 'dragon.config.mjs', '--log-format', 'json'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.after(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch { /* already gone */ }
+  });
+  const deadline = performance.now() + 60_000;
+  while (!output.includes('dashboard on http://')) {
+    assert.ok(performance.now() < deadline, `the server did not start:\n${output}`);
+    await sleep(50);
+  }
+
+  const response = await scgiRequest({ port }, { uri: '/hello?x=1' });
+  assert.equal(response.status, 200, response.raw.toString());
+  assert.deepEqual(JSON.parse(response.body.toString()), { from: 'express', path: '/hello' });
+
+  // SIGTERM to the server itself (npx would die of a signal sent to the whole group before the
+  // server's drain ends); npx then exits with the server's code.
+  const pid = Number(parseStats(await readStatsPort('127.0.0.1', stats)).get('supervisor_pid'));
+  assert.ok(pid > 0 && pid !== child.pid);
+  process.kill(pid, 'SIGTERM');
+  assert.equal(await exited, 0, output);
+  assert.match(output, /stopped; timing store wrote 1 rows/);
+  assert.ok((await readFile(join(app, 'timings.db'))).length > 0, 'the timing store was written through better-sqlite3');
+});
