@@ -65,7 +65,14 @@ export async function listenOnHandle(server: Server, handle: object, address: st
  */
 export async function setSocketFileAccess(path: string, socketMode: number, owner: SocketOwner | null): Promise<void> {
   await chmod(path, socketMode);
-  if (owner && (owner.uid !== -1 || owner.gid !== -1)) await chown(path, owner.uid, owner.gid);
+  if (!owner || (owner.uid === -1 && owner.gid === -1)) return;
+  await chown(path, owner.uid, owner.gid).catch((err: NodeJS.ErrnoException) => {
+    // chown(2): only root may give a file away; its owner may change its group to one of its own.
+    const why = err.code === 'EPERM'
+      ? `not permitted to give the socket to uid ${owner.uid} gid ${owner.gid} (needs root, or for socketGroup alone membership of the group: SupplementaryGroups= in a systemd unit)`
+      : err.message;
+    throw new errors.DOW_ERR_LISTEN(`unix:${path}`, why);
+  });
 }
 
 export async function removeStaleSocket(path: string): Promise<void> {

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -13,10 +14,11 @@ import { resolveRunAs } from '../../server/config-credentials.js';
 import { settingsFromConfig } from '../../server/config.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { FIXTURES } from '../helpers/systemd.js';
+import { cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
 import { lookupGroup, lookupUser } from '../../server/unix-ids.js';
 
 const APP = join(FIXTURES, 'whoami-app.mjs');
+const SETPRIV = '/usr/bin/setpriv';
 const notRoot = process.getuid?.() !== 0 ? 'needs root (chown to another user)' : false;
 
 /** Connects to a Unix socket from a process running as `uid:gid`; says 'connected' or the errno. */
@@ -78,4 +80,30 @@ test('socketOwner nobody, socketGroup www-data, mode 0660: www-data connects, an
     assert.equal(await connectAs(path, wwwData.uid, wwwData.gid), 'connected', `www-data connects to ${name}`);
     assert.equal(await connectAs(path, daemon.uid, daemon.gid), 'EACCES', `daemon is refused at ${name}`);
   }
+});
+
+test('the documented unit: a service user in www-data (SupplementaryGroups=) gives its socket to www-data itself; without the membership it is a clear error', { skip: notRoot || (existsSync(SETPRIV) ? false : `${SETPRIV} is missing (util-linux)`) }, async (t) => {
+  const dir = await makeTempDir('owner-user');
+  t.after(() => removeTempDir(dir));
+  // The folder is the service user's, as RuntimeDirectory= makes it.
+  await chown(dir, 65534, 65534);
+  const path = join(dir, 'shop.sock');
+  const config = join(dir, 'dragon.config.json');
+  await writeFile(config, JSON.stringify({ stats: false, store: false, dashboard: false, apps: [{ name: 'shop', listen: `unix:${path}`, module: APP, socketMode: 0o660, socketGroup: 'www-data' }] }));
+  // What User=nobody with SupplementaryGroups=www-data starts the server as.
+  const member = runProcess(t, SETPRIV, ['--reuid=65534', '--regid=65534', '--groups=33', process.execPath, ...cliArgs(config)]);
+  await member.waitFor(/UP on unix:.*shop\.sock/);
+  const s = await stat(path);
+  assert.deepEqual([s.uid, s.gid, s.mode & 0o777], [65534, 33, 0o660]);
+  const wwwData = lookupUser('www-data');
+  const daemon = lookupUser('daemon');
+  assert.ok(wwwData && daemon);
+  assert.equal(await connectAs(path, wwwData.uid, wwwData.gid), 'connected');
+  assert.equal(await connectAs(path, daemon.uid, daemon.gid), 'EACCES');
+  member.child.kill('SIGTERM');
+  assert.equal(await member.exited, 0, member.output());
+
+  const stranger = runProcess(t, SETPRIV, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...cliArgs(config)]);
+  assert.equal(await stranger.exited, 2, stranger.output());
+  assert.match(stranger.output(), /DOW_ERR_LISTEN: cannot listen on unix:.*shop\.sock: not permitted to give the socket to uid -1 gid 33 \(needs root, or for socketGroup alone membership of the group/);
 });
