@@ -57,6 +57,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
         token: settings.dashboard.token ?? adminToken,
         tokenSource: settings.dashboard.token === undefined ? 'DRAGON_ADMIN_TOKEN' : 'dashboard.token in the config',
         ...(settings.dashboard.allowedHosts === undefined ? {} : { allowedHosts: settings.dashboard.allowedHosts }),
+        ...(settings.dashboard.trustedProxies === undefined ? {} : { trustedProxies: settings.dashboard.trustedProxies }),
         control: server,
         history,
         log: log.child({ component: 'dashboard' }),

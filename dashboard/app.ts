@@ -14,6 +14,7 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HistoryReader } from '../shared/history.js';
 import type { RuntimeControl } from '../shared/runtime-control.js';
+import { CONNECTION_OPTIONS, limitServer } from './connection-limits.js';
 import type { DashboardContext } from './context.js';
 import { registerErrorReplies } from './error-reply.js';
 import { createEventHub } from './event-hub.js';
@@ -38,6 +39,12 @@ export interface DashboardOptions {
   token: string;
   /** Extra `host` or `host:port` values accepted in the Host header besides loopback. */
   allowedHosts?: string[];
+  /**
+   * Reverse proxies (IPs or CIDRs) trusted to name the client in X-Forwarded-For, so that the
+   * wrong-token throttle and the audit log see clients rather than the proxy. Only these: any
+   * other peer could write whatever it likes there.
+   */
+  trustedProxies?: string[];
   /** The port loopback Host headers must name; defaults to the port actually listened on. */
   port?: number;
   logger?: FastifyBaseLogger;
@@ -73,12 +80,17 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Short timeouts and a connection cap: the dashboard shares the supervisor's descriptors.
+    ...CONNECTION_OPTIONS,
+    ...(options.trustedProxies && options.trustedProxies.length > 0 ? { trustProxy: options.trustedProxies } : {}),
     // The page polls and streams: a log line per request would drown the runtime's own lines.
     // (Through a LogController: Fastify 5.12 deprecates the top-level option, FSTDEP023.)
     logController: new LogController({ disableRequestLogging: true }),
     // Ends idle keep-alive sockets on close(); event streams are ended by the hub below.
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
+
+  limitServer(app.server, app.log);
 
   const validators = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) => {

@@ -15,9 +15,19 @@ import { buildApps, buildOverview } from './view-model.js';
 export const EVENT_INTERVAL_MS = 1500;
 /** Tells EventSource how soon to reconnect after the dashboard restarts. */
 const RETRY_MS = 2000;
+/** Open streams at once: a few tabs each; more are refused with 503 (the page then polls). */
+export const MAX_STREAMS = 16;
+/**
+ * What a stream that does not read may have queued before it is dropped: frames are built
+ * once per tick for everyone, so a client that stops reading would otherwise keep each one in
+ * the supervisor's memory for as long as it holds the connection.
+ */
+export const MAX_STREAM_QUEUE_BYTES = 256 * 1024;
 
 export interface EventHub {
   add(res: ServerResponse): void;
+  /** False when MAX_STREAMS are open. */
+  hasRoom(): boolean;
   /** Ends every stream, so that server.close() is not held open by them. */
   closeAll(): void;
   size(): number;
@@ -42,7 +52,15 @@ export function createEventHub(ctx: DashboardContext, log: FastifyBaseLogger): E
     }
     try {
       const frame = await buildFrame(ctx);
-      for (const res of only ? [only] : clients) if (!res.writableEnded) res.write(frame);
+      for (const res of only ? [only] : clients) {
+        if (res.writableEnded) continue;
+        if (res.writableLength > MAX_STREAM_QUEUE_BYTES) {
+          log.warn(`dashboard event stream dropped: the client read nothing while ${res.writableLength} bytes queued`);
+          res.destroy();
+          continue;
+        }
+        res.write(frame);
+      }
     } catch (err) {
       log.error({ err }, 'dashboard event frame failed');
     } finally {
@@ -66,6 +84,7 @@ export function createEventHub(ctx: DashboardContext, log: FastifyBaseLogger): E
       void tick(res); // the first frame at once, not after a full interval
       timer ??= setInterval(() => void tick(), EVENT_INTERVAL_MS);
     },
+    hasRoom: () => clients.size < MAX_STREAMS,
     closeAll() {
       for (const res of clients) res.end();
       clients.clear();

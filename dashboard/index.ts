@@ -28,6 +28,8 @@ export interface StartDashboardOptions {
   log: FastifyBaseLogger;
   /** Extra names the dashboard may be reached under (Host header), e.g. behind a proxy. */
   allowedHosts?: string[];
+  /** Proxies (IPs or CIDRs) whose X-Forwarded-For names the client. */
+  trustedProxies?: string[];
 }
 
 export interface RunningDashboard {
@@ -57,7 +59,14 @@ export async function startDashboard(options: StartDashboardOptions): Promise<Ru
   if (weakness !== null) throw new errors.DOW_ERR_WEAK_TOKEN(options.tokenSource ?? 'configured', weakness);
 
   const allowedHosts = [...(options.allowedHosts ?? [])];
-  const app = buildDashboard({ control: options.control, history: options.history, token, allowedHosts, logger: options.log });
+  const app = buildDashboard({
+    control: options.control,
+    history: options.history,
+    token,
+    allowedHosts,
+    logger: options.log,
+    ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies }),
+  });
   try {
     await app.listen({ host, port });
   } catch (err) {

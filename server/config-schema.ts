@@ -116,6 +116,8 @@ export const configSchema = {
             // Names (host or host:port) the dashboard is reached under besides loopback, e.g.
             // behind a reverse proxy; they are also the Origins its page may send changes from.
             allowedHosts: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[^\\s/@]+$' }, maxItems: 64 },
+            // Proxies (IPs or CIDRs) whose X-Forwarded-For names the client (throttle, audit).
+            trustedProxies: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[0-9A-Fa-f:.]+(/\\d{1,3})?$' }, maxItems: 64 },
           },
         },
       ],

@@ -68,7 +68,7 @@ export interface RuntimeSettings {
   drainTimeoutMs: number;
   log: LogSettings;
   store: StoreSettings | null;
-  dashboard: { listen: string; token?: string; allowedHosts?: string[] } | null;
+  dashboard: { listen: string; token?: string; allowedHosts?: string[]; trustedProxies?: string[] } | null;
   persistLimits: boolean;
   /** `user`/`group`: what every process running app code runs as (null: as started). */
   runAs?: RunAs | null;
@@ -103,7 +103,7 @@ type RawConfig = {
   drainTimeout?: number; log?: { level?: string; format?: LogFormat; file?: string; access?: boolean | AccessLogFormat };
   store?: false | { path?: string; recordPaths?: boolean; flushInterval?: number; bufferRows?: number;
     retention?: { rawMaxAge?: number; rawMaxRows?: number; rollupMaxAge?: number } };
-  dashboard?: false | { listen?: string; token?: string; allowedHosts?: string[] };
+  dashboard?: false | { listen?: string; token?: string; allowedHosts?: string[]; trustedProxies?: string[] };
   persistLimits?: boolean;
   user?: string | number; group?: string | number;
 };
@@ -225,6 +225,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       listen: config.dashboard?.listen ?? DEFAULTS.dashboardListen,
       ...(config.dashboard?.token === undefined ? {} : { token: config.dashboard.token }),
       ...(config.dashboard?.allowedHosts === undefined ? {} : { allowedHosts: config.dashboard.allowedHosts }),
+      ...(config.dashboard?.trustedProxies === undefined ? {} : { trustedProxies: config.dashboard.trustedProxies }),
     },
     persistLimits: config.persistLimits ?? false,
     runAs: resolveRunAs(config, source, process.getuid?.() ?? -1),

@@ -18,6 +18,7 @@ import { ScgiConnection, Phase } from './connection.js';
 import { attachExchange, exchangeOf } from './exchange.js';
 import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
 import { listenOn, listenOnHandle } from './listen-address.js';
+import { watchDescriptors } from './descriptor-watch.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
 import type { InFlight } from './supervisor/ipc-protocol.js';
@@ -64,6 +65,8 @@ export class Server implements RuntimeControl {
   private readonly connections = new Set<ScgiConnection>();
   private readonly recorder: TimingRecorder | null;
   private sweeper: NodeJS.Timeout | null = null;
+  /** Logs descriptor exhaustion, which Node's accept never reports (descriptor-watch.ts). */
+  private stopDescriptorWatch: (() => void) | null = null;
   private closing: Promise<void> | null = null;
   private stopped: Promise<void> | null = null;
 
@@ -86,6 +89,7 @@ export class Server implements RuntimeControl {
 
   /** Listens on every address, or on none: a failure closes what was opened and throws. */
   async listen(): Promise<void> {
+    this.stopDescriptorWatch = watchDescriptors(this.log);
     try {
       for (const spec of this.options.listeners) {
         const processor = spec.processor;
@@ -219,6 +223,7 @@ export class Server implements RuntimeControl {
 
   /** Stops accepting, lets in-flight and queued requests finish up to `drainTimeoutMs`, then cuts the rest. */
   close(drainTimeoutMs = 10_000): Promise<void> {
+    this.stopDescriptorWatch?.();
     this.closing ??= this.drain(drainTimeoutMs);
     return this.closing;
   }

@@ -78,6 +78,7 @@ export const errors = {
   DOW_ERR_DASHBOARD_BIND: createError('DOW_ERR_DASHBOARD_BIND', 'refusing to listen on %s without an admin token', 500),
   DOW_ERR_WEAK_TOKEN: createError('DOW_ERR_WEAK_TOKEN', 'the admin token (%s) is too weak: %s', 500),
   DOW_ERR_TOO_MANY_ATTEMPTS: createError('DOW_ERR_TOO_MANY_ATTEMPTS', 'too many wrong admin tokens from this address or in total; try again in %d s', 429),
+  DOW_ERR_DASHBOARD_BUSY: createError('DOW_ERR_DASHBOARD_BUSY', 'the dashboard is busy: %s', 503),
   // Dashboard requests: bad input, unexpected Host (DNS rebinding), unknown routes.
   DOW_ERR_BAD_REQUEST: createError('DOW_ERR_BAD_REQUEST', 'bad request: %s', 400),
   DOW_ERR_FORBIDDEN_HOST: createError('DOW_ERR_FORBIDDEN_HOST', 'Host %s is not served here', 421),

@@ -5,10 +5,13 @@
  * two routes when the stream fails.
  */
 import type { FastifyInstance } from 'fastify';
-import type { EventHub } from '../event-hub.js';
+import { errors } from '../../shared/errors.js';
+import { MAX_STREAMS, type EventHub } from '../event-hub.js';
 
 export function registerEventsRoute(app: FastifyInstance, hub: EventHub): void {
   app.get('/api/events', async (request, reply) => {
+    // Each stream holds a descriptor of the supervisor's for as long as it is open.
+    if (!hub.hasRoom()) throw new errors.DOW_ERR_DASHBOARD_BUSY(`${MAX_STREAMS} event streams are open; poll /api/overview and /api/apps instead`);
     // Hijacked: Fastify's onSend hooks no longer run, so the headers the guard set are copied.
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(reply.getHeaders())) if (typeof value === 'string') headers[name] = value;

@@ -8,6 +8,8 @@
  * proxy's name, so an Origin naming a configured `allowedHosts` entry is this dashboard too.
  */
 
+import { isConfiguredHost } from './host-check.js';
+
 export type AuthKind = 'bearer' | 'cookie';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -30,7 +32,7 @@ export function originRefusal(origin: string | undefined, host: string, auth: Au
   }
   // url.host drops a default port (https://a.example:443 -> a.example), as a Host header does.
   const originHost = url.host.toLowerCase();
-  const sameHost = originHost === host.toLowerCase() || allowedHosts.some((h) => h.toLowerCase() === originHost);
+  const sameHost = originHost === host.toLowerCase() || isConfiguredHost(originHost, allowedHosts);
   if ((url.protocol === 'http:' || url.protocol === 'https:') && sameHost) return null;
   return `Origin ${origin} is not this dashboard`;
 }

@@ -17,6 +17,7 @@ import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import type { AppSettings, RuntimeSettings } from '../config.js';
+import { watchDescriptors } from '../descriptor-watch.js';
 import { listenOn } from '../listen-address.js';
 import { checkThreads, Server } from '../server.js';
 import { changeThreads, runtimeSnapshot } from '../runtime-summary.js';
@@ -47,6 +48,8 @@ export class Supervisor implements RuntimeControl {
   private readonly slots = new Map<string, Slot>();
   private readonly order: string[] = [];
   private statsServer: NetServer | null = null;
+  /** Logs descriptor exhaustion, which Node's accept never reports (descriptor-watch.ts). */
+  private stopDescriptorWatch: (() => void) | null = null;
   private metricsServer: RunningMetricsServer | null = null;
   /** The metrics listener's bound address after start(); null when it is off. */
   metricsAddress: string | null = null;
@@ -65,6 +68,7 @@ export class Supervisor implements RuntimeControl {
 
   /** Starts every app, then the stats port; on any failure stops what started and throws. */
   async start(): Promise<void> {
+    this.stopDescriptorWatch = watchDescriptors(this.log);
     try {
       await Promise.all(this.settings.apps.map((app, i) => this.startApp(app, i)));
       for (const app of this.settings.apps) {
@@ -325,6 +329,7 @@ export class Supervisor implements RuntimeControl {
    * until the very end.
    */
   stop(drainTimeoutMs: number): Promise<void> {
+    this.stopDescriptorWatch?.();
     this.stopping ??= this.drain(drainTimeoutMs);
     return this.stopping;
   }

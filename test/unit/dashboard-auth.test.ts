@@ -175,10 +175,12 @@ describe('configured token strength (issue 11 item 19: a 16-character token was 
     );
   });
 
-  it('the config refuses a token under 32 characters and takes allowedHosts', async () => {
+  it('the config refuses a token under 32 characters and takes allowedHosts and trustedProxies', async () => {
     const app = { name: 'a', listen: '127.0.0.1:0', module: './hello-node.mjs' };
     await assert.rejects(settingsFromConfig({ apps: [app], dashboard: { token: 'x'.repeat(16) } }, FIXTURES), (err) => isDragonError(err, 'DOW_ERR_CONFIG') && /token/.test(err.message));
-    const settings = await settingsFromConfig({ apps: [app], dashboard: { token: TOKEN, allowedHosts: ['dash.example'] } }, FIXTURES);
+    const settings = await settingsFromConfig({ apps: [app], dashboard: { token: TOKEN, allowedHosts: ['dash.example'], trustedProxies: ['127.0.0.1', '10.0.0.0/8'] } }, FIXTURES);
     assert.deepEqual(settings.dashboard?.allowedHosts, ['dash.example']);
+    assert.deepEqual(settings.dashboard?.trustedProxies, ['127.0.0.1', '10.0.0.0/8']);
+    await assert.rejects(settingsFromConfig({ apps: [app], dashboard: { allowedHosts: ['evil.example/path'] } }, FIXTURES), (err) => isDragonError(err, 'DOW_ERR_CONFIG'));
   });
 });

@@ -22,11 +22,17 @@ describe('host check', () => {
     }
   });
 
-  it('accepts configured hosts exactly, case-insensitively', () => {
+  it('accepts configured hosts case-insensitively; an entry without a port on any port (issue 11 item 5)', () => {
     assert.ok(isAllowedHost('dash.example:443', policy));
     assert.ok(isAllowedHost('PROXY.local', policy));
-    assert.ok(!isAllowedHost('dash.example', policy));
-    assert.ok(!isAllowedHost('proxy.local:80', policy));
+    assert.ok(!isAllowedHost('dash.example', policy), 'an entry with a port matches that port only');
+    assert.ok(!isAllowedHost('dash.example:8443', policy));
+    // Behind nginx, `$http_host` keeps the browser's port (dash.example:8443): the name is what
+    // a rebinding attack would change, the port is the proxy's.
+    assert.ok(isAllowedHost('proxy.local:80', policy));
+    assert.ok(isAllowedHost('proxy.local:8443', policy));
+    assert.ok(!isAllowedHost('proxy.local.evil.example', policy));
+    assert.ok(!isAllowedHost('evil.proxy.local:80', policy));
   });
 
   it('a bare loopback name means port 80, and with no known port any port is fine (inject)', () => {
@@ -64,7 +70,8 @@ describe('origin check', () => {
     assert.equal(originRefusal('https://dash.example', host, 'cookie', allowed), null);
     assert.equal(originRefusal('https://dash.example:443', host, 'cookie', allowed), null, 'the default port is dropped, as in Host');
     assert.equal(originRefusal('https://dash.example:8443', host, 'cookie', allowed), null);
-    assert.notEqual(originRefusal('https://dash.example:9443', host, 'cookie', allowed), null);
+    assert.notEqual(originRefusal('https://dash.example:9443', host, 'cookie', ['dash.example:8443']), null);
+    assert.notEqual(originRefusal('http://dash.example.evil.example', host, 'cookie', allowed), null);
     assert.notEqual(originRefusal('https://evil.example', host, 'cookie', allowed), null);
     assert.notEqual(originRefusal('https://dash.example', host, 'cookie'), null, 'without the setting it is foreign');
   });

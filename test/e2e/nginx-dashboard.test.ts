@@ -1,0 +1,102 @@
+/**
+ * The admin dashboard behind a real nginx with TLS, configured by the `nginx title=dashboard-tls`
+ * block of docs/frontends.md (issue 11 item 5: every request was a 421 behind the proxy, or a
+ * limit change a 403). Chromium logs in and changes a limit through nginx; wrong tokens from one
+ * client address, seen through X-Forwarded-For, do not lock out another.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pino from 'pino';
+import { chromium } from 'playwright-core';
+import { startDashboard } from '../../dashboard/index.js';
+import { CHROMIUM_PATH, setThreadsByKeyboard } from '../browser/dashboard-fixture.js';
+import { createFakeRuntime } from '../browser/fake-runtime.js';
+import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { docTemplate } from '../helpers/frontends/doc-configs.js';
+import { startNginx } from '../helpers/frontends/nginx.js';
+
+const TOKEN = 'nginx-dashboard-Zk3v9QpL2mX8rT4wB6yN1cJ5';
+const NAME = 'dash.test';
+
+/** GET through nginx over TLS from a chosen loopback address (Linux routes all of 127/8 to lo). */
+function httpsGet(port: number, path: string, headers: Record<string, string>, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, servername: NAME, rejectUnauthorized: false, localAddress, headers: { host: `${NAME}:${port}`, ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+test('the dashboard behind nginx with TLS: login, a limit change, the live stream, per-client throttling (issue 11 item 5)', async (t) => {
+  const dir = await makeTempDir('dow-nginx-dash-');
+  t.after(() => removeTempDir(dir));
+  const [certificate, key] = [join(dir, 'dash.pem'), join(dir, 'dash.key')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${NAME}`, '-addext', `subjectAltName=DNS:${NAME}`, '-keyout', key, '-out', certificate], { stdio: 'ignore' });
+
+  const runtime = createFakeRuntime();
+  const dashboard = await startDashboard({
+    listen: '127.0.0.1:0',
+    token: TOKEN,
+    control: runtime,
+    history: null,
+    log: pino({ level: process.env.DOW_TEST_LOG ?? 'silent' }),
+    allowedHosts: [NAME],
+    trustedProxies: ['127.0.0.1'],
+  });
+  t.after(() => dashboard.close());
+  const nginx = await startNginx({
+    config: docTemplate('nginx', 'dashboard-tls'),
+    values: { server_name: NAME, certificate, certificate_key: key, dashboard: dashboard.address },
+  });
+  t.after(() => nginx.stop());
+  const base = `https://${NAME}:${nginx.port}`;
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', `--host-resolver-rules=MAP ${NAME} 127.0.0.1`],
+  });
+  t.after(() => browser.close());
+  const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(msg.text());
+  });
+
+  const landed = await page.goto(`${base}/login?token=${TOKEN}`);
+  assert.equal(landed?.status(), 200, 'the login redirected to the page, not a 421');
+  assert.equal(page.url(), `${base}/`);
+  await page.waitForSelector('article.app[data-app="shop"]');
+  // proxy_buffering off: the event stream reaches the page as it is written.
+  await page.waitForFunction(() => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('live-state')?.textContent === 'live', undefined, { timeout: 10_000 });
+
+  const message = await setThreadsByKeyboard(page, 'shop', '9');
+  assert.match(message, /Applied: 4 → 9/, 'the Origin https://dash.test:<port> is this dashboard (no 403)');
+  assert.deepEqual(runtime.calls, [{ app: 'shop', threads: 9, source: 'dashboard 127.0.0.1' }]);
+  assert.deepEqual(problems, []);
+
+  // Wrong tokens from 127.0.0.2 throttle that address only: the dashboard sees the client in
+  // X-Forwarded-For, not nginx's 127.0.0.1 for everyone.
+  const statuses: number[] = [];
+  for (let i = 0; i < 11; i += 1) statuses.push(await httpsGet(nginx.port, '/api/overview', { authorization: `Bearer wrong-${i}` }, '127.0.0.2'));
+  assert.deepEqual(statuses, [...Array<number>(10).fill(401), 429]);
+  assert.equal(await httpsGet(nginx.port, '/api/overview', { authorization: `Bearer ${TOKEN}` }, '127.0.0.3'), 200, 'another client is not locked out');
+  // A Host that is neither loopback nor allowed is still refused through the proxy.
+  const foreign = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: nginx.port, path: '/api/overview', servername: NAME, rejectUnauthorized: false, headers: { host: 'evil.example', authorization: `Bearer ${TOKEN}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(foreign, 421);
+});

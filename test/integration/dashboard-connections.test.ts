@@ -1,0 +1,129 @@
+/**
+ * What dashboard clients may hold, over real sockets (issue 11 item 18: idle, partial and
+ * slowloris connections were held 81 s, keep-alive ones 73 s, with no cap, and 1,000 of them
+ * starved every app of the supervisor). Each kind is now ended within seconds, connections are
+ * capped, event streams are capped, and a stream that does not read is dropped.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS, REQUEST_TIMEOUT_MS } from '../../dashboard/connection-limits.js';
+import { MAX_STREAMS } from '../../dashboard/event-hub.js';
+import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
+import { createFakeRuntime, fakeApp } from '../browser/fake-runtime.js';
+
+const TOKEN = 'connections-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0';
+/** Node checks the header and request timeouts every second. */
+const CHECK_SLACK_MS = 1_500;
+
+async function start(t: { after(fn: () => unknown): void }, control = createFakeRuntime()): Promise<RunningDashboard & { port: number }> {
+  const dash = await startDashboard({ listen: '127.0.0.1:0', token: TOKEN, control, history: null, log: pino({ level: 'silent' }) });
+  t.after(() => dash.close());
+  return { ...dash, port: Number(dash.address.slice(dash.address.lastIndexOf(':') + 1)) };
+}
+
+/** Opens a socket, runs `setup` once connected, resolves with how long it stayed open. */
+function heldFor(port: number, setup: (s: net.Socket) => void, maxMs = 30_000): Promise<{ ms: number; received: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let received = '';
+    const socket = net.connect(port, '127.0.0.1', () => setup(socket));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`still open after ${maxMs} ms`));
+    }, maxMs);
+    socket.on('data', (chunk: Buffer) => void (received += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ ms: performance.now() - started, received });
+    });
+  });
+}
+
+/** Writes `chunk` every second while the socket is open (a slowloris client). */
+function trickle(socket: net.Socket, first: string, chunk: string): void {
+  socket.write(first);
+  const timer = setInterval(() => (socket.writable ? socket.write(chunk) : clearInterval(timer)), 1000);
+  socket.on('close', () => clearInterval(timer));
+}
+
+describe('dashboard connections (issue 11 item 18)', () => {
+  it('ends idle, slowloris, partial-body and kept-alive connections within seconds', async (t) => {
+    const { port, address } = await start(t);
+    const [idle, slowloris, partial, keepAlive] = await Promise.all([
+      heldFor(port, () => {}),
+      heldFor(port, (s) => trickle(s, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X-Slow: 1\r\n')),
+      heldFor(port, (s) => trickle(s, `PUT /api/apps/shop/threads HTTP/1.1\r\nHost: ${address}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`, ' ')),
+      heldFor(port, (s) => s.write(`GET /assets/style.css HTTP/1.1\r\nHost: ${address}\r\n\r\n`)),
+    ]);
+    assert.ok(idle.ms < HEADERS_TIMEOUT_MS + CHECK_SLACK_MS, `idle held ${idle.ms} ms`);
+    assert.ok(slowloris.ms < HEADERS_TIMEOUT_MS + CHECK_SLACK_MS, `slowloris held ${slowloris.ms} ms`);
+    assert.ok(partial.ms < REQUEST_TIMEOUT_MS + CHECK_SLACK_MS, `partial body held ${partial.ms} ms`);
+    assert.match(keepAlive.received, /^HTTP\/1\.1 200/, 'the request itself was answered');
+    assert.ok(keepAlive.ms < KEEP_ALIVE_TIMEOUT_MS + CHECK_SLACK_MS, `keep-alive held ${keepAlive.ms} ms`);
+  });
+
+  it(`holds at most ${MAX_CONNECTIONS} connections; the rest are closed at once`, async (t) => {
+    const { port } = await start(t);
+    const sockets: net.Socket[] = [];
+    t.after(() => sockets.forEach((s) => s.destroy()));
+    const closedAt: number[] = [];
+    const started = performance.now();
+    await Promise.all(Array.from({ length: MAX_CONNECTIONS + 40 }, () => new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve());
+      s.on('error', () => resolve());
+      s.on('close', () => closedAt.push(performance.now() - started));
+      sockets.push(s);
+    })));
+    const deadline = performance.now() + 2_000;
+    while (closedAt.length < 40 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(closedAt.length, 40, `${closedAt.length} of ${MAX_CONNECTIONS + 40} closed within 2 s`);
+  });
+
+  it(`refuses event stream number ${MAX_STREAMS + 1} with 503`, async (t) => {
+    const { port, address } = await start(t);
+    const request = `GET /api/events HTTP/1.1\r\nHost: ${address}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+    const readers: net.Socket[] = [];
+    t.after(() => readers.forEach((s) => s.destroy()));
+    await Promise.all(Array.from({ length: MAX_STREAMS }, () => new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(request));
+      s.once('data', () => resolve()); // the stream is registered once its head arrives
+      s.on('error', () => {});
+      readers.push(s);
+    })));
+    const refused = await heldFor(port, (s) => s.write(request), 10_000);
+    assert.match(refused.received, /^HTTP\/1\.1 503/);
+    assert.match(refused.received, /DOW_ERR_DASHBOARD_BUSY/);
+    readers.pop()?.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await new Promise<string>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(request));
+      s.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1')));
+      readers.push(s);
+    });
+    assert.match(again, /^HTTP\/1\.1 200/, 'a freed place is taken again');
+  });
+
+  it('drops an event stream whose client reads nothing', async (t) => {
+    // Many apps make frames of about 1 MB, so a client that never reads fills the kernel's
+    // buffers within a few ticks and then the queue bound.
+    const apps = Array.from({ length: 2500 }, (_v, i) => fakeApp(`app_${i}`, { listen: `unix:/run/dragon/${'long-socket-name-'.repeat(8)}${i}.sock` }));
+    const lines: string[] = [];
+    const dash = await startDashboard({
+      listen: '127.0.0.1:0', token: TOKEN, control: createFakeRuntime(apps), history: null,
+      log: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
+    });
+    t.after(() => dash.close());
+    const port = Number(dash.address.slice(dash.address.lastIndexOf(':') + 1));
+    const stalled = net.connect(port, '127.0.0.1', () => stalled.write(`GET /api/events HTTP/1.1\r\nHost: ${dash.address}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`));
+    stalled.pause(); // never reads a byte
+    stalled.on('error', () => {});
+    t.after(() => stalled.destroy());
+    const started = performance.now();
+    while (!lines.some((l) => /event stream dropped/.test(l)) && performance.now() - started < 30_000) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(lines.some((l) => /event stream dropped: the client read nothing while \d+ bytes queued/.test(l)), 'dropped within 30 s');
+    t.diagnostic(`dropped after ${Math.round(performance.now() - started)} ms`);
+  });
+});
