@@ -5,7 +5,8 @@
  * the sender's pid from SCM_CREDENTIALS), and the CLI started with a chosen environment.
  */
 import type { TestContext } from 'node:test';
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './runtime.js';
 
@@ -132,4 +133,15 @@ export async function environKeys(pid: number, pattern: RegExp): Promise<string[
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(`/proc/${pid}/environ`, 'utf8');
   return text.split('\0').map((kv) => kv.slice(0, kv.indexOf('='))).filter((k) => pattern.test(k));
+}
+
+/**
+ * Why a test that runs the server as nobody (65534) cannot run here, or false: it must be root,
+ * and nobody must be able to read this checkout (a clone under /root is not).
+ */
+export function cannotRunAsNobody(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root (the server switches users)';
+  const files = [CLI, fileURLToPath(TSX), join(FIXTURES, 'whoami-app.mjs')];
+  const probe = spawnSync(process.execPath, ['-e', `for (const f of ${JSON.stringify(files)}) require('node:fs').accessSync(f, require('node:fs').constants.R_OK)`], { uid: 65534, gid: 65534, timeout: 10_000 });
+  return probe.status === 0 ? false : `user nobody cannot read this checkout (${files[0]}); clone it where others may read it`;
 }

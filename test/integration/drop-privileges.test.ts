@@ -12,10 +12,10 @@ import { parseStats } from '../../shared/stats-format.js';
 import { lookupUser } from '../../server/unix-ids.js';
 import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
-import { cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
+import { cannotRunAsNobody, cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
 
 const APP = join(FIXTURES, 'whoami-app.mjs');
-const notRoot = process.getuid?.() !== 0 ? 'needs root (the server switches users)' : false;
+const notRoot = cannotRunAsNobody();
 
 type Whoami = { pid: number; uid: number; gid: number; groups: string; home: string };
 

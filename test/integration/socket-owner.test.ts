@@ -14,7 +14,7 @@ import { resolveRunAs } from '../../server/config-credentials.js';
 import { settingsFromConfig } from '../../server/config.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
+import { cannotRunAsNobody, cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
 import { lookupGroup, lookupUser } from '../../server/unix-ids.js';
 
 const APP = join(FIXTURES, 'whoami-app.mjs');
@@ -82,7 +82,7 @@ test('socketOwner nobody, socketGroup www-data, mode 0660: www-data connects, an
   }
 });
 
-test('the documented unit: a service user in www-data (SupplementaryGroups=) gives its socket to www-data itself; without the membership it is a clear error', { skip: notRoot || (existsSync(SETPRIV) ? false : `${SETPRIV} is missing (util-linux)`) }, async (t) => {
+test('the documented unit: a service user in www-data (SupplementaryGroups=) gives its socket to www-data itself; without the membership it is a clear error', { skip: cannotRunAsNobody() || (existsSync(SETPRIV) ? false : `${SETPRIV} is missing (util-linux)`) }, async (t) => {
   const dir = await makeTempDir('owner-user');
   t.after(() => removeTempDir(dir));
   // The folder is the service user's, as RuntimeDirectory= makes it.
