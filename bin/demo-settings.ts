@@ -2,7 +2,8 @@
  * @module demo-settings
  * `dragon-on-wheels demo`: the original's demo on the same ports and names - two apps on 9002
  * (thread limit 10) and 9003 (thread limit 2), stats on 9004 - plus what this project adds: the
- * timing store in ./dragon-on-wheels.db, the dashboard on 127.0.0.1:9100, and a worker process
+ * timing store in ./dragon-on-wheels.db, the dashboard on 127.0.0.1:9100, Prometheus metrics and
+ * health checks on 127.0.0.1:9101, and a worker process
  * per app under the supervisor.
  */
 import { resolve } from 'node:path';
@@ -30,6 +31,7 @@ export function demoSettings(cwd: string): RuntimeSettings {
   return {
     apps: [app(9002, 10), app(9003, 2)],
     stats: DEFAULTS.stats,
+    metrics: DEFAULTS.metrics,
     limits: { ...DEFAULT_LIMITS },
     drainTimeoutMs: DEFAULTS.drainTimeoutMs,
     // Readable on a terminal, JSON lines when piped (as `serve`).

@@ -95,7 +95,7 @@ function patternMessage(field: string, value: unknown): string {
   if (field.endsWith('.name')) return 'must match [A-Za-z_][A-Za-z0-9_]* (it becomes part of shell variable names)';
   // Apps and the stats port may also take a socket passed by systemd; the dashboard may not.
   const systemd = /^apps\[\d+\]\.listen$|^stats$/.test(field) ? ' or systemd:<name> (socket activation)' : '';
-  if (/listen|stats/.test(field)) return `must be host:port or unix:/path.sock (for example "127.0.0.1:9002")${systemd}, not ${shown(value)}`;
+  if (/listen|stats|metrics/.test(field)) return `must be host:port or unix:/path.sock (for example "127.0.0.1:9002")${systemd}, not ${shown(value)}`;
   if (field.endsWith('.mount')) return `must be a URL path starting with "/" without "?" or "#" (for example "/app"), or "" for none, not ${shown(value)}`;
   return `has the wrong form: ${shown(value)}`;
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
@@ -14,6 +14,8 @@ import { sleep } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 
 const ALERTS = fileURLToPath(new URL('../../docs/monitoring/alerts.yml', import.meta.url));
+const DASHBOARD = fileURLToPath(new URL('../../docs/monitoring/grafana-dashboard.json', import.meta.url));
+const GUIDE = fileURLToPath(new URL('../../docs/monitoring.md', import.meta.url));
 
 interface VectorResult {
   metric: Record<string, string>;
@@ -130,6 +132,20 @@ test('a real Prometheus scrapes /metrics: a series, rates and histogram_quantile
   assert.ok(shopP99 > 0.01024 && shopP99 < 1.024, `p99 of 20 ms requests: ${shopP99}`);
   const saturation = await query(prom, 'dragon_in_flight_requests{app="shop"} / dragon_thread_limit{app="shop"}');
   assert.ok(Number(saturation[0]!.value[1]) >= 0 && Number(saturation[0]!.value[1]) <= 1);
+
+  // Every PromQL block of docs/monitoring.md (over 15 s windows) and every query of the Grafana
+  // dashboard (variables set to .*) is valid and finds shop's series.
+  const guide = await readFile(GUIDE, 'utf8');
+  const fromGuide = [...guide.matchAll(/```promql\n([\s\S]*?)```/g)].map((m) => m[1]!.replaceAll('[5m]', '[15s]'));
+  assert.ok(fromGuide.length >= 8, `${fromGuide.length} PromQL blocks in the guide`);
+  const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const fromDashboard = dashboard.panels.flatMap((p) => p.targets.map((x) => x.expr.replaceAll('$instance', '.*').replaceAll('$app', '.*').replaceAll('$__rate_interval', '15s')));
+  assert.ok(fromDashboard.length >= 13);
+  for (const promql of [...fromGuide, ...fromDashboard]) {
+    const result = await query(prom, promql);
+    if (/store|hangs|restarts|rejected|code="5xx"/.test(promql)) continue;
+    assert.ok(result.length > 0, `no series for ${promql}`);
+  }
   sending = false;
   await traffic;
 });
