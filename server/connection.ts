@@ -19,7 +19,7 @@ import type { AppHost } from './app-host.js';
 import type { BodySink } from './body-sink.js';
 import type { Exchange } from './exchange.js';
 import type { ScgiEnv } from './protocol/header-block.js';
-import { simpleResponse } from './protocol/response-head.js';
+import { httpResponse, simpleResponse } from './protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
 import type { Waiter } from './limiter.js';
 
@@ -127,6 +127,10 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     this.env = env;
     this.contentLength = contentLength;
     this.target = resolveTarget(env, this.host.mount);
+    if (env.REQUEST_METHOD === undefined && env.REQUEST_URI === undefined) {
+      // nginx sends only CONTENT_LENGTH, SCGI and the HTTP_* headers unless told the rest.
+      this.host.logBadRequest('DOW_NO_CGI_VARIABLES', { peer: this.peer() }, `request from ${this.peer()} has no REQUEST_METHOD or REQUEST_URI (served as GET ${this.target.url}): is \`include scgi_params;\` missing from the nginx location (or the front end's equivalent)?`);
+    }
     if (this.host.mount !== '' && this.target.mount === '' && this.host.log.isLevelEnabled('debug')) {
       // Served unstripped: usually a front-end location wider than the mount.
       this.host.log.debug({ app: this.host.name, uri: env.REQUEST_URI }, `request outside the mount ${this.host.mount}: ${env.REQUEST_URI ?? ''}`);
@@ -299,6 +303,13 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     if (this.parser.headersDone || this.responseStarted) {
       this.finish(status, Outcome.ANSWERED);
       this.socket.destroy();
+      return;
+    }
+    if (known?.code === 'DOW_ERR_HTTP_ON_SCGI_PORT') {
+      // The only answer in HTTP form: the peer is an HTTP client, not a front end.
+      this.finish(status, Outcome.ANSWERED);
+      this.responseStarted = true;
+      if (!this.closed) this.socket.end(httpResponse(status, `${known.message}\n`), 'latin1');
       return;
     }
     this.answer(status, `${known?.message ?? 'Bad Request'}\n`, Outcome.ANSWERED);

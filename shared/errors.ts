@@ -48,6 +48,8 @@ export const errors = {
   DOW_ERR_BODY_TIMEOUT: createError('DOW_ERR_BODY_TIMEOUT', 'no body bytes received for %d ms', 408),
   DOW_ERR_TRUNCATED: createError('DOW_ERR_TRUNCATED', 'connection closed after %d of %d body bytes', 400),
   DOW_ERR_REQUEST_INVALID: createError('DOW_ERR_REQUEST_INVALID', 'the request is not valid HTTP: %s', 400),
+  // `curl http://127.0.0.1:9002/`, a newcomer's first move: answered in HTTP so curl shows it.
+  DOW_ERR_HTTP_ON_SCGI_PORT: createError('DOW_ERR_HTTP_ON_SCGI_PORT', 'an HTTP request (%s) arrived on an SCGI port. This port speaks SCGI to a front end (nginx, Apache, lighttpd): point the browser or curl at the front end, or try the app with `dragon-on-wheels load <host:port>`', 400),
 
   // Serving (server/). Statuses are those the client gets.
   DOW_ERR_QUEUE_FULL: createError('DOW_ERR_QUEUE_FULL', '%s: Threads limit reached! (limit=%d online=%d) queue full (%d waiting)', 503),

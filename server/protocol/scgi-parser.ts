@@ -29,6 +29,8 @@ const COLON = 0x3a;
 const COMMA = 0x2c;
 const ZERO = 0x30;
 const NINE = 0x39;
+const UPPER_A = 0x41;
+const UPPER_Z = 0x5a;
 
 export class ScgiParser {
   private state = State.LENGTH;
@@ -118,6 +120,11 @@ export class ScgiParser {
         return pos;
       }
       if (byte < ZERO || byte > NINE) {
+        // An upper-case letter first: a request line ("GET / HTTP/1.1"), never a netstring.
+        if (this.offset === 1 && byte >= UPPER_A && byte <= UPPER_Z) {
+          const line = chunk.toString('latin1', start, Math.min(chunk.length, start + 80)).split(/\r?\n/)[0] as string;
+          throw new errors.DOW_ERR_HTTP_ON_SCGI_PORT(JSON.stringify(line));
+        }
         throw new errors.DOW_ERR_NETSTRING_LENGTH(`byte 0x${byte.toString(16).padStart(2, '0')} at offset ${this.offset - 1}`);
       }
       // Netstrings forbid leading zeros ("0" alone would be an empty block, refused above).
