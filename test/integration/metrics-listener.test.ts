@@ -9,6 +9,7 @@ import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { inlineApp, parseSamples, sampleValue, startMetricsSupervisor } from '../helpers/metrics.js';
 import { eventually, sleep } from '../helpers/runtime.js';
 import { scgiRequest, sendRaw, encodeScgiRequest } from '../helpers/scgi-client.js';
+import { WORKER_APP } from '../helpers/supervisor.js';
 
 async function get(url: string, accept?: string): Promise<{ status: number; type: string; body: string }> {
   const res = await fetch(url, { headers: accept ? { accept } : {}, signal: AbortSignal.timeout(5000) });
@@ -147,4 +148,36 @@ test('other paths are 404 and other methods 405', async (t) => {
   const post = await fetch(`${rt.base}/metrics`, { method: 'POST', signal: AbortSignal.timeout(5000) });
   assert.equal(post.status, 405);
   assert.equal(post.headers.get('allow'), 'GET, HEAD');
+});
+
+test('a worker\'s label is its slot: a crash replacement keeps it, a reload takes the next free ones', async (t) => {
+  const rt = await startMetricsSupervisor(t, [{ name: 'slots', count: 2, module: WORKER_APP }]);
+  const slotsAndPids = async (): Promise<Map<string, number>> => {
+    const samples = parseSamples((await get(`${rt.base}/metrics`)).body).filter((s) => s.name === 'dragon_worker_pid');
+    return new Map(samples.map((s) => [s.labels.worker as string, s.value]));
+  };
+  const before = await slotsAndPids();
+  assert.deepEqual([...before.keys()].sort(), ['0', '1']);
+  // One worker crashes (the kernel hands the connection to either): its slot comes back with a new pid.
+  await sendRaw(rt.targets.get('slots')!, encodeScgiRequest({ uri: '/crash' }), { allowReset: true }).catch(() => undefined);
+  let after = before;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    after = await slotsAndPids();
+    const changed = [...after].filter(([slot, pid]) => before.get(slot) !== pid);
+    if (after.size === 2 && changed.length === 1) break;
+    await sleep(100);
+  }
+  assert.deepEqual([...after.keys()].sort(), ['0', '1'], 'same slots after the restart');
+  assert.equal([...after].filter(([slot, pid]) => before.get(slot) !== pid).length, 1, 'one slot has a new pid');
+  assert.equal(sampleValue(parseSamples((await get(`${rt.base}/metrics`)).body), 'dragon_worker_restarts_total', { app: 'slots' }), 1);
+
+  await rt.supervisor.reload('slots', 'test');
+  const deadline2 = Date.now() + 15_000;
+  let reloaded = await slotsAndPids();
+  while (reloaded.size !== 2 && Date.now() < deadline2) {
+    await sleep(100);
+    reloaded = await slotsAndPids();
+  }
+  assert.deepEqual([...reloaded.keys()].sort(), ['2', '3'], 'the new workers took the next slots while the old ones drained');
 });
