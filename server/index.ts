@@ -12,5 +12,8 @@ export type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
 export { toAppHandler, loadApp, type AppType } from './app-loader.js';
 export { loadConfigFile, settingsFromConfig, type RuntimeSettings } from './config.js';
 export { createTimingStore, type TimingStore, type TimingStoreOptions } from './store/timing-store.js';
+// `user`/`group` from code: workers are forked as the user; the supervisor switches when told.
+export { dropPrivileges, handOverStore } from './drop-privileges.js';
+export type { RunAs } from './config-credentials.js';
 export { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 export { errors, DragonError, isDragonError } from '../shared/errors.js';
