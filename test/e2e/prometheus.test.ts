@@ -160,8 +160,10 @@ test('promtool check metrics passes on our real output (Prometheus text format)'
   assert.equal(lint.status, 0, `promtool: ${lint.stdout}${lint.stderr}`);
 });
 
-test('the alert rules in docs/monitoring/alerts.yml pass promtool check rules', () => {
+test('the alert rules in docs/monitoring/alerts.yml pass promtool check rules, and fire as their unit tests expect', () => {
   const check = spawnSync('promtool', ['check', 'rules', ALERTS], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
   assert.match(check.stdout, /SUCCESS: \d+ rules found/);
+  const unit = spawnSync('promtool', ['test', 'rules', ALERTS.replace(/alerts\.yml$/, 'alerts.test.yml')], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(unit.status, 0, `promtool test rules: ${unit.stdout}${unit.stderr}`);
 });

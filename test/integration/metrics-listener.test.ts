@@ -3,11 +3,14 @@
 // the listener answers while an app's only worker hangs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { createTimingStore } from '../../server/store/timing-store.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { inlineApp, parseSamples, sampleValue, startMetricsSupervisor } from '../helpers/metrics.js';
-import { eventually, sleep } from '../helpers/runtime.js';
+import { captureLogs, eventually, sleep } from '../helpers/runtime.js';
 import { scgiRequest, sendRaw, encodeScgiRequest } from '../helpers/scgi-client.js';
 import { WORKER_APP } from '../helpers/supervisor.js';
 
@@ -180,4 +183,21 @@ test('a worker\'s label is its slot: a crash replacement keeps it, a reload take
     reloaded = await slotsAndPids();
   }
   assert.deepEqual([...reloaded.keys()].sort(), ['2', '3'], 'the new workers took the next slots while the old ones drained');
+});
+
+test('a metrics address in use is the same start-up error as any listener, and nothing is left running', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as AddressInfo).port;
+  const { logger } = captureLogs();
+  const supervisor = new Supervisor({
+    apps: [inlineApp('taken')], stats: '127.0.0.1:0', metrics: `127.0.0.1:${port}`, limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: 1000, log: { level: 'warn', format: 'json' }, store: null, dashboard: null, persistLimits: false,
+  }, logger, null);
+  await assert.rejects(supervisor.start(), { code: 'DOW_ERR_LISTEN', message: `cannot listen on 127.0.0.1:${port}: address already in use` });
+  assert.equal(supervisor.metricsAddress, null);
+  // The app's socket, opened before, was closed again.
+  const appAddress = supervisor.addresses[0] as string;
+  await assert.rejects(scgiRequest({ host: '127.0.0.1', port: Number(appAddress.split(':')[1]) }, { uri: '/' }), { code: 'ECONNREFUSED' });
 });
