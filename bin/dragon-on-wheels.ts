@@ -30,7 +30,8 @@ const USAGE = `dragon-on-wheels ${VERSION} - SCGI application server for Node.js
 
 Usage:
   dragon-on-wheels demo [options]            the original's demo: apps on 127.0.0.1:9002 and :9003,
-                                             stats on :9004, dashboard on 127.0.0.1:9100
+                                             stats on :9004, dashboard on 127.0.0.1:9100,
+                                             metrics and health checks on :9101
   dragon-on-wheels serve <config> [options]  serve the apps of a config file (.mjs, .js or .json)
   dragon-on-wheels check <config>            check a config and load each app without listening:
                                              exit 0 if serve would start them, 2 if not
