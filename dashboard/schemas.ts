@@ -62,6 +62,9 @@ const windowSummary = {
     windowMs: integer,
     count: integer,
     reqPerS: { type: 'number' },
+    // How much of the window a server run was recording, and how many runs (2 after a restart).
+    recordedMs: nullableNumber,
+    runs: { type: ['integer', 'null'] },
     errorRate: nullableNumber,
     rejected: integer,
     timeouts: integer,

@@ -48,7 +48,12 @@ export interface WindowSummary {
   count: number;
   /** Share of requests answered 5xx (including our 503/504), 0..1; null with no requests. */
   errorRate: number | null;
+  /** Requests over the time the window was recorded (`recordedMs`), else over the window. */
   reqPerS: number;
+  /** How much of the window some server run was recording; null for files without run records. */
+  recordedMs: number | null;
+  /** How many server runs recorded in the window (2 after a restart); null as above. */
+  runs: number | null;
   rejected: number;
   timeouts: number;
   aborted: number;

@@ -3,6 +3,7 @@
  * Messages between the timing store's main-thread shell (timing-store.ts) and its writer thread
  * (store-worker.ts).
  */
+import type { InstanceInfo } from '../../shared/store/instances.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
 import type { PackedBatch } from './packed-batch.js';
@@ -14,6 +15,8 @@ export interface WorkerConfig {
   retryMaxMs: number;
   pruneIntervalMs: number;
   checkpointIntervalMs: number;
+  /** This server run, registered in the store's `instances` table. */
+  instance: InstanceInfo;
 }
 
 export type ToWorker =

@@ -5,6 +5,7 @@
  * threads_commands answers.
  */
 import type Database from 'better-sqlite3';
+import { prepareHeartbeat, registerInstance, type InstanceInfo } from '../../shared/store/instances.js';
 import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
@@ -18,12 +19,13 @@ const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Rows per INSERT statement: one statement call per row was the worker's largest cost (0.76 µs a
- * row); 50 rows x 10 columns stays far below SQLite's bound-parameter limit.
+ * row); 50 rows x 11 columns stays far below SQLite's bound-parameter limit.
  */
 const ROWS_PER_INSERT = 50;
 
-function pushRow(params: unknown[], row: TimingRow): void {
-  params.push(row.app, row.startMs, row.queueMs, row.serviceMs, row.status, row.outcome, row.bytesIn, row.bytesOut, row.method, row.path);
+/** The run (instances.id) is one more bound integer per row: no extra statement, no lookup. */
+function pushRow(params: unknown[], row: TimingRow, instanceId: number): void {
+  params.push(row.app, row.startMs, row.queueMs, row.serviceMs, row.status, row.outcome, row.bytesIn, row.bytesOut, row.method, row.path, instanceId);
 }
 
 export class SqliteWriter {
@@ -35,14 +37,17 @@ export class SqliteWriter {
   private readonly insertEvent: Database.Statement;
   private readonly latest: Database.Statement<[], { app: string; threads: number }>;
   readonly pruneStep: (nowMs?: number) => number;
+  private readonly heartbeatStmt: (id: number, nowMs: number, stopped: boolean) => void;
+  /** This run's row in `instances`; kept across reopens after an error (the same run goes on). */
+  readonly instanceId: number;
 
-  constructor(readonly db: Database.Database, retention: Retention) {
+  constructor(readonly db: Database.Database, retention: Retention, instance: InstanceInfo, instanceId: number | null = null) {
     // The checkpoint is ours (see checkpoint()): an automatic one runs inside a commit and was
     // measured at 16-20 ms, which we keep off any schedule we do not control.
     db.pragma('wal_autocheckpoint = 0');
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-    const insert = 'INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path) VALUES ';
-    const oneRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    const insert = 'INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path, instance_id) VALUES ';
+    const oneRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
     this.insertRow = db.prepare(insert + oneRow);
     this.insertRows = db.prepare(insert + Array(ROWS_PER_INSERT).fill(oneRow).join(', '));
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE app = ? AND res_ms = ? AND bucket_ms = ?');
@@ -62,6 +67,13 @@ export class SqliteWriter {
       'SELECT app, new_threads AS threads FROM limit_changes WHERE id IN (SELECT max(id) FROM limit_changes GROUP BY app)',
     );
     this.pruneStep = createPruner(db, retention);
+    this.heartbeatStmt = prepareHeartbeat(db);
+    this.instanceId = instanceId ?? registerInstance(db, instance);
+  }
+
+  /** Marks this run as recording until now; `stopped` at a clean close. */
+  heartbeat(nowMs = Date.now(), stopped = false): void {
+    this.heartbeatStmt(this.instanceId, nowMs, stopped);
   }
 
   /** Raw rows and their rollups, all or nothing. */
@@ -75,12 +87,12 @@ export class SqliteWriter {
       let done = 0;
       for (; done + ROWS_PER_INSERT <= rows.length; done += ROWS_PER_INSERT) {
         params.length = 0;
-        for (let i = done; i < done + ROWS_PER_INSERT; i++) pushRow(params, rows[i]!);
+        for (let i = done; i < done + ROWS_PER_INSERT; i++) pushRow(params, rows[i]!, this.instanceId);
         this.insertRows.run(params);
       }
       for (; done < rows.length; done++) {
         params.length = 0;
-        pushRow(params, rows[done]!);
+        pushRow(params, rows[done]!, this.instanceId);
         this.insertRow.run(params);
       }
       for (const cell of cells) {
@@ -119,10 +131,10 @@ export class SqliteWriter {
   }
 }
 
-export function openWriter(path: string, retention: Retention): SqliteWriter {
+export function openWriter(path: string, retention: Retention, instance: InstanceInfo, instanceId: number | null = null): SqliteWriter {
   const db = openWritableDb(path);
   try {
-    return new SqliteWriter(db, retention);
+    return new SqliteWriter(db, retention, instance, instanceId);
   } catch (err) {
     db.close();
     throw err;

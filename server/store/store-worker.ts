@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { INSTANCE_HEARTBEAT_MS } from '../../shared/store/instances.js';
 import { COMMAND_MAX_AGE_MS, COMMAND_POLL_MS, type CommandAnswer } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
 import type { PackedBatch } from './packed-batch.js';
@@ -34,6 +35,8 @@ const send = (msg: FromWorker): void => port.postMessage(msg);
  */
 const jobs: Job[] = [];
 let writer: SqliteWriter | null = null;
+/** This run's id in `instances`, registered at the first open and kept across reopens. */
+let instanceId: number | null = null;
 let retryTimer: NodeJS.Timeout | null = null;
 let retryDelayMs = 0;
 let failures = 0;
@@ -63,7 +66,8 @@ function fail(stage: string, err: unknown): void {
 function open(): SqliteWriter | null {
   if (writer) return writer;
   try {
-    writer = openWriter(config.path, config.retention);
+    writer = openWriter(config.path, config.retention, config.instance, instanceId);
+    instanceId = writer.instanceId;
   } catch (err) {
     fail('open', err);
   }
@@ -190,7 +194,18 @@ function pollCommands(): void {
   }
 }
 
+/** Tells readers this run is still recording (instances.ts), with or without traffic. */
+function heartbeat(): void {
+  if (!writer || closing) return;
+  try {
+    writer.heartbeat();
+  } catch (err) {
+    fail('heartbeat', err);
+  }
+}
+
 const timers = [
+  setInterval(heartbeat, INSTANCE_HEARTBEAT_MS),
   setInterval(checkpoint, config.checkpointIntervalMs),
   setInterval(prune, config.pruneIntervalMs),
   setInterval(pollCommands, COMMAND_POLL_MS),
@@ -213,6 +228,7 @@ async function finish(): Promise<void> {
   }
   if (writer) {
     try {
+      writer.heartbeat(Date.now(), true);
       writer.checkpoint();
       writer.close();
     } catch {

@@ -3,6 +3,7 @@
  * The runtime's timing store: record() only packs a row into a bounded buffer; a worker thread
  * does all SQLite work. Nothing here throws into the request path.
  */
+import type { InstanceInfo } from '../../shared/store/instances.js';
 import type { Worker } from 'node:worker_threads';
 import { errors } from '../../shared/errors.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
@@ -28,6 +29,8 @@ export interface TimingStoreOptions {
   retryMaxMs?: number;
   pruneIntervalMs?: number;
   checkpointIntervalMs?: number;
+  /** This server run as registered in the store; defaults to this process (tests pin a past one). */
+  instance?: InstanceInfo;
 }
 
 /** Applies a thread-limit change asked for through threads_commands; resolves with the old limit. */
@@ -70,6 +73,8 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     retryMaxMs: o.retryMaxMs,
     pruneIntervalMs: o.pruneIntervalMs,
     checkpointIntervalMs: o.checkpointIntervalMs,
+    // The process's start, not the store's: rows and the rate's span belong to the server run.
+    instance: options.instance ?? { startedMs: Math.round(performance.timeOrigin), pid: process.pid },
   };
   const log = createRateLimitedLog(options.logger ?? silent);
   const buffer = new RowBuffer({

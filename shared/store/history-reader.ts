@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { errors, isDragonError } from '../errors.js';
 import type { AuditEntry, EventEntry, HistoryReader, Percentiles, Series, SeriesPoint, WindowSummary } from '../history.js';
 import { LatencyHistogram } from '../histogram.js';
+import { recordedMs, type InstanceSpan } from './instances.js';
 import { schemaVersion } from './migrations.js';
 import { openReadonlyDb } from './open-db.js';
 import { coverWindow, seriesResolution } from './rollup-cover.js';
@@ -19,6 +20,8 @@ const ROLLUP_COLUMNS =
 const DEFAULT_AUDIT_LIMIT = 100;
 /** The schema version that added runtime_events. */
 const EVENTS_VERSION = 3;
+/** The schema version that added instances (the runs that wrote the store). */
+const INSTANCES_VERSION = 4;
 const EVENT_COLUMNS = 'id, at_ms, app, kind, pid, detail, source';
 
 interface Statements {
@@ -54,6 +57,7 @@ export function openHistoryReader(path: string): HistoryReader {
   let db: Database.Database | null = null;
   let stmts: Statements | null = null;
   let eventStmts: EventStatements | null = null;
+  let instanceStmt: Database.Statement<[number, number], { started_ms: number; seen_ms: number; stopped: number }> | null = null;
   // Scratch histograms: merging into them allocates nothing per bucket.
   const service = new LatencyHistogram();
   const queue = new LatencyHistogram();
@@ -100,6 +104,21 @@ export function openHistoryReader(path: string): HistoryReader {
         all: db.prepare(`SELECT ${EVENT_COLUMNS} FROM runtime_events WHERE at_ms >= ? AND at_ms < ? ORDER BY at_ms DESC, id DESC LIMIT ?`),
       };
       return eventStmts;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
+  /** The runs whose span may touch [fromMs, toMs); null before the file has the table. */
+  function runs(fromMs: number, toMs: number): InstanceSpan[] | null {
+    if (!ready() || !db) return null;
+    try {
+      if (!instanceStmt) {
+        if (schemaVersion(db) < INSTANCES_VERSION) return null;
+        // A running instance counts up to seen_ms + one heartbeat: 60 s of slack covers it.
+        instanceStmt = db.prepare('SELECT started_ms, seen_ms, stopped FROM instances WHERE seen_ms >= ? - 60000 AND started_ms < ?');
+      }
+      return instanceStmt.all(fromMs, toMs).map((r) => ({ startedMs: r.started_ms, seenMs: r.seen_ms, stopped: r.stopped === 1 }));
     } catch (err) {
       throw wrap(err);
     }
@@ -174,14 +193,22 @@ export function openHistoryReader(path: string): HistoryReader {
           queue.mergeEncoded(row.queue_hist);
         }
       }
-      const seconds = (toMs - fromMs) / 1000;
+      // The rate is over the time some run was recording, not the whole window: a window that
+      // holds a previous run's rows, a stop and 2 s of this run is not 2 s long, nor 5 min.
+      // Files written before runs were recorded fall back to the whole window.
+      const spans = runs(fromMs, toMs);
+      const recorded = spans === null || spans.length === 0 ? null : recordedMs(spans, fromMs, toMs);
+      const seconds = (recorded ?? toMs - fromMs) / 1000;
       return {
         app,
         fromMs,
         toMs,
         count,
         errorRate: count === 0 ? null : s5xx / count,
-        reqPerS: seconds > 0 ? count / seconds : 0,
+        // Under a second recorded: the count over one second rather than a huge quotient.
+        reqPerS: seconds > 0 ? count / Math.max(seconds, 1) : 0,
+        recordedMs: recorded,
+        runs: spans?.filter((r) => recordedMs([r], fromMs, toMs) > 0).length ?? null,
         rejected,
         timeouts,
         aborted,

@@ -96,6 +96,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runtime_events_at ON runtime_events (at_ms);
     `,
   },
+  {
+    version: 4,
+    description: 'instances: the server runs that wrote the store, and each raw row\'s run',
+    sql: `
+      CREATE TABLE instances (
+        id INTEGER PRIMARY KEY,
+        started_ms INTEGER NOT NULL,
+        seen_ms INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        stopped INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX instances_seen ON instances (seen_ms);
+      -- NULL for rows written before version 4.
+      ALTER TABLE requests ADD COLUMN instance_id INTEGER;
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

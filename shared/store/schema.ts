@@ -5,7 +5,7 @@
  */
 
 /** The schema version this program writes; kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Rollup resolutions. 10 s buckets serve windows up to 1 h, 1 min up to 24 h, 1 h beyond: each
@@ -23,6 +23,8 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  *   limit_changes     audit of thread-limit changes
  *   threads_commands  control channel: the dashboard process asks, the runtime answers (v2)
  *   runtime_events    worker reloads, restarts, hangs and recycles: audit and chart markers (v3)
+ *   instances         the server runs that wrote the store: start, last heartbeat, pid (v4);
+ *                     requests.instance_id names each raw row's run
  */
 
 /** Columns of one rollup row as stored. Latency sums, minima and maxima are in ms. */

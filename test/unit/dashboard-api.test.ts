@@ -35,7 +35,7 @@ function stubHistory(audit: AuditEntry[] = [], events: EventEntry[] = []): Histo
   return {
     series: (app, fromMs, toMs) => ({ app, fromMs, toMs, stepMs: 10_000, points: [point(fromMs), point(fromMs + 10_000)] }),
     summary: (app, fromMs, toMs) => ({
-      app, fromMs, toMs, count: 20, errorRate: 0.05, reqPerS: 0.07, rejected: 1, timeouts: 0, aborted: 0, service: p, queue: p,
+      app, fromMs, toMs, count: 20, errorRate: 0.05, reqPerS: 0.07, recordedMs: 300_000, runs: 1, rejected: 1, timeouts: 0, aborted: 0, service: p, queue: p,
     }),
     audit: ({ app, sinceMs, limit } = {}) =>
       audit.filter((e) => (app === undefined || e.app === app) && (sinceMs === undefined || e.atMs >= sinceMs)).slice(0, limit),
