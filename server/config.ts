@@ -132,6 +132,11 @@ async function readRawConfig(path: string): Promise<unknown> {
   throw new errors.DOW_ERR_CONFIG(path, `unsupported extension ${JSON.stringify(ext)}; use .mjs, .js or .json`);
 }
 
+/** `unix:` + a relative path: against the config file's folder, like every other path in it. */
+function resolveListen(address: string, baseDir: string): string {
+  return address.startsWith('unix:') ? `unix:${resolve(baseDir, address.slice('unix:'.length))}` : address;
+}
+
 /** Checks a config object (from a file or from code) and resolves its app modules. */
 export async function settingsFromConfig(raw: unknown, baseDir: string, source = 'object'): Promise<RuntimeSettings> {
   if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, describeConfigErrors(validate.errors ?? []));
@@ -141,9 +146,11 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
   const apps: AppSettings[] = [];
   for (const [i, app] of config.apps.entries()) {
     if (names.has(app.name)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].name: ${app.name} is used twice`);
-    if (listens.has(app.listen)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].listen: ${app.listen} is used twice`);
+    // unix:rel.sock lies next to the config file, as module and store.path do (issue 11 item 11).
+    const listen = resolveListen(app.listen, baseDir);
+    if (listens.has(listen)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].listen: ${app.listen} is used twice`);
     names.add(app.name);
-    listens.add(app.listen);
+    listens.add(listen);
     const workers = app.workers === 'auto' ? availableParallelism() : (app.workers ?? DEFAULTS.workers);
     const threads = app.threads ?? DEFAULTS.threads;
     if (workers > threads) {
@@ -163,7 +170,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].module: ${isDragonError(err) ? err.message : String(err)}`);
     }
     apps.push({
-      listen: app.listen,
+      listen,
       ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
       ...(socketOwner === undefined ? {} : { socketOwner }),
       source: { kind: 'module', path: modulePath, export: app.export ?? 'default', type: app.type ?? 'auto' },
@@ -185,7 +192,11 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       },
     });
   }
-  const stats = config.stats === false ? null : (config.stats ?? DEFAULTS.stats);
+  const stats = config.stats === false ? null : resolveListen(config.stats ?? DEFAULTS.stats, baseDir);
+  const dashboardListen = config.dashboard === false ? undefined : config.dashboard?.listen;
+  if (dashboardListen !== undefined && /^(unix|systemd):/.test(dashboardListen)) {
+    throw new errors.DOW_ERR_CONFIG(source, `dashboard.listen: must be host:port, not ${JSON.stringify(dashboardListen)}: the dashboard listens on TCP only (keep it on 127.0.0.1, or put a proxy with its own Unix socket in front)`);
+  }
   if (stats !== null && listens.has(stats)) throw new errors.DOW_ERR_CONFIG(source, `stats: ${stats} is also an app's listen address`);
   const metrics = typeof config.metrics === 'string' ? config.metrics : null;
   if (metrics !== null && (listens.has(metrics) || metrics === stats)) {

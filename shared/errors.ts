@@ -68,7 +68,7 @@ export const errors = {
   // Configuration and start-up (exit code 2 from the CLI).
   DOW_ERR_CONFIG: createError('DOW_ERR_CONFIG', 'config %s: %s', 500),
   DOW_ERR_LISTEN: createError('DOW_ERR_LISTEN', 'cannot listen on %s: %s', 500),
-  DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected host:port, unix:/path.sock or systemd:<name>', 500),
+  DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected %s', 500),
   DOW_ERR_APP_MODULE: createError('DOW_ERR_APP_MODULE', 'app %s: %s', 500),
 
   // Timing store and dashboard.

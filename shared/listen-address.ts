@@ -14,23 +14,24 @@ export type ListenAddress = TcpAddress | { kind: 'unix'; path: string } | { kind
 const SYSTEMD_NAME = /^[!-9;-~]{1,255}$/;
 
 const MAX_PORT = 65_535;
+const ANY_ADDRESS = 'host:port, unix:/path.sock or systemd:<name>';
 
 export function parseListenAddress(text: string): ListenAddress {
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
-    if (path === '') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+    if (path === '') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text), ANY_ADDRESS);
     return { kind: 'unix', path };
   }
   if (text.startsWith('systemd:')) {
     const name = text.slice(8);
-    if (!SYSTEMD_NAME.test(name)) throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+    if (!SYSTEMD_NAME.test(name)) throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text), ANY_ADDRESS);
     return { kind: 'systemd', name };
   }
   const match = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[3]) : NaN;
   const bracketed = match?.[1];
   if (!match || port > MAX_PORT || (bracketed !== undefined && isIP(bracketed) !== 6)) {
-    throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text));
+    throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text), ANY_ADDRESS);
   }
   return { kind: 'tcp', host: (bracketed ?? match[2]) as string, port };
 }
@@ -38,7 +39,8 @@ export function parseListenAddress(text: string): ListenAddress {
 /** Only `host:port` makes sense here (the dashboard, a stats client). */
 export function parseTcpAddress(text: string): TcpAddress {
   const address = parseListenAddress(text);
-  if (address.kind !== 'tcp') throw new errors.DOW_ERR_ADDRESS(`${JSON.stringify(text)} (only host:port is allowed here)`);
+  // Said without the list above, which names forms refused here (issue 11 item 10).
+  if (address.kind !== 'tcp') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text), 'host:port here: the dashboard and the stats port client do not use a Unix or systemd socket');
   return address;
 }
 

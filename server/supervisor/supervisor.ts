@@ -26,6 +26,7 @@ import { isPackedBatch, unpack, type PackedBatch } from '../store/packed-batch.j
 import { VERSION } from '../version.js';
 import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
 import { WorkerPool } from './worker-pool.js';
+import { exposureWarning } from '../exposure-warning.js';
 import { describeHandler } from '../app-loader.js';
 import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
@@ -78,6 +79,8 @@ export class Supervisor implements RuntimeControl {
         this.addresses.push(address);
         const mode = slot.kind === 'pool' ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}` : `in-process, ${describeHandler(app.options.handler)}`;
         this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${mode})`);
+        const exposed = exposureWarning(app.options.name, address);
+        if (exposed !== null) this.log.warn({ app: app.options.name }, exposed);
       }
       if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
       if (this.settings.metrics) await this.startMetrics(this.settings.metrics);
