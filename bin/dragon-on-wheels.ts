@@ -208,7 +208,11 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   // Both read (and clear) their variables before anything forks: workers must not see them.
   useListenFds(takeListenFds(process.env, process.pid));
   const systemd = createNotifier(process.env, log);
-  const runtime = await startRuntime(settings, log, process.env.DRAGON_ADMIN_TOKEN);
+  const runtime = await startRuntime(settings, log, process.env.DRAGON_ADMIN_TOKEN).catch((err: unknown) => {
+    // `systemctl status` then shows why, beside the exit code.
+    systemd.notify({ STATUS: `failed to start: ${isDragonError(err) ? `${err.code}: ${err.message}` : String(err)}` });
+    throw err;
+  });
   // Type=notify: every listener accepts (or queues in its backlog) from here on.
   const serving = `serving ${runtime.server.addresses.join(', ')}`;
   systemd.notify({ READY: 1, MAINPID: process.pid, STATUS: serving });

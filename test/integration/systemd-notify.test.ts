@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { readStatsPort } from '../../dashboard/stats-client.js';
 import { parseStats } from '../../shared/stats-format.js';
@@ -99,4 +100,18 @@ test('a NOTIFY_SOCKET nobody listens on: the server serves, reloads and stops as
   server.child.kill('SIGTERM');
   assert.equal(await server.exited, 0);
   assert.equal(server.output().match(/systemd notification to/g)?.length, 1, server.output());
+});
+
+test('a start that fails (a port in use) sends STATUS= with the reason, never READY=1, and exits 2', async (t) => {
+  const s = await setUp(t, 'notify-failed');
+  const notifyPath = join(s.dir, 'notify.sock');
+  const listener = await listenForNotify(t, notifyPath);
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(s.appPort, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const server = runProcess(t, process.execPath, cliArgs(s.config), { env: { ...process.env, NOTIFY_SOCKET: notifyPath } });
+  assert.equal(await server.exited, 2, server.output());
+  const status = await listener.next('STATUS', 0);
+  assert.match(status.message.fields.get('STATUS') ?? '', /^failed to start: DOW_ERR_LISTEN: cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+  assert.equal(listener.messages.filter((m) => m.fields.has('READY')).length, 0);
 });
