@@ -8,6 +8,7 @@ import { startDashboard, type RunningDashboard } from '../dashboard/index.js';
 import type { HistoryReader } from '../shared/history.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config.js';
+import { chooseThreads, CONFIG_SOURCE } from '../server/limit-restore.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
 import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
 import { dropPrivileges, handOverStore } from '../server/drop-privileges.js';
@@ -40,8 +41,17 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
     if (store && storeSettings) {
       log.info(`timing store: ${storeSettings.path}`);
       if (settings.persistLimits) {
-        for (const [app, threads] of await store.latestLimits()) {
-          if (server.hasApp(app)) server.restoreThreads(app, threads);
+        // A limit edited in the config since the last start wins over one set at run time (issue 11 item 12).
+        const saved = await store.latestLimits();
+        for (const app of settings.apps) {
+          const name = app.options.name;
+          const configured = app.options.threads;
+          const choice = chooseThreads(configured, saved.get(name));
+          if (choice.threads !== configured) server.restoreThreads(name, choice.threads, choice.why ?? 'restored');
+          else if (choice.why !== null) log.info({ app: name }, `${name}: threads ${configured}: ${choice.why}`);
+          if (choice.recordConfig) {
+            store.recordLimitChange({ app: name, atMs: Date.now(), oldThreads: saved.get(name)?.threads ?? configured, newThreads: configured, source: CONFIG_SOURCE });
+          }
         }
       }
       // The separate-process dashboard asks for limit changes through the database.

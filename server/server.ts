@@ -202,11 +202,11 @@ export class Server implements RuntimeControl {
   }
 
   /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
-  restoreThreads(app: string, threads: number): void {
+  restoreThreads(app: string, threads: number, why = 'restored'): void {
     const host = this.apps.get(app);
     if (host === undefined) return;
     checkThreads(threads);
-    if (host.threads !== threads) this.log.info(`${app}: threads ${host.threads} -> ${threads} (restored)`);
+    if (host.threads !== threads) this.log.info({ app }, `${app}: threads ${host.threads} -> ${threads} (${why})`);
     host.setThreads(threads);
   }
 

@@ -6,6 +6,7 @@
 import type { InstanceInfo } from '../../shared/store/instances.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
+import type { SavedLimit } from '../limit-restore.js';
 import type { PackedBatch } from './packed-batch.js';
 import type { Retention } from './retention.js';
 
@@ -36,6 +37,6 @@ export type FromWorker =
   /** One failed attempt to open or write; `reason` keys the rate-limited log. */
   | { type: 'error'; reason: string; message: string }
   | { type: 'recovered'; afterErrors: number }
-  | { type: 'latestLimits'; reqId: number; limits?: Array<[string, number]>; error?: string }
+  | { type: 'latestLimits'; reqId: number; limits?: Array<[string, SavedLimit]>; error?: string }
   | { type: 'command'; command: ThreadsCommand }
   | { type: 'closed' };

@@ -10,6 +10,7 @@ import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
+import { CONFIG_SOURCE, type SavedLimit } from '../limit-restore.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
@@ -35,7 +36,7 @@ export class SqliteWriter {
   private readonly putRollup: Database.Statement<[RollupRecord]>;
   private readonly insertLimit: Database.Statement;
   private readonly insertEvent: Database.Statement;
-  private readonly latest: Database.Statement<[], { app: string; threads: number }>;
+  private readonly latest: Database.Statement<[], SavedLimit & { app: string }>;
   readonly pruneStep: (nowMs?: number) => number;
   private readonly heartbeatStmt: (id: number, nowMs: number, stopped: boolean) => void;
   /** This run's row in `instances`; kept across reopens after an error (the same run goes on). */
@@ -63,8 +64,11 @@ export class SqliteWriter {
     this.insertEvent = db.prepare(
       'INSERT INTO runtime_events (at_ms, app, kind, pid, detail, source) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    // The last change per app, and the config's value as of the last start that recorded it.
     this.latest = db.prepare(
-      'SELECT app, new_threads AS threads FROM limit_changes WHERE id IN (SELECT max(id) FROM limit_changes GROUP BY app)',
+      `SELECT l.app, l.new_threads AS threads, l.old_threads AS oldThreads, l.source, l.at_ms AS atMs,
+         (SELECT c.new_threads FROM limit_changes c WHERE c.app = l.app AND c.source = '${CONFIG_SOURCE}' ORDER BY c.id DESC LIMIT 1) AS configThreads
+       FROM limit_changes l WHERE l.id IN (SELECT max(id) FROM limit_changes GROUP BY app)`,
     );
     this.pruneStep = createPruner(db, retention);
     this.heartbeatStmt = prepareHeartbeat(db);
@@ -109,8 +113,8 @@ export class SqliteWriter {
     this.insertEvent.run(e.atMs, e.app, e.kind, e.pid, e.detail, e.source);
   }
 
-  latestLimits(): Array<[string, number]> {
-    return this.latest.all().map((r) => [r.app, r.threads]);
+  latestLimits(): Array<[string, SavedLimit]> {
+    return this.latest.all().map(({ app, ...saved }) => [app, saved]);
   }
 
   pendingCommands(): ThreadsCommand[] {

@@ -11,6 +11,7 @@ import type { LimitChange, RuntimeEvent, RuntimeEventKind, TimingRecorder, Timin
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { createRateLimitedLog, type StoreLogger } from './rate-limited-log.js';
 import { DEFAULT_RETENTION, type Retention } from './retention.js';
+import type { SavedLimit } from '../limit-restore.js';
 import type { PackedBatch } from './packed-batch.js';
 import { RowBuffer } from './row-buffer.js';
 import { spawnStoreWorker } from './spawn-worker.js';
@@ -41,7 +42,7 @@ export interface TimingStore extends TimingRecorder {
   recordBatch(batch: PackedBatch): void;
   onThreadsCommand(handler: ThreadsCommandHandler): void;
   /** Last audited limit per app, for restoring limits across restarts. */
-  latestLimits(): Promise<Map<string, number>>;
+  latestLimits(): Promise<Map<string, SavedLimit>>;
   /** Whether rows are being written now (for /readyz); not writable while writes fail or it restarts. */
   health(): { writable: boolean; reason: string };
 }
@@ -107,7 +108,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   let nextReqId = 1;
   // One queue for both kinds, so they reach the writer in the order they happened.
   const pendingAudit: Array<Extract<ToWorker, { type: 'limit' | 'event' }>> = [];
-  const questions = new Map<number, { resolve(m: Map<string, number>): void; reject(e: Error): void }>();
+  const questions = new Map<number, { resolve(m: Map<string, SavedLimit>): void; reject(e: Error): void }>();
   let exited: () => void = () => {};
 
   function post(msg: ToWorker): void {
@@ -242,7 +243,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       post({ type: 'pollCommands' });
     },
 
-    latestLimits(): Promise<Map<string, number>> {
+    latestLimits(): Promise<Map<string, SavedLimit>> {
       return new Promise((resolve, reject) => {
         if (!worker || closing) return reject(new errors.DOW_ERR_STORE(o.path, 'writer thread not running'));
         const reqId = nextReqId++;

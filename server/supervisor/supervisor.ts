@@ -270,12 +270,12 @@ export class Supervisor implements RuntimeControl {
   }
 
   /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
-  restoreThreads(app: string, threads: number): void {
+  restoreThreads(app: string, threads: number, why = 'restored'): void {
     const slot = this.slots.get(app);
     if (!slot) return;
-    if (slot.kind === 'inline') return slot.server.restoreThreads(app, threads);
+    if (slot.kind === 'inline') return slot.server.restoreThreads(app, threads, why);
     if (threads < slot.pool.workerTarget) return;
-    if (slot.pool.threads !== threads) this.log.info(`${app}: threads ${slot.pool.threads} -> ${threads} (restored)`);
+    if (slot.pool.threads !== threads) this.log.info({ app }, `${app}: threads ${slot.pool.threads} -> ${threads} (${why})`);
     slot.pool.setThreads(threads);
   }
 

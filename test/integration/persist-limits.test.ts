@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
 import type { RuntimeSettings } from '../../server/config.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { captureLogs } from '../helpers/runtime.js';
 
 function settings(dbPath: string, persistLimits: boolean): RuntimeSettings {
   return {
@@ -63,4 +64,41 @@ test('a clean stop leaves no -wal or -shm file beside the database, with the das
   assert.ok(existsSync(dbPath));
   assert.equal(existsSync(`${dbPath}-wal`), false);
   assert.equal(existsSync(`${dbPath}-shm`), false);
+});
+
+test('persistLimits: a limit edited in the config since the last start wins, an unchanged config restores the run-time one, and the log says which and why (issue 11 item 12)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dow-persist-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dbPath = join(dir, 'timings.db');
+  const withThreads = (threads: number): RuntimeSettings => {
+    const s = settings(dbPath, true);
+    (s.apps[0] as RuntimeSettings['apps'][number]).options.threads = threads;
+    return s;
+  };
+  const threadsOf = async (rt: Awaited<ReturnType<typeof startRuntime>>): Promise<number | undefined> => (await rt.server.snapshot()).apps.find((a) => a.name === 'shop')?.threads;
+  const start = async (threads: number) => {
+    const { logs, logger } = captureLogs();
+    const rt = await startRuntime(withThreads(threads), logger);
+    return { rt, said: () => logs.map((l) => String(l.msg)).filter((m) => m.startsWith('shop: threads')) };
+  };
+
+  // The filed case: threads: 4 in the file, 7 set at run time, then the file says 12.
+  const first = await start(4);
+  await first.rt.server.setThreads('shop', 7, 'api 127.0.0.1');
+  await first.rt.close();
+  const edited = await start(12);
+  assert.equal(await threadsOf(edited.rt), 12, 'the edited config wins');
+  assert.match(edited.said().join('\n'), /shop: threads 12: the config's threads changed since the last start \(4 -> 12\), so the config's value is taken; 7, set at run time \(api 127\.0\.0\.1, .*\), is not restored/);
+  await edited.rt.server.setThreads('shop', 9, 'api 127.0.0.1');
+  await edited.rt.close();
+
+  // The config unchanged since: the run-time value comes back, and the log says from where.
+  const unchanged = await start(12);
+  assert.equal(await threadsOf(unchanged.rt), 9);
+  assert.match(unchanged.said().join('\n'), /shop: threads 12 -> 9 \(persistLimits: restored 9, set at run time \(api 127\.0\.0\.1, .*\); the config's 12 is unchanged since\)/);
+  await unchanged.rt.close();
+  // Restoring wrote nothing that would hide the run-time value next time.
+  const again = await start(12);
+  assert.equal(await threadsOf(again.rt), 9);
+  await again.rt.close();
 });

@@ -272,7 +272,13 @@ test('limit changes are audited through the writer and latestLimits() returns th
   store.recordLimitChange({ app: 'shop', atMs: 1, oldThreads: 1, newThreads: 4, source: 'api' });
   store.recordLimitChange({ app: 'blog', atMs: 2, oldThreads: 1, newThreads: 2, source: 'api' });
   store.recordLimitChange({ app: 'shop', atMs: 3, oldThreads: 4, newThreads: 6, source: 'dashboard' });
-  assert.deepEqual(await store.latestLimits(), new Map([['shop', 6], ['blog', 2]]));
+  store.recordLimitChange({ app: 'blog', atMs: 4, oldThreads: 2, newThreads: 3, source: 'config' });
+  store.recordLimitChange({ app: 'blog', atMs: 5, oldThreads: 3, newThreads: 5, source: 'api' });
+  assert.deepEqual(await store.latestLimits(), new Map([
+    ['shop', { threads: 6, oldThreads: 4, source: 'dashboard', atMs: 3, configThreads: null }],
+    // The config's value as of the last start that recorded it, beside the last change.
+    ['blog', { threads: 5, oldThreads: 3, source: 'api', atMs: 5, configThreads: 3 }],
+  ]));
   const reader = openHistoryReader(path);
   t.after(() => reader.close());
   assert.deepEqual(reader.audit({ app: 'shop' }).map((e) => e.newThreads), [6, 4]);
