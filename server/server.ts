@@ -17,7 +17,7 @@ import { AppHost, type AppOptions } from './app-host.js';
 import { ScgiConnection, Phase } from './connection.js';
 import { attachExchange, exchangeOf } from './exchange.js';
 import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
-import { listenOn, listenOnHandle } from './listen-address.js';
+import { listenOn, listenOnHandle, type SocketOwner } from './listen-address.js';
 import { watchDescriptors } from './descriptor-watch.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
@@ -36,6 +36,8 @@ export interface ListenerSpec {
   handle?: object;
   /** File mode for a Unix socket; nginx's workers must be able to connect. */
   socketMode?: number;
+  /** Owner and group of a Unix socket's file (-1: unchanged). */
+  socketOwner?: SocketOwner;
   processor: Processor;
 }
 
@@ -103,7 +105,7 @@ export class Server implements RuntimeControl {
         this.netServers.push(net);
         const bound = spec.handle
           ? await listenOnHandle(net, spec.handle, spec.listen)
-          : formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE));
+          : formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE, spec.socketOwner ?? null));
         this.addresses.push(bound);
         if (host) host.listen = bound;
         // After listen, errors are accept() failures: out of file descriptors (EMFILE) under a
