@@ -59,6 +59,7 @@ export class AppHost {
    * supervisor hears about queue pressure and slots given back. Null in-process (no cost there).
    */
   onLoadChange: ((host: AppHost) => void) | null = null;
+  private appLogger: Logger | null = null;
   /** The opt-in access log (log.access); null: off, and no cost per request. */
   accessLog: AccessLogWriter | null = null;
   private readonly rejectionLog = new LogThrottle(LOG_INTERVAL_MS);
@@ -79,6 +80,12 @@ export class AppHost {
     this.queueTimeoutMs = options.queueTimeoutMs;
     this.requestTimeoutMs = options.requestTimeoutMs;
     this.halfCloseAborts = options.halfClose !== 'answer';
+  }
+
+  /** The log with this app's name on each line (a worker's log has it already), for the app's own use. */
+  get appLog(): Logger {
+    this.appLogger ??= this.log.bindings().app === this.name ? this.log : this.log.child({ app: this.name });
+    return this.appLogger;
   }
 
   get threads(): number {

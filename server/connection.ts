@@ -10,6 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import { errors, isDragonError, type DragonError } from '../shared/errors.js';
 import { Outcome } from '../shared/timing-row.js';
 import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
@@ -365,5 +366,9 @@ class RequestInfo implements ScgiRequestInfo {
 
   stats(): Record<string, number> {
     return this.host.ownFigures();
+  }
+
+  get log(): Logger {
+    return this.host.appLog;
   }
 }

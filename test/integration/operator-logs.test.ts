@@ -18,7 +18,7 @@ import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Server } from '../../server/server.js';
 import { serveConfig } from '../helpers/cli-process.js';
 import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { captureLogs, eventually, sleep, toTarget } from '../helpers/runtime.js';
+import { captureLogs, eventually, sleep, startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -187,4 +187,39 @@ test('a thread-limit change through the dashboard is logged once, with who asked
   const lines = logs.filter((l) => JSON.stringify(l).includes('5') && /thread|limit/i.test(String(l.msg)));
   assert.equal(lines.length, 1, JSON.stringify(lines));
   assert.match(String(lines[0]?.msg), /shop: threads 2 -> 5 \(api 127\.0\.0\.1\)/);
+});
+
+test('errors Express and Hono catch themselves reach the server log through req.scgi.log / c.env.log, with the app name (issue 11 item 9)', async (t) => {
+  const express = (await import('express')).default;
+  const { Hono } = await import('hono');
+  const shop = express();
+  shop.get('/', () => {
+    throw new Error('cart is empty');
+  });
+  // Express's own handler would print the stack to stderr, unprefixed; this sends it to our log.
+  shop.use((err: Error, req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+    req.scgi?.log.error({ err, url: req.url }, `request failed: ${err.message}`);
+    res.status(500).send('Internal Server Error');
+  });
+  const api = new Hono<{ Bindings: import('../../server/index.js').ScgiRequestInfo }>();
+  api.get('/', () => {
+    throw new Error('no such user');
+  });
+  api.onError((err, c) => {
+    c.env.log.error({ err, url: c.req.url }, `request failed: ${err.message}`);
+    return c.text('Internal Server Error', 500);
+  });
+  const rt = await startTestRuntime(t, [
+    { name: 'shop', node: shop as unknown as import('../../server/adapters/node/node-adapter.js').NodeListener },
+    { name: 'api', fetch: (request, info) => api.fetch(request, info) },
+  ]);
+  assert.equal((await scgiRequest(rt.targets.get('shop') as { port: number }, { uri: '/' })).status, 500);
+  assert.equal((await scgiRequest(rt.targets.get('api') as { port: number }, { uri: '/' })).status, 500);
+  const shopLine = rt.logs.find((l) => l.msg === 'request failed: cart is empty');
+  const apiLine = rt.logs.find((l) => l.msg === 'request failed: no such user');
+  assert.equal(shopLine?.level, 50);
+  assert.equal(shopLine?.app, 'shop');
+  assert.match(String((shopLine?.err as { stack?: string } | undefined)?.stack), /cart is empty\n\s+at /);
+  assert.equal(apiLine?.level, 50);
+  assert.equal(apiLine?.app, 'api');
 });

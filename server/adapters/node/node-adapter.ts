@@ -9,6 +9,7 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
+import type { Logger } from 'pino';
 import type { BodySink } from '../../body-sink.js';
 import { exchangeOf, type Exchange } from '../../exchange.js';
 import { headerPairs, isHttps } from '../request-target.js';
@@ -28,6 +29,11 @@ export interface ScgiRequestInfo {
   mount: string;
   /** The app's own live figures, as the original's `wsgi.x_thread_stat`. */
   stats(): Record<string, number>;
+  /**
+   * The server's logger for this app (pino: its format, its file, the app's name and the worker's
+   * pid on each line), for errors a framework catches itself and would print to stderr unprefixed.
+   */
+  log: Logger;
 }
 
 declare module 'node:http' {
