@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { readStatsPort } from '../../dashboard/stats-client.js';
 import { parseStats } from '../../shared/stats-format.js';
 import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { captureLogs, sleep } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { createNotifier } from '../../server/systemd/sd-notify.js';
 import { cliArgs, FIXTURES, listenForNotify, runProcess } from '../helpers/systemd.js';
 
 type Whoami = { pid: number; inherited: string[] };
@@ -114,4 +116,30 @@ test('a start that fails (a port in use) sends STATUS= with the reason, never RE
   const status = await listener.next('STATUS', 0);
   assert.match(status.message.fields.get('STATUS') ?? '', /^failed to start: DOW_ERR_LISTEN: cannot listen on 127\.0\.0\.1:\d+: address already in use/);
   assert.equal(listener.messages.filter((m) => m.fields.has('READY')).length, 0);
+});
+
+test('the notifier: clears NOTIFY_SOCKET and WATCHDOG_*, pings only the pid WATCHDOG_PID names, and an abstract socket is logged once, not thrown', async (t) => {
+  const dir = await makeTempDir('notifier');
+  t.after(() => removeTempDir(dir));
+  const path = join(dir, 'notify.sock');
+  const listener = await listenForNotify(t, path);
+  const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: path, WATCHDOG_USEC: '100000', WATCHDOG_PID: String(process.pid + 1), KEEP: '1' };
+  const { logs, logger } = captureLogs();
+  const notifier = createNotifier(env, logger);
+  t.after(() => notifier.close());
+  assert.deepEqual(env, { KEEP: '1' });
+  notifier.startWatchdog();
+  notifier.notify({ STATUS: 'two\nlines', READY: 1 });
+  const status = await listener.next('STATUS', 0);
+  // A newline would start a new KEY=value line: it is flattened.
+  assert.equal(status.message.fields.get('STATUS'), 'two lines');
+  assert.equal(status.message.pid, process.pid);
+  await sleep(400);
+  assert.equal(listener.messages.filter((m) => m.fields.has('WATCHDOG')).length, 0, 'WATCHDOG_PID names another process');
+
+  const abstract = createNotifier({ NOTIFY_SOCKET: '@dow-test' }, logger);
+  abstract.notify({ READY: 1 });
+  abstract.notify({ STOPPING: 1 });
+  assert.equal(logs.filter((l) => /abstract sockets \(@name\) are not supported/.test(String(l.msg))).length, 1);
+  assert.equal(createNotifier({}, logger).enabled, false);
 });
