@@ -10,6 +10,8 @@ majors=("$@")
 [ ${#majors[@]} -eq 0 ] && majors=(22 24 26)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dow-node-lines.XXXXXX")
+# Readable by all, as a checkout is: some tests run the server as nobody with this Node.
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
