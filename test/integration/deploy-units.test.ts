@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { loadConfigFile } from '../../server/config.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 
 const ANALYZE = '/usr/bin/systemd-analyze';
@@ -45,4 +46,20 @@ test('systemd-analyze verify does complain about a bad unit (the check above can
     .then(({ stdout, stderr }) => stdout + stderr, (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`);
   assert.match(out, /NoSuchKey/);
   assert.match(out, /bad\.service:4: Failed to parse protect system value/);
+});
+
+test('the configs in docs/deploy.md load (the app module and the user swapped for ones this machine has)', { skip: process.getuid?.() !== 0 ? 'the user/group config loads only as root' : false }, async (t) => {
+  const blocks = [...(await readFile(DEPLOY, 'utf8')).matchAll(/```js\n(export default[\s\S]*?)```/g)].map((m) => m[1] as string);
+  assert.equal(blocks.length, 2, 'the systemd config and the user/group config');
+  const dir = await makeTempDir('deploy-configs');
+  t.after(() => removeTempDir(dir));
+  const app = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
+  for (const [i, block] of blocks.entries()) {
+    const file = join(dir, `config-${i}.mjs`);
+    await writeFile(file, block.replaceAll('/srv/shop/app.mjs', app).replace("user: 'dragon'", "user: 'nobody'").replace("group: 'dragon'", "group: 'nogroup'"));
+    const settings = await loadConfigFile(file);
+    assert.equal(settings.apps[0]?.options.name, 'shop');
+    const [app0] = settings.apps;
+    assert.deepEqual([app0?.socketMode, app0?.socketOwner?.gid], [0o660, 33], 'mode 0660, group www-data');
+  }
 });
