@@ -12,6 +12,11 @@ export interface SnapshotState {
   /** Why the runtime could not be read; null when reachable. */
   error: string | null;
   checkedAtMs: number;
+  /**
+   * While unreachable: the last snapshot read, so the page keeps a card (and the charts the
+   * timing store still has) for each app it knew; null when reachable or never read.
+   */
+  lastGood?: RuntimeSnapshot | null;
 }
 
 export interface SnapshotSource {
@@ -37,7 +42,10 @@ export function createSnapshotSource(control: RuntimeControl, now: () => number 
       good = snapshot;
       return { reachable: true, snapshot, error: null, checkedAtMs: now() };
     } catch (err) {
-      return { reachable: false, snapshot: null, error: err instanceof Error ? err.message : String(err), checkedAtMs: now() };
+      // The page says "the runtime did not answer"; DOW_ERR_RUNTIME_UNREACHABLE's own prefix
+      // would repeat it ("runtime unreachable: runtime unreachable: …", issue 11 item 14).
+      const message = (err instanceof Error ? err.message : String(err)).replace(/^runtime unreachable: /, '');
+      return { reachable: false, snapshot: null, error: message, checkedAtMs: now(), lastGood: good };
     }
   }
 

@@ -59,7 +59,10 @@ export function buildOverview(state: SnapshotState, hasHistory: boolean): Overvi
 }
 
 export function buildApps(state: SnapshotState, history: HistoryReader | null, nowMs: number): AppsView {
-  const apps = (state.snapshot?.apps ?? []).map((app) => ({ ...app, recent: recentFigures(history, app.name, nowMs) }));
+  // Unreachable: the apps last seen, so their cards and the charts from the timing store stay
+  // (the page marks the live figures stale).
+  const known = state.snapshot?.apps ?? state.lastGood?.apps ?? [];
+  const apps = known.map((app) => ({ ...app, recent: recentFigures(history, app.name, nowMs) }));
   return { reachable: state.reachable, checkedAtMs: state.checkedAtMs, apps };
 }
 

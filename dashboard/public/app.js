@@ -38,18 +38,27 @@ function renderOverview(next) {
     tickUptime();
   }
   if (!next.reachable) setLiveState('runtime down', 'bad');
-  showUnreachable(next.reachable ? null : `The runtime did not answer: ${next.error ?? 'unknown reason'}.`, 'Runtime unreachable.');
+  showUnreachable(
+    next.reachable ? null : `The runtime did not answer (${next.error ?? 'no reason given'}).`,
+    'Runtime unreachable.',
+    // The dashboard answers and reads the timing store: only the runtime's own figures are old.
+    'Live figures (in flight, queued, counters) are the last ones read; the charts and 5-minute figures come from the timing store and stay current. The dashboard keeps asking the runtime by itself.',
+  );
 }
 
-/** Null hides the banner; otherwise it says what is wrong and since when. */
-function showUnreachable(reason, title) {
+/**
+ * Null hides the banner; otherwise it says what is wrong, since when, and what still works.
+ * Each case says its own outcome: a signed-out page does not "keep retrying" (issue 11 item 14).
+ */
+function showUnreachable(reason, title, outcome = '') {
   const banner = $('unreachable');
   banner.hidden = reason === null;
   document.body.classList.toggle('degraded', reason !== null);
   if (reason === null) return;
   $('unreachable-title').textContent = title;
-  const since = lastGoodAtMs ? ` Last good figures from ${formatDateTime(lastGoodAtMs)}.` : '';
+  const since = lastGoodAtMs ? ` Last figures read at ${formatDateTime(lastGoodAtMs)}.` : '';
   $('unreachable-reason').textContent = `${reason}${since}`;
+  $('unreachable-outcome').textContent = outcome;
   for (const card of cards.values()) card.setStale(true);
 }
 
@@ -79,10 +88,8 @@ function announce(text, kind) {
 // ---- cards --------------------------------------------------------------------------------
 
 function renderApps(next) {
-  if (!next.reachable) {
-    for (const card of cards.values()) card.setStale(true);
-    return;
-  }
+  // Unreachable, the answer lists the apps last seen: their cards are made or kept (marked
+  // stale), so the charts the timing store still has stay on the page.
   const container = $('apps');
   const seen = new Set();
   for (const app of next.apps) {
@@ -95,10 +102,11 @@ function renderApps(next) {
     } else {
       card.update(app);
     }
-    card.setStale(false);
+    card.setStale(!next.reachable);
   }
   for (const [name, card] of cards) {
-    if (!seen.has(name)) {
+    // Only a runtime that answered can say an app is gone.
+    if (next.reachable && !seen.has(name)) {
       card.charts.destroy();
       card.root.remove();
       cards.delete(name);
@@ -137,10 +145,27 @@ function fillTable(tableId, emptyId, entries, cellsOf) {
   $(emptyId).hidden = entries.length > 0;
 }
 
+/**
+ * Changes this page applied that the audit log has not shown yet. The runtime audits a change
+ * through the timing store's writer, a moment after answering, so a table read at once could say
+ * "No changes yet" right under "Applied: 2 → 5" (issue 11 item 14); such a change is shown as
+ * being recorded until the log has it (or for a minute, if the store is not writing).
+ */
+const PENDING_AUDIT_MS = 60_000;
+/** Re-reads of the audit log after a change, ms after it: the store writes within ~200 ms. */
+const AUDIT_RETRY_MS = [300, 1000, 2500, 6000];
+let pendingAudit = [];
+
+function isRecorded(pending, entries) {
+  return entries.some((e) => e.app === pending.app && e.oldThreads === pending.oldThreads && e.newThreads === pending.newThreads && e.atMs >= pending.atMs - 5000);
+}
+
 async function loadAudit() {
   try {
     const { entries } = await api('/api/audit?limit=50');
-    fillTable('audit', 'audit-empty', entries, (e) => [e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]);
+    pendingAudit = pendingAudit.filter((p) => !isRecorded(p, entries) && Date.now() - p.atMs < PENDING_AUDIT_MS);
+    const shown = [...pendingAudit.map((p) => ({ ...p, source: 'this page (being recorded…)' })), ...entries];
+    fillTable('audit', 'audit-empty', shown, (e) => [e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]);
   } catch (err) {
     announce(`The audit log could not be loaded: ${err.message}`, 'error');
   }
@@ -175,10 +200,12 @@ function refreshHistory() {
   void loadEvents();
 }
 
-function refreshAfterChange(name) {
+function refreshAfterChange(name, change) {
+  if (change) pendingAudit.unshift({ atMs: Date.now(), app: name, ...change });
   void loadSeries(name);
   void loadAudit();
   void loadEvents();
+  for (const ms of AUDIT_RETRY_MS) setTimeout(() => void loadAudit(), ms);
 }
 
 function setupWindowChoice() {
@@ -236,6 +263,7 @@ function startPolling() {
       showUnreachable(
         signedOut ? 'The session has ended: open the login URL again.' : `${err.message}.`,
         signedOut ? 'Signed out.' : 'Dashboard unreachable.',
+        signedOut ? 'Nothing on this page updates until you sign in again.' : 'Everything on this page is as last read; the page keeps trying by itself.',
       );
     }
   };

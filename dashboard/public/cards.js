@@ -51,7 +51,7 @@ export function createCard(app, container, { onChanged, announce }) {
       const text = `${app.name}: thread limit ${result.oldThreads} → ${result.newThreads}`;
       setMessage(message, `Applied: ${result.oldThreads} → ${result.newThreads}`, 'ok');
       announce(text, 'ok');
-      onChanged(app.name);
+      onChanged(app.name, { oldThreads: result.oldThreads, newThreads: result.newThreads });
     } catch (err) {
       setMessage(message, `Not applied: ${err.message}`, 'error');
       announce(`${app.name}: thread limit not changed: ${err.message}`, 'error');

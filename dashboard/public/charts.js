@@ -54,6 +54,18 @@ function baseOptions(yTitle, formatY) {
   };
 }
 
+/** Gaps of up to this many empty buckets are bridged by the latency lines. */
+const GAP_BUCKETS = 3;
+
+/** True when data[i] has a value and no other value lies within `gap` buckets on either side. */
+export function isLonePoint(data, i, gap) {
+  if (data[i]?.y == null) return false;
+  for (let k = Math.max(0, i - gap); k <= Math.min(data.length - 1, i + gap); k++) {
+    if (k !== i && data[k]?.y != null) return false;
+  }
+  return true;
+}
+
 function latencyDatasets() {
   const sets = [];
   for (const kind of ['service', 'queue']) {
@@ -68,7 +80,9 @@ function latencyDatasets() {
         borderWidth: kind === 'service' ? 2 : 1.5,
         borderDash: kind === 'service' ? [] : [6, 4],
         pointRadius: 0,
-        tension: 0.2,
+        // Monotone cubic interpolation: a Bézier with tension can overshoot sideways at a steep
+        // jump, so the line went back in time (issue 11 item 14); monotone never does, in x or y.
+        cubicInterpolationMode: 'monotone',
         spanGaps: false,
       });
     }
@@ -120,8 +134,11 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
       const filled = series.points.filter((pt) => pt.count > 0).length;
       for (const ds of latency.data.datasets) {
         ds.data = series.points.map((pt) => ({ x: pt.t, y: pt[ds.kind][ds.p] }));
-        ds.pointRadius = filled < 40 ? 2 : 0;
-        ds.spanGaps = series.stepMs * 3;
+        const radius = filled < 40 ? 2 : 0;
+        // A bucket with no neighbour within the bridged gap gets no line segment, so with the
+        // dots off it was not drawn at all: give such a point a dot whatever the traffic.
+        ds.pointRadius = (ctx) => (isLonePoint(ds.data, ctx.dataIndex, GAP_BUCKETS) ? 2.5 : radius);
+        ds.spanGaps = series.stepMs * GAP_BUCKETS;
       }
       for (const ds of throughput.data.datasets) {
         ds.data = series.points.map((pt) => ({ x: pt.t + series.stepMs / 2, y: pt.status[ds.cls] / stepS }));

@@ -40,7 +40,9 @@ export async function seedHistory(options: SeedOptions): Promise<SeededStore> {
   const spanMs = options.spanMs ?? 14 * 60_000;
   const changeAtMs = nowMs - Math.round(spanMs / 2);
   const hangAtMs = nowMs - Math.round(spanMs / 4);
-  const store = createTimingStore({ path: options.path, flushIntervalMs: 50 });
+  // The seeded traffic is that of a server up since before it began: registered as such, the
+  // store rates it over its quarter hour (instances.ts), not over the seconds this test has run.
+  const store = createTimingStore({ path: options.path, flushIntervalMs: 50, instance: { startedMs: nowMs - spanMs - 60_000, pid: process.pid } });
   const rand = random(42);
 
   options.apps.forEach((app, index) => {

@@ -529,10 +529,14 @@ describe('dashboard API: responses and their schemas', () => {
       assertSchema(schemas.overviewBody, overview);
       assert.equal(overview.reachable, false);
       assert.match(overview.error, /ECONNREFUSED/);
+      assert.doesNotMatch(overview.error, /runtime unreachable/i, 'the page says that part itself (issue 11 item 14)');
       assert.equal(overview.pid, null);
       const apps = await get('/api/apps');
       assertSchema(schemas.appsBody, apps);
-      assert.deepEqual(apps, { reachable: false, checkedAtMs: apps.checkedAtMs, apps: [] });
+      // The apps last seen stay, with the timing store's figures, so the page keeps their charts.
+      assert.equal(apps.reachable, false);
+      assert.deepEqual(apps.apps.map((a: { name: string }) => a.name), ['shop', 'blog_v2']);
+      assert.equal(apps.apps[0].recent.count, 20);
       // History still answers while the runtime is down.
       assertSchema(schemas.seriesBody, await get('/api/apps/shop/series?window=15m'));
     } finally {
