@@ -58,7 +58,7 @@ export function createAccessLog(log: Logger, format: AccessLogFormat): AccessLog
   if (format === 'json') {
     return (e) => log.info(
       { access: true, app: e.app, method: e.method, url: e.uri, status: e.status, bytes: e.bytes, ms: round(e.durationMs), queueMs: round(e.queueMs), remote: e.remoteAddr },
-      `${e.method} ${e.uri} ${e.status} ${e.bytes} B ${round(e.durationMs)} ms`,
+      `${e.app}: ${e.method} ${e.uri} ${e.status} ${e.bytes} B ${round(e.durationMs)} ms`,
     );
   }
   // The logger's own destination (stdout or log.file): one file for logrotate to move. Raw text

@@ -44,7 +44,9 @@ export function createLogger(options: LogOptions = {}): Logger {
     colorize: false,
     sync: true,
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss,l',
-    ignore: 'hostname',
+    // app and worker are fields for machines: on a terminal the message names the app and the
+    // pid column is the worker's.
+    ignore: 'hostname,app,worker',
     messageFormat: '{msg}',
     singleLine: true,
     destination: target ?? 1,
