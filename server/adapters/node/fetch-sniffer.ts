@@ -32,6 +32,8 @@ export function sniffFetchHandler(fn: AnyFunction, onDetected: () => void): Node
   };
   return (req: IncomingMessage, res: ServerResponse): unknown => {
     if (fetchMode) return serveAsFetch(fn, req, res);
+    // Answered the Node way once: a listener for good, called as it is from then on.
+    if (nodeConfirmed) return fn(req, res);
     res.once('finish', () => {
       if (!fetchMode) nodeConfirmed = true;
     });
