@@ -30,6 +30,11 @@ export interface BoundSocket {
   /** The address as it will be shown: port 0 resolved to the port the kernel chose. */
   address: ListenAddress;
   /**
+   * Where a hung worker's connections are found in the kernel's tables (open-connections.ts):
+   * the port or the path; null for a Unix socket passed by systemd, whose path Node cannot read.
+   */
+  local: { port: number } | { path: string } | null;
+  /**
    * Starts accepting in the supervisor too: during a stop, connections already in the backlog are
    * accepted here (paused, unread) and handed to a draining worker rather than reset by the close.
    */
@@ -44,6 +49,7 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
   }
   let handle: ServerHandle | number;
   let bound: ListenAddress = address;
+  let local: BoundSocket['local'] = address.kind === 'unix' ? { path: address.path } : null;
   if (address.kind === 'systemd') {
     // Passed by systemd, bound and listening already: Node wraps the fd as a TCP or a pipe
     // handle by what the fd is (guessHandleType), as cluster does for `listen({ fd })`.
@@ -51,6 +57,9 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
     if (typeof handle === 'number') {
       throw new errors.DOW_ERR_LISTEN(formatListenAddress(address), `the passed fd is not a listening TCP or Unix stream socket (${getSystemErrorName(handle)})`);
     }
+    const out: { port?: number } = {};
+    handle.getsockname?.(out);
+    if (out.port) local = { port: out.port };
   } else if (address.kind === 'unix') {
     await removeStaleSocket(address.path);
     handle = createServerHandle(address.path, -1, -1, undefined, 0);
@@ -74,12 +83,14 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
       throw new errors.DOW_ERR_LISTEN(formatListenAddress(address), 'address already in use');
     }
     bound = { ...address, port: out.port };
+    local = { port: out.port };
   }
   let server: net.Server | null = null;
   let closed: Promise<void> | null = null;
   return {
     handle: h,
     address: bound,
+    local,
     acceptHere(onConnection) {
       if (server || closed) return Promise.resolve();
       const s = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, onConnection);

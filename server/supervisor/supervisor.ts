@@ -122,8 +122,7 @@ export class Supervisor implements RuntimeControl {
     const pool = new WorkerPool({
       name,
       listen,
-      // A socket passed by systemd has no address of ours to look for in the kernel's tables.
-      address: bound.address.kind === 'tcp' ? { port: bound.address.port } : bound.address.kind === 'unix' ? { path: bound.address.path } : null,
+      address: bound.local,
       mount: app.options.mount.replace(/\/+$/, ''),
       handle: bound.handle,
       workers: workers.count,

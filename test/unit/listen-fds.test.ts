@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { listenFd, takeListenFds, useListenFds } from '../../server/systemd/listen-fds.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { parseListenAddress } from '../../shared/listen-address.js';
+import { spawn } from 'node:child_process';
 import { settingsFromConfig } from '../../server/config.js';
 
 test('LISTEN_FDS/LISTEN_FDNAMES map names to fds from 3; the variables are removed', () => {
@@ -37,4 +39,27 @@ test('systemd:<name> parses; names with ":" or control characters do not, and th
   assert.throws(() => parseListenAddress('systemd:a b'), { code: 'DOW_ERR_ADDRESS' });
   await assert.rejects(settingsFromConfig({ apps: [{ name: 'a', listen: 'systemd:a:b', module: 'x.mjs' }] }, '/'),
     { code: 'DOW_ERR_CONFIG', message: /apps\[0\]\.listen: must be host:port or unix:\/path\.sock \(for example "127\.0\.0\.1:9002"\) or systemd:<name>/ });
+});
+
+test('a passed TCP socket is wrapped by its fd, and its port is known (hung workers\' connections are counted by it)', async (t) => {
+  // As systemd does: a listening socket as fd 3 of a new process (the fd already lives in this
+  // process's event loop, where libuv would refuse a second handle for it).
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  const script = `
+    import { useListenFds } from ${JSON.stringify(new URL('../../server/systemd/listen-fds.ts', import.meta.url).href)};
+    import { bindListeningSocket } from ${JSON.stringify(new URL('../../server/supervisor/listen-handle.ts', import.meta.url).href)};
+    useListenFds(new Map([['shop', 3]]));
+    const bound = await bindListeningSocket({ kind: 'systemd', name: 'shop' }, 0o660);
+    process.stdout.write(JSON.stringify({ address: bound.address, local: bound.local }));
+    await bound.close();`;
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit', fd] });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0);
+  assert.deepEqual(JSON.parse(out), { address: { kind: 'systemd', name: 'shop' }, local: { port } });
 });
