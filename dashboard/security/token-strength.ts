@@ -1,7 +1,8 @@
 /**
  * @module token-strength
- * Refuses configured admin tokens that could be guessed: shorter than 32 characters, or with so
- * little variety (`xxxx…`, `abcabc…`) that their length is no measure of their strength.
+ * Refuses configured admin tokens that could be guessed: shorter than 32 characters, one part
+ * repeated (`xxxx…`, `abcabc…`), or so few different characters that their length is no measure
+ * of their strength.
  */
 
 export const MIN_TOKEN_LENGTH = 32;
@@ -12,6 +13,11 @@ export const MIN_TOKEN_LENGTH = 32;
  * estimates at 64.
  */
 export const MIN_TOKEN_BITS = 80;
+/**
+ * The same estimate per character: a long token of few symbols (`abcd` repeated 20 times, 160
+ * "bits") passes the total but not this. Random hex estimates at 2.96 or more (lowest of 10,000).
+ */
+export const MIN_BITS_PER_CHAR = 2.5;
 
 export const TOKEN_ADVICE = 'generate one with `openssl rand -base64 32`';
 
@@ -24,11 +30,19 @@ export function estimateBits(token: string): number {
   return perChar * length;
 }
 
+function distinct(token: string): number {
+  return new Set(token).size;
+}
+
 /** Null when the token is acceptable, otherwise why not (never the token itself). */
 export function tokenWeakness(token: string): string | null {
   const length = [...token].length;
   if (length < MIN_TOKEN_LENGTH) return `it has ${length} characters, at least ${MIN_TOKEN_LENGTH} are needed; ${TOKEN_ADVICE}`;
+  // One part repeated (`s3cr3t-s3cr3t-…`): the token is no stronger than the part.
+  if (/^([\s\S]+?)\1+$/.test(token)) return `it repeats a shorter part; ${TOKEN_ADVICE}`;
   const bits = estimateBits(token);
-  if (bits < MIN_TOKEN_BITS) return `it is too repetitive (about ${Math.round(bits)} bits, at least ${MIN_TOKEN_BITS} are needed); ${TOKEN_ADVICE}`;
+  if (bits < MIN_TOKEN_BITS || bits / length < MIN_BITS_PER_CHAR) {
+    return `it is too repetitive (about ${Math.round(bits)} bits from ${distinct(token)} different characters); ${TOKEN_ADVICE}`;
+  }
   return null;
 }
