@@ -23,13 +23,15 @@ export function registerLoginRoute(app: FastifyInstance, credentials: Credential
       const previous = request.cookies[SESSION_COOKIE];
       if (previous !== undefined) credentials.sessions.revoke(previous);
       // HttpOnly: page scripts never see it. SameSite=Strict: no other site's request carries it,
-      // the first line of CSRF defence (the Origin check is the second). No Secure flag: the
-      // dashboard is plain HTTP on loopback, where browsers would then refuse to store it.
+      // the first line of CSRF defence (the Origin check is the second). Secure only behind a
+      // TLS proxy that says so (X-Forwarded-Proto from a trustedProxies address): on plain HTTP
+      // loopback browsers would refuse to store a Secure cookie.
       reply.setCookie(SESSION_COOKIE, credentials.sessions.create(), {
         httpOnly: true,
         sameSite: 'strict',
         path: '/',
         maxAge: SESSION_MAX_AGE_MS / 1000,
+        secure: request.protocol === 'https',
       });
       return reply.redirect('/', 303);
     },

@@ -74,6 +74,9 @@ test('the dashboard behind nginx with TLS: login, a limit change, the live strea
   const landed = await page.goto(`${base}/login?token=${TOKEN}`);
   assert.equal(landed?.status(), 200, 'the login redirected to the page, not a 421');
   assert.equal(page.url(), `${base}/`);
+  const [cookie] = await page.context().cookies(base);
+  assert.equal(cookie?.name, 'dow_session');
+  assert.equal(cookie?.secure, true, 'behind TLS (X-Forwarded-Proto https from a trusted proxy) the cookie is Secure');
   await page.waitForSelector('article.app[data-app="shop"]');
   // proxy_buffering off: the event stream reaches the page as it is written.
   await page.waitForFunction(() => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document.getElementById('live-state')?.textContent === 'live', undefined, { timeout: 10_000 });
