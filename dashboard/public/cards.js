@@ -6,6 +6,7 @@
 import { postReload, putThreads } from './api.js';
 import { createAppCharts } from './charts.js';
 import { DASH, formatCount, formatMs, formatPercent, formatRate } from './format.js';
+import { formatDuration } from './duration.js';
 
 export function createCard(app, container, { onChanged, announce }) {
   const template = document.getElementById('app-template');
@@ -86,6 +87,9 @@ export function createCard(app, container, { onChanged, announce }) {
         ...workerFigures(next, reload.update(next)),
       };
       for (const [key, text] of Object.entries(figures)) root.querySelector(`[data-f="${key}"]`).textContent = text;
+      // Over what the rate is: the recorded part of the window, and whether an earlier run's
+      // requests are in it (the `requests` counter beside it is this run's only).
+      root.querySelector('[data-f="reqPerS"]').title = recentRateNote(recent);
       root.querySelector('[data-f="queued"]').classList.toggle('warn', next.queued > 0);
       root.querySelector('[data-f="rejected"]').classList.toggle('warn', next.rejected > 0);
       root.querySelector('[data-f="restarts"]').classList.toggle('warn', next.restarts > 0);
@@ -106,6 +110,13 @@ export function createCard(app, container, { onChanged, announce }) {
   };
   card.update(app);
   return card;
+}
+
+/** The req/s figure's hover text, e.g. "over 3m 20s recorded in the last 5 min, 2 server runs". */
+export function recentRateNote(recent) {
+  if (!recent || recent.recordedMs === null || recent.recordedMs === undefined) return '';
+  const runs = recent.runs > 1 ? `, ${recent.runs} server runs (an earlier run's requests included)` : '';
+  return `over ${formatDuration(recent.recordedMs / 1000) || '00s'} recorded in the last 5 min${runs}`;
 }
 
 /** The workers row: a live count, or "in-process" where restarts and hangs cannot happen. */

@@ -99,6 +99,8 @@ describe('dashboard display (issue 11 item 14)', () => {
     assert.ok(box.listen.right <= box.canvas.left, `listen ends at ${box.listen.right}, chart starts at ${box.canvas.left}`);
     assert.ok(box.scroll <= box.client + 1, `the path overflows its box (${box.scroll} > ${box.client})`);
     await saveScreenshot(fx.page, 'dashboard-long-socket');
+    // Item 4 on the page: the rate says over what it is (this store has one run, this process's).
+    assert.match((await card.locator('[data-f="reqPerS"]').getAttribute('title')) ?? '', /^over (\d\dm )?\d\ds recorded in the last 5 min$/);
   });
 
   it('draws a latency bucket that has no neighbour', async () => {
