@@ -15,5 +15,7 @@ export { createTimingStore, type TimingStore, type TimingStoreOptions } from './
 // `user`/`group` from code: workers are forked as the user; the supervisor switches when told.
 export { dropPrivileges, handOverStore } from './drop-privileges.js';
 export type { RunAs } from './config-credentials.js';
+// Socket activation from code: call useListenFds(takeListenFds(process.env, process.pid)) before start().
+export { takeListenFds, useListenFds } from './systemd/listen-fds.js';
 export { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 export { errors, DragonError, isDragonError } from '../shared/errors.js';
