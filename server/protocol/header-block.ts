@@ -84,7 +84,12 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
   }
   const contentLength = parseContentLength(env.CONTENT_LENGTH);
   if (env.SCGI !== '1') {
-    throw new errors.DOW_ERR_SCGI_MISSING(env.SCGI === undefined ? 'absent' : `value ${JSON.stringify(env.SCGI)}`);
+    const why = env.SCGI === undefined ? 'absent' : `value ${JSON.stringify(env.SCGI)}`;
+    // nginx sends SCGI=1 only from its scgi_params file, with REQUEST_METHOD and the rest: both
+    // missing means the include is (measured with nginx 1.22: CONTENT_LENGTH and HTTP_* only).
+    throw new errors.DOW_ERR_SCGI_MISSING(env.SCGI === undefined && env.REQUEST_METHOD === undefined
+      ? `${why}, and so is REQUEST_METHOD: is \`include scgi_params;\` missing from the nginx location?`
+      : why);
   }
   return { env, contentLength };
 }
