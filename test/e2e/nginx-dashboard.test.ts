@@ -103,3 +103,52 @@ test('the dashboard behind nginx with TLS: login, a limit change, the live strea
   });
   assert.equal(foreign, 421);
 });
+
+/** A request through nginx over TLS; resolves with the status, headers and body. */
+function viaNginx(port: number, options: { method: string; path: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: options.method, path: options.path, servername: NAME, rejectUnauthorized: false, headers: { host: `${NAME}:${port}`, ...options.headers } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end(options.body);
+  });
+}
+
+test('behind nginx that leaves Host as the upstream address, a page change is not refused for its Origin (issue 11 item 5)', async (t) => {
+  const dir = await makeTempDir('dow-nginx-dash-host-');
+  t.after(() => removeTempDir(dir));
+  const [certificate, key] = [join(dir, 'dash.pem'), join(dir, 'dash.key')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${NAME}`, '-keyout', key, '-out', certificate], { stdio: 'ignore' });
+  const runtime = createFakeRuntime();
+  const dashboard = await startDashboard({ listen: '127.0.0.1:0', token: TOKEN, control: runtime, history: null, log: pino({ level: 'silent' }), allowedHosts: [NAME] });
+  t.after(() => dashboard.close());
+  // The recipe without its Host line: nginx then sends `Host: 127.0.0.1:<dashboard port>`.
+  const recipe = docTemplate('nginx', 'dashboard-tls');
+  const config = recipe.replace(/^\s*proxy_set_header Host \$http_host;\n/m, '');
+  assert.notEqual(config, recipe);
+  const nginx = await startNginx({ config, values: { server_name: NAME, certificate, certificate_key: key, dashboard: dashboard.address } });
+  t.after(() => nginx.stop());
+
+  const login = await viaNginx(nginx.port, { method: 'GET', path: `/login?token=${TOKEN}`, headers: {} });
+  assert.equal(login.status, 303);
+  const cookie = String(login.headers['set-cookie']).split(';')[0] ?? '';
+  const change = await viaNginx(nginx.port, {
+    method: 'PUT',
+    path: '/api/apps/shop/threads',
+    headers: { cookie, origin: `https://${NAME}:${nginx.port}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ threads: 7 }),
+  });
+  assert.equal(change.status, 200, change.body);
+  assert.equal(runtime.apps[0]?.threads, 7);
+  const foreign = await viaNginx(nginx.port, {
+    method: 'PUT',
+    path: '/api/apps/shop/threads',
+    headers: { cookie, origin: 'https://evil.example', 'content-type': 'application/json' },
+    body: JSON.stringify({ threads: 3 }),
+  });
+  assert.equal(foreign.status, 403, 'another Origin is still refused');
+});
