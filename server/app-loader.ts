@@ -73,7 +73,7 @@ export async function toAppHandler(value: unknown, type: AppType, appName: strin
     // 'auto': a plain function may be either kind; the first Response it returns tells (issue 11 item 23).
     const handler: AppHandler = {
       type: 'node',
-      kind: '(req, res) listener or fetch handler (told apart at the first request)',
+      kind: '(req, res) function',
       listener: sniffFetchHandler(value as (...args: unknown[]) => unknown, () => {
         handler.kind = 'fetch handler (detected: it returned a Response)';
         onFetchDetected?.(appName);

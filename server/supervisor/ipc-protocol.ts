@@ -64,7 +64,8 @@ export type ToWorker =
   | { type: 'drain'; timeoutMs: number };
 
 export type FromWorker =
-  | { type: 'ready' }
+  /** kind: what the loader recognised the export as ("Express app"), for the supervisor's UP line. */
+  | { type: 'ready'; kind?: string }
   /** `stage` says whether the app's code or the socket failed (a port taken by another program). */
   | { type: 'failed'; stage: 'load' | 'listen'; message: string }
   | { type: 'listening' }

@@ -77,7 +77,9 @@ export class Supervisor implements RuntimeControl {
         const address = slot.kind === 'pool' ? formatListenAddress(slot.bound.address) : (slot.server.addresses[0] as string);
         this.order.push(app.options.name);
         this.addresses.push(address);
-        const mode = slot.kind === 'pool' ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}` : `in-process, ${describeHandler(app.options.handler)}`;
+        const mode = slot.kind === 'pool'
+          ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}${slot.pool.kind === null ? '' : `, ${slot.pool.kind}`}`
+          : `in-process, ${describeHandler(app.options.handler)}`;
         this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${mode})`);
         const exposed = exposureWarning(app.options.name, address);
         if (exposed !== null) this.log.warn({ app: app.options.name }, exposed);

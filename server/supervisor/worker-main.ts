@@ -62,7 +62,7 @@ async function start(cfg: WorkerStartConfig): Promise<void> {
   if (cfg.store) {
     recorder = createIpcRecorder({ ...cfg.store, send: (batch) => send({ type: 'rows', batch }) });
   }
-  send({ type: 'ready' });
+  send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
 }
 
 async function accept(handle: object): Promise<void> {

@@ -118,6 +118,12 @@ export class WorkerPool {
     return this.ledger.total;
   }
 
+  /** What the app's export was recognised as ("Express app"), from a worker that loaded it. */
+  get kind(): string | null {
+    for (const w of this.workers.values()) if (w.kind !== null) return w.kind;
+    return null;
+  }
+
   /** The configured number of workers (the live count dips during a restart). */
   get workerTarget(): number {
     return this.o.workers;

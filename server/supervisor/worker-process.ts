@@ -69,6 +69,8 @@ export class WorkerProcess {
   readonly startedAt = Date.now();
   lastAnswerAt = performance.now();
   figures: WorkerFigures | null = null;
+  /** What the worker's loader recognised the app as, once ready. */
+  kind: string | null = null;
   rowsReceived = 0;
   /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
   endedBy: 'drain' | 'hang' | 'failed' | null = null;
@@ -198,6 +200,7 @@ export class WorkerProcess {
     switch (message.type) {
       case 'ready':
         this.state = 'ready';
+        this.kind = message.kind ?? null;
         this.events.ready(this);
         break;
       case 'listening':

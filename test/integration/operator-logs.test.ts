@@ -55,7 +55,7 @@ test('log.file: JSON lines from the supervisor and its workers (app and worker p
   const file = join(dir, 'logs', 'server.log');
   const supervisorPid = server.child.pid as number;
   const up = await waitForLine(file, (l) => typeof l.msg === 'string' && l.msg.startsWith('UP on'));
-  assert.match(up.msg as string, new RegExp(`UP on 127\\.0\\.0\\.1:${port} \\(shop, 1 worker\\)`));
+  assert.match(up.msg as string, new RegExp(`UP on 127\\.0\\.0\\.1:${port} \\(shop, 1 worker, \\(req, res\\) function\\)`));
   assert.equal(up.app, 'shop');
   assert.equal(up.pid, supervisorPid);
   // The worker says what it detected, with its pid.
@@ -111,7 +111,7 @@ test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=product
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   await eventually(() => /UP on/.test(output), 20_000);
   const lines = output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; level: number; app?: string });
-  assert.ok(lines.some((l) => l.msg === `UP on 127.0.0.1:${port} (plain, in-process, (req, res) listener or fetch handler (told apart at the first request))` && l.app === 'plain'), output);
+  assert.ok(lines.some((l) => l.msg === `UP on 127.0.0.1:${port} (plain, in-process, (req, res) function)` && l.app === 'plain'), output);
   assert.ok(lines.some((l) => /^NODE_ENV=production \(the default for serve/.test(l.msg)), output);
 
   // The first call is made Node-style; what it returns is a Response, so it is written as one.
