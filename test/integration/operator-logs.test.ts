@@ -223,3 +223,15 @@ test('errors Express and Hono catch themselves reach the server log through req.
   assert.equal(apiLine?.level, 50);
   assert.equal(apiLine?.app, 'api');
 });
+
+test('a fetch handler under type auto that fails on the Node-style first call: its 500 is logged with the advice to set type fetch (issue 11 item 23)', async (t) => {
+  const { toAppHandler } = await import('../../server/app-loader.js');
+  // test/fixtures/hello-fetch.mjs's handler: new URL(request.url) throws on a bare Node path.
+  const fetchStyle = async (request: Request): Promise<Response> => new Response(`fetch ${new URL(request.url).pathname}\n`);
+  const handler = await toAppHandler(fetchStyle, 'auto', 'api');
+  const rt = await startTestRuntime(t, [{ name: 'api', handler }]);
+  const res = await scgiRequest(rt.targets.get('api') as { port: number }, { uri: '/x' });
+  assert.equal(res.status, 500);
+  await eventually(() => rt.logs.some((l) => l.code === 'DOW_ERR_APP_THREW'));
+  assert.match(String(rt.logs.find((l) => l.code === 'DOW_ERR_APP_THREW')?.msg), /Invalid URL.*if it is a fetch handler, \(request\) => Response, set type: 'fetch' for the app/);
+});
