@@ -123,9 +123,6 @@ async function main(argv: string[]): Promise<number> {
         // As Passenger does: apps run as in production (Express then answers errors without a
         // stack) unless the user chose otherwise. Set before any app module is imported.
         if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
-        // As Passenger does: apps run as in production (Express then answers errors without a
-        // stack) unless the user chose otherwise. Set before any app module is imported.
-        if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
         settings = await loadConfigFile(rest[0] as string);
       }
       if (values['log-format']) settings.log.format = format;

@@ -243,4 +243,3 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     source,
   };
 }
-

@@ -27,10 +27,10 @@ import { VERSION } from '../version.js';
 import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
 import { WorkerPool } from './worker-pool.js';
 import { exposureWarning } from '../exposure-warning.js';
-import { describeHandler } from '../app-loader.js';
 import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
 import { startMetricsServer, type RunningMetricsServer } from '../metrics/metrics-server.js';
+import { describeHandler } from '../app-loader.js';
 
 /**
  * While stopping, the supervisor accepts what is already in each backlog for this long before it
