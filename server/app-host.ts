@@ -59,7 +59,6 @@ export class AppHost {
    * supervisor hears about queue pressure and slots given back. Null in-process (no cost there).
    */
   onLoadChange: ((host: AppHost) => void) | null = null;
-  private appLogger: Logger | null = null;
   /** The opt-in access log (log.access); null: off, and no cost per request. */
   accessLog: AccessLogWriter | null = null;
   private readonly rejectionLog = new LogThrottle(LOG_INTERVAL_MS);
@@ -74,6 +73,8 @@ export class AppHost {
     private readonly recorder: TimingRecorder | null,
   ) {
     this.name = options.name;
+    // Every line about this app names it (a worker's logger does already).
+    this.log = log.bindings().app === options.name ? log : log.child({ app: options.name });
     this.mount = options.mount.replace(/\/+$/, '');
     this.handler = options.handler;
     this.limiter = new Limiter(options.threads, options.queue);
@@ -84,8 +85,7 @@ export class AppHost {
 
   /** The log with this app's name on each line (a worker's log has it already), for the app's own use. */
   get appLog(): Logger {
-    this.appLogger ??= this.log.bindings().app === this.name ? this.log : this.log.child({ app: this.name });
-    return this.appLogger;
+    return this.log;
   }
 
   get threads(): number {
@@ -197,13 +197,13 @@ export class AppHost {
     let throttle = this.badRequestLogs.get(code);
     if (throttle === undefined) this.badRequestLogs.set(code, (throttle = new LogThrottle(LOG_INTERVAL_MS)));
     const left = throttle.take(performance.now());
-    if (left !== null) this.log.warn({ ...fields, code, app: this.name }, left > 0 ? `${message} (${left} more like it not logged)` : message);
+    if (left !== null) this.log.warn({ ...fields, code }, left > 0 ? `${message} (${left} more like it not logged)` : message);
   }
 
   logAppError(conn: ScgiConnection, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
     this.log.error(
-      { err: error, app: this.name, method: conn.target.method, url: conn.target.url, code: 'DOW_ERR_APP_THREW' },
+      { err: error, method: conn.target.method, url: conn.target.url, code: 'DOW_ERR_APP_THREW' },
       new errors.DOW_ERR_APP_THREW(this.name, error.message).message,
     );
   }

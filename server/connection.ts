@@ -134,7 +134,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     }
     if (this.host.mount !== '' && this.target.mount === '' && this.host.log.isLevelEnabled('debug')) {
       // Served unstripped: usually a front-end location wider than the mount.
-      this.host.log.debug({ app: this.host.name, uri: env.REQUEST_URI }, `request outside the mount ${this.host.mount}: ${env.REQUEST_URI ?? ''}`);
+      this.host.log.debug({ uri: env.REQUEST_URI }, `request outside the mount ${this.host.mount}: ${env.REQUEST_URI ?? ''}`);
     }
     this.host.admit(this);
   }
@@ -286,7 +286,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
   /** The body stopped arriving while the app waited for it. */
   bodyStalled(err: DragonError): void {
     if (this.phase !== Phase.RUNNING) return;
-    this.host.log.warn({ peer: this.peer(), code: err.code, app: this.host.name }, err.message);
+    this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
     this.sink?.abort(err);
     if (!this.headWritten()) this.answer(408, 'Request Timeout\n', Outcome.TIMEOUT);
     else {

@@ -235,3 +235,19 @@ test('a fetch handler under type auto that fails on the Node-style first call: i
   await eventually(() => rt.logs.some((l) => l.code === 'DOW_ERR_APP_THREW'));
   assert.match(String(rt.logs.find((l) => l.code === 'DOW_ERR_APP_THREW')?.msg), /Invalid URL.*if it is a fetch handler, \(request\) => Response, set type: 'fetch' for the app/);
 });
+
+test('in-process, every line about an app carries its name too: a 503 and a request timeout (issue 12 item 6)', async (t) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const rt = await startTestRuntime(t, [{ name: 'slow', threads: 1, queue: 0, requestTimeoutMs: 300, node: (_req, res) => void held.then(() => res.end('late')) }]);
+  t.after(() => release());
+  const target = rt.targets.get('slow') as { port: number };
+  const first = scgiRequest(target, { uri: '/a' });
+  await eventually(() => rt.server.apps.get('slow')?.limiter.running === 1);
+  assert.equal((await scgiRequest(target, { uri: '/b' })).status, 503);
+  assert.equal((await first).status, 504);
+  const rejected = rt.logs.find((l) => /Threads limit reached/.test(String(l.msg)));
+  const timedOut = rt.logs.find((l) => l.code === 'DOW_ERR_REQUEST_TIMEOUT');
+  assert.equal(rejected?.app, 'slow');
+  assert.equal(timedOut?.app, 'slow');
+});
