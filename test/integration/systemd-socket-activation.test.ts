@@ -55,7 +55,7 @@ test('systemd:<name> serves a passed TCP socket (workers) and a passed Unix sock
   assert.equal(shop.status, 200, server.output());
   const blog = await scgiRequest({ path: unixPath });
   assert.equal(blog.status, 200);
-  await server.waitFor(/UP on systemd:shop \(shop, 1 worker\)/);
+  await server.waitFor(/UP on systemd:shop \(shop, 1 worker[,)]/);
   await server.waitFor(/UP on systemd:blog \(blog, in-process/);
   // LISTEN_* are cleared: a worker (and what an app spawns) must not take the sockets for its own.
   assert.deepEqual((JSON.parse(shop.body.toString()) as Whoami).inherited, []);
