@@ -17,7 +17,7 @@ import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config
 import { checkApps, formatAppChecks } from '../server/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { onFetchHandlerDetected } from '../server/app-loader.js';
-import { createLogger, reopenLogFiles, type LogFormat } from '../server/logger.js';
+import { createLogger, handOverLogFile, reopenLogFiles, type LogFormat } from '../server/logger.js';
 import { VERSION } from '../server/version.js';
 import { demoSettings } from './demo-settings.js';
 import { UsageError } from './usage-error.js';
@@ -130,6 +130,8 @@ async function main(argv: string[]): Promise<number> {
       if (values['no-store']) settings.store = null;
       else if (values.db !== undefined) settings.store = { ...(settings.store ?? { recordPaths: true, retention: {} }), path: resolve(values.db) };
       if (values['no-dashboard']) settings.dashboard = null;
+      // Before any worker forks: workers running as `user` must be able to append to the file.
+      if (settings.log.file !== undefined && settings.runAs) handOverLogFile(settings.log.file, settings.runAs.uid, settings.runAs.gid);
       const log = createLogger({ level: settings.log.level, format: settings.log.format as LogFormat, ...(settings.log.file === undefined ? {} : { file: settings.log.file }) });
       onFetchHandlerDetected((name) => log.warn({ app: name }, `${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
       if (command === 'demo') log.info('Run demo server');

@@ -4,6 +4,8 @@
  * `2016-01-09 01:51:19,225 24425 [INFO] UP on 127.0.0.1:9002`) and JSON lines otherwise, to
  * stdout or to `log.file`, which `reopenLogFiles()` (SIGUSR1, for logrotate) opens afresh.
  */
+import { chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 
@@ -58,8 +60,25 @@ function openLogFile(path: string): FileDestination {
   // append (O_APPEND): the supervisor and its workers share the file without overwriting each
   // other's lines; mkdir: a fresh /var/log/dragon/ is created rather than failing the start.
   const dest = pino.destination({ dest: path, sync: false, append: true, mkdir: true }) as unknown as FileDestination;
+  // A file this process may not open (a worker running as `user`, a read-only folder) must not
+  // kill it with an unhandled 'error': said once on stderr, which a service manager keeps.
+  let told = false;
+  (dest as unknown as NodeJS.EventEmitter).on('error', (err: Error) => {
+    if (!told) process.stderr.write(`dragon-on-wheels (pid ${process.pid}): cannot write log.file ${path}: ${err.message}\n`);
+    told = true;
+  });
   files.add(dest);
   return dest;
+}
+
+/**
+ * Started as root with `user`: the file is created now and given to the user, whom the workers
+ * (and, after start, the supervisor) run as, so they can append to it and reopen it.
+ */
+export function handOverLogFile(path: string, uid: number, gid: number): void {
+  mkdirSync(dirname(path), { recursive: true });
+  closeSync(openSync(path, 'a'));
+  chownSync(path, uid, gid);
 }
 
 /** After logrotate moved the files away: write to new files at the same paths (nginx's USR1). */

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import { serveConfig } from '../helpers/cli-process.js';
 import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { captureLogs, eventually, sleep, startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { cannotRunAsNobody } from '../helpers/systemd.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
@@ -250,4 +251,27 @@ test('in-process, every line about an app carries its name too: a 503 and a requ
   const timedOut = rt.logs.find((l) => l.code === 'DOW_ERR_REQUEST_TIMEOUT');
   assert.equal(rejected?.app, 'slow');
   assert.equal(timedOut?.app, 'slow');
+});
+
+test('log.file with user: the file is handed to the user before the workers start, so they log instead of crashing', { skip: cannotRunAsNobody() }, async (t) => {
+  const dir = await makeTempDir('operator-logs');
+  t.after(() => removeTempDir(dir));
+  // nobody must be able to reach the folder; the file itself is created as root at start.
+  await chmod(dir, 0o755);
+  const port = await getFreePort();
+  const server = await serveConfig(t, dir, {
+    user: 'nobody',
+    stats: false,
+    store: false,
+    dashboard: false,
+    apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: `${FIXTURES}whoami-app.mjs`, workers: 1 }],
+    log: { file: 'logs/server.log', access: true },
+  });
+  const file = join(dir, 'logs', 'server.log');
+  await waitForLine(file, (l) => typeof l.msg === 'string' && l.msg.startsWith('UP on'));
+  assert.equal((await stat(file)).uid, 65534);
+  assert.equal((await scgiRequest({ port }, { uri: '/as-nobody' })).status, 200);
+  const access = await waitForLine(file, (l) => l.access === true);
+  assert.equal(access.url, '/as-nobody');
+  assert.doesNotMatch(server.output(), /cannot write log\.file|exited before it was ready/);
 });
