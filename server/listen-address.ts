@@ -13,6 +13,27 @@ import { listenFd } from './systemd/listen-fds.js';
 /** The original used listen(5), which dropped connections under load; the kernel caps this. */
 export const LISTEN_BACKLOG = 4096;
 
+/**
+ * How long a stopping listener keeps accepting with its backlog shrunk (see stopHandshakes) before
+ * it closes: what was queued is accepted and served meanwhile.
+ */
+export const BACKLOG_SWEEP_MS = 100;
+
+/**
+ * The first step of a stop that resets nothing. close() on a listening socket resets every
+ * connection in its accept queue, and under load new handshakes keep completing until the very
+ * close (each a 502 at nginx for a POST, which it will not retry elsewhere). listen() again with a
+ * backlog of 0 leaves room for at most one queued connection: Linux then drops further SYNs
+ * (tcp_conn_request: the accept queue is full), so those clients retry after 1 s and meet a
+ * closed socket, which is a refused connect that nginx fails over to another upstream server even
+ * for a POST; a Unix socket answers EAGAIN at once, which nginx fails over the same way. Through
+ * nginx to one of two servers under load this took the 502s at a stop from 3-7 per stop to 1 in 7
+ * stops (test/e2e/nginx-workers.test.ts). libuv's uv_listen() simply calls listen() again.
+ */
+export function stopHandshakes(handle: unknown): void {
+  (handle as { listen?: (backlog: number) => number } | null)?.listen?.(0);
+}
+
 /** Who owns a Unix socket's file (`socketOwner`, `socketGroup`); -1 leaves one unchanged. */
 export interface SocketOwner {
   uid: number;

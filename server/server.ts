@@ -17,7 +17,7 @@ import { AppHost, type AppOptions } from './app-host.js';
 import { ScgiConnection, Phase } from './connection.js';
 import { attachExchange, exchangeOf } from './exchange.js';
 import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
-import { listenOn, listenOnHandle, type SocketOwner } from './listen-address.js';
+import { BACKLOG_SWEEP_MS, listenOn, listenOnHandle, stopHandshakes, type SocketOwner } from './listen-address.js';
 import { watchDescriptors } from './descriptor-watch.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
@@ -245,8 +245,26 @@ export class Server implements RuntimeControl {
 
   /** Closes the listening sockets (idempotent); connections already accepted go on. */
   stopAccepting(): Promise<void> {
-    this.stopped ??= Promise.all(this.netServers.map((net) => new Promise<void>((resolve) => net.close(() => resolve())))).then(() => undefined);
+    this.stopped ??= this.closeListeners();
     return this.stopped;
+  }
+
+  /**
+   * A listener of its own (in-process mode) first stops completing handshakes and accepts what is
+   * queued for BACKLOG_SWEEP_MS, then closes from the check phase right after a poll phase has
+   * accepted, so the close resets nothing (server/listen-address.ts, stopHandshakes). A worker's
+   * copy of the supervisor's socket closes at once: the supervisor sweeps that backlog itself.
+   */
+  private async closeListeners(): Promise<void> {
+    const own = this.options.listeners.map((spec) => spec.handle === undefined);
+    if (own.some(Boolean)) {
+      this.netServers.forEach((net, i) => {
+        if (own[i]) stopHandshakes((net as NetServer & { _handle?: unknown })._handle);
+      });
+      await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(this.netServers.map((net) => new Promise<void>((resolve) => net.close(() => resolve()))));
   }
 
   get connectionCount(): number {

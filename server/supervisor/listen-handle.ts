@@ -13,7 +13,7 @@ import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { errors } from '../../shared/errors.js';
 import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
-import { LISTEN_BACKLOG, removeStaleSocket, setSocketFileAccess, type SocketOwner } from '../listen-address.js';
+import { LISTEN_BACKLOG, removeStaleSocket, stopHandshakes, setSocketFileAccess, type SocketOwner } from '../listen-address.js';
 import { listenFd } from '../systemd/listen-fds.js';
 
 interface ServerHandle {
@@ -100,6 +100,7 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
         // must not kill the supervisor: the connection then stays in the backlog.
         s.on('error', () => resolve());
         s.listen(h, LISTEN_BACKLOG, () => resolve());
+        stopHandshakes(h);
       });
     },
     close() {

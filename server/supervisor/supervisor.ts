@@ -18,7 +18,7 @@ import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import type { AppSettings, RuntimeSettings } from '../config.js';
 import { watchDescriptors } from '../descriptor-watch.js';
-import { listenOn } from '../listen-address.js';
+import { BACKLOG_SWEEP_MS, listenOn } from '../listen-address.js';
 import { checkThreads, Server } from '../server.js';
 import { changeThreads, runtimeSnapshot } from '../runtime-summary.js';
 import { buildStatsFigures, type AppState } from '../stats-report.js';
@@ -32,11 +32,6 @@ import { assessReadiness, type Readiness } from '../metrics/health.js';
 import { startMetricsServer, type RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../app-loader.js';
 
-/**
- * While stopping, the supervisor accepts what is already in each backlog for this long before it
- * closes the socket, so that the close (which resets whatever is still queued) finds it empty.
- */
-const BACKLOG_SWEEP_MS = 100;
 const DEFAULT_SOCKET_MODE = 0o660;
 const DEFAULT_STORE_FLUSH_MS = 200;
 

@@ -96,13 +96,16 @@ test('three reloads (SIGHUP) under load through nginx with the code changed betw
   assert.equal(await server.exited, 0);
 });
 
-test('SIGTERM to one of two servers behind an nginx upstream under POST load: no 502 (but for the close race), no error', async (t) => {
+// In-process mode (workers: 0) gains as much (17-18 x 502 per stop before, 0-1 after on a quiet
+// machine) but does too little work per stop under a loaded CI machine for a 1 % bound to hold.
+for (const workers of [2]) {
+test(`SIGTERM to one of two servers (workers: ${workers}) behind an nginx upstream under POST load: no 502 (but for the close race), no error`, async (t) => {
   const dir = await makeTempDir('nginx-failover');
   t.after(() => removeTempDir(dir));
   const [portA, portB] = [await getFreePort(), await getFreePort()];
   const instance = (port: number, name: string) => serveConfig(t, dir, {
     stats: false,
-    apps: [{ name: 'upload', listen: `127.0.0.1:${port}`, module: WORKER_APP, workers: 2, threads: 8, mount: '/app' }],
+    apps: [{ name: 'upload', listen: `127.0.0.1:${port}`, module: WORKER_APP, workers, threads: 8, mount: '/app' }],
     store: false,
     dashboard: false,
     drainTimeout: 10_000,
@@ -124,11 +127,11 @@ test('SIGTERM to one of two servers behind an nginx upstream under POST load: no
     const tally = await running;
     assert.deepEqual(tally.errors, []);
     assert.ok(tally.bodies.length > 50, `${tally.bodies.length} requests`);
-    // Zero on an otherwise idle machine (20 of 21 runs; in-process mode: 17-18 x 502 each time).
-    // Left: a connection whose handshake completes between the supervisor's last accept and its
-    // close is reset by the kernel (docs/architecture.md); with the whole suite and a benchmark
-    // beside it, 4 of 728 once. The bound is far below in-process mode's 5 %.
+    // Left: a connection whose handshake completes between the last accept and the close, with
+    // the backlog shrunk to one (docs/architecture.md, "Stopping"): 1 in 7 stops under six busy
+    // loops. Before the backlog was shrunk: 3-7 per stop with workers, 17-18 (5 %) in-process.
     const failed = tally.statuses.get(502) ?? 0;
+    t.diagnostic(`statuses ${JSON.stringify([...tally.statuses])}`);
     assert.ok(failed <= tally.bodies.length / 100, `statuses: ${JSON.stringify([...tally.statuses])}\nA:\n${a.output()}\nB:\n${b.output()}`);
     assert.deepEqual([...tally.statuses.keys()].filter((s) => s !== 200 && s !== 502), []);
     if (failed === 0) assert.doesNotMatch(await nginx.readLogs(), /prematurely closed|reset by peer|upstream timed out/);
@@ -136,3 +139,4 @@ test('SIGTERM to one of two servers behind an nginx upstream under POST load: no
   b.child.kill('SIGTERM');
   assert.equal(await b.exited, 0);
 });
+}
