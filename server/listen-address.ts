@@ -26,12 +26,16 @@ export const BACKLOG_SWEEP_MS = 100;
  * backlog of 0 leaves room for at most one queued connection: Linux then drops further SYNs
  * (tcp_conn_request: the accept queue is full), so those clients retry after 1 s and meet a
  * closed socket, which is a refused connect that nginx fails over to another upstream server even
- * for a POST; a Unix socket answers EAGAIN at once, which nginx fails over the same way. Through
+ * for a POST. Through
  * nginx to one of two servers under load this took the 502s at a stop from 3-7 per stop to 1 in 7
  * stops (test/e2e/nginx-workers.test.ts). libuv's uv_listen() simply calls listen() again.
  */
 export function stopHandshakes(handle: unknown): void {
-  (handle as { listen?: (backlog: number) => number } | null)?.listen?.(0);
+  // TCP only: on a Unix socket's handle (Pipe) a second listen() leaves the handle open after
+  // close() on Node 20 (the process never exits, its socket file stays), and Unix sockets are
+  // no front end's failover path anyway.
+  const h = handle as { constructor?: { name?: string }; listen?: (backlog: number) => number } | null;
+  if (h?.constructor?.name === 'TCP') h.listen?.(0);
 }
 
 /** Who owns a Unix socket's file (`socketOwner`, `socketGroup`); -1 leaves one unchanged. */
