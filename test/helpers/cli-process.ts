@@ -1,18 +1,19 @@
 /**
  * @module cli-process
- * Runs `dragon-on-wheels serve <config>` as a real child process (through tsx, as the tests run),
+ * Runs `dragon-on-wheels serve <config>` (or any command around it: setpriv, systemd-socket-activate)
+ * as a real child process (through tsx, as the tests run),
  * so that signals, exit codes and worker processes are exercised as a user meets them.
  */
 import type { TestContext } from 'node:test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './runtime.js';
 
-const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 // Absolute, so that child processes started in other folders still find the loader.
-const TSX = import.meta.resolve('tsx');
+export const TSX = import.meta.resolve('tsx');
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -27,13 +28,32 @@ export interface ServeProcess {
 export async function serveConfig(t: TestContext, dir: string, config: Record<string, unknown>, name = 'dragon.config.json', ownGroup = false): Promise<ServeProcess> {
   const file = join(dir, name);
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve', file], { stdio: ['ignore', 'pipe', 'pipe'], detached: ownGroup });
+  return runProcess(t, process.execPath, cliArgs(file), { detached: ownGroup });
+}
+
+/** The CLI's `serve <config>` through tsx. */
+export function cliArgs(configFile: string): string[] {
+  return ['--import', TSX, CLI, 'serve', configFile];
+}
+
+/** Runs `command args…` (the CLI, or systemd-socket-activate around it), killed at the test's end. */
+export function runProcess(t: TestContext, command: string, args: string[], options: SpawnOptions = {}): ServeProcess {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.after(() => child.kill('SIGKILL'));
-  const handle: ServeProcess = {
+  t.after(() => {
+    // A detached child leads its own process group: end the whole group (the CLI's workers, a
+    // restart loop's shells).
+    try {
+      if (options.detached && child.pid) process.kill(-child.pid, 'SIGKILL');
+      else child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return {
     child,
     output: () => output,
     exited,
@@ -41,9 +61,9 @@ export async function serveConfig(t: TestContext, dir: string, config: Record<st
       const deadline = performance.now() + timeoutMs;
       while (!pattern.test(output)) {
         if (performance.now() > deadline) throw new Error(`no line matching ${pattern} in:\n${output}`);
+        if (child.exitCode !== null && !pattern.test(output)) throw new Error(`exited (${child.exitCode}) without a line matching ${pattern}:\n${output}`);
         await sleep(25);
       }
     },
   };
-  return handle;
 }

@@ -5,14 +5,9 @@
  */
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { AppSettings, RuntimeSettings } from '../../server/config.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
-import { Supervisor } from '../../server/supervisor/supervisor.js';
+import type { AppSettings } from '../../server/config.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
-import { parseStats } from '../../shared/stats-format.js';
-import { captureLogs, toTarget } from './runtime.js';
-import type { Target } from './scgi-client.js';
-import { poolApp, type TestPoolApp } from './supervisor.js';
+import { startSupervisor, type RunningSupervisor, type TestPoolApp } from './supervisor.js';
 
 export const STATUS_APP = fileURLToPath(new URL('../fixtures/status-app.mjs', import.meta.url));
 
@@ -39,13 +34,9 @@ export function inlineApp(name: string): AppSettings {
   };
 }
 
-export interface MetricsRuntime {
-  supervisor: Supervisor;
-  targets: Map<string, Target>;
+export interface MetricsRuntime extends RunningSupervisor {
   /** http://127.0.0.1:port of the metrics listener. */
   base: string;
-  logs: Array<Record<string, unknown>>;
-  figures(): Promise<Map<string, string>>;
 }
 
 export async function startMetricsSupervisor(
@@ -53,30 +44,9 @@ export async function startMetricsSupervisor(
   apps: Array<TestPoolApp | AppSettings>,
   options: { recorder?: (TimingRecorder & { health?(): { writable: boolean; reason: string } }) | null } = {},
 ): Promise<MetricsRuntime> {
-  const { logs, logger } = captureLogs();
-  const settings: RuntimeSettings = {
-    apps: apps.map((app) => ('options' in app ? app : poolApp({ module: STATUS_APP, ...app }))),
-    stats: '127.0.0.1:0',
-    metrics: '127.0.0.1:0',
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 2000,
-    log: { level: 'warn', format: 'json' },
-    store: options.recorder ? { path: 'unused: the recorder is given', recordPaths: true, retention: {}, flushIntervalMs: 50 } : null,
-    dashboard: null,
-    persistLimits: false,
-  };
-  const supervisor = new Supervisor(settings, logger, options.recorder ?? null);
-  await supervisor.start();
-  t.after(() => supervisor.stop(0));
-  const targets = new Map<string, Target>();
-  settings.apps.forEach((app, i) => targets.set(app.options.name, toTarget(supervisor.addresses[i] as string)));
-  return {
-    supervisor,
-    targets,
-    base: `http://${supervisor.metricsAddress}`,
-    logs,
-    figures: async () => parseStats(await supervisor.statsText()),
-  };
+  const withStatusApp = apps.map((app) => ('options' in app ? app : { module: STATUS_APP, ...app }));
+  const rt = await startSupervisor(t, withStatusApp, { ...options, metrics: true, drainTimeoutMs: 2000 });
+  return { ...rt, base: `http://${rt.supervisor.metricsAddress}` };
 }
 
 export interface PromSample {

@@ -52,13 +52,14 @@ export function poolApp(app: TestPoolApp): AppSettings {
 
 export async function startSupervisor(
   t: TestContext,
-  apps: TestPoolApp[],
-  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number } = {},
+  apps: Array<TestPoolApp | AppSettings>,
+  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number; metrics?: boolean } = {},
 ): Promise<RunningSupervisor> {
   const { logs, logger } = captureLogs();
   const settings: RuntimeSettings = {
-    apps: apps.map(poolApp),
+    apps: apps.map((app) => ('options' in app ? app : poolApp(app))),
     stats: '127.0.0.1:0',
+    ...(options.metrics ? { metrics: '127.0.0.1:0' } : {}),
     limits: { ...DEFAULT_LIMITS },
     drainTimeoutMs: options.drainTimeoutMs ?? 5000,
     // Workers log to the test's stdout; the supervisor's own lines are captured here.
@@ -71,7 +72,7 @@ export async function startSupervisor(
   await supervisor.start();
   t.after(() => supervisor.stop(0));
   const targets = new Map<string, Target>();
-  apps.forEach((app, i) => targets.set(app.name, toTarget(supervisor.addresses[i] as string)));
+  settings.apps.forEach((app, i) => targets.set(app.options.name, toTarget(supervisor.addresses[i] as string)));
   return {
     supervisor,
     targets,

@@ -5,13 +5,14 @@
  * the sender's pid from SCM_CREDENTIALS), and the CLI started with a chosen environment.
  */
 import type { TestContext } from 'node:test';
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLI, TSX } from './cli-process.js';
 import { sleep } from './runtime.js';
 
-export const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
-export const TSX = import.meta.resolve('tsx');
+export { CLI, cliArgs, runProcess, TSX } from './cli-process.js';
+
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 const LISTENER = `
@@ -82,50 +83,6 @@ export async function listenForNotify(t: TestContext, path: string): Promise<Not
       }
     },
   };
-}
-
-export interface CliProcess {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-}
-
-/** Runs `command args…` (the CLI, or systemd-socket-activate around it), killed at the test's end. */
-export function runProcess(t: TestContext, command: string, args: string[], options: SpawnOptions = {}): CliProcess {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.after(() => {
-    // A detached child leads its own process group: end the whole group (the CLI's workers, a
-    // restart loop's shells).
-    try {
-      if (options.detached && child.pid) process.kill(-child.pid, 'SIGKILL');
-      else child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  });
-  return {
-    child,
-    output: () => output,
-    exited,
-    async waitFor(pattern, timeoutMs = 20_000) {
-      const deadline = performance.now() + timeoutMs;
-      while (!pattern.test(output)) {
-        if (performance.now() > deadline) throw new Error(`no line matching ${pattern} in:\n${output}`);
-        if (child.exitCode !== null && !pattern.test(output)) throw new Error(`exited (${child.exitCode}) without a line matching ${pattern}:\n${output}`);
-        await sleep(25);
-      }
-    },
-  };
-}
-
-/** The CLI's `serve <config>` through tsx. */
-export function cliArgs(configFile: string): string[] {
-  return ['--import', TSX, CLI, 'serve', configFile];
 }
 
 /** Which of a process's environment variables match `pattern`, read from /proc (its workers'). */
