@@ -78,8 +78,10 @@ export async function openBrowserOn(dashboard: RunningDashboard): Promise<Dashbo
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
   page.on('requestfailed', (req) => {
-    // The event stream is cut when the fixture closes the dashboard; that is not a page bug.
-    if (!req.url().endsWith('/api/events')) problems.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`);
+    // The event stream is cut when the fixture closes the dashboard, and a reload aborts whatever
+    // poll is in flight (net::ERR_ABORTED): neither is a page bug.
+    const error = req.failure()?.errorText ?? '';
+    if (!req.url().endsWith('/api/events') && error !== 'net::ERR_ABORTED') problems.push(`request failed: ${req.url()} ${error}`);
   });
   return {
     dashboard,
