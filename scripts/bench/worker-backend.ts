@@ -15,8 +15,8 @@ import { readStatsPort } from './probes.js';
 export const WORKER_APP = join(REPO, 'scripts', 'bench', 'apps', 'worker-app.mjs');
 export const HELLO_APP = join(REPO, 'scripts', 'bench', 'apps', 'hello-listener.mjs');
 export const DEMO_APPS = join(REPO, 'scripts', 'bench', 'apps', 'demo-apps.mjs');
-/** The dashboard's admin token in the memory run (the config wants at least 16 characters). */
-export const DASHBOARD_TOKEN = 'bench-token-0123456789';
+/** The dashboard's admin token in the memory run (the server refuses one under 32 characters or of low entropy). */
+export const DASHBOARD_TOKEN = 'bench-token-9f3Kq7Lx2Vw8Rt5Yz1Hm4Np6';
 
 export interface WorkerAppSpec {
   name: string;
