@@ -95,8 +95,11 @@ test('a socket-activated server restarts without one refused connection: request
   ], { detached: true });
   await server.waitFor(/Listening on/);
   assert.equal((await scgiRequest({ host: '127.0.0.1', port })).status, 200, server.output());
+  // The passed socket serves as soon as the worker accepts, which can come before the stats port
+  // listens (once in a CI-like run: supervisor_pid unreadable right after the first answer).
+  await server.waitFor(/UP on .*\(stats\)/);
   const first = await supervisorPid(statsPort);
-  assert.ok(first);
+  assert.ok(first, server.output());
 
   // Four clients, each request on a new connection, until the second server has served 50.
   let ok = 0;
