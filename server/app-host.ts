@@ -8,11 +8,11 @@ import type { Logger } from 'pino';
 import { errors } from '../shared/errors.js';
 import type { AppSnapshot } from '../shared/runtime-control.js';
 import { Outcome, type TimingRecorder } from '../shared/timing-row.js';
-import { runFetchHandler, type FetchHandler } from './adapters/fetch/fetch-adapter.js';
-import { runNodeListener, type NodeListener } from './adapters/node/node-adapter.js';
+import type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
+import type { NodeListener } from './adapters/node/node-adapter.js';
 import type { AccessLogWriter } from './access-log.js';
 import { AppStats } from './app-stats.js';
-import { Phase, type ScgiConnection } from './connection.js';
+import { Phase, type HostedRequest } from './hosted-request.js';
 import { Limiter } from './limiter.js';
 import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
@@ -38,6 +38,15 @@ export interface AppOptions {
    * client left; 'answer' for SCGI clients that do half-close after sending (docs/frontends.md).
    */
   halfClose?: 'abort' | 'answer';
+  /** 'scgi' (the default), or 'http': HTTP/1.1 with keep-alive through node:http (server/http/). */
+  protocol?: 'scgi' | 'http';
+  /** http: how long an idle keep-alive connection stays open, ms; longer than the front end's. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * http: the peers (addresses, CIDRs, or proxy-addr's 'loopback', 'linklocal', 'uniquelocal')
+   * whose X-Forwarded-For, X-Forwarded-Proto and X-Real-IP are believed; false: nobody's.
+   */
+  trustProxy?: readonly string[] | false;
 }
 
 /** How long a client should wait before retrying after a 503, seconds. */
@@ -49,7 +58,7 @@ export class AppHost {
   readonly name: string;
   readonly mount: string;
   readonly stats = new AppStats();
-  readonly limiter: Limiter<ScgiConnection>;
+  readonly limiter: Limiter<HostedRequest>;
   queueTimeoutMs: number;
   requestTimeoutMs: number;
   readonly halfCloseAborts: boolean;
@@ -96,7 +105,7 @@ export class AppHost {
     for (const conn of this.limiter.setLimit(threads)) this.dispatch(conn);
   }
 
-  admit(conn: ScgiConnection): void {
+  admit(conn: HostedRequest): void {
     const result = this.limiter.acquire(conn, performance.now());
     if (result === 'run') this.dispatch(conn);
     else if (result === 'queued') {
@@ -114,19 +123,17 @@ export class AppHost {
     }
   }
 
-  private dispatch(conn: ScgiConnection): void {
+  private dispatch(conn: HostedRequest): void {
     conn.phase = Phase.RUNNING;
     conn.admittedAt = performance.now();
-    const handler = this.handler;
     try {
-      if (handler.type === 'node') runNodeListener(handler.listener, conn);
-      else runFetchHandler(handler.handler, conn, this.name);
+      conn.run(this.handler, this.name);
     } catch (err) {
       conn.appFailed(err);
     }
   }
 
-  private reject(conn: ScgiConnection, message: string): void {
+  private reject(conn: HostedRequest, message: string): void {
     // The original's wording, so existing log alerts keep matching; rate-limited under overload.
     const left = this.rejectionLog.take(performance.now());
     if (left !== null) this.log.warn(left > 0 ? `${message} (${left} more 503s not logged)` : message);
@@ -134,7 +141,7 @@ export class AppHost {
   }
 
   /** Called once per request, whatever ended it. */
-  finished(conn: ScgiConnection, phase: Phase, status: number, outcome: Outcome): void {
+  finished(conn: HostedRequest, phase: Phase, status: number, outcome: Outcome): void {
     const now = performance.now();
     if (phase === Phase.RUNNING) {
       const next = this.limiter.release();
@@ -166,29 +173,24 @@ export class AppHost {
         serviceMs,
         status,
         outcome,
-        bytesIn: conn.socket.bytesRead,
-        bytesOut: conn.socket.bytesWritten,
+        bytesIn: conn.bytesIn,
+        bytesOut: conn.bytesOut,
         method: conn.target.method,
         path: conn.target.path,
       });
     }
   }
 
-  private writeAccess(conn: ScgiConnection, status: number, durationMs: number, queueMs: number): void {
-    const env = conn.env;
+  private writeAccess(conn: HostedRequest, status: number, durationMs: number, queueMs: number): void {
     (this.accessLog as AccessLogWriter)({
+      ...conn.accessFields(),
       app: this.name,
       startMs: conn.startMs,
       method: conn.target.method,
-      uri: env.REQUEST_URI || conn.target.url,
-      protocol: env.SERVER_PROTOCOL || 'HTTP/1.1',
       status,
-      bytes: conn.socket.bytesWritten,
+      bytes: conn.bytesOut,
       durationMs,
       queueMs,
-      remoteAddr: env.REMOTE_ADDR ?? conn.socket.remoteAddress ?? '',
-      referer: env.HTTP_REFERER ?? '',
-      userAgent: env.HTTP_USER_AGENT ?? '',
     });
   }
 
@@ -200,7 +202,7 @@ export class AppHost {
     if (left !== null) this.log.warn({ ...fields, code }, left > 0 ? `${message} (${left} more like it not logged)` : message);
   }
 
-  logAppError(conn: ScgiConnection, err: unknown): void {
+  logAppError(conn: HostedRequest, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
     this.log.error(
       { err: error, method: conn.target.method, url: conn.target.url, code: 'DOW_ERR_APP_THREW' },

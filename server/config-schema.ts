@@ -34,6 +34,17 @@ export const appSchema = {
     mount: { type: 'string', pattern: '^(/[^?#]*)?$' },
     // What the front end's FIN after the request means (docs/frontends.md, "Client disconnects").
     halfClose: { enum: ['abort', 'answer'] },
+    // What the front end speaks to this app: SCGI, or HTTP/1.1 with keep-alive (proxy_pass).
+    protocol: { enum: ['scgi', 'http'] },
+    // http: idle keep-alive connections are closed after this; keep it above the front end's.
+    keepAliveTimeout: ms,
+    // http: peers whose X-Forwarded-* headers are believed (IPs, CIDRs, 'loopback'...), or false.
+    trustProxy: {
+      anyOf: [
+        { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, pattern: '^([0-9A-Fa-f:.]+(/\\d{1,3})?|loopback|linklocal|uniquelocal)$' } },
+        OFF,
+      ],
+    },
     socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
     socketOwner: ID,
     socketGroup: ID,

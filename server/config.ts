@@ -20,6 +20,7 @@ import type { SocketOwner } from './listen-address.js';
 import type { AppSource } from './supervisor/ipc-protocol.js';
 import type { AccessLogFormat } from './access-log.js';
 import type { LogFormat } from './logger.js';
+import { compileTrust } from './http/trust-proxy.js';
 
 export interface StoreSettings {
   path: string;
@@ -96,6 +97,7 @@ type RawApp = {
   queue?: number; queueTimeout?: number; requestTimeout?: number; mount?: string; socketMode?: number;
   workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
   halfClose?: 'abort' | 'answer'; socketOwner?: string | number; socketGroup?: string | number;
+  protocol?: 'scgi' | 'http'; keepAliveTimeout?: number; trustProxy?: string[] | false;
 };
 type RawConfig = {
   stats?: string | false; metrics?: string | false; apps: RawApp[];
@@ -137,6 +139,23 @@ function resolveListen(address: string, baseDir: string): string {
   return address.startsWith('unix:') ? `unix:${resolve(baseDir, address.slice('unix:'.length))}` : address;
 }
 
+/** Options that belong to one protocol are refused on the other: set there, they would do nothing. */
+function checkProtocolOptions(app: RawApp, i: number, source: string): void {
+  const http = app.protocol === 'http';
+  const misplaced = http ? (['halfClose'] as const).filter((key) => app[key] !== undefined) : (['keepAliveTimeout', 'trustProxy'] as const).filter((key) => app[key] !== undefined);
+  if (misplaced.length > 0) {
+    const key = misplaced[0] as string;
+    throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].${key}: applies only to ${http ? "SCGI apps (protocol: 'scgi')" : "HTTP apps (protocol: 'http')"}; this app's protocol is ${http ? 'http' : 'scgi'}`);
+  }
+  if (Array.isArray(app.trustProxy)) {
+    try {
+      compileTrust(app.trustProxy);
+    } catch (err) {
+      throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].trustProxy: ${(err as Error).message}`);
+    }
+  }
+}
+
 /** Checks a config object (from a file or from code) and resolves its app modules. */
 export async function settingsFromConfig(raw: unknown, baseDir: string, source = 'object'): Promise<RuntimeSettings> {
   if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, describeConfigErrors(validate.errors ?? []));
@@ -157,6 +176,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].threads: ${threads} is less than workers (${workers}); each worker needs at least one slot`);
     }
     const socketOwner = resolveSocketOwner(app, i, source);
+    checkProtocolOptions(app, i, source);
     const modulePath = resolve(baseDir, app.module);
     let handler: AppHandler | undefined;
     try {
@@ -189,6 +209,9 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         requestTimeoutMs: app.requestTimeout ?? DEFAULTS.requestTimeoutMs,
         mount: app.mount ?? '',
         ...(app.halfClose === undefined ? {} : { halfClose: app.halfClose }),
+        ...(app.protocol === undefined ? {} : { protocol: app.protocol }),
+        ...(app.keepAliveTimeout === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeout }),
+        ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
       },
     });
   }

@@ -16,20 +16,17 @@ import { Outcome } from '../shared/timing-row.js';
 import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import { resolveTarget } from './adapters/request-target.js';
-import type { AppHost } from './app-host.js';
+import type { AppHandler, AppHost } from './app-host.js';
+import { runFetchHandler } from './adapters/fetch/fetch-adapter.js';
+import { runNodeListener } from './adapters/node/node-adapter.js';
+import { Phase, type AccessFields, type HostedRequest } from './hosted-request.js';
+import type { ScgiLimits } from './protocol/limits.js';
 import type { BodySink } from './body-sink.js';
 import type { Exchange } from './exchange.js';
 import type { ScgiEnv } from './protocol/header-block.js';
 import { httpResponse, simpleResponse } from './protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
-import type { Waiter } from './limiter.js';
 
-export const enum Phase {
-  HEAD,
-  QUEUED,
-  RUNNING,
-  DONE,
-}
 
 /** A body that arrives before the app runs is held in memory up to this, then read on demand. */
 const PENDING_BODY_MAX_BYTES = 64 * 1024;
@@ -37,7 +34,7 @@ const PENDING_BODY_MAX_BYTES = 64 * 1024;
 /** Status recorded for a request whose client left first (nginx's own code for it). */
 export const CLIENT_CLOSED_STATUS = 499;
 
-export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
+export class ScgiConnection implements ScgiParserHandler, Exchange, HostedRequest {
   phase = Phase.HEAD;
   readonly acceptedAt = performance.now();
   readonly startMs = Date.now();
@@ -67,10 +64,47 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, Waiter {
     readonly socket: Socket,
     readonly host: AppHost,
     /** The server's live connections, for draining on shutdown and the timeout sweep. */
-    private readonly registry: Set<ScgiConnection>,
+    private readonly registry: Set<HostedRequest>,
   ) {
     registry.add(this);
     this.parser = new ScgiParser(this, host.limits);
+  }
+
+  get bytesIn(): number {
+    return this.socket.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  accessFields(): AccessFields {
+    const env = this.env;
+    return {
+      uri: env.REQUEST_URI || this.target.url,
+      protocol: env.SERVER_PROTOCOL || 'HTTP/1.1',
+      remoteAddr: env.REMOTE_ADDR ?? this.socket.remoteAddress ?? '',
+      referer: env.HTTP_REFERER ?? '',
+      userAgent: env.HTTP_USER_AGENT ?? '',
+    };
+  }
+
+  run(handler: AppHandler, appName: string): void {
+    if (handler.type === 'node') runNodeListener(handler.listener, this);
+    else runFetchHandler(handler.handler, this, appName);
+  }
+
+  sweep(now: number, limits: ScgiLimits): void {
+    if (this.phase === Phase.HEAD) {
+      if (now - this.acceptedAt > limits.headerTimeoutMs) this.protocolError(new errors.DOW_ERR_HEADER_TIMEOUT(limits.headerTimeoutMs));
+    } else if (this.phase === Phase.RUNNING) {
+      const timeout = this.host.requestTimeoutMs;
+      if (timeout > 0 && now - this.admittedAt > timeout) {
+        this.timedOut(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout));
+      } else if (!this.bodyEnded && this.contentLength > 0 && now - Math.max(this.lastBodyAt, this.admittedAt) > limits.bodyIdleTimeoutMs) {
+        this.bodyStalled(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs));
+      }
+    }
   }
 
   get info(): ScgiRequestInfo {

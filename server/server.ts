@@ -14,7 +14,8 @@ import { formatStats } from '../shared/stats-format.js';
 import type { TimingRecorder } from '../shared/timing-row.js';
 import { createAccessLog, type AccessLogFormat } from './access-log.js';
 import { AppHost, type AppOptions } from './app-host.js';
-import { ScgiConnection, Phase } from './connection.js';
+import { ScgiConnection } from './connection.js';
+import { Phase, type HostedRequest } from './hosted-request.js';
 import { attachExchange, exchangeOf } from './exchange.js';
 import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
 import { BACKLOG_SWEEP_MS, listenOn, listenOnHandle, stopHandshakes, type SocketOwner } from './listen-address.js';
@@ -24,6 +25,7 @@ import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
 import type { InFlight } from './supervisor/ipc-protocol.js';
 import { buildStatsFigures } from './stats-report.js';
 import { VERSION } from './version.js';
+import { createHttpListener, type HttpListener } from './http/http-listener.js';
 
 export type Processor = { app: AppOptions } | { stats: true };
 
@@ -53,6 +55,7 @@ export interface ServerOptions {
 }
 
 const SWEEP_INTERVAL_MS = 100;
+const HTTP_CLOSE_GRACE_MS = 1000;
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
 const DEFAULT_SOCKET_MODE = 0o660;
 
@@ -64,7 +67,10 @@ export class Server implements RuntimeControl {
   /** Bound addresses, in listener order, after listen() (port 0 resolved). */
   readonly addresses: string[] = [];
   private readonly netServers: NetServer[] = [];
-  private readonly connections = new Set<ScgiConnection>();
+  /** Requests in progress: SCGI connections (one request each) and HTTP requests. */
+  private readonly connections = new Set<HostedRequest>();
+  /** The listeners of `protocol: 'http'` apps, by app name. */
+  private readonly httpListeners = new Map<string, HttpListener>();
   private readonly recorder: TimingRecorder | null;
   private sweeper: NodeJS.Timeout | null = null;
   /** Logs descriptor exhaustion, which Node's accept never reports (descriptor-watch.ts). */
@@ -96,12 +102,14 @@ export class Server implements RuntimeControl {
       for (const spec of this.options.listeners) {
         const processor = spec.processor;
         const host = 'app' in processor ? (this.apps.get(processor.app.name) as AppHost) : null;
-        const net = createNetServer(
-          // Nagle stays on for the common one-write response (TCP_NODELAY costs a setsockopt per
-          // connection); adapters turn it off as soon as a response streams.
-          { allowHalfOpen: true, noDelay: false },
-          host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
-        );
+        const net = host !== null && 'app' in processor && processor.app.protocol === 'http'
+          ? this.createHttpListener(host, processor.app)
+          : createNetServer(
+            // Nagle stays on for the common one-write response (TCP_NODELAY costs a setsockopt per
+            // connection); adapters turn it off as soon as a response streams.
+            { allowHalfOpen: true, noDelay: false },
+            host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
+          );
         this.netServers.push(net);
         const bound = spec.handle
           ? await listenOnHandle(net, spec.handle, spec.listen)
@@ -112,7 +120,10 @@ export class Server implements RuntimeControl {
         // connection flood, or ECONNABORTED. Unhandled they would kill the process; the listener
         // keeps accepting once descriptors are free again.
         net.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(bound, err));
-        if (!spec.handle && this.options.announce !== false) this.log.info(host ? { app: host.name } : {}, `UP on ${bound}${host ? ` (${host.name})` : ' (stats)'}`);
+        if (!spec.handle && this.options.announce !== false) {
+          const what = host ? `${host.name}${this.httpListeners.has(host.name) ? ', HTTP' : ''}` : 'stats';
+          this.log.info(host ? { app: host.name } : {}, `UP on ${bound} (${what})`);
+        }
       }
     } catch (err) {
       await this.stopAccepting();
@@ -122,10 +133,27 @@ export class Server implements RuntimeControl {
     this.sweeper.unref();
   }
 
+  private createHttpListener(host: AppHost, app: AppOptions): NetServer {
+    const listener = createHttpListener({
+      host,
+      limits: this.limits,
+      registry: this.connections,
+      ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
+      ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
+    });
+    this.httpListeners.set(host.name, listener);
+    return listener.server;
+  }
+
   /** Serves a connection accepted elsewhere (handed over by the supervisor while it stops). */
   adopt(socket: Socket, app: string): void {
     const host = this.apps.get(app);
     if (host === undefined) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    const http = this.httpListeners.get(app);
+    if (http !== undefined) {
+      http.adopt(socket);
+      return;
+    }
     // A socket received over IPC is built without our listener's options: a front end that
     // half-closes after its request must not end our side before the response is written.
     socket.allowHalfOpen = true;
@@ -179,18 +207,7 @@ export class Server implements RuntimeControl {
   private sweep(): void {
     const now = performance.now();
     const limits = this.limits;
-    for (const conn of this.connections) {
-      if (conn.phase === Phase.HEAD) {
-        if (now - conn.acceptedAt > limits.headerTimeoutMs) conn.protocolError(new errors.DOW_ERR_HEADER_TIMEOUT(limits.headerTimeoutMs));
-      } else if (conn.phase === Phase.RUNNING) {
-        const timeout = conn.host.requestTimeoutMs;
-        if (timeout > 0 && now - conn.admittedAt > timeout) {
-          conn.timedOut(new errors.DOW_ERR_REQUEST_TIMEOUT(conn.host.name, timeout));
-        } else if (!conn.bodyEnded && conn.contentLength > 0 && now - Math.max(conn.lastBodyAt, conn.admittedAt) > limits.bodyIdleTimeoutMs) {
-          conn.bodyStalled(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs));
-        }
-      }
-    }
+    for (const conn of this.connections) conn.sweep(now, limits);
     for (const host of this.apps.values()) host.expireQueue(now);
   }
 
@@ -233,14 +250,33 @@ export class Server implements RuntimeControl {
   private async drain(drainTimeoutMs: number): Promise<void> {
     const closed = this.stopAccepting();
     const deadline = performance.now() + drainTimeoutMs;
+    // Keep-alive connections: idle ones close now, busy ones after their current response.
+    for (const http of this.httpListeners.values()) http.beginDrain();
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
+      // A response that finished since is its connection's last; the connection may be idle now.
+      for (const http of this.httpListeners.values()) http.closeIdleConnections();
     }
     // Queued ones first: a running one cut later frees its slot, which must not start a waiter.
     const left = [...this.connections].sort((a, b) => Number(b.phase === Phase.QUEUED) - Number(a.phase === Phase.QUEUED));
     for (const conn of left) conn.cutByDrain();
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline);
     await closed;
+  }
+
+  /**
+   * Every request is finished, but an HTTP connection can outlive its last: its final response
+   * still flushing, or a head that began arriving as the drain started. They get until the
+   * deadline (at least HTTP_CLOSE_GRACE_MS), then are closed.
+   */
+  private async closeHttpConnections(closed: Promise<void>, deadline: number): Promise<void> {
+    for (const http of this.httpListeners.values()) http.closeIdleConnections();
+    const graceMs = Math.max(HTTP_CLOSE_GRACE_MS, deadline - performance.now());
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const http of this.httpListeners.values()) http.closeAllConnections();
   }
 
   /** Closes the listening sockets (idempotent); connections already accepted go on. */

@@ -12,6 +12,7 @@ import { errors } from '../../../shared/errors.js';
 import { Outcome } from '../../../shared/timing-row.js';
 import { headerLines, isHopByHop, statusLine } from '../../protocol/response-head.js';
 import { headerPairs, isHttps } from '../request-target.js';
+import { describeValue } from '../node/fetch-bridge.js';
 
 export type FetchHandler = (request: Request, context: ScgiRequestInfo) => Response | Promise<Response>;
 
@@ -35,7 +36,7 @@ export function runFetchHandler(handler: FetchHandler, exchange: Exchange, appNa
   Promise.resolve(result).then(
     (response) => {
       if (!(response instanceof Response)) {
-        throw new errors.DOW_ERR_FETCH_RESULT(appName, describe(response));
+        throw new errors.DOW_ERR_FETCH_RESULT(appName, describeValue(response));
       }
       return writeResponse(exchange, response);
     },
@@ -213,10 +214,4 @@ function drained(socket: Exchange['socket']): Promise<void> {
     socket.on('drain', done);
     socket.on('close', done);
   });
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
-  return typeof value;
 }
