@@ -13,6 +13,10 @@
  *   npm run bench -- --workers         only the worker-process section (issue 10, ~4 min; --quick
  *                                      ~1 min); prints, and files it in the doc only with --doc
  *            --hang-timeouts 2000,1000,30000 (the hangTimeouts to time; default 2000,1000)
+ *   npm run bench -- --http            only the HTTP-listener section (issue 14, ~4 min; --quick
+ *                                      ~1 min): node:http, our protocol: 'http' app and our SCGI
+ *                                      path behind one nginx; files it in the doc only with --doc
+ *            --http-options-baseline (adds node:http with our listener's server options)
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
@@ -31,6 +35,8 @@ import type { TargetId } from './bench/targets.js';
 import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
 import { runLoad } from './bench/run-load.js';
 import { runWorkers } from './bench/run-workers.js';
+import { runHttp } from './bench/http-load.js';
+import { formatHttpRun, httpVerdicts, verdictLines } from './bench/http-report.js';
 import { formatWorkersRun, workersVerdicts, type WorkersResults } from './bench/workers-report.js';
 
 const { values } = parseArgs({
@@ -47,6 +53,8 @@ const { values } = parseArgs({
     'skip-long-poll': { type: 'boolean', default: false },
     workers: { type: 'boolean', default: false },
     'hang-timeouts': { type: 'string' },
+    http: { type: 'boolean', default: false },
+    'http-options-baseline': { type: 'boolean', default: false },
     'skip-workers': { type: 'boolean', default: false },
     top: { type: 'string', default: '20' },
     only: { type: 'string', default: '' },
@@ -108,6 +116,22 @@ try {
   } else if (values.syscalls) {
     const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log });
     console.log(`\n${formatSyscalls(rows, 'npm run bench -- --syscalls')}`);
+  } else if (values.http) {
+    const machine = describeMachine(tools);
+    const http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, optionsBaseline: values['http-options-baseline'], log });
+    const run = formatHttpRun(http, machine, commandLine(), (performance.now() - started) / 1000, quick);
+    const raw = join(tmpdir(), `dow-bench-http-${machine.date.replace(/[:]/g, '-')}.json`);
+    writeFileSync(raw, JSON.stringify(http, null, 2));
+    console.log(`\n${run}`);
+    console.log(verdictLines(httpVerdicts(http)).join('\n'));
+    console.log(`raw figures: ${raw}`);
+    // Like --workers: a section run alone is filed only when asked for.
+    if (values.doc && !values['no-doc']) {
+      writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
+      console.log('written to docs/benchmarks.md');
+    }
+    const failed = httpVerdicts(http).filter((v) => v.met === false).length;
+    if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
   } else if (values.workers) {
     const machine = describeMachine(tools);
     const workers = await runWorkers({ dir, rounds, secondsPerRun, warmupSeconds, quick, log, ...(hangTimeoutsMs ? { hangTimeoutsMs } : {}) });

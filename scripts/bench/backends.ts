@@ -59,6 +59,10 @@ export interface OursConfigOptions {
   storePath: string | false;
   module: string;
   type: 'node' | 'fetch' | 'auto';
+  /** Absent: SCGI. */
+  protocol?: 'http';
+  /** Absent: the default (1). */
+  workers?: number;
 }
 
 /** A config as a user writes it (README), with the defaults for threads (10) and queue (100). */
@@ -68,7 +72,11 @@ export function oursConfig(o: OursConfigOptions): object {
     dashboard: false,
     log: { level: 'warn', format: 'json' },
     store: o.storePath === false ? false : { path: o.storePath },
-    apps: [{ name: 'hello', listen: o.listen, module: o.module, type: o.type, socketMode: 0o666 }],
+    apps: [{
+      name: 'hello', listen: o.listen, module: o.module, type: o.type, socketMode: 0o666,
+      ...(o.protocol === undefined ? {} : { protocol: o.protocol }),
+      ...(o.workers === undefined ? {} : { workers: o.workers }),
+    }],
   };
 }
 
@@ -107,10 +115,11 @@ export async function startBackend(id: BackendId, dir: string, o: StartBackendOp
     const file = compileFloorServer(dir);
     return nodeBackend(id, dir, [file, '--listen', `127.0.0.1:${port}`], `127.0.0.1:${port}`, null, [{ host: '127.0.0.1', port }], o);
   }
-  if (id === 'node-http') {
+  if (id === 'node-http' || id === 'node-http-ours-options') {
     const port = await freePort();
     const file = join(BENCH_DIR, 'apps', 'node-http-server.mjs');
-    return nodeBackend(id, dir, [file, '--listen', `127.0.0.1:${port}`], `127.0.0.1:${port}`, null, [{ host: '127.0.0.1', port }], o);
+    const args = [file, '--listen', `127.0.0.1:${port}`, ...(id === 'node-http-ours-options' ? ['--ours-options'] : [])];
+    return nodeBackend(id, dir, args, `127.0.0.1:${port}`, null, [{ host: '127.0.0.1', port }], o);
   }
   if (id === 'uwsgi') {
     const port = await freePort();
@@ -132,6 +141,8 @@ export async function startBackend(id: BackendId, dir: string, o: StartBackendOp
     storePath: spec.store ? join(dir, `${id}.db`) : false,
     module: join(BENCH_DIR, 'apps', `${spec.app}.mjs`),
     type: spec.type,
+    ...(spec.protocol === undefined ? {} : { protocol: spec.protocol }),
+    ...(spec.workers === undefined ? {} : { workers: spec.workers }),
   });
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const waitFor: Address[] = [spec.unix ? { path: socketPath } : { host: '127.0.0.1', port }, { host: '127.0.0.1', port: statsPort }];

@@ -5,9 +5,13 @@
  */
 import type { Front } from './nginx.js';
 
-export type BackendId = 'floor' | 'node-http' | 'uwsgi' | 'ours-nostore' | 'ours-full' | 'ours-unix' | 'ours-express' | 'ours-fetch';
+export type BackendId =
+  | 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'
+  | 'ours-nostore' | 'ours-full' | 'ours-unix' | 'ours-express' | 'ours-fetch'
+  // Issue 14's part (`--http`): protocol: 'http' apps, and the SCGI full path in-process.
+  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0';
 
-export type TargetId = 'nginx-return' | 'floor' | 'proxy-http10' | 'proxy-keepalive' | 'uwsgi' | Exclude<BackendId, 'floor' | 'node-http' | 'uwsgi'>;
+export type TargetId = 'nginx-return' | 'floor' | 'proxy-http10' | 'proxy-keepalive' | 'proxy-keepalive-ours-options' | 'uwsgi' | Exclude<BackendId, 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'>;
 
 export interface TargetSpec {
   id: TargetId;
@@ -32,11 +36,52 @@ export const TARGETS: readonly TargetSpec[] = [
   { id: 'ours-fetch', label: 'SCGI → ours, fetch-handler hello, store on, TCP', backend: 'ours-fetch', front: scgi },
 ];
 
-/** Our runtime's backends: which app and whether the timing store records. */
-export const OURS: Record<Extract<BackendId, `ours-${string}`>, { app: 'hello-listener' | 'express-hello' | 'fetch-hello'; type: 'node' | 'fetch' | 'auto'; store: boolean; unix: boolean }> = {
+const keepAlive = (address: string): Front => ({ kind: 'proxy-keepalive', upstream: address });
+
+/**
+ * Issue 14's comparison (`npm run bench -- --http`): the same nginx `upstream { keepalive 64; }`
+ * recipe in front of plain node:http and of our `protocol: 'http'` app, and our SCGI full path
+ * beside them; each in-process (one process, as node:http is) and with one worker process (the
+ * supervisor, `workers: 1`, the default).
+ */
+export const HTTP_TARGETS: readonly TargetSpec[] = [
+  { id: 'proxy-keepalive', label: 'keep-alive upstream → plain node:http (baseline)', backend: 'node-http', front: keepAlive },
+  { id: 'ours-http', label: 'keep-alive upstream → ours, protocol http, store on, TCP, in-process', backend: 'ours-http', front: keepAlive },
+  { id: 'ours-http-unix', label: 'keep-alive upstream → ours, protocol http, store on, Unix socket, in-process', backend: 'ours-http-unix', front: keepAlive },
+  { id: 'ours-full-w0', label: 'SCGI → ours, store on, TCP, in-process (full path)', backend: 'ours-full-w0', front: scgi },
+  { id: 'ours-http-w1', label: 'keep-alive upstream → ours, protocol http, store on, TCP, workers: 1', backend: 'ours-http-w1', front: keepAlive },
+  { id: 'ours-full', label: 'SCGI → ours, store on, TCP, workers: 1 (full path)', backend: 'ours-full', front: scgi },
+];
+
+/**
+ * A diagnostic baseline for `--http --http-options-baseline`: node:http with the server options
+ * our HTTP listener sets (keepAliveTimeout, headersTimeout, requestTimeout, the check interval,
+ * maxHeaderSize), to tell their cost from our request bookkeeping's.
+ */
+export const HTTP_OPTIONS_TARGET: TargetSpec = {
+  id: 'proxy-keepalive-ours-options', label: 'keep-alive upstream → node:http with our listener\'s server options', backend: 'node-http-ours-options', front: keepAlive,
+};
+
+export interface OursSpec {
+  app: 'hello-listener' | 'express-hello' | 'fetch-hello';
+  type: 'node' | 'fetch' | 'auto';
+  store: boolean;
+  unix: boolean;
+  /** Absent: SCGI, the default. */
+  protocol?: 'http';
+  /** Absent: the default (1 since issue 10); 0 runs the app in the supervisor's process. */
+  workers?: number;
+}
+
+/** Our runtime's backends: which app, whether the timing store records, and how it listens. */
+export const OURS: Record<Extract<BackendId, `ours-${string}`>, OursSpec> = {
   'ours-nostore': { app: 'hello-listener', type: 'node', store: false, unix: false },
   'ours-full': { app: 'hello-listener', type: 'node', store: true, unix: false },
   'ours-unix': { app: 'hello-listener', type: 'node', store: true, unix: true },
   'ours-express': { app: 'express-hello', type: 'auto', store: true, unix: false },
   'ours-fetch': { app: 'fetch-hello', type: 'fetch', store: true, unix: false },
+  'ours-http': { app: 'hello-listener', type: 'node', store: true, unix: false, protocol: 'http', workers: 0 },
+  'ours-http-unix': { app: 'hello-listener', type: 'node', store: true, unix: true, protocol: 'http', workers: 0 },
+  'ours-http-w1': { app: 'hello-listener', type: 'node', store: true, unix: false, protocol: 'http', workers: 1 },
+  'ours-full-w0': { app: 'hello-listener', type: 'node', store: true, unix: false, workers: 0 },
 };

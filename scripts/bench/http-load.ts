@@ -1,0 +1,122 @@
+/**
+ * @module http-load
+ * Issue 14's part of the benchmark (`npm run bench -- --http`): plain node:http, our
+ * `protocol: 'http'` app and our SCGI full path behind one nginx, interleaved in rounds with the
+ * order alternating; CPU per request from /proc as the main run measures it.
+ */
+import { cpus, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBackend, type Backend } from './backends.js';
+import { measureOnce, summarize, type Measurement, type RunContext } from './measure.js';
+import { startNginx, type NginxSite } from './nginx.js';
+import { readMachineTicks } from './proc-stats.js';
+import { freePort, type Started } from './processes.js';
+import { readStatsPort } from './probes.js';
+import type { HttpResults, HttpRound } from './http-report.js';
+import { HTTP_OPTIONS_TARGET, HTTP_TARGETS, type BackendId, type TargetSpec } from './targets.js';
+import { httpGet } from './worker-backend.js';
+import { wrkArgs } from './wrk.js';
+
+export interface HttpLoadOptions {
+  dir: string;
+  rounds: number;
+  secondsPerRun: number;
+  warmupSeconds: number;
+  connections: number;
+  /** Adds node:http with our listener's server options (a diagnosis, not a target). */
+  optionsBaseline: boolean;
+  log(line: string): void;
+}
+
+const PAUSE_BETWEEN_RUNS_MS = 300;
+const HELLO = 'Hello, world!\n';
+
+/** Round r's order: forward on odd rounds, backward on even ones, so no target always follows the same one. */
+export function roundOrder<T>(items: readonly T[], round: number): T[] {
+  return round % 2 === 1 ? [...items] : [...items].reverse();
+}
+
+export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
+  const targets = o.optionsBaseline ? [HTTP_TARGETS[0] as TargetSpec, HTTP_OPTIONS_TARGET, ...HTTP_TARGETS.slice(1)] : [...HTTP_TARGETS];
+  const backends = new Map<BackendId, Backend>();
+  let nginx: Started | null = null;
+  const loadAtStart = loadavg();
+  try {
+    for (const t of targets) {
+      const id = t.backend as BackendId;
+      if (backends.has(id)) continue;
+      backends.set(id, await startBackend(id, o.dir));
+      o.log(`started ${id} (pid ${backends.get(id)?.process.pid})`);
+    }
+    const sites: NginxSite[] = [];
+    const ports = new Map<string, number>();
+    for (const t of targets) {
+      const port = await freePort();
+      ports.set(t.id, port);
+      sites.push({ name: t.id, port, front: t.front((backends.get(t.backend as BackendId) as Backend).address) });
+    }
+    const started = await startNginx(`${o.dir}/nginx-http`, sites);
+    nginx = started.process;
+    o.log(`started nginx (pid ${nginx.pid})`);
+    for (const t of targets) {
+      const answer = await httpGet(ports.get(t.id) as number, '/', 5000);
+      if (answer.status !== 200 || answer.body !== HELLO) throw new Error(`${t.id}: expected 200 ${JSON.stringify(HELLO)}, got ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}`);
+    }
+    const wrkBase = { seconds: o.secondsPerRun, connections: o.connections, threads: 1 };
+    const ctx = (t: TargetSpec, seconds: number): RunContext => ({ nginxPid: (nginx as Started).pid, port: ports.get(t.id) as number, wrk: { ...wrkBase, seconds } });
+    const backendOf = (t: TargetSpec): Backend => backends.get(t.backend as BackendId) as Backend;
+
+    o.log(`warm-up: ${o.warmupSeconds} s per target`);
+    for (const t of targets) await measureOnce(t, backendOf(t), 0, ctx(t, o.warmupSeconds));
+
+    const rounds: HttpRound[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const t of roundOrder(targets, round)) {
+        await sleep(PAUSE_BETWEEN_RUNS_MS);
+        const machineBefore = readMachineTicks();
+        const startedAt = performance.now();
+        const m = await measureOnce(t, backendOf(t), round, ctx(t, o.secondsPerRun));
+        const wallS = (performance.now() - startedAt) / 1000;
+        const machineAfter = readMachineTicks();
+        // Cores busy outside the backend and nginx during the run: wrk, and other people's work.
+        const busyCores = ((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total)) * cpus().length;
+        const ownCores = (((m.backendCpuUs ?? 0) + m.nginxCpuUs) * m.wrk.requests) / 1e6 / wallS;
+        rounds.push({ measurement: m, busyCores, otherCores: busyCores - ownCores });
+        o.log(`round ${round}/${o.rounds} ${t.id.padEnd(28)} ${Math.round(m.wrk.requestsPerSecond).toString().padStart(6)} req/s  backend ${m.backendCpuUs?.toFixed(1) ?? '-'} µs (user ${m.backendUserUs?.toFixed(1) ?? '-'})  nginx ${m.nginxCpuUs.toFixed(1)} µs  p99 ${m.wrk.p99Ms.toFixed(2)} ms  errors ${m.wrk.socketErrors} non-2xx ${m.wrk.non2xx}  outside ${(busyCores - ownCores).toFixed(2)} cores`);
+      }
+    }
+
+    await sleep(1000); // one flush interval (200 ms) and then some: rows reach the database
+    const storeChecks: HttpResults['storeChecks'] = [];
+    for (const t of targets) {
+      const b = backendOf(t);
+      if (b.statsPort === null) continue;
+      const figures = await readStatsPort(b.statsPort);
+      storeChecks.push({
+        target: t.id,
+        requests: Number(figures.get('requests') ?? 0),
+        rows: Number(figures.get('store_rows') ?? 0),
+        dropped: Number(figures.get('store_dropped') ?? 0),
+        errors: Number(figures.get('store_errors') ?? 0),
+      });
+    }
+    const measurements = rounds.map((r) => r.measurement);
+    return {
+      rounds: o.rounds,
+      secondsPerRun: o.secondsPerRun,
+      connections: o.connections,
+      targets: targets.map((t) => ({ id: t.id, label: t.label })),
+      summaries: targets.map((t) => summarize(t, measurements)),
+      perRound: rounds,
+      storeChecks,
+      loadAtStart: loadAtStart.map((l) => l.toFixed(2)).join(' '),
+      loadAtEnd: loadavg().map((l) => l.toFixed(2)).join(' '),
+      commands: [...backends.values()].map((b) => b.command),
+      wrkCommand: `wrk ${wrkArgs({ ...wrkBase, url: 'http://127.0.0.1:PORT/' }).join(' ')}`,
+      nginxConfig: started.config,
+    };
+  } finally {
+    await nginx?.stop();
+    await Promise.all([...backends.values()].map((b) => b.process.stop()));
+  }
+}
