@@ -24,7 +24,8 @@ export interface MatrixResults {
   generatedAt: string;
   durationMs: number;
   versions: Record<string, string>;
-  variants: Array<{ id: string; frontend: string; transport: string }>;
+  /** `protocol` is absent in files written before issue 14 (all SCGI then). */
+  variants: Array<{ id: string; frontend: string; transport: string; protocol?: string }>;
   apps: string[];
   checks: string[];
   results: Record<string, Record<string, Record<string, CellResult>>>;
@@ -44,14 +45,18 @@ const CHECK_LABEL: Record<string, string> = {
   'no-content': '204',
   'not-modified': '304',
   redirect: 'redirect (302)',
-  'client-ip': 'client IP (`REMOTE_ADDR`)',
-  https: 'HTTPS detection',
+  'client-ip': 'client IP (`REMOTE_ADDR` / trusted `X-Forwarded-For`), forged header ignored',
+  https: 'HTTPS detection (`HTTPS` / trusted `X-Forwarded-Proto`), forged header ignored',
   sse: 'SSE, first event early',
   disconnect: 'client disconnect → aborted',
   error: 'app error → 500',
 };
 
-const variantLabel = (v: { frontend: string; transport: string }): string => `${FRONTEND_LABEL[v.frontend] ?? v.frontend} ${v.transport === 'unix' ? 'unix' : 'TCP'}`;
+const PROTOCOL_LABEL: Record<string, string> = { scgi: 'SCGI', http: 'HTTP' };
+const transportLabel = (transport: string): string => (transport === 'unix' ? 'unix' : 'TCP');
+const protocolLabel = (protocol: string | undefined): string => PROTOCOL_LABEL[protocol ?? 'scgi'] ?? String(protocol);
+const variantLabel = (v: { frontend: string; transport: string; protocol?: string }): string =>
+  `${FRONTEND_LABEL[v.frontend] ?? v.frontend} ${transportLabel(v.transport)} ${protocolLabel(v.protocol)}`;
 
 /** Pure: the markdown between the markers. */
 export function renderTables(data: MatrixResults): string {
@@ -78,15 +83,29 @@ export function renderTables(data: MatrixResults): string {
     out += `| ${CHECK_LABEL[check] ?? check} | ${cells.join(' | ')} |\n`;
   }
 
-  // Table 2: front-end variant × app, checks passed.
-  out += `\n| front end | ${data.apps.map((app) => APP_LABEL[app] ?? app).join(' | ')} |\n`;
-  out += `|---|${data.apps.map(() => '---').join('|')}|\n`;
+  // Table 2: check × protocol, each cell over every front end, transport and app of it.
+  const protocols = [...new Set(data.variants.map((v) => v.protocol ?? 'scgi'))];
+  out += `\n| check | ${protocols.map(protocolLabel).join(' | ')} |\n`;
+  out += `|---|${protocols.map(() => '---').join('|')}|\n`;
+  for (const check of data.checks) {
+    const cells = protocols.map((protocol) => {
+      const ran = data.variants.filter((v) => (v.protocol ?? 'scgi') === protocol).flatMap((v) => data.apps.map((app) => cell(v.id, app, check)));
+      const passed = ran.filter((result) => result?.result === 'pass').length;
+      return `${passed === ran.length ? '✅' : '❌'} ${passed}/${ran.length}`;
+    });
+    out += `| ${CHECK_LABEL[check] ?? check} | ${cells.join(' | ')} |\n`;
+  }
+
+  // Table 3: front-end variant (front end, transport, protocol) × app, checks passed.
+  out += `\n| front end | transport | protocol | ${data.apps.map((app) => APP_LABEL[app] ?? app).join(' | ')} |\n`;
+  out += `|---|---|---|${data.apps.map(() => '---').join('|')}|\n`;
   for (const variant of data.variants) {
     const cells = data.apps.map((app) => {
       const passed = data.checks.filter((check) => cell(variant.id, app, check)?.result === 'pass').length;
       return `${passed === data.checks.length ? '✅' : '❌'} ${passed}/${data.checks.length}`;
     });
-    out += `| ${variantLabel(variant)} | ${cells.join(' | ')} |\n`;
+    const { frontend, transport, protocol } = variant;
+    out += `| ${FRONTEND_LABEL[frontend] ?? frontend} | ${transportLabel(transport)} | ${protocolLabel(protocol)} | ${cells.join(' | ')} |\n`;
   }
 
   const v = data.versions;

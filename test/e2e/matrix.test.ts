@@ -1,7 +1,8 @@
 /**
- * The compatibility matrix (issue 6): {nginx, lighttpd, Apache} × {TCP, Unix socket} in front of
- * {Express 5, Koa 3, Fastify 5, Hono 4, node:http}, every cell checked through a real front end
- * started from the docs/frontends.md `site*` blocks. Writes test/artifacts/matrix-results.json,
+ * The compatibility matrix (issues 6 and 14): {nginx, lighttpd, Apache} × {TCP, Unix socket} ×
+ * {SCGI, HTTP} in front of {Express 5, Koa 3, Fastify 5, Hono 4, node:http}, every cell checked
+ * through a real front end started from the docs/frontends.md `site*` blocks (SCGI) or
+ * `http-site*` blocks (`protocol: 'http'` apps, proxied with keep-alive). Writes test/artifacts/matrix-results.json,
  * which scripts/matrix-table.ts turns into the tables in docs/frontends.md and docs/frameworks.md.
  *
  * One Server and one front end per variant; each app gets its own virtual host, with `/app/` on a
@@ -63,18 +64,39 @@ const JSON_BODY = { text: 'héllo ✓', list: [1, 2, 3], nested: { ok: true } };
 
 type FrontendName = 'nginx' | 'lighttpd' | 'apache';
 type Transport = 'tcp' | 'unix';
+type Protocol = 'scgi' | 'http';
 type Values = Record<string, string | number>;
 
 interface Variant {
-  /** `nginx_tcp`: also the app-name prefix on the stats port. */
+  /** `nginx_tcp` (SCGI), `nginx_tcp_http`: also the app-name prefix on the stats port. */
   id: string;
   frontend: FrontendName;
   transport: Transport;
+  protocol: Protocol;
 }
 
-const VARIANTS: Variant[] = (['nginx', 'lighttpd', 'apache'] as const).flatMap((frontend) =>
-  (['tcp', 'unix'] as const).map((transport) => ({ id: `${frontend}_${transport}`, frontend, transport })),
+const VARIANTS: Variant[] = (['scgi', 'http'] as const).flatMap((protocol) =>
+  (['nginx', 'lighttpd', 'apache'] as const).flatMap((frontend) =>
+    (['tcp', 'unix'] as const).map((transport) => ({
+      id: `${frontend}_${transport}${protocol === 'http' ? '_http' : ''}`,
+      frontend,
+      transport,
+      protocol,
+    })),
+  ),
 );
+
+/**
+ * Whose X-Forwarded-* an `http` app believes: the front end's address only. The default,
+ * ['loopback'], would also trust the client (127.0.0.2 is loopback too), and then the forged
+ * X-Forwarded-For the client-ip check sends would name the client behind lighttpd and Apache,
+ * which append to it. A Unix socket peer is trusted whatever the list holds.
+ */
+const HTTP_TRUST_PROXY = ['127.0.0.1'];
+/** What the client-ip and https checks send as their own X-Forwarded-For / X-Real-IP: never believed. */
+const FORGED_ADDRESS = '198.51.100.7';
+/** The client behind a TLS proxy, which that proxy (played by the client) names in X-Forwarded-For. */
+const BEHIND_TLS_PROXY = '203.0.113.10';
 
 const MATRIX_CHECKS = [
   'mount',
@@ -125,6 +147,7 @@ function backendValues(address: string, prefix: '' | 'root_'): Values {
 
 /** Every app's `site` and `site-https` block, filled; nginx's `{{listen}}` is left to its harness. */
 function frontendConfig(variant: Variant, addresses: Map<MatrixAppName, AppAddresses>): string {
+  if (variant.protocol === 'http') return httpFrontendConfig(variant, addresses);
   const unix = variant.transport === 'unix' ? '-unix' : '';
   const keepListen: Values = variant.frontend === 'nginx' ? { listen: '{{listen}}' } : {};
   let config = variant.frontend === 'lighttpd' ? docTemplate('lighttpd', 'site-globals') : '';
@@ -141,6 +164,34 @@ function frontendConfig(variant: Variant, addresses: Map<MatrixAppName, AppAddre
       server_name: httpsSiteName(app),
       ...mountValues,
     });
+  }
+  return config;
+}
+
+/**
+ * The same for `protocol: 'http'` apps, from the `http-site*` blocks. nginx's TLS block proxies to
+ * the site's own upstream pool, so it has no Unix socket variant; lighttpd's believes the client
+ * (playing the TLS proxy) through mod_extforward.
+ */
+function httpFrontendConfig(variant: Variant, addresses: Map<MatrixAppName, AppAddresses>): string {
+  const unix = variant.transport === 'unix' ? '-unix' : '';
+  const keepListen: Values = variant.frontend === 'nginx' ? { listen: '{{listen}}' } : {};
+  let config = variant.frontend === 'lighttpd' ? docTemplate('lighttpd', 'http-site-globals') : '';
+  for (const [app, { mount, root }] of addresses) {
+    const mountValues = backendValues(mount, '');
+    const pools: Values = variant.frontend === 'nginx' ? { upstream: `${app}_app`, root_upstream: `${app}_root` } : {};
+    config += fillPlaceholders(docTemplate(variant.frontend, `http-site${unix}`), {
+      ...keepListen,
+      ...pools,
+      server_name: siteName(app),
+      ...mountValues,
+      ...backendValues(root, 'root_'),
+    });
+    const httpsValues: Values = variant.frontend === 'nginx'
+      ? { ...keepListen, upstream: `${app}_app` }
+      : { ...mountValues, ...(variant.frontend === 'lighttpd' ? { tls_proxy: CLIENT_ADDRESS } : {}) };
+    const httpsTitle = variant.frontend === 'nginx' ? 'http-site-https' : `http-site-https${unix}`;
+    config += fillPlaceholders(docTemplate(variant.frontend, httpsTitle), { ...httpsValues, server_name: httpsSiteName(app) });
   }
   return config;
 }
@@ -162,7 +213,12 @@ async function startBackend(variant: Variant, socketDir: string): Promise<{ serv
         listen: variant.transport === 'unix' ? `unix:${join(socketDir, `${app}${suffix}.sock`)}` : '127.0.0.1:0',
         // Apache's workers run as nobody (docs/frontends.md, quirk 15).
         socketMode: 0o666,
-        processor: { app: { name: name + suffix, handler, threads: 16, queue: 100, queueTimeoutMs: 10_000, requestTimeoutMs: 60_000, mount } },
+        processor: {
+          app: {
+            name: name + suffix, handler, threads: 16, queue: 100, queueTimeoutMs: 10_000, requestTimeoutMs: 60_000, mount,
+            ...(variant.protocol === 'http' ? { protocol: 'http', trustProxy: HTTP_TRUST_PROXY } : {}),
+          },
+        },
       });
     }
   }
@@ -383,14 +439,24 @@ const CHECKS: Record<Check, (cell: Cell) => Promise<void>> = {
     assert.equal(typeof json(followed), 'object');
   },
   async 'client-ip'({ app, base }) {
-    const reply = await request(base, '/app/ip', { host: siteName(app) });
+    // The client's own X-Forwarded-For and X-Real-IP must not decide: over SCGI the apps read
+    // REMOTE_ADDR; over HTTP the front end overwrites them (nginx) or appends the client (lighttpd,
+    // Apache), and the server believes only its trustProxy peers.
+    const forged = { 'x-forwarded-for': FORGED_ADDRESS, 'x-real-ip': FORGED_ADDRESS };
+    const reply = await request(base, '/app/ip', { host: siteName(app), headers: forged });
     assert.equal(reply.status, 200);
     assert.equal(json(reply).ip, CLIENT_ADDRESS);
   },
   async https({ app, base }) {
-    const plain = await request(base, '/app/proto', { host: siteName(app) });
+    // A client's own X-Forwarded-Proto: https on the plain site must not make it https.
+    const plain = await request(base, '/app/proto', { host: siteName(app), headers: { 'x-forwarded-proto': 'https' } });
     assert.equal(String(json(plain).protocol).replace(/:$/, ''), 'http');
-    const secure = await request(base, '/app/proto', { host: httpsSiteName(app) });
+    // The TLS site: what a TLS proxy in front of the front end sends (lighttpd's http-site-https
+    // believes the client as that proxy; the other blocks set https themselves).
+    const secure = await request(base, '/app/proto', {
+      host: httpsSiteName(app),
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': BEHIND_TLS_PROXY },
+    });
     assert.equal(secure.status, 200);
     assert.equal(String(json(secure).protocol).replace(/:$/, ''), 'https');
   },
@@ -449,7 +515,7 @@ describe('compatibility matrix', { concurrency: true }, () => {
   after(() => writeResults());
 
   for (const variant of VARIANTS) {
-    it(`${variant.frontend} over ${variant.transport}`, { concurrency: true }, async (t) => {
+    it(`${variant.frontend} over ${variant.transport}${variant.protocol === 'http' ? ', HTTP' : ''}`, { concurrency: true }, async (t) => {
       const socketDir = await makeTempDir('matrix');
       t.after(() => removeTempDir(socketDir));
       const { server, addresses } = await startBackend(variant, socketDir);
@@ -596,7 +662,7 @@ async function writeResults(): Promise<void> {
       fastify: await packageVersion('fastify'),
       hono: await packageVersion('hono'),
     },
-    variants: VARIANTS.map(({ id, frontend, transport }) => ({ id, frontend, transport })),
+    variants: VARIANTS.map(({ id, frontend, transport, protocol }) => ({ id, frontend, transport, protocol })),
     apps: [...MATRIX_APP_NAMES],
     checks: [...MATRIX_CHECKS],
     results,

@@ -22,6 +22,8 @@ const MODULES = [
   ['setenvif_module', 'mod_setenvif.so'],
   ['proxy_module', 'mod_proxy.so'],
   ['proxy_scgi_module', 'mod_proxy_scgi.so'],
+  // The docs' `http` blocks (protocol: 'http' apps): `a2enmod proxy_http headers`.
+  ['proxy_http_module', 'mod_proxy_http.so'],
 ] as const;
 
 export function startApache(options: FrontendOptions): Promise<FrontendHandle> {

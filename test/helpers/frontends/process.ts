@@ -4,7 +4,7 @@
  * it (whole group, then the dir) from t.after, even when the test failed half way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { getFreePort, makeTempDir, removeTempDir } from '../free-port.js';
@@ -132,11 +132,17 @@ async function launch(name: string, port: number, dir: string, plan: LaunchPlan)
 
   try {
     await waitUntilListening(port, exited);
+    if ((await listenerOwnedBy(child.pid, port)) === false) {
+      // A Server of another test got this port from listen(0) between getFreePort's probe and
+      // the front end's bind: the port answers, but the front end is about to exit with "address
+      // already in use". Seen in the matrix: Apache's requests reached another test's app.
+      throw new Error('address already in use: another process listens on the port');
+    }
   } catch (error) {
     const logs = await readLogs();
     await stop();
-    const inUse = /address already in use|EADDRINUSE|could not bind/i.test(logs);
     const reason = error instanceof Error ? error.message : String(error);
+    const inUse = /address already in use|EADDRINUSE|could not bind/i.test(`${logs}\n${reason}`);
     throw new StartError(`${name} did not start on 127.0.0.1:${port}: ${reason}\n--- config ---\n${plan.config}\n${logs}`, inUse);
   }
   return { name, port, url: `http://127.0.0.1:${port}`, dir, configPath, errorLogPath, config: plan.config, readLogs, stop };
@@ -158,6 +164,28 @@ async function waitUntilListening(port: number, exited: Promise<void>): Promise<
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
   throw new Error(`port did not answer within ${READY_TIMEOUT_MS} ms`);
+}
+
+/**
+ * Whether the socket listening on 127.0.0.1:<port> is one of the process's descriptors: the
+ * inode from /proc/net/tcp (state 0A, LISTEN) among its /proc/<pid>/fd links. nginx, lighttpd and
+ * Apache all bind in the process the harness started (their master). Undefined where /proc cannot
+ * tell (not Linux, not allowed to read the fds): the caller then trusts the connect.
+ */
+async function listenerOwnedBy(pid: number | undefined, port: number): Promise<boolean | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    const table = await readFile('/proc/net/tcp', 'utf8');
+    const row = table.split('\n').map((line) => line.trim().split(/\s+/)).find((fields) => fields[1] === local && fields[3] === '0A');
+    const inode = row?.[9];
+    if (inode === undefined) return undefined;
+    const fds = await readdir(`/proc/${pid}/fd`);
+    const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+    return links.includes(`socket:[${inode}]`);
+  } catch {
+    return undefined;
+  }
 }
 
 function canConnect(port: number): Promise<boolean> {
