@@ -267,15 +267,18 @@ export class Server implements RuntimeControl {
 
   /**
    * Every request is finished, but an HTTP connection can outlive its last: its final response
-   * still flushing, or a head that began arriving as the drain started. They get until the
-   * deadline (at least HTTP_CLOSE_GRACE_MS), then are closed.
+   * still flushing, or a connection accepted as the drain started whose request is on its way (or
+   * that never sends one). They get until the deadline (at least HTTP_CLOSE_GRACE_MS), then are
+   * closed.
    */
   private async closeHttpConnections(closed: Promise<void>, deadline: number): Promise<void> {
-    for (const http of this.httpListeners.values()) http.closeIdleConnections();
-    const graceMs = Math.max(HTTP_CLOSE_GRACE_MS, deadline - performance.now());
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    let done = false;
+    void closed.then(() => (done = true));
+    const until = Math.max(performance.now() + HTTP_CLOSE_GRACE_MS, deadline);
+    while (!done && performance.now() < until) {
+      for (const http of this.httpListeners.values()) http.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     for (const http of this.httpListeners.values()) http.closeAllConnections();
   }
 
@@ -300,7 +303,8 @@ export class Server implements RuntimeControl {
       await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await Promise.all(this.netServers.map((net) => new Promise<void>((resolve) => net.close(() => resolve()))));
+    const http = new Map([...this.httpListeners.values()].map((listener) => [listener.server as NetServer, listener]));
+    await Promise.all(this.netServers.map((net) => http.get(net)?.stopListening() ?? new Promise<void>((resolve) => net.close(() => resolve()))));
   }
 
   get connectionCount(): number {

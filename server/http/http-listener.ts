@@ -5,7 +5,7 @@
  * HttpExchange, so thread limits, the queue, timeouts, stats and timing rows work as for SCGI.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { errors } from '../../shared/errors.js';
 import type { AppHost } from '../app-host.js';
 import type { HostedRequest } from '../hosted-request.js';
@@ -33,8 +33,16 @@ export interface HttpListenerOptions {
 
 export interface HttpListener {
   readonly server: HttpServer;
+  /** Closes the listening socket only; connections go on (see stopListening below). */
+  stopListening(): Promise<void>;
   /** From now on every response ends its connection; idle connections close now. */
   beginDrain(): void;
+  /**
+   * Closes connections that served a request and wait for the next. One that has not sent its
+   * first request yet is left alone: its request may be in the socket's buffer, unread, and it is
+   * answered (then closed) when it is read. Age cannot tell: a worker niced down while it drains
+   * can wake after any delay with unread requests on every socket.
+   */
   closeIdleConnections(): void;
   closeAllConnections(): void;
   /** A connection accepted elsewhere (the supervisor's backlog sweep while it stops). */
@@ -59,7 +67,18 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, limits.headerTimeoutMs),
     maxHeaderSize: limits.maxHeaderBytes,
   });
+  const sockets = new Set<TrackedSocket>();
+  server.on('connection', (socket: TrackedSocket) => {
+    socket[kServed] = 0;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const closeIdle = (): void => {
+    for (const socket of sockets) if ((socket[kServed] ?? 0) > 0 && isBetweenRequests(socket)) socket.destroy();
+  };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket as TrackedSocket;
+    socket[kServed] = (socket[kServed] ?? 0) + 1;
     const exchange = new HttpExchange(req, res, state);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxBodyBytes) exchange.refuse(new errors.DOW_ERR_BODY_TOO_LARGE(declared, limits.maxBodyBytes));
@@ -68,15 +87,35 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => onClientError(host, err, socket));
   return {
     server,
+    // http.Server.close() would also close every connection node:http counts as idle, which
+    // includes one accepted a moment ago whose first request is still on its way: that client
+    // would get a closed connection and no answer (a reload under load showed it).
+    stopListening: () => new Promise((resolve) => NetServer.prototype.close.call(server, () => resolve())),
     beginDrain() {
       state.draining = true;
       for (const request of state.registry) if (request instanceof HttpExchange) request.closeAfterResponse();
-      server.closeIdleConnections();
+      closeIdle();
     },
-    closeIdleConnections: () => server.closeIdleConnections(),
+    closeIdleConnections: closeIdle,
     closeAllConnections: () => server.closeAllConnections(),
     adopt: (socket) => server.emit('connection', socket),
   };
+}
+
+const kServed = Symbol('dragon-on-wheels.served');
+type TrackedSocket = Socket & {
+  [kServed]?: number;
+  _httpMessage?: unknown;
+  parser?: { incoming?: unknown } | null;
+};
+
+/**
+ * No response in progress and no request parsed and unanswered. A request whose head is arriving
+ * right now looks the same: closing then is the keep-alive race every HTTP/1.1 server has, which
+ * clients and proxies answer by sending an idempotent request again (RFC 9112, 9.3.1).
+ */
+function isBetweenRequests(socket: TrackedSocket): boolean {
+  return socket._httpMessage == null && socket.parser?.incoming == null;
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {

@@ -1,0 +1,355 @@
+/**
+ * `protocol: 'http'` apps over real sockets (issue 14): keep-alive, pipelining and HTTP/1.0 through
+ * node:http, with the same thread limit, queue, 503, 504, 499, limits, stats and timing rows as
+ * SCGI apps; and the drain that closes idle connections first.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { TimingRecorder, TimingRow } from '../../shared/timing-row.js';
+import { eventually, sleep, startRuntime, type RunningRuntime } from '../helpers/runtime.js';
+import { RawHttpConnection } from '../helpers/http-client.js';
+import { encodeScgiRequest } from '../helpers/scgi-client.js';
+import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+
+function portOf(rt: RunningRuntime, app: string): number {
+  return (rt.targets.get(app) as { port: number }).port;
+}
+
+async function open(rt: RunningRuntime, app: string): Promise<RawHttpConnection> {
+  const conn = new RawHttpConnection(portOf(rt, app));
+  await conn.opened;
+  return conn;
+}
+
+function rowRecorder(): TimingRecorder & { rows: TimingRow[] } {
+  const rows: TimingRow[] = [];
+  return {
+    rows,
+    record: (row) => rows.push(row),
+    figures: () => ({ rows: rows.length, dropped: 0, errors: 0 }),
+    recordLimitChange: () => {},
+    recordEvent: () => {},
+    close: async () => {},
+  };
+}
+
+/** A listener that holds each request until released, counting what runs at once. */
+function gate() {
+  const held: Array<() => void> = [];
+  let running = 0;
+  let maxRunning = 0;
+  return {
+    node(req: IncomingMessage, res: ServerResponse) {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      held.push(() => {
+        running--;
+        res.end(`done ${req.url}`);
+      });
+    },
+    release() {
+      for (const release of held.splice(0)) release();
+    },
+    get held() {
+      return held.length;
+    },
+    get maxRunning() {
+      return maxRunning;
+    },
+  };
+}
+
+test('keep-alive: requests on one connection are each a request in the stats and the store, with their own bytes', async (t) => {
+  const sockets = new Set<Socket>();
+  const recorder = rowRecorder();
+  const rt = await startRuntime(t, [{
+    name: 'web', protocol: 'http',
+    node(req, res) {
+      sockets.add(req.socket);
+      res.end(`hello ${req.url}`);
+    },
+  }], { recorder });
+  const conn = await open(rt, 'web');
+  t.after(() => conn.destroy());
+  for (let i = 0; i < 5; i++) {
+    conn.get(`/n${i}`);
+    const response = await conn.read();
+    assert.equal(response.status, 200);
+    assert.equal(response.body, `hello /n${i}`);
+    assert.equal(response.headers.connection, 'keep-alive');
+  }
+  assert.equal(sockets.size, 1, 'all five requests came on one connection');
+  assert.equal(rt.figures().get('web_requests'), '5');
+  assert.deepEqual(recorder.rows.map((row) => row.path), ['/n0', '/n1', '/n2', '/n3', '/n4']);
+  const socket = [...sockets][0] as Socket;
+  assert.equal(recorder.rows.reduce((sum, row) => sum + row.bytesIn, 0), socket.bytesRead, 'bytes in are split between the requests, not counted twice');
+  assert.equal(recorder.rows.reduce((sum, row) => sum + row.bytesOut, 0), socket.bytesWritten);
+  for (const row of recorder.rows) assert.ok(row.bytesIn > 0 && row.bytesOut > 0);
+});
+
+test('pipelined requests are answered in order, and an HTTP/1.0 client gets its answer and a close', async (t) => {
+  const rt = await startRuntime(t, [{
+    name: 'web', protocol: 'http',
+    node(req, res) {
+      // The second answers first inside the app: node:http still sends them in request order.
+      setTimeout(() => res.end(`r ${req.url}`), req.url === '/1' ? 50 : 0);
+    },
+  }]);
+  const conn = await open(rt, 'web');
+  t.after(() => conn.destroy());
+  conn.send('GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.deepEqual([(await conn.read()).body, (await conn.read()).body, (await conn.read()).body], ['r /1', 'r /2', 'r /3']);
+
+  const old = await open(rt, 'web');
+  t.after(() => old.destroy());
+  old.get('/old', {}, '1.0');
+  const response = await old.read();
+  assert.equal(response.status, 200);
+  assert.equal(response.body, 'r /old');
+  assert.ok(await old.waitClosed(5000), 'HTTP/1.0 without keep-alive: the server closes');
+  assert.equal(rt.figures().get('web_requests'), '4');
+});
+
+test('over the limit requests queue, then get 503 with Retry-After on a connection that stays usable', async (t) => {
+  const app = gate();
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', threads: 2, queue: 1, node: app.node }]);
+  const conns = await Promise.all(Array.from({ length: 5 }, () => open(rt, 'web')));
+  t.after(() => conns.forEach((c) => c.destroy()));
+  conns.forEach((c, i) => c.get(`/${i}`));
+  await eventually(() => app.held === 2 && rt.figures().get('web_queued') === '1');
+  const refused = await Promise.all(conns.slice(3).map((c) => c.read()));
+  for (const response of refused) {
+    assert.equal(response.status, 503);
+    assert.equal(response.headers['retry-after'], '1');
+    assert.match(response.body, /too many requests/);
+  }
+  app.release();
+  await eventually(() => app.held === 1);
+  app.release();
+  const served = await Promise.all(conns.slice(0, 3).map((c) => c.read()));
+  assert.deepEqual(served.map((r) => r.status), [200, 200, 200]);
+  assert.equal(app.maxRunning, 2);
+  // The refused client's connection is still good for its next request.
+  const again = conns[3] as RawHttpConnection;
+  again.get('/again');
+  await eventually(() => app.held === 1);
+  app.release();
+  assert.equal((await again.read()).body, 'done /again');
+  const figures = rt.figures();
+  assert.equal(figures.get('web_rejected'), '2');
+  assert.equal(figures.get('web_requests'), '6');
+});
+
+test('an app past its requestTimeout gets a 504 and a closed connection; its late writes are dropped, not thrown', async (t) => {
+  let late: (() => void) | null = null;
+  const rt = await startRuntime(t, [{
+    name: 'web', protocol: 'http', requestTimeoutMs: 200,
+    node(req, res) {
+      if (req.url === '/stream') {
+        res.write('part one ');
+        return;
+      }
+      late = () => {
+        res.setHeader('x-late', '1');
+        res.end('too late');
+      };
+    },
+  }]);
+  const conn = await open(rt, 'web');
+  t.after(() => conn.destroy());
+  conn.get('/slow');
+  const response = await conn.read(5000);
+  assert.equal(response.status, 504);
+  assert.equal(response.headers.connection, 'close');
+  assert.ok(await conn.waitClosed(5000));
+  assert.doesNotThrow(() => late?.());
+
+  const streaming = await open(rt, 'web');
+  t.after(() => streaming.destroy());
+  streaming.get('/stream');
+  await assert.rejects(streaming.read(5000), /connection closed with \d+ unparsed bytes: HTTP\/1.1 200 OK.*part one /s, 'a response already started is cut: no final chunk');
+  await eventually(() => rt.figures().get('web_timeouts') === '2');
+});
+
+test('a client that leaves mid-request is counted as aborted (499), the app sees close, and its slot is freed', async (t) => {
+  let closedSeen = false;
+  const recorder = rowRecorder();
+  const rt = await startRuntime(t, [{
+    name: 'web', protocol: 'http', threads: 1,
+    node(req, res) {
+      if (req.url === '/hold') {
+        res.on('close', () => (closedSeen = true));
+        return;
+      }
+      res.end('next');
+    },
+  }], { recorder });
+  const conn = await open(rt, 'web');
+  conn.get('/hold');
+  await eventually(() => rt.figures().get('web_online') === '1');
+  conn.destroy();
+  await eventually(() => closedSeen && rt.figures().get('web_aborted') === '1');
+  assert.equal(recorder.rows[0]?.status, 499);
+  const next = await open(rt, 'web');
+  t.after(() => next.destroy());
+  next.get('/next');
+  assert.equal((await next.read()).body, 'next');
+});
+
+test('oversized headers get 431, an oversized body 413, an SCGI request a 400 that says so; each is logged and counted', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: (_req, res) => res.end('ok') }], {
+    limits: { maxHeaderBytes: 1024, maxBodyBytes: 100 },
+  });
+  const big = await open(rt, 'web');
+  t.after(() => big.destroy());
+  big.get('/', { 'x-big': 'a'.repeat(2000) });
+  assert.equal((await big.read()).status, 431);
+
+  const body = await open(rt, 'web');
+  t.after(() => body.destroy());
+  body.send('POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n');
+  const tooLarge = await body.read();
+  assert.equal(tooLarge.status, 413);
+  assert.match(tooLarge.body, /body of 1000 bytes exceeds the limit of 100/);
+
+  const scgi = await open(rt, 'web');
+  t.after(() => scgi.destroy());
+  scgi.socket.write(encodeScgiRequest({ uri: '/' }));
+  const wrongProtocol = await scgi.read();
+  assert.equal(wrongProtocol.status, 400);
+  assert.match(wrongProtocol.body, /SCGI request arrived on an HTTP port/);
+
+  assert.equal(rt.figures().get('web_requests'), '0');
+  await eventually(() => rt.figures().get('web_bad_requests') === '3');
+  const codes = rt.logs.map((line) => line.code);
+  assert.ok(codes.includes('HPE_HEADER_OVERFLOW') && codes.includes('DOW_ERR_BODY_TOO_LARGE'), JSON.stringify(codes));
+});
+
+test('slowloris: a head trickled slower than headerTimeout is cut with 408 while others are served', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: (_req, res) => res.end('ok') }], {
+    limits: { headerTimeoutMs: 400 },
+  });
+  const slow = Array.from({ length: 20 }, () => new RawHttpConnection(portOf(rt, 'web')));
+  t.after(() => slow.forEach((c) => c.destroy()));
+  await Promise.all(slow.map((c) => c.opened));
+  const started = Date.now();
+  const trickle = setInterval(() => slow.forEach((c) => !c.closed && c.send('X')), 100);
+  t.after(() => clearInterval(trickle));
+  slow.forEach((c) => c.send('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: '));
+  const ok = await open(rt, 'web');
+  t.after(() => ok.destroy());
+  ok.get('/');
+  assert.equal((await ok.read()).status, 200, 'a normal client is served meanwhile');
+  const answers = await Promise.all(slow.map((c) => c.read(5000)));
+  assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([408]));
+  assert.ok(Date.now() - started < 3000, `cut after ${Date.now() - started} ms (headerTimeout 400 ms)`);
+  assert.ok((await Promise.all(slow.map((c) => c.waitClosed(2000)))).every(Boolean));
+});
+
+test('a body that stops arriving gets 408 after bodyIdleTimeout, and an app that throws a 500 without taking the connection down', async (t) => {
+  const rt = await startRuntime(t, [{
+    name: 'web', protocol: 'http',
+    node(req, res) {
+      if (req.url === '/throw') throw new Error('boom');
+      req.on('data', () => {});
+      req.on('end', () => res.end('read it'));
+    },
+  }], { limits: { bodyIdleTimeoutMs: 300 } });
+  const conn = await open(rt, 'web');
+  t.after(() => conn.destroy());
+  conn.send('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345');
+  const stalled = await conn.read(5000);
+  assert.equal(stalled.status, 408);
+
+  const thrower = await open(rt, 'web');
+  t.after(() => thrower.destroy());
+  thrower.get('/throw');
+  const failed = await thrower.read();
+  assert.equal(failed.status, 500);
+  assert.equal(failed.body, 'Internal Server Error\n');
+  const figures = rt.figures();
+  assert.equal(figures.get('web_timeouts'), '1');
+  assert.equal(figures.get('web_errors'), '1');
+  assert.ok(rt.logs.some((line) => line.code === 'DOW_ERR_APP_THREW'));
+});
+
+test('drain: idle keep-alive connections close at once, a busy one gets Connection: close on its last response', async (t) => {
+  const app = gate();
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: app.node }]);
+  const idle = await open(rt, 'web');
+  const busy = await open(rt, 'web');
+  t.after(() => [idle, busy].forEach((c) => c.destroy()));
+  idle.get('/first');
+  await eventually(() => app.held === 1);
+  app.release();
+  assert.equal((await idle.read()).headers.connection, 'keep-alive');
+  busy.get('/busy');
+  await eventually(() => app.held === 1);
+  const closing = rt.server.close(5000);
+  assert.ok(await idle.waitClosed(2000), 'the idle connection closed while a request still runs');
+  assert.equal(busy.closed, false);
+  app.release();
+  const last = await busy.read();
+  assert.equal(last.status, 200);
+  assert.equal(last.headers.connection, 'close');
+  assert.ok(await busy.waitClosed(2000));
+  await closing;
+});
+
+test('a Unix-socket HTTP listener and a fetch handler: streamed bodies both ways, and the abort signal', async (t) => {
+  const dir = await makeTempDir('dow-http-unix-');
+  t.after(() => removeTempDir(dir));
+  let aborted = false;
+  const rt = await startRuntime(t, [{
+    name: 'fetchy', protocol: 'http', listen: `unix:${dir}/app.sock`,
+    async fetch(request) {
+      if (new URL(request.url).pathname === '/hold') {
+        request.signal.addEventListener('abort', () => (aborted = true));
+        return new Promise<Response>(() => {});
+      }
+      const text = await request.text();
+      return new Response(`${request.method} ${new URL(request.url).pathname} ${text.length}`, { headers: { 'x-app': 'fetchy' } });
+    },
+  }]);
+  const post = (body: string): Promise<string> => new Promise((resolve, reject) => {
+    const socket = connect(`${dir}/app.sock`);
+    let out = '';
+    socket.on('data', (d) => (out += d.toString()));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+    socket.end(`POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  });
+  const answer = await post('x'.repeat(200_000));
+  assert.match(answer, /^HTTP\/1.1 200 OK/);
+  assert.match(answer, /x-app: fetchy/);
+  assert.match(answer, /\r\nPOST \/echo 200000\r\n/);
+
+  const held = connect(`${dir}/app.sock`);
+  held.write('GET /hold HTTP/1.1\r\nHost: a\r\n\r\n');
+  await eventually(() => rt.figures().get('fetchy_online') === '1');
+  held.destroy();
+  await eventually(() => aborted);
+  await eventually(() => rt.figures().get('fetchy_aborted') === '1');
+  await sleep(0);
+});
+
+test('the mount prefix is stripped as over SCGI, and req.scgi carries the app, the mount and a CGI-style env', async (t) => {
+  const rt = await startRuntime(t, [{
+    name: 'shop', protocol: 'http', mount: '/shop',
+    node(req, res) {
+      const mounted = req as typeof req & { baseUrl?: string; originalUrl?: string };
+      const scgi = req.scgi;
+      res.end(JSON.stringify({ url: req.url, baseUrl: mounted.baseUrl, originalUrl: mounted.originalUrl, app: scgi?.app, mount: scgi?.mount, uri: scgi?.env.REQUEST_URI, query: scgi?.env.QUERY_STRING, agent: scgi?.env.HTTP_USER_AGENT, requests: scgi?.stats().requests }));
+    },
+  }]);
+  const conn = await open(rt, 'shop');
+  t.after(() => conn.destroy());
+  conn.get('/shop/cart?x=1', { 'User-Agent': 'tester' });
+  assert.deepEqual(JSON.parse((await conn.read()).body), {
+    url: '/cart?x=1', baseUrl: '/shop', originalUrl: '/shop/cart?x=1', app: 'shop', mount: '/shop', uri: '/shop/cart?x=1', query: 'x=1', agent: 'tester', requests: 0,
+  });
+  conn.get('/elsewhere');
+  assert.equal(JSON.parse((await conn.read()).body).url, '/elsewhere', 'outside the mount: served unstripped');
+});

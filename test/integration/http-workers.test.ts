@@ -1,0 +1,116 @@
+/**
+ * `protocol: 'http'` apps in worker processes (issue 14): keep-alive connections served by the
+ * workers, the thread limit across them, reloads under keep-alive load, and a stop that drains.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent, request as httpRequest } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { sleep } from '../helpers/runtime.js';
+import { poolApp, startSupervisor, type TestPoolApp } from '../helpers/supervisor.js';
+
+function httpApp(app: TestPoolApp) {
+  const settings = poolApp(app);
+  settings.options.protocol = 'http';
+  return settings;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  reused: boolean;
+}
+
+function get(port: number, path: string, agent: Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+      res.on('error', reject);
+    });
+    req.on('error', (err: Error & { reused?: boolean }) => reject(Object.assign(err, { reused: req.reusedSocket })));
+    req.end();
+  });
+}
+
+/**
+ * A GET sent on a kept-alive connection the server closed at that moment fails without an
+ * answer; HTTP/1.1 clients and proxies (nginx for idempotent requests on a cached connection)
+ * send it again on a new one (RFC 9112, 9.3.1). Only that case is retried, and it is counted.
+ */
+async function getRetryingReused(port: number, path: string, agent: Agent, retried: { n: number }): Promise<Answer> {
+  try {
+    return await get(port, path, agent);
+  } catch (err) {
+    if (!(err as { reused?: boolean }).reused) throw err;
+    retried.n++;
+    return get(port, path, agent).catch((again: Error & { reused?: boolean }) => {
+      throw Object.assign(again, { message: `${again.message} (sent again after a kept-alive connection closed; ${again.reused === true ? 'on another reused one' : 'on a new one'})` });
+    });
+  }
+}
+
+test('an HTTP app in 2 workers: kept-alive connections, each request counted, the limit across workers', async (t) => {
+  const rt = await startSupervisor(t, [httpApp({ name: 'web', count: 2, threads: 4 })]);
+  const port = (rt.targets.get('web') as { port: number }).port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  t.after(() => agent.destroy());
+  // Four clients, ten requests each, one after another: each client's requests share a connection.
+  const answers = (await Promise.all(Array.from({ length: 4 }, async () => {
+    const mine: Answer[] = [];
+    for (let i = 0; i < 10; i++) mine.push(await get(port, `/hold?ms=${i % 3}`, agent));
+    return mine;
+  }))).flat();
+  assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+  assert.ok(answers.filter((a) => a.reused).length >= 30, `connections were reused: ${answers.filter((a) => a.reused).length} of 40 on a reused socket`);
+  const figures = await rt.figures();
+  assert.equal(figures.get('web_requests'), '40');
+  assert.equal(figures.get('web_workers'), '2');
+});
+
+test('reload under keep-alive load: new code, every request answered 200, versions only move forward', async (t) => {
+  const dir = await makeTempDir('dow-http-reload-');
+  t.after(() => removeTempDir(dir));
+  const module = join(dir, 'versioned.mjs');
+  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 3);\n`);
+  await version('v1');
+  const rt = await startSupervisor(t, [httpApp({ name: 'app', module, count: 2, threads: 8 })]);
+  const port = (rt.targets.get('app') as { port: number }).port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 6 });
+  t.after(() => agent.destroy());
+  const seen: string[] = [];
+  const failures: string[] = [];
+  const retried = { n: 0 };
+  let stop = false;
+  const deadline = performance.now() + 20_000;
+  const load = Promise.all(Array.from({ length: 6 }, async () => {
+    while (!stop && performance.now() < deadline) {
+      try {
+        const answer = await getRetryingReused(port, '/', agent, retried);
+        if (answer.status === 200) seen.push(answer.body);
+        else failures.push(`status ${answer.status}`);
+      } catch (err) {
+        failures.push(`${(err as Error).message}${(err as { reused?: boolean }).reused === false ? ' (a new connection)' : ''}`);
+      }
+    }
+  }));
+  for (const v of ['v2', 'v3']) {
+    await sleep(200);
+    await version(v);
+    await rt.supervisor.reload('app', 'test');
+  }
+  await sleep(200);
+  stop = true;
+  await load;
+  assert.deepEqual(failures, []);
+  assert.deepEqual([...new Set(seen)], ['v1', 'v2', 'v3']);
+  assert.ok(seen.length > 50, `${seen.length} requests served`);
+  t.diagnostic(`${seen.length} requests, ${retried.n} sent again after their kept-alive connection closed`);
+  const figures = await rt.figures();
+  assert.equal(Number(figures.get('app_requests')), seen.length, `${retried.n} requests were sent again after their kept-alive connection closed`);
+});
