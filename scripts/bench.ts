@@ -10,27 +10,30 @@
  *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
  *            --profile-target ours-fetch (another of our backends)
  *   npm run bench -- --syscalls        system calls per request of each backend, by strace -c
+ *            --http (the keep-alive targets of issue 14 instead)
  *   npm run bench -- --workers         only the worker-process section (issue 10, ~4 min; --quick
  *                                      ~1 min); prints, and files it in the doc only with --doc
  *            --hang-timeouts 2000,1000,30000 (the hangTimeouts to time; default 2000,1000)
  *   npm run bench -- --http            only the HTTP-listener section (issue 14, ~4 min; --quick
  *                                      ~1 min): node:http, our protocol: 'http' app and our SCGI
  *                                      path behind one nginx; files it in the doc only with --doc
- *            --http-options-baseline (adds node:http with our listener's server options)
+ *            --http-diagnose (adds node:http with our listener's server options, and ours with the
+ *            store off); --http-scratch dist-copy/bin/dragon-on-wheels.js (adds ours from another
+ *            build, to try a change); --only proxy-keepalive,ours-http (a subset, development)
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { builtRuntimeExists, REPO } from './bench/backends.js';
 import { runLongPoll, type LongPollResult } from './bench/long-poll.js';
 import type { CaseResult } from './bench/parser-micro.js';
 import { checkTools, describeMachine, INSTALL_HINT } from './bench/preflight.js';
 import { runProfile } from './bench/profile-run.js';
-import { countSyscalls, formatSyscalls } from './bench/syscall-count.js';
+import { countSyscalls, formatSyscalls, HTTP_SYSCALL_TARGETS } from './bench/syscall-count.js';
 import type { TargetId } from './bench/targets.js';
 import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
 import { runLoad } from './bench/run-load.js';
@@ -54,7 +57,8 @@ const { values } = parseArgs({
     workers: { type: 'boolean', default: false },
     'hang-timeouts': { type: 'string' },
     http: { type: 'boolean', default: false },
-    'http-options-baseline': { type: 'boolean', default: false },
+    'http-diagnose': { type: 'boolean', default: false },
+    'http-scratch': { type: 'string' },
     'skip-workers': { type: 'boolean', default: false },
     top: { type: 'string', default: '20' },
     only: { type: 'string', default: '' },
@@ -114,19 +118,21 @@ try {
     });
     console.log(`\n${summary}`);
   } else if (values.syscalls) {
-    const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log });
-    console.log(`\n${formatSyscalls(rows, 'npm run bench -- --syscalls')}`);
+    const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log, ...(values.http ? { targets: HTTP_SYSCALL_TARGETS } : {}) });
+    console.log(`\n${formatSyscalls(rows, `npm run bench -- --syscalls${values.http ? ' --http' : ''}`)}`);
   } else if (values.http) {
     const machine = describeMachine(tools);
-    const http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, optionsBaseline: values['http-options-baseline'], log });
+    const http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, diagnose: values['http-diagnose'], only: values.only.split(',').filter(Boolean), log,
+      ...(values['http-scratch'] === undefined ? {} : { scratchCli: resolve(values['http-scratch']) }),
+    });
     const run = formatHttpRun(http, machine, commandLine(), (performance.now() - started) / 1000, quick);
     const raw = join(tmpdir(), `dow-bench-http-${machine.date.replace(/[:]/g, '-')}.json`);
     writeFileSync(raw, JSON.stringify(http, null, 2));
     console.log(`\n${run}`);
     console.log(verdictLines(httpVerdicts(http)).join('\n'));
     console.log(`raw figures: ${raw}`);
-    // Like --workers: a section run alone is filed only when asked for.
-    if (values.doc && !values['no-doc']) {
+    // Like --workers: a section run alone is filed only when asked for; never a subset or a scratch build.
+    if (values.doc && !values['no-doc'] && values.only === '' && values['http-scratch'] === undefined) {
       writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
       console.log('written to docs/benchmarks.md');
     }

@@ -85,6 +85,8 @@ export interface StartBackendOptions {
   nodeArgs?: string[];
   /** A command the backend runs under, e.g. `strace -f -c -o FILE` for the system-call count. */
   wrap?: string[];
+  /** Our CLI from another build (`--http-scratch`); dist/'s by default. */
+  cli?: string;
 }
 
 /** The command and arguments to spawn, under `wrap` when one is given. */
@@ -146,7 +148,7 @@ export async function startBackend(id: BackendId, dir: string, o: StartBackendOp
   });
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const waitFor: Address[] = [spec.unix ? { path: socketPath } : { host: '127.0.0.1', port }, { host: '127.0.0.1', port: statsPort }];
-  return nodeBackend(id, dir, [CLI, 'serve', configFile], listen, statsPort, waitFor, o);
+  return nodeBackend(id, dir, [o.cli ?? CLI, 'serve', configFile], listen, statsPort, waitFor, o);
 }
 
 export function builtRuntimeExists(): boolean {

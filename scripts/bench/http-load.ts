@@ -13,7 +13,7 @@ import { readMachineTicks } from './proc-stats.js';
 import { freePort, type Started } from './processes.js';
 import { readStatsPort } from './probes.js';
 import type { HttpResults, HttpRound } from './http-report.js';
-import { HTTP_OPTIONS_TARGET, HTTP_TARGETS, type BackendId, type TargetSpec } from './targets.js';
+import { HTTP_DIAGNOSIS_TARGETS, HTTP_SCRATCH_TARGET, HTTP_TARGETS, type BackendId, type TargetSpec } from './targets.js';
 import { httpGet } from './worker-backend.js';
 import { wrkArgs } from './wrk.js';
 
@@ -23,8 +23,12 @@ export interface HttpLoadOptions {
   secondsPerRun: number;
   warmupSeconds: number;
   connections: number;
-  /** Adds node:http with our listener's server options (a diagnosis, not a target). */
-  optionsBaseline: boolean;
+  /** Adds HTTP_DIAGNOSIS_TARGETS (a diagnosis, not a target of the issue). */
+  diagnose: boolean;
+  /** Adds our HTTP app run by this CLI (a scratch build) beside dist/'s. */
+  scratchCli?: string;
+  /** Target ids to run (development); all when empty. */
+  only: string[];
   log(line: string): void;
 }
 
@@ -37,7 +41,15 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
 }
 
 export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
-  const targets = o.optionsBaseline ? [HTTP_TARGETS[0] as TargetSpec, HTTP_OPTIONS_TARGET, ...HTTP_TARGETS.slice(1)] : [...HTTP_TARGETS];
+  const all = [
+    HTTP_TARGETS[0] as TargetSpec,
+    ...(o.diagnose ? HTTP_DIAGNOSIS_TARGETS : []),
+    HTTP_TARGETS[1] as TargetSpec,
+    ...(o.scratchCli === undefined ? [] : [HTTP_SCRATCH_TARGET]),
+    ...HTTP_TARGETS.slice(2),
+  ];
+  const targets = o.only.length === 0 ? all : all.filter((t) => o.only.includes(t.id));
+  if (targets.length === 0) throw new Error(`--only: no such target; the targets are ${all.map((t) => t.id).join(', ')}`);
   const backends = new Map<BackendId, Backend>();
   let nginx: Started | null = null;
   const loadAtStart = loadavg();
@@ -45,7 +57,7 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
     for (const t of targets) {
       const id = t.backend as BackendId;
       if (backends.has(id)) continue;
-      backends.set(id, await startBackend(id, o.dir));
+      backends.set(id, await startBackend(id, o.dir, id === 'ours-http-scratch' && o.scratchCli !== undefined ? { cli: o.scratchCli } : {}));
       o.log(`started ${id} (pid ${backends.get(id)?.process.pid})`);
     }
     const sites: NginxSite[] = [];

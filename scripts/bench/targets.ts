@@ -9,7 +9,7 @@ export type BackendId =
   | 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'
   | 'ours-nostore' | 'ours-full' | 'ours-unix' | 'ours-express' | 'ours-fetch'
   // Issue 14's part (`--http`): protocol: 'http' apps, and the SCGI full path in-process.
-  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0';
+  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0' | 'ours-http-nostore' | 'ours-http-scratch';
 
 export type TargetId = 'nginx-return' | 'floor' | 'proxy-http10' | 'proxy-keepalive' | 'proxy-keepalive-ours-options' | 'uwsgi' | Exclude<BackendId, 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'>;
 
@@ -54,12 +54,19 @@ export const HTTP_TARGETS: readonly TargetSpec[] = [
 ];
 
 /**
- * A diagnostic baseline for `--http --http-options-baseline`: node:http with the server options
- * our HTTP listener sets (keepAliveTimeout, headersTimeout, requestTimeout, the check interval,
- * maxHeaderSize), to tell their cost from our request bookkeeping's.
+ * `--http --http-diagnose` adds these after the baseline, to tell apart where our extra cost
+ * comes from: node:http with the server options our HTTP listener sets (keepAliveTimeout,
+ * headersTimeout, requestTimeout, the check interval, maxHeaderSize), and our HTTP app with the
+ * store off.
  */
-export const HTTP_OPTIONS_TARGET: TargetSpec = {
-  id: 'proxy-keepalive-ours-options', label: 'keep-alive upstream → node:http with our listener\'s server options', backend: 'node-http-ours-options', front: keepAlive,
+export const HTTP_DIAGNOSIS_TARGETS: readonly TargetSpec[] = [
+  { id: 'proxy-keepalive-ours-options', label: 'keep-alive upstream → node:http with our listener\'s server options', backend: 'node-http-ours-options', front: keepAlive },
+  { id: 'ours-http-nostore', label: 'keep-alive upstream → ours, protocol http, store off, TCP, in-process', backend: 'ours-http-nostore', front: keepAlive },
+];
+
+/** `--http-scratch <cli>`: our HTTP app (in-process, store on) from another build, e.g. a scratch copy of dist/ with a change to try. */
+export const HTTP_SCRATCH_TARGET: TargetSpec = {
+  id: 'ours-http-scratch', label: 'keep-alive upstream → ours from --http-scratch, protocol http, store on, TCP, in-process', backend: 'ours-http-scratch', front: keepAlive,
 };
 
 export interface OursSpec {
@@ -84,4 +91,6 @@ export const OURS: Record<Extract<BackendId, `ours-${string}`>, OursSpec> = {
   'ours-http-unix': { app: 'hello-listener', type: 'node', store: true, unix: true, protocol: 'http', workers: 0 },
   'ours-http-w1': { app: 'hello-listener', type: 'node', store: true, unix: false, protocol: 'http', workers: 1 },
   'ours-full-w0': { app: 'hello-listener', type: 'node', store: true, unix: false, workers: 0 },
+  'ours-http-nostore': { app: 'hello-listener', type: 'node', store: false, unix: false, protocol: 'http', workers: 0 },
+  'ours-http-scratch': { app: 'hello-listener', type: 'node', store: true, unix: false, protocol: 'http', workers: 0 },
 };
