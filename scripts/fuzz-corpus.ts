@@ -64,6 +64,7 @@ const seeds: Array<[string, FuzzProfile, string]> = [
   ['err-content-length-hex', { limits: 0, split: 12 }, netstring([['CONTENT_LENGTH', '0x10'], ['SCGI', '1']])],
   ['err-header-duplicate', { limits: 0, split: 20 }, netstring([...minimal, ['REMOTE_ADDR', 'a'], ['REMOTE_ADDR', 'b']])],
   ['err-scgi-missing', { limits: 0, split: 20 }, netstring([['CONTENT_LENGTH', '0'], ['HTTP_HOST', 'x']])],
+  ['err-scgi-not-one', { limits: 0, split: 27 }, netstring([['CONTENT_LENGTH', '0'], ['SCGI', '2']])],
   ['err-body-too-large', { limits: 1, split: 20 }, netstring([['CONTENT_LENGTH', '6'], ['SCGI', '1']], 'abcdef')],
 ];
 

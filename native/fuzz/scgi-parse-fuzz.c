@@ -130,6 +130,12 @@ static void run(const uint8_t *input, size_t length, const size_t *cuts, size_t 
   for (size_t c = 0; c < cut_count && r->outcome != REFUSED; c++) {
     size_t end = cuts[c];
     size_t used = 0;
+    // Between chunks: no bytes (a NULL chunk) change nothing, and no pair is readable early.
+    size_t none = 1;
+    dow_scgi_status idle = dow_scgi_execute(&p, NULL, 7, ws, ws_words, &none);
+    CHECK(none == 0 && idle != DOW_SCGI_HEADERS && idle != DOW_SCGI_BODY && idle != DOW_SCGI_BODY_END);
+    dow_scgi_pair early;
+    if (!dow_scgi_headers_done(&p)) CHECK(dow_scgi_pair_at(&p, ws, ws_words, 0, &early) == -1);
     for (;;) {
       size_t step = (size_t)-1;
       const uint8_t *at = input + start + used;

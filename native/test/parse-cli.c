@@ -150,10 +150,7 @@ int main(int argc, char **argv) {
         case DOW_SCGI_NEED_WORKSPACE:
           // A block longer than the whole input cannot complete: the reference would still be
           // waiting for it, so say so rather than allocate for a length a test made up.
-          if (p.header_length > length) {
-            printf("{\"headers\":false}\n");
-            return 0;
-          }
+          if (p.header_length > length) goto out;
           free(ws);
           ws_words = dow_scgi_workspace_words(&p);
           ws = checked(malloc(ws_words * sizeof *ws));
@@ -169,7 +166,7 @@ int main(int argc, char **argv) {
           break;
         case DOW_SCGI_ERROR:
           printf("{\"error\":\"%s\"}\n", dow_scgi_error_code(p.error));
-          return 0;
+          goto release;
         default:
           break;
       }
@@ -181,15 +178,17 @@ int main(int argc, char **argv) {
     chunk_start = chunk_end;
   }
 
+out:
   if (!headers) {
     printf("{\"headers\":false}\n");
-    return 0;
+    goto release;
   }
   printf("{\"env\":");
   print_env(&p, ws, ws_words);
   printf(",\"contentLength\":%llu,\"bodyOffset\":%zu,\"body\":\"", (unsigned long long)p.content_length, body_offset);
   for (size_t i = 0; i < body_length; i++) printf("%02x", body[i]);
   printf("\",\"done\":%s}\n", dow_scgi_done(&p) ? "true" : "false");
+release:
   free(input);
   free(body);
   free(ws);

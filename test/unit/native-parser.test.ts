@@ -57,6 +57,7 @@ test('the seed corpus: each file whole, split and stepped as the fuzzer does, gi
     'err-content-length-hex': 'DOW_ERR_CONTENT_LENGTH',
     'err-header-duplicate': 'DOW_ERR_HEADER_DUPLICATE',
     'err-scgi-missing': 'DOW_ERR_SCGI_MISSING',
+    'err-scgi-not-one': 'DOW_ERR_SCGI_MISSING',
     'err-body-too-large': 'DOW_ERR_BODY_TOO_LARGE',
   };
   const files = readdirSync(corpus);
