@@ -21,7 +21,7 @@ import type { AppHandler, AppHost } from '../app-host.js';
 import { CLIENT_CLOSED_STATUS } from '../connection.js';
 import { Phase, type AccessFields, type HostedRequest } from '../hosted-request.js';
 import type { ScgiLimits } from '../protocol/limits.js';
-import { identifyClient, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
+import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
 
 /** What the exchange needs from its listener. */
 export interface HttpListenerState {
@@ -36,10 +36,13 @@ export interface HttpListenerState {
 // Per connection, on the socket: its real peer (before any request presented its client there)
 // and how many of its bytes earlier requests already accounted for.
 const kPeer = Symbol('dragon-on-wheels.peer');
+const kTrust = Symbol('dragon-on-wheels.trust');
 const kReadMark = Symbol('dragon-on-wheels.readMark');
 const kWriteMark = Symbol('dragon-on-wheels.writeMark');
 type TrackedSocket = Socket & {
   [kPeer]?: PeerName;
+  /** The listener's trust function with this peer's answer kept (trustForPeer). */
+  [kTrust]?: TrustFunction;
   [kReadMark]?: number;
   [kWriteMark]?: number;
   _peername?: PeerName;
@@ -77,9 +80,10 @@ export class HttpExchange implements HostedRequest {
     this.host = listener.host;
     this.socket = req.socket as TrackedSocket;
     const socket = this.socket;
-    socket[kPeer] ??= { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily };
+    const peer = (socket[kPeer] ??= { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily });
     this.seenBytesRead = socket.bytesRead;
-    this.client = identifyClient(socket[kPeer].address, req.headers as Record<string, string | undefined>, listener.trust);
+    const trust = (socket[kTrust] ??= trustForPeer(listener.trust, peer.address));
+    this.client = identifyClient(peer.address, req.headers as Record<string, string | undefined>, trust);
     const path = req.url ?? '/';
     this.target = resolveTarget({ REQUEST_METHOD: req.method ?? 'GET', REQUEST_URI: path }, this.host.mount);
     if (listener.draining) res.shouldKeepAlive = false;

@@ -39,6 +39,19 @@ export function compileTrust(list: readonly string[] | false): TrustFunction {
 }
 
 /**
+ * The trust function for one connection: its peer's answer computed once, since neither the
+ * peer nor the listener's trustProxy changes while it is open. proxy-addr parses the address
+ * with ipaddr.js on every call, which cost about a microsecond per keep-alive request. Other
+ * addresses (X-Forwarded-For hops) are asked as before. A Unix socket peer (no address) keeps
+ * `trust` itself, which identifyClient compares with TRUST_NONE.
+ */
+export function trustForPeer(trust: TrustFunction, peer: string | undefined): TrustFunction {
+  if (peer === undefined || trust === TRUST_NONE) return trust;
+  const peerTrusted = trust(peer, 0);
+  return (address, hop) => (hop === 0 && address === peer ? peerTrusted : trust(address, hop));
+}
+
+/**
  * Walks X-Forwarded-For from the right, past every trusted hop, as proxy-addr does: the first
  * untrusted address is the client. Without X-Forwarded-For, a trusted peer's X-Real-IP (nginx's
  * `proxy_set_header X-Real-IP $remote_addr`) names it.
