@@ -75,7 +75,8 @@ export class Supervisor implements RuntimeControl {
         const mode = slot.kind === 'pool'
           ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}${slot.pool.kind === null ? '' : `, ${slot.pool.kind}`}`
           : `in-process, ${describeHandler(app.options.handler)}`;
-        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${mode})`);
+        const protocol = app.options.protocol === 'http' ? 'HTTP, ' : '';
+        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${protocol}${mode})`);
         const exposed = exposureWarning(app.options.name, address);
         if (exposed !== null) this.log.warn({ app: app.options.name }, exposed);
       }

@@ -27,12 +27,24 @@ test('the demo app prints the banner, version, sorted environment and time', asy
   assert.match(res.body.toString(), /\nTime: .+\d{4}/);
 });
 
+test('the demo app over HTTP shows the CGI-style environment an SCGI front end would have sent', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'Http_on_port_9005', protocol: 'http', node: createDemoApp('Http_on_port_9005') }]);
+  const { port } = rt.targets.get('Http_on_port_9005') as { port: number };
+  const response = await fetch(`http://127.0.0.1:${port}/a?b=1`, { headers: { 'X-Zeta': 'z' } });
+  assert.equal(response.status, 200);
+  const body = await response.text();
+  assert.match(body, /^Welcome to Dragon on wheels! \(Http_on_port_9005\)\n/);
+  for (const line of ['REQUEST_URI = /a?b=1', 'REQUEST_METHOD = GET', 'HTTP_X_ZETA = z', 'REMOTE_ADDR = 127.0.0.1', 'SERVER_PROTOCOL = HTTP/1.1']) assert.ok(body.includes(`\n${line}\n`), line);
+});
+
 test('demo settings: the original names, ports and limits, plus store and dashboard defaults', () => {
   const settings = demoSettings('/tmp/demo-cwd');
   assert.deepEqual(settings.apps.map((app) => [app.options.name, app.listen, app.options.threads]), [
     ['Server_on_port_9002', '127.0.0.1:9002', 10],
     ['Server_on_port_9003', '127.0.0.1:9003', 2],
+    ['Http_on_port_9005', '127.0.0.1:9005', 10],
   ]);
+  assert.deepEqual(settings.apps.map((app) => app.options.protocol ?? 'scgi'), ['scgi', 'scgi', 'http']);
   assert.equal(settings.stats, '127.0.0.1:9004');
   assert.equal(settings.store?.path, '/tmp/demo-cwd/dragon-on-wheels.db');
   assert.equal(settings.dashboard?.listen, '127.0.0.1:9100');
