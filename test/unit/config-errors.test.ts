@@ -50,3 +50,23 @@ test('enums list their values, mounts say what a mount looks like, unknown keys 
   assert.match(await configError({ apps: [{ ...app, workers: 'many' }] }), /apps\[0\]\.workers: must be an integer from 0 to 256, or "auto", not "many"/);
   assert.match(await configError({ apps: [{ ...app, workers: 1000 }] }), /apps\[0\]\.workers: must be <= 256, not 1000/);
 });
+
+test('protocol: http apps take keepAliveTimeout and trustProxy, SCGI apps halfClose; each elsewhere is an error naming the field', async () => {
+  const http = { ...app, protocol: 'http' };
+  // A module that exists, since this one is accepted and checked further.
+  const settings = await settingsFromConfig({ apps: [{ ...http, module: 'package.json', keepAliveTimeout: 90_000, trustProxy: ['loopback', '10.0.0.0/8'] }] }, process.cwd());
+  assert.deepEqual(
+    [settings.apps[0]?.options.protocol, settings.apps[0]?.options.keepAliveTimeoutMs, settings.apps[0]?.options.trustProxy],
+    ['http', 90_000, ['loopback', '10.0.0.0/8']],
+  );
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ apps: [{ ...app, protocol: 'https' }] }, /apps\[0\]\.protocol: must be one of "scgi", "http"/],
+    [{ apps: [{ ...app, trustProxy: ['loopback'] }] }, /apps\[0\]\.trustProxy: applies only to HTTP apps \(protocol: 'http'\); this app's protocol is scgi/],
+    [{ apps: [{ ...app, keepAliveTimeout: 1000 }] }, /apps\[0\]\.keepAliveTimeout: applies only to HTTP apps/],
+    [{ apps: [{ ...http, halfClose: 'answer' }] }, /apps\[0\]\.halfClose: applies only to SCGI apps/],
+    [{ apps: [{ ...http, trustProxy: ['10.0.0.0/33'] }] }, /apps\[0\]\.trustProxy: .*invalid/i],
+    [{ apps: [{ ...http, trustProxy: ['proxy.example.com'] }] }, /apps\[0\]\.trustProxy/],
+    [{ apps: [{ ...http, trustProxy: true }] }, /apps\[0\]\.trustProxy/],
+  ];
+  for (const [config, expected] of cases) assert.match(await configError(config), expected, JSON.stringify(config));
+});
