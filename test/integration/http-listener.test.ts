@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import type { TimingRecorder, TimingRow } from '../../shared/timing-row.js';
 import { eventually, sleep, startRuntime, type RunningRuntime } from '../helpers/runtime.js';
 import { RawHttpConnection } from '../helpers/http-client.js';
@@ -352,4 +354,25 @@ test('the mount prefix is stripped as over SCGI, and req.scgi carries the app, t
   });
   conn.get('/elsewhere');
   assert.equal(JSON.parse((await conn.read()).body).url, '/elsewhere', 'outside the mount: served unstripped');
+});
+
+test('the access log over HTTP: one combined line per request with the forwarded client and the request line version', async (t) => {
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const rt = await startRuntime(t, [{ name: 'blog', protocol: 'http', node: (_req, res) => res.end('hello') }], { accessLog: 'combined', logger: pino({ level: 'info' }, sink) });
+  const conn = await open(rt, 'blog');
+  t.after(() => conn.destroy());
+  conn.get('/post/1?x=2', { 'X-Forwarded-For': '203.0.113.9', Referer: 'http://ref.example/', 'User-Agent': 'tester/1' });
+  await conn.read();
+  conn.get('/post/2');
+  await conn.read();
+  const lines = (): string[] => text.split('\n').filter((line) => line.includes('"GET /post/'));
+  await eventually(() => lines().length === 2);
+  assert.match(lines()[0] as string, /^203\.0\.113\.9 - - \[[^\]]+\] "GET \/post\/1\?x=2 HTTP\/1\.1" 200 \d+ "http:\/\/ref\.example\/" "tester\/1"/);
+  assert.match(lines()[1] as string, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/post\/2 HTTP\/1\.1" 200 \d+ /);
 });
