@@ -10,7 +10,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { errors, isDragonError, type DragonError } from '../shared/errors.js';
 import { Outcome } from '../shared/timing-row.js';
 import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
@@ -23,6 +22,7 @@ import { Phase, type AccessFields, type HostedRequest } from './hosted-request.j
 import type { ScgiLimits } from './protocol/limits.js';
 import type { BodySink } from './body-sink.js';
 import type { Exchange } from './exchange.js';
+import { RequestInfo } from './request-info.js';
 import type { ScgiEnv } from './protocol/header-block.js';
 import { httpResponse, simpleResponse } from './protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
@@ -108,7 +108,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   }
 
   get info(): ScgiRequestInfo {
-    this.infoCache ??= new RequestInfo(this.env, this.host, this.target.mount);
+    this.infoCache ??= new RequestInfo(this.host, this.target.mount, this.env);
     return this.infoCache;
   }
 
@@ -385,24 +385,3 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
 
 const EMPTY_ENV: ScgiEnv = Object.freeze(Object.create(null) as ScgiEnv);
 const EMPTY_TARGET: RequestTarget = Object.freeze({ method: '', url: '', mount: '', path: '' });
-
-/** What an app reaches as `req.scgi` (or a fetch handler's second argument). */
-class RequestInfo implements ScgiRequestInfo {
-  constructor(
-    readonly env: ScgiEnv,
-    private readonly host: AppHost,
-    readonly mount: string,
-  ) {}
-
-  get app(): string {
-    return this.host.name;
-  }
-
-  stats(): Record<string, number> {
-    return this.host.ownFigures();
-  }
-
-  get log(): Logger {
-    return this.host.appLog;
-  }
-}

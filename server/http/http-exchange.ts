@@ -11,7 +11,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { errors, type DragonError } from '../../shared/errors.js';
 import { Outcome } from '../../shared/timing-row.js';
 import { serveFetchOverNode } from '../adapters/node/fetch-bridge.js';
@@ -21,6 +20,7 @@ import type { AppHandler, AppHost } from '../app-host.js';
 import { CLIENT_CLOSED_STATUS } from '../connection.js';
 import { Phase, type AccessFields, type HostedRequest } from '../hosted-request.js';
 import type { ScgiLimits } from '../protocol/limits.js';
+import { RequestInfo } from '../request-info.js';
 import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
 
 /** What the exchange needs from its listener. */
@@ -114,7 +114,7 @@ export class HttpExchange implements HostedRequest {
 
   /** `req.scgi`: the same surface as over SCGI, with a CGI-style env made on first use. */
   get info(): ScgiRequestInfo {
-    this.infoCache ??= new HttpRequestInfo(this, this.host);
+    this.infoCache ??= new RequestInfo(this.host, this.target.mount, () => cgiEnvOf(this));
     return this.infoCache;
   }
 
@@ -342,53 +342,25 @@ function callLast(args: unknown[]): void {
   if (typeof last === 'function') queueMicrotask(() => (last as () => void)());
 }
 
-/** `req.scgi` for an HTTP request. */
-class HttpRequestInfo implements ScgiRequestInfo {
-  private envCache: Record<string, string> | null = null;
-
-  constructor(
-    private readonly exchange: HttpExchange,
-    private readonly host: AppHost,
-  ) {}
-
-  /** The CGI variables an SCGI front end would have sent, for code written against `req.scgi.env`. */
-  get env(): Record<string, string> {
-    if (this.envCache !== null) return this.envCache;
-    const { req, client, target } = this.exchange;
-    const uri = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-    const query = uri.indexOf('?');
-    const env: Record<string, string> = {
-      REQUEST_METHOD: target.method,
-      REQUEST_URI: uri,
-      QUERY_STRING: query === -1 ? '' : uri.slice(query + 1),
-      SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-      REMOTE_ADDR: client.address ?? '',
-    };
-    if (client.https) env.HTTPS = 'on';
-    if (target.mount !== '') env.SCRIPT_NAME = target.mount;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = (raw[i] as string).toUpperCase().replaceAll('-', '_');
-      const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
-      env[key] = env[key] === undefined ? (raw[i + 1] as string) : `${env[key]}, ${raw[i + 1] as string}`;
-    }
-    this.envCache = env;
-    return env;
+/** The CGI variables an SCGI front end would have sent, for code written against `req.scgi.env`. */
+function cgiEnvOf(exchange: HttpExchange): Record<string, string> {
+  const { req, client, target } = exchange;
+  const uri = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const query = uri.indexOf('?');
+  const env: Record<string, string> = {
+    REQUEST_METHOD: target.method,
+    REQUEST_URI: uri,
+    QUERY_STRING: query === -1 ? '' : uri.slice(query + 1),
+    SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
+    REMOTE_ADDR: client.address ?? '',
+  };
+  if (client.https) env.HTTPS = 'on';
+  if (target.mount !== '') env.SCRIPT_NAME = target.mount;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toUpperCase().replaceAll('-', '_');
+    const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
+    env[key] = env[key] === undefined ? (raw[i + 1] as string) : `${env[key]}, ${raw[i + 1] as string}`;
   }
-
-  get mount(): string {
-    return this.exchange.target.mount;
-  }
-
-  get app(): string {
-    return this.host.name;
-  }
-
-  stats(): Record<string, number> {
-    return this.host.ownFigures();
-  }
-
-  get log(): Logger {
-    return this.host.appLog;
-  }
+  return env;
 }
