@@ -5,7 +5,7 @@
  * (issue 10); writes docs/benchmarks.md. The pieces live in scripts/bench/. Loopback only; every
  * run is bounded in time and count.
  *
- *   npm run bench                      full run (~11 min), files the results in docs/benchmarks.md
+ *   npm run bench                      full run (~15 min), files the results in docs/benchmarks.md
  *   npm run bench -- --quick           a few seconds per target, prints only (add --doc to file it)
  *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
  *            --profile-target ours-fetch (another of our backends)
@@ -19,8 +19,9 @@
  *                                      path behind one nginx; files it in the doc only with --doc
  *            --http-diagnose (adds node:http with our listener's server options, and ours with the
  *            store off); --http-scratch dist-copy/bin/dragon-on-wheels.js (adds ours from another
- *            build, to try a change); --only proxy-keepalive,ours-http (a subset, development)
- *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --top N
+ *            build, to try a change); --scgi-scratch old/dist/bin/dragon-on-wheels.js (the SCGI full
+ *            path from another build); --only proxy-keepalive,ours-http (a subset, development)
+ *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --skip-http --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
 import { execFileSync } from 'node:child_process';
@@ -39,7 +40,7 @@ import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report
 import { runLoad } from './bench/run-load.js';
 import { runWorkers } from './bench/run-workers.js';
 import { runHttp } from './bench/http-load.js';
-import { formatHttpRun, httpVerdicts, verdictLines } from './bench/http-report.js';
+import { formatHttpRun, httpVerdicts, verdictLines, type HttpResults } from './bench/http-report.js';
 import { formatWorkersRun, workersVerdicts, type WorkersResults } from './bench/workers-report.js';
 
 const { values } = parseArgs({
@@ -59,7 +60,9 @@ const { values } = parseArgs({
     http: { type: 'boolean', default: false },
     'http-diagnose': { type: 'boolean', default: false },
     'http-scratch': { type: 'string' },
+    'scgi-scratch': { type: 'string' },
     'skip-workers': { type: 'boolean', default: false },
+    'skip-http': { type: 'boolean', default: false },
     top: { type: 'string', default: '20' },
     only: { type: 'string', default: '' },
   },
@@ -67,7 +70,8 @@ const { values } = parseArgs({
 
 const quick = values.quick;
 // Full: 10 targets × 3 rounds × 10 s + 6 store pairs × 2 × 8 s + warm-up ≈ 7 min of load, then
-// the worker-process section ≈ 3-4 min (scripts/bench/run-workers.ts).
+// the worker-process section ≈ 3-4 min (scripts/bench/run-workers.ts), then the HTTP-listener
+// section: 6 targets × 3 rounds × 10 s + warm-up ≈ 4 min (scripts/bench/http-load.ts).
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const secondsPerRun = Number(values.seconds ?? (quick ? 3 : 10));
 const storePairs = Number(values.pairs ?? (quick ? 1 : 6));
@@ -124,6 +128,7 @@ try {
     const machine = describeMachine(tools);
     const http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, diagnose: values['http-diagnose'], only: values.only.split(',').filter(Boolean), log,
       ...(values['http-scratch'] === undefined ? {} : { scratchCli: resolve(values['http-scratch']) }),
+      ...(values['scgi-scratch'] === undefined ? {} : { scgiScratchCli: resolve(values['scgi-scratch']) }),
     });
     const run = formatHttpRun(http, machine, commandLine(), (performance.now() - started) / 1000, quick);
     const raw = join(tmpdir(), `dow-bench-http-${machine.date.replace(/[:]/g, '-')}.json`);
@@ -132,7 +137,7 @@ try {
     console.log(verdictLines(httpVerdicts(http)).join('\n'));
     console.log(`raw figures: ${raw}`);
     // Like --workers: a section run alone is filed only when asked for; never a subset or a scratch build.
-    if (values.doc && !values['no-doc'] && values.only === '' && values['http-scratch'] === undefined) {
+    if (values.doc && !values['no-doc'] && values.only === '' && values['http-scratch'] === undefined && values['scgi-scratch'] === undefined) {
       writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
       console.log('written to docs/benchmarks.md');
     }
@@ -175,6 +180,16 @@ try {
     let workers: WorkersResults | null = null;
     if (!values['skip-workers'] && values.only === '') workers = await runWorkers({ dir, rounds, secondsPerRun, warmupSeconds, quick, log, ...(hangTimeoutsMs ? { hangTimeoutsMs } : {}) });
 
+    let http: HttpResults | null = null;
+    if (!values['skip-http'] && values.only === '') {
+      log('HTTP listeners (issue 14)');
+      try {
+        http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, diagnose: false, only: [], log });
+      } catch (err) {
+        log(`HTTP listeners failed: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+
     log('parser micro-benchmark');
     // A process of its own, so the load run's heap and JIT state do not colour it.
     const parser = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', join(REPO, 'scripts', 'bench', 'parser-micro.ts'), '--json', '--seconds', quick ? '0.5' : '2'], {
@@ -196,7 +211,8 @@ try {
       longPollError,
       parser,
       workers,
-      commands: load.commands,
+      http,
+      commands: [...load.commands, ...(http?.commands ?? [])],
     };
     const run = formatRun(results);
     const raw = join(tmpdir(), `dow-bench-${machine.date.replace(/[:]/g, '-')}.json`);
@@ -207,6 +223,7 @@ try {
       writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
       console.log('written to docs/benchmarks.md');
     }
+    console.log(verdictLines(verdicts(results)).join('\n'));
     const failed = verdicts(results).filter((v) => v.met === false).length;
     if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
   }

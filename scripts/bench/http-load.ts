@@ -13,7 +13,7 @@ import { readMachineTicks } from './proc-stats.js';
 import { freePort, type Started } from './processes.js';
 import { readStatsPort } from './probes.js';
 import type { HttpResults, HttpRound } from './http-report.js';
-import { HTTP_DIAGNOSIS_TARGETS, HTTP_SCRATCH_TARGET, HTTP_TARGETS, type BackendId, type TargetSpec } from './targets.js';
+import { HTTP_DIAGNOSIS_TARGETS, HTTP_SCRATCH_TARGET, HTTP_TARGETS, SCGI_SCRATCH_TARGET, type BackendId, type TargetSpec } from './targets.js';
 import { httpGet } from './worker-backend.js';
 import { wrkArgs } from './wrk.js';
 
@@ -27,6 +27,8 @@ export interface HttpLoadOptions {
   diagnose: boolean;
   /** Adds our HTTP app run by this CLI (a scratch build) beside dist/'s. */
   scratchCli?: string;
+  /** Adds our SCGI full path (in-process) run by this CLI beside dist/'s. */
+  scgiScratchCli?: string;
   /** Target ids to run (development); all when empty. */
   only: string[];
   log(line: string): void;
@@ -46,7 +48,9 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
     ...(o.diagnose ? HTTP_DIAGNOSIS_TARGETS : []),
     HTTP_TARGETS[1] as TargetSpec,
     ...(o.scratchCli === undefined ? [] : [HTTP_SCRATCH_TARGET]),
-    ...HTTP_TARGETS.slice(2),
+    ...HTTP_TARGETS.slice(2, 4),
+    ...(o.scgiScratchCli === undefined ? [] : [SCGI_SCRATCH_TARGET]),
+    ...HTTP_TARGETS.slice(4),
   ];
   const targets = o.only.length === 0 ? all : all.filter((t) => o.only.includes(t.id));
   if (targets.length === 0) throw new Error(`--only: no such target; the targets are ${all.map((t) => t.id).join(', ')}`);
@@ -57,7 +61,8 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
     for (const t of targets) {
       const id = t.backend as BackendId;
       if (backends.has(id)) continue;
-      backends.set(id, await startBackend(id, o.dir, id === 'ours-http-scratch' && o.scratchCli !== undefined ? { cli: o.scratchCli } : {}));
+      const cli = id === 'ours-http-scratch' ? o.scratchCli : id === 'ours-scgi-scratch' ? o.scgiScratchCli : undefined;
+      backends.set(id, await startBackend(id, o.dir, cli === undefined ? {} : { cli }));
       o.log(`started ${id} (pid ${backends.get(id)?.process.pid})`);
     }
     const sites: NginxSite[] = [];

@@ -156,6 +156,7 @@ export function formatHttp(r: HttpResults): string[] {
     costLine(r, 'ours-http-nostore', BASELINE, 'Ours, HTTP, store off vs plain node:http'),
     costLine(r, 'ours-http', 'ours-http-nostore', 'Store on vs off (HTTP, in-process)'),
     costLine(r, 'ours-http-scratch', 'ours-http', 'The --http-scratch build vs dist/ (HTTP, in-process)'),
+    costLine(r, 'ours-scgi-scratch', 'ours-full-w0', 'The --scgi-scratch build vs dist/ (SCGI, in-process)'),
     costLine(r, 'ours-http-w1', BASELINE, 'Ours, HTTP, workers: 1 vs plain node:http'),
     costLine(r, 'ours-http-w1', 'ours-http', 'Ours, HTTP, workers: 1 vs in-process'),
     costLine(r, 'ours-http-unix', 'ours-http', 'Ours, HTTP, Unix socket vs TCP (in-process)'),

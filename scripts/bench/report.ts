@@ -9,6 +9,7 @@ import { median, type TargetSummary } from './measure.js';
 import type { CaseResult } from './parser-micro.js';
 import type { Machine } from './preflight.js';
 import type { TargetId } from './targets.js';
+import { formatHttp, httpVerdicts, type HttpResults } from './http-report.js';
 import { formatWorkers, workersVerdicts, type WorkersResults } from './workers-report.js';
 
 export interface StoreCheck {
@@ -45,6 +46,8 @@ export interface BenchResults {
   parser: CaseResult[];
   /** The worker-process section (issue 10); null when skipped. */
   workers: WorkersResults | null;
+  /** The HTTP-listener section (issue 14); null when skipped (absent in runs filed before it). */
+  http?: HttpResults | null;
   commands: string[];
 }
 
@@ -120,6 +123,7 @@ export function verdicts(results: BenchResults): Verdict[] {
       `${f2(s.onLoopP99Ms)} ms median p99 (worst run ${f2(s.maxOnLoopP99Ms)} ms)`);
   }
   if (results.workers) out.push(...workersVerdicts(results.workers));
+  if (results.http) out.push(...httpVerdicts(results.http));
   return out;
 }
 
@@ -208,6 +212,7 @@ export function formatRun(results: BenchResults): string {
   }
 
   if (results.workers) out.push(...formatWorkers(results.workers));
+  if (results.http) out.push('#### HTTP listeners (issue 14)', '', ...formatHttp(results.http));
 
   out.push('Targets:', '', '| issue | target | measured | met |', '| --- | --- | --- | --- |');
   for (const v of verdicts(results)) out.push(`| ${v.issue} | ${v.target} | ${v.measured} | ${v.met === null ? 'not measured' : v.met ? 'met' : '**not met**'} |`);

@@ -9,7 +9,7 @@ export type BackendId =
   | 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'
   | 'ours-nostore' | 'ours-full' | 'ours-unix' | 'ours-express' | 'ours-fetch'
   // Issue 14's part (`--http`): protocol: 'http' apps, and the SCGI full path in-process.
-  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0' | 'ours-http-nostore' | 'ours-http-scratch';
+  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0' | 'ours-http-nostore' | 'ours-http-scratch' | 'ours-scgi-scratch';
 
 export type TargetId = 'nginx-return' | 'floor' | 'proxy-http10' | 'proxy-keepalive' | 'proxy-keepalive-ours-options' | 'uwsgi' | Exclude<BackendId, 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'>;
 
@@ -69,6 +69,11 @@ export const HTTP_SCRATCH_TARGET: TargetSpec = {
   id: 'ours-http-scratch', label: 'keep-alive upstream → ours from --http-scratch, protocol http, store on, TCP, in-process', backend: 'ours-http-scratch', front: keepAlive,
 };
 
+/** `--scgi-scratch <cli>`: the SCGI full path in-process from another build (an older commit's, to find a regression). */
+export const SCGI_SCRATCH_TARGET: TargetSpec = {
+  id: 'ours-scgi-scratch', label: 'SCGI → ours from --scgi-scratch, store on, TCP, in-process', backend: 'ours-scgi-scratch', front: scgi,
+};
+
 export interface OursSpec {
   app: 'hello-listener' | 'express-hello' | 'fetch-hello';
   type: 'node' | 'fetch' | 'auto';
@@ -93,4 +98,5 @@ export const OURS: Record<Extract<BackendId, `ours-${string}`>, OursSpec> = {
   'ours-full-w0': { app: 'hello-listener', type: 'node', store: true, unix: false, workers: 0 },
   'ours-http-nostore': { app: 'hello-listener', type: 'node', store: false, unix: false, protocol: 'http', workers: 0 },
   'ours-http-scratch': { app: 'hello-listener', type: 'node', store: true, unix: false, protocol: 'http', workers: 0 },
+  'ours-scgi-scratch': { app: 'hello-listener', type: 'node', store: true, unix: false, workers: 0 },
 };
