@@ -20,7 +20,8 @@
  *            --http-diagnose (adds node:http with our listener's server options, and ours with the
  *            store off); --http-scratch dist-copy/bin/dragon-on-wheels.js (adds ours from another
  *            build, to try a change); --scgi-scratch old/dist/bin/dragon-on-wheels.js (the SCGI full
- *            path from another build); --only proxy-keepalive,ours-http (a subset, development)
+ *            path from another build); --only proxy-keepalive,ours-http (a subset, development);
+ *            --http-alone (one backend at a time, each with a fresh nginx: steadier on a shared machine)
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --skip-http --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
@@ -61,6 +62,7 @@ const { values } = parseArgs({
     'http-diagnose': { type: 'boolean', default: false },
     'http-scratch': { type: 'string' },
     'scgi-scratch': { type: 'string' },
+    'http-alone': { type: 'boolean', default: false },
     'skip-workers': { type: 'boolean', default: false },
     'skip-http': { type: 'boolean', default: false },
     top: { type: 'string', default: '20' },
@@ -126,7 +128,7 @@ try {
     console.log(`\n${formatSyscalls(rows, `npm run bench -- --syscalls${values.http ? ' --http' : ''}`)}`);
   } else if (values.http) {
     const machine = describeMachine(tools);
-    const http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, diagnose: values['http-diagnose'], only: values.only.split(',').filter(Boolean), log,
+    const http = await runHttp({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, diagnose: values['http-diagnose'], only: values.only.split(',').filter(Boolean), alone: values['http-alone'], log,
       ...(values['http-scratch'] === undefined ? {} : { scratchCli: resolve(values['http-scratch']) }),
       ...(values['scgi-scratch'] === undefined ? {} : { scgiScratchCli: resolve(values['scgi-scratch']) }),
     });

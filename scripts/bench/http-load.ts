@@ -31,6 +31,13 @@ export interface HttpLoadOptions {
   scgiScratchCli?: string;
   /** Target ids to run (development); all when empty. */
   only: string[];
+  /**
+   * One backend at a time: each round starts every target's backend and its own nginx, warms it
+   * up, measures it and stops both before the next. Nothing else of ours is alive during a run
+   * (no idle backends with their timers and threads), and no backend sits idle for minutes
+   * between its runs (V8 shrinks an idle heap and may flush unused code). Slower to run.
+   */
+  alone?: boolean;
   log(line: string): void;
 }
 
@@ -54,6 +61,7 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
   ];
   const targets = o.only.length === 0 ? all : all.filter((t) => o.only.includes(t.id));
   if (targets.length === 0) throw new Error(`--only: no such target; the targets are ${all.map((t) => t.id).join(', ')}`);
+  if (o.alone) return runAlone(o, targets);
   const backends = new Map<BackendId, Backend>();
   let nginx: Started | null = null;
   const loadAtStart = loadavg();
@@ -61,8 +69,7 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
     for (const t of targets) {
       const id = t.backend as BackendId;
       if (backends.has(id)) continue;
-      const cli = id === 'ours-http-scratch' ? o.scratchCli : id === 'ours-scgi-scratch' ? o.scgiScratchCli : undefined;
-      backends.set(id, await startBackend(id, o.dir, cli === undefined ? {} : { cli }));
+      backends.set(id, await startBackend(id, o.dir, startOptions(o, id)));
       o.log(`started ${id} (pid ${backends.get(id)?.process.pid})`);
     }
     const sites: NginxSite[] = [];
@@ -90,16 +97,7 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
     for (let round = 1; round <= o.rounds; round++) {
       for (const t of roundOrder(targets, round)) {
         await sleep(PAUSE_BETWEEN_RUNS_MS);
-        const machineBefore = readMachineTicks();
-        const startedAt = performance.now();
-        const m = await measureOnce(t, backendOf(t), round, ctx(t, o.secondsPerRun));
-        const wallS = (performance.now() - startedAt) / 1000;
-        const machineAfter = readMachineTicks();
-        // Cores busy outside the backend and nginx during the run: wrk, and other people's work.
-        const busyCores = ((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total)) * cpus().length;
-        const ownCores = (((m.backendCpuUs ?? 0) + m.nginxCpuUs) * m.wrk.requests) / 1e6 / wallS;
-        rounds.push({ measurement: m, busyCores, otherCores: busyCores - ownCores });
-        o.log(`round ${round}/${o.rounds} ${t.id.padEnd(28)} ${Math.round(m.wrk.requestsPerSecond).toString().padStart(6)} req/s  backend ${m.backendCpuUs?.toFixed(1) ?? '-'} µs (user ${m.backendUserUs?.toFixed(1) ?? '-'})  nginx ${m.nginxCpuUs.toFixed(1)} µs  p99 ${m.wrk.p99Ms.toFixed(2)} ms  errors ${m.wrk.socketErrors} non-2xx ${m.wrk.non2xx}  outside ${(busyCores - ownCores).toFixed(2)} cores`);
+        rounds.push(await measureRound(o, t, backendOf(t), round, ctx(t, o.secondsPerRun)));
       }
     }
 
@@ -122,6 +120,7 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
       rounds: o.rounds,
       secondsPerRun: o.secondsPerRun,
       connections: o.connections,
+      alone: false,
       targets: targets.map((t) => ({ id: t.id, label: t.label })),
       summaries: targets.map((t) => summarize(t, measurements)),
       perRound: rounds,
@@ -136,4 +135,71 @@ export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
     await nginx?.stop();
     await Promise.all([...backends.values()].map((b) => b.process.stop()));
   }
+}
+
+function startOptions(o: HttpLoadOptions, id: BackendId): { cli?: string } {
+  const cli = id === 'ours-http-scratch' ? o.scratchCli : id === 'ours-scgi-scratch' ? o.scgiScratchCli : undefined;
+  return cli === undefined ? {} : { cli };
+}
+
+/** One measured run, with how busy the rest of the machine was meanwhile. */
+async function measureRound(o: HttpLoadOptions, t: TargetSpec, backend: Backend, round: number, ctx: RunContext): Promise<HttpRound> {
+  const machineBefore = readMachineTicks();
+  const startedAt = performance.now();
+  const m = await measureOnce(t, backend, round, ctx);
+  const wallS = (performance.now() - startedAt) / 1000;
+  const machineAfter = readMachineTicks();
+  // Cores busy outside the backend and nginx during the run: wrk, and other people's work.
+  const busyCores = ((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total)) * cpus().length;
+  const ownCores = (((m.backendCpuUs ?? 0) + m.nginxCpuUs) * m.wrk.requests) / 1e6 / wallS;
+  o.log(`round ${round}/${o.rounds} ${t.id.padEnd(28)} ${Math.round(m.wrk.requestsPerSecond).toString().padStart(6)} req/s  backend ${m.backendCpuUs?.toFixed(1) ?? '-'} µs (user ${m.backendUserUs?.toFixed(1) ?? '-'})  nginx ${m.nginxCpuUs.toFixed(1)} µs  p99 ${m.wrk.p99Ms.toFixed(2)} ms  errors ${m.wrk.socketErrors} non-2xx ${m.wrk.non2xx}  outside ${(busyCores - ownCores).toFixed(2)} cores`);
+  return { measurement: m, busyCores, otherCores: busyCores - ownCores };
+}
+
+/** `--http-alone`: every run with a fresh backend and nginx of its own (HttpLoadOptions.alone). */
+async function runAlone(o: HttpLoadOptions, targets: TargetSpec[]): Promise<HttpResults> {
+  const loadAtStart = loadavg();
+  const rounds: HttpRound[] = [];
+  const commands = new Map<string, string>();
+  let nginxConfig = '';
+  const wrkBase = { seconds: o.secondsPerRun, connections: o.connections, threads: 1 };
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const t of roundOrder(targets, round)) {
+      const id = t.backend as BackendId;
+      const backend = await startBackend(id, o.dir, startOptions(o, id));
+      let nginx: Started | null = null;
+      try {
+        commands.set(t.id, backend.command);
+        const port = await freePort();
+        const started = await startNginx(`${o.dir}/nginx-${t.id}-${round}`, [{ name: t.id, port, front: t.front(backend.address) }]);
+        nginx = started.process;
+        nginxConfig = started.config;
+        const answer = await httpGet(port, '/', 5000);
+        if (answer.status !== 200 || answer.body !== HELLO) throw new Error(`${t.id}: expected 200 ${JSON.stringify(HELLO)}, got ${answer.status} ${JSON.stringify(answer.body.slice(0, 200))}`);
+        const ctx = (seconds: number): RunContext => ({ nginxPid: (nginx as Started).pid, port, wrk: { ...wrkBase, seconds } });
+        await measureOnce(t, backend, 0, ctx(o.warmupSeconds));
+        await sleep(PAUSE_BETWEEN_RUNS_MS);
+        rounds.push(await measureRound(o, t, backend, round, ctx(o.secondsPerRun)));
+      } finally {
+        await nginx?.stop();
+        await backend.process.stop();
+      }
+    }
+  }
+  const measurements = rounds.map((r) => r.measurement);
+  return {
+    rounds: o.rounds,
+    secondsPerRun: o.secondsPerRun,
+    connections: o.connections,
+    alone: true,
+    targets: targets.map((t) => ({ id: t.id, label: t.label })),
+    summaries: targets.map((t) => summarize(t, measurements)),
+    perRound: rounds,
+    storeChecks: [],
+    loadAtStart: loadAtStart.map((l) => l.toFixed(2)).join(' '),
+    loadAtEnd: loadavg().map((l) => l.toFixed(2)).join(' '),
+    commands: [...commands.values()],
+    wrkCommand: `wrk ${wrkArgs({ ...wrkBase, url: 'http://127.0.0.1:PORT/' }).join(' ')}`,
+    nginxConfig,
+  };
 }

@@ -29,6 +29,8 @@ export interface HttpResults {
   rounds: number;
   secondsPerRun: number;
   connections: number;
+  /** --http-alone: each run had a fresh backend and nginx of its own, nothing else of ours alive. */
+  alone?: boolean;
   targets: Array<{ id: TargetId; label: string }>;
   summaries: TargetSummary[];
   perRound: HttpRound[];
@@ -173,7 +175,7 @@ export function formatHttp(r: HttpResults): string[] {
 /** A `--http` run on its own: header, the block, its targets and the command lines. */
 export function formatHttpRun(r: HttpResults, m: Machine, command: string, elapsedS: number, quick: boolean): string {
   const out = [
-    `### ${m.date.slice(0, 10)} HTTP listeners ${quick ? 'quick run' : 'run'} (${m.date}, commit ${m.commit})`, '',
+    `### ${m.date.slice(0, 10)} HTTP listeners ${r.alone ? 'one-at-a-time ' : ''}${quick ? 'quick run' : 'run'} (${m.date}, commit ${m.commit})`, '',
     `- Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, Linux ${m.kernel}; load average at start ${m.loadAtStart} (the machine is shared: other work runs beside the benchmark).`,
     `- Versions: Node ${m.node}, nginx ${m.nginx}, wrk ${m.wrk}, ${m.ours}.`,
     `- Command: \`${command}\`; only the HTTP-listener section (issue 14). Took ${Math.round(elapsedS)} s.`, '',
