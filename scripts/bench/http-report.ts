@@ -143,7 +143,10 @@ function costLine(r: HttpResults, a: TargetId, b: TargetId, what: string): strin
 
 export function formatHttp(r: HttpResults): string[] {
   const out: string[] = [];
-  out.push(`Each target ${r.rounds} round(s) of \`${r.wrkCommand.replace('-d10s', `-d${r.secondsPerRun}s`)}\` through one nginx, interleaved, order alternating (A B C … then … C B A); figures are medians over rounds, ratios the median of per-round ratios. HTTP targets: \`upstream { server …; keepalive 64; }\`, \`proxy_http_version 1.1\`, \`proxy_set_header Connection ""\`; SCGI targets: \`scgi_pass\`. Every backend serves scripts/bench/apps/hello-listener.mjs; ours from \`dist/\` with the store on. Load average ${r.loadAtStart} at the start of the part, ${r.loadAtEnd} at its end.`, '');
+  const how = r.alone
+    ? 'one backend at a time (`--http-alone`): in each round every target gets a fresh backend and an nginx of its own (same config), a warm-up and its run, and both stop before the next target starts; order alternating (A B C … then … C B A)'
+    : 'through one nginx, interleaved, order alternating (A B C … then … C B A)';
+  out.push(`Each target ${r.rounds} round(s) of \`${r.wrkCommand}\` ${how}; figures are medians over rounds, ratios the median of per-round ratios. HTTP targets: \`upstream { server …; keepalive 64; }\`, \`proxy_http_version 1.1\`, \`proxy_set_header Connection ""\`; SCGI targets: \`scgi_pass\`. Every backend serves scripts/bench/apps/hello-listener.mjs; ours from \`dist/\`, store on unless the label says otherwise, default limits (threads 10, queue 100). Load average ${r.loadAtStart} at the start of the part, ${r.loadAtEnd} at its end.`, '');
   out.push('| target | req/s (median) | min–max | p50 ms | p99 ms | socket errors | non-2xx | backend CPU µs/req | of which user | nginx CPU µs/req | backend RSS MiB | event-loop p99 ms | cores busy outside backend and nginx |');
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of r.summaries) {
