@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { roundOrder } from '../../scripts/bench/http-load.js';
-import { byRound, httpRatio, httpVerdicts, meets, verdictLines, type HttpResults, type HttpRound } from '../../scripts/bench/http-report.js';
+import { byRound, formatHttp, httpRatio, httpVerdicts, meets, verdictLines, type HttpResults, type HttpRound } from '../../scripts/bench/http-report.js';
 import { summarize, type Measurement } from '../../scripts/bench/measure.js';
 import { HTTP_TARGETS, type TargetId } from '../../scripts/bench/targets.js';
 
@@ -74,4 +74,14 @@ test('httpVerdicts: the three targets per mode, and a mode that did not run is l
   const w = httpVerdicts(slow);
   assert.deepEqual(w.map((x) => x.met), [false, false, null]);
   assert.deepEqual(verdictLines(w).map((line) => line[0]), ['✗', '✗', '–']);
+});
+
+test('formatHttp says how the run was made: one nginx interleaved, or one backend at a time (--http-alone)', () => {
+  const runs = [round('proxy-keepalive', 1, 10_000, 20), round('ours-http', 1, 9_500, 22)];
+  const interleaved = formatHttp(results(runs, 1)).join('\n');
+  assert.match(interleaved, /through one nginx, interleaved/);
+  assert.doesNotMatch(interleaved, /--http-alone/);
+  const alone = formatHttp({ ...results(runs, 1), alone: true }).join('\n');
+  assert.match(alone, /one backend at a time \(`--http-alone`\)/);
+  assert.match(alone, /Ours, HTTP, in-process vs plain node:http: 0\.95× the req\/s/);
 });
