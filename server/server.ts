@@ -279,7 +279,9 @@ export class Server implements RuntimeControl {
       for (const http of this.httpListeners.values()) http.closeIdleConnections();
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    for (const http of this.httpListeners.values()) http.closeAllConnections();
+    let left = 0;
+    for (const http of this.httpListeners.values()) left += http.closeAllConnections();
+    if (left > 0) this.log.warn(`${left} HTTP connection${left === 1 ? '' : 's'} still open at the drain deadline closed (a request that never came, or never finished sending)`);
   }
 
   /** Closes the listening sockets (idempotent); connections already accepted go on. */

@@ -44,7 +44,8 @@ export interface HttpListener {
    * can wake after any delay with unread requests on every socket.
    */
   closeIdleConnections(): void;
-  closeAllConnections(): void;
+  /** Closes every connection left; returns how many were open. */
+  closeAllConnections(): number;
   /** A connection accepted elsewhere (the supervisor's backlog sweep while it stops). */
   adopt(socket: Socket): void;
 }
@@ -97,7 +98,11 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       closeIdle();
     },
     closeIdleConnections: closeIdle,
-    closeAllConnections: () => server.closeAllConnections(),
+    closeAllConnections() {
+      const open = sockets.size;
+      for (const socket of sockets) socket.destroy();
+      return open;
+    },
     adopt: (socket) => server.emit('connection', socket),
   };
 }

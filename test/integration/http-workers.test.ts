@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { sleep } from '../helpers/runtime.js';
@@ -24,16 +25,26 @@ interface Answer {
   reused: boolean;
 }
 
+/** Marks a socket that already carried a request. */
+const kCarried = Symbol('carried');
+
 function get(port: number, path: string, agent: Agent): Promise<Answer> {
   return new Promise((resolve, reject) => {
+    // Not req.reusedSocket: the agent sets it only when a free socket is at hand as the request
+    // is added, not when a queued request gets a socket another request just freed.
+    let reused = false;
     const req = httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused }));
       res.on('error', reject);
     });
-    req.on('error', (err: Error & { reused?: boolean }) => reject(Object.assign(err, { reused: req.reusedSocket })));
+    req.on('socket', (socket: Socket & { [kCarried]?: boolean }) => {
+      reused = socket[kCarried] === true;
+      socket[kCarried] = true;
+    });
+    req.on('error', (err: Error & { reused?: boolean }) => reject(Object.assign(err, { reused })));
     req.end();
   });
 }
