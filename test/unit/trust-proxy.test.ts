@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { compileTrust, DEFAULT_TRUST_PROXY, identifyClient } from '../../server/http/trust-proxy.js';
+import { compileTrust, DEFAULT_TRUST_PROXY, identifyClient, trustForPeer } from '../../server/http/trust-proxy.js';
 
 const loopback = compileTrust(DEFAULT_TRUST_PROXY);
 
@@ -55,4 +55,23 @@ test('property: from an untrusted peer the answer is always the peer; from a tru
     if (!peer.startsWith('127.')) assert.equal(result.address, peer);
     else if (result.forwarded) assert.ok(!(result.address as string).startsWith('127.') || hops.every((hop) => hop.startsWith('127.')));
   }));
+});
+
+test('trustForPeer keeps the peer\'s answer and asks the list for every other address', () => {
+  let asked = 0;
+  const counting = (address: string, hop: number): boolean => {
+    asked++;
+    return loopback(address, hop);
+  };
+  const perConnection = trustForPeer(counting, '127.0.0.1');
+  assert.equal(asked, 1, 'the peer is asked once, when the connection is seen');
+  for (let i = 0; i < 5; i++) assert.equal(perConnection('127.0.0.1', 0), true);
+  assert.equal(asked, 1);
+  assert.equal(perConnection('203.0.113.9', 1), false);
+  assert.equal(perConnection('127.0.0.1', 2), true, 'the same address as a later hop is asked again');
+  assert.equal(asked, 3);
+  assert.equal(trustForPeer(counting, undefined), counting, 'a Unix socket peer keeps the list itself');
+  const none = compileTrust(false);
+  assert.equal(trustForPeer(none, '127.0.0.1'), none);
+  assert.deepEqual(identifyClient('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' }, trustForPeer(none, '127.0.0.1')).address, '127.0.0.1');
 });
