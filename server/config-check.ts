@@ -11,6 +11,8 @@ import type { RuntimeSettings } from './config.js';
 export interface AppCheck {
   name: string;
   listen: string;
+  /** What the front end speaks to the app. */
+  protocol: 'scgi' | 'http';
   /** How the export is served once detected: as a `(req, res)` listener or a fetch handler. */
   type: 'node' | 'fetch' | null;
   /** 0: in-process. */
@@ -24,7 +26,7 @@ export interface AppCheck {
 export async function checkApps(settings: RuntimeSettings): Promise<AppCheck[]> {
   const checks: AppCheck[] = [];
   for (const [i, app] of settings.apps.entries()) {
-    const base = { name: app.options.name, listen: app.listen, workers: app.workers?.count ?? 0, threads: app.options.threads };
+    const base = { name: app.options.name, listen: app.listen, protocol: app.options.protocol ?? 'scgi', workers: app.workers?.count ?? 0, threads: app.options.threads };
     // An in-process app (workers: 0) was loaded already while the config was checked.
     let handler = app.options.handler;
     try {
@@ -47,7 +49,7 @@ export function formatAppChecks(checks: AppCheck[]): string {
   const listenWidth = width((c) => c.listen);
   return checks.map((c) => {
     const workers = c.workers === 0 ? 'in-process' : `${c.workers} worker${c.workers === 1 ? '' : 's'}`;
-    const head = `${c.name.padEnd(nameWidth)}  ${c.listen.padEnd(listenWidth)}  `;
+    const head = `${c.name.padEnd(nameWidth)}  ${c.listen.padEnd(listenWidth)}  ${c.protocol.padEnd(4)}  `;
     if (c.error !== undefined) return `${head}FAILED (${c.error.code}, below)\n`;
     return `${head}${(c.type ?? '?').padEnd(5)}  ${workers}, ${c.threads} thread${c.threads === 1 ? '' : 's'}  ok\n`;
   }).join('');

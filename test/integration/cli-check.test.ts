@@ -46,14 +46,14 @@ test('check: a good config loads every app, prints one line each, exits 0, and l
     stats: `127.0.0.1:${await getFreePort()}`,
     apps: [
       { name: 'shop', listen: `127.0.0.1:${port}`, module: './node-app.mjs', workers: 2, threads: 4 },
-      { name: 'api', listen: `unix:${join(dir, 'api.sock')}`, module: './fetch-app.mjs', export: 'api', workers: 0, threads: 1 },
+      { name: 'api', listen: `unix:${join(dir, 'api.sock')}`, module: './fetch-app.mjs', export: 'api', workers: 0, threads: 1, protocol: 'http' },
     ],
   });
   const result = check(file);
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stderr, '');
-  assert.match(result.stdout, new RegExp(`^shop +127\\.0\\.0\\.1:${port} +node +2 workers, 4 threads +ok$`, 'm'));
-  assert.match(result.stdout, /^api +unix:\S+api\.sock +fetch +in-process, 1 thread +ok$/m);
+  assert.match(result.stdout, new RegExp(`^shop +127\\.0\\.0\\.1:${port} +scgi +node +2 workers, 4 threads +ok$`, 'm'));
+  assert.match(result.stdout, /^api +unix:\S+api\.sock +http +fetch +in-process, 1 thread +ok$/m);
   assert.match(result.stdout, /good\.json: ok, 2 apps\n$/);
 });
 
