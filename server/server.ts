@@ -56,6 +56,8 @@ export interface ServerOptions {
 
 const SWEEP_INTERVAL_MS = 100;
 const HTTP_CLOSE_GRACE_MS = 1000;
+/** How long a 503 written at the drain deadline gets to reach the kernel before the last close. */
+const HTTP_LAST_ANSWER_MS = 200;
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
 const DEFAULT_SOCKET_MODE = 0o660;
 
@@ -260,8 +262,9 @@ export class Server implements RuntimeControl {
     // Queued ones first: a running one cut later frees its slot, which must not start a waiter.
     const left = [...this.connections].sort((a, b) => Number(b.phase === Phase.QUEUED) - Number(a.phase === Phase.QUEUED));
     for (const conn of left) conn.cutByDrain();
-    if (this.sweeper) clearInterval(this.sweeper);
+    // The sweep goes on while HTTP connections close: a request that arrives late still times out.
     if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline);
+    if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }
 
@@ -278,6 +281,15 @@ export class Server implements RuntimeControl {
     while (!done && performance.now() < until) {
       for (const http of this.httpListeners.values()) http.closeIdleConnections();
       await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // A request that arrived meanwhile and is not done gets the drain's 503 (or its cut), as above,
+    // and a moment to leave: its connection then closes itself (Connection: close).
+    const late = [...this.connections];
+    for (const conn of late) conn.cutByDrain();
+    if (late.length > 0 && !done) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, HTTP_LAST_ANSWER_MS)))]);
+      clearTimeout(timer);
     }
     let left = 0;
     for (const http of this.httpListeners.values()) left += http.closeAllConnections();

@@ -376,3 +376,21 @@ test('the access log over HTTP: one combined line per request with the forwarded
   assert.match(lines()[0] as string, /^203\.0\.113\.9 - - \[[^\]]+\] "GET \/post\/1\?x=2 HTTP\/1\.1" 200 \d+ "http:\/\/ref\.example\/" "tester\/1"/);
   assert.match(lines()[1] as string, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/post\/2 HTTP\/1\.1" 200 \d+ /);
 });
+
+test('drain: a request that arrives late on a connection accepted before the stop is answered 503 at the deadline, not cut', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: () => {} }]);
+  const late = await open(rt, 'web');
+  t.after(() => late.destroy());
+  const started = Date.now();
+  const closing = rt.server.close(300);
+  await sleep(150);
+  // Accepted before the stop, its request only now: the app never answers it.
+  late.get('/late');
+  const response = await late.read(5000);
+  assert.equal(response.status, 503);
+  assert.equal(response.headers['retry-after'], '1');
+  assert.match(response.body, /the server is stopping/);
+  assert.ok(await late.waitClosed(2000));
+  await closing;
+  assert.ok(Date.now() - started < 3000, `closed after ${Date.now() - started} ms`);
+});
