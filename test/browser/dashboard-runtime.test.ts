@@ -18,7 +18,7 @@ import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { parseStats } from '../../shared/stats-format.js';
-import { getFreePort } from '../helpers/free-port.js';
+import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { eventually, toTarget } from '../helpers/runtime.js';
 import { cardNames, logIn, markerPixels, openBrowserOn, paintedPixels, saveScreenshot, setThreadsByKeyboard } from './dashboard-fixture.js';
@@ -153,7 +153,7 @@ async function until<T>(what: string, attempt: () => Promise<T>, timeoutMs = 20_
 test('separate process: the dashboard beside a running runtime changes a limit within 1 s', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dow-dash-sep-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const [appPort, statsPort, dashPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
+  const [appPort, statsPort, dashPort] = await getFreePorts(3);
   const fixture = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
     stats: `127.0.0.1:${statsPort}`,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { getFreePort, getFreePorts, makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs } from '../helpers/frontends/process.js';
@@ -64,7 +64,7 @@ test('three reloads (SIGHUP) under load through nginx with the code changed betw
   const module = join(dir, 'versioned.mjs');
   const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 2);\n`);
   await version('v1');
-  const [port, statsPort] = [await getFreePort(), await getFreePort()];
+  const [port, statsPort] = await getFreePorts(2);
   const server = await serveConfig(t, dir, {
     stats: `127.0.0.1:${statsPort}`,
     apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module, workers: 2, threads: 8 }],
@@ -102,7 +102,7 @@ for (const workers of [2]) {
 test(`SIGTERM to one of two servers (workers: ${workers}) behind an nginx upstream under POST load: no 502 (but for the close race), no error`, async (t) => {
   const dir = await makeTempDir('nginx-failover');
   t.after(() => removeTempDir(dir));
-  const [portA, portB] = [await getFreePort(), await getFreePort()];
+  const [portA, portB] = await getFreePorts(2);
   const instance = (port: number, name: string) => serveConfig(t, dir, {
     stats: false,
     apps: [{ name: 'upload', listen: `127.0.0.1:${port}`, module: WORKER_APP, workers, threads: 8, mount: '/app' }],

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { getFreePort } from '../helpers/free-port.js';
+import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { sleep } from '../helpers/runtime.js';
 import { readStatsPort } from '../../dashboard/stats-client.js';
@@ -62,7 +62,7 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
     'export default app;',
     '',
   ].join('\n'));
-  const [port, stats, dashboard] = [await getFreePort(), await getFreePort(), await getFreePort()];
+  const [port, stats, dashboard] = await getFreePorts(3);
   await writeFile(join(app, 'dragon.config.mjs'), `export default {
   stats: '127.0.0.1:${stats}',
   store: { path: 'timings.db', flushInterval: 100 },

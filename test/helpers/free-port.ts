@@ -25,6 +25,31 @@ export function getFreePort(): Promise<number> {
 }
 
 /**
+ * `count` distinct free ports. Each probe stays open until all are picked: calling getFreePort()
+ * several times can return the same port twice, since the kernel may hand a port out again as
+ * soon as its probe closed (a CLI test once got "apps[1].listen: 127.0.0.1:33957 is used twice" that way, on Node 24 in CI).
+ */
+export function getFreePorts(count: 2): Promise<[number, number]>;
+export function getFreePorts(count: 3): Promise<[number, number, number]>;
+export async function getFreePorts(count: number): Promise<number[]> {
+  const probes: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const probe = net.createServer();
+      probe.unref();
+      probes.push(probe);
+      await new Promise<void>((resolve, reject) => {
+        probe.once('error', reject);
+        probe.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
+      });
+    }
+    return probes.map((probe) => (probe.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(probes.map((probe) => new Promise((resolve) => probe.close(resolve))));
+  }
+}
+
+/**
  * Creates a unique directory under the system temp dir. It is made world-readable (0755)
  * because mkdtemp creates 0700 dirs, and Apache workers run as nobody: they could not reach a
  * Unix socket inside a root-only directory.

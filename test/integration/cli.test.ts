@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getFreePort } from '../helpers/free-port.js';
+import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { parseStats } from '../../shared/stats-format.js';
 
@@ -109,7 +109,7 @@ test('a port in use: exit 2, and the apps already bound are released', async (t)
 
 test('serve: a .mjs config runs node and fetch apps; SIGTERM drains in-flight requests and exits 0', async (t) => {
   const dir = await tempDir(t);
-  const [a, b, stats] = [await getFreePort(), await getFreePort(), await getFreePort()];
+  const [a, b, stats] = await getFreePorts(3);
   const file = join(dir, 'apps.mjs');
   await writeFile(file, `export default {
     stats: '127.0.0.1:${stats}',
@@ -218,7 +218,7 @@ test('stats command prints the stats port like netcat', async (t) => {
 
 test('reload command: finds the supervisor through the stats port and reloads every app (SIGHUP)', async (t) => {
   const dir = await tempDir(t);
-  const [port, stats] = [await getFreePort(), await getFreePort()];
+  const [port, stats] = await getFreePorts(2);
   const file = join(dir, 'reload.json');
   await writeFile(file, JSON.stringify({
     stats: `127.0.0.1:${stats}`,
@@ -245,7 +245,7 @@ test('reload command: finds the supervisor through the stats port and reloads ev
 
 test('a configured admin token is never printed; a generated one is, once, as the login URL (issue 11 item 2)', async (t) => {
   const dir = await tempDir(t);
-  const [port, dashboard] = [await getFreePort(), await getFreePort()];
+  const [port, dashboard] = await getFreePorts(2);
   const secret = 'configured-secret-that-must-never-be-printed-0123456789';
   const file = join(dir, 'token.json');
   await writeFile(file, JSON.stringify({

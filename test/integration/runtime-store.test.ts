@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createTimingStore } from '../../server/store/timing-store.js';
-import { getFreePort } from '../helpers/free-port.js';
+import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { encodeScgiRequest, parseScgiResponse, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { eventually, sleep, startRuntime } from '../helpers/runtime.js';
 import { Outcome } from '../../shared/timing-row.js';
@@ -99,7 +99,7 @@ test('an unwritable store never stops serving or the stats port; drops are count
 
 test('graceful stop under load: rows equal the responses the clients received', async (t) => {
   const dir = tempDir(t);
-  const [port, stats] = [await getFreePort(), await getFreePort()];
+  const [port, stats] = await getFreePorts(2);
   const config = join(dir, 'load.json');
   const fixture = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
   writeFileSync(config, JSON.stringify({

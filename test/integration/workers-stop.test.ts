@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { readStatsPort } from '../../dashboard/stats-client.js';
 import { parseStats } from '../../shared/stats-format.js';
-import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { getFreePort, getFreePorts, makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { sleep } from '../helpers/runtime.js';
 import { encodeScgiRequest, parseScgiResponse } from '../helpers/scgi-client.js';
 import { WORKER_APP } from '../helpers/supervisor.js';
@@ -56,7 +56,7 @@ for (const target of ['supervisor', 'process group'] as const) {
   test(`SIGTERM to the ${target} under POST load: every accepted connection answered, none reset, every answer stored`, async (t) => {
     const dir = await makeTempDir('workers-stop');
     t.after(() => removeTempDir(dir));
-    const [appPort, statsPort] = [await getFreePort(), await getFreePort()];
+    const [appPort, statsPort] = await getFreePorts(2);
     const dbPath = join(dir, 'timings.db');
     const server = await serveConfig(t, dir, {
       stats: `127.0.0.1:${statsPort}`,
