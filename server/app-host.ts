@@ -16,6 +16,7 @@ import { Phase, type HostedRequest } from './hosted-request.js';
 import { Limiter } from './limiter.js';
 import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
+import type { IoMode } from './native/io-choice.js';
 import { performance } from 'node:perf_hooks';
 
 /** `kind`: what the loader recognised ("Express app", "Hono app"...), for the start log. */
@@ -38,6 +39,11 @@ export interface AppOptions {
    * client left; 'answer' for SCGI clients that do half-close after sending (docs/frontends.md).
    */
   halfClose?: 'abort' | 'answer';
+  /**
+   * scgi: who does the socket I/O: the native core (native/), node:net, or 'auto' (the default:
+   * native where it built and loads, else node:net with the reason logged).
+   */
+  io?: IoMode;
   /** 'scgi' (the default), or 'http': HTTP/1.1 with keep-alive through node:http (server/http/). */
   protocol?: 'scgi' | 'http';
   /** http: how long an idle keep-alive connection stays open, ms; longer than the front end's. */
@@ -58,6 +64,8 @@ export class AppHost {
   readonly name: string;
   readonly mount: string;
   readonly stats = new AppStats();
+  /** Who serves this app's socket, once it listens (server.ts): for the UP line and `check`. */
+  io: 'native' | 'node' = 'node';
   readonly limiter: Limiter<HostedRequest>;
   queueTimeoutMs: number;
   requestTimeoutMs: number;

@@ -36,6 +36,8 @@ export const appSchema = {
     halfClose: { enum: ['abort', 'answer'] },
     // What the front end speaks to this app: SCGI, or HTTP/1.1 with keep-alive (proxy_pass).
     protocol: { enum: ['scgi', 'http'] },
+    // scgi: the socket I/O: the native core, node:net, or native where it built (docs/architecture.md).
+    io: { enum: ['auto', 'native', 'node'] },
     // http: idle keep-alive connections are closed after this; keep it above the front end's.
     keepAliveTimeout: ms,
     // http: peers whose X-Forwarded-* headers are believed (IPs, CIDRs, 'loopback'...), or false.

@@ -16,6 +16,7 @@ import { describeConfigErrors } from './config-errors.js';
 import { resolveRunAs, resolveSocketOwner, type RunAs } from './config-credentials.js';
 import { configSchema } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
+import type { IoMode } from './native/io-choice.js';
 import type { SocketOwner } from './listen-address.js';
 import type { AppSource } from './supervisor/ipc-protocol.js';
 import type { AccessLogFormat } from './access-log.js';
@@ -98,6 +99,7 @@ type RawApp = {
   workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
   halfClose?: 'abort' | 'answer'; socketOwner?: string | number; socketGroup?: string | number;
   protocol?: 'scgi' | 'http'; keepAliveTimeout?: number; trustProxy?: string[] | false;
+  io?: IoMode;
 };
 type RawConfig = {
   stats?: string | false; metrics?: string | false; apps: RawApp[];
@@ -142,7 +144,7 @@ function resolveListen(address: string, baseDir: string): string {
 /** Options that belong to one protocol are refused on the other: set there, they would do nothing. */
 function checkProtocolOptions(app: RawApp, i: number, source: string): void {
   const http = app.protocol === 'http';
-  const misplaced = http ? (['halfClose'] as const).filter((key) => app[key] !== undefined) : (['keepAliveTimeout', 'trustProxy'] as const).filter((key) => app[key] !== undefined);
+  const misplaced = http ? (['halfClose', 'io'] as const).filter((key) => app[key] !== undefined) : (['keepAliveTimeout', 'trustProxy'] as const).filter((key) => app[key] !== undefined);
   if (misplaced.length > 0) {
     const key = misplaced[0] as string;
     throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].${key}: applies only to ${http ? "SCGI apps (protocol: 'scgi')" : "HTTP apps (protocol: 'http')"}; this app's protocol is ${http ? 'http' : 'scgi'}`);
@@ -210,6 +212,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         mount: app.mount ?? '',
         ...(app.halfClose === undefined ? {} : { halfClose: app.halfClose }),
         ...(app.protocol === undefined ? {} : { protocol: app.protocol }),
+        ...(app.io === undefined ? {} : { io: app.io }),
         ...(app.keepAliveTimeout === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeout }),
         ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
       },

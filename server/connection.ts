@@ -122,6 +122,17 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
     }
   }
 
+  /** The native I/O core read and parsed the head (server/native/native-listener.ts). */
+  onParsedHead(env: ScgiEnv, contentLength: number): void {
+    try {
+      this.parser.headParsed(contentLength);
+      this.onHeaders(env, contentLength);
+      if (contentLength === 0) this.onBodyEnd();
+    } catch (err) {
+      this.protocolError(err);
+    }
+  }
+
   /**
    * The peer half-closed. Before the request is complete the request can never complete. After
    * it, nginx, lighttpd and Apache send a FIN only when they give up on the request (their

@@ -26,6 +26,11 @@ import type { InFlight } from './supervisor/ipc-protocol.js';
 import { buildStatsFigures } from './stats-report.js';
 import { VERSION } from './version.js';
 import { createHttpListener, type HttpListener } from './http/http-listener.js';
+import { chooseIo, defaultIoMode } from './native/io-choice.js';
+import type { NativeBinding } from './native/native-binding.js';
+import { NativeListener } from './native/native-listener.js';
+import { bindListeningSocket } from './supervisor/listen-handle.js';
+import { LISTEN_BACKLOG } from './listen-address.js';
 
 export type Processor = { app: AppOptions } | { stats: true };
 
@@ -61,6 +66,14 @@ const HTTP_LAST_ANSWER_MS = 200;
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
 const DEFAULT_SOCKET_MODE = 0o660;
 
+/** A listening socket as a stop sees it, whichever kind serves it. */
+interface OpenListener {
+  /** Bound here (in-process mode), not a worker's copy of the supervisor's socket. */
+  own: boolean;
+  stopHandshakes(): void;
+  close(): Promise<void>;
+}
+
 export class Server implements RuntimeControl {
   readonly apps = new Map<string, AppHost>();
   readonly log: Logger;
@@ -68,7 +81,7 @@ export class Server implements RuntimeControl {
   readonly limits: ScgiLimits;
   /** Bound addresses, in listener order, after listen() (port 0 resolved). */
   readonly addresses: string[] = [];
-  private readonly netServers: NetServer[] = [];
+  private readonly openListeners: OpenListener[] = [];
   /** Requests in progress: SCGI connections (one request each) and HTTP requests. */
   private readonly connections = new Set<HostedRequest>();
   /** The listeners of `protocol: 'http'` apps, by app name. */
@@ -100,10 +113,18 @@ export class Server implements RuntimeControl {
   /** Listens on every address, or on none: a failure closes what was opened and throws. */
   async listen(): Promise<void> {
     this.stopDescriptorWatch = watchDescriptors(this.log);
+    const ioDefault = defaultIoMode();
     try {
       for (const spec of this.options.listeners) {
         const processor = spec.processor;
         const host = 'app' in processor ? (this.apps.get(processor.app.name) as AppHost) : null;
+        const native = host !== null && 'app' in processor && processor.app.protocol !== 'http'
+          ? chooseIo(host.name, processor.app.io ?? ioDefault, this.limits, this.log)
+          : null;
+        if (host !== null && native !== null) {
+          await this.listenNative(spec, host, native);
+          continue;
+        }
         const net = host !== null && 'app' in processor && processor.app.protocol === 'http'
           ? this.createHttpListener(host, processor.app)
           : createNetServer(
@@ -112,20 +133,20 @@ export class Server implements RuntimeControl {
             { allowHalfOpen: true, noDelay: false },
             host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
           );
-        this.netServers.push(net);
+        const http = host === null ? undefined : this.httpListeners.get(host.name);
+        this.openListeners.push({
+          own: spec.handle === undefined,
+          stopHandshakes: () => stopHandshakes((net as NetServer & { _handle?: unknown })._handle),
+          close: () => http?.stopListening() ?? new Promise<void>((resolve) => net.close(() => resolve())),
+        });
         const bound = spec.handle
           ? await listenOnHandle(net, spec.handle, spec.listen)
           : formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE, spec.socketOwner ?? null));
-        this.addresses.push(bound);
-        if (host) host.listen = bound;
         // After listen, errors are accept() failures: out of file descriptors (EMFILE) under a
         // connection flood, or ECONNABORTED. Unhandled they would kill the process; the listener
         // keeps accepting once descriptors are free again.
         net.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(bound, err));
-        if (!spec.handle && this.options.announce !== false) {
-          const what = host ? `${host.name}${this.httpListeners.has(host.name) ? ', HTTP' : ''}` : 'stats';
-          this.log.info(host ? { app: host.name } : {}, `UP on ${bound} (${what})`);
-        }
+        this.listening(spec, host, bound, http === undefined ? '' : ', HTTP');
       }
     } catch (err) {
       await this.stopAccepting();
@@ -133,6 +154,55 @@ export class Server implements RuntimeControl {
     }
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  private listening(spec: ListenerSpec, host: AppHost | null, bound: string, detail: string): void {
+    this.addresses.push(bound);
+    if (host) host.listen = bound;
+    if (!spec.handle && this.options.announce !== false) {
+      const what = host ? `(${host.name}${detail})${host.io === 'native' ? ', native I/O' : ''}` : '(stats)';
+      this.log.info(host ? { app: host.name } : {}, `UP on ${bound} ${what}`);
+    }
+  }
+
+  /**
+   * An SCGI app served by the native I/O core: the socket is bound here as the supervisor binds
+   * one (never listened on by libuv), or is a worker's copy of the supervisor's; the addon accepts
+   * on a duplicate of its descriptor. The events come back through onConnection, so the
+   * connection shell, the limits and the stats are node:net's.
+   */
+  private async listenNative(spec: ListenerSpec, host: AppHost, binding: NativeBinding): Promise<void> {
+    const bound = spec.handle ? null : await bindListeningSocket(parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE, spec.socketOwner ?? null);
+    const handle = (spec.handle ?? bound?.handle) as { fd?: number; close(callback?: () => void): void };
+    const address = bound ? formatListenAddress(bound.address) : spec.listen;
+    const closeHandle = (): Promise<void> => bound?.close() ?? new Promise<void>((resolve) => handle.close(resolve));
+    let listener: NativeListener;
+    try {
+      if (typeof handle.fd !== 'number' || handle.fd < 0) throw new errors.DOW_ERR_LISTEN(address, 'native I/O core: the socket has no descriptor');
+      listener = NativeListener.open(binding, handle.fd, LISTEN_BACKLOG, this.limits, {
+        connection: (socket) => this.onConnection(socket as unknown as Socket, host),
+        head: (socket, env, contentLength, rest) => {
+          const connection = exchangeOf(socket as unknown as Socket) as ScgiConnection;
+          connection.onParsedHead(env, contentLength);
+          if (rest !== undefined) connection.onData(rest);
+        },
+        refused: (socket, replay) => (exchangeOf(socket as unknown as Socket) as ScgiConnection).onData(replay),
+        acceptError: (err) => this.onAcceptError(address, err),
+      }, address);
+    } catch (err) {
+      await closeHandle();
+      throw err;
+    }
+    this.openListeners.push({
+      own: spec.handle === undefined,
+      stopHandshakes: () => listener.stopHandshakes(),
+      close: () => {
+        listener.close();
+        return closeHandle();
+      },
+    });
+    host.io = 'native';
+    this.listening(spec, host, address, '');
   }
 
   private createHttpListener(host: AppHost, app: AppOptions): NetServer {
@@ -309,16 +379,13 @@ export class Server implements RuntimeControl {
    * copy of the supervisor's socket closes at once: the supervisor sweeps that backlog itself.
    */
   private async closeListeners(): Promise<void> {
-    const own = this.options.listeners.map((spec) => spec.handle === undefined);
-    if (own.some(Boolean)) {
-      this.netServers.forEach((net, i) => {
-        if (own[i]) stopHandshakes((net as NetServer & { _handle?: unknown })._handle);
-      });
+    const own = this.openListeners.filter((listener) => listener.own);
+    if (own.length > 0) {
+      for (const listener of own) listener.stopHandshakes();
       await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const http = new Map([...this.httpListeners.values()].map((listener) => [listener.server as NetServer, listener]));
-    await Promise.all(this.netServers.map((net) => http.get(net)?.stopListening() ?? new Promise<void>((resolve) => net.close(() => resolve()))));
+    await Promise.all(this.openListeners.map((listener) => listener.close()));
   }
 
   get connectionCount(): number {

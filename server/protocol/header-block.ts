@@ -63,11 +63,7 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
     if (valueEnd === -1) {
       throw new errors.DOW_ERR_HEADER_FORMAT(`header name without a value at byte ${pos}`);
     }
-    let name = recentNames[index] as string | undefined;
-    if (name === undefined || name.length !== nameEnd - pos || !text.startsWith(name, pos)) {
-      name = text.slice(pos, nameEnd);
-      if (index < MAX_REMEMBERED_NAMES) recentNames[index] = name;
-    }
+    const name = nameAt(text, index, pos, nameEnd);
     index++;
     const value = text.slice(nameEnd + 1, valueEnd);
     pos = valueEnd + 1;
@@ -92,6 +88,36 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
       : why);
   }
   return { env, contentLength };
+}
+
+/** The name of pair `index`, spanning text[start, end): the remembered string when it matches. */
+function nameAt(text: string, index: number, start: number, end: number): string {
+  let name = recentNames[index] as string | undefined;
+  if (name === undefined || name.length !== end - start || !text.startsWith(name, start)) {
+    name = text.slice(start, end);
+    if (index < MAX_REMEMBERED_NAMES) recentNames[index] = name;
+  }
+  return name;
+}
+
+/**
+ * The environment of a header block the native parser (native/src/scgi-parse.c) has validated:
+ * `pairs` holds (name offset, name length, value offset, value length) per pair, into `text`, the
+ * block decoded as latin1. Its checks (first pair, SCGI, CONTENT_LENGTH, repeats) were made in C;
+ * repeated HTTP_* names are joined here as parseHeaderBlock joins them.
+ */
+export function envFromPairs(text: string, pairs: Uint32Array, count: number): ScgiEnv {
+  const env = newEnv();
+  for (let i = 0; i < count; i++) {
+    const at = i * 4;
+    const nameStart = pairs[at] as number;
+    const valueStart = pairs[at + 2] as number;
+    const name = nameAt(text, i, nameStart, nameStart + (pairs[at + 1] as number));
+    const value = text.slice(valueStart, valueStart + (pairs[at + 3] as number));
+    const previous = env[name];
+    env[name] = previous === undefined ? value : mergeRepeated(name, previous, value);
+  }
+  return env;
 }
 
 /**

@@ -65,6 +65,15 @@ export class ScgiParser {
     return this.bodyRemaining;
   }
 
+  /**
+   * The head was parsed elsewhere (the native I/O core, which checked the limits): from here on
+   * only the body is counted, as after the comma.
+   */
+  headParsed(contentLength: number): void {
+    this.bodyRemaining = contentLength;
+    this.state = contentLength === 0 ? State.DONE : State.BODY;
+  }
+
   execute(chunk: Buffer): void {
     let pos = 0;
     const end = chunk.length;

@@ -31,6 +31,7 @@ import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
 import { startMetricsServer, type RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../app-loader.js';
+import { chooseIo, defaultIoMode } from '../native/io-choice.js';
 
 const DEFAULT_SOCKET_MODE = 0o660;
 const DEFAULT_STORE_FLUSH_MS = 200;
@@ -62,6 +63,12 @@ export class Supervisor implements RuntimeControl {
     return this.slots.has(name);
   }
 
+  /** In-process: what the Server chose; with workers, what they choose on this same machine. */
+  private servedNatively(app: AppSettings, slot: Slot): boolean {
+    if (slot.kind !== 'pool') return slot.server.apps.get(app.options.name)?.io === 'native';
+    return chooseIo(app.options.name, app.options.io ?? defaultIoMode(), this.settings.limits, this.log) !== null;
+  }
+
   /** Starts every app, then the stats port; on any failure stops what started and throws. */
   async start(): Promise<void> {
     this.stopDescriptorWatch = watchDescriptors(this.log);
@@ -76,7 +83,8 @@ export class Supervisor implements RuntimeControl {
           ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}${slot.pool.kind === null ? '' : `, ${slot.pool.kind}`}`
           : `in-process, ${describeHandler(app.options.handler)}`;
         const protocol = app.options.protocol === 'http' ? 'HTTP, ' : '';
-        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${protocol}${mode})`);
+        const io = this.servedNatively(app, slot) ? ', native I/O' : '';
+        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${protocol}${mode})${io}`);
         const exposed = exposureWarning(app.options.name, address);
         if (exposed !== null) this.log.warn({ app: app.options.name }, exposed);
       }

@@ -48,6 +48,7 @@ export async function startRuntime(t: TestContext, apps: TestApp[], options: Par
             mount: app.mount ?? '',
             ...(app.halfClose === undefined ? {} : { halfClose: app.halfClose }),
             ...(app.protocol === undefined ? {} : { protocol: app.protocol }),
+            ...(app.io === undefined ? {} : { io: app.io }),
             ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
             ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
           },

@@ -172,7 +172,11 @@ test('out of file descriptors (EMFILE) under a connection flood: excess connecti
   // A low descriptor limit for the server only, so the flood stays small and bounded.
   const child = spawn('bash', ['-c', `ulimit -n 64 && exec "${process.execPath}" --import "${TSX}" "${CLI}" serve "${file}"`], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
-  await waitForLine(child, new RegExp(`UP on 127\\.0\\.0\\.1:${port}`));
+  const up = await waitForLine(child, new RegExp(`UP on 127\\.0\\.0\\.1:${port}`));
+  const native = up.includes('native I/O');
+  // The native core logs the failed accept and leaves the connection in the backlog for a
+  // moment, as nginx does; libuv closes it (below).
+  const logged = native ? waitForLine(child, /accept failed on .*out of file descriptors/) : null;
   const { connect } = await import('node:net');
   let refused = 0;
   const flood = Array.from({ length: 100 }, () => {
@@ -184,9 +188,13 @@ test('out of file descriptors (EMFILE) under a connection flood: excess connecti
   });
   // libuv answers EMFILE by accepting and closing at once (its reserve-descriptor trick), so the
   // connections over the limit are closed rather than queued, and Node sees no error.
-  const deadline = Date.now() + 10_000;
-  while (refused === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.ok(refused > 0 && refused < 100, `${refused} of 100 connections closed by the server`);
+  if (logged !== null) {
+    await logged;
+  } else {
+    const deadline = Date.now() + 10_000;
+    while (refused === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(refused > 0 && refused < 100, `${refused} of 100 connections closed by the server`);
+  }
   assert.equal(child.exitCode, null, 'the server is still running');
   for (const socket of flood) socket.destroy();
   let answered = false;

@@ -112,7 +112,9 @@ test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=product
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   await eventually(() => /UP on/.test(output), 20_000);
   const lines = output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; level: number; app?: string });
-  assert.ok(lines.some((l) => l.msg === `UP on 127.0.0.1:${port} (plain, in-process, (req, res) function)` && l.app === 'plain'), output);
+  // ", native I/O" where the native core serves it (io 'auto').
+  const up = new RegExp(`^UP on 127\\.0\\.0\\.1:${port} \\(plain, in-process, \\(req, res\\) function\\)(, native I/O)?$`);
+  assert.ok(lines.some((l) => up.test(String(l.msg)) && l.app === 'plain'), output);
   assert.ok(lines.some((l) => /^NODE_ENV=production \(the default for serve/.test(l.msg)), output);
 
   // The first call is made Node-style; what it returns is a Response, so it is written as one.

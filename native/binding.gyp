@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "dow_native",
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": [
+            "src/addon.c",
+            "src/head-reader.c",
+            "src/id-table.c",
+            "src/scgi-parse.c",
+            "src/write-queue.c"
+          ],
+          "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"]
+        }, {
+          "type": "none"
+        }]
+      ]
+    }
+  ]
+}

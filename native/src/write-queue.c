@@ -1,0 +1,58 @@
+#include "write-queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int dow_wq_push(dow_wq *queue, const uint8_t *data, size_t length) {
+  if (length == 0) return 0;
+  if (length > SIZE_MAX - sizeof(dow_wq_chunk)) return -1;
+  dow_wq_chunk *chunk = malloc(sizeof(dow_wq_chunk) + length);
+  if (chunk == NULL) return -1;
+  chunk->next = NULL;
+  chunk->length = length;
+  chunk->sent = 0;
+  memcpy(chunk->data, data, length);
+  if (queue->tail != NULL) queue->tail->next = chunk;
+  else queue->head = chunk;
+  queue->tail = chunk;
+  queue->bytes += length;
+  return 0;
+}
+
+size_t dow_wq_iov(const dow_wq *queue, struct iovec *iov, size_t max) {
+  size_t filled = 0;
+  for (const dow_wq_chunk *chunk = queue->head; chunk != NULL && filled < max; chunk = chunk->next) {
+    iov[filled].iov_base = (void *)(chunk->data + chunk->sent);
+    iov[filled].iov_len = chunk->length - chunk->sent;
+    filled++;
+  }
+  return filled;
+}
+
+void dow_wq_consume(dow_wq *queue, size_t sent) {
+  if (sent > queue->bytes) sent = queue->bytes;
+  queue->bytes -= sent;
+  while (sent > 0 && queue->head != NULL) {
+    dow_wq_chunk *chunk = queue->head;
+    size_t left = chunk->length - chunk->sent;
+    if (sent < left) {
+      chunk->sent += sent;
+      return;
+    }
+    sent -= left;
+    queue->head = chunk->next;
+    if (queue->head == NULL) queue->tail = NULL;
+    free(chunk);
+  }
+}
+
+void dow_wq_clear(dow_wq *queue) {
+  dow_wq_chunk *chunk = queue->head;
+  while (chunk != NULL) {
+    dow_wq_chunk *next = chunk->next;
+    free(chunk);
+    chunk = next;
+  }
+  queue->head = queue->tail = NULL;
+  queue->bytes = 0;
+}

@@ -1,0 +1,47 @@
+/**
+ * @module io-choice
+ * Which I/O an SCGI app's listener gets: the native core ('native'), node:net ('node'), or the
+ * native core where it can serve and node:net otherwise ('auto', the default), with the reason
+ * logged once per process.
+ */
+import type { Logger } from 'pino';
+import { errors } from '../../shared/errors.js';
+import type { ScgiLimits } from '../protocol/limits.js';
+import { loadNative, type NativeBinding } from './native-binding.js';
+
+export type IoMode = 'auto' | 'native' | 'node';
+export const IO_MODES: readonly IoMode[] = ['auto', 'native', 'node'];
+
+/** The C parser counts the header limit in 32 bits (native/src/scgi-parse.h). */
+const NATIVE_MAX_HEADER_BYTES = 0xffff_ffff;
+
+/**
+ * The mode for an app that sets none: DOW_IO if set (so a whole deployment, or the test suite,
+ * can take the other path without editing configs), else 'auto'.
+ */
+export function defaultIoMode(): IoMode {
+  const value = process.env.DOW_IO;
+  if (value === undefined || value === '') return 'auto';
+  if (!(IO_MODES as readonly string[]).includes(value)) {
+    throw new errors.DOW_ERR_CONFIG('DOW_IO', `must be one of ${IO_MODES.join(', ')}, not ${JSON.stringify(value)}`);
+  }
+  return value as IoMode;
+}
+
+const loggedReasons = new Set<string>();
+
+/** The binding to serve `app` with, or null for node:net; throws when 'native' cannot be had. */
+export function chooseIo(app: string, mode: IoMode, limits: ScgiLimits, log: Logger): NativeBinding | null {
+  if (mode === 'node') return null;
+  const load = loadNative();
+  const reason = load.binding === null
+    ? load.reason
+    : limits.maxHeaderBytes > NATIVE_MAX_HEADER_BYTES ? `limits.maxHeaderBytes ${limits.maxHeaderBytes} is above the native parser's ${NATIVE_MAX_HEADER_BYTES}` : null;
+  if (reason === null) return load.binding;
+  if (mode === 'native') throw new errors.DOW_ERR_CONFIG(`apps: ${app}`, `io: 'native' cannot be served: ${reason}`);
+  if (!loggedReasons.has(reason)) {
+    loggedReasons.add(reason);
+    log.warn(`io 'auto' serves SCGI through node:net: ${reason}`);
+  }
+  return null;
+}

@@ -1,0 +1,68 @@
+/**
+ * @module native-binding
+ * Loads the native I/O core (native/src/addon.c, built by node-gyp on install) and names what it
+ * exports. Loading is optional by design: where the addon did not build (no compiler, another
+ * platform) the caller gets the reason and serves through node:net instead.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+/** What dispatch() receives first; the numbers are addon.c's `enum event`. */
+export const enum NativeEvent {
+  WAIT = 1,
+  REQUEST = 2,
+  BAD = 3,
+  DATA = 4,
+  EOF = 5,
+  DRAIN = 6,
+  ERROR = 7,
+  ACCEPT_ERROR = 8,
+}
+
+export type Dispatch = (kind: NativeEvent, id: number, ...args: unknown[]) => void;
+
+export interface NativeBinding {
+  /** Sets the one function every event goes to; returns the shared array of pair offsets. */
+  init(dispatch: Dispatch): Uint32Array;
+  /** Duplicates `fd` and accepts on the copy: a listener id, or -errno. */
+  listen(fd: number, backlog: number, deferAcceptSeconds: number, maxHeaderBytes: number, maxBodyBytes: number): number;
+  setBacklog(listener: number, backlog: number): number;
+  closeListener(listener: number): void;
+  /** 1: all sent; 0: queued, a DRAIN event follows; -errno: failed. */
+  write(id: number, data: Buffer): number;
+  writev(id: number, data: Buffer[]): number;
+  shutdown(id: number): number;
+  close(id: number, reset: boolean): void;
+  read(id: number, on: boolean): number | undefined;
+  setNoDelay(id: number, on: boolean): void;
+  counts(): { connections: number; listeners: number; queuedBytes: number };
+}
+
+export type NativeLoad = { binding: NativeBinding; path: string } | { binding: null; reason: string };
+
+let loaded: NativeLoad | null = null;
+
+/**
+ * The addon, or why not. DOW_NATIVE_ADDON names another build (the AddressSanitizer one that
+ * scripts/test-asan.sh makes); otherwise native/build/Release from the package root, found from
+ * the sources (server/native/) and from the build (dist/server/native/).
+ */
+export function loadNative(): NativeLoad {
+  if (loaded !== null) return loaded;
+  const candidates = process.env.DOW_NATIVE_ADDON
+    ? [process.env.DOW_NATIVE_ADDON]
+    : ['../../native/build/Release/dow_native.node', '../../../native/build/Release/dow_native.node'].map((relative) => new URL(relative, import.meta.url).pathname);
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (process.platform !== 'linux') {
+    loaded = { binding: null, reason: `the native I/O core is Linux-only (this is ${process.platform})` };
+  } else if (path === undefined) {
+    loaded = { binding: null, reason: `the native I/O core was not built (no ${candidates[0]}): reinstall with a C compiler, python3 and make present, or run \`npm run build:native\`` };
+  } else {
+    try {
+      loaded = { binding: createRequire(import.meta.url)(path) as NativeBinding, path };
+    } catch (err) {
+      loaded = { binding: null, reason: `the native I/O core at ${path} did not load: ${(err as Error).message}` };
+    }
+  }
+  return loaded;
+}
