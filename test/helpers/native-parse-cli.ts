@@ -125,8 +125,15 @@ export function findClang(): string | null {
   return probe.status === 0 ? 'clang' : null;
 }
 
-/** The fuzzer, as scripts/fuzz.sh builds it. */
-export function buildFuzzer(out: string): void {
-  execFileSync('clang', ['-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all', '-std=c99',
-    '-o', out, join(NATIVE_DIR, 'src', 'scgi-parse.c'), join(NATIVE_DIR, 'fuzz', 'scgi-parse-fuzz.c')], { stdio: 'pipe' });
+/** The libFuzzer targets: their C sources (under native/), seed corpus and dictionary. */
+export const FUZZ_TARGETS = {
+  'scgi-parse': { sources: ['src/scgi-parse.c', 'fuzz/scgi-parse-fuzz.c'], corpus: 'fuzz/corpus', dict: 'fuzz/scgi.dict' },
+  conn: { sources: ['src/scgi-parse.c', 'src/head-reader.c', 'src/write-queue.c', 'src/id-table.c', 'fuzz/conn-fuzz.c'], corpus: 'fuzz/conn-corpus', dict: 'fuzz/scgi.dict' },
+} as const;
+export type FuzzTarget = keyof typeof FUZZ_TARGETS;
+
+/** A fuzzer, as scripts/fuzz.sh builds it. */
+export function buildFuzzer(out: string, target: FuzzTarget = 'scgi-parse'): void {
+  execFileSync('clang', ['-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all', '-std=gnu11',
+    '-o', out, ...FUZZ_TARGETS[target].sources.map((source) => join(NATIVE_DIR, source))], { stdio: 'pipe' });
 }

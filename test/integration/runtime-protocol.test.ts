@@ -151,7 +151,8 @@ test('a flood of malformed requests writes one log line a second per kind, with 
   const flood = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) assert.equal(parseScgiResponse(await sendRaw(target, Buffer.from('garbage\r\n\r\n'))).status, 400);
   };
-  await flood(200);
+  // 60 in well under a second, even under AddressSanitizer on a loaded machine (test:io-paths).
+  await flood(60);
   const lines = (): Array<Record<string, unknown>> => rt.logs.filter((l) => l.code === 'DOW_ERR_NETSTRING_LENGTH');
   assert.equal(lines().length, 1);
   // Another kind is not hidden by the flood.
@@ -160,8 +161,8 @@ test('a flood of malformed requests writes one log line a second per kind, with 
   await new Promise((resolve) => setTimeout(resolve, 1050));
   await flood(1);
   assert.equal(lines().length, 2);
-  assert.match(String(lines()[1]?.msg), /\(199 more like it not logged\)$/);
-  assert.equal(rt.figures().get('app_bad_requests'), '202', 'every one still counted');
+  assert.match(String(lines()[1]?.msg), /\(59 more like it not logged\)$/);
+  assert.equal(rt.figures().get('app_bad_requests'), '62', 'every one still counted');
 });
 
 test('a slow header block gets 408 after the header timeout (slowloris)', async (t) => {
