@@ -124,6 +124,8 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
 
   /** The native I/O core read and parsed the head (server/native/native-listener.ts). */
   onParsedHead(env: ScgiEnv, contentLength: number): void {
+    // Answered already (408 while the head was still arriving): the rest of the head is late.
+    if (this.phase !== Phase.HEAD) return;
     try {
       this.parser.headParsed(contentLength);
       this.onHeaders(env, contentLength);
