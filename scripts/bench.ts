@@ -22,6 +22,9 @@
  *            build, to try a change); --scgi-scratch old/dist/bin/dragon-on-wheels.js (the SCGI full
  *            path from another build); --only proxy-keepalive,ours-http (a subset, development);
  *            --http-alone (one backend at a time, each with a fresh nginx: steadier on a shared machine)
+ *   npm run bench -- --native          only the native I/O section (issue 13, ~9 min; --quick ~2 min):
+ *                                      native vs node:net vs uWSGI, long-poll memory, system calls;
+ *                                      files it in the doc only with --doc (--skip-syscalls, --long-poll-pairs N)
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --skip-http --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
@@ -33,16 +36,18 @@ import { parseArgs } from 'node:util';
 import { builtRuntimeExists, REPO } from './bench/backends.js';
 import { runLongPoll, type LongPollResult } from './bench/long-poll.js';
 import type { CaseResult } from './bench/parser-micro.js';
-import { checkTools, describeMachine, INSTALL_HINT } from './bench/preflight.js';
+import { checkTools, describeMachine, INSTALL_HINT, type Machine } from './bench/preflight.js';
 import { runProfile } from './bench/profile-run.js';
 import { countSyscalls, formatSyscalls, HTTP_SYSCALL_TARGETS } from './bench/syscall-count.js';
 import type { TargetId } from './bench/targets.js';
-import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
+import { formatRun, verdicts, writeDoc, type BenchResults, type Verdict } from './bench/report.js';
 import { runLoad } from './bench/run-load.js';
 import { runWorkers } from './bench/run-workers.js';
 import { runHttp } from './bench/http-load.js';
 import { formatHttpRun, httpVerdicts, verdictLines, type HttpResults } from './bench/http-report.js';
 import { formatWorkersRun, workersVerdicts, type WorkersResults } from './bench/workers-report.js';
+import { runNative } from './bench/native-load.js';
+import { formatNativeRun, nativeVerdicts } from './bench/native-report.js';
 
 const { values } = parseArgs({
   options: {
@@ -65,6 +70,9 @@ const { values } = parseArgs({
     'http-alone': { type: 'boolean', default: false },
     'skip-workers': { type: 'boolean', default: false },
     'skip-http': { type: 'boolean', default: false },
+    native: { type: 'boolean', default: false },
+    'skip-syscalls': { type: 'boolean', default: false },
+    'long-poll-pairs': { type: 'string' },
     top: { type: 'string', default: '20' },
     only: { type: 'string', default: '' },
   },
@@ -74,8 +82,10 @@ const quick = values.quick;
 // Full: 10 targets × 3 rounds × 10 s + 6 store pairs × 2 × 8 s + warm-up ≈ 7 min of load, then
 // the worker-process section ≈ 3-4 min (scripts/bench/run-workers.ts), then the HTTP-listener
 // section: 6 targets × 3 rounds × 10 s + warm-up ≈ 4 min (scripts/bench/http-load.ts).
-const rounds = Number(values.rounds ?? (quick ? 1 : 3));
-const secondsPerRun = Number(values.seconds ?? (quick ? 3 : 10));
+// --native: 10 targets × 5 rounds × 8 s + warm-up ≈ 7.5 min of load, then long-poll and strace ≈ 1 min
+// (five shorter rounds: its ratios are paired per round, and more pairs steady their median).
+const rounds = Number(values.rounds ?? (quick ? 1 : values.native ? 5 : 3));
+const secondsPerRun = Number(values.seconds ?? (quick ? 3 : values.native ? 8 : 10));
 const storePairs = Number(values.pairs ?? (quick ? 1 : 6));
 const warmupSeconds = quick ? 1 : 2;
 const CONNECTIONS = 32;
@@ -115,6 +125,25 @@ process.once('SIGINT', () => {
   process.exit(130); // the exit hook in bench/processes.ts kills every process we started
 });
 
+/**
+ * The end of a section run alone (--native, --http, --workers): the run printed with its verdicts,
+ * the raw figures kept in the temp dir, and, like --quick, the run filed in the doc only when
+ * asked for (`file`, from --doc).
+ */
+function finishSection(name: string, machine: Machine, run: string, figures: unknown, verdicts: readonly Verdict[], file: boolean): void {
+  const raw = join(tmpdir(), `dow-bench-${name}-${machine.date.replace(/[:]/g, '-')}.json`);
+  writeFileSync(raw, JSON.stringify(figures, (_key, value: unknown) => (value instanceof Map ? Object.fromEntries(value) : value), 2));
+  console.log(`\n${run}`);
+  console.log(verdictLines(verdicts).join('\n'));
+  console.log(`raw figures: ${raw}`);
+  if (file) {
+    writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
+    console.log('written to docs/benchmarks.md');
+  }
+  const failed = verdicts.filter((v) => v.met === false).length;
+  if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
+}
+
 try {
   if (values.profile) {
     const summary = await runProfile({
@@ -123,6 +152,16 @@ try {
       ...(values['profile-target'] ? { targetId: values['profile-target'] as TargetId } : {}),
     });
     console.log(`\n${summary}`);
+  } else if (values.native) {
+    const machine = describeMachine(tools);
+    const longPollPairs = values['skip-long-poll'] ? 0 : Number(values['long-poll-pairs'] ?? (quick ? 1 : 3));
+    if (!Number.isInteger(longPollPairs) || longPollPairs < 0 || longPollPairs > 10) {
+      console.error('--long-poll-pairs must be a whole number from 0 to 10');
+      process.exit(2);
+    }
+    const native = await runNative({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, longPollPairs, syscallSeconds: values['skip-syscalls'] ? 0 : quick ? 2 : 4, log });
+    const run = formatNativeRun(native, machine, commandLine(), (performance.now() - started) / 1000, quick);
+    finishSection('native', machine, run, native, nativeVerdicts(native), values.doc && !values['no-doc']);
   } else if (values.syscalls) {
     const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log, ...(values.http ? { targets: HTTP_SYSCALL_TARGETS } : {}) });
     console.log(`\n${formatSyscalls(rows, `npm run bench -- --syscalls${values.http ? ' --http' : ''}`)}`);
@@ -133,33 +172,13 @@ try {
       ...(values['scgi-scratch'] === undefined ? {} : { scgiScratchCli: resolve(values['scgi-scratch']) }),
     });
     const run = formatHttpRun(http, machine, commandLine(), (performance.now() - started) / 1000, quick);
-    const raw = join(tmpdir(), `dow-bench-http-${machine.date.replace(/[:]/g, '-')}.json`);
-    writeFileSync(raw, JSON.stringify(http, null, 2));
-    console.log(`\n${run}`);
-    console.log(verdictLines(httpVerdicts(http)).join('\n'));
-    console.log(`raw figures: ${raw}`);
-    // Like --workers: a section run alone is filed only when asked for; never a subset or a scratch build.
-    if (values.doc && !values['no-doc'] && values.only === '' && values['http-scratch'] === undefined && values['scgi-scratch'] === undefined) {
-      writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
-      console.log('written to docs/benchmarks.md');
-    }
-    const failed = httpVerdicts(http).filter((v) => v.met === false).length;
-    if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
+    // Never a subset or a scratch build.
+    finishSection('http', machine, run, http, httpVerdicts(http), values.doc && !values['no-doc'] && values.only === '' && values['http-scratch'] === undefined && values['scgi-scratch'] === undefined);
   } else if (values.workers) {
     const machine = describeMachine(tools);
     const workers = await runWorkers({ dir, rounds, secondsPerRun, warmupSeconds, quick, log, ...(hangTimeoutsMs ? { hangTimeoutsMs } : {}) });
     const run = formatWorkersRun(workers, machine, commandLine(), (performance.now() - started) / 1000, quick);
-    const raw = join(tmpdir(), `dow-bench-workers-${machine.date.replace(/[:]/g, '-')}.json`);
-    writeFileSync(raw, JSON.stringify(workers, null, 2));
-    console.log(`\n${run}`);
-    console.log(`raw figures: ${raw}`);
-    // Like --quick: a section run alone is filed only when asked for.
-    if (values.doc && !values['no-doc']) {
-      writeDoc(join(REPO, 'docs', 'benchmarks.md'), run);
-      console.log('written to docs/benchmarks.md');
-    }
-    const failed = workersVerdicts(workers).filter((v) => v.met === false).length;
-    if (failed > 0) console.log(`${failed} target(s) not met (see the table above)`);
+    finishSection('workers', machine, run, workers, workersVerdicts(workers), values.doc && !values['no-doc']);
   } else {
     const machine = describeMachine(tools);
     const load = await runLoad({ dir, rounds, secondsPerRun, warmupSeconds, storePairs, pairSeconds: quick ? secondsPerRun : Math.min(secondsPerRun, 8), connections: CONNECTIONS, only: values.only.split(',').filter(Boolean), log });

@@ -51,6 +51,7 @@ export const UWSGI_ARGS = (address: string): string[] => [
   '--disable-logging', // no per-request log line: our runtime and node:http log nothing either
   '--die-on-term', // uWSGI 2.0 reloads on SIGTERM without it
   '--listen', '1024',
+  ...(address.startsWith('/') ? ['--chmod-socket=666'] : []), // a Unix socket: as our apps' socketMode 0o666
 ];
 
 export interface OursConfigOptions {
@@ -63,6 +64,8 @@ export interface OursConfigOptions {
   protocol?: 'http';
   /** Absent: the default (1). */
   workers?: number;
+  /** Absent: the default ('auto'). */
+  io?: 'native' | 'node';
 }
 
 /** A config as a user writes it (README), with the defaults for threads (10) and queue (100). */
@@ -76,6 +79,7 @@ export function oursConfig(o: OursConfigOptions): object {
       name: 'hello', listen: o.listen, module: o.module, type: o.type, socketMode: 0o666,
       ...(o.protocol === undefined ? {} : { protocol: o.protocol }),
       ...(o.workers === undefined ? {} : { workers: o.workers }),
+      ...(o.io === undefined ? {} : { io: o.io }),
     }],
   };
 }
@@ -123,13 +127,14 @@ export async function startBackend(id: BackendId, dir: string, o: StartBackendOp
     const args = [file, '--listen', `127.0.0.1:${port}`, ...(id === 'node-http-ours-options' ? ['--ours-options'] : [])];
     return nodeBackend(id, dir, args, `127.0.0.1:${port}`, null, [{ host: '127.0.0.1', port }], o);
   }
-  if (id === 'uwsgi') {
-    const port = await freePort();
-    const address = `127.0.0.1:${port}`;
+  if (id === 'uwsgi' || id === 'uwsgi-unix') {
+    const port = id === 'uwsgi' ? await freePort() : 0;
+    const socketPath = join(dir, `${id}.sock`);
+    const address = id === 'uwsgi' ? `127.0.0.1:${port}` : socketPath;
     const args = UWSGI_ARGS(address);
     const started = startProcess({ name: id, ...wrapped('uwsgi', args, o.wrap) });
-    await waitReady(started, [{ host: '127.0.0.1', port }]);
-    return { id, process: started, address, loopFile: null, statsPort: null, command: `uwsgi ${args.map(rel).join(' ')}` };
+    await waitReady(started, [id === 'uwsgi' ? { host: '127.0.0.1', port } : { path: socketPath }]);
+    return { id, process: started, address: id === 'uwsgi' ? address : `unix:${socketPath}`, loopFile: null, statsPort: null, command: `uwsgi ${args.map(rel).join(' ')}` };
   }
   const spec = OURS[id];
   const statsPort = await freePort();
@@ -145,6 +150,7 @@ export async function startBackend(id: BackendId, dir: string, o: StartBackendOp
     type: spec.type,
     ...(spec.protocol === undefined ? {} : { protocol: spec.protocol }),
     ...(spec.workers === undefined ? {} : { workers: spec.workers }),
+    ...(spec.io === undefined ? {} : { io: spec.io }),
   });
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const waitFor: Address[] = [spec.unix ? { path: socketPath } : { host: '127.0.0.1', port }, { host: '127.0.0.1', port: statsPort }];

@@ -2,7 +2,8 @@
  * @module http-load
  * Issue 14's part of the benchmark (`npm run bench -- --http`): plain node:http, our
  * `protocol: 'http'` app and our SCGI full path behind one nginx, interleaved in rounds with the
- * order alternating; CPU per request from /proc as the main run measures it.
+ * order alternating; CPU per request from /proc as the main run measures it. Issue 13's groups
+ * (`--native`) run through here too, with their own targets.
  */
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +32,8 @@ export interface HttpLoadOptions {
   scgiScratchCli?: string;
   /** Target ids to run (development); all when empty. */
   only: string[];
+  /** Other targets to run instead of issue 14's, the same way (issue 13's groups, scripts/bench/native-load.ts). */
+  targets?: readonly TargetSpec[];
   /**
    * One backend at a time: each round starts every target's backend and its own nginx, warms it
    * up, measures it and stops both before the next. Nothing else of ours is alive during a run
@@ -50,7 +53,7 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
 }
 
 export async function runHttp(o: HttpLoadOptions): Promise<HttpResults> {
-  const all = [
+  const all = o.targets ? [...o.targets] : [
     HTTP_TARGETS[0] as TargetSpec,
     ...(o.diagnose ? HTTP_DIAGNOSIS_TARGETS : []),
     HTTP_TARGETS[1] as TargetSpec,

@@ -130,8 +130,16 @@ export function verdictLines(verdicts: readonly Verdict[]): string[] {
   return verdicts.map((v) => `${v.met === null ? '–' : v.met ? '✓' : '✗'} ${v.target}: ${v.measured}`);
 }
 
+/** The verdicts as the doc files them: a table under "Targets:". */
+export function verdictTable(verdicts: readonly Verdict[]): string[] {
+  return [
+    'Targets:', '', '| issue | target | measured | met |', '| --- | --- | --- | --- |',
+    ...verdicts.map((v) => `| ${v.issue} | ${v.target} | ${v.measured} | ${v.met === null ? 'not measured' : v.met ? '✓ met' : '✗ **not met**'} |`),
+  ];
+}
+
 /** Where a target's CPU differs from the baseline's: user and system time, and nginx's. */
-function costLine(r: HttpResults, a: TargetId, b: TargetId, what: string): string | null {
+export function costLine(r: HttpResults, a: TargetId, b: TargetId, what: string): string | null {
   const sa = r.summaries.find((s) => s.id === a);
   const sb = r.summaries.find((s) => s.id === b);
   if (!sa || !sb) return null;
@@ -141,18 +149,26 @@ function costLine(r: HttpResults, a: TargetId, b: TargetId, what: string): strin
   return `- ${what}: ${x(q.median)} the req/s${spread(q, r.rounds)}; backend CPU ${f1(sa.backendCpuUs)} vs ${f1(sb.backendCpuUs)} µs/request (${x(c.median)}${spread(c, r.rounds)}; ${signed((sa.backendCpuUs ?? NaN) - (sb.backendCpuUs ?? NaN))} µs: user ${signed((sa.backendUserUs ?? NaN) - (sb.backendUserUs ?? NaN))}, system ${signed(sys(sa) - sys(sb))}); nginx ${f1(sa.nginxCpuUs)} vs ${f1(sb.nginxCpuUs)} µs/request.`;
 }
 
+/** The run's table: one row per target, medians over rounds (issue 13's groups print it too). */
+export function summaryTable(r: HttpResults): string[] {
+  const out = [
+    '| target | req/s (median) | min–max | p50 ms | p99 ms | socket errors | non-2xx | backend CPU µs/req | of which user | nginx CPU µs/req | backend RSS MiB | event-loop p99 ms | cores busy outside backend and nginx |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const s of r.summaries) {
+    const other = median(r.perRound.filter((p) => p.measurement.target === s.id).map((p) => p.otherCores));
+    out.push(`| ${s.label} | ${f0(s.rps)} | ${f0(s.rpsMin)}–${f0(s.rpsMax)} | ${f2(s.p50Ms)} | ${f2(s.p99Ms)} | ${s.socketErrors} | ${s.non2xx} | ${f1(s.backendCpuUs)} | ${f1(s.backendUserUs)} | ${f1(s.nginxCpuUs)} | ${f1(s.backendRssMiB)} | ${f2(s.loopP99Ms)} | ${f2(other)} |`);
+  }
+  return out;
+}
+
 export function formatHttp(r: HttpResults): string[] {
   const out: string[] = [];
   const how = r.alone
     ? 'one backend at a time (`--http-alone`): in each round every target gets a fresh backend and an nginx of its own (same config), a warm-up and its run, and both stop before the next target starts; order alternating (A B C … then … C B A)'
     : 'through one nginx, interleaved, order alternating (A B C … then … C B A)';
   out.push(`Each target ${r.rounds} round(s) of \`${r.wrkCommand}\` ${how}; figures are medians over rounds, ratios the median of per-round ratios. HTTP targets: \`upstream { server …; keepalive 64; }\`, \`proxy_http_version 1.1\`, \`proxy_set_header Connection ""\`; SCGI targets: \`scgi_pass\`. Every backend serves scripts/bench/apps/hello-listener.mjs; ours from \`dist/\`, store on unless the label says otherwise, default limits (threads 10, queue 100). Load average ${r.loadAtStart} at the start of the part, ${r.loadAtEnd} at its end.`, '');
-  out.push('| target | req/s (median) | min–max | p50 ms | p99 ms | socket errors | non-2xx | backend CPU µs/req | of which user | nginx CPU µs/req | backend RSS MiB | event-loop p99 ms | cores busy outside backend and nginx |');
-  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const s of r.summaries) {
-    const other = median(r.perRound.filter((p) => p.measurement.target === s.id).map((p) => p.otherCores));
-    out.push(`| ${s.label} | ${f0(s.rps)} | ${f0(s.rpsMin)}–${f0(s.rpsMax)} | ${f2(s.p50Ms)} | ${f2(s.p99Ms)} | ${s.socketErrors} | ${s.non2xx} | ${f1(s.backendCpuUs)} | ${f1(s.backendUserUs)} | ${f1(s.nginxCpuUs)} | ${f1(s.backendRssMiB)} | ${f2(s.loopP99Ms)} | ${f2(other)} |`);
-  }
+  out.push(...summaryTable(r));
   out.push('', 'Ratios (same run):', '');
   const lines = [
     costLine(r, 'ours-http', BASELINE, 'Ours, HTTP, in-process vs plain node:http'),
@@ -183,8 +199,7 @@ export function formatHttpRun(r: HttpResults, m: Machine, command: string, elaps
     `- Versions: Node ${m.node}, nginx ${m.nginx}, wrk ${m.wrk}, ${m.ours}.`,
     `- Command: \`${command}\`; only the HTTP-listener section (issue 14). Took ${Math.round(elapsedS)} s.`, '',
     ...formatHttp(r),
-    'Targets:', '', '| issue | target | measured | met |', '| --- | --- | --- | --- |',
-    ...httpVerdicts(r).map((v) => `| ${v.issue} | ${v.target} | ${v.measured} | ${v.met === null ? 'not measured' : v.met ? '✓ met' : '✗ **not met**'} |`), '',
+    ...verdictTable(httpVerdicts(r)), '',
     '<details><summary>Backend command lines</summary>', '', ...r.commands.map((c) => `- \`${c}\``), '', '</details>', '',
   ];
   return out.join('\n');

@@ -24,6 +24,8 @@ const PHASE_TIMEOUT_MS = 60_000;
 
 export interface LongPollResult {
   held: number;
+  /** The apps' `io` when one was set (issue 13's comparison); absent: the default. */
+  io?: 'native' | 'node';
   apps: number;
   /** RSS of the idle server before any connection. */
   idleRssMiB: number;
@@ -53,7 +55,7 @@ export function openFilesLimit(): number {
   return !match || match[1] === 'unlimited' ? Infinity : Number(match[1]);
 }
 
-export async function runLongPoll(held: number, dir: string): Promise<LongPollResult> {
+export async function runLongPoll(held: number, dir: string, io?: 'native' | 'node'): Promise<LongPollResult> {
   const needFiles = held + 512;
   if (openFilesLimit() < needFiles) {
     throw new Error(`long-poll ${held}: this process may open ${openFilesLimit()} files, needs ${needFiles}; run \`ulimit -n ${needFiles * 2}\` first`);
@@ -67,7 +69,7 @@ export async function runLongPoll(held: number, dir: string): Promise<LongPollRe
   // state they share, and the figure is one process's RSS, as issue 5's target means it. With a
   // worker per app (the default since issue 10) each app has its own copy of that state, so
   // nothing was ever released, and the supervisor's RSS held none of the requests.
-  const app = (name: string, port: number) => ({ name, listen: `127.0.0.1:${port}`, module, type: 'node', workers: 0, threads: THREADS_PER_APP, queue: 0, requestTimeout: 0 });
+  const app = (name: string, port: number) => ({ name, listen: `127.0.0.1:${port}`, module, type: 'node', workers: 0, threads: THREADS_PER_APP, queue: 0, requestTimeout: 0, ...(io === undefined ? {} : { io }) });
   const config = {
     stats: `127.0.0.1:${statsPort}`, dashboard: false, log: { level: 'warn', format: 'json' },
     store: { path: join(dir, `long-poll-${held}.db`) },
@@ -150,6 +152,7 @@ export async function runLongPoll(held: number, dir: string): Promise<LongPollRe
 
     return {
       held,
+      ...(io === undefined ? {} : { io }),
       apps: appCount,
       idleRssMiB: idleRss / 1048576,
       heldRssMiB: heldRss / 1048576,

@@ -9,7 +9,7 @@ import { startBackend } from './backends.js';
 import { startNginx } from './nginx.js';
 import { freePort } from './processes.js';
 import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary.js';
-import { HTTP_TARGETS, TARGETS, type TargetId } from './targets.js';
+import { HTTP_TARGETS, NATIVE_GROUPS, TARGETS, type TargetId } from './targets.js';
 import { runWrk } from './wrk.js';
 
 export interface ProfileOptions {
@@ -28,8 +28,8 @@ export async function runProfile(o: ProfileOptions): Promise<string> {
   const profDir = join(o.dir, 'cpu-prof');
   mkdirSync(profDir, { recursive: true });
   const targetId = o.targetId ?? 'ours-full';
-  // The --http part's targets too (ours-http, ours-http-w1, ours-full-w0, ...).
-  const target = [...TARGETS, ...HTTP_TARGETS].find((t) => t.id === targetId);
+  // The --http and --native parts' targets too (ours-http, ours-full-w0, ours-full-node, ...).
+  const target = [...TARGETS, ...HTTP_TARGETS, ...NATIVE_GROUPS.flatMap((g) => g.targets)].find((t) => t.id === targetId);
   if (!target || target.backend === null) throw new Error(`no Node backend target ${targetId}`);
   const backend = await startBackend(target.backend, o.dir, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
   let requests = 0;

@@ -159,6 +159,19 @@ function ratioLines(results: BenchResults): string[] {
   return lines;
 }
 
+/** Held long-poll requests, a row per run; with an I/O column when the runs named their `io` (issue 13). */
+export function longPollTable(rows: readonly LongPollResult[]): string[] {
+  const io = rows.some((l) => l.io !== undefined);
+  const out = [
+    `| ${io ? 'I/O | ' : ''}held | apps × 1000 threads | idle RSS MiB | RSS held MiB | KiB per request | seen in flight | answered 200 | errors |`,
+    `| ${io ? '--- | ' : ''}---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+  ];
+  for (const l of rows) {
+    out.push(`| ${io ? `${l.io ?? 'default'} | ` : ''}${f0(l.held)} | ${l.apps} | ${f1(l.idleRssMiB)} | ${f1(l.heldRssMiB)} | ${f1(l.perRequestKiB)} | ${f0(l.onlineSeen)} | ${f0(l.answered200)} | ${l.errors}${l.errorSamples.length ? ` (${l.errorSamples.join(', ')})` : ''} |`);
+  }
+  return out;
+}
+
 export function formatRun(results: BenchResults): string {
   const m = results.machine;
   const floor = results.summaries.find((s) => s.id === 'floor');
@@ -195,12 +208,7 @@ export function formatRun(results: BenchResults): string {
   }
 
   out.push('Held long-poll requests (ours, store on, straight to the SCGI port; a fresh server per row):', '');
-  if (results.longPoll.length > 0) {
-    out.push('| held | apps × 1000 threads | idle RSS MiB | RSS held MiB | KiB per request | seen in flight | answered 200 | errors |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const l of results.longPoll) {
-      out.push(`| ${f0(l.held)} | ${l.apps} | ${f1(l.idleRssMiB)} | ${f1(l.heldRssMiB)} | ${f1(l.perRequestKiB)} | ${f0(l.onlineSeen)} | ${f0(l.answered200)} | ${l.errors}${l.errorSamples.length ? ` (${l.errorSamples.join(', ')})` : ''} |`);
-    }
-  }
+  if (results.longPoll.length > 0) out.push(...longPollTable(results.longPoll));
   if (results.longPollError) out.push(`Not completed: ${results.longPollError}`);
   out.push('');
 

@@ -24,21 +24,29 @@ export interface WorkersOptions {
   log(line: string): void;
 }
 
+/**
+ * Runs the parts of a section one after another: a part that throws is logged and kept in
+ * `failures` (its name and the first line of its error), and the next part still runs.
+ */
+export function partRunner(section: string, failures: string[], log: (line: string) => void): (name: string, run: () => Promise<void>) => Promise<void> {
+  return async (name, run) => {
+    log(`${section}: ${name}`);
+    try {
+      await run();
+    } catch (err) {
+      const why = `${name}: ${(err as Error).message.split('\n')[0]}`;
+      failures.push(why);
+      log(`failed: ${why}`);
+    }
+  };
+}
+
 export async function runWorkers(o: WorkersOptions): Promise<WorkersResults> {
   const r: WorkersResults = {
     rounds: o.rounds, secondsPerRun: o.secondsPerRun, cpuBound: [], fullPath: [], storeChecks: [], hangs: [], reload: null, memory: [],
     failures: [], commands: [], cpuMs: CPU_MS, cpuConnections: CPU_CONNECTIONS, helloConnections: HELLO_CONNECTIONS,
   };
-  const part = async (name: string, run: () => Promise<void>): Promise<void> => {
-    o.log(`workers: ${name}`);
-    try {
-      await run();
-    } catch (err) {
-      const why = `${name}: ${(err as Error).message.split('\n')[0]}`;
-      r.failures.push(why);
-      o.log(`failed: ${why}`);
-    }
-  };
+  const part = partRunner('workers', r.failures, o.log);
   await part('CPU-bound app, workers 2 vs 1', async () => {
     const got = await runCpuBound(o);
     r.cpuBound = got.summaries;

@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { startBackend } from './backends.js';
 import { startNginx } from './nginx.js';
 import { freePort } from './processes.js';
-import { HTTP_TARGETS, TARGETS, type BackendId, type TargetId, type TargetSpec } from './targets.js';
+import { HTTP_TARGETS, NATIVE_GROUPS, TARGETS, type BackendId, type TargetId, type TargetSpec } from './targets.js';
 import { runWrk } from './wrk.js';
 
 export const SYSCALL_TARGETS: readonly TargetId[] = ['floor', 'proxy-http10', 'uwsgi', 'ours-nostore', 'ours-full'];
 /** `--syscalls --http`: issue 14's keep-alive targets, where one connection carries many requests. */
 export const HTTP_SYSCALL_TARGETS: readonly TargetId[] = ['proxy-keepalive', 'ours-http', 'ours-http-w1'];
+/** `--native`: issue 13's hello full path on TCP, native I/O against node:net and uWSGI. */
+export const NATIVE_SYSCALL_TARGETS: readonly TargetId[] = ['uwsgi', 'ours-full-native', 'ours-full-node'];
 
 /** The calls a connection costs, in the order they happen; everything else is summed as "other". */
 const PER_CONNECTION = ['epoll_wait', 'epoll_pwait', 'accept4', 'epoll_ctl', 'read', 'write', 'writev', 'shutdown', 'close'];
@@ -63,7 +65,7 @@ export async function countSyscalls(o: SyscallOptions): Promise<SyscallCounts[]>
   if (spawnSync('strace', ['-V']).error) throw new Error('--syscalls needs strace. On Debian or Ubuntu: sudo apt-get install strace');
   const out: SyscallCounts[] = [];
   for (const id of o.targets ?? SYSCALL_TARGETS) {
-    const target = [...TARGETS, ...HTTP_TARGETS].find((t) => t.id === id);
+    const target = [...TARGETS, ...HTTP_TARGETS, ...NATIVE_GROUPS.flatMap((g) => g.targets)].find((t) => t.id === id);
     if (!target || target.backend === null) continue;
     const idle = await straced(target.backend, join(o.dir, `${id}.idle.strace`), o, null);
     const loaded = await straced(target.backend, join(o.dir, `${id}.load.strace`), o, target.front);

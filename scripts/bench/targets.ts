@@ -9,7 +9,10 @@ export type BackendId =
   | 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'
   | 'ours-nostore' | 'ours-full' | 'ours-unix' | 'ours-express' | 'ours-fetch'
   // Issue 14's part (`--http`): protocol: 'http' apps, and the SCGI full path in-process.
-  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0' | 'ours-http-nostore' | 'ours-http-scratch' | 'ours-scgi-scratch';
+  | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0' | 'ours-http-nostore' | 'ours-http-scratch' | 'ours-scgi-scratch'
+  // Issue 13's part (`--native`): each SCGI app with its I/O named (io 'auto' is native where the addon loads), and uWSGI on a Unix socket.
+  | 'uwsgi-unix' | 'ours-full-native' | 'ours-full-node' | 'ours-unix-native' | 'ours-unix-node'
+  | 'ours-express-native' | 'ours-express-node' | 'ours-fetch-native' | 'ours-fetch-node';
 
 export type TargetId = 'nginx-return' | 'floor' | 'proxy-http10' | 'proxy-keepalive' | 'proxy-keepalive-ours-options' | 'uwsgi' | Exclude<BackendId, 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'>;
 
@@ -74,6 +77,34 @@ export const SCGI_SCRATCH_TARGET: TargetSpec = {
   id: 'ours-scgi-scratch', label: 'SCGI → ours from --scgi-scratch, store on, TCP, in-process', backend: 'ours-scgi-scratch', front: scgi,
 };
 
+/**
+ * Issue 13's comparison (`npm run bench -- --native`), in groups that each run interleaved behind
+ * an nginx of their own (scripts/bench/native-load.ts): our native I/O core against node:net
+ * (`io: 'node'`) for the same app, and against uWSGI where the issue sets a target. Our targets
+ * keep every default but `io` (so `workers: 1`, a supervisor and a worker process, as uWSGI runs a
+ * master and a worker).
+ */
+export const NATIVE_GROUPS: ReadonlyArray<{ id: 'tcp' | 'unix' | 'express' | 'fetch'; label: string; targets: readonly TargetSpec[] }> = [
+  { id: 'tcp', label: 'Hello listener, full path (store on), TCP', targets: [
+    { id: 'uwsgi', label: 'SCGI → uWSGI (C core, Python hello), TCP', backend: 'uwsgi', front: scgi },
+    { id: 'ours-full-native', label: 'SCGI → ours, hello, store on, TCP, native I/O', backend: 'ours-full-native', front: scgi },
+    { id: 'ours-full-node', label: 'SCGI → ours, hello, store on, TCP, node:net', backend: 'ours-full-node', front: scgi },
+  ] },
+  { id: 'unix', label: 'Hello listener, full path (store on), Unix socket', targets: [
+    { id: 'uwsgi-unix', label: 'SCGI → uWSGI (C core, Python hello), Unix socket', backend: 'uwsgi-unix', front: scgi },
+    { id: 'ours-unix-native', label: 'SCGI → ours, hello, store on, Unix socket, native I/O', backend: 'ours-unix-native', front: scgi },
+    { id: 'ours-unix-node', label: 'SCGI → ours, hello, store on, Unix socket, node:net', backend: 'ours-unix-node', front: scgi },
+  ] },
+  { id: 'express', label: 'Express 5 hello (store on), TCP', targets: [
+    { id: 'ours-express-native', label: 'SCGI → ours, Express 5 hello, store on, TCP, native I/O', backend: 'ours-express-native', front: scgi },
+    { id: 'ours-express-node', label: 'SCGI → ours, Express 5 hello, store on, TCP, node:net', backend: 'ours-express-node', front: scgi },
+  ] },
+  { id: 'fetch', label: 'Fetch-handler hello (store on), TCP', targets: [
+    { id: 'ours-fetch-native', label: 'SCGI → ours, fetch-handler hello, store on, TCP, native I/O', backend: 'ours-fetch-native', front: scgi },
+    { id: 'ours-fetch-node', label: 'SCGI → ours, fetch-handler hello, store on, TCP, node:net', backend: 'ours-fetch-node', front: scgi },
+  ] },
+];
+
 export interface OursSpec {
   app: 'hello-listener' | 'express-hello' | 'fetch-hello';
   type: 'node' | 'fetch' | 'auto';
@@ -83,6 +114,8 @@ export interface OursSpec {
   protocol?: 'http';
   /** Absent: the default (1 since issue 10); 0 runs the app in the supervisor's process. */
   workers?: number;
+  /** Absent: the default ('auto' since issue 13: the native I/O core where it loads, else node:net). */
+  io?: 'native' | 'node';
 }
 
 /** Our runtime's backends: which app, whether the timing store records, and how it listens. */
@@ -99,4 +132,12 @@ export const OURS: Record<Extract<BackendId, `ours-${string}`>, OursSpec> = {
   'ours-http-nostore': { app: 'hello-listener', type: 'node', store: false, unix: false, protocol: 'http', workers: 0 },
   'ours-http-scratch': { app: 'hello-listener', type: 'node', store: true, unix: false, protocol: 'http', workers: 0 },
   'ours-scgi-scratch': { app: 'hello-listener', type: 'node', store: true, unix: false, workers: 0 },
+  'ours-full-native': { app: 'hello-listener', type: 'node', store: true, unix: false, io: 'native' },
+  'ours-full-node': { app: 'hello-listener', type: 'node', store: true, unix: false, io: 'node' },
+  'ours-unix-native': { app: 'hello-listener', type: 'node', store: true, unix: true, io: 'native' },
+  'ours-unix-node': { app: 'hello-listener', type: 'node', store: true, unix: true, io: 'node' },
+  'ours-express-native': { app: 'express-hello', type: 'auto', store: true, unix: false, io: 'native' },
+  'ours-express-node': { app: 'express-hello', type: 'auto', store: true, unix: false, io: 'node' },
+  'ours-fetch-native': { app: 'fetch-hello', type: 'fetch', store: true, unix: false, io: 'native' },
+  'ours-fetch-node': { app: 'fetch-hello', type: 'fetch', store: true, unix: false, io: 'node' },
 };
