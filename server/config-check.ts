@@ -7,6 +7,7 @@
 import { errors, isDragonError, type DragonError } from '../shared/errors.js';
 import { loadApp } from './app-loader.js';
 import type { RuntimeSettings } from './config.js';
+import { defaultIoMode, nativeFor, nativeUnavailable } from './native/io-choice.js';
 
 export interface AppCheck {
   name: string;
@@ -15,6 +16,8 @@ export interface AppCheck {
   protocol: 'scgi' | 'http';
   /** How the export is served once detected: as a `(req, res)` listener or a fetch handler. */
   type: 'node' | 'fetch' | null;
+  /** SCGI apps: whether the native I/O core will serve it (io 'auto' or 'native'). */
+  native: boolean;
   /** 0: in-process. */
   workers: number;
   threads: number;
@@ -26,10 +29,14 @@ export interface AppCheck {
 export async function checkApps(settings: RuntimeSettings): Promise<AppCheck[]> {
   const checks: AppCheck[] = [];
   for (const [i, app] of settings.apps.entries()) {
-    const base = { name: app.options.name, listen: app.listen, protocol: app.options.protocol ?? 'scgi', workers: app.workers?.count ?? 0, threads: app.options.threads };
+    const protocol = app.options.protocol ?? 'scgi';
+    const io = protocol === 'scgi' ? app.options.io ?? defaultIoMode() : 'node';
+    const native = io === 'node' ? null : nativeFor(settings.limits);
+    const base = { name: app.options.name, listen: app.listen, protocol, native: native?.binding != null, workers: app.workers?.count ?? 0, threads: app.options.threads };
     // An in-process app (workers: 0) was loaded already while the config was checked.
     let handler = app.options.handler;
     try {
+      if (io === 'native' && native?.reason !== undefined) throw nativeUnavailable(app.options.name, native.reason);
       if (!handler && app.source?.kind === 'module') {
         handler = await loadApp(app.source.path, app.source.export, app.source.type, app.options.name, '/');
       }
@@ -51,6 +58,6 @@ export function formatAppChecks(checks: AppCheck[]): string {
     const workers = c.workers === 0 ? 'in-process' : `${c.workers} worker${c.workers === 1 ? '' : 's'}`;
     const head = `${c.name.padEnd(nameWidth)}  ${c.listen.padEnd(listenWidth)}  ${c.protocol.padEnd(4)}  `;
     if (c.error !== undefined) return `${head}FAILED (${c.error.code}, below)\n`;
-    return `${head}${(c.type ?? '?').padEnd(5)}  ${workers}, ${c.threads} thread${c.threads === 1 ? '' : 's'}  ok\n`;
+    return `${head}${(c.type ?? '?').padEnd(5)}  ${workers}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${c.native ? ', native I/O' : ''}  ok\n`;
   }).join('');
 }

@@ -30,15 +30,26 @@ export function defaultIoMode(): IoMode {
 
 const loggedReasons = new Set<string>();
 
+/** The binding that can serve apps under these limits, or why none can. */
+export function nativeFor(limits: ScgiLimits): { binding: NativeBinding; reason?: never } | { binding: null; reason: string } {
+  const load = loadNative();
+  if (load.binding === null) return load;
+  if (limits.maxHeaderBytes > NATIVE_MAX_HEADER_BYTES) {
+    return { binding: null, reason: `limits.maxHeaderBytes ${limits.maxHeaderBytes} is above the native parser's ${NATIVE_MAX_HEADER_BYTES}` };
+  }
+  return { binding: load.binding };
+}
+
+export function nativeUnavailable(app: string, reason: string): Error {
+  return new errors.DOW_ERR_CONFIG(`apps: ${app}`, `io: 'native' cannot be served: ${reason}`);
+}
+
 /** The binding to serve `app` with, or null for node:net; throws when 'native' cannot be had. */
 export function chooseIo(app: string, mode: IoMode, limits: ScgiLimits, log: Logger): NativeBinding | null {
   if (mode === 'node') return null;
-  const load = loadNative();
-  const reason = load.binding === null
-    ? load.reason
-    : limits.maxHeaderBytes > NATIVE_MAX_HEADER_BYTES ? `limits.maxHeaderBytes ${limits.maxHeaderBytes} is above the native parser's ${NATIVE_MAX_HEADER_BYTES}` : null;
-  if (reason === null) return load.binding;
-  if (mode === 'native') throw new errors.DOW_ERR_CONFIG(`apps: ${app}`, `io: 'native' cannot be served: ${reason}`);
+  const { binding, reason } = nativeFor(limits);
+  if (binding !== null) return binding;
+  if (mode === 'native') throw nativeUnavailable(app, reason);
   if (!loggedReasons.has(reason)) {
     loggedReasons.add(reason);
     log.warn(`io 'auto' serves SCGI through node:net: ${reason}`);

@@ -52,7 +52,7 @@ test('check: a good config loads every app, prints one line each, exits 0, and l
   const result = check(file);
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stderr, '');
-  assert.match(result.stdout, new RegExp(`^shop +127\\.0\\.0\\.1:${port} +scgi +node +2 workers, 4 threads +ok$`, 'm'));
+  assert.match(result.stdout, new RegExp(`^shop +127\\.0\\.0\\.1:${port} +scgi +node +2 workers, 4 threads(, native I\\/O)? +ok$`, 'm'));
   assert.match(result.stdout, /^api +unix:\S+api\.sock +http +fetch +in-process, 1 thread +ok$/m);
   assert.match(result.stdout, /good\.json: ok, 2 apps\n$/);
 });
