@@ -84,6 +84,7 @@ typedef struct conn {
   int eof;
   int shut_pending;   /* shutdown(SHUT_WR) once the queue is empty */
   int polled_events;
+  int in_dispatch;    /* JavaScript is handling an event of this connection: see dispatch_conn() */
   dow_head head;
   dow_wq queue;
   struct sockaddr_storage peer;
@@ -131,14 +132,6 @@ static napi_value undefined(napi_env env) {
   napi_value out;
   napi_get_undefined(env, &out);
   return out;
-}
-
-static void dispatch_id(instance *inst, enum event kind, int64_t id) {
-  napi_handle_scope scope;
-  napi_open_handle_scope(inst->env, &scope);
-  napi_value argv[2] = {number(inst->env, kind), number(inst->env, (double)id)};
-  dispatch(inst, 2, argv);
-  napi_close_handle_scope(inst->env, scope);
 }
 
 static void dispatch_errno(instance *inst, enum event kind, int64_t id, int error) {
@@ -220,6 +213,30 @@ static int conn_update_poll(conn *c) {
   return error;
 }
 
+static void fail(instance *inst, int64_t id, int error);
+
+/* An event of connection `id`. What JavaScript asks of the connection meanwhile (start reading,
+   queue a write) is applied to its poll once, after: a connection the app answers and closes
+   inside the event (the usual hello) is then never registered with epoll at all. */
+static void dispatch_conn(instance *inst, int64_t id, size_t argc, napi_value *argv) {
+  conn *c = conn_get(inst, id);
+  if (c == NULL) return;
+  c->in_dispatch++;
+  dispatch(inst, argc, argv);
+  c = conn_get(inst, id);
+  if (c == NULL) return;
+  c->in_dispatch--;
+  if (c->in_dispatch == 0 && conn_update_poll(c) != 0) fail(inst, id, EIO);
+}
+
+static void dispatch_conn_id(instance *inst, enum event kind, int64_t id) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(inst->env, &scope);
+  napi_value argv[2] = {number(inst->env, kind), number(inst->env, (double)id)};
+  dispatch_conn(inst, id, 2, argv);
+  napi_close_handle_scope(inst->env, scope);
+}
+
 /* JavaScript must know a connection before it hears of its end: it counts and times it. */
 static void announce(instance *inst, int64_t id) {
   conn *c = conn_get(inst, id);
@@ -233,7 +250,7 @@ static void announce(instance *inst, int64_t id) {
   argv[1] = number(env, (double)id);
   argv[2] = number(env, (double)c->listener_id);
   peer_values(env, c, &argv[3], &argv[4]);
-  dispatch(inst, 5, argv);
+  dispatch_conn(inst, id, 5, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -244,7 +261,11 @@ static void fail(instance *inst, int64_t id, int error) {
   c->reading = 0;
   c->eof = 1;
   conn_update_poll(c);
-  dispatch_errno(inst, EV_ERROR, id, error);
+  napi_handle_scope scope;
+  napi_open_handle_scope(inst->env, &scope);
+  napi_value argv[3] = {number(inst->env, EV_ERROR), number(inst->env, (double)id), number(inst->env, error)};
+  dispatch_conn(inst, id, 3, argv);
+  napi_close_handle_scope(inst->env, scope);
 }
 
 static void deliver_request(instance *inst, int64_t id, const uint8_t *rest, size_t rest_length) {
@@ -291,7 +312,7 @@ static void deliver_request(instance *inst, int64_t id, const uint8_t *rest, siz
   c->head_done = 1;
   c->reading = 1;
   dow_head_free(&c->head);
-  dispatch(inst, 10, argv);
+  dispatch_conn(inst, id, 10, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -310,7 +331,7 @@ static void deliver_refusal(instance *inst, int64_t id) {
   c->head_done = 1;
   c->reading = 1;
   dow_head_free(&c->head);
-  dispatch(inst, 6, argv);
+  dispatch_conn(inst, id, 6, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -339,7 +360,7 @@ static void conn_read(instance *inst, int64_t id) {
     if (c == NULL) return;
     c->eof = 1;
     conn_update_poll(c);
-    dispatch_id(inst, EV_EOF, id);
+    dispatch_conn_id(inst, EV_EOF, id);
     return;
   }
   if (c->head_done) {
@@ -347,7 +368,7 @@ static void conn_read(instance *inst, int64_t id) {
     napi_open_handle_scope(inst->env, &scope);
     napi_value argv[3] = {number(inst->env, EV_DATA), number(inst->env, (double)id), NULL};
     napi_create_buffer_copy(inst->env, (size_t)n, inst->read_buffer, NULL, &argv[2]);
-    dispatch(inst, 3, argv);
+    dispatch_conn(inst, id, 3, argv);
     napi_close_handle_scope(inst->env, scope);
     return;
   }
@@ -415,7 +436,7 @@ static void on_conn_event(uv_poll_t *handle, int status, int events) {
     }
     if (c->queue.bytes == 0) {
       conn_update_poll(c);
-      dispatch_id(inst, EV_DRAIN, id);
+      dispatch_conn_id(inst, EV_DRAIN, id);
       c = conn_get(inst, id);
       if (c == NULL) return;
     }
@@ -631,6 +652,7 @@ static int send_or_queue(conn *c, struct iovec *iov, size_t count) {
     if (dow_wq_push(&c->queue, (const uint8_t *)iov[i].iov_base + sent, length - sent) != 0) return -ENOMEM;
     sent = 0;
   }
+  if (c->in_dispatch > 0) return 0; /* dispatch_conn() polls for it after */
   return conn_update_poll(c) == 0 ? 0 : -EIO;
 }
 
@@ -702,7 +724,7 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &on);
   if (c == NULL || !c->head_done) return NULL;
   c->reading = on;
-  if (conn_update_poll(c) != 0) return result_int(env, -EIO);
+  if (c->in_dispatch == 0 && conn_update_poll(c) != 0) return result_int(env, -EIO);
   return NULL;
 }
 

@@ -34,6 +34,7 @@ export class NativeSocket extends Duplex {
   encrypted?: boolean;
   private writeDone: Callback | null = null;
   private resetOnClose = false;
+  private closeWhenFinished = false;
   private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -121,7 +122,8 @@ export class NativeSocket extends Duplex {
   }
 
   override _final(callback: Callback): void {
-    const result = this.native.shutdown(this.id);
+    // destroySoon(): the close right after sends the FIN; a shutdown() first would be one more call.
+    const result = this.closeWhenFinished ? 0 : this.native.shutdown(this.id);
     callback(result < 0 ? errnoException(-result, 'shutdown') : null);
   }
 
@@ -136,14 +138,13 @@ export class NativeSocket extends Duplex {
 
   // ── the rest of net.Socket's surface ─────────────────────────────────────────────────────
 
-  /** net.Socket's: end our side, and close once the written bytes are out. */
+  /**
+   * net.Socket's: end our side, and close once the written bytes are out. Through 'finish', not
+   * at once even when the addon took every byte: a write's callback still pending (Writable calls
+   * it on the next tick) would otherwise get an ERR_STREAM_DESTROYED, an Error built per request.
+   */
   destroySoon(): void {
-    // Nothing left to send: close() sends the FIN after what the kernel holds, one call fewer
-    // than shutdown() and close().
-    if (this.writableLength === 0 && this.writeDone === null) {
-      this.destroy();
-      return;
-    }
+    this.closeWhenFinished = true;
     if (this.writable) this.end();
     if (this.writableFinished) this.destroy();
     else this.once('finish', this.destroy);
