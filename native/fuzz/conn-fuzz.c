@@ -25,13 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(condition)                                                                  \
-  do {                                                                                    \
-    if (!(condition)) {                                                                   \
-      fprintf(stderr, "invariant broken at %s:%d: %s\n", __FILE__, __LINE__, #condition); \
-      abort();                                                                            \
-    }                                                                                     \
-  } while (0)
+#include "fuzz-check.h"
+
 
 static const dow_scgi_limits profiles[4] = {
   {65536, 16777216},

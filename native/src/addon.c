@@ -237,6 +237,23 @@ static void dispatch_conn_id(instance *inst, enum event kind, int64_t id) {
   napi_close_handle_scope(inst->env, scope);
 }
 
+/* The arguments every event that introduces a connection starts with: (kind, id, lid, address,
+   port). */
+static void introduce(napi_env env, const conn *c, enum event kind, napi_value *argv) {
+  argv[0] = number(env, kind);
+  argv[1] = number(env, (double)c->id);
+  argv[2] = number(env, (double)c->listener_id);
+  peer_values(env, c, &argv[3], &argv[4]);
+}
+
+/* The head was delivered or refused: from now on bytes go to JavaScript as they come. */
+static void head_handed_over(conn *c) {
+  c->announced = 1;
+  c->head_done = 1;
+  c->reading = 1;
+  dow_head_free(&c->head);
+}
+
 /* JavaScript must know a connection before it hears of its end: it counts and times it. */
 static void announce(instance *inst, int64_t id) {
   conn *c = conn_get(inst, id);
@@ -246,10 +263,7 @@ static void announce(instance *inst, int64_t id) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value argv[5];
-  argv[0] = number(env, EV_WAIT);
-  argv[1] = number(env, (double)id);
-  argv[2] = number(env, (double)c->listener_id);
-  peer_values(env, c, &argv[3], &argv[4]);
+  introduce(env, c, EV_WAIT, argv);
   dispatch_conn(inst, id, 5, argv);
   napi_close_handle_scope(env, scope);
 }
@@ -298,20 +312,14 @@ static void deliver_request(instance *inst, int64_t id, const uint8_t *rest, siz
     words[i * 4 + 3] = pair.value_len;
   }
   napi_value argv[10];
-  argv[0] = number(env, EV_REQUEST);
-  argv[1] = number(env, (double)id);
-  argv[2] = number(env, (double)c->listener_id);
-  peer_values(env, c, &argv[3], &argv[4]);
+  introduce(env, c, EV_REQUEST, argv);
   napi_create_string_latin1(env, (const char *)dow_head_block(&c->head), dow_head_block_length(&c->head), &argv[5]);
   argv[6] = number(env, count);
   argv[7] = number(env, (double)c->head.parser.content_length);
   if (rest_length > 0) napi_create_buffer_copy(env, rest_length, rest, NULL, &argv[8]);
   else argv[8] = undefined(env);
   argv[9] = pairs;
-  c->announced = 1;
-  c->head_done = 1;
-  c->reading = 1;
-  dow_head_free(&c->head);
+  head_handed_over(c);
   dispatch_conn(inst, id, 10, argv);
   napi_close_handle_scope(env, scope);
 }
@@ -322,17 +330,21 @@ static void deliver_refusal(instance *inst, int64_t id) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value argv[6];
-  argv[0] = number(env, EV_BAD);
-  argv[1] = number(env, (double)id);
-  argv[2] = number(env, (double)c->listener_id);
-  peer_values(env, c, &argv[3], &argv[4]);
+  introduce(env, c, EV_BAD, argv);
   napi_create_buffer_copy(env, c->head.replay_length, c->head.replay, NULL, &argv[5]);
-  c->announced = 1;
-  c->head_done = 1;
-  c->reading = 1;
-  dow_head_free(&c->head);
+  head_handed_over(c);
   dispatch_conn(inst, id, 6, argv);
   napi_close_handle_scope(env, scope);
+}
+
+/* The head is incomplete: JavaScript learns of the connection (its headerTimeout runs from now)
+   and the connection is polled for the rest. */
+static void await_head(instance *inst, int64_t id) {
+  announce(inst, id);
+  conn *c = conn_get(inst, id);
+  if (c == NULL) return;
+  c->reading = 1;
+  if (conn_update_poll(c) != 0) fail(inst, id, EIO);
 }
 
 /* Reads once. Before the head is complete the bytes go to the head reader; after, to JS. */
@@ -342,13 +354,7 @@ static void conn_read(instance *inst, int64_t id) {
   ssize_t n = read(c->fd, inst->read_buffer, READ_BUFFER_BYTES);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (!c->head_done) {
-        announce(inst, id);
-        c = conn_get(inst, id);
-        if (c == NULL) return;
-        c->reading = 1;
-      }
-      if (conn_update_poll(c) != 0) fail(inst, id, EIO);
+      if (!c->head_done) await_head(inst, id);
       return;
     }
     fail(inst, id, errno);
@@ -375,11 +381,7 @@ static void conn_read(instance *inst, int64_t id) {
   size_t consumed = 0;
   switch (dow_head_feed(&c->head, inst->read_buffer, (size_t)n, &consumed)) {
     case DOW_HEAD_MORE:
-      announce(inst, id);
-      c = conn_get(inst, id);
-      if (c == NULL) return;
-      c->reading = 1;
-      if (conn_update_poll(c) != 0) fail(inst, id, EIO);
+      await_head(inst, id);
       return;
     case DOW_HEAD_READY:
       deliver_request(inst, id, inst->read_buffer + consumed, (size_t)n - consumed);
@@ -704,24 +706,27 @@ static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   return result_int(env, 0);
 }
 
+/* The arguments (id, flag) of the functions below: the connection (NULL if gone) and the flag. */
+static conn *conn_and_flag(napi_env env, napi_callback_info info, bool *flag) {
+  napi_value argv[2];
+  *flag = false;
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  napi_get_value_bool(env, argv[1], flag);
+  return conn_get(instance_of(env), id_arg(env, argv[0]));
+}
+
 /* close(id, reset): unsent bytes are dropped, as net.Socket's destroy() drops them. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
-  conn *c = conn_get(instance_of(env), id_arg(env, argv[0]));
-  bool reset = false;
-  napi_get_value_bool(env, argv[1], &reset);
+  bool reset;
+  conn *c = conn_and_flag(env, info, &reset);
   if (c != NULL) conn_close(c, reset);
   return NULL;
 }
 
 /* read(id, on): JavaScript's stream paused (false) or wants more (true). */
 static napi_value js_read(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
-  conn *c = conn_get(instance_of(env), id_arg(env, argv[0]));
-  bool on = false;
-  napi_get_value_bool(env, argv[1], &on);
+  bool on;
+  conn *c = conn_and_flag(env, info, &on);
   if (c == NULL || !c->head_done) return NULL;
   c->reading = on;
   if (c->in_dispatch == 0 && conn_update_poll(c) != 0) return result_int(env, -EIO);
@@ -729,11 +734,8 @@ static napi_value js_read(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_set_no_delay(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
-  conn *c = conn_get(instance_of(env), id_arg(env, argv[0]));
-  bool on = false;
-  napi_get_value_bool(env, argv[1], &on);
+  bool on;
+  conn *c = conn_and_flag(env, info, &on);
   if (c != NULL && c->tcp) {
     int flag = on;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof flag);
