@@ -506,7 +506,17 @@ static void on_listener_readable(uv_poll_t *handle, int status, int events) {
   accept_one(l->inst, l);
 }
 
+/* A stop is under way (the socket may be the supervisor's, shared with other workers): a
+   connection whose handshake is done but whose request the kernel holds back for
+   TCP_DEFER_ACCEPT cannot join a full accept queue (backlog 0) and would be reset when the socket
+   closes, so nothing is held back from now on. The next listen() (a new worker) sets it again. */
+static void stop_deferring(listener *l) {
+  int off = 0;
+  if (l->tcp) setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
+}
+
 static void listener_close(listener *l) {
+  stop_deferring(l);
   dow_id_remove(&l->inst->listeners, l->id);
   l->closing = 1;
   uv_timer_stop(&l->pause);
@@ -617,6 +627,7 @@ static napi_value js_set_backlog(napi_env env, napi_callback_info info) {
   int32_t backlog = 0;
   napi_get_value_int32(env, argv[1], &backlog);
   if (l == NULL) return result_int(env, -EBADF);
+  if (backlog == 0) stop_deferring(l);
   return result_int(env, listen(l->fd, backlog) == 0 ? 0 : -errno);
 }
 
