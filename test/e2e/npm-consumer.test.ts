@@ -35,6 +35,8 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
   const shipped = info.files.map((f) => f.path);
   assert.ok(shipped.includes('dist/bin/dragon-on-wheels.js'), 'the CLI is in the package');
   assert.ok(shipped.includes('dist/dashboard/public/index.html'), 'the dashboard page is in the package');
+  assert.ok(shipped.includes('native/src/addon.c') && shipped.includes('native/binding.gyp') && shipped.includes('scripts/build-native.mjs'), 'the native core\'s sources and build script are in the package');
+  assert.ok(!shipped.some((p) => p.startsWith('native/build/') || p.startsWith('native/fuzz/')), 'no build output or fuzz corpus shipped');
   assert.ok(!shipped.some((p) => p.startsWith('test/') || p.startsWith('node_modules/')), 'no tests or dependencies shipped');
 
   const app = join(dir, 'app');
@@ -43,17 +45,18 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
   // (sd_notify's socket) approved in package.json. npm 11.19 lists any other unreviewed one after
   // the install (a future npm will block them); --strict-allow-scripts fails on the explicit ones
   // but only lists an implicit `node-gyp rebuild` (unix-dgram's), so the list is checked too.
-  // Installed from a tarball rather than the registry, npm also counts our own `prepare` (the
-  // build, which needs the sources the package does not ship), named by the tarball's path in
-  // allowScripts; denied, as a registry install never runs it.
+  // Our own install script compiles the native I/O core; installed from a tarball rather than the
+  // registry, it is approved under the tarball's path in allowScripts (npm does not run our
+  // `prepare` for a tarball, as for a registry install).
   const tarball = join(dir, info.filename);
   await writeFile(join(app, 'package.json'), JSON.stringify({
     name: 'consumer', private: true, type: 'module',
-    allowScripts: { 'better-sqlite3': true, 'unix-dgram': true, [`file:${tarball}`]: false },
+    allowScripts: { 'better-sqlite3': true, 'unix-dgram': true, [`file:${tarball}`]: true },
   }, null, 2));
   const installed = await run('npm', ['install', tarball, 'express@5', '--strict-allow-scripts', ...QUIET], { cwd: app, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
   assert.doesNotMatch(installed.stderr, /not yet covered by allowScripts/, installed.stderr);
   await access(join(app, 'node_modules/unix-dgram/build/Release/unix_dgram.node'));
+  await access(join(app, 'node_modules/dragon-on-wheels/native/build/Release/dow_native.node'));
 
   await writeFile(join(app, 'app.mjs'), [
     "import express from 'express';",
@@ -87,6 +90,7 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
     await sleep(50);
   }
 
+  assert.match(output, /UP on 127\.0\.0\.1:\d+ \(shop, 1 worker, Express app\), native I\/O/, 'served by the native I/O core built on install');
   const response = await scgiRequest({ port }, { uri: '/hello?x=1' });
   assert.equal(response.status, 200, response.raw.toString());
   assert.deepEqual(JSON.parse(response.body.toString()), { from: 'express', path: '/hello' });
