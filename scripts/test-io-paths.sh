@@ -18,6 +18,8 @@ echo "=== node:net path (DOW_IO=node)"
 DOW_IO=node run test/integration/*.test.ts
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dow-asan.XXXXXX")
+# Readable by all, as a checkout is: some tests run the server as nobody, which loads this build.
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 echo "=== native path under AddressSanitizer and UBSan"
 npm run --silent build:native -- --asan "$work"
