@@ -22,6 +22,7 @@ import { Phase, type AccessFields, type HostedRequest } from './hosted-request.j
 import type { ScgiLimits } from './protocol/limits.js';
 import type { BodySink } from './body-sink.js';
 import type { Exchange } from './exchange.js';
+import { describePeer } from './peer-name.js';
 import { RequestInfo } from './request-info.js';
 import type { ScgiEnv } from './protocol/header-block.js';
 import { httpResponse, simpleResponse } from './protocol/response-head.js';
@@ -379,8 +380,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   }
 
   peer(): string {
-    const address = this.socket.remoteAddress;
-    return address === undefined ? 'unix socket peer' : `${address}:${this.socket.remotePort ?? ''}`;
+    return describePeer(this.socket.remoteAddress, this.socket.remotePort);
   }
 
   private headWritten(): boolean {

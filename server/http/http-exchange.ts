@@ -20,6 +20,7 @@ import type { AppHandler, AppHost } from '../app-host.js';
 import { CLIENT_CLOSED_STATUS } from '../connection.js';
 import { Phase, type AccessFields, type HostedRequest } from '../hosted-request.js';
 import type { ScgiLimits } from '../protocol/limits.js';
+import { describePeer } from '../peer-name.js';
 import { RequestInfo } from '../request-info.js';
 import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
 
@@ -39,6 +40,15 @@ const kPeer = Symbol('dragon-on-wheels.peer');
 const kTrust = Symbol('dragon-on-wheels.trust');
 const kReadMark = Symbol('dragon-on-wheels.readMark');
 const kWriteMark = Symbol('dragon-on-wheels.writeMark');
+/**
+ * The connection's real peer for log lines: the front end, even after a request presented its
+ * forwarded client on the socket (kPeer keeps the real one from the first request on).
+ */
+export function connectionPeer(socket: Socket): string {
+  const peer = (socket as TrackedSocket)[kPeer];
+  return peer === undefined ? describePeer(socket.remoteAddress, socket.remotePort) : describePeer(peer.address, peer.port);
+}
+
 type TrackedSocket = Socket & {
   [kPeer]?: PeerName;
   /** The listener's trust function with this peer's answer kept (trustForPeer). */
@@ -284,8 +294,7 @@ export class HttpExchange implements HostedRequest {
   }
 
   peer(): string {
-    const peer = this.socket[kPeer];
-    return peer?.address === undefined ? 'unix socket peer' : `${peer.address}:${peer.port ?? ''}`;
+    return connectionPeer(this.socket);
   }
 
   private finish(status: number, outcome: Outcome): void {

@@ -11,7 +11,7 @@ import type { AppHost } from '../app-host.js';
 import type { HostedRequest } from '../hosted-request.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { httpResponse } from '../protocol/response-head.js';
-import { HttpExchange, type HttpListenerState } from './http-exchange.js';
+import { connectionPeer, HttpExchange, type HttpListenerState } from './http-exchange.js';
 import { compileTrust, DEFAULT_TRUST_PROXY } from './trust-proxy.js';
 
 /**
@@ -141,7 +141,7 @@ function onClientError(host: AppHost, err: NodeJS.ErrnoException & { rawPacket?:
     return;
   }
   const status = CLIENT_ERROR_STATUS[code] ?? 400;
-  const peer = socket.remoteAddress === undefined ? 'unix socket peer' : `${socket.remoteAddress}:${socket.remotePort ?? ''}`;
+  const peer = connectionPeer(socket);
   // An SCGI front end pointed at an HTTP port sends a netstring ("70:CONTENT_LENGTH\0...").
   const scgi = err.rawPacket !== undefined && /^\d+:/.test(err.rawPacket.subarray(0, 12).toString('latin1'));
   const detail = scgi ? 'an SCGI request arrived on an HTTP port (this app has protocol: \'http\'; point the front end at it with proxy_pass, or set protocol: \'scgi\')' : err.message;

@@ -229,6 +229,20 @@ test('oversized headers get 431, an oversized body 413, an SCGI request a 400 th
   assert.ok(codes.includes('HPE_HEADER_OVERFLOW') && codes.includes('DOW_ERR_BODY_TOO_LARGE'), JSON.stringify(codes));
 });
 
+test('a malformed request after one that presented a forwarded client is logged with the real peer (the front end)', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: (req, res) => res.end(String(req.socket.remoteAddress)) }]);
+  const conn = await open(rt, 'web');
+  t.after(() => conn.destroy());
+  conn.get('/', { 'x-forwarded-for': '203.0.113.9' });
+  assert.equal((await conn.read()).body, '203.0.113.9', 'loopback is trusted by default: the client is presented');
+  conn.send('GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n');
+  assert.equal((await conn.read()).status, 400);
+  await eventually(() => rt.logs.some((entry) => entry.code === 'HPE_INVALID_HEADER_TOKEN'));
+  const line = rt.logs.find((entry) => entry.code === 'HPE_INVALID_HEADER_TOKEN') as Record<string, unknown>;
+  assert.equal(line.peer, `127.0.0.1:${conn.socket.localPort}`);
+  assert.match(String(line.msg), new RegExp(`^bad HTTP request from 127\\.0\\.0\\.1:${conn.socket.localPort}: `));
+});
+
 test('slowloris: a head trickled slower than headerTimeout is cut with 408 while others are served', async (t) => {
   const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: (_req, res) => res.end('ok') }], {
     limits: { headerTimeoutMs: 400 },
