@@ -52,8 +52,17 @@ function post(port: number, body: Buffer): Promise<Outcome> {
   });
 }
 
+/**
+ * Not under AddressSanitizer (`npm run test:io-paths` sets DOW_TEST_SANITIZED): every process is
+ * several times slower there, which widens the one race a stop has left (a handshake completing
+ * between the supervisor's last accept and its close is reset: docs/architecture.md, "Stopping")
+ * far beyond what this test bounds. It runs natively in `npm test` and on both paths in the Node
+ * lines.
+ */
+const sanitized = process.env.DOW_TEST_SANITIZED ? 'timing-bound: not under AddressSanitizer' : false;
+
 for (const target of ['supervisor', 'process group'] as const) {
-  test(`SIGTERM to the ${target} under POST load: every accepted connection answered, none reset, every answer stored`, async (t) => {
+  test(`SIGTERM to the ${target} under POST load: every accepted connection answered, none reset, every answer stored`, { skip: sanitized }, async (t) => {
     const dir = await makeTempDir('workers-stop');
     t.after(() => removeTempDir(dir));
     const [appPort, statsPort] = await getFreePorts(2);
