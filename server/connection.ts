@@ -286,15 +286,28 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
 
   // ── answers of our own ───────────────────────────────────────────────────────────────────
 
-  /** Writes a complete response of ours and ends the connection. */
+  /**
+   * Writes a complete response of ours and ends the connection. A body still arriving (or held
+   * back in the kernel while the request waited or the app did not read it) is read and dropped
+   * as after an app's early answer: otherwise the socket stays paused, the front end's FIN is
+   * never read, and the connection outlives its request for good (found by
+   * test/integration/native-io-random.test.ts: an app that throws before reading its body).
+   */
   answer(status: number, body: string, outcome: Outcome, extraHeaders = ''): void {
     if (this.phase === Phase.DONE) return;
     this.finish(status, outcome);
+    const sink = this.sink;
     if (!this.closed) {
       this.responseStarted = true;
-      this.socket.end(simpleResponse(status, body, extraHeaders), 'latin1');
+      const response = simpleResponse(status, body, extraHeaders);
+      if (this.parser.headersDone && !this.bodyEnded && this.contentLength > 0) {
+        this.socket.write(response, 'latin1');
+        this.discardRestOfBody();
+      } else {
+        this.socket.end(response, 'latin1');
+      }
     }
-    this.sink?.abort(new Error('request ended by the server'));
+    sink?.abort(new Error('request ended by the server'));
   }
 
   /** The request ran out of time in the app (per-app request timeout). */
