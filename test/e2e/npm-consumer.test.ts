@@ -74,7 +74,8 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
 };\n`);
 
   // The consumer's own npx, from its folder: it must find the package's bin.
-  const child = spawn('npx', ['--no-install', 'dragon-on-wheels', 'serve', 'dragon.config.mjs', '--log-format', 'json'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // io 'auto' as a consumer has it, whatever DOW_IO this run has (Node 22's run sets node).
+  const child = spawn('npx', ['--no-install', 'dragon-on-wheels', 'serve', 'dragon.config.mjs', '--log-format', 'json'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, DOW_IO: '' } });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
