@@ -48,8 +48,15 @@ enum event {
   EV_DATA = 4,    /* (id, bytes): after the head */
   EV_EOF = 5,     /* (id) */
   EV_DRAIN = 6,   /* (id): every queued byte went out */
-  EV_ERROR = 7,   /* (id, errno): a read or write failed; JavaScript closes */
+  EV_ERROR = 7,   /* (id, errno, failed_call): a read or write failed; JavaScript closes */
   EV_ACCEPT_ERROR = 8 /* (lid, errno) */
+};
+
+/* Which call an EV_ERROR reports, so the error names it (pinned in native-binding.ts). */
+enum failed_call {
+  FAILED_READ = 0,
+  FAILED_WRITE = 1, /* a flush of the write queue */
+  FAILED_POLL = 2   /* registering with or polling through the loop */
 };
 
 #define READ_BUFFER_BYTES (64 * 1024)
@@ -193,6 +200,7 @@ static void conn_close(conn *c, int reset) {
 static void on_conn_event(uv_poll_t *handle, int status, int events);
 
 /* Polls for what the connection waits for now: bytes JavaScript wants, or room to write. */
+/* 0, or a libuv error (a negated errno). */
 static int conn_update_poll(conn *c) {
   int events = 0;
   if (c->reading && !c->eof) events |= UV_READABLE;
@@ -213,7 +221,7 @@ static int conn_update_poll(conn *c) {
   return error;
 }
 
-static void fail(instance *inst, int64_t id, int error);
+static void fail(instance *inst, int64_t id, int error, enum failed_call call);
 
 /* An event of connection `id`. What JavaScript asks of the connection meanwhile (start reading,
    queue a write) is applied to its poll once, after: a connection the app answers and closes
@@ -226,7 +234,9 @@ static void dispatch_conn(instance *inst, int64_t id, size_t argc, napi_value *a
   c = conn_get(inst, id);
   if (c == NULL) return;
   c->in_dispatch--;
-  if (c->in_dispatch == 0 && conn_update_poll(c) != 0) fail(inst, id, EIO);
+  if (c->in_dispatch > 0) return;
+  int error = conn_update_poll(c);
+  if (error != 0) fail(inst, id, -error, FAILED_POLL);
 }
 
 static void dispatch_conn_id(instance *inst, enum event kind, int64_t id) {
@@ -268,7 +278,7 @@ static void announce(instance *inst, int64_t id) {
   napi_close_handle_scope(env, scope);
 }
 
-static void fail(instance *inst, int64_t id, int error) {
+static void fail(instance *inst, int64_t id, int error, enum failed_call call) {
   announce(inst, id);
   conn *c = conn_get(inst, id);
   if (c == NULL) return;
@@ -277,8 +287,8 @@ static void fail(instance *inst, int64_t id, int error) {
   conn_update_poll(c);
   napi_handle_scope scope;
   napi_open_handle_scope(inst->env, &scope);
-  napi_value argv[3] = {number(inst->env, EV_ERROR), number(inst->env, (double)id), number(inst->env, error)};
-  dispatch_conn(inst, id, 3, argv);
+  napi_value argv[4] = {number(inst->env, EV_ERROR), number(inst->env, (double)id), number(inst->env, error), number(inst->env, call)};
+  dispatch_conn(inst, id, 4, argv);
   napi_close_handle_scope(inst->env, scope);
 }
 
@@ -297,7 +307,7 @@ static void deliver_request(instance *inst, int64_t id, const uint8_t *rest, siz
     void *data;
     if (napi_create_arraybuffer(env, (size_t)count * 4 * sizeof(uint32_t), &data, &buffer) != napi_ok) {
       napi_close_handle_scope(env, scope);
-      fail(inst, id, ENOMEM);
+      fail(inst, id, ENOMEM, FAILED_READ);
       return;
     }
     napi_create_typedarray(env, napi_uint32_array, (size_t)count * 4, buffer, 0, &pairs);
@@ -344,7 +354,8 @@ static void await_head(instance *inst, int64_t id) {
   conn *c = conn_get(inst, id);
   if (c == NULL) return;
   c->reading = 1;
-  if (conn_update_poll(c) != 0) fail(inst, id, EIO);
+  int error = conn_update_poll(c);
+  if (error != 0) fail(inst, id, -error, FAILED_POLL);
 }
 
 /* Reads once. Before the head is complete the bytes go to the head reader; after, to JS. */
@@ -357,7 +368,7 @@ static void conn_read(instance *inst, int64_t id) {
       if (!c->head_done) await_head(inst, id);
       return;
     }
-    fail(inst, id, errno);
+    fail(inst, id, errno, FAILED_READ);
     return;
   }
   if (n == 0) {
@@ -390,12 +401,14 @@ static void conn_read(instance *inst, int64_t id) {
       deliver_refusal(inst, id);
       break;
     case DOW_HEAD_NOMEM:
-      fail(inst, id, ENOMEM);
+      fail(inst, id, ENOMEM, FAILED_READ);
       return;
   }
   /* Back from JavaScript: the app may have answered and closed already. */
   c = conn_get(inst, id);
-  if (c != NULL && conn_update_poll(c) != 0) fail(inst, id, EIO);
+  if (c == NULL) return;
+  int error = conn_update_poll(c);
+  if (error != 0) fail(inst, id, -error, FAILED_POLL);
 }
 
 /* Sends what the queue holds; 0 when it is empty now or the kernel is full, else an errno. */
@@ -427,13 +440,21 @@ static void on_conn_event(uv_poll_t *handle, int status, int events) {
   int64_t id = c->id;
   if (conn_get(inst, id) != c) return; /* closed: its uv_close is pending */
   if (status < 0) {
-    fail(inst, id, -status);
+    /* libuv reports a socket error (POLLERR: a reset, a refused write) as UV_EBADF; the real
+       error is the socket's, and it belongs to what the connection was waiting to do. */
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (status == UV_EBADF && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0) {
+      fail(inst, id, error, c->queue.bytes > 0 ? FAILED_WRITE : FAILED_READ);
+    } else {
+      fail(inst, id, -status, FAILED_POLL);
+    }
     return;
   }
   if (events & UV_WRITABLE) {
     int error = conn_flush(c);
     if (error != 0) {
-      fail(inst, id, error);
+      fail(inst, id, error, FAILED_WRITE);
       return;
     }
     if (c->queue.bytes == 0) {

@@ -9,7 +9,7 @@
  *                                                └──sweep: 504 / 408 / 413, or a cut──▶ DONE
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { errors, type DragonError } from '../../shared/errors.js';
 import { Outcome } from '../../shared/timing-row.js';
@@ -20,7 +20,7 @@ import type { AppHandler, AppHost } from '../app-host.js';
 import { CLIENT_CLOSED_STATUS } from '../connection.js';
 import { Phase, type AccessFields, type HostedRequest } from '../hosted-request.js';
 import type { ScgiLimits } from '../protocol/limits.js';
-import { describePeer } from '../peer-name.js';
+import { describePeer, peerOf, type PeerName } from '../peer-name.js';
 import { RequestInfo } from '../request-info.js';
 import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
 
@@ -58,12 +58,6 @@ type TrackedSocket = Socket & {
   _peername?: PeerName;
   encrypted?: boolean;
 };
-interface PeerName {
-  address?: string | undefined;
-  port?: number | undefined;
-  family?: string | undefined;
-}
-
 export class HttpExchange implements HostedRequest {
   phase = Phase.QUEUED;
   readonly acceptedAt = performance.now();
@@ -166,7 +160,7 @@ export class HttpExchange implements HostedRequest {
     const client = this.client;
     if (client.forwarded) {
       const address = client.address;
-      socket._peername = address === undefined ? socket[kPeer] : { address, port: undefined, family: isIP(address) === 6 ? 'IPv6' : 'IPv4' };
+      socket._peername = address === undefined ? socket[kPeer] : peerOf(address, undefined);
       socket.encrypted = client.https;
     } else if (socket._peername !== socket[kPeer] && socket[kPeer] !== undefined) {
       socket._peername = socket[kPeer];

@@ -19,6 +19,9 @@ export const enum NativeEvent {
   ACCEPT_ERROR = 8,
 }
 
+/** Which call an ERROR event reports, as the syscall its error names; addon.c's `enum failed_call`. */
+export const FAILED_CALL: readonly string[] = ['read', 'write', 'poll'];
+
 export type Dispatch = (kind: NativeEvent, id: number, ...args: unknown[]) => void;
 
 export interface NativeBinding {

@@ -9,7 +9,7 @@ import { errors } from '../../shared/errors.js';
 import { envFromPairs, type ScgiEnv } from '../protocol/header-block.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { errnoException } from './errno.js';
-import { NativeEvent, type NativeBinding } from './native-binding.js';
+import { FAILED_CALL, NativeEvent, type NativeBinding } from './native-binding.js';
 import { NativeSocket } from './native-socket.js';
 
 export interface NativeListenerOwner {
@@ -111,7 +111,7 @@ function dispatch(kind: NativeEvent, id: number, a?: unknown, b?: unknown, c?: u
       state.sockets.get(id)?.onNativeDrain();
       return;
     case NativeEvent.ERROR:
-      state.sockets.get(id)?.onNativeError(a as number, 'read');
+      state.sockets.get(id)?.onNativeError(a as number, FAILED_CALL[b as number] ?? 'read');
       return;
     case NativeEvent.ACCEPT_ERROR:
       state.owners.get(id)?.acceptError(errnoException(a as number, 'accept'));

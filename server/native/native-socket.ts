@@ -10,17 +10,11 @@
  * refuses stops the addon reading until _read() asks again.
  */
 import { Duplex } from 'node:stream';
-import { isIP } from 'node:net';
+import { peerOf, type PeerName } from '../peer-name.js';
 import { errnoException } from './errno.js';
 import type { NativeBinding } from './native-binding.js';
 
 type Callback = (err?: Error | null) => void;
-
-interface Peer {
-  address: string;
-  port: number | undefined;
-  family: string;
-}
 
 export class NativeSocket extends Duplex {
   bytesRead = 0;
@@ -30,7 +24,7 @@ export class NativeSocket extends Duplex {
   /** Set by node:http's ServerResponse.assignSocket. */
   _httpMessage: unknown = null;
   /** What Node's net.Socket caches its peer in; presentClient() (node-adapter.ts) overrides it. */
-  _peername: Peer | undefined;
+  _peername: PeerName | undefined;
   encrypted?: boolean;
   private writeDone: Callback | null = null;
   private resetOnClose = false;
@@ -44,7 +38,7 @@ export class NativeSocket extends Duplex {
     port: number | undefined,
   ) {
     super({ allowHalfOpen: true });
-    if (address !== undefined) this._peername = { address, port, family: isIP(address) === 6 ? 'IPv6' : 'IPv4' };
+    if (address !== undefined) this._peername = peerOf(address, port);
   }
 
   get remoteAddress(): string | undefined {

@@ -141,6 +141,49 @@ test('a large response to a client that stops reading waits in the kernel, not i
   await eventually(() => native.binding?.counts().connections === 0);
 });
 
+test("a write that fails in the addon's queue is reported as a write error, a failed read as a read error", { skip }, async (t) => {
+  const errors: NodeJS.ErrnoException[] = [];
+  const rt = await startRuntime(t, [{
+    name: 'big',
+    io: 'native',
+    halfClose: 'answer',
+    node(req, res) {
+      res.socket?.on('error', (err) => errors.push(err));
+      const chunk = Buffer.alloc(64 * 1024, 'z');
+      // Until the kernel's buffers are full and the rest waits in the addon's queue.
+      const pump = (): void => {
+        while (res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      if (req.url === '/write') pump();
+    },
+  }]);
+  const target = rt.targets.get('big') as { port: number };
+
+  // The front end half-closes (nothing more to read), stops reading, then resets: the queued
+  // bytes' next send fails.
+  const writer = connect(target.port, '127.0.0.1');
+  writer.on('error', () => {});
+  writer.end(encodeScgiRequest({ uri: '/write' }));
+  writer.pause();
+  await eventually(() => (native.binding?.counts().queuedBytes ?? 0) > 0);
+  writer.resetAndDestroy();
+  await eventually(() => errors.length === 1);
+  assert.equal(errors[0]?.syscall, 'write', String(errors[0]));
+  assert.ok(['EPIPE', 'ECONNRESET'].includes(errors[0]?.code ?? ''), String(errors[0]));
+
+  // Reset while the app holds the request and the addon reads for the end of it.
+  const reader = connect(target.port, '127.0.0.1');
+  reader.on('error', () => {});
+  reader.write(encodeScgiRequest({ uri: '/hold' }));
+  await eventually(() => rt.figures().get('big_online') === '1');
+  reader.resetAndDestroy();
+  await eventually(() => errors.length === 2);
+  assert.equal(errors[1]?.syscall, 'read', String(errors[1]));
+  assert.equal(errors[1]?.code, 'ECONNRESET');
+  await eventually(() => native.binding?.counts().connections === 0);
+});
+
 test('a large request body is streamed to a slow app with pause and resume, intact', { skip }, async (t) => {
   const body = Buffer.alloc(8 * 1024 * 1024);
   for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);

@@ -8,10 +8,11 @@
  * ~100 µs for building the pair directly, and the parser route reports httpVersion 1.0.
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { BodySink } from '../../body-sink.js';
 import { exchangeOf, type Exchange } from '../../exchange.js';
+import { peerOf } from '../../peer-name.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import { storeCgiHeader } from './cgi-header.js';
 import { internalSymbol } from './internal-symbol.js';
@@ -172,11 +173,7 @@ function presentClient(socket: Socket, env: Record<string, string>): void {
   if (address) {
     // net.Socket answers remoteAddress/remotePort/remoteFamily from this cache once it is set
     // (pinned in test/unit/node-internals.test.ts); cheaper than redefining the getters.
-    (socket as Socket & { _peername: unknown })._peername = {
-      address,
-      port: Number(env.REMOTE_PORT) || undefined,
-      family: isIP(address) === 6 ? 'IPv6' : 'IPv4',
-    };
+    (socket as Socket & { _peername: unknown })._peername = peerOf(address, Number(env.REMOTE_PORT) || undefined);
   }
   if (isHttps(env)) (socket as Socket & { encrypted?: boolean }).encrypted = true;
 }
