@@ -7,7 +7,7 @@
 import { errors, isDragonError, type DragonError } from '../shared/errors.js';
 import { loadApp } from './app-loader.js';
 import type { RuntimeSettings } from './config.js';
-import { defaultIoMode, nativeFor, nativeUnavailable } from './native/io-choice.js';
+import { decideIo, defaultIoMode } from './native/io-choice.js';
 
 export interface AppCheck {
   name: string;
@@ -30,13 +30,12 @@ export async function checkApps(settings: RuntimeSettings): Promise<AppCheck[]> 
   const checks: AppCheck[] = [];
   for (const [i, app] of settings.apps.entries()) {
     const protocol = app.options.protocol ?? 'scgi';
-    const io = protocol === 'scgi' ? app.options.io ?? defaultIoMode() : 'node';
-    const native = io === 'node' ? null : nativeFor(settings.limits);
-    const base = { name: app.options.name, listen: app.listen, protocol, native: native?.binding != null, workers: app.workers?.count ?? 0, threads: app.options.threads };
+    const io = decideIo(app.options.name, protocol === 'scgi' ? app.options.io ?? defaultIoMode() : 'node', settings.limits);
+    const base = { name: app.options.name, listen: app.listen, protocol, native: io.binding !== null, workers: app.workers?.count ?? 0, threads: app.options.threads };
     // An in-process app (workers: 0) was loaded already while the config was checked.
     let handler = app.options.handler;
     try {
-      if (io === 'native' && native?.reason !== undefined) throw nativeUnavailable(app.options.name, native.reason);
+      if (io.error !== undefined) throw io.error;
       if (!handler && app.source?.kind === 'module') {
         handler = await loadApp(app.source.path, app.source.export, app.source.type, app.options.name, '/');
       }

@@ -31,7 +31,7 @@ export function defaultIoMode(): IoMode {
 const loggedReasons = new Set<string>();
 
 /** The binding that can serve apps under these limits, or why none can. */
-export function nativeFor(limits: ScgiLimits): { binding: NativeBinding; reason?: never } | { binding: null; reason: string } {
+function nativeFor(limits: ScgiLimits): { binding: NativeBinding; reason?: never } | { binding: null; reason: string } {
   const load = loadNative();
   if (load.binding === null) return load;
   if (limits.maxHeaderBytes > NATIVE_MAX_HEADER_BYTES) {
@@ -40,19 +40,31 @@ export function nativeFor(limits: ScgiLimits): { binding: NativeBinding; reason?
   return { binding: load.binding };
 }
 
-export function nativeUnavailable(app: string, reason: string): Error {
-  return new errors.DOW_ERR_CONFIG(`apps: ${app}`, `io: 'native' cannot be served: ${reason}`);
+export interface IoDecision {
+  /** The binding to serve with, or null for node:net. */
+  binding: NativeBinding | null;
+  /** Why 'auto' falls back to node:net. */
+  fallback?: string;
+  /** Why 'native' cannot be served: a config error. */
+  error?: Error;
+}
+
+/** What `app`'s listener gets under `mode`, decided without acting on it (`check` reports it). */
+export function decideIo(app: string, mode: IoMode, limits: ScgiLimits): IoDecision {
+  if (mode === 'node') return { binding: null };
+  const { binding, reason } = nativeFor(limits);
+  if (binding !== null) return { binding };
+  if (mode === 'native') return { binding: null, error: new errors.DOW_ERR_CONFIG(`apps: ${app}`, `io: 'native' cannot be served: ${reason}`) };
+  return { binding: null, fallback: reason };
 }
 
 /** The binding to serve `app` with, or null for node:net; throws when 'native' cannot be had. */
 export function chooseIo(app: string, mode: IoMode, limits: ScgiLimits, log: Logger): NativeBinding | null {
-  if (mode === 'node') return null;
-  const { binding, reason } = nativeFor(limits);
-  if (binding !== null) return binding;
-  if (mode === 'native') throw nativeUnavailable(app, reason);
-  if (!loggedReasons.has(reason)) {
-    loggedReasons.add(reason);
-    log.warn(`io 'auto' serves SCGI through node:net: ${reason}`);
+  const { binding, fallback, error } = decideIo(app, mode, limits);
+  if (error !== undefined) throw error;
+  if (fallback !== undefined && !loggedReasons.has(fallback)) {
+    loggedReasons.add(fallback);
+    log.warn(`io 'auto' serves SCGI through node:net: ${fallback}`);
   }
-  return null;
+  return binding;
 }
