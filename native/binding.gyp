@@ -6,6 +6,7 @@
         ["OS=='linux'", {
           "sources": [
             "src/addon.c",
+            "src/conn-machine.c",
             "src/head-reader.c",
             "src/id-table.c",
             "src/scgi-parse.c",

@@ -5,6 +5,8 @@
 # the run's figures; a crash leaves its input in the temporary directory and exits non-zero.
 #   scgi-parse  the SCGI parser (native/fuzz/scgi-parse-fuzz.c)
 #   conn        a connection's head reader, write queue and id table (native/fuzz/conn-fuzz.c)
+#   machine     the connection state machine with a scripted socket, loop and JavaScript
+#               (native/fuzz/machine-fuzz.c)
 # Needs: apt-get install clang libclang-rt-14-dev (libFuzzer for clang 14, Debian 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,8 @@ target=${2:-scgi-parse}
 case "$target" in
   scgi-parse) sources=(native/src/scgi-parse.c native/fuzz/scgi-parse-fuzz.c); seeds=native/fuzz/corpus ;;
   conn) sources=(native/src/scgi-parse.c native/src/head-reader.c native/src/write-queue.c native/src/id-table.c native/fuzz/conn-fuzz.c); seeds=native/fuzz/conn-corpus ;;
-  *) echo "fuzz.sh: unknown target $target (scgi-parse or conn)" >&2; exit 2 ;;
+  machine) sources=(native/src/scgi-parse.c native/src/head-reader.c native/src/write-queue.c native/src/id-table.c native/src/conn-machine.c native/fuzz/machine-fuzz.c); seeds=native/fuzz/machine-corpus ;;
+  *) echo "fuzz.sh: unknown target $target (scgi-parse, conn or machine)" >&2; exit 2 ;;
 esac
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz.sh: clang is missing (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }

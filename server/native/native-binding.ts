@@ -36,7 +36,8 @@ export interface NativeBinding {
   writev(id: number, data: Buffer[]): number;
   shutdown(id: number): number;
   close(id: number, reset: boolean): void;
-  read(id: number, on: boolean): number | undefined;
+  /** Reading on (the stream wants bytes) or off (paused): 0, or -errno if polling failed. */
+  read(id: number, on: boolean): number;
   setNoDelay(id: number, on: boolean): void;
   counts(): { connections: number; listeners: number; queuedBytes: number };
 }

@@ -63,7 +63,7 @@ export class NativeSocket extends Duplex {
   onNativeData(chunk: Buffer): void {
     this.bytesRead += chunk.length;
     this.idleTimer?.refresh();
-    if (!this.push(chunk)) this.native.read(this.id, false);
+    if (!this.push(chunk)) this.setReading(false);
   }
 
   onNativeEnd(): void {
@@ -86,7 +86,12 @@ export class NativeSocket extends Duplex {
   // ── Duplex ───────────────────────────────────────────────────────────────────────────────
 
   override _read(): void {
-    this.native.read(this.id, true);
+    this.setReading(true);
+  }
+
+  private setReading(on: boolean): void {
+    const result = this.native.read(this.id, on);
+    if (result < 0) this.destroy(errnoException(-result, 'poll'));
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {

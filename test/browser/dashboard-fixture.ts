@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import type { HistoryReader } from '../../shared/history.js';
 import type { RuntimeControl } from '../../shared/runtime-control.js';
+import { withoutSanitizer } from '../helpers/sanitizer-env.js';
 
 /*
  * The callbacks given to page.evaluate and friends run in the page, but are type-checked here,
@@ -67,6 +68,7 @@ export async function openBrowserOn(dashboard: RunningDashboard): Promise<Dashbo
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
+    env: withoutSanitizer(),
     // No sandbox: CI runs as root, where chromium's sandbox cannot start.
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });

@@ -17,6 +17,7 @@ import { createFakeRuntime } from '../browser/fake-runtime.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
+import { withoutSanitizer } from '../helpers/sanitizer-env.js';
 
 const TOKEN = 'nginx-dashboard-Zk3v9QpL2mX8rT4wB6yN1cJ5';
 const NAME = 'dash.test';
@@ -61,6 +62,7 @@ test('the dashboard behind nginx with TLS: login, a limit change, the live strea
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
+    env: withoutSanitizer(),
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', `--host-resolver-rules=MAP ${NAME} 127.0.0.1`],
   });
   t.after(() => browser.close());

@@ -12,6 +12,7 @@ import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js
 import { inlineApp, startMetricsSupervisor } from '../helpers/metrics.js';
 import { sleep } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { withoutSanitizer } from '../helpers/sanitizer-env.js';
 
 const ALERTS = fileURLToPath(new URL('../../docs/monitoring/alerts.yml', import.meta.url));
 const DASHBOARD = fileURLToPath(new URL('../../docs/monitoring/grafana-dashboard.json', import.meta.url));
@@ -61,7 +62,7 @@ async function startPrometheus(t: { after(fn: () => Promise<void>): void }, targ
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  ], { stdio: ['ignore', 'ignore', 'pipe'], env: withoutSanitizer() });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()).length > 20_000 && (stderr = stderr.slice(-10_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

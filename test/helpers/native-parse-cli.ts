@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DragonError } from '../../shared/errors.js';
 import { ScgiParser } from '../../server/protocol/scgi-parser.js';
 import type { ScgiLimits } from '../../server/protocol/limits.js';
+import { withoutSanitizer } from './sanitizer-env.js';
 
 export const NATIVE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'native');
 
@@ -107,21 +108,21 @@ export function parseWithTs(wire: Buffer, limits: ParserLimits, cuts: readonly n
 export function buildParseCli(dir: string): string {
   const out = join(dir, 'parse-cli');
   execFileSync('cc', ['-std=c99', '-O1', '-Wall', '-Wextra', '-Wpedantic', '-Wconversion', '-Werror', '-o', out,
-    join(NATIVE_DIR, 'src', 'scgi-parse.c'), join(NATIVE_DIR, 'test', 'parse-cli.c')], { stdio: 'pipe' });
+    join(NATIVE_DIR, 'src', 'scgi-parse.c'), join(NATIVE_DIR, 'test', 'parse-cli.c')], { stdio: 'pipe', env: withoutSanitizer() });
   return out;
 }
 
 export function parseWithC(cli: string, wire: Buffer, limits: ParserLimits, cuts: readonly number[] = [], workspace: 'lazy' | 'full' = 'lazy'): ParseResult {
   const args = ['--max-header-bytes', String(limits.maxHeaderBytes), '--max-body-bytes', String(limits.maxBodyBytes), '--workspace', workspace];
   if (cuts.length > 0) args.push('--split', cuts.join(','));
-  const run = spawnSync(cli, args, { input: wire, encoding: 'latin1' });
+  const run = spawnSync(cli, args, { input: wire, encoding: 'latin1', env: withoutSanitizer() });
   if (run.status !== 0) throw new Error(`parse-cli exited with ${run.status ?? run.signal}: ${run.stderr}`);
   return JSON.parse(run.stdout) as ParseResult;
 }
 
 /** Debian's clang, if installed, with libFuzzer (package libclang-rt-14-dev on bookworm). */
 export function findClang(): string | null {
-  const probe = spawnSync('clang', ['--version'], { encoding: 'utf8' });
+  const probe = spawnSync('clang', ['--version'], { encoding: 'utf8', env: withoutSanitizer() });
   return probe.status === 0 ? 'clang' : null;
 }
 
@@ -129,11 +130,16 @@ export function findClang(): string | null {
 export const FUZZ_TARGETS = {
   'scgi-parse': { sources: ['src/scgi-parse.c', 'fuzz/scgi-parse-fuzz.c'], corpus: 'fuzz/corpus', dict: 'fuzz/scgi.dict' },
   conn: { sources: ['src/scgi-parse.c', 'src/head-reader.c', 'src/write-queue.c', 'src/id-table.c', 'fuzz/conn-fuzz.c'], corpus: 'fuzz/conn-corpus', dict: 'fuzz/scgi.dict' },
+  machine: {
+    sources: ['src/scgi-parse.c', 'src/head-reader.c', 'src/write-queue.c', 'src/id-table.c', 'src/conn-machine.c', 'fuzz/machine-fuzz.c'],
+    corpus: 'fuzz/machine-corpus',
+    dict: 'fuzz/scgi.dict',
+  },
 } as const;
 export type FuzzTarget = keyof typeof FUZZ_TARGETS;
 
 /** A fuzzer, as scripts/fuzz.sh builds it. */
 export function buildFuzzer(out: string, target: FuzzTarget = 'scgi-parse'): void {
   execFileSync('clang', ['-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all', '-std=gnu11',
-    '-o', out, ...FUZZ_TARGETS[target].sources.map((source) => join(NATIVE_DIR, source))], { stdio: 'pipe' });
+    '-o', out, ...FUZZ_TARGETS[target].sources.map((source) => join(NATIVE_DIR, source))], { stdio: 'pipe', env: withoutSanitizer() });
 }

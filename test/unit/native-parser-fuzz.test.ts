@@ -1,6 +1,7 @@
 /**
- * Short libFuzzer runs of the native core under ASan and UBSan: the SCGI parser, and the pieces a
- * connection is made of (head reader, write queue, id table) against plain models. The long runs
+ * Short libFuzzer runs of the native core under ASan and UBSan: the SCGI parser, the pieces a
+ * connection is made of (head reader, write queue, id table) against plain models, and the
+ * connection state machine with a scripted socket, loop and JavaScript. The long runs
  * are scripts/fuzz.sh, their figures in docs/architecture.md. Needs Debian's clang and libFuzzer
  * (clang, libclang-rt-14-dev): in CI a missing clang fails the tests, elsewhere they skip.
  */
@@ -11,6 +12,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FUZZ_TARGETS, NATIVE_DIR, buildFuzzer, findClang, type FuzzTarget } from '../helpers/native-parse-cli.js';
+import { withoutSanitizer } from '../helpers/sanitizer-env.js';
 
 const clang = findClang();
 const skip = clang === null && !process.env.CI ? 'clang is not installed (apt-get install clang libclang-rt-14-dev)' : false;
@@ -18,6 +20,7 @@ const skip = clang === null && !process.env.CI ? 'clang is not installed (apt-ge
 const RUNS: Array<[FuzzTarget, number, string]> = [
   ['scgi-parse', 20, 'the SCGI parser'],
   ['conn', 15, "a connection's head reader, write queue and id table"],
+  ['machine', 15, 'the connection state machine, with a scripted socket, loop and JavaScript'],
 ];
 
 for (const [target, seconds, what] of RUNS) {
@@ -33,7 +36,7 @@ for (const [target, seconds, what] of RUNS) {
     const { corpus, dict } = FUZZ_TARGETS[target];
     const args = [`-max_total_time=${seconds}`, '-runs=50000000', '-timeout=10', '-rss_limit_mb=2048', `-artifact_prefix=${dir}/`,
       `-dict=${join(NATIVE_DIR, dict)}`, join(dir, 'corpus'), join(NATIVE_DIR, corpus)];
-    const child = spawn(fuzzer, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(fuzzer, args, { stdio: ['ignore', 'ignore', 'pipe'], env: withoutSanitizer() });
     let log = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       log = (log + text).slice(-20_000);

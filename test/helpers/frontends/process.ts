@@ -8,6 +8,7 @@ import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { getFreePort, makeTempDir, removeTempDir } from '../free-port.js';
+import { withoutSanitizer } from '../sanitizer-env.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const READY_POLL_MS = 25;
@@ -106,7 +107,7 @@ async function launch(name: string, port: number, dir: string, plan: LaunchPlan)
   for (const [file, text] of Object.entries(plan.files ?? {})) await writeFile(join(dir, file), text);
 
   // detached: the front end leads its own process group, so stop() reaches the workers too.
-  const child = spawn(plan.command, plan.args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(plan.command, plan.args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: withoutSanitizer() });
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT_BYTES);
