@@ -1,6 +1,6 @@
 /**
  * @module sanitizer-env
- * `npm run test:io-paths` runs the suite once with AddressSanitizer's runtime preloaded into every
+ * `npm run test:asan` runs the suite once with AddressSanitizer's runtime preloaded into every
  * process (LD_PRELOAD), for the sanitized build of the native core that Node loads. Programs that
  * are not Node do not load that core and get the environment without it: Chromium hangs at start
  * under a preloaded ASan, and the clang-built fuzzers carry an ASan runtime of their own, which

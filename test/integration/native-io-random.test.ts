@@ -5,7 +5,7 @@
  * later, stream a large body, read theirs slowly or throw. Whatever happens, the server keeps
  * serving, and every connection is gone (from the server, and from the addon) once its client is.
  * The same sessions run on node:net, the reference. Under
- * `npm run test:io-paths` this runs against the AddressSanitizer build, where any memory error in
+ * `npm run test:asan` this runs against the AddressSanitizer build, where any memory error in
  * the addon's event handling aborts the run. Bounded: 150 sessions, 15 at a time.
  */
 import { test } from 'node:test';

@@ -3,7 +3,7 @@
  * give the same bytes out on both paths, backpressure holds both ways, no connection is left
  * behind in C, and the choice of path ('auto', 'native', 'node', DOW_IO) behaves as documented.
  * The rest of the suite runs on the native core too (io 'auto'), and once more on node:net and
- * under AddressSanitizer in `npm run test:io-paths`.
+ * under AddressSanitizer in `npm run test:asan`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -151,7 +151,7 @@ test('a flood of malformed requests writes one log line a second per kind, with 
   const flood = async (n: number): Promise<void> => {
     for (let i = 0; i < n; i++) assert.equal(parseScgiResponse(await sendRaw(target, Buffer.from('garbage\r\n\r\n'))).status, 400);
   };
-  // 60 in well under a second, even under AddressSanitizer on a loaded machine (test:io-paths).
+  // 60 in well under a second, even under AddressSanitizer on a loaded machine (test:asan).
   await flood(60);
   const lines = (): Array<Record<string, unknown>> => rt.logs.filter((l) => l.code === 'DOW_ERR_NETSTRING_LENGTH');
   assert.equal(lines().length, 1);

@@ -53,7 +53,7 @@ function post(port: number, body: Buffer): Promise<Outcome> {
 }
 
 /**
- * Not under AddressSanitizer (`npm run test:io-paths` sets DOW_TEST_SANITIZED): every process is
+ * Not under AddressSanitizer (`npm run test:asan` sets DOW_TEST_SANITIZED): every process is
  * several times slower there, which widens the one race a stop has left (a handshake completing
  * between the supervisor's last accept and its close is reset: docs/architecture.md, "Stopping")
  * far beyond what this test bounds. It runs natively in `npm test` and on both paths in the Node

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `npm run test:asan`: the whole suite once more, on an AddressSanitizer + UndefinedBehaviorSanitizer
+# build of the native core, which any memory error or undefined behaviour aborts (the run then
+# fails). `npm test` runs it on the native core's plain build (io 'auto'), and the Node 22 line of
+# `npm run test:node-lines` on node:net (DOW_IO=node), the reference path.
+#
+# ASan's runtime is gcc's, preloaded into Node, which is not instrumented; every process the tests
+# start inherits it. Programs that are not Node (Chromium, the front ends, the fuzzers) are started
+# without it (test/helpers/sanitizer-env.ts), and the libFuzzer runs, which are already sanitized
+# and do not load the addon, skip themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dow-asan.XXXXXX")
+# Readable by all, as a checkout is: some tests run the server as nobody, which loads this build.
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+npm run --silent build:native -- --asan "$work"
+# Leaks are not checked (Node does not free everything at exit); every other error aborts the
+# process. DOW_TEST_SANITIZED: the one test bound by timing rather than by order skips itself
+# (test/integration/workers-stop.test.ts), as do the fuzz runs.
+DOW_IO=native \
+DOW_TEST_SANITIZED=1 \
+DOW_NATIVE_ADDON="$work/build/Release/dow_native.node" \
+LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  node --import tsx --test --test-concurrency=2 --test-timeout=300000 test/*/*.test.ts
