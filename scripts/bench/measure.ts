@@ -5,7 +5,7 @@
  * over rounds. CPU per request = CPU seconds spent during the run / requests wrk completed.
  */
 import type { Backend } from './backends.js';
-import { processTree, sampleTree } from './proc-stats.js';
+import { busiestThread, CLOCK_TICKS_PER_S, processTree, sampleThreads, sampleTree } from './proc-stats.js';
 import { takeLoopFigures, type LoopFigures } from './probes.js';
 import type { TargetSpec } from './targets.js';
 import { runWrk, type WrkOptions, type WrkResult } from './wrk.js';
@@ -20,6 +20,11 @@ export interface Measurement {
   nginxCpuUs: number;
   backendRssBytes: number | null;
   loop: LoopFigures | null;
+  /** The backend's busiest thread (the one serving the requests) and the user part of it. */
+  requestThreadUs: number | null;
+  requestThreadUserUs: number | null;
+  /** Every other thread of the backend's processes. */
+  otherThreadsUs: number | null;
 }
 
 export interface RunContext {
@@ -46,9 +51,11 @@ export async function measureOnce(target: TargetSpec, backend: Backend | null, r
   if (backend?.loopFile) await worstLoopOf(processTree(backend.process.pid), backend.loopFile); // reset
   const nginxBefore = sampleTree(ctx.nginxPid);
   const backendBefore = backend ? sampleTree(backend.process.pid) : null;
+  const threadsBefore = backend ? sampleThreads(backend.process.pid) : null;
   const wrk = await runWrk({ ...ctx.wrk, url: `http://127.0.0.1:${ctx.port}/` });
   const nginxAfter = sampleTree(ctx.nginxPid);
   const backendAfter = backend ? sampleTree(backend.process.pid) : null;
+  const threads = backend && threadsBefore ? busiestThread(threadsBefore, sampleThreads(backend.process.pid)) : null;
   const loop = backend?.loopFile ? await worstLoopOf(processTree(backend.process.pid), backend.loopFile) : null;
   const perRequestUs = (seconds: number): number => (wrk.requests > 0 ? (seconds * 1e6) / wrk.requests : NaN);
   return {
@@ -60,6 +67,9 @@ export async function measureOnce(target: TargetSpec, backend: Backend | null, r
     backendUserUs: backendBefore && backendAfter ? perRequestUs(backendAfter.userSeconds - backendBefore.userSeconds) : null,
     backendRssBytes: backendAfter ? backendAfter.rssBytes : null,
     loop,
+    requestThreadUs: threads ? perRequestUs(threads.cpuTicks / CLOCK_TICKS_PER_S) : null,
+    requestThreadUserUs: threads ? perRequestUs(threads.userTicks / CLOCK_TICKS_PER_S) : null,
+    otherThreadsUs: threads ? perRequestUs(threads.othersCpuTicks / CLOCK_TICKS_PER_S) : null,
   };
 }
 
@@ -88,6 +98,13 @@ export interface TargetSummary {
   nginxCpuUs: number;
   backendRssMiB: number | null;
   loopP99Ms: number | null;
+  requestThreadUs: number | null;
+  requestThreadUserUs: number | null;
+  otherThreadsUs: number | null;
+}
+
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }
 
 export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummary {
@@ -115,5 +132,8 @@ export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummar
     nginxCpuUs: pick((m) => m.nginxCpuUs),
     backendRssMiB: Number.isFinite(rss) ? rss / 1024 / 1024 : null,
     loopP99Ms: Number.isFinite(loop) ? loop : null,
+    requestThreadUs: finiteOrNull(pick((m) => m.requestThreadUs)),
+    requestThreadUserUs: finiteOrNull(pick((m) => m.requestThreadUserUs)),
+    otherThreadsUs: finiteOrNull(pick((m) => m.otherThreadsUs)),
   };
 }

@@ -139,6 +139,12 @@ export function syscallSummary(row: SyscallCounts | undefined): string {
   return `${total.toFixed(1)} (${entries.map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')})`;
 }
 
+/** " By thread: …": the thread that serves the requests against the backend's other threads. */
+function threadSplit(ours: TargetSummary, uwsgi: TargetSummary): string {
+  if (ours.requestThreadUs === null || uwsgi.requestThreadUs === null) return '';
+  return ` By thread: the one serving requests ${f1(ours.requestThreadUs)} µs (user ${f1(ours.requestThreadUserUs)}) against uWSGI's worker's ${f1(uwsgi.requestThreadUs)} (user ${f1(uwsgi.requestThreadUserUs)}); every other thread (supervisor, store writer, V8's helpers; uWSGI's master) ${f1(ours.otherThreadsUs)} against ${f1(uwsgi.otherThreadsUs)}.`;
+}
+
 /**
  * Where a missed uWSGI target's time goes, from the figures at hand: our native path's user and
  * system CPU against uWSGI's, nginx's CPU, the cores busy elsewhere, and the system calls.
@@ -152,7 +158,7 @@ export function whereTimeGoes(r: NativeResults): string[] {
     const b = summaryOf(g, c.uwsgi);
     if (!g || !a || !b) continue;
     const outside = (id: TargetId): number => median(g.perRound.filter((p) => p.measurement.target === id).map((p) => p.otherCores));
-    out.push(`- ${c.what}: ours native ${f1(a.backendCpuUs)} µs/request (user ${f1(a.backendUserUs)}, system ${f1(system(a))}) against uWSGI's ${f1(b.backendCpuUs)} (user ${f1(b.backendUserUs)}, system ${f1(system(b))}): user ${signed((a.backendUserUs ?? NaN) - (b.backendUserUs ?? NaN))} µs, system ${signed(system(a) - system(b))} µs. nginx ${f1(a.nginxCpuUs)} vs ${f1(b.nginxCpuUs)} µs/request; cores busy outside the backend and nginx ${outside(c.native).toFixed(2)} vs ${outside(c.uwsgi).toFixed(2)}.`);
+    out.push(`- ${c.what}: ours native ${f1(a.backendCpuUs)} µs/request (user ${f1(a.backendUserUs)}, system ${f1(system(a))}) against uWSGI's ${f1(b.backendCpuUs)} (user ${f1(b.backendUserUs)}, system ${f1(system(b))}): user ${signed((a.backendUserUs ?? NaN) - (b.backendUserUs ?? NaN))} µs, system ${signed(system(a) - system(b))} µs. nginx ${f1(a.nginxCpuUs)} vs ${f1(b.nginxCpuUs)} µs/request; cores busy outside the backend and nginx ${outside(c.native).toFixed(2)} vs ${outside(c.uwsgi).toFixed(2)}.${threadSplit(a, b)}`);
   }
   if (out.length > 0 && r.syscalls.length > 0) {
     const row = (id: TargetId): SyscallCounts | undefined => r.syscalls.find((s) => s.id === id);

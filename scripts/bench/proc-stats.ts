@@ -107,6 +107,45 @@ export interface ProcessSample {
   rssBytes: number;
 }
 
+/** Every thread of a tree, by `pid/tid`: CPU ticks (user + system) and the user part. */
+export function sampleThreads(root: number): Map<string, { cpuTicks: number; userTicks: number }> {
+  const threads = new Map<string, { cpuTicks: number; userTicks: number }>();
+  for (const pid of processTree(root)) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // exited
+    }
+    for (const tid of tids) {
+      try {
+        const stat = parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+        threads.set(`${pid}/${tid}`, { cpuTicks: stat.cpuTicks, userTicks: stat.userTicks });
+      } catch {
+        // exited between listing and reading
+      }
+    }
+  }
+  return threads;
+}
+
+/**
+ * The thread that used the most CPU between two samples (the one serving requests: a worker's
+ * event loop, uWSGI's worker) and what all the others used: the store's writer, a supervisor,
+ * V8's helpers, uWSGI's master. In clock ticks.
+ */
+export function busiestThread(before: ReturnType<typeof sampleThreads>, after: ReturnType<typeof sampleThreads>): { cpuTicks: number; userTicks: number; othersCpuTicks: number } {
+  let busiest = { cpuTicks: 0, userTicks: 0 };
+  let total = 0;
+  for (const [key, now] of after) {
+    const then = before.get(key) ?? { cpuTicks: 0, userTicks: 0 };
+    const used = { cpuTicks: now.cpuTicks - then.cpuTicks, userTicks: now.userTicks - then.userTicks };
+    total += used.cpuTicks;
+    if (used.cpuTicks > busiest.cpuTicks) busiest = used;
+  }
+  return { ...busiest, othersCpuTicks: total - busiest.cpuTicks };
+}
+
 /** One process of a tree on its own, for a supervisor whose cost is split from its workers'. */
 export function sampleProcess(pid: number): ProcessSample | undefined {
   const whole = readStat(pid);

@@ -13,6 +13,7 @@ function round(target: TargetId, n: number, rps: number, cpuUs: number, userUs =
     target, round: n,
     wrk: { requests: rps * 10, seconds: 10, requestsPerSecond: rps, p50Ms: 1, p99Ms: 2, socketErrors: 0, non2xx: 0 },
     backendCpuUs: cpuUs, backendUserUs: userUs, nginxCpuUs: 30, backendRssBytes: 1, loop: null,
+    requestThreadUs: null, requestThreadUserUs: null, otherThreadsUs: null,
   };
   return { measurement, busyCores: 2, otherCores: 0.4 };
 }

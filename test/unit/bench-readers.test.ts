@@ -1,7 +1,7 @@
 /** The benchmark's readers of /proc/<pid>/stat and of strace -c: the CPU and system-call figures are only as right as these. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseStat, sampleTree } from '../../scripts/bench/proc-stats.js';
+import { busiestThread, parseStat, sampleTree } from '../../scripts/bench/proc-stats.js';
 import { parseStraceSummary } from '../../scripts/bench/syscall-count.js';
 
 // A real line's shape (proc(5)): pid (comm) state ppid ... utime(14) stime(15) ...
@@ -33,4 +33,11 @@ test('parseStraceSummary reads the calls column of strace -c, errors column blan
   ].join('\n');
   assert.deepEqual([...parseStraceSummary(text)], [['epoll_pwait', 10103], ['epoll_ctl', 20013], ['shutdown', 1]]);
   assert.equal(parseStraceSummary('strace: Process 42 attached\n').size, 0);
+});
+
+test('busiestThread: the thread that used the most CPU between samples, and what the others used', () => {
+  const before = new Map([['10/10', { cpuTicks: 100, userTicks: 40 }], ['10/11', { cpuTicks: 5, userTicks: 5 }], ['20/20', { cpuTicks: 50, userTicks: 10 }]]);
+  const after = new Map([['10/10', { cpuTicks: 130, userTicks: 50 }], ['10/11', { cpuTicks: 9, userTicks: 8 }], ['20/20', { cpuTicks: 290, userTicks: 110 }], ['20/21', { cpuTicks: 3, userTicks: 3 }]]);
+  // 20/20 used 240 (100 user); the others 30 + 4 + 3, a thread born between the samples included.
+  assert.deepEqual(busiestThread(before, after), { cpuTicks: 240, userTicks: 100, othersCpuTicks: 37 });
 });
