@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the native I/O core's connection state (scripts/fuzz.sh conn), under ASan
- * and UBSan: the pure pieces addon.c builds a connection from, driven by a fuzzed sequence of the
- * events a connection meets, each checked against a plain model after every step.
+ * and UBSan: the pure pieces conn-machine.c builds a connection from, driven by a fuzzed sequence
+ * of the events a connection meets, each checked against a plain model after every step.
  *
  * - head reader (head-reader.c): the head arrives in chunks of fuzzed sizes. It must end READY
  *   exactly when feeding the same bytes whole to a fresh parser gives HEADERS (same pairs, same

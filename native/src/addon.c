@@ -63,7 +63,7 @@ typedef struct listener {
 } listener;
 
 struct instance {
-  dow_machine machine; /* first: the ops get the machine and find the instance at its address */
+  dow_machine machine; /* its `user` is this instance */
   napi_env env;
   uv_loop_t *loop;
   napi_ref dispatch;
@@ -75,7 +75,7 @@ struct instance {
 };
 
 static instance *instance_of_machine(dow_machine *m) {
-  return (instance *)m;
+  return m->user;
 }
 
 /* ── calls into JavaScript ──────────────────────────────────────────────────────────────────── */
