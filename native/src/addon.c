@@ -170,8 +170,14 @@ static int request_values(instance *inst, const dow_conn *c, const dow_event *ev
   return 0;
 }
 
-/* An event of conn-machine.h as a dispatch() call; the arguments per kind are
-   native-listener.ts's. */
+/* An event of conn-machine.h as one dispatch() call (native-listener.ts reads them):
+     WAIT     (kind, id, lid, address, port)
+     REQUEST  (kind, id, lid, address, port, block, pairCount, contentLength, rest, pairs)
+     BAD      (kind, id, lid, address, port, replay)
+     DATA     (kind, id, bytes)
+     ERROR    (kind, id, errno, failedCall)
+     EOF, DRAIN (kind, id)
+   and the listeners' ACCEPT_ERROR (kind, lid, errno) through dispatch_errno(). */
 static int emit_to_js(dow_machine *m, dow_conn *c, const dow_event *event) {
   instance *inst = instance_of_machine(m);
   napi_env env = inst->env;

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-/** What dispatch() receives first; the numbers are addon.c's `enum event`. */
+/** What dispatch() receives first: conn-machine.h's `dow_event_kind`, and addon.c's EV_ACCEPT_ERROR. */
 export const enum NativeEvent {
   WAIT = 1,
   REQUEST = 2,
@@ -19,7 +19,7 @@ export const enum NativeEvent {
   ACCEPT_ERROR = 8,
 }
 
-/** Which call an ERROR event reports, as the syscall its error names; addon.c's `enum failed_call`. */
+/** Which call an ERROR event reports, as the syscall its error names; conn-machine.h's `dow_failed_call`. */
 export const FAILED_CALL: readonly string[] = ['read', 'write', 'poll'];
 
 export type Dispatch = (kind: NativeEvent, id: number, ...args: unknown[]) => void;
