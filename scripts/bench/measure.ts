@@ -51,11 +51,11 @@ export async function measureOnce(target: TargetSpec, backend: Backend | null, r
   if (backend?.loopFile) await worstLoopOf(processTree(backend.process.pid), backend.loopFile); // reset
   const nginxBefore = sampleTree(ctx.nginxPid);
   const backendBefore = backend ? sampleTree(backend.process.pid) : null;
-  const threadsBefore = backend ? sampleThreads(backend.process.pid) : null;
+  const threadsBefore = backendBefore ? sampleThreads(backendBefore.pids) : null;
   const wrk = await runWrk({ ...ctx.wrk, url: `http://127.0.0.1:${ctx.port}/` });
   const nginxAfter = sampleTree(ctx.nginxPid);
   const backendAfter = backend ? sampleTree(backend.process.pid) : null;
-  const threads = backend && threadsBefore ? busiestThread(threadsBefore, sampleThreads(backend.process.pid)) : null;
+  const threads = backendAfter && threadsBefore ? busiestThread(threadsBefore, sampleThreads(backendAfter.pids)) : null;
   const loop = backend?.loopFile ? await worstLoopOf(processTree(backend.process.pid), backend.loopFile) : null;
   const perRequestUs = (seconds: number): number => (wrk.requests > 0 ? (seconds * 1e6) / wrk.requests : NaN);
   return {

@@ -72,6 +72,8 @@ export interface TreeSample {
   userSeconds: number;
   rssBytes: number;
   processes: number;
+  /** The tree's processes at the sample. */
+  pids: number[];
 }
 
 export function sampleTree(root: number): TreeSample {
@@ -85,7 +87,7 @@ export function sampleTree(root: number): TreeSample {
     userTicks += stat?.userTicks ?? 0;
     rssBytes += readRss(pid);
   }
-  return { cpuSeconds: ticks / CLOCK_TICKS_PER_S, userSeconds: userTicks / CLOCK_TICKS_PER_S, rssBytes, processes: pids.length };
+  return { cpuSeconds: ticks / CLOCK_TICKS_PER_S, userSeconds: userTicks / CLOCK_TICKS_PER_S, rssBytes, processes: pids.length, pids };
 }
 
 export function readRss(pid: number): number {
@@ -107,10 +109,13 @@ export interface ProcessSample {
   rssBytes: number;
 }
 
-/** Every thread of a tree, by `pid/tid`: CPU ticks (user + system) and the user part. */
-export function sampleThreads(root: number): Map<string, { cpuTicks: number; userTicks: number }> {
+/**
+ * Every thread of the given processes (a tree's, as sampleTree found it), by `pid/tid`: CPU ticks
+ * (user + system) and the user part.
+ */
+export function sampleThreads(pids: readonly number[]): Map<string, { cpuTicks: number; userTicks: number }> {
   const threads = new Map<string, { cpuTicks: number; userTicks: number }>();
-  for (const pid of processTree(root)) {
+  for (const pid of pids) {
     let tids: string[];
     try {
       tids = readdirSync(`/proc/${pid}/task`);

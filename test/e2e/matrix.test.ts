@@ -347,13 +347,9 @@ interface Cell {
   downloadSha256: string;
 }
 
-function abortedCount(server: Server, appName: string): number {
-  return Number(parseStats(server.statsText()).get(`${appName}_aborted`) ?? NaN);
-}
-
-/** Requests in the app now. */
-function onlineCount(server: Server, appName: string): number {
-  return Number(parseStats(server.statsText()).get(`${appName}_online`) ?? NaN);
+/** One of the app's figures on the stats port: `aborted`, `online` (requests in the app now). */
+function appFigure(server: Server, appName: string, key: 'aborted' | 'online'): number {
+  return Number(parseStats(server.statsText()).get(`${appName}_${key}`) ?? NaN);
 }
 
 const CHECKS: Record<Check, (cell: Cell) => Promise<void>> = {
@@ -480,12 +476,12 @@ const CHECKS: Record<Check, (cell: Cell) => Promise<void>> = {
   },
   async disconnect({ app, base, server, variant }) {
     const appName = `${variant.id}_${app}`;
-    const before = abortedCount(server, appName);
-    const onlineBefore = onlineCount(server, appName);
-    await requestAndLeave(base, '/app/slow', { host: siteName(app) }, () => onlineCount(server, appName) > onlineBefore);
+    const before = appFigure(server, appName, 'aborted');
+    const onlineBefore = appFigure(server, appName, 'online');
+    await requestAndLeave(base, '/app/slow', { host: siteName(app) }, () => appFigure(server, appName, 'online') > onlineBefore);
     const deadline = Date.now() + ABORT_COUNTED_WITHIN_MS;
-    while (abortedCount(server, appName) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(abortedCount(server, appName), before + 1, `${appName}_aborted after the client left`);
+    while (appFigure(server, appName, 'aborted') <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(appFigure(server, appName, 'aborted'), before + 1, `${appName}_aborted after the client left`);
     const next = await request(base, '/app/hello?name=after', { host: siteName(app) });
     assert.equal(next.status, 200);
     assert.deepEqual(json(next), { hello: 'after' });
