@@ -111,10 +111,6 @@ export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummar
   const mine = runs.filter((m) => m.target === target.id);
   const pick = (f: (m: Measurement) => number | null | undefined): number => median(mine.map((m) => f(m) ?? NaN));
   const rpsAll = mine.map((m) => m.wrk.requestsPerSecond);
-  const backendCpu = pick((m) => m.backendCpuUs);
-  const backendUser = pick((m) => m.backendUserUs);
-  const rss = pick((m) => m.backendRssBytes);
-  const loop = pick((m) => m.loop?.p99Ms);
   return {
     id: target.id,
     label: target.label,
@@ -127,11 +123,11 @@ export function summarize(target: TargetSpec, runs: Measurement[]): TargetSummar
     socketErrors: mine.reduce((sum, m) => sum + m.wrk.socketErrors, 0),
     non2xx: mine.reduce((sum, m) => sum + m.wrk.non2xx, 0),
     requests: mine.reduce((sum, m) => sum + m.wrk.requests, 0),
-    backendCpuUs: Number.isFinite(backendCpu) ? backendCpu : null,
-    backendUserUs: Number.isFinite(backendUser) ? backendUser : null,
+    backendCpuUs: finiteOrNull(pick((m) => m.backendCpuUs)),
+    backendUserUs: finiteOrNull(pick((m) => m.backendUserUs)),
     nginxCpuUs: pick((m) => m.nginxCpuUs),
-    backendRssMiB: Number.isFinite(rss) ? rss / 1024 / 1024 : null,
-    loopP99Ms: Number.isFinite(loop) ? loop : null,
+    backendRssMiB: finiteOrNull(pick((m) => m.backendRssBytes) / 1024 / 1024),
+    loopP99Ms: finiteOrNull(pick((m) => m.loop?.p99Ms)),
     requestThreadUs: finiteOrNull(pick((m) => m.requestThreadUs)),
     requestThreadUserUs: finiteOrNull(pick((m) => m.requestThreadUserUs)),
     otherThreadsUs: finiteOrNull(pick((m) => m.otherThreadsUs)),
