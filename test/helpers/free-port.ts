@@ -3,9 +3,6 @@
  * tests can start servers and front ends side by side without fixed ports or shared paths.
  */
 import net from 'node:net';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 /**
  * Asks the kernel for a free port on 127.0.0.1 (listen on 0, read it, close). Another process
@@ -49,18 +46,4 @@ export async function getFreePorts(count: number): Promise<number[]> {
   }
 }
 
-/**
- * Creates a unique directory under the system temp dir. It is made world-readable (0755)
- * because mkdtemp creates 0700 dirs, and Apache workers run as nobody: they could not reach a
- * Unix socket inside a root-only directory.
- */
-export async function makeTempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `dow-${prefix}-`));
-  await chmod(dir, 0o755);
-  return dir;
-}
-
-/** Removes a directory made by makeTempDir; never fails (cleanup must not mask a test error). */
-export async function removeTempDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-}
+export { makeTempDir, removeTempDir } from './temp-dir.js';
