@@ -7,11 +7,17 @@
 import { formatDuration } from '../shared/duration.js';
 import type { AppSnapshot } from '../shared/runtime-control.js';
 import type { AppStats } from './app-stats.js';
+import type { ReloadFigures } from './supervisor/reload-queue.js';
 
 /** An app's live snapshot plus the figures only the stats port derives (durations, percentiles). */
 export interface AppState extends AppSnapshot {
   stats: AppStats;
+  /** Apps with workers only: what `dragon-on-wheels reload` waits on. */
+  reloads?: ReloadFigures;
 }
+
+/** Stats-port keys (after `<app>_`) of an app's reload figures, read back by the reload command. */
+export const RELOAD_KEYS = { started: 'reloads_started', finished: 'reloads', error: 'reload_error' } as const;
 
 export interface ServerState {
   pid: number;
@@ -76,6 +82,11 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}hangs`, app.hangs);
   figures.set(`${p}worker_pids`, app.workerPids.join(' '));
   figures.set(`${p}backoff_ms`, app.backoffMs);
+  if (app.reloads) {
+    figures.set(`${p}${RELOAD_KEYS.started}`, app.reloads.started);
+    figures.set(`${p}${RELOAD_KEYS.finished}`, app.reloads.finished);
+    figures.set(`${p}${RELOAD_KEYS.error}`, app.reloads.error);
+  }
   if (s.requests < MIN_REQUESTS_FOR_FIGURES) {
     figures.set(`${p}error`, 'Not enough data');
     return;

@@ -25,6 +25,7 @@ import { buildStatsFigures, type AppState } from '../stats-report.js';
 import { isPackedBatch, unpack, type PackedBatch } from '../store/packed-batch.js';
 import { VERSION } from '../version.js';
 import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
+import { ReloadQueue } from './reload-queue.js';
 import { WorkerPool } from './worker-pool.js';
 import { exposureWarning } from '../exposure-warning.js';
 import type { MetricsSnapshot } from '../metrics/families.js';
@@ -50,7 +51,8 @@ export class Supervisor implements RuntimeControl {
   private metricsServer: RunningMetricsServer | null = null;
   /** The metrics listener's bound address after start(); null when it is off. */
   metricsAddress: string | null = null;
-  private readonly reloads = new Map<string, Promise<ReloadResult>>();
+  /** One per app with workers: its reloads one at a time, none dropped (reload-queue.ts). */
+  private readonly reloads = new Map<string, ReloadQueue<ReloadResult>>();
   private stopping: Promise<void> | null = null;
 
   constructor(
@@ -166,6 +168,9 @@ export class Supervisor implements RuntimeControl {
       onEvent: (event) => this.recorder?.recordEvent(event),
     });
     this.slots.set(name, { kind: 'pool', pool, bound });
+    this.reloads.set(name, new ReloadQueue((source) => (this.stopping
+      ? Promise.reject(new errors.DOW_ERR_RELOAD(name, 'the server is stopping'))
+      : pool.reload(source))));
     try {
       await pool.start();
     } catch (err) {
@@ -252,7 +257,7 @@ export class Supervisor implements RuntimeControl {
     await Promise.all([...this.slots.values()].map((slot) => (slot.kind === 'pool' ? slot.pool.collect() : undefined)));
     return this.order.map((name) => {
       const slot = this.slots.get(name) as Slot;
-      if (slot.kind === 'pool') return slot.pool.state();
+      if (slot.kind === 'pool') return { ...slot.pool.state(), reloads: this.reloads.get(name)?.figures() };
       const host = slot.server.apps.get(name);
       if (!host) throw new errors.DOW_ERR_UNKNOWN_APP(name);
       return { ...host.snapshot(), stats: host.stats };
@@ -284,30 +289,33 @@ export class Supervisor implements RuntimeControl {
     slot.pool.setThreads(threads);
   }
 
-  /** One reload per app at a time: a second request while one runs gets the same result. */
+  /**
+   * Answers with a reload that started after this call, so that it ran the code as it is now:
+   * asked while one runs, it waits for one follow-up reload, which every request arriving
+   * meanwhile shares.
+   */
   reload(app: string, source: string): Promise<ReloadResult> {
     const slot = this.slotOf(app);
     if (slot.kind === 'inline') return slot.server.reload(app);
     if (this.stopping) return Promise.reject(new errors.DOW_ERR_RELOAD(app, 'the server is stopping'));
-    let running = this.reloads.get(app);
-    if (!running) {
-      running = slot.pool.reload(source).finally(() => this.reloads.delete(app));
-      this.reloads.set(app, running);
-    }
-    return running;
+    const { outcome, how } = (this.reloads.get(app) as ReloadQueue<ReloadResult>).ask(source);
+    if (how === 'queued') this.log.info({ app, source }, `${app}: reload asked (${source}) while one runs: another follows once it ends`);
+    else if (how === 'folded') this.log.info({ app, source }, `${app}: reload asked (${source}) while one runs: joins the one that follows`);
+    return outcome;
   }
 
-  /** SIGHUP: every app with workers, one after another so that a box under load is not doubled at once. */
+  /** SIGHUP: every app with workers at once; each app's reload is independent of the others. */
   async reloadAll(source: string): Promise<void> {
+    const reloads: Array<Promise<unknown>> = [];
     for (const [name, slot] of this.slots) {
       if (slot.kind === 'inline') {
         this.log.warn({ app: name }, `${name}: runs in-process (workers: 0) and is not reloaded; restart the server for new code`);
         continue;
       }
-      await this.reload(name, source).catch(() => {
-        // Logged by the pool; the other apps still reload.
-      });
+      // Logged by the pool; the other apps still reload.
+      reloads.push(this.reload(name, source).catch(() => {}));
     }
+    await Promise.all(reloads);
   }
 
   get inFlight(): number {
