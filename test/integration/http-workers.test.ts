@@ -8,10 +8,10 @@ import { Agent, request as httpRequest } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { sleep } from '../helpers/runtime.js';
+import { startLoad } from '../helpers/load.js';
 import { poolApp, startSupervisor, type TestPoolApp } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 function httpApp(app: TestPoolApp) {
   const settings = poolApp(app);
@@ -89,8 +89,7 @@ test('an HTTP app in 2 workers: kept-alive connections, each request counted, th
 });
 
 test('reload under keep-alive load: new code, every request answered 200, versions only move forward', async (t) => {
-  const dir = await makeTempDir('dow-http-reload-');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'http-reload');
   const module = join(dir, 'versioned.mjs');
   const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 3);\n`);
   await version('v1');
@@ -101,27 +100,24 @@ test('reload under keep-alive load: new code, every request answered 200, versio
   const seen: string[] = [];
   const failures: string[] = [];
   const retried = { n: 0 };
-  let stop = false;
-  const deadline = performance.now() + 20_000;
-  const load = Promise.all(Array.from({ length: 6 }, async () => {
-    while (!stop && performance.now() < deadline) {
-      try {
-        const answer = await getRetryingReused(port, '/', agent, 6, retried);
-        if (answer.status === 200) seen.push(answer.body);
-        else failures.push(`status ${answer.status}`);
-      } catch (err) {
-        failures.push(`${(err as Error).message}${(err as { reused?: boolean }).reused === false ? ' (a new connection)' : ''}`);
-      }
+  const load = startLoad(6, async () => {
+    try {
+      const answer = await getRetryingReused(port, '/', agent, 6, retried);
+      if (answer.status === 200) seen.push(answer.body);
+      else failures.push(`status ${answer.status}`);
+    } catch (err) {
+      failures.push(`${(err as Error).message}${(err as { reused?: boolean }).reused === false ? ' (a new connection)' : ''}`);
     }
-  }));
+  });
+  // Each version serves some requests under load before the next reload replaces it.
+  const served = (v: string): Promise<boolean> => waitUntil(`${v} served`, () => seen.filter((body) => body === v).length >= 20);
+  await served('v1');
   for (const v of ['v2', 'v3']) {
-    await sleep(200);
     await version(v);
     await rt.supervisor.reload('app', 'test');
+    await served(v);
   }
-  await sleep(200);
-  stop = true;
-  await load;
+  await load.stop();
   assert.deepEqual(failures, []);
   assert.deepEqual([...new Set(seen)], ['v1', 'v2', 'v3']);
   assert.ok(seen.length > 50, `${seen.length} requests served`);
