@@ -22,6 +22,7 @@ import { VERSION } from '../server/version.js';
 import { demoSettings } from './demo-settings.js';
 import { UsageError } from './usage-error.js';
 import { allSucceeded, formatLoadResult, LOAD_DEFAULTS, positiveInteger, runLoad } from './load-command.js';
+import { formatReloadReport, RELOAD_DEFAULTS, runReload } from './reload-command.js';
 import { startRuntime, type RuntimeHandle } from './start-runtime.js';
 import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
 import { takeListenFds, useListenFds } from '../server/systemd/listen-fds.js';
@@ -36,9 +37,12 @@ Usage:
   dragon-on-wheels check <config>            check a config and load each app without listening:
                                              exit 0 if serve would start them, 2 if not
   dragon-on-wheels stats [host:port]         print the stats port's figures (default 127.0.0.1:9004)
-  dragon-on-wheels reload [host:port]        graceful reload of every app's workers with fresh code:
+  dragon-on-wheels reload [host:port] [--max-seconds 180]
+                                             graceful reload of every app's workers with fresh code:
                                              finds the running server through its stats port
-                                             (default 127.0.0.1:9004) and sends it SIGHUP
+                                             (default 127.0.0.1:9004), sends it SIGHUP and waits
+                                             for each app's outcome; exit 1 unless every app
+                                             reloaded (stderr names each app that did not, and why)
   dragon-on-wheels load [host:port|unix:/path] [--requests 2000] [--concurrency 16] [--uri /]
                    [--method GET] [--max-seconds 30]
                                              a bounded SCGI load test straight to an app's port
@@ -159,11 +163,16 @@ async function main(argv: string[]): Promise<number> {
     case 'reload': {
       const address = parseListenAddress(withDefaultPort(rest[0] ?? DEFAULTS.stats));
       if (address.kind !== 'tcp') throw new UsageError('reload takes the stats port as host:port');
-      const pid = Number(parseStats(await readStatsPort(address.host, address.port)).get('supervisor_pid'));
-      if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`the stats port at ${rest[0] ?? DEFAULTS.stats} names no supervisor_pid`);
-      process.kill(pid, 'SIGHUP');
-      process.stdout.write(`sent SIGHUP to the supervisor (pid ${pid}); its log says when each app has reloaded\n`);
-      return 0;
+      const report = await runReload({
+        readFigures: async () => parseStats(await readStatsPort(address.host, address.port)),
+        signal: (pid) => process.kill(pid, 'SIGHUP'),
+        onSignalled: (pid) => process.stdout.write(`sent SIGHUP to the supervisor (pid ${pid}); waiting for each app's reload\n`),
+        timeoutMs: positiveInteger('max-seconds', values['max-seconds'], RELOAD_DEFAULTS.maxSeconds) * 1000,
+      });
+      const { stdout, stderr, code } = formatReloadReport(report);
+      process.stdout.write(stdout);
+      process.stderr.write(stderr);
+      return code;
     }
     case 'dashboard': {
       if (values.db === undefined) throw new UsageError('dashboard needs --db <file>, the runtime\'s timing store');
