@@ -4,7 +4,7 @@
  * dashboard together (server/ and dashboard/ never import each other). Starts everything or nothing.
  */
 import type { Logger } from 'pino';
-import { startDashboard, type RunningDashboard } from '../dashboard/index.js';
+import { checkDashboardStart, startDashboard, type RunningDashboard } from '../dashboard/index.js';
 import type { HistoryReader } from '../shared/history.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config.js';
@@ -12,6 +12,7 @@ import { chooseThreads, CONFIG_SOURCE } from '../server/limit-restore.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
 import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
 import { dropPrivileges, handOverStore } from '../server/drop-privileges.js';
+import { decideIo, defaultIoMode } from '../server/native/io-choice.js';
 
 export interface RuntimeHandle {
   server: Supervisor;
@@ -21,7 +22,36 @@ export interface RuntimeHandle {
   close(): Promise<void>;
 }
 
+/**
+ * Throws what the start would refuse once under way (an app's `io: 'native'` the core cannot
+ * serve, the dashboard's bind and token), before anything is opened or bound: `check` asks the
+ * same, and serve never announces apps UP only to stop over the dashboard.
+ */
+export function checkRuntimeSettings(settings: RuntimeSettings, adminToken?: string): void {
+  for (const app of settings.apps) {
+    if ((app.options.protocol ?? 'scgi') !== 'scgi') continue;
+    const io = decideIo(app.options.name, app.options.io ?? defaultIoMode(), settings.limits);
+    if (io.error !== undefined) throw io.error;
+  }
+  checkDashboardSettings(settings, adminToken);
+}
+
+/** The dashboard's part of checkRuntimeSettings. */
+export function checkDashboardSettings(settings: RuntimeSettings, adminToken: string | undefined): void {
+  if (settings.dashboard) checkDashboardStart(dashboardCredentials(settings.dashboard, adminToken));
+}
+
+/** The token the dashboard runs with, and where it came from, for its messages. */
+function dashboardCredentials(dashboard: NonNullable<RuntimeSettings['dashboard']>, adminToken: string | undefined): { listen: string; token: string | undefined; tokenSource: string } {
+  return {
+    listen: dashboard.listen,
+    token: dashboard.token ?? adminToken,
+    tokenSource: dashboard.token === undefined ? 'DRAGON_ADMIN_TOKEN' : 'dashboard.token in the config',
+  };
+}
+
 export async function startRuntime(settings: RuntimeSettings, log: Logger, adminToken?: string): Promise<RuntimeHandle> {
+  checkRuntimeSettings(settings, adminToken);
   const storeSettings = settings.store;
   const store = storeSettings
     ? createTimingStore({
@@ -63,9 +93,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
     if (settings.dashboard) {
       history = storeSettings ? openHistoryReader(storeSettings.path) : null;
       dashboard = await startDashboard({
-        listen: settings.dashboard.listen,
-        token: settings.dashboard.token ?? adminToken,
-        tokenSource: settings.dashboard.token === undefined ? 'DRAGON_ADMIN_TOKEN' : 'dashboard.token in the config',
+        ...dashboardCredentials(settings.dashboard, adminToken),
         ...(settings.dashboard.allowedHosts === undefined ? {} : { allowedHosts: settings.dashboard.allowedHosts }),
         ...(settings.dashboard.trustedProxies === undefined ? {} : { trustedProxies: settings.dashboard.trustedProxies }),
         control: server,

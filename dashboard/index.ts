@@ -47,16 +47,27 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-export async function startDashboard(options: StartDashboardOptions): Promise<RunningDashboard> {
-  const { host, port } = parseTcpAddress(options.listen);
+/**
+ * Throws what startDashboard would refuse (bad address, non-loopback bind without a token, a weak
+ * token), without listening: the runtime asks before it binds any app, so a refusal never comes
+ * after apps were announced UP.
+ */
+export function checkDashboardStart(options: Pick<StartDashboardOptions, 'listen' | 'token' | 'tokenSource'>): void {
+  const { host } = parseTcpAddress(options.listen);
   const configured = options.token !== undefined && options.token !== '';
   // Anyone who can reach a non-loopback port could change thread limits: only with a real token.
   if (!isLoopback(host) && !configured) throw new errors.DOW_ERR_DASHBOARD_BIND(options.listen);
-  const token = configured ? (options.token as string) : generateToken();
   // A configured token is the only thing between the network and the thread limits; one that
   // can be guessed is refused at start rather than trusted (the throttle only slows guessing).
-  const weakness = configured ? tokenWeakness(token) : null;
+  const weakness = configured ? tokenWeakness(options.token as string) : null;
   if (weakness !== null) throw new errors.DOW_ERR_WEAK_TOKEN(options.tokenSource ?? 'configured', weakness);
+}
+
+export async function startDashboard(options: StartDashboardOptions): Promise<RunningDashboard> {
+  checkDashboardStart(options);
+  const { host, port } = parseTcpAddress(options.listen);
+  const configured = options.token !== undefined && options.token !== '';
+  const token = configured ? (options.token as string) : generateToken();
 
   const allowedHosts = [...(options.allowedHosts ?? [])];
   const app = buildDashboard({

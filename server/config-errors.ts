@@ -1,7 +1,7 @@
 /**
  * @module config-errors
- * Turns Ajv's errors for a config into one sentence naming the field's full path and the real
- * cause. `x: false | {…}` is an anyOf whose first branch Ajv reports ("must be equal to
+ * Turns Ajv's errors for a config into one sentence per problem, naming the field's full path and
+ * the real cause. `x: false | {…}` is an anyOf whose first branch Ajv reports ("must be equal to
  * constant"); we keep the branch whose type fits the value and report its deepest error.
  */
 import type { ErrorObject } from 'ajv';
@@ -15,35 +15,54 @@ export function fieldName(instancePath: string): string {
 }
 
 /**
- * One message for a failed validation. `errors` come from a validator compiled with
- * `verbose: true` (each error then carries its schema and the offending value) and
- * `allErrors: false` (one failing chain, each anyOf branch's errors before the anyOf's own).
+ * One message per problem of a failed validation, each naming its field. `errors` come from a
+ * validator compiled with `verbose: true` (each error then carries its schema and the offending
+ * value) and `allErrors: true` (every problem, each anyOf's branch errors just before its own).
  */
-export function describeConfigErrors(errors: readonly ErrorObject[]): string {
-  const error = pick(errors);
-  if (error === undefined) return 'invalid';
-  return `${fieldName(error.instancePath)}: ${explain(error)}`;
+export function describeConfigErrors(errors: readonly ErrorObject[]): string[] {
+  const messages = collect(errors).map((error) => `${fieldName(error.instancePath)}: ${explain(error)}`);
+  // Two branches of one anyOf can fail the same way; say it once.
+  return messages.length === 0 ? ['invalid'] : [...new Set(messages)];
 }
 
-/** The error to report: inside an anyOf, the one from the branch that fits the value's type. */
-function pick(errors: readonly ErrorObject[]): ErrorObject | undefined {
-  const last = errors[errors.length - 1];
-  if (last === undefined || (last.keyword !== 'anyOf' && last.keyword !== 'oneOf')) return last;
-  const prefix = `${last.schemaPath}/`;
+/** The errors to report, in order: each anyOf's run of branch errors replaced by its pick. */
+function collect(errors: readonly ErrorObject[]): ErrorObject[] {
+  const picked: ErrorObject[] = [];
+  let end = errors.length;
+  while (end > 0) {
+    const last = errors[end - 1] as ErrorObject;
+    if (last.keyword !== 'anyOf' && last.keyword !== 'oneOf') {
+      picked.unshift(last);
+      end--;
+      continue;
+    }
+    // Its branches' errors sit just before it, their schema paths under its own.
+    const prefix = `${last.schemaPath}/`;
+    let start = end - 1;
+    while (start > 0 && (errors[start - 1] as ErrorObject).schemaPath.startsWith(prefix)) start--;
+    picked.unshift(...pick(errors.slice(start, end - 1), last));
+    end = start;
+  }
+  return picked;
+}
+
+/** For a failed anyOf: the errors of the branch whose type fits the value, else the anyOf itself. */
+function pick(branchErrors: readonly ErrorObject[], anyOf: ErrorObject): ErrorObject[] {
+  const prefix = `${anyOf.schemaPath}/`;
   const branches = new Map<number, ErrorObject[]>();
-  for (const error of errors.slice(0, -1)) {
-    if (!error.schemaPath.startsWith(prefix)) continue;
+  for (const error of branchErrors) {
     const index = Number.parseInt(error.schemaPath.slice(prefix.length), 10);
     branches.set(index, [...(branches.get(index) ?? []), error]);
   }
-  const fitting: ErrorObject[] = [];
-  for (const branchErrors of branches.values()) {
-    const chosen = pick(branchErrors);
-    if (chosen && !isWrongKind(chosen, last.instancePath)) fitting.push(chosen);
+  const fitting: ErrorObject[][] = [];
+  for (const errors of branches.values()) {
+    const chosen = collect(errors);
+    if (chosen.length > 0 && !chosen.some((e) => isWrongKind(e, anyOf.instancePath))) fitting.push(chosen);
   }
-  // The deepest error of a branch whose type fits; if none fits, the anyOf itself (listed below).
-  fitting.sort((a, b) => b.instancePath.length - a.instancePath.length);
-  return fitting[0] ?? last;
+  // The branch that got deepest into the value is the one the user meant.
+  const depth = (list: ErrorObject[]): number => Math.max(...list.map((e) => e.instancePath.length));
+  fitting.sort((a, b) => depth(b) - depth(a));
+  return fitting[0] ?? [anyOf];
 }
 
 /** A branch that fails on the value itself for its type, const or enum is the wrong kind of value. */
@@ -132,4 +151,10 @@ function durationHint(value: unknown, schema: Schema): string {
 function shown(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** The message of a DOW_ERR_CONFIG: one problem inline, several one per line. */
+export function formatProblems(problems: readonly string[]): string {
+  if (problems.length === 1) return problems[0] as string;
+  return `${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join('\n')}`;
 }

@@ -1,18 +1,20 @@
 /**
  * @module config
  * Loads and checks the config file (.mjs, .js or .json) and turns it into runtime settings with
- * every default filled in. Any problem is one DOW_ERR_CONFIG naming the field and the cause; the
- * CLI prints it and exits 2 before anything starts.
+ * every default filled in. The problems are one DOW_ERR_CONFIG listing each, with its field and
+ * cause (a deploy should need one round, not one per typo); the CLI prints it and exits 2 before
+ * anything starts.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { errors, isDragonError } from '../shared/errors.js';
+import { parseListenAddress, parseTcpAddress } from '../shared/listen-address.js';
 import type { AppHandler, AppOptions } from './app-host.js';
 import { loadApp, type AppType } from './app-loader.js';
-import { describeConfigErrors } from './config-errors.js';
+import { describeConfigErrors, formatProblems } from './config-errors.js';
+import { readConfigFile } from './config-file.js';
 import { resolveRunAs, resolveSocketOwner, type RunAs } from './config-credentials.js';
 import { configSchema } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
@@ -113,27 +115,44 @@ type RawConfig = {
 };
 
 // verbose: errors carry their schema and value, for messages that name the choices (config-errors).
-const ajv = new Ajv({ allErrors: false, strict: true, verbose: true });
+// allErrors: every problem is listed at once.
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
 const validate = ajv.compile(configSchema);
 
 export async function loadConfigFile(file: string): Promise<RuntimeSettings> {
   const path = resolve(file);
-  const raw = await readRawConfig(path);
+  const raw = await readConfigFile(path);
   return settingsFromConfig(raw, dirname(path), path);
 }
 
-async function readRawConfig(path: string): Promise<unknown> {
-  const ext = extname(path);
-  try {
-    if (ext === '.json') return JSON.parse(await readFile(path, 'utf8')) as unknown;
-    if (ext === '.mjs' || ext === '.js') {
-      const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
-      return typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
-    }
-  } catch (err) {
-    throw new errors.DOW_ERR_CONFIG(path, (err as Error).message);
+/**
+ * The problems found so far. The checks that live elsewhere throw a DOW_ERR_CONFIG for their one
+ * problem; `attempt` records it and goes on to the next check.
+ */
+class Problems {
+  readonly list: string[] = [];
+  constructor(private readonly source: string) {}
+
+  add(field: string, why: string): void {
+    this.list.push(`${field}: ${why}`);
   }
-  throw new errors.DOW_ERR_CONFIG(path, `unsupported extension ${JSON.stringify(ext)}; use .mjs, .js or .json`);
+
+  attempt<T>(field: string, check: () => T): T | undefined {
+    try {
+      return check();
+    } catch (err) {
+      if (!isDragonError(err)) throw err;
+      // A DOW_ERR_CONFIG names the field already; any other error is about `field`.
+      const prefix = `config ${this.source}: `;
+      if (err.code === 'DOW_ERR_CONFIG' && err.message.startsWith(prefix)) this.list.push(err.message.slice(prefix.length));
+      else this.add(field, err.message);
+      return undefined;
+    }
+  }
+
+  throwIfAny(): void {
+    if (this.list.length > 0) throw new errors.DOW_ERR_CONFIG(this.source, formatProblems(this.list));
+  }
 }
 
 /** `unix:` + a relative path: against the config file's folder, like every other path in it. */
@@ -142,43 +161,50 @@ function resolveListen(address: string, baseDir: string): string {
 }
 
 /** Options that belong to one protocol are refused on the other: set there, they would do nothing. */
-function checkProtocolOptions(app: RawApp, i: number, source: string): void {
+function checkProtocolOptions(app: RawApp, i: number, problems: Problems): void {
   const http = app.protocol === 'http';
   const misplaced = http ? (['halfClose', 'io'] as const).filter((key) => app[key] !== undefined) : (['keepAliveTimeout', 'trustProxy'] as const).filter((key) => app[key] !== undefined);
-  if (misplaced.length > 0) {
-    const key = misplaced[0] as string;
-    throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].${key}: applies only to ${http ? "SCGI apps (protocol: 'scgi')" : "HTTP apps (protocol: 'http')"}; this app's protocol is ${http ? 'http' : 'scgi'}`);
+  for (const key of misplaced) {
+    problems.add(`apps[${i}].${key}`, `applies only to ${http ? "SCGI apps (protocol: 'scgi')" : "HTTP apps (protocol: 'http')"}; this app's protocol is ${http ? 'http' : 'scgi'}`);
   }
-  if (Array.isArray(app.trustProxy)) {
+  const trustProxy = app.trustProxy;
+  if (Array.isArray(trustProxy)) {
     try {
-      compileTrust(app.trustProxy);
+      compileTrust(trustProxy);
     } catch (err) {
-      throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].trustProxy: ${(err as Error).message}`);
+      problems.add(`apps[${i}].trustProxy`, (err as Error).message);
     }
   }
 }
 
+/** An address the schema's pattern lets through but a listener would refuse (port 99999). */
+function checkAddress(field: string, address: string, problems: Problems, tcpOnly = false): void {
+  problems.attempt(field, () => (tcpOnly ? parseTcpAddress(address) : parseListenAddress(address)));
+}
+
 /** Checks a config object (from a file or from code) and resolves its app modules. */
 export async function settingsFromConfig(raw: unknown, baseDir: string, source = 'object'): Promise<RuntimeSettings> {
-  if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, describeConfigErrors(validate.errors ?? []));
+  if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(source, formatProblems(describeConfigErrors(validate.errors ?? [])));
   const config = raw as RawConfig;
+  const problems = new Problems(source);
   const names = new Set<string>();
   const listens = new Set<string>();
   const apps: AppSettings[] = [];
   for (const [i, app] of config.apps.entries()) {
-    if (names.has(app.name)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].name: ${app.name} is used twice`);
-    // unix:rel.sock lies next to the config file, as module and store.path do (issue 11 item 11).
+    if (names.has(app.name)) problems.add(`apps[${i}].name`, `${app.name} is used twice`);
+    // unix:rel.sock lies next to the config file, as module and store.path do.
     const listen = resolveListen(app.listen, baseDir);
-    if (listens.has(listen)) throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].listen: ${app.listen} is used twice`);
+    if (listens.has(listen)) problems.add(`apps[${i}].listen`, `${app.listen} is used twice`);
+    checkAddress(`apps[${i}].listen`, app.listen, problems);
     names.add(app.name);
     listens.add(listen);
     const workers = app.workers === 'auto' ? availableParallelism() : (app.workers ?? DEFAULTS.workers);
     const threads = app.threads ?? DEFAULTS.threads;
     if (workers > threads) {
-      throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].threads: ${threads} is less than workers (${workers}); each worker needs at least one slot`);
+      problems.add(`apps[${i}].threads`, `${threads} is less than workers (${workers}); each worker needs at least one slot`);
     }
-    const socketOwner = resolveSocketOwner(app, i, source);
-    checkProtocolOptions(app, i, source);
+    const socketOwner = problems.attempt(`apps[${i}]`, () => resolveSocketOwner(app, i, source));
+    checkProtocolOptions(app, i, problems);
     const modulePath = resolve(baseDir, app.module);
     let handler: AppHandler | undefined;
     try {
@@ -189,7 +215,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         throw new errors.DOW_ERR_APP_MODULE(app.name, `cannot load module ${app.module}: no such file ${modulePath}`);
       });
     } catch (err) {
-      throw new errors.DOW_ERR_CONFIG(source, `apps[${i}].module: ${isDragonError(err) ? err.message : String(err)}`);
+      problems.add(`apps[${i}].module`, isDragonError(err) ? err.message : String(err));
     }
     apps.push({
       listen,
@@ -219,15 +245,19 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     });
   }
   const stats = config.stats === false ? null : resolveListen(config.stats ?? DEFAULTS.stats, baseDir);
+  if (stats !== null) checkAddress('stats', stats, problems);
   const dashboardListen = config.dashboard === false ? undefined : config.dashboard?.listen;
   if (dashboardListen !== undefined && /^(unix|systemd):/.test(dashboardListen)) {
-    throw new errors.DOW_ERR_CONFIG(source, `dashboard.listen: must be host:port, not ${JSON.stringify(dashboardListen)}: the dashboard listens on TCP only (keep it on 127.0.0.1, or put a proxy with its own Unix socket in front)`);
-  }
-  if (stats !== null && listens.has(stats)) throw new errors.DOW_ERR_CONFIG(source, `stats: ${stats} is also an app's listen address`);
+    problems.add('dashboard.listen', `must be host:port, not ${JSON.stringify(dashboardListen)}: the dashboard listens on TCP only (keep it on 127.0.0.1, or put a proxy with its own Unix socket in front)`);
+  } else if (dashboardListen !== undefined) checkAddress('dashboard.listen', dashboardListen, problems, true);
+  if (stats !== null && listens.has(stats)) problems.add('stats', `${stats} is also an app's listen address`);
   const metrics = typeof config.metrics === 'string' ? config.metrics : null;
+  if (metrics !== null) checkAddress('metrics', metrics, problems);
   if (metrics !== null && (listens.has(metrics) || metrics === stats)) {
-    throw new errors.DOW_ERR_CONFIG(source, `metrics: ${metrics} is also ${metrics === stats ? 'the stats port' : "an app's listen address"}`);
+    problems.add('metrics', `${metrics} is also ${metrics === stats ? 'the stats port' : "an app's listen address"}`);
   }
+  const runAs = problems.attempt('user', () => resolveRunAs(config, source, process.getuid?.() ?? -1));
+  problems.throwIfAny();
   const limits = config.limits ?? {};
   const store = config.store === false ? null : config.store ?? {};
   return {
@@ -265,7 +295,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
       ...(config.dashboard?.trustedProxies === undefined ? {} : { trustedProxies: config.dashboard.trustedProxies }),
     },
     persistLimits: config.persistLimits ?? false,
-    runAs: resolveRunAs(config, source, process.getuid?.() ?? -1),
+    runAs: runAs ?? null,
     source,
   };
 }

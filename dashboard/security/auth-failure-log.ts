@@ -28,8 +28,8 @@ export function createAuthFailureLog(log: FastifyBaseLogger, intervalMs = AUTH_L
     if (failed === 0 && throttled === 0) return;
     lastLineAt = performance.now();
     const from = clients.size === 1 ? `from ${last}` : `from ${clients.size} addresses (last ${last})`;
-    const refused = throttled === 0 ? '' : `; ${throttled} more attempts refused unchecked (429, throttled)`;
-    log.warn({ code: 'DOW_ERR_UNAUTHORIZED', failed, throttled, clients: clients.size }, `admin token refused ${failed} times ${from}${refused}`);
+    const refused = throttled === 0 ? '' : `; ${throttled} more attempt${throttled === 1 ? '' : 's'} refused unchecked (429, throttled)`;
+    log.warn({ code: 'DOW_ERR_UNAUTHORIZED', failed, throttled, clients: clients.size }, `admin token refused ${times(failed)} ${from}${refused}`);
     failed = 0;
     throttled = 0;
     clients.clear();
@@ -50,4 +50,9 @@ export function createAuthFailureLog(log: FastifyBaseLogger, intervalMs = AUTH_L
       flush();
     },
   };
+}
+
+/** "once", "2 times": a count in words that read as English. */
+function times(n: number): string {
+  return n === 1 ? 'once' : `${n} times`;
 }

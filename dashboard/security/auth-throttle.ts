@@ -4,7 +4,12 @@
  * clock is passed in); the guard and the login route ask it before they compare a token.
  *
  *   failure ─► client bucket +1, global bucket +1      each drains at its rate
- *   attempt ─► either bucket full? ─► 429 with Retry-After, the token not even compared
+ *   attempt ─► client bucket full? ─► 429 with Retry-After, the token not even compared
+ *           └► global bucket full? ─► the token is compared: right gets in, wrong gets 429
+ *
+ * The global bucket refuses only wrong tokens: otherwise a flood of guesses from many addresses
+ * would lock the operator's right token out. Guessing stays held per address, and a configured
+ * token is refused at start unless it is far beyond guessing anyway (token-strength.ts).
  */
 
 export interface BucketRule {
@@ -29,9 +34,15 @@ interface Bucket {
   atMs: number;
 }
 
+export interface ThrottleWait {
+  /** Milliseconds before `client` may have a token compared again; 0 = now. */
+  clientMs: number;
+  /** Milliseconds before a wrong token from anyone is answered 401 rather than 429; 0 = now. */
+  globalMs: number;
+}
+
 export interface AuthThrottle {
-  /** Milliseconds before `client` may try a token again; 0 = now. */
-  waitMs(client: string): number;
+  wait(client: string): ThrottleWait;
   /** Counts one wrong token from `client`. */
   fail(client: string): void;
   clients(): number;
@@ -89,12 +100,12 @@ export function createAuthThrottle(options: AuthThrottleOptions = {}): AuthThrot
   }
 
   return {
-    waitMs(client) {
+    wait(client) {
       const t = now();
       drain(global, globalRule, t);
       const bucket = buckets.get(clientKey(client));
       if (bucket) drain(bucket, clientRule, t);
-      return Math.max(wait(global, globalRule), bucket ? wait(bucket, clientRule) : 0);
+      return { clientMs: bucket ? wait(bucket, clientRule) : 0, globalMs: wait(global, globalRule) };
     },
     fail(client) {
       const t = now();

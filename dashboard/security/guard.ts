@@ -47,19 +47,37 @@ export interface GuardOptions {
 
 /**
  * Compares a presented token, unless its sender is throttled (429, not compared at all, so a
- * guess made while throttled teaches nothing). Wrong tokens are counted and logged.
+ * guess made while throttled teaches nothing). Wrong tokens are counted and logged; while the
+ * global bucket is full they get 429, but a right one still gets in (auth-throttle.ts).
  */
 export function checkToken(request: FastifyRequest, reply: FastifyReply, given: string, where: 'login' | 'bearer', credentials: Credentials): boolean {
-  const waitMs = credentials.throttle.waitMs(request.ip);
-  if (waitMs > 0) {
+  const { clientMs, globalMs } = credentials.throttle.wait(request.ip);
+  if (clientMs > 0) {
     credentials.failures.record(request.ip, where, true);
-    reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
-    throw new errors.DOW_ERR_TOO_MANY_ATTEMPTS(Math.ceil(waitMs / 1000));
+    tooManyAttempts(reply, clientMs);
   }
-  if (safeEqual(given, credentials.token)) return true;
+  if (tokenMatches(given, credentials.token, where)) return true;
   credentials.throttle.fail(request.ip);
   credentials.failures.record(request.ip, where, false);
+  if (globalMs > 0) tooManyAttempts(reply, globalMs);
   return false;
+}
+
+function tooManyAttempts(reply: FastifyReply, waitMs: number): never {
+  reply.header('retry-after', String(Math.ceil(waitMs / 1000)));
+  throw new errors.DOW_ERR_TOO_MANY_ATTEMPTS(Math.ceil(waitMs / 1000));
+}
+
+/**
+ * A base64 token pasted into `/login?token=` unencoded arrives with each `+` read as a space
+ * (form encoding), so there a space also matches a `+`. Both forms are always compared, each in
+ * constant time. (`%2B` and other percent-encoding arrive decoded already.)
+ */
+function tokenMatches(given: string, token: string, where: 'login' | 'bearer'): boolean {
+  const exact = safeEqual(given, token);
+  if (where !== 'login') return exact;
+  const asPlus = safeEqual(given.replaceAll(' ', '+'), token);
+  return exact || asPlus;
 }
 
 export function authenticate(request: FastifyRequest, reply: FastifyReply, credentials: Credentials): AuthKind | null {

@@ -19,7 +19,8 @@ export const MIN_TOKEN_BITS = 80;
  */
 export const MIN_BITS_PER_CHAR = 2.5;
 
-export const TOKEN_ADVICE = 'generate one with `openssl rand -base64 32`';
+/** Hex: safe in a URL as it is (base64's `+` turns into a space in a query string). */
+export const TOKEN_ADVICE = 'generate one with `openssl rand -hex 32`';
 
 export function estimateBits(token: string): number {
   const counts = new Map<string, number>();

@@ -36,7 +36,7 @@ test('a weak admin token stops serve with exit code 2 and a message that names i
   const short = 'sixteen-chars-ab';
   const fromEnv = serve(await config({}), { DRAGON_ADMIN_TOKEN: short });
   assert.equal(fromEnv.status, 2, `${fromEnv.stderr}\n${fromEnv.stdout}`);
-  assert.match(fromEnv.stderr, /DOW_ERR_WEAK_TOKEN: the admin token \(DRAGON_ADMIN_TOKEN\) is too weak: it has 16 characters, at least 32 are needed; generate one with `openssl rand -base64 32`/);
+  assert.match(fromEnv.stderr, /DOW_ERR_WEAK_TOKEN: the admin token \(DRAGON_ADMIN_TOKEN\) is too weak: it has 16 characters, at least 32 are needed; generate one with `openssl rand -hex 32`/);
   assert.ok(!`${fromEnv.stdout}${fromEnv.stderr}`.includes(short), 'the token is never printed');
 
   const repetitive = 'abcd'.repeat(10);

@@ -122,7 +122,7 @@ describe('wrong-token throttle (issue 11 item 19: 8-10k guesses a second, no log
     await d.app.close();
     const warnings = lines.map((l) => JSON.parse(l) as { msg: string }).filter((l) => /admin token refused/.test(l.msg));
     assert.equal(warnings.length, 2, JSON.stringify(warnings));
-    assert.match(warnings[0]?.msg ?? '', /admin token refused 1 times from 198\.51\.100\.7, bearer/);
+    assert.match(warnings[0]?.msg ?? '', /admin token refused once from 198\.51\.100\.7, bearer/);
     assert.match(warnings[1]?.msg ?? '', /admin token refused 9 times from 198\.51\.100\.7, login; 2 more attempts refused unchecked \(429, throttled\)/);
   });
 
@@ -137,6 +137,47 @@ describe('wrong-token throttle (issue 11 item 19: 8-10k guesses a second, no log
     }
     assert.equal(statuses.filter((s) => s === 401).length, 100);
     assert.equal(statuses.filter((s) => s === 429).length, 20);
+  });
+
+  it("a wrong-token flood from many addresses does not lock the operator's right token out", async (t) => {
+    const now = 0;
+    const d = dashboard({ throttle: createAuthThrottle({ now: () => now }) });
+    t.after(() => d.app.close());
+    for (let i = 0; i < 300; i += 1) {
+      await d.send({ method: 'GET', url: '/api/overview', headers: { authorization: `Bearer guess-${i}` }, remoteAddress: `10.1.${i >> 8}.${i & 255}` });
+    }
+    const flooded = await d.send({ method: 'GET', url: '/api/overview', headers: { authorization: 'Bearer still-wrong' }, remoteAddress: '10.2.0.1' });
+    assert.equal(flooded.statusCode, 429, 'the global budget is spent: wrong tokens get 429');
+    const operator = { remoteAddress: '192.0.2.10' };
+    assert.equal((await d.send({ method: 'GET', url: '/api/overview', headers: { authorization: `Bearer ${TOKEN}` }, ...operator })).statusCode, 200);
+    assert.equal((await d.send({ method: 'GET', url: `/login?token=${TOKEN}`, ...operator })).statusCode, 303);
+  });
+
+  it('over a real socket behind a trusted proxy, guesses from 150 clients leave the right token working', async (t) => {
+    const dash = await startDashboard({ listen: '127.0.0.1:0', token: TOKEN, trustedProxies: ['127.0.0.1'], control: createFakeRuntime(), history: null, log: pino({ level: 'silent' }) });
+    t.after(() => dash.close());
+    const url = new URL('/api/overview', dash.loginUrl);
+    const statuses: number[] = [];
+    for (let i = 0; i < 150; i += 1) {
+      const res = await fetch(url, { headers: { authorization: `Bearer guess-${i}`, 'x-forwarded-for': `203.0.113.${i}` } });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    assert.ok(statuses.includes(429), 'the flood spent the global budget');
+    const operator = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}`, 'x-forwarded-for': '198.51.100.200' } });
+    await operator.arrayBuffer();
+    assert.equal(operator.status, 200);
+  });
+
+  it('the global budget refuses only wrong tokens; an address over its own budget is refused before comparing', () => {
+    let now = 0;
+    const throttle = createAuthThrottle({ client: { burst: 2, perMinute: 60 }, global: { burst: 3, perMinute: 60 }, now: () => now });
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) throttle.fail(ip);
+    assert.deepEqual(throttle.wait('192.0.2.9'), { clientMs: 0, globalMs: 1000 }, 'a fresh address: not its own wait');
+    throttle.fail('192.0.2.1');
+    assert.equal(throttle.wait('192.0.2.1').clientMs, 1000);
+    now += 2000;
+    assert.deepEqual(throttle.wait('192.0.2.1'), { clientMs: 0, globalMs: 0 });
   });
 
   it('over a real socket, a guessing loop gets 10 answers and then only 429s, with one log line', async (t) => {
@@ -154,6 +195,28 @@ describe('wrong-token throttle (issue 11 item 19: 8-10k guesses a second, no log
     assert.equal(counts.get(401), 10);
     assert.equal(counts.get(429), 290);
     assert.equal(lines.filter((l) => /admin token refused/.test(l)).length, 1, 'the rest is summed up in the next line, 10 s later');
+  });
+});
+
+describe('the login URL takes the token as a browser sends it', () => {
+  const BASE64_TOKEN = 'q+9Zk3v/QpL2mX8rT4wB6yN1cJ5hF7dS0aEuG+h7Kw=';
+
+  it('a base64 token pasted unencoded (each + read as a space) or percent-encoded logs in', async (t) => {
+    const d = dashboard({ token: BASE64_TOKEN });
+    t.after(() => d.app.close());
+    for (const query of [BASE64_TOKEN, encodeURIComponent(BASE64_TOKEN), BASE64_TOKEN.replaceAll('+', '%20')]) {
+      const res = await d.send({ method: 'GET', url: `/login?token=${query}` });
+      assert.equal(res.statusCode, 303, `${query}: ${res.body}`);
+    }
+    const wrong = await d.send({ method: 'GET', url: `/login?token=${BASE64_TOKEN.replaceAll('+', '-')}` });
+    assert.equal(wrong.statusCode, 401, 'a different token is still refused');
+    const bearer = await d.send({ method: 'GET', url: '/api/overview', headers: { authorization: `Bearer ${BASE64_TOKEN.replaceAll('+', ' ')}` } });
+    assert.equal(bearer.statusCode, 401, 'a header carries the token as it is: no space for +');
+  });
+
+  it('the advice for a weak token names a URL-safe generator', () => {
+    assert.match(String(tokenWeakness('short')), /openssl rand -hex 32/);
+    assert.equal(tokenWeakness('5f0c6a3e9b1d4e7f8a2b3c4d5e6f7a8b5f0c6a3e9b1d4e7f8a2b3c4d5e6f7a8c'), null);
   });
 });
 
