@@ -23,7 +23,7 @@ import { demoSettings } from './demo-settings.js';
 import { UsageError } from './usage-error.js';
 import { allSucceeded, formatLoadResult, LOAD_DEFAULTS, positiveInteger, runLoad } from './load-command.js';
 import { formatReloadReport, RELOAD_DEFAULTS, runReload } from './reload-command.js';
-import { startRuntime, type RuntimeHandle } from './start-runtime.js';
+import { checkDashboardSettings, startRuntime, type RuntimeHandle } from './start-runtime.js';
 import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
 import { takeListenFds, useListenFds } from '../server/systemd/listen-fds.js';
 
@@ -149,10 +149,24 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(formatAppChecks(checks));
       const failed = checks.filter((c) => c.error !== undefined);
       for (const c of failed) process.stderr.write(`dragon-on-wheels: ${c.error?.code}: ${c.error?.message}\n`);
-      process.stdout.write(failed.length === 0
+      // What serve would refuse after the apps: the dashboard's bind and token (the same
+      // DRAGON_ADMIN_TOKEN serve would read).
+      let dashboardError: unknown = null;
+      try {
+        checkDashboardSettings(settings, process.env.DRAGON_ADMIN_TOKEN);
+      } catch (err) {
+        if (!isDragonError(err)) throw err;
+        dashboardError = err;
+        process.stderr.write(`dragon-on-wheels: ${err.code}: ${err.message}\n`);
+      }
+      const summary = [
+        ...(failed.length === 0 ? [] : [`${failed.length} of ${checks.length} apps cannot be loaded`]),
+        ...(dashboardError === null ? [] : ['the dashboard would be refused']),
+      ];
+      process.stdout.write(summary.length === 0
         ? `${rest[0]}: ok, ${checks.length} app${checks.length === 1 ? '' : 's'}\n`
-        : `${rest[0]}: ${failed.length} of ${checks.length} apps cannot be loaded\n`);
-      return failed.length === 0 ? 0 : 2;
+        : `${rest[0]}: ${summary.join('; ')}\n`);
+      return summary.length === 0 ? 0 : 2;
     }
     case 'stats': {
       const address = parseListenAddress(withDefaultPort(rest[0] ?? DEFAULTS.stats));
