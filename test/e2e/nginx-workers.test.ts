@@ -8,13 +8,15 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getFreePort, getFreePorts, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { getFreePorts } from '../helpers/free-port.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs } from '../helpers/frontends/process.js';
 import { serveConfig } from '../helpers/cli-process.js';
-import { sleep } from '../helpers/runtime.js';
+import { startLoad, type Load } from '../helpers/load.js';
 import { WORKER_APP } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Tally {
   statuses: Map<number, number>;
@@ -22,12 +24,10 @@ interface Tally {
   bodies: string[];
 }
 
-/** Closed-loop clients through nginx, bounded by `until()`, a request count and a deadline. */
-async function load(base: string, options: { clients: number; path: string; body?: Buffer; until: () => boolean; maxRequests: number }): Promise<Tally> {
+/** Closed-loop clients through nginx until stop(), bounded by a request count and a deadline. */
+function load(base: string, options: { clients: number; path: string; body?: Buffer; maxRequests: number }): { tally: Tally; stop(): Promise<Tally> } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.clients });
   const tally: Tally = { statuses: new Map(), errors: [], bodies: [] };
-  let sent = 0;
-  const deadline = performance.now() + 60_000;
   const one = (): Promise<void> => new Promise((resolve) => {
     const req = http.request(`${base}${options.path}`, { agent, method: options.body ? 'POST' : 'GET', headers: options.body ? { 'content-type': 'application/octet-stream' } : {} }, (res) => {
       const chunks: Buffer[] = [];
@@ -48,19 +48,19 @@ async function load(base: string, options: { clients: number; path: string; body
     });
     req.end(options.body);
   });
-  await Promise.all(Array.from({ length: options.clients }, async () => {
-    while (!options.until() && sent < options.maxRequests && performance.now() < deadline) {
-      sent++;
-      await one();
-    }
-  }));
-  agent.destroy();
-  return tally;
+  const running: Load = startLoad(options.clients, one, { maxRequests: options.maxRequests });
+  return {
+    tally,
+    async stop() {
+      await running.stop();
+      agent.destroy();
+      return tally;
+    },
+  };
 }
 
 test('three reloads (SIGHUP) under load through nginx with the code changed between them: every request answered, versions switch', async (t) => {
-  const dir = await makeTempDir('nginx-reload');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'nginx-reload');
   const module = join(dir, 'versioned.mjs');
   const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 2);\n`);
   await version('v1');
@@ -75,17 +75,17 @@ test('three reloads (SIGHUP) under load through nginx with the code changed betw
   const nginx = await startNginx({ config: docTemplate('nginx', 'mount'), values: { host: '127.0.0.1', port } });
   t.after(() => nginx.stop());
   await withFrontendLogs([nginx], async () => {
-    let done = false;
-    const running = load(nginx.url, { clients: 8, path: '/app/', until: () => done, maxRequests: 50_000 });
+    const running = load(nginx.url, { clients: 8, path: '/app/', maxRequests: 200_000 });
+    // Each version serves some requests under load before the next reload replaces it.
+    const served = (v: string): Promise<boolean> => waitUntil(`${v} served`, () => running.tally.bodies.filter((body) => body === v).length >= 60, { timeoutMs: 60_000 });
+    await served('v1');
     for (const [i, v] of ['v2', 'v3', 'v4'].entries()) {
-      await sleep(300);
       await version(v);
       server.child.kill('SIGHUP');
-      await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i + 1}}`), 20_000);
+      await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i + 1}}`), 120_000);
+      await served(v);
     }
-    await sleep(300);
-    done = true;
-    const tally = await running;
+    const tally = await running.stop();
     assert.deepEqual(tally.errors, []);
     assert.deepEqual([...tally.statuses.keys()], [200], `statuses: ${JSON.stringify([...tally.statuses])}`);
     assert.ok(tally.bodies.length > 200, `${tally.bodies.length} requests`);
@@ -100,8 +100,7 @@ test('three reloads (SIGHUP) under load through nginx with the code changed betw
 // machine) but does too little work per stop under a loaded CI machine for a 1 % bound to hold.
 for (const workers of [2]) {
 test(`SIGTERM to one of two servers (workers: ${workers}) behind an nginx upstream under POST load: no 502 (but for the close race), no error`, async (t) => {
-  const dir = await makeTempDir('nginx-failover');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'nginx-failover');
   const [portA, portB] = await getFreePorts(2);
   const instance = (port: number, name: string) => serveConfig(t, dir, {
     stats: false,
@@ -115,16 +114,19 @@ test(`SIGTERM to one of two servers (workers: ${workers}) behind an nginx upstre
   const nginx = await startNginx({ config: docTemplate('nginx', 'upstream-failover'), values: { host: '127.0.0.1', port_a: portA, port_b: portB } });
   t.after(() => nginx.stop());
   await withFrontendLogs([nginx], async () => {
-    let done = false;
     // CPU-bound requests keep the workers busy, so connections wait in the kernel's backlog:
     // those must be served when the stop comes, not reset.
-    const running = load(nginx.url, { clients: 24, path: '/app/echo?cpu=4', body: Buffer.alloc(64 * 1024, 1), until: () => done, maxRequests: 20_000 });
-    await sleep(800);
+    const running = load(nginx.url, { clients: 24, path: '/app/echo?cpu=4', body: Buffer.alloc(64 * 1024, 1), maxRequests: 20_000 });
+    const answered = (): number => running.tally.bodies.length + running.tally.errors.length;
+    // The stop comes with both servers busy and connections queued; enough requests in all that
+    // the 1 % bound on the close race below means something.
+    await waitUntil('load through nginx under way', () => answered() >= 300, { timeoutMs: 60_000 });
     a.child.kill('SIGTERM');
     assert.equal(await a.exited, 0, a.output());
-    await sleep(500);
-    done = true;
-    const tally = await running;
+    // Load goes on to B alone for a while after A is gone.
+    const afterStop = answered();
+    await waitUntil('load served by B after the stop', () => answered() >= afterStop + 200, { timeoutMs: 60_000 });
+    const tally = await running.stop();
     assert.deepEqual(tally.errors, []);
     assert.ok(tally.bodies.length > 50, `${tally.bodies.length} requests`);
     // Left: a connection whose handshake completes between the last accept and the close, with
