@@ -13,9 +13,11 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadNative } from '../../server/native/native-binding.js';
-import { eventually, sleep, startRuntime, type TestApp } from '../helpers/runtime.js';
+import { startRuntime, type TestApp } from '../helpers/runtime.js';
 import { encodeNetstringEnv, encodeScgiRequest, parseScgiResponse, sendRaw, type Target } from '../helpers/scgi-client.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { waitForFigure } from '../helpers/stats.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const native = loadNative();
 const skip = native.binding === null && !process.env.CI ? `no native core: ${native.binding === null ? native.reason : ''}` : false;
@@ -81,7 +83,7 @@ test('the same bytes in give the same bytes out on both paths: valid, split, mal
   for (const key of ['requests', 'bad_requests', 'answered', 'aborted']) {
     assert.equal(figures.get(`viaNative_${key}`), figures.get(`viaNode_${key}`), key);
   }
-  await eventually(() => native.binding?.counts().connections === 0);
+  await waitUntil('every native connection closed', () => native.binding?.counts().connections === 0);
 });
 
 /** A raw connection whose `result` is everything received until the server closed. */
@@ -126,9 +128,8 @@ test('a large response to a client that stops reading waits in the kernel, not i
   const socket = connect(target.port, '127.0.0.1');
   socket.write(encodeScgiRequest({ uri: '/big' }));
   socket.pause();
-  await sleep(300);
   // The app is held by backpressure: far less than the response is in our process.
-  assert.ok(falseWrites >= 1, 'res.write() returned false');
+  await waitUntil('res.write() returned false', () => falseWrites >= 1);
   // What the kernel did not take waits in the addon's queue: one write's worth, not the response.
   const queued = native.binding?.counts().queuedBytes ?? 0;
   assert.ok(queued <= 256 * 1024, `${queued} bytes queued in C`);
@@ -138,7 +139,7 @@ test('a large response to a client that stops reading waits in the kernel, not i
   await new Promise((resolve) => socket.on('close', resolve));
   assert.ok(received > size, `${received} bytes received`);
   assert.ok(drained >= 1, "'drain' reached the response");
-  await eventually(() => native.binding?.counts().connections === 0);
+  await waitUntil('every native connection closed', () => native.binding?.counts().connections === 0);
 });
 
 test("a write that fails in the addon's queue is reported as a write error, a failed read as a read error", { skip }, async (t) => {
@@ -166,9 +167,9 @@ test("a write that fails in the addon's queue is reported as a write error, a fa
   writer.on('error', () => {});
   writer.end(encodeScgiRequest({ uri: '/write' }));
   writer.pause();
-  await eventually(() => (native.binding?.counts().queuedBytes ?? 0) > 0);
+  await waitUntil('bytes queued in the native core', () => (native.binding?.counts().queuedBytes ?? 0) > 0);
   writer.resetAndDestroy();
-  await eventually(() => errors.length === 1);
+  await waitUntil('the first error', () => errors.length === 1);
   assert.equal(errors[0]?.syscall, 'write', String(errors[0]));
   assert.ok(['EPIPE', 'ECONNRESET'].includes(errors[0]?.code ?? ''), String(errors[0]));
 
@@ -176,12 +177,12 @@ test("a write that fails in the addon's queue is reported as a write error, a fa
   const reader = connect(target.port, '127.0.0.1');
   reader.on('error', () => {});
   reader.write(encodeScgiRequest({ uri: '/hold' }));
-  await eventually(() => rt.figures().get('big_online') === '1');
+  await waitForFigure(rt.figures, 'big_online', '1');
   reader.resetAndDestroy();
-  await eventually(() => errors.length === 2);
+  await waitUntil('the second error', () => errors.length === 2);
   assert.equal(errors[1]?.syscall, 'read', String(errors[1]));
   assert.equal(errors[1]?.code, 'ECONNRESET');
-  await eventually(() => native.binding?.counts().connections === 0);
+  await waitUntil('every native connection closed', () => native.binding?.counts().connections === 0);
 });
 
 test('a large request body is streamed to a slow app with pause and resume, intact', { skip }, async (t) => {
@@ -206,8 +207,7 @@ test('a large request body is streamed to a slow app with pause and resume, inta
 });
 
 test('over a Unix socket; the peer is the front end\'s REMOTE_ADDR, or none', { skip }, async (t) => {
-  const dir = await makeTempDir('native-unix');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'native-unix');
   const rt = await startRuntime(t, [{ name: 'sock', io: 'native', listen: `unix:${join(dir, 'app.sock')}`, node: echoApp }]);
   const target = rt.targets.get('sock') as Target;
   const withAddress = parseScgiResponse(await sendRaw(target, encodeScgiRequest({ uri: '/u', env: { REMOTE_ADDR: '203.0.113.7' } })));
@@ -231,16 +231,16 @@ test('a client that leaves while its request is queued frees the queue; counts r
   }]);
   const target = rt.targets.get('one') as { port: number };
   const first = sendRaw(target, encodeScgiRequest({ uri: '/first' }));
-  await eventually(() => rt.figures().get('one_online') === '1');
+  await waitForFigure(rt.figures, 'one_online', '1');
   const leaver = connect(target.port, '127.0.0.1');
   leaver.write(encodeScgiRequest({ uri: '/leaves' }));
-  await eventually(() => rt.figures().get('one_queued') === '1');
+  await waitForFigure(rt.figures, 'one_queued', '1');
   leaver.destroy();
-  await eventually(() => rt.figures().get('one_queued') === '0');
+  await waitForFigure(rt.figures, 'one_queued', '0');
   release();
   assert.equal(parseScgiResponse(await first).body.toString(), 'done');
   assert.equal(rt.figures().get('one_aborted'), '1');
-  await eventually(() => native.binding?.counts().connections === 0);
+  await waitUntil('every native connection closed', () => native.binding?.counts().connections === 0);
 });
 
 test("io 'node' keeps node:net; a config with io 'native' where the core cannot load is refused; 'auto' falls back with the reason logged", { skip: process.platform !== 'linux' }, async (t) => {
