@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { errors, type DragonError } from '../../shared/errors.js';
 import { Outcome } from '../../shared/timing-row.js';
+import { enterApp } from '../adapters/enter-app.js';
 import { serveFetchOverNode } from '../adapters/node/fetch-bridge.js';
 import type { ScgiRequestInfo } from '../adapters/node/node-adapter.js';
 import { resolveTarget, type RequestTarget } from '../adapters/request-target.js';
@@ -142,10 +143,8 @@ export class HttpExchange implements HostedRequest {
       }).catch((err: unknown) => this.appFailed(err));
       return;
     }
-    const result = handler.listener(req, res);
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).then(undefined, (err: unknown) => this.appFailed(err));
-    }
+    const listener = handler.listener;
+    enterApp(() => listener(req, res)).then(undefined, (err: unknown) => this.appFailed(err));
   }
 
   /**

@@ -11,6 +11,7 @@ import type { Exchange } from '../../exchange.js';
 import { errors } from '../../../shared/errors.js';
 import { Outcome } from '../../../shared/timing-row.js';
 import { headerLines, isHopByHop, statusLine } from '../../protocol/response-head.js';
+import { enterApp } from '../enter-app.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import { describeValue } from '../node/fetch-bridge.js';
 
@@ -26,14 +27,7 @@ export function runFetchHandler(handler: FetchHandler, exchange: Exchange, appNa
     exchange.refuse(new errors.DOW_ERR_REQUEST_INVALID(err instanceof Error ? err.message : String(err)));
     return;
   }
-  let result: Response | Promise<Response>;
-  try {
-    result = handler(request, exchange.info);
-  } catch (err) {
-    exchange.appFailed(err);
-    return;
-  }
-  Promise.resolve(result).then(
+  enterApp(() => handler(request, exchange.info)).then(
     (response) => {
       if (!(response instanceof Response)) {
         throw new errors.DOW_ERR_FETCH_RESULT(appName, describeValue(response));

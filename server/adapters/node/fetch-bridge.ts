@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { enterApp } from '../enter-app.js';
 import { errors } from '../../../shared/errors.js';
 import type { ScgiRequestInfo } from './node-adapter.js';
 
@@ -50,7 +51,8 @@ export async function serveFetchOverNode(
   context: ScgiRequestInfo | undefined,
   options: BridgeOptions,
 ): Promise<void> {
-  const response = await fn(requestFromNode(req, options), context);
+  const request = requestFromNode(req, options);
+  const response = await enterApp(() => fn(request, context));
   if (!(response instanceof Response)) {
     throw new errors.DOW_ERR_FETCH_RESULT(options.appName ?? context?.app ?? 'the app', describeValue(response));
   }

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { BodySink } from '../../body-sink.js';
 import { exchangeOf, type Exchange } from '../../exchange.js';
 import { peerOf } from '../../peer-name.js';
+import { enterApp } from '../enter-app.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import { storeCgiHeader } from './cgi-header.js';
 import { internalSymbol } from './internal-symbol.js';
@@ -93,16 +94,7 @@ export function runNodeListener(listener: NodeListener, exchange: Exchange): voi
 
   exchange.takeBody(new IncomingMessageSink(req));
 
-  let result: unknown;
-  try {
-    result = listener(req, res);
-  } catch (err) {
-    exchange.appFailed(err);
-    return;
-  }
-  if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-    (result as Promise<unknown>).then(undefined, (err: unknown) => exchange.appFailed(err));
-  }
+  enterApp(() => listener(req, res)).then(undefined, (err: unknown) => exchange.appFailed(err));
 }
 
 /** The fallback should a Node version lack the lazy getter: SCGI names are unique, so no joining. */
