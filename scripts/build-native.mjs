@@ -6,6 +6,9 @@
 //   npm run build:native                      the release build, in native/build
 //   npm run build:native -- --asan <dir>      an AddressSanitizer + UBSan build of a copy in <dir>
 //                                             (scripts/test-asan.sh)
+//   npm run build:native -- --fault <dir>     a build of a copy in <dir> whose injectFault() makes a
+//                                             chosen Node-API call fail (tests of addon.c's glue);
+//                                             with --asan too, under the sanitizers
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -13,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const asan = args[0] === '--asan';
+const asan = args.includes('--asan');
+const fault = args.includes('--fault');
+const target = args.find((arg) => !arg.startsWith('--'));
 let directory = join(root, 'native');
 
 if (process.platform !== 'linux') {
@@ -22,21 +27,24 @@ if (process.platform !== 'linux') {
 }
 
 const env = { ...process.env };
-if (asan) {
-  if (!args[1]) {
-    console.error('usage: build-native.mjs --asan <dir>');
+if (asan || fault) {
+  if (!target) {
+    console.error('usage: build-native.mjs [--asan] [--fault] <dir>');
     process.exit(2);
   }
-  directory = resolve(args[1]);
+  directory = resolve(target);
   mkdirSync(directory, { recursive: true });
   cpSync(join(root, 'native', 'binding.gyp'), join(directory, 'binding.gyp'));
   cpSync(join(root, 'native', 'src'), join(directory, 'src'), { recursive: true });
+  env.CC = 'gcc';
+}
+if (asan) {
   // gcc's sanitizers, as Node itself is built with gcc here: the test run preloads gcc's libasan.
   const sanitize = '-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1';
   env.CFLAGS = sanitize;
   env.LDFLAGS = '-fsanitize=address,undefined';
-  env.CC = 'gcc';
 }
+if (fault) env.CFLAGS = `${env.CFLAGS ?? ''} -DDOW_FAULT_INJECTION`.trim();
 
 // npm hands its own node-gyp to install scripts (and its nodedir setting with it).
 const gyp = env.npm_config_node_gyp;
@@ -48,8 +56,8 @@ if (result.status === 0) {
 }
 const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
 const why = result.error ? result.error.message : output;
-if (asan) {
-  console.error(`the AddressSanitizer build failed:\n${why}`);
+if (asan || fault) {
+  console.error(`the ${asan ? 'AddressSanitizer' : 'fault-injection'} build failed:\n${why}`);
   process.exit(1);
 }
 console.warn(`dragon-on-wheels: the native I/O core was not built; apps with io 'auto' are served through node:net.\n${why}`);

@@ -5,6 +5,8 @@
  * Times are in ms, sizes in bytes.
  */
 
+import { MAX_LIMITS } from './protocol/limits.js';
+
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
 // Apps and the stats port may also take a socket passed by systemd (FileDescriptorName=).
@@ -72,10 +74,11 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        maxHeaderBytes: { type: 'integer', minimum: 256 },
-        maxBodyBytes: { type: 'integer', minimum: 0 },
-        headerTimeout: { type: 'integer', minimum: 1 },
-        bodyIdleTimeout: { type: 'integer', minimum: 1 },
+        // The maxima are what every path can carry (MAX_LIMITS in server/protocol/limits.ts).
+        maxHeaderBytes: { type: 'integer', minimum: 256, maximum: MAX_LIMITS.maxHeaderBytes },
+        maxBodyBytes: { type: 'integer', minimum: 0, maximum: MAX_LIMITS.maxBodyBytes },
+        headerTimeout: { type: 'integer', minimum: 1, maximum: MAX_LIMITS.headerTimeoutMs },
+        bodyIdleTimeout: { type: 'integer', minimum: 1, maximum: MAX_LIMITS.bodyIdleTimeoutMs },
       },
     },
     drainTimeout: ms,

@@ -188,7 +188,7 @@ export class Server implements RuntimeControl {
         },
         refused: (socket, replay) => (exchangeOf(socket as unknown as Socket) as ScgiConnection).onData(replay),
         acceptError: (err) => this.onAcceptError(address, err),
-      }, address);
+      }, address, spec.handle === undefined);
     } catch (err) {
       await closeHandle();
       throw err;
@@ -322,12 +322,11 @@ export class Server implements RuntimeControl {
   private async drain(drainTimeoutMs: number): Promise<void> {
     const closed = this.stopAccepting();
     const deadline = performance.now() + drainTimeoutMs;
-    // Keep-alive connections: idle ones close now, busy ones after their current response.
+    // Keep-alive connections: busy ones close after their current response, idle ones after
+    // their next (or at the deadline, below): closing one now races a request sent on it.
     for (const http of this.httpListeners.values()) http.beginDrain();
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      // A response that finished since is its connection's last; the connection may be idle now.
-      for (const http of this.httpListeners.values()) http.closeIdleConnections();
     }
     // Queued ones first: a running one cut later frees its slot, which must not start a waiter.
     const left = [...this.connections].sort((a, b) => Number(b.phase === Phase.QUEUED) - Number(a.phase === Phase.QUEUED));
@@ -340,18 +339,15 @@ export class Server implements RuntimeControl {
 
   /**
    * Every request is finished, but an HTTP connection can outlive its last: its final response
-   * still flushing, or a connection accepted as the drain started whose request is on its way (or
-   * that never sends one). They get until the deadline (at least HTTP_CLOSE_GRACE_MS), then are
-   * closed.
+   * still flushing, a kept-alive one the front end has not used since, or a connection accepted as
+   * the drain started whose request is on its way (or that never sends one). They get until the
+   * deadline (at least HTTP_CLOSE_GRACE_MS), then are closed.
    */
   private async closeHttpConnections(closed: Promise<void>, deadline: number): Promise<void> {
     let done = false;
     void closed.then(() => (done = true));
     const until = Math.max(performance.now() + HTTP_CLOSE_GRACE_MS, deadline);
-    while (!done && performance.now() < until) {
-      for (const http of this.httpListeners.values()) http.closeIdleConnections();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    while (!done && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     // A request that arrived meanwhile and is not done gets the drain's 503 (or its cut), as above,
     // and a moment to leave: its connection then closes itself (Connection: close).
     const late = [...this.connections];
@@ -361,6 +357,8 @@ export class Server implements RuntimeControl {
       await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, HTTP_LAST_ANSWER_MS)))]);
       clearTimeout(timer);
     }
+    // Kept-alive connections the front end left idle are expected here; only the others are news.
+    for (const http of this.httpListeners.values()) http.closeIdleConnections();
     let left = 0;
     for (const http of this.httpListeners.values()) left += http.closeAllConnections();
     if (left > 0) this.log.warn(`${left} HTTP connection${left === 1 ? '' : 's'} still open at the drain deadline closed (a request that never came, or never finished sending)`);

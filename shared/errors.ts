@@ -70,6 +70,10 @@ export const errors = {
   DOW_ERR_LISTEN: createError('DOW_ERR_LISTEN', 'cannot listen on %s: %s', 500),
   DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected %s', 500),
   DOW_ERR_APP_MODULE: createError('DOW_ERR_APP_MODULE', 'app %s: %s', 500),
+  // Thrown by the native I/O core (native/src/addon.c) with these codes: a wrong argument from
+  // JavaScript, or a Node-API call that failed (out of memory, a value over V8's limits).
+  DOW_ERR_NATIVE_ARGS: createError('DOW_ERR_NATIVE_ARGS', 'native I/O core: %s', 500),
+  DOW_ERR_NATIVE_CALL: createError('DOW_ERR_NATIVE_CALL', 'native I/O core: %s failed', 500),
 
   // Timing store and dashboard.
   DOW_ERR_STORE: createError('DOW_ERR_STORE', 'timing store %s: %s', 500),

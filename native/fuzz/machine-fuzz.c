@@ -161,8 +161,42 @@ static int fake_poll(dow_machine *m, dow_conn *c, int events) {
 
 static void fake_close(dow_machine *m, dow_conn *c, int reset) {
   fake_socket *s = socket_of_fd(c->fd);
+  /* A response cut short (bytes JavaScript wrote and the peer never got) ends with a reset: a
+     FIN would look like its end. */
+  if (!s->unchecked && s->out_total < s->written_total) CHECK(reset);
   s->closed = 1;
   s->reset = reset;
+}
+
+/* JavaScript's Buffers: the machine holds them (by reference) for what it queues, and JavaScript
+   lets go of its own right after the write, so ASan catches a queued byte read after its
+   release, and `held` a reference never given back. */
+typedef struct fake_buffer {
+  int references;
+  uint8_t *bytes;
+} fake_buffer;
+
+static long held;
+
+static void unref_buffer(fake_buffer *b) {
+  CHECK(b->references > 0);
+  if (--b->references > 0) return;
+  free(b->bytes);
+  free(b);
+}
+
+static void *fake_hold(dow_machine *m, void *source, size_t index) {
+  if (take() % 23 == 22) return NULL; /* napi_create_reference failed */
+  fake_buffer *b = ((fake_buffer **)source)[index];
+  b->references++;
+  held++;
+  return b;
+}
+
+static void fake_release(dow_machine *m, void *token) {
+  CHECK(held > 0);
+  held--;
+  unref_buffer(token);
 }
 
 /* ── JavaScript ─────────────────────────────────────────────────────────────────────────────── */
@@ -191,8 +225,23 @@ static void js_act(fake_socket *s) {
       size_t length = (size_t)take() * 2 % sizeof buffer;
       size_t base = s != NULL ? s->written_total : 0;
       for (size_t i = 0; i < length; i++) buffer[i] = s != NULL ? pattern(s, base + i) : 0;
-      struct iovec iov[2] = {{buffer, length / 2}, {buffer + length / 2, length - length / 2}};
-      int result = dow_conn_write(&machine, id, iov, choice % 3 == 0 ? 1 : 2);
+      fake_buffer *buffers[2];
+      struct iovec iov[2];
+      for (int i = 0; i < 2; i++) {
+        size_t from = i == 0 ? 0 : length / 2, part = i == 0 ? length / 2 : length - length / 2;
+        buffers[i] = calloc(1, sizeof(fake_buffer));
+        CHECK(buffers[i] != NULL);
+        buffers[i]->references = 1;
+        buffers[i]->bytes = malloc(part + 1);
+        CHECK(buffers[i]->bytes != NULL);
+        memcpy(buffers[i]->bytes, buffer + from, part);
+        iov[i].iov_base = buffers[i]->bytes;
+        iov[i].iov_len = part;
+      }
+      int result = dow_conn_write(&machine, id, iov, choice % 3 == 0 ? 1 : 2, buffers);
+      /* JavaScript lets go of its Buffers; what the machine queued it holds itself. */
+      unref_buffer(buffers[0]);
+      unref_buffer(buffers[1]);
       size_t accepted = choice % 3 == 0 ? length / 2 : length;
       if (s == NULL) {
         CHECK(result == -EBADF);
@@ -200,7 +249,9 @@ static void js_act(fake_socket *s) {
       }
       if (result < 0) {
         s->unchecked = 1;
-        js_close(s, 1); /* NativeSocket: the write's error destroys the socket */
+        /* NativeSocket: the write's error destroys the socket, without asking for a reset; the
+           machine resets by itself if it holds unsent bytes. */
+        js_close(s, 0);
         return;
       }
       if (s->written_length + accepted <= MAX_OUT_BYTES) memcpy(s->written + s->written_length, buffer, accepted);
@@ -222,7 +273,7 @@ static void js_act(fake_socket *s) {
     }
     default: {
       int result = dow_conn_set_reading(&machine, id, choice % 5 == 3);
-      if (s != NULL && result < 0) js_close(s, 1); /* NativeSocket destroys on a failed poll */
+      if (s != NULL && result < 0) js_close(s, 0); /* NativeSocket destroys on a failed poll */
       return;
     }
   }
@@ -298,6 +349,8 @@ static const dow_machine_ops FUZZ_OPS = {
   .poll = fake_poll,
   .close = fake_close,
   .emit = fake_emit,
+  .hold = fake_hold,
+  .release = fake_release,
 };
 
 /* ── the peer's bytes ───────────────────────────────────────────────────────────────────────── */
@@ -420,6 +473,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   input_left = size;
   socket_count = 0;
   event_depth = 0;
+  held = 0;
   dow_machine_init(&machine, &FUZZ_OPS, NULL);
   for (int steps = 0; steps < 400 && !exhausted(); steps++) {
     uint8_t op = take();
@@ -447,6 +501,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(s->closed || s->id < 0);
   }
   CHECK(machine.conns.live == 0);
+  CHECK(held == 0); /* every Buffer the machine held was given back */
   dow_id_free(&machine.conns);
   return 0;
 }

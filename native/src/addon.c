@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +48,46 @@
 #define SHARED_PAIR_WORDS 4096 /* 1,024 pairs: any real head; a bigger one gets its own array */
 #define ACCEPT_PAUSE_MS 100    /* after EMFILE: retry later instead of spinning on a ready fd */
 
+/* ── checked Node-API calls ─────────────────────────────────────────────────────────────────── */
+
+#ifdef DOW_FAULT_INJECTION
+/* Test builds only (build-native.mjs --fault): injectFault(name, after) makes the Node-API call
+   whose text starts with `name` fail once, after `after` successful ones, so the failure paths of
+   calls that cannot fail on demand (a string over V8's limit, out of memory) run in tests. */
+static char fault_name[64];
+static int fault_after = -1;
+
+static napi_status faulted(const char *call, napi_status status) {
+  if (fault_after < 0 || strncmp(call, fault_name, strlen(fault_name)) != 0) return status;
+  if (fault_after-- > 0) return status;
+  return napi_generic_failure;
+}
+#define FAULTED(call, status) faulted(call, status)
+#else
+#define FAULTED(call, status) (status)
+#endif
+
+/* Every Node-API call goes through this: on a failure `on_failure` runs, most often a statement
+   that leaves (a return or a goto). In a function JavaScript called it throws (throw_failed); while
+   building an event, with no JavaScript on the stack, the connection's error path reports it. Only
+   the calls that are themselves the report (napi_throw_*, napi_fatal_exception) go unchecked. */
+#define CHECKED(call, on_failure)                                 \
+  do {                                                            \
+    if (FAULTED(#call, (call)) != napi_ok) { on_failure; }        \
+  } while (0)
+
+/* Throws DOW_ERR_NATIVE_CALL (shared/errors.ts) for a failed call, unless the call left an
+   exception pending already (that one says more); NULL, for the function to return. */
+static napi_value throw_failed(napi_env env, const char *what) {
+  bool pending = false;
+  CHECKED(napi_is_exception_pending(env, &pending), pending = false);
+  if (pending) return NULL;
+  char message[160];
+  snprintf(message, sizeof message, "native I/O core: %s failed", what);
+  napi_throw_error(env, "DOW_ERR_NATIVE_CALL", message);
+  return NULL;
+}
+
 typedef struct instance instance;
 
 typedef struct listener {
@@ -56,9 +97,16 @@ typedef struct listener {
   int64_t id;
   int fd;
   int tcp;
+  int owns_socket; /* bound here, not a copy of the supervisor's: only then may it clear TCP_DEFER_ACCEPT */
   int closing;
   dow_scgi_limits limits;
 } listener;
+
+/* A connection's loop handle; it outlives the connection until its close callback. */
+typedef struct conn_poll {
+  uv_poll_t handle;
+  instance *inst;
+} conn_poll;
 
 struct instance {
   dow_machine machine; /* its `user` is this instance */
@@ -70,6 +118,8 @@ struct instance {
   napi_ref shared_pairs;
   uint32_t *shared_pair_words;
   dow_id_table listeners;
+  unsigned open_handles; /* loop handles not closed yet: a worker thread's end waits for them */
+  napi_async_cleanup_hook_handle cleanup;
 };
 
 static instance *instance_of_machine(dow_machine *m) {
@@ -79,77 +129,90 @@ static instance *instance_of_machine(dow_machine *m) {
 /* ── calls into JavaScript ──────────────────────────────────────────────────────────────────── */
 
 /* Runs dispatch(argv...) as a top-level callback: nextTicks and promise jobs run after it, as
-   after any I/O callback of Node's own. An exception becomes an uncaught exception. */
-static void dispatch(instance *inst, size_t argc, napi_value *argv) {
+   after any I/O callback of Node's own. An exception becomes an uncaught exception. 0, or EIO
+   when JavaScript could not be called. */
+static int dispatch(instance *inst, size_t argc, napi_value *argv) {
   napi_env env = inst->env;
   napi_value fn, global, result;
-  if (inst->dispatch == NULL) return;
-  if (napi_get_reference_value(env, inst->dispatch, &fn) != napi_ok || fn == NULL) return;
-  napi_get_global(env, &global);
+  if (inst->dispatch == NULL) return 0;
+  CHECKED(napi_get_reference_value(env, inst->dispatch, &fn), return EIO);
+  if (fn == NULL) return 0;
+  CHECKED(napi_get_global(env, &global), return EIO);
   napi_status status = napi_make_callback(env, inst->context, global, fn, argc, argv, &result);
   if (status == napi_pending_exception) {
     napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
+    CHECKED(napi_get_and_clear_last_exception(env, &error), return 0);
     napi_fatal_exception(env, error);
+    return 0;
   }
+  return status == napi_ok ? 0 : EIO;
 }
 
-static napi_value number(napi_env env, double value) {
-  napi_value out;
-  napi_create_double(env, value, &out);
-  return out;
+static napi_status number(napi_env env, double value, napi_value *out) {
+  return napi_create_double(env, value, out);
 }
 
-static napi_value undefined(napi_env env) {
-  napi_value out;
-  napi_get_undefined(env, &out);
-  return out;
-}
-
+/* An accept error, which no connection carries: if even it cannot be told, the listener goes on
+   (the next one may be). */
 static void dispatch_errno(instance *inst, int kind, int64_t id, int error) {
+  napi_env env = inst->env;
   napi_handle_scope scope;
-  napi_open_handle_scope(inst->env, &scope);
-  napi_value argv[3] = {number(inst->env, kind), number(inst->env, (double)id), number(inst->env, error)};
+  CHECKED(napi_open_handle_scope(env, &scope), return);
+  napi_value argv[3];
+  CHECKED(number(env, kind, &argv[0]), goto done);
+  CHECKED(number(env, (double)id, &argv[1]), goto done);
+  CHECKED(number(env, error, &argv[2]), goto done);
   dispatch(inst, 3, argv);
-  napi_close_handle_scope(inst->env, scope);
+done:
+  CHECKED(napi_close_handle_scope(env, scope), return);
 }
 
 /* The peer as Node shows it (remoteAddress, remotePort); a Unix peer has neither. */
-static void peer_values(napi_env env, const dow_conn *c, napi_value *address, napi_value *port) {
+static int peer_values(napi_env env, const dow_conn *c, napi_value *address, napi_value *port) {
   char text[INET6_ADDRSTRLEN];
-  *address = undefined(env);
-  *port = undefined(env);
+  const void *ip = NULL;
+  uint16_t number_of_port = 0;
   if (c->peer.ss_family == AF_INET) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)&c->peer;
-    if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof text) != NULL) napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, address);
-    *port = number(env, ntohs(in->sin_port));
+    ip = &in->sin_addr;
+    number_of_port = ntohs(in->sin_port);
   } else if (c->peer.ss_family == AF_INET6) {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&c->peer;
-    if (inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text) != NULL) napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, address);
-    *port = number(env, ntohs(in6->sin6_port));
+    ip = &in6->sin6_addr;
+    number_of_port = ntohs(in6->sin6_port);
   }
+  CHECKED(napi_get_undefined(env, address), return ENOMEM);
+  CHECKED(napi_get_undefined(env, port), return ENOMEM);
+  if (ip == NULL) return 0;
+  if (inet_ntop(c->peer.ss_family, ip, text, sizeof text) != NULL) {
+    CHECKED(napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, address), return ENOMEM);
+  }
+  CHECKED(number(env, number_of_port, port), return ENOMEM);
+  return 0;
 }
 
 /* The arguments every event that introduces a connection starts with: (kind, id, lid, address,
    port). */
-static void introduce(napi_env env, const dow_conn *c, napi_value *argv) {
-  argv[2] = number(env, (double)c->listener_id);
-  peer_values(env, c, &argv[3], &argv[4]);
+static int introduce(napi_env env, const dow_conn *c, napi_value *argv) {
+  CHECKED(number(env, (double)c->listener_id, &argv[2]), return ENOMEM);
+  return peer_values(env, c, &argv[3], &argv[4]);
 }
 
 /* REQUEST's arguments after the introduction: (block, pairCount, contentLength, rest, pairs). The
-   pairs' offsets go in the shared array, or a new one for a head with more pairs than it holds. */
+   pairs' offsets go in the shared array, or a new one for a head with more pairs than it holds.
+   The block is one latin1 string: the config caps maxHeaderBytes below V8's longest string
+   (server/protocol/limits.ts), and a failed string is still this connection's error, not a crash. */
 static int request_values(instance *inst, const dow_conn *c, const dow_event *event, napi_value *argv) {
   napi_env env = inst->env;
   uint32_t count = c->head.parser.pair_count;
   uint32_t *words = inst->shared_pair_words;
   if ((uint64_t)count * 4 <= SHARED_PAIR_WORDS) {
-    napi_get_reference_value(env, inst->shared_pairs, &argv[4]);
+    CHECKED(napi_get_reference_value(env, inst->shared_pairs, &argv[4]), return ENOMEM);
   } else {
     napi_value buffer;
     void *data;
-    if (napi_create_arraybuffer(env, (size_t)count * 4 * sizeof(uint32_t), &data, &buffer) != napi_ok) return ENOMEM;
-    napi_create_typedarray(env, napi_uint32_array, (size_t)count * 4, buffer, 0, &argv[4]);
+    CHECKED(napi_create_arraybuffer(env, (size_t)count * 4 * sizeof(uint32_t), &data, &buffer), return ENOMEM);
+    CHECKED(napi_create_typedarray(env, napi_uint32_array, (size_t)count * 4, buffer, 0, &argv[4]), return ENOMEM);
     words = data;
   }
   for (uint32_t i = 0; i < count; i++) {
@@ -160,11 +223,53 @@ static int request_values(instance *inst, const dow_conn *c, const dow_event *ev
     words[i * 4 + 2] = pair.value_off;
     words[i * 4 + 3] = pair.value_len;
   }
-  napi_create_string_latin1(env, (const char *)dow_head_block(&c->head), dow_head_block_length(&c->head), &argv[0]);
-  argv[1] = number(env, count);
-  argv[2] = number(env, (double)c->head.parser.content_length);
-  if (event->length > 0) napi_create_buffer_copy(env, event->length, event->bytes, NULL, &argv[3]);
-  else argv[3] = undefined(env);
+  CHECKED(napi_create_string_latin1(env, (const char *)dow_head_block(&c->head), dow_head_block_length(&c->head), &argv[0]), return ENOMEM);
+  CHECKED(number(env, count, &argv[1]), return ENOMEM);
+  CHECKED(number(env, (double)c->head.parser.content_length, &argv[2]), return ENOMEM);
+  if (event->length > 0) {
+    CHECKED(napi_create_buffer_copy(env, event->length, event->bytes, NULL, &argv[3]), return ENOMEM);
+  } else {
+    CHECKED(napi_get_undefined(env, &argv[3]), return ENOMEM);
+  }
+  return 0;
+}
+
+/* An event's arguments; 0, or ENOMEM when one could not be made (JavaScript is then not called
+   and the machine reports the connection's error instead: conn-machine.c's emit()). */
+static int event_values(instance *inst, dow_conn *c, const dow_event *event, napi_value *argv, size_t *argc) {
+  napi_env env = inst->env;
+  *argc = 2;
+  CHECKED(number(env, event->kind, &argv[0]), return ENOMEM);
+  CHECKED(number(env, (double)c->id, &argv[1]), return ENOMEM);
+  switch (event->kind) {
+    case DOW_EV_WAIT:
+      *argc = 5;
+      return introduce(env, c, argv);
+    case DOW_EV_REQUEST: {
+      *argc = 10;
+      int error = introduce(env, c, argv);
+      return error != 0 ? error : request_values(inst, c, event, argv + 5);
+    }
+    case DOW_EV_BAD: {
+      *argc = 6;
+      int error = introduce(env, c, argv);
+      if (error != 0) return error;
+      CHECKED(napi_create_buffer_copy(env, c->head.replay_length, c->head.replay, NULL, &argv[5]), return ENOMEM);
+      return 0;
+    }
+    case DOW_EV_DATA:
+      *argc = 3;
+      CHECKED(napi_create_buffer_copy(env, event->length, event->bytes, NULL, &argv[2]), return ENOMEM);
+      return 0;
+    case DOW_EV_ERROR:
+      *argc = 4;
+      CHECKED(number(env, event->error, &argv[2]), return ENOMEM);
+      CHECKED(number(env, event->failed_call, &argv[3]), return ENOMEM);
+      return 0;
+    case DOW_EV_EOF:
+    case DOW_EV_DRAIN:
+      return 0;
+  }
   return 0;
 }
 
@@ -180,43 +285,32 @@ static int emit_to_js(dow_machine *m, dow_conn *c, const dow_event *event) {
   instance *inst = instance_of_machine(m);
   napi_env env = inst->env;
   napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
+  CHECKED(napi_open_handle_scope(env, &scope), return ENOMEM);
   napi_value argv[10];
   size_t argc = 2;
-  int error = 0;
-  argv[0] = number(env, event->kind);
-  argv[1] = number(env, (double)c->id);
-  switch (event->kind) {
-    case DOW_EV_WAIT:
-      introduce(env, c, argv);
-      argc = 5;
-      break;
-    case DOW_EV_REQUEST:
-      introduce(env, c, argv);
-      error = request_values(inst, c, event, argv + 5);
-      argc = 10;
-      break;
-    case DOW_EV_BAD:
-      introduce(env, c, argv);
-      napi_create_buffer_copy(env, c->head.replay_length, c->head.replay, NULL, &argv[5]);
-      argc = 6;
-      break;
-    case DOW_EV_DATA:
-      napi_create_buffer_copy(env, event->length, event->bytes, NULL, &argv[2]);
-      argc = 3;
-      break;
-    case DOW_EV_ERROR:
-      argv[2] = number(env, event->error);
-      argv[3] = number(env, event->failed_call);
-      argc = 4;
-      break;
-    case DOW_EV_EOF:
-    case DOW_EV_DRAIN:
-      break;
-  }
-  if (error == 0) dispatch(inst, argc, argv);
-  napi_close_handle_scope(env, scope);
+  int error = event_values(inst, c, event, argv, &argc);
+  if (error == 0) error = dispatch(inst, argc, argv);
+  CHECKED(napi_close_handle_scope(env, scope), return error != 0 ? error : ENOMEM);
   return error;
+}
+
+/* The part of a JavaScript Buffer the kernel did not take stays queued in C (write-queue.h) by a
+   reference to the Buffer, as libuv's uv_write keeps net.Socket's: it is not copied. */
+typedef struct write_source {
+  napi_env env;
+  const napi_value *buffers;
+} write_source;
+
+static void *hold_buffer(dow_machine *m, void *source, size_t index) {
+  const write_source *from = source;
+  napi_ref ref = NULL;
+  CHECKED(napi_create_reference(from->env, from->buffers[index], 1, &ref), return NULL);
+  return ref;
+}
+
+static void release_buffer(dow_machine *m, void *token) {
+  /* A failure leaves the Buffer to the environment's end; there is nothing else to do. */
+  CHECKED(napi_delete_reference(instance_of_machine(m)->env, token), return);
 }
 
 /* ── the machine's system calls and loop ────────────────────────────────────────────────────── */
@@ -249,18 +343,31 @@ static void on_conn_event(uv_poll_t *handle, int status, int events) {
   dow_conn_ready(c, status, socket_error, ready);
 }
 
+static void handle_closed(instance *inst);
+
+static void free_conn_poll(uv_handle_t *handle) {
+  conn_poll *poll = (conn_poll *)handle;
+  instance *inst = poll->inst;
+  free(poll);
+  handle_closed(inst);
+}
+
 /* A connection is polled only while it must wait; its handle is made the first time. */
 static int loop_poll(dow_machine *m, dow_conn *c, int events) {
   uv_poll_t *handle = c->poll;
   if (events == 0) return handle == NULL ? 0 : uv_poll_stop(handle);
   if (handle == NULL) {
-    handle = malloc(sizeof(uv_poll_t));
-    if (handle == NULL) return UV_ENOMEM;
-    int error = uv_poll_init_socket(instance_of_machine(m)->loop, handle, c->fd);
+    instance *inst = instance_of_machine(m);
+    conn_poll *poll = malloc(sizeof(conn_poll));
+    if (poll == NULL) return UV_ENOMEM;
+    int error = uv_poll_init_socket(inst->loop, &poll->handle, c->fd);
     if (error != 0) {
-      free(handle);
+      free(poll);
       return error;
     }
+    poll->inst = inst;
+    inst->open_handles++;
+    handle = &poll->handle;
     handle->data = c;
     c->poll = handle;
   }
@@ -268,10 +375,6 @@ static int loop_poll(dow_machine *m, dow_conn *c, int events) {
   if (events & DOW_POLL_READABLE) uv_events |= UV_READABLE;
   if (events & DOW_POLL_WRITABLE) uv_events |= UV_WRITABLE;
   return uv_poll_start(handle, uv_events, on_conn_event);
-}
-
-static void free_handle(uv_handle_t *handle) {
-  free(handle);
 }
 
 static void loop_close(dow_machine *m, dow_conn *c, int reset) {
@@ -286,7 +389,7 @@ static void loop_close(dow_machine *m, dow_conn *c, int reset) {
        a new connection given the same descriptor number would otherwise receive. The handle
        outlives the connection until its close callback; it no longer points at it. */
     handle->data = NULL;
-    uv_close((uv_handle_t *)handle, free_handle);
+    uv_close((uv_handle_t *)handle, free_conn_poll);
   }
   close(c->fd);
 }
@@ -298,6 +401,8 @@ static const dow_machine_ops ADDON_OPS = {
   .poll = loop_poll,
   .close = loop_close,
   .emit = emit_to_js,
+  .hold = hold_buffer,
+  .release = release_buffer,
 };
 
 /* ── listeners ──────────────────────────────────────────────────────────────────────────────── */
@@ -306,8 +411,13 @@ static void on_listener_readable(uv_poll_t *handle, int status, int events);
 
 static void on_listener_closed(uv_handle_t *handle) {
   listener *l = handle->data;
-  if ((uv_handle_t *)&l->poll == handle) uv_close((uv_handle_t *)&l->pause, on_listener_closed);
-  else free(l);
+  if ((uv_handle_t *)&l->poll == handle) {
+    uv_close((uv_handle_t *)&l->pause, on_listener_closed);
+    return;
+  }
+  instance *inst = l->inst;
+  free(l);
+  handle_closed(inst);
 }
 
 static void resume_accepting(uv_timer_t *timer) {
@@ -343,13 +453,14 @@ static void on_listener_readable(uv_poll_t *handle, int status, int events) {
   accept_one(l->inst, l);
 }
 
-/* A stop is under way (the socket may be the supervisor's, shared with other workers): a
-   connection whose handshake is done but whose request the kernel holds back for
-   TCP_DEFER_ACCEPT cannot join a full accept queue (backlog 0) and would be reset when the socket
-   closes, so nothing is held back from now on. The next listen() (a new worker) sets it again. */
+/* A stop of the socket's owner is under way: a connection whose handshake is done but whose
+   request the kernel holds back for TCP_DEFER_ACCEPT cannot join a full accept queue (backlog 0)
+   and would be reset when the socket closes, so nothing is held back from now on. A worker's copy
+   of the supervisor's socket never does this: the socket lives on for the other workers and the
+   next ones, which would all lose the deferral (the slow path: a poll per connection). */
 static void stop_deferring(listener *l) {
   int off = 0;
-  if (l->tcp) setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
+  if (l->tcp && l->owns_socket) setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off);
 }
 
 static void listener_close(listener *l) {
@@ -365,8 +476,9 @@ static void listener_close(listener *l) {
 
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "missing arguments");
+  CHECKED(napi_get_cb_info(env, info, &argc, argv, NULL, NULL), argc = 0);
+  if (argc < want) {
+    napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "native I/O core: missing arguments");
     return -1;
   }
   return 0;
@@ -374,51 +486,73 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 
 static instance *instance_of(napi_env env) {
   instance *inst = NULL;
-  napi_get_instance_data(env, (void **)&inst);
+  CHECKED(napi_get_instance_data(env, (void **)&inst), return NULL);
+  return inst;
+}
+
+/* The arguments and the instance, or NULL with an exception thrown. */
+static instance *begin(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  if (get_args(env, info, want, argv) != 0) return NULL;
+  instance *inst = instance_of(env);
+  if (inst == NULL) throw_failed(env, "napi_get_instance_data");
   return inst;
 }
 
 static int64_t id_arg(napi_env env, napi_value value) {
   int64_t id = -1;
-  if (napi_get_value_int64(env, value, &id) != napi_ok) return -1;
+  if (napi_get_value_int64(env, value, &id) != napi_ok) return -1; /* not a number: no such id */
   return id;
 }
 
 static napi_value result_int(napi_env env, int value) {
   napi_value out;
-  napi_create_int32(env, value, &out);
+  CHECKED(napi_create_int32(env, value, &out), return throw_failed(env, "napi_create_int32"));
+  return out;
+}
+
+static napi_value result_number(napi_env env, double value) {
+  napi_value out;
+  CHECKED(number(env, value, &out), return throw_failed(env, "napi_create_double"));
   return out;
 }
 
 /* init(dispatch): the one function every event goes to. Returns the shared pairs array. */
 static napi_value js_init(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv) != 0) return NULL;
-  instance *inst = instance_of(env);
-  if (inst->dispatch != NULL) napi_delete_reference(env, inst->dispatch);
-  napi_create_reference(env, argv[0], 1, &inst->dispatch);
+  instance *inst = begin(env, info, 1, argv);
+  if (inst == NULL) return NULL;
+  napi_ref dispatch_ref;
+  CHECKED(napi_create_reference(env, argv[0], 1, &dispatch_ref), return throw_failed(env, "napi_create_reference"));
+  /* The old function stays alive at worst: nothing calls it again. */
+  if (inst->dispatch != NULL) CHECKED(napi_delete_reference(env, inst->dispatch), (void)0);
+  inst->dispatch = dispatch_ref;
   napi_value pairs;
-  napi_get_reference_value(env, inst->shared_pairs, &pairs);
+  CHECKED(napi_get_reference_value(env, inst->shared_pairs, &pairs), return throw_failed(env, "napi_get_reference_value"));
   return pairs;
 }
 
-/* listen(fd, backlog, deferAcceptSeconds, maxHeaderBytes, maxBodyBytes) → listener id. The fd
-   is duplicated: the caller keeps (and closes) its own. */
+/* listen(fd, backlog, deferAcceptSeconds, maxHeaderBytes, maxBodyBytes, ownsSocket) → listener
+   id, or -errno. The fd is duplicated: the caller keeps (and closes) its own. */
 static napi_value js_listen(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (get_args(env, info, 5, argv) != 0) return NULL;
-  instance *inst = instance_of(env);
+  napi_value argv[6];
+  instance *inst = begin(env, info, 6, argv);
+  if (inst == NULL) return NULL;
   int32_t fd, backlog, defer;
   uint32_t max_header;
   double max_body;
-  napi_get_value_int32(env, argv[0], &fd);
-  napi_get_value_int32(env, argv[1], &backlog);
-  napi_get_value_int32(env, argv[2], &defer);
-  napi_get_value_uint32(env, argv[3], &max_header);
-  napi_get_value_double(env, argv[4], &max_body);
+  bool owns;
+  const char *bad = "listen: fd, backlog and deferAcceptSeconds must be numbers";
+  CHECKED(napi_get_value_int32(env, argv[0], &fd), goto bad_argument);
+  CHECKED(napi_get_value_int32(env, argv[1], &backlog), goto bad_argument);
+  CHECKED(napi_get_value_int32(env, argv[2], &defer), goto bad_argument);
+  bad = "listen: maxHeaderBytes and maxBodyBytes must be numbers, ownsSocket a boolean";
+  CHECKED(napi_get_value_uint32(env, argv[3], &max_header), goto bad_argument);
+  CHECKED(napi_get_value_double(env, argv[4], &max_body), goto bad_argument);
+  CHECKED(napi_get_value_bool(env, argv[5], &owns), goto bad_argument);
   listener *l = calloc(1, sizeof(listener));
   if (l == NULL) return result_int(env, -ENOMEM);
   l->inst = inst;
+  l->owns_socket = owns;
   l->limits.max_header_bytes = max_header;
   l->limits.max_body_bytes = max_body < 0 ? 0 : max_body >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)max_body;
   dow_scgi_parser probe;
@@ -437,12 +571,15 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   getsockopt(l->fd, SOL_SOCKET, SO_DOMAIN, &domain, &length);
   l->tcp = domain == AF_INET || domain == AF_INET6;
   if (l->tcp && defer > 0) setsockopt(l->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
-  if (listen(l->fd, backlog) != 0 || uv_poll_init_socket(inst->loop, &l->poll, l->fd) != 0) {
-    int error = errno;
+  int error = listen(l->fd, backlog) != 0 ? errno : 0;
+  if (error == 0) error = -uv_poll_init_socket(inst->loop, &l->poll, l->fd);
+  if (error != 0) {
     close(l->fd);
     free(l);
-    return result_int(env, -(error != 0 ? error : EINVAL));
+    return result_int(env, -error);
   }
+  /* From here the listener's two handles close together (on_listener_closed), counted as one. */
+  inst->open_handles++;
   l->poll.data = l;
   uv_timer_init(inst->loop, &l->pause);
   l->pause.data = l;
@@ -453,16 +590,20 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     return result_int(env, -ENOMEM);
   }
   uv_poll_start(&l->poll, UV_READABLE, on_listener_readable);
-  return number(env, (double)l->id);
+  return result_number(env, (double)l->id);
+bad_argument:
+  napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", bad);
+  return NULL;
 }
 
 /* setBacklog(lid, n): listen() again, as a stop does to stop completing handshakes. */
 static napi_value js_set_backlog(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
-  listener *l = dow_id_get(&instance_of(env)->listeners, id_arg(env, argv[0]));
+  instance *inst = begin(env, info, 2, argv);
+  if (inst == NULL) return NULL;
+  listener *l = dow_id_get(&inst->listeners, id_arg(env, argv[0]));
   int32_t backlog = 0;
-  napi_get_value_int32(env, argv[1], &backlog);
+  CHECKED(napi_get_value_int32(env, argv[1], &backlog), return throw_failed(env, "setBacklog: napi_get_value_int32"));
   if (l == NULL) return result_int(env, -EBADF);
   if (backlog == 0) stop_deferring(l);
   return result_int(env, listen(l->fd, backlog) == 0 ? 0 : -errno);
@@ -470,84 +611,126 @@ static napi_value js_set_backlog(napi_env env, napi_callback_info info) {
 
 static napi_value js_close_listener(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv) != 0) return NULL;
-  listener *l = dow_id_get(&instance_of(env)->listeners, id_arg(env, argv[0]));
+  instance *inst = begin(env, info, 1, argv);
+  if (inst == NULL) return NULL;
+  listener *l = dow_id_get(&inst->listeners, id_arg(env, argv[0]));
   if (l != NULL) listener_close(l);
   return NULL;
 }
 
-static dow_machine *machine_of(napi_env env) {
-  return &instance_of(env)->machine;
+/* deferAcceptSeconds(fd): the socket's TCP_DEFER_ACCEPT as the kernel reports it (rounded to its
+   retransmission steps), 0 when off or not TCP, or -errno: for the checks of who may clear it. */
+static napi_value js_defer_accept_seconds(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int32_t fd;
+  CHECKED(napi_get_value_int32(env, argv[0], &fd), return throw_failed(env, "deferAcceptSeconds: napi_get_value_int32"));
+  int seconds = 0;
+  socklen_t length = sizeof seconds;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, &length) != 0) return result_int(env, errno == EOPNOTSUPP ? 0 : -errno);
+  return result_int(env, seconds);
 }
 
 /* write(id, buffer): 1 all sent, 0 queued (a DRAIN follows), or -errno. */
 static napi_value js_write(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
+  instance *inst = begin(env, info, 2, argv);
+  if (inst == NULL) return NULL;
   struct iovec iov;
-  if (napi_get_buffer_info(env, argv[1], &iov.iov_base, &iov.iov_len) != napi_ok) {
-    napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "write: not a Buffer");
-    return NULL;
-  }
-  return result_int(env, dow_conn_write(machine_of(env), id_arg(env, argv[0]), &iov, 1));
+  CHECKED(napi_get_buffer_info(env, argv[1], &iov.iov_base, &iov.iov_len), goto not_a_buffer);
+  write_source source = {env, &argv[1]};
+  return result_int(env, dow_conn_write(&inst->machine, id_arg(env, argv[0]), &iov, 1, &source));
+not_a_buffer:
+  napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "native I/O core: write: not a Buffer");
+  return NULL;
 }
 
-/* writev(id, buffers): one system call for a corked response (head and body). */
+/* writev(id, buffers): as few system calls as the kernel allows for a corked response (one per
+   64 Buffers); nothing is joined or copied. */
 static napi_value js_writev(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_args(env, info, 2, argv) != 0) return NULL;
+  instance *inst = begin(env, info, 2, argv);
+  if (inst == NULL) return NULL;
   uint32_t count = 0;
-  if (napi_get_array_length(env, argv[1], &count) != napi_ok || count > DOW_IOV_BATCH) {
-    napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "writev: an array of at most 64 Buffers");
-    return NULL;
-  }
-  struct iovec iov[DOW_IOV_BATCH];
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value element;
-    napi_get_element(env, argv[1], i, &element);
-    if (napi_get_buffer_info(env, element, &iov[i].iov_base, &iov[i].iov_len) != napi_ok) {
-      napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "writev: not a Buffer");
-      return NULL;
+  CHECKED(napi_get_array_length(env, argv[1], &count), goto bad_argument);
+  napi_value stack_values[DOW_IOV_BATCH];
+  struct iovec stack_iov[DOW_IOV_BATCH];
+  napi_value *values = stack_values;
+  struct iovec *iov = stack_iov;
+  if (count > DOW_IOV_BATCH) {
+    values = malloc(count * sizeof(napi_value));
+    iov = malloc(count * sizeof(struct iovec));
+    if (values == NULL || iov == NULL) {
+      free(values);
+      free(iov);
+      return result_int(env, -ENOMEM);
     }
   }
-  return result_int(env, dow_conn_write(machine_of(env), id_arg(env, argv[0]), iov, count));
+  napi_value result = NULL;
+  for (uint32_t i = 0; i < count; i++) {
+    CHECKED(napi_get_element(env, argv[1], i, &values[i]), goto not_buffers);
+    CHECKED(napi_get_buffer_info(env, values[i], &iov[i].iov_base, &iov[i].iov_len), goto not_buffers);
+  }
+  write_source source = {env, values};
+  result = result_int(env, dow_conn_write(&inst->machine, id_arg(env, argv[0]), iov, count, &source));
+  goto done;
+not_buffers:
+  napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "native I/O core: writev: not an array of Buffers");
+done:
+  if (values != stack_values) free(values);
+  if (iov != stack_iov) free(iov);
+  return result;
+bad_argument:
+  napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "native I/O core: writev: not an array of Buffers");
+  return NULL;
 }
 
 /* shutdown(id): our side ends once the queue is empty. */
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv) != 0) return NULL;
-  return result_int(env, dow_conn_shutdown(machine_of(env), id_arg(env, argv[0])));
+  instance *inst = begin(env, info, 1, argv);
+  if (inst == NULL) return NULL;
+  return result_int(env, dow_conn_shutdown(&inst->machine, id_arg(env, argv[0])));
 }
 
-/* The arguments (id, flag) of the functions below. */
-static int64_t id_and_flag(napi_env env, napi_callback_info info, bool *flag) {
+/* The arguments (id, flag) of the functions below; NULL with an exception thrown. */
+static instance *id_and_flag(napi_env env, napi_callback_info info, int64_t *id, bool *flag) {
   napi_value argv[2];
   *flag = false;
-  if (get_args(env, info, 2, argv) != 0) return -1;
-  napi_get_value_bool(env, argv[1], flag);
-  return id_arg(env, argv[0]);
+  instance *inst = begin(env, info, 2, argv);
+  if (inst == NULL) return NULL;
+  CHECKED(napi_get_value_bool(env, argv[1], flag), goto not_a_boolean);
+  *id = id_arg(env, argv[0]);
+  return inst;
+not_a_boolean:
+  napi_throw_type_error(env, "DOW_ERR_NATIVE_ARGS", "native I/O core: the second argument must be a boolean");
+  return NULL;
 }
 
 /* close(id, reset): unsent bytes are dropped, as net.Socket's destroy() drops them. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   bool reset;
-  int64_t id = id_and_flag(env, info, &reset);
-  dow_conn_close(machine_of(env), id, reset);
+  int64_t id;
+  instance *inst = id_and_flag(env, info, &id, &reset);
+  if (inst != NULL) dow_conn_close(&inst->machine, id, reset);
   return NULL;
 }
 
 /* read(id, on): JavaScript's stream paused (false) or wants more (true); 0 or -errno. */
 static napi_value js_read(napi_env env, napi_callback_info info) {
   bool on;
-  int64_t id = id_and_flag(env, info, &on);
-  return result_int(env, dow_conn_set_reading(machine_of(env), id, on));
+  int64_t id;
+  instance *inst = id_and_flag(env, info, &id, &on);
+  if (inst == NULL) return NULL;
+  return result_int(env, dow_conn_set_reading(&inst->machine, id, on));
 }
 
 static napi_value js_set_no_delay(napi_env env, napi_callback_info info) {
   bool on;
-  int64_t id = id_and_flag(env, info, &on);
-  dow_conn *c = dow_conn_get(machine_of(env), id);
+  int64_t id;
+  instance *inst = id_and_flag(env, info, &id, &on);
+  if (inst == NULL) return NULL;
+  dow_conn *c = dow_conn_get(&inst->machine, id);
   if (c != NULL && c->tcp) {
     int flag = on;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &flag, sizeof flag);
@@ -564,64 +747,107 @@ static void add_queued(void *value, void *data) {
 static napi_value js_counts(napi_env env, napi_callback_info info) {
   (void)info;
   instance *inst = instance_of(env);
+  if (inst == NULL) return throw_failed(env, "napi_get_instance_data");
   double queued = 0;
   dow_id_each(&inst->machine.conns, add_queued, &queued);
-  napi_value out;
-  napi_create_object(env, &out);
-  napi_set_named_property(env, out, "connections", number(env, inst->machine.conns.live));
-  napi_set_named_property(env, out, "listeners", number(env, inst->listeners.live));
-  napi_set_named_property(env, out, "queuedBytes", number(env, queued));
+  napi_value out, connections, listeners, bytes;
+  CHECKED(napi_create_object(env, &out), goto failed);
+  CHECKED(number(env, inst->machine.conns.live, &connections), goto failed);
+  CHECKED(number(env, inst->listeners.live, &listeners), goto failed);
+  CHECKED(number(env, queued, &bytes), goto failed);
+  CHECKED(napi_set_named_property(env, out, "connections", connections), goto failed);
+  CHECKED(napi_set_named_property(env, out, "listeners", listeners), goto failed);
+  CHECKED(napi_set_named_property(env, out, "queuedBytes", bytes), goto failed);
   return out;
+failed:
+  return throw_failed(env, "counts");
 }
+
+#ifdef DOW_FAULT_INJECTION
+/* injectFault(name, after): see FAULTED above. */
+static napi_value js_inject_fault(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv) != 0) return NULL;
+  size_t length = 0;
+  int32_t after = 0;
+  CHECKED(napi_get_value_string_latin1(env, argv[0], fault_name, sizeof fault_name, &length), return throw_failed(env, "injectFault"));
+  CHECKED(napi_get_value_int32(env, argv[1], &after), return throw_failed(env, "injectFault"));
+  fault_after = after;
+  return NULL;
+}
+#endif
 
 /* ── module lifetime ────────────────────────────────────────────────────────────────────────── */
 
-static void close_conn_at_teardown(void *value, void *data) {
-  (void)data;
+/* A worker thread's end (Worker.terminate(), or its last handle gone) waits in an async cleanup
+   hook until every loop handle of ours has closed: Node aborts a thread whose loop still has open
+   handles when it closes it. */
+static void handle_closed(instance *inst) {
+  inst->open_handles--;
+  if (inst->open_handles == 0 && inst->cleanup != NULL) {
+    napi_async_cleanup_hook_handle cleanup = inst->cleanup;
+    inst->cleanup = NULL;
+    CHECKED(napi_remove_async_cleanup_hook(cleanup), return); /* Node then waits for the hook for good: nothing else can end it */
+  }
+}
+
+static void close_conn_at_cleanup(void *value, void *data) {
   dow_conn *c = value;
-  close(c->fd);
+  dow_conn_close(c->machine, c->id, 1);
 }
 
-static void close_listener_at_teardown(void *value, void *data) {
-  (void)data;
-  listener *l = value;
-  close(l->fd);
+static void close_listener_at_cleanup(void *value, void *data) {
+  listener_close(value);
 }
 
-/* The environment is going away (process exit, or a worker thread's end): descriptors close;
-   the loop will not run again, so its handles are left to the process's end. */
+/* The environment is going away (process exit, or a worker thread's end): connections are reset
+   (a response cut here is not whole), listeners close, and the hook ends once their handles have. */
+static void cleanup_hook(napi_async_cleanup_hook_handle handle, void *data) {
+  instance *inst = data;
+  inst->cleanup = handle;
+  dow_id_each(&inst->machine.conns, close_conn_at_cleanup, NULL);
+  dow_id_each(&inst->listeners, close_listener_at_cleanup, NULL);
+  if (inst->open_handles == 0) {
+    inst->cleanup = NULL;
+    CHECKED(napi_remove_async_cleanup_hook(handle), return);
+  }
+}
+
 static void teardown(napi_env env, void *data, void *hint) {
   (void)hint;
   instance *inst = data;
-  dow_id_each(&inst->machine.conns, close_conn_at_teardown, NULL);
-  dow_id_each(&inst->listeners, close_listener_at_teardown, NULL);
-  if (inst->context != NULL) napi_async_destroy(env, inst->context);
+  if (inst->context != NULL) CHECKED(napi_async_destroy(env, inst->context), return); /* the environment is going anyway */
 }
 
 NAPI_MODULE_INIT() {
   instance *inst = calloc(1, sizeof(instance));
-  if (inst == NULL) return NULL;
+  if (inst == NULL) {
+    napi_throw_error(env, "DOW_ERR_NATIVE_CALL", "native I/O core: out of memory");
+    return NULL;
+  }
   dow_machine_init(&inst->machine, &ADDON_OPS, inst);
   inst->env = env;
-  napi_get_uv_event_loop(env, &inst->loop);
-  napi_value resource, name;
-  napi_create_object(env, &resource);
-  napi_create_reference(env, resource, 1, &inst->resource);
-  napi_create_string_utf8(env, "dragon-on-wheels:native-io", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &inst->context);
-  napi_value buffer, pairs;
+  napi_value resource, name, buffer, pairs;
   void *words;
-  napi_create_arraybuffer(env, SHARED_PAIR_WORDS * sizeof(uint32_t), &words, &buffer);
-  napi_create_typedarray(env, napi_uint32_array, SHARED_PAIR_WORDS, buffer, 0, &pairs);
+  CHECKED(napi_get_uv_event_loop(env, &inst->loop), goto failed);
+  CHECKED(napi_create_object(env, &resource), goto failed);
+  CHECKED(napi_create_reference(env, resource, 1, &inst->resource), goto failed);
+  CHECKED(napi_create_string_utf8(env, "dragon-on-wheels:native-io", NAPI_AUTO_LENGTH, &name), goto failed);
+  CHECKED(napi_async_init(env, resource, name, &inst->context), goto failed);
+  CHECKED(napi_create_arraybuffer(env, SHARED_PAIR_WORDS * sizeof(uint32_t), &words, &buffer), goto failed);
+  CHECKED(napi_create_typedarray(env, napi_uint32_array, SHARED_PAIR_WORDS, buffer, 0, &pairs), goto failed);
   inst->shared_pair_words = words;
-  napi_create_reference(env, pairs, 1, &inst->shared_pairs);
-  napi_set_instance_data(env, inst, teardown, NULL);
+  CHECKED(napi_create_reference(env, pairs, 1, &inst->shared_pairs), goto failed);
+  CHECKED(napi_set_instance_data(env, inst, teardown, NULL), goto failed);
+  /* From here the instance belongs to the environment (teardown frees what must be). */
+  CHECKED(napi_add_async_cleanup_hook(env, cleanup_hook, inst, NULL), return throw_failed(env, "napi_add_async_cleanup_hook"));
 
   napi_property_descriptor functions[] = {
     {"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL},
     {"listen", NULL, js_listen, NULL, NULL, NULL, napi_default, NULL},
     {"setBacklog", NULL, js_set_backlog, NULL, NULL, NULL, napi_default, NULL},
     {"closeListener", NULL, js_close_listener, NULL, NULL, NULL, napi_default, NULL},
+    {"deferAcceptSeconds", NULL, js_defer_accept_seconds, NULL, NULL, NULL, napi_default, NULL},
     {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
     {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
     {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},
@@ -629,7 +855,14 @@ NAPI_MODULE_INIT() {
     {"read", NULL, js_read, NULL, NULL, NULL, napi_default, NULL},
     {"setNoDelay", NULL, js_set_no_delay, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
+#ifdef DOW_FAULT_INJECTION
+    {"injectFault", NULL, js_inject_fault, NULL, NULL, NULL, napi_default, NULL},
+#endif
   };
-  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
+  CHECKED(napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions), return throw_failed(env, "napi_define_properties"));
   return exports;
+failed:
+  /* Nothing was handed to the environment yet. */
+  free(inst);
+  return throw_failed(env, "loading the addon");
 }

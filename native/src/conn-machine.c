@@ -16,14 +16,22 @@ dow_conn *dow_conn_get(dow_machine *m, int64_t id) {
 }
 
 /* The id goes at once (JavaScript can no longer reach the connection), then the socket and the
-   memory. The ops' close lets go of the loop's handle, so no loop callback can reach `c` after. */
+   memory. The ops' close lets go of the loop's handle, so no loop callback can reach `c` after.
+   Bytes written but never sent make it a reset: the front end must not take the cut response for
+   a whole one (as connection.ts's cut() does in JavaScript). */
 static void release(dow_conn *c, int reset) {
   dow_machine *m = c->machine;
+  if (c->queue.bytes > 0) c->cut = 1;
   dow_id_remove(&m->conns, c->id);
   dow_head_free(&c->head);
   dow_wq_clear(&c->queue);
-  m->ops->close(m, c, reset);
+  m->ops->close(m, c, reset || c->cut);
   free(c);
+}
+
+static void release_token(void *context, void *token) {
+  dow_machine *m = context;
+  m->ops->release(m, token);
 }
 
 /* Polls for what the connection waits for now: bytes JavaScript wants, or room to write.
@@ -90,6 +98,7 @@ static void fail(dow_machine *m, int64_t id, int error, dow_failed_call call) {
   c->reading = 0;
   c->eof = 1;
   c->shut_pending = 0;
+  if (c->queue.bytes > 0) c->cut = 1;
   dow_wq_clear(&c->queue);
   update_poll(c);
   dow_event event = {.kind = DOW_EV_ERROR, .error = c->failed, .failed_call = call};
@@ -177,6 +186,8 @@ int64_t dow_conn_open(dow_machine *m, int fd, int tcp, int64_t listener_id, cons
   c->fd = fd;
   c->tcp = tcp;
   c->listener_id = listener_id;
+  c->queue.release = release_token;
+  c->queue.context = m;
   if (peer_length > sizeof c->peer) peer_length = sizeof c->peer;
   memcpy(&c->peer, peer, peer_length);
   c->peer_length = peer_length;
@@ -247,21 +258,24 @@ void dow_conn_ready(dow_conn *c, int status, int socket_error, int events) {
   if ((events & DOW_POLL_READABLE) && c->reading && !c->eof) conn_read(m, id);
 }
 
-int dow_conn_write(dow_machine *m, int64_t id, struct iovec *iov, size_t count) {
-  dow_conn *c = dow_conn_get(m, id);
-  if (c == NULL) return -EBADF;
-  if (c->failed != 0) return -c->failed;
+/* One sendmsg's worth of a write: sends what the kernel takes now (only when nothing is queued
+   before it, to keep the order) and holds the rest. 1 all sent, 0 queued, or -errno. */
+static int write_batch(dow_conn *c, const struct iovec *iov, size_t count, void *source, size_t first) {
+  dow_machine *m = c->machine;
   size_t total = 0;
   for (size_t i = 0; i < count; i++) total += iov[i].iov_len;
   size_t sent = 0;
   if (c->queue.bytes == 0 && total > 0) {
     struct msghdr message = {0};
-    message.msg_iov = iov;
+    message.msg_iov = (struct iovec *)iov;
     message.msg_iovlen = count;
     ssize_t n;
     do n = m->ops->sendmsg(m, c->fd, &message);
     while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      c->cut = 1;
+      return -errno;
+    }
     sent = n < 0 ? 0 : (size_t)n;
   }
   if (sent >= total) return 1;
@@ -271,9 +285,29 @@ int dow_conn_write(dow_machine *m, int64_t id, struct iovec *iov, size_t count) 
       sent -= length;
       continue;
     }
-    if (dow_wq_push(&c->queue, (const uint8_t *)iov[i].iov_base + sent, length - sent) != 0) return -ENOMEM;
+    void *token = m->ops->hold(m, source, first + i);
+    if (token == NULL || dow_wq_push(&c->queue, (const uint8_t *)iov[i].iov_base + sent, length - sent, token) != 0) {
+      if (token != NULL) m->ops->release(m, token);
+      c->cut = 1;
+      return -ENOMEM;
+    }
     sent = 0;
   }
+  return 0;
+}
+
+int dow_conn_write(dow_machine *m, int64_t id, const struct iovec *iov, size_t count, void *source) {
+  dow_conn *c = dow_conn_get(m, id);
+  if (c == NULL) return -EBADF;
+  if (c->failed != 0) return -c->failed;
+  int result = 1;
+  for (size_t first = 0; first < count; first += DOW_IOV_BATCH) {
+    size_t batch = count - first < DOW_IOV_BATCH ? count - first : DOW_IOV_BATCH;
+    int done = write_batch(c, iov + first, batch, source, first);
+    if (done < 0) return done;
+    if (done == 0) result = 0;
+  }
+  if (result == 1) return 1;
   if (c->in_event > 0) return 0; /* emit() polls for it after */
   return update_poll(c);
 }

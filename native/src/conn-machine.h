@@ -69,6 +69,7 @@ typedef struct dow_conn {
   int eof;
   int failed;         /* the errno of its one ERROR, or 0 */
   int shut_pending;   /* shutdown(SHUT_WR) once the queue is empty */
+  int cut;            /* bytes JavaScript wrote were dropped unsent: the close must reset */
   int polled_events;  /* what the loop waits for now */
   int in_event;       /* JavaScript is handling an event of this connection: see emit() */
   void *poll;         /* the loop's handle for this socket, the ops' own; NULL until polled */
@@ -91,6 +92,11 @@ typedef struct dow_machine_ops {
   void (*close)(dow_machine *m, dow_conn *c, int reset);
   /* Tells JavaScript; 0, or an errno when the event could not be built (JS was not called). */
   int (*emit)(dow_machine *m, dow_conn *c, const dow_event *event);
+  /* Keeps buffer `index` of a write's `source` alive after the write returns, for the part the
+     kernel did not take (addon.c: a reference to the JavaScript Buffer); a token, or NULL when it
+     cannot (the write fails with ENOMEM). Each token is given back once through `release`. */
+  void *(*hold)(dow_machine *m, void *source, size_t index);
+  void (*release)(dow_machine *m, void *token);
 } dow_machine_ops;
 
 struct dow_machine {
@@ -112,12 +118,14 @@ int64_t dow_conn_open(dow_machine *m, int fd, int tcp, int64_t listener_id, cons
 void dow_conn_ready(dow_conn *c, int status, int socket_error, int events);
 
 /* What JavaScript asks. An unknown or closed id is -EBADF (or nothing, for close). */
-/* Sends at once what the kernel takes and queues the rest: 1 all sent, 0 queued (a DRAIN
-   follows), or -errno. */
-int dow_conn_write(dow_machine *m, int64_t id, struct iovec *iov, size_t count);
+/* Sends at once what the kernel takes and queues the rest, by holding the buffers (`source`, for
+   the ops' hold) rather than copying them: 1 all sent, 0 queued (a DRAIN follows), or -errno.
+   Any `count`: more than DOW_IOV_BATCH buffers go out in batches. */
+int dow_conn_write(dow_machine *m, int64_t id, const struct iovec *iov, size_t count, void *source);
 /* Our side ends once the queue is empty: 0 or -errno. */
 int dow_conn_shutdown(dow_machine *m, int64_t id);
-/* Unsent bytes are dropped, as net.Socket's destroy() drops them. */
+/* Unsent bytes are dropped, as net.Socket's destroy() drops them; then the close resets
+   whatever `reset` says, since a FIN after a cut response could pass for its end. */
 void dow_conn_close(dow_machine *m, int64_t id, int reset);
 /* JavaScript's stream paused (0) or wants more (1): 0 or -errno. */
 int dow_conn_set_reading(dow_machine *m, int64_t id, int on);

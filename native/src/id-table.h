@@ -34,7 +34,8 @@ int64_t dow_id_add(dow_id_table *table, void *value);
 void *dow_id_get(const dow_id_table *table, int64_t id);
 /* Removes `id` (a no-op for an unknown id); returns the value it held, or NULL. */
 void *dow_id_remove(dow_id_table *table, int64_t id);
-/* Calls `visit` on every live value (for teardown; `visit` must not add or remove). */
+/* Calls `visit` on every live value (for teardown; `visit` may remove the value it is given,
+   never add one). */
 void dow_id_each(const dow_id_table *table, void (*visit)(void *value, void *data), void *data);
 void dow_id_free(dow_id_table *table);
 

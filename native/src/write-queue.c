@@ -1,17 +1,22 @@
+/* The write queue: see write-queue.h. */
 #include "write-queue.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-int dow_wq_push(dow_wq *queue, const uint8_t *data, size_t length) {
+static void release_chunk(dow_wq *queue, dow_wq_chunk *chunk) {
+  if (queue->release != NULL) queue->release(queue->context, chunk->token);
+  free(chunk);
+}
+
+int dow_wq_push(dow_wq *queue, const uint8_t *data, size_t length, void *token) {
   if (length == 0) return 0;
-  if (length > SIZE_MAX - sizeof(dow_wq_chunk)) return -1;
-  dow_wq_chunk *chunk = malloc(sizeof(dow_wq_chunk) + length);
+  dow_wq_chunk *chunk = malloc(sizeof(dow_wq_chunk));
   if (chunk == NULL) return -1;
   chunk->next = NULL;
+  chunk->data = data;
   chunk->length = length;
   chunk->sent = 0;
-  memcpy(chunk->data, data, length);
+  chunk->token = token;
   if (queue->tail != NULL) queue->tail->next = chunk;
   else queue->head = chunk;
   queue->tail = chunk;
@@ -42,17 +47,18 @@ void dow_wq_consume(dow_wq *queue, size_t sent) {
     sent -= left;
     queue->head = chunk->next;
     if (queue->head == NULL) queue->tail = NULL;
-    free(chunk);
+    release_chunk(queue, chunk);
   }
 }
 
 void dow_wq_clear(dow_wq *queue) {
   dow_wq_chunk *chunk = queue->head;
-  while (chunk != NULL) {
-    dow_wq_chunk *next = chunk->next;
-    free(chunk);
-    chunk = next;
-  }
+  /* Emptied first: a release callback may look at the queue. */
   queue->head = queue->tail = NULL;
   queue->bytes = 0;
+  while (chunk != NULL) {
+    dow_wq_chunk *next = chunk->next;
+    release_chunk(queue, chunk);
+    chunk = next;
+  }
 }

@@ -35,15 +35,21 @@ export interface HttpListener {
   readonly server: HttpServer;
   /** Closes the listening socket only; connections go on (see stopListening below). */
   stopListening(): Promise<void>;
-  /** From now on every response ends its connection; idle connections close now. */
+  /**
+   * From now on every response ends its connection. Idle kept-alive connections stay open: the
+   * front end may be sending a request on one right now, and nginx answers a POST it sent on a
+   * pooled connection that closed under it with 502 (it never retries a non-idempotent request).
+   * Their next request is answered with `Connection: close`; closeIdleConnections() ends the
+   * ones still idle at the drain deadline.
+   */
   beginDrain(): void;
   /**
-   * Closes connections that served a request and wait for the next. One that has not sent its
-   * first request yet is left alone: its request may be in the socket's buffer, unread, and it is
-   * answered (then closed) when it is read. Age cannot tell: a worker niced down while it drains
-   * can wake after any delay with unread requests on every socket.
+   * Closes connections that served a request and wait for the next; returns how many. One that
+   * has not sent its first request yet is left alone: its request may be in the socket's buffer,
+   * unread, and it is answered (then closed) when it is read. Age cannot tell: a worker niced down
+   * while it drains can wake after any delay with unread requests on every socket.
    */
-  closeIdleConnections(): void;
+  closeIdleConnections(): number;
   /** Closes every connection left; returns how many were open. */
   closeAllConnections(): number;
   /** A connection accepted elsewhere (the supervisor's backlog sweep while it stops). */
@@ -74,16 +80,48 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  const closeIdle = (): void => {
-    for (const socket of sockets) if ((socket[kServed] ?? 0) > 0 && isBetweenRequests(socket)) socket.destroy();
-  };
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket as TrackedSocket;
     socket[kServed] = (socket[kServed] ?? 0) + 1;
+    socket[kBusy] = true;
+    // 'close' follows every ending: the answer ('finish', then close), a cut, the client leaving.
+    res.once('close', () => serveNext(socket));
     const exchange = new HttpExchange(req, res, state);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limits.maxBodyBytes) exchange.refuse(new errors.DOW_ERR_BODY_TOO_LARGE(declared, limits.maxBodyBytes));
     else host.admit(exchange);
+  };
+  const serveNext = (socket: TrackedSocket): void => {
+    socket[kBusy] = false;
+    const held = socket[kHeld];
+    if (held === undefined || held.length === 0) return;
+    // The last response said `Connection: close` (node:http is ending the socket) or the socket
+    // broke: what the client pipelined behind it is not answered, as in any HTTP/1.1 server.
+    if (socket.destroyed || !socket.writable) {
+      held.length = 0;
+      return;
+    }
+    const [req, res] = held.shift() as HeldRequest;
+    if (held.length === 0) resumeReading(socket);
+    serve(req, res);
+  };
+  const closeIdle = (): number => {
+    let closed = 0;
+    for (const socket of sockets) {
+      if ((socket[kServed] ?? 0) > 0 && isBetweenRequests(socket)) {
+        socket.destroy();
+        closed++;
+      }
+    }
+    return closed;
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket as TrackedSocket;
+    if (socket[kBusy] !== true) return serve(req, res);
+    // A pipelined request: node:http emits 'request' for each as soon as it is parsed, whatever
+    // the one before still does. It waits here for its turn, and the socket stops being read.
+    (socket[kHeld] ??= []).push([req, res]);
+    pauseReading(socket);
   });
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => onClientError(host, err, socket));
   return {
@@ -95,12 +133,15 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     beginDrain() {
       state.draining = true;
       for (const request of state.registry) if (request instanceof HttpExchange) request.closeAfterResponse();
-      closeIdle();
     },
     closeIdleConnections: closeIdle,
     closeAllConnections() {
-      const open = sockets.size;
-      for (const socket of sockets) socket.destroy();
+      let open = 0;
+      for (const socket of sockets) {
+        // One destroyed a moment ago (closeIdleConnections) leaves the set only on its 'close'.
+        if (!socket.destroyed) open++;
+        socket.destroy();
+      }
       return open;
     },
     adopt: (socket) => server.emit('connection', socket),
@@ -108,19 +149,55 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
 }
 
 const kServed = Symbol('dragon-on-wheels.served');
+/** A request of this connection is with the app host (queued or running) and not yet closed. */
+const kBusy = Symbol('dragon-on-wheels.busy');
+/** Pipelined requests parsed behind the busy one, oldest first. */
+const kHeld = Symbol('dragon-on-wheels.held');
+type HeldRequest = [IncomingMessage, ServerResponse];
 type TrackedSocket = Socket & {
   [kServed]?: number;
+  [kBusy]?: boolean;
+  [kHeld]?: HeldRequest[];
   _httpMessage?: unknown;
-  parser?: { incoming?: unknown } | null;
+  /** node:http's own "stop reading" flag: its resume() calls (a request body read) obey it. */
+  _paused?: boolean;
+  parser?: { incoming?: unknown; pause(): void; resume(): void } | null;
 };
 
+/*
+ * One request per connection at a time, as over SCGI: a pipelining client must not take every
+ * thread (or fill the queue for everyone) from one connection.
+ *
+ *   socket ─▶ llhttp ─'request'─▶ busy? ──no──▶ HttpExchange ─▶ host.admit
+ *                                   └─yes─▶ held: [r2 r3 …]; reading paused
+ *   busy response 'close' ─▶ next held one is served; the last one resumes reading
+ *
+ * Reading stops as node:http stops it when responses pile up unsent (socket._paused, which its
+ * request-body reads respect, and the parser paused after the chunk it is in), so a flood of
+ * pipelined requests holds at most one read's worth of them, not every request it sent.
+ */
+function pauseReading(socket: TrackedSocket): void {
+  if (socket._paused === true) return;
+  socket._paused = true;
+  socket.pause();
+  // Inside the parser's execute(): node:http pauses the parser itself after it, when it sees
+  // _paused (onParserExecuteCommon).
+}
+
+function resumeReading(socket: TrackedSocket): void {
+  if (socket._paused !== true) return;
+  socket._paused = false;
+  socket.parser?.resume();
+  socket.resume();
+}
+
 /**
- * No response in progress and no request parsed and unanswered. A request whose head is arriving
- * right now looks the same: closing then is the keep-alive race every HTTP/1.1 server has, which
- * clients and proxies answer by sending an idempotent request again (RFC 9112, 9.3.1).
+ * No response in progress, no request parsed and unanswered, none held. A request whose head is
+ * arriving right now looks the same: closing then is the keep-alive race every HTTP/1.1 server
+ * has, which is why a drain leaves these alone until its deadline.
  */
 function isBetweenRequests(socket: TrackedSocket): boolean {
-  return socket._httpMessage == null && socket.parser?.incoming == null;
+  return socket[kBusy] !== true && (socket[kHeld]?.length ?? 0) === 0 && socket._httpMessage == null && socket.parser?.incoming == null;
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {

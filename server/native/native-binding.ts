@@ -27,12 +27,18 @@ export type Dispatch = (kind: NativeEvent, id: number, ...args: unknown[]) => vo
 export interface NativeBinding {
   /** Sets the one function every event goes to; returns the shared array of pair offsets. */
   init(dispatch: Dispatch): Uint32Array;
-  /** Duplicates `fd` and accepts on the copy: a listener id, or -errno. */
-  listen(fd: number, backlog: number, deferAcceptSeconds: number, maxHeaderBytes: number, maxBodyBytes: number): number;
+  /**
+   * Duplicates `fd` and accepts on the copy: a listener id, or -errno. `ownsSocket`: bound by
+   * this process, not a worker's copy of the supervisor's; only the owner's stop clears
+   * TCP_DEFER_ACCEPT, which every copy shares.
+   */
+  listen(fd: number, backlog: number, deferAcceptSeconds: number, maxHeaderBytes: number, maxBodyBytes: number, ownsSocket: boolean): number;
   setBacklog(listener: number, backlog: number): number;
   closeListener(listener: number): void;
   /** 1: all sent; 0: queued, a DRAIN event follows; -errno: failed. */
+  /** The unsent part stays referenced (not copied) until sent; the Buffer must not change meanwhile, as for net.Socket. */
   write(id: number, data: Buffer): number;
+  /** Any number of Buffers, sent in order, 64 per system call; as write() otherwise. */
   writev(id: number, data: Buffer[]): number;
   shutdown(id: number): number;
   close(id: number, reset: boolean): void;
@@ -40,6 +46,13 @@ export interface NativeBinding {
   read(id: number, on: boolean): number;
   setNoDelay(id: number, on: boolean): void;
   counts(): { connections: number; listeners: number; queuedBytes: number };
+  /** A socket's TCP_DEFER_ACCEPT as the kernel reports it: 0 off, or -errno. */
+  deferAcceptSeconds(fd: number): number;
+  /**
+   * Only in a build made with `build-native.mjs --fault` (tests): the Node-API call whose text
+   * starts with `call` fails once, after `after` successful ones.
+   */
+  injectFault?(call: string, after: number): void;
 }
 
 export type NativeLoad = { binding: NativeBinding; path: string } | { binding: null; reason: string };

@@ -55,10 +55,13 @@ export class NativeListener {
     readonly id: number,
   ) {}
 
-  /** Accepts on a copy of `fd` (the caller keeps and closes its own). */
-  static open(binding: NativeBinding, fd: number, backlog: number, limits: ScgiLimits, owner: NativeListenerOwner, address: string): NativeListener {
+  /**
+   * Accepts on a copy of `fd` (the caller keeps and closes its own). `ownsSocket`: this process
+   * bound it (not a worker's copy of the supervisor's socket).
+   */
+  static open(binding: NativeBinding, fd: number, backlog: number, limits: ScgiLimits, owner: NativeListenerOwner, address: string, ownsSocket: boolean): NativeListener {
     const state = coreOf(binding);
-    const id = binding.listen(fd, backlog, DEFER_ACCEPT_SECONDS, limits.maxHeaderBytes, limits.maxBodyBytes);
+    const id = binding.listen(fd, backlog, DEFER_ACCEPT_SECONDS, limits.maxHeaderBytes, limits.maxBodyBytes, ownsSocket);
     if (id < 0) throw new errors.DOW_ERR_LISTEN(address, `native I/O core: ${errnoException(-id, 'listen').code}`);
     state.owners.set(id, owner);
     return new NativeListener(state, id);
@@ -92,7 +95,16 @@ function dispatch(kind: NativeEvent, id: number, a?: unknown, b?: unknown, c?: u
       const rest = g as Buffer | undefined;
       // The netstring: its length's digits, ':', the block, ','; then what followed it.
       socket.bytesRead += String(block.length).length + block.length + 2 + (rest?.length ?? 0);
-      ownerOf(socket).head(socket, envFromPairs(block, h as Uint32Array, e as number), f as number, rest);
+      let env: ScgiEnv;
+      try {
+        env = envFromPairs(block, h as Uint32Array, e as number);
+      } catch {
+        // C checks the framing, not what the names and the method hold: the head is refused as
+        // one C refused, the JavaScript parser wording why.
+        ownerOf(socket).refused(socket, Buffer.from(`${block.length}:${block},`, 'latin1'));
+        return;
+      }
+      ownerOf(socket).head(socket, env, f as number, rest);
       return;
     }
     case NativeEvent.BAD: {

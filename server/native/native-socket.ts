@@ -104,9 +104,8 @@ export class NativeSocket extends Duplex {
       length += chunk.length;
       return chunk;
     });
-    // The addon takes 64 buffers per call (one sendmsg); a longer corked run is joined first.
-    const result = buffers.length <= 64 ? this.native.writev(this.id, buffers) : this.native.write(this.id, Buffer.concat(buffers, length));
-    this.sent(result, length, callback);
+    // Any number: the addon sends them 64 per sendmsg and holds what waits, never joining them.
+    this.sent(this.native.writev(this.id, buffers), length, callback);
   }
 
   private sent(result: number, length: number, callback: Callback): void {

@@ -1,7 +1,8 @@
 /**
  * `protocol: 'http'` apps over real sockets (issue 14): keep-alive, pipelining and HTTP/1.0 through
  * node:http, with the same thread limit, queue, 503, 504, 499, limits, stats and timing rows as
- * SCGI apps; and the drain that closes idle connections first.
+ * SCGI apps; one request at a time per connection, pipelined or not; and the drain, which leaves
+ * idle kept-alive connections open until their next request or its deadline.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { eventually, sleep, startRuntime, type RunningRuntime } from '../helpers
 import { RawHttpConnection } from '../helpers/http-client.js';
 import { encodeScgiRequest } from '../helpers/scgi-client.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { waitUntil } from '../helpers/wait.js';
 
 function portOf(rt: RunningRuntime, app: string): number {
   return (rt.targets.get(app) as { port: number }).port;
@@ -112,6 +114,60 @@ test('pipelined requests are answered in order, and an HTTP/1.0 client gets its 
   assert.equal(response.body, 'r /old');
   assert.ok(await old.waitClosed(5000), 'HTTP/1.0 without keep-alive: the server closes');
   assert.equal(rt.figures().get('web_requests'), '4');
+});
+
+test('pipelined requests on one connection run one at a time, and other connections are still admitted beside them', async (t) => {
+  // node:http emits every pipelined request at once: 20 pipelined requests on one connection ran
+  // 10 at once and queued the rest, taking every thread of the app.
+  const app = gate();
+  const perSocket = new Map<Socket, { running: number; max: number }>();
+  const rt = await startRuntime(t, [{
+    name: 'web', protocol: 'http', threads: 10, queue: 5,
+    node(req, res) {
+      const entry = perSocket.get(req.socket) ?? { running: 0, max: 0 };
+      perSocket.set(req.socket, entry);
+      entry.max = Math.max(entry.max, ++entry.running);
+      res.once('finish', () => entry.running--);
+      app.node(req, res);
+    },
+  }]);
+  const piped = await open(rt, 'web');
+  const other = await open(rt, 'web');
+  t.after(() => [piped, other].forEach((c) => c.destroy()));
+  piped.send(Array.from({ length: 20 }, (_, i) => `GET /p${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join(''));
+  await waitUntil('the pipeline\'s first request runs', () => app.held >= 1);
+  other.get('/other');
+  await waitUntil('the other connection\'s request runs', () => perSocket.size === 2, { timeoutMs: 10_000 });
+  assert.equal(app.held, 2, 'one request of the pipeline and the other connection\'s run');
+  assert.equal(rt.figures().get('web_queued'), '0', 'nothing of the pipeline waits in the app\'s queue');
+  const bodies: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    await waitUntil(`pipelined request ${i} runs`, () => app.held > 0);
+    app.release();
+    const response = await piped.read();
+    assert.equal(response.status, 200);
+    bodies.push(response.body);
+  }
+  assert.deepEqual(bodies, Array.from({ length: 20 }, (_, i) => `done /p${i}`));
+  assert.equal((await other.read()).body, 'done /other');
+  assert.deepEqual([...perSocket.values()].map((e) => e.max), [1, 1], 'at most one request in flight per connection');
+  assert.equal(rt.figures().get('web_requests'), '21');
+});
+
+test('a flood of pipelined requests on one connection does not fill the queue: none is refused', async (t) => {
+  // 10,001 pipelined requests used to fill the app's queue (9,341 x 503), for every client.
+  const COUNT = 2_000;
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', threads: 2, queue: 2, node: (req, res) => setImmediate(() => res.end(`r ${req.url}`)) }]);
+  const piped = await open(rt, 'web');
+  t.after(() => piped.destroy());
+  piped.send(Array.from({ length: COUNT }, (_, i) => `GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`).join(''));
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < COUNT; i++) {
+    const response = await piped.read();
+    statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+  }
+  assert.deepEqual([...statuses], [[200, COUNT]]);
+  assert.equal(rt.figures().get('web_rejected'), '0');
 });
 
 test('over the limit requests queue, then get 503 with Retry-After on a connection that stays usable', async (t) => {
@@ -291,7 +347,9 @@ test('a body that stops arriving gets 408 after bodyIdleTimeout, and an app that
   assert.ok(rt.logs.some((line) => line.code === 'DOW_ERR_APP_THREW'));
 });
 
-test('drain: idle keep-alive connections close at once, a busy one gets Connection: close on its last response', async (t) => {
+test('drain: an idle kept-alive connection stays open, its next request is answered with Connection: close; a busy one closes after its response', async (t) => {
+  // Closing an idle kept-alive connection as the drain starts races a request the front end sends
+  // on it: nginx answers such a POST with 502.
   const app = gate();
   const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: app.node }]);
   const idle = await open(rt, 'web');
@@ -304,14 +362,34 @@ test('drain: idle keep-alive connections close at once, a busy one gets Connecti
   busy.get('/busy');
   await eventually(() => app.held === 1);
   const closing = rt.server.close(5000);
-  assert.ok(await idle.waitClosed(2000), 'the idle connection closed while a request still runs');
-  assert.equal(busy.closed, false);
   app.release();
   const last = await busy.read();
   assert.equal(last.status, 200);
   assert.equal(last.headers.connection, 'close');
   assert.ok(await busy.waitClosed(2000));
+  assert.equal(idle.closed, false, 'the idle connection is still open after the busy one closed');
+  idle.send(`POST /second HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(1000)}`);
+  await waitUntil('the request on the idle connection runs', () => app.held === 1);
+  app.release();
+  const answered = await idle.read();
+  assert.equal(answered.status, 200);
+  assert.equal(answered.body, 'done /second');
+  assert.equal(answered.headers.connection, 'close');
+  assert.ok(await idle.waitClosed(2000));
   await closing;
+});
+
+test('drain: a kept-alive connection still idle at the deadline is closed then, without the warning for stuck connections', async (t) => {
+  const rt = await startRuntime(t, [{ name: 'web', protocol: 'http', node: (_req, res) => res.end('ok') }]);
+  const idle = await open(rt, 'web');
+  t.after(() => idle.destroy());
+  idle.get('/first');
+  assert.equal((await idle.read()).headers.connection, 'keep-alive');
+  const started = performance.now();
+  await rt.server.close(1500);
+  assert.ok(idle.closed || (await idle.waitClosed(2000)));
+  assert.ok(performance.now() - started >= 1400, `closed after ${Math.round(performance.now() - started)} ms, before the deadline`);
+  assert.ok(!rt.logs.some((line) => /still open at the drain deadline/.test(String(line.msg))), 'an idle kept-alive connection is not a stuck one');
 });
 
 test('a Unix-socket HTTP listener and a fetch handler: streamed bodies both ways, and the abort signal', async (t) => {

@@ -53,7 +53,7 @@ function get(port: number, path: string, agent: Agent): Promise<Answer> {
  * A GET sent on a kept-alive connection the server closed at that moment fails without an
  * answer; HTTP/1.1 clients and proxies send it again (RFC 9112, 9.3.1). nginx does so for an
  * idempotent request on a cached connection without counting it as a try, so it goes on while
- * its cached connections turn out closed: a draining worker closes all its idle ones at once, and
+ * its cached connections turn out closed: a worker closes its idle ones at its drain deadline, and
  * the next one the pool hands out may be another of them. Only that case is retried, at most once
  * per pooled connection and once more on a new one, and every retry is counted.
  */

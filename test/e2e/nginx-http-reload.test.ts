@@ -1,0 +1,115 @@
+/**
+ * Reloads of a `protocol: 'http'` app behind nginx's keep-alive pool (docs/frontends.md `http`
+ * block), through the real command line and SIGHUP, under POST load: nginx never retries a POST
+ * sent on a pooled connection that the backend closes at that moment, so a draining worker must
+ * not close an idle kept-alive connection while nginx may pick it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { getFreePorts } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { docTemplate } from '../helpers/frontends/doc-configs.js';
+import { startNginx } from '../helpers/frontends/nginx.js';
+import { withFrontendLogs } from '../helpers/frontends/process.js';
+import { serveConfig } from '../helpers/cli-process.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const CLIENTS = 16;
+const RELOADS = 3;
+const BODY = Buffer.alloc(8 * 1024, 0x61);
+/** Bounds the load if the test never stops it. */
+const MAX_REQUESTS = 60_000;
+/** Requests each new version must answer before the next reload: the pool mixes old and new. */
+const SERVED_PER_VERSION = 200;
+
+interface Tally {
+  statuses: Map<number, number>;
+  errors: string[];
+  /** Requests answered by each version, from the body. */
+  byVersion: Map<string, number>;
+  total: number;
+}
+
+/** One POST through nginx on `agent`; its outcome goes into `tally`. */
+function post(url: string, agent: http.Agent, tally: Tally): Promise<void> {
+  return new Promise((resolve) => {
+    const req = http.request(url, { agent, method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': BODY.length } }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        tally.total++;
+        tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1);
+        const [version, length] = body.split(' ');
+        if (status === 200 && Number(length) !== BODY.length) tally.errors.push(`body of ${length} bytes reached ${version}`);
+        if (status === 200 && version !== undefined) tally.byVersion.set(version, (tally.byVersion.get(version) ?? 0) + 1);
+        resolve();
+      });
+      res.on('error', (err) => (tally.errors.push(err.message), resolve()));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
+    req.on('error', (err) => (tally.errors.push(err.message), resolve()));
+    req.end(BODY);
+  });
+}
+
+test(`${RELOADS} reloads of an HTTP app under POST load through nginx's keep-alive pool: no 502, every POST answered by the app`, async (t) => {
+  const dir = await testDir(t, 'nginx-http-reload');
+  const module = join(dir, 'versioned.mjs');
+  // Reads the whole body, then answers with the version and the length it read.
+  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => {
+  let n = 0;
+  req.on('data', (c) => (n += c.length));
+  req.on('end', () => setTimeout(() => res.end('${v} ' + n), 1));
+};\n`);
+  await version('v0');
+  const [port, statsPort] = await getFreePorts(2);
+  const server = await serveConfig(t, dir, {
+    stats: `127.0.0.1:${statsPort}`,
+    apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module, protocol: 'http', mount: '/app', workers: 2, threads: 8 }],
+    store: false,
+    dashboard: false,
+  });
+  await server.waitFor(/UP on .*\(stats\)/);
+  const nginx = await startNginx({ config: docTemplate('nginx', 'http'), values: { host: '127.0.0.1', port } });
+  t.after(() => nginx.stop());
+  await withFrontendLogs([nginx], async () => {
+    const tally: Tally = { statuses: new Map(), errors: [], byVersion: new Map(), total: 0 };
+    let stopped = false;
+    let sent = 0;
+    const clients = Array.from({ length: CLIENTS }, async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      while (!stopped && sent < MAX_REQUESTS) {
+        sent++;
+        await post(`${nginx.url}/app/upload`, agent, tally);
+      }
+      agent.destroy();
+    });
+    try {
+      for (let i = 1; i <= RELOADS; i++) {
+        const previous = `v${i - 1}`;
+        // The pool holds connections to the current workers, idle and busy, when the reload comes.
+        await waitUntil(`${SERVED_PER_VERSION} POSTs answered by ${previous}`, () => (tally.byVersion.get(previous) ?? 0) >= SERVED_PER_VERSION || stopped);
+        await version(`v${i}`);
+        server.child.kill('SIGHUP');
+        await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i}}`), 120_000);
+      }
+      await waitUntil(`${SERVED_PER_VERSION} POSTs answered by v${RELOADS}`, () => (tally.byVersion.get(`v${RELOADS}`) ?? 0) >= SERVED_PER_VERSION);
+    } finally {
+      stopped = true;
+      await Promise.all(clients);
+    }
+    t.diagnostic(`${tally.total} POSTs: ${JSON.stringify([...tally.statuses])}, by version ${JSON.stringify([...tally.byVersion])}`);
+    t.diagnostic(`reloads took ${[...server.output().matchAll(/reloaded \(SIGHUP\).* in (\d+) ms/g)].map((m) => `${m[1]} ms`).join(', ')}`);
+    assert.deepEqual(tally.errors, []);
+    assert.deepEqual([...tally.statuses.keys()], [200], `statuses: ${JSON.stringify([...tally.statuses])}\n${server.output()}`);
+    assert.deepEqual([...tally.byVersion.keys()], Array.from({ length: RELOADS + 1 }, (_, i) => `v${i}`));
+    assert.doesNotMatch(await nginx.readLogs(), /prematurely closed|reset by peer|\[error\]/);
+  });
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, server.output());
+});
