@@ -22,6 +22,7 @@ import { VERSION } from '../server/version.js';
 import { demoSettings } from './demo-settings.js';
 import { UsageError } from './usage-error.js';
 import { allSucceeded, formatLoadResult, LOAD_DEFAULTS, positiveInteger, runLoad } from './load-command.js';
+import { startedByPackageManager, watchStarter } from './parent-watch.js';
 import { formatReloadReport, RELOAD_DEFAULTS, runReload } from './reload-command.js';
 import { checkDashboardSettings, startRuntime, type RuntimeHandle } from './start-runtime.js';
 import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
@@ -227,6 +228,16 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise<number> {
+  // Under npx or `npm start` no SIGTERM reaches this process (parent-watch.ts): stop once the
+  // process that started it is gone. Watched from here, so that an exit during the start counts.
+  let stopWatching = (): void => {};
+  const starterGone = new Promise<string>((resolveGone) => {
+    if (!startedByPackageManager(process.env)) return;
+    stopWatching = watchStarter((why) => {
+      log.warn(`${why}: stopping as on SIGTERM`);
+      resolveGone('starter gone');
+    });
+  });
   // Both read (and clear) their variables before anything forks: workers must not see them.
   useListenFds(takeListenFds(process.env, process.pid));
   const systemd = createNotifier(process.env, log);
@@ -251,7 +262,8 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   });
   // logrotate's postrotate sends SIGUSR1 (as to nginx): log.file is reopened here and in every worker.
   process.on('SIGUSR1', () => void reopenLogs(runtime.server, log));
-  const signal = await untilSignal(log);
+  const signal = await Promise.race([untilSignal(log), starterGone]);
+  stopWatching();
   log.info(`${signal}: stopping; waiting up to ${settings.drainTimeoutMs} ms for ${runtime.server.inFlight} requests in flight`);
   systemd.notify({ STOPPING: 1, STATUS: `stopping: draining ${runtime.server.inFlight} requests` });
   systemd.close();

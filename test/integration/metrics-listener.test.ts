@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { createTimingStore } from '../../server/store/timing-store.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { inlineApp, parseSamples, sampleValue, startMetricsSupervisor } from '../helpers/metrics.js';
-import { captureLogs, eventually, sleep } from '../helpers/runtime.js';
+import { captureLogs } from '../helpers/runtime.js';
 import { scgiRequest, sendRaw, encodeScgiRequest } from '../helpers/scgi-client.js';
 import { WORKER_APP } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 async function get(url: string, accept?: string): Promise<{ status: number; type: string; body: string }> {
   const res = await fetch(url, { headers: accept ? { accept } : {}, signal: AbortSignal.timeout(5000) });
@@ -94,17 +95,10 @@ test('/healthz and /metrics answer while the only worker of an app hangs; /ready
   const hung = sendRaw(rt.targets.get('stuck')!, encodeScgiRequest({ uri: '/hang' }), { timeoutMs: 30_000, allowReset: true }).catch(() => undefined);
   t.after(() => hung);
   // Two heartbeats (1 s each) without an answer: not ready.
-  let notReady: { status: number; body: string } | null = null;
-  const deadline = Date.now() + 6000;
-  while (Date.now() < deadline) {
+  const notReady = await waitUntil('/readyz 503 with the only worker hung', async () => {
     const r = await get(`${rt.base}/readyz`);
-    if (r.status === 503) {
-      notReady = r;
-      break;
-    }
-    await sleep(100);
-  }
-  assert.ok(notReady, '/readyz stayed 200 with the only worker hung');
+    return r.status === 503 ? r : undefined;
+  });
   const reason = JSON.parse(notReady.body) as { ready: boolean; reasons: string[]; apps: Record<string, { ready: boolean }> };
   assert.equal(reason.ready, false);
   assert.deepEqual(reason.reasons, ['stuck: no ready worker (1 worker not answering heartbeats)']);
@@ -126,15 +120,14 @@ test('/healthz and /metrics answer while the only worker of an app hangs; /ready
 });
 
 test('/readyz is 503 while the timing store cannot write, and names the store', async (t) => {
-  const dir = await makeTempDir('metrics-store');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'metrics-store');
   // A database inside a directory that does not exist: every open fails, and is retried.
   const store = createTimingStore({ path: join(dir, 'missing', 'x.db'), flushIntervalMs: 20, retryMaxMs: 200 });
   t.after(() => store.close());
   const rt = await startMetricsSupervisor(t, [inlineApp('rows')], { recorder: store });
   assert.equal((await get(`${rt.base}/readyz`)).status, 200, 'writable until a write fails');
   await scgiRequest(rt.targets.get('rows')!, { uri: '/' });
-  await eventually(() => !store.health().writable, 5000);
+  await waitUntil('the store not writable', () => !store.health().writable);
   const r = await get(`${rt.base}/readyz`);
   assert.equal(r.status, 503);
   const body = JSON.parse(r.body) as { store: string; reasons: string[] };
@@ -163,25 +156,21 @@ test('a worker\'s label is its slot: a crash replacement keeps it, a reload take
   assert.deepEqual([...before.keys()].sort(), ['0', '1']);
   // One worker crashes (the kernel hands the connection to either): its slot comes back with a new pid.
   await sendRaw(rt.targets.get('slots')!, encodeScgiRequest({ uri: '/crash' }), { allowReset: true }).catch(() => undefined);
-  let after = before;
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    after = await slotsAndPids();
-    const changed = [...after].filter(([slot, pid]) => before.get(slot) !== pid);
-    if (after.size === 2 && changed.length === 1) break;
-    await sleep(100);
-  }
+  const after = await waitUntil('the crashed slot back with a new pid', async () => {
+    const now = await slotsAndPids();
+    const changed = [...now].filter(([slot, pid]) => before.get(slot) !== pid);
+    return now.size === 2 && changed.length === 1 ? now : undefined;
+  });
   assert.deepEqual([...after.keys()].sort(), ['0', '1'], 'same slots after the restart');
   assert.equal([...after].filter(([slot, pid]) => before.get(slot) !== pid).length, 1, 'one slot has a new pid');
   assert.equal(sampleValue(parseSamples((await get(`${rt.base}/metrics`)).body), 'dragon_worker_restarts_total', { app: 'slots' }), 1);
 
   await rt.supervisor.reload('slots', 'test');
-  const deadline2 = Date.now() + 15_000;
-  let reloaded = await slotsAndPids();
-  while (reloaded.size !== 2 && Date.now() < deadline2) {
-    await sleep(100);
-    reloaded = await slotsAndPids();
-  }
+  // The old workers may still be listed while they drain.
+  const reloaded = await waitUntil('two workers after the reload', async () => {
+    const now = await slotsAndPids();
+    return now.size === 2 ? now : undefined;
+  });
   assert.deepEqual([...reloaded.keys()].sort(), ['2', '3'], 'the new workers took the next slots while the old ones drained');
 });
 
