@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Logger } from 'pino';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
 import { listenOn } from '../listen-address.js';
+import { LogThrottle } from '../log-throttle.js';
 import { CONTENT_TYPES, formatFamilies, negotiateFormat } from './exposition.js';
 import { buildFamilies, type MetricsSnapshot } from './families.js';
 import type { Readiness } from './health.js';
@@ -28,19 +29,69 @@ export interface RunningMetricsServer {
 
 const SOCKET_MODE = 0o660;
 
-export async function startMetricsServer(listen: string, source: MetricsSource, log: Logger): Promise<RunningMetricsServer> {
-  const server = createServer((req, res) => {
+/*
+ * What one scraper may hold. The listener runs in the supervisor, sharing its descriptor table
+ * with every app's listening socket and the fork of every worker: 300 idle connections under
+ * `nofile` 256 made a worker's replacement fail to start. As on the dashboard:
+ *
+ *   accept ─► over maxConnections? closed at once (Node's server.maxConnections)
+ *          ─► headers within headersTimeoutMs, whole request within requestTimeoutMs
+ *          ─► silent socket: ended after idleTimeoutMs; between requests after keepAliveTimeoutMs
+ */
+export interface MetricsConnectionLimits {
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+export const METRICS_CONNECTION_LIMITS: Readonly<MetricsConnectionLimits> = {
+  /** A few scrapers and probes (Prometheus, a load balancer, kubelet); far below any fd limit. */
+  maxConnections: 64,
+  headersTimeoutMs: 5_000,
+  /** A scraper that stalls mid-request must not hold a socket for long. */
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 15_000,
+  /**
+   * Prometheus keeps its connection between scrapes (15 s or more apart); it reconnects when this
+   * ends one, which costs it a handshake, not a failed scrape.
+   */
+  keepAliveTimeoutMs: 5_000,
+};
+
+/** Node checks the header and request timeouts on this interval (30 s by default). */
+const CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+const ACCEPT_ERROR_LOG_INTERVAL_MS = 1_000;
+
+export async function startMetricsServer(
+  listen: string,
+  source: MetricsSource,
+  log: Logger,
+  limits: MetricsConnectionLimits = METRICS_CONNECTION_LIMITS,
+): Promise<RunningMetricsServer> {
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(CONNECTIONS_CHECK_INTERVAL_MS, limits.headersTimeoutMs),
+  }, (req, res) => {
     route(req, res, source).catch((err: unknown) => {
       log.error({ err }, `metrics listener: ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'cannot build the metrics\n');
       else res.destroy();
     });
   });
-  // A scraper that stalls mid-request must not hold a socket for long.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
+  server.maxConnections = limits.maxConnections;
+  // A socket with nothing read or written (node:http destroys it: no 'timeout' listener).
+  server.timeout = limits.idleTimeoutMs;
   const address = formatListenAddress(await listenOn(server, parseListenAddress(listen), SOCKET_MODE));
-  server.on('error', (err) => log.error({ err }, `metrics listener ${address}: ${err.message}`));
+  // After listen, errors are failed accepts (EMFILE under a connection flood): one line a second.
+  const throttle = new LogThrottle(ACCEPT_ERROR_LOG_INTERVAL_MS);
+  server.on('error', (err) => {
+    const left = throttle.take(performance.now());
+    if (left !== null) log.error({ err }, `metrics listener ${address}: ${err.message}${left > 0 ? ` (${left} more not logged)` : ''}`);
+  });
   return {
     address,
     close: () => new Promise<void>((resolve) => {
