@@ -3,7 +3,7 @@
  * npm_execpath set, and passes SIGTERM on to the shell only, as npm's signal manager does): the
  * server stops gracefully once that process is gone instead of serving on, reparented.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ function isAlive(pid: number): boolean {
 }
 
 /** Starts `serve` under the fake npm; returns it and the server's pid, checked to sit below a shell. */
-async function serveUnderNpm(t: Parameters<typeof testDir>[0], dir: string): Promise<{ npm: ServeProcess; server: number; port: number }> {
+async function serveUnderNpm(t: TestContext, dir: string): Promise<{ npm: ServeProcess; server: number; port: number }> {
   const [port, stats] = await getFreePorts(2);
   const config = join(dir, 'dragon.config.json');
   await writeFile(config, JSON.stringify({
