@@ -5,7 +5,7 @@
  * pool's; this file only reports what happened.
  *
  *   starting ──ready──▶ ready ──accept──▶ accepting ──drain──▶ draining ──exit──▶ exited
- *       └──failed / exit──────────────────────────────────────────────────────────▲
+ *       └──failed / exit / fork failed (no process: 'exited' at once, never a pid 0)─▲
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -21,6 +21,8 @@ export interface WorkerEvents {
   ready(worker: WorkerProcess): void;
   failed(worker: WorkerProcess, message: string, stage: 'load' | 'listen'): void;
   exit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  /** fork() itself failed (EMFILE, EAGAIN, ENOMEM): no process ever existed, so no 'exit' follows. */
+  spawnFailed(worker: WorkerProcess, err: NodeJS.ErrnoException): void;
   load(worker: WorkerProcess, load: WorkerLoad): void;
   rows(worker: WorkerProcess, batch: PackedBatch): void;
   recycle(worker: WorkerProcess, reason: string): void;
@@ -65,7 +67,10 @@ export class WorkerProcess {
    * for its metrics (a replacement takes the place of the worker it replaces), unlike the pid.
    */
   slot = 0;
-  readonly child: ChildProcess;
+  /** Null when fork() threw: there is no process to signal, send to or wait for. */
+  private readonly child: ChildProcess | null = null;
+  /** Why fork() failed, when it did (then the worker is 'exited' without ever having run). */
+  spawnError: NodeJS.ErrnoException | null = null;
   readonly startedAt = Date.now();
   lastAnswerAt = performance.now();
   figures: WorkerFigures | null = null;
@@ -90,6 +95,8 @@ export class WorkerProcess {
   heldConnections: number | null = null;
   /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
   restartOnFailure = false;
+  /** Its standby could not even be forked: no second try every check while it stays silent. */
+  standbyFailed = false;
   /** Resolves when the process has exited (settled before the pool hears of it). */
   readonly exit: Promise<void>;
   private exited: () => void = () => {};
@@ -111,27 +118,49 @@ export class WorkerProcess {
     });
     // Only awaited once the worker was told to accept; a worker that never got there is no error.
     this.listening.catch(() => {});
-    this.child = fork(WORKER_MAIN, [], {
-      serialization: 'advanced',
-      execArgv: workerExecArgv(),
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      ...credentialOptions(credentials),
-    });
-    this.child.on('message', (message: FromWorker) => this.onMessage(message));
-    this.child.on('exit', (code, signal) => {
+    try {
+      this.child = fork(WORKER_MAIN, [], {
+        serialization: 'advanced',
+        execArgv: workerExecArgv(),
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        ...credentialOptions(credentials),
+      });
+    } catch (err) {
+      // libuv reports most spawn errors as 'error' (below) but throws others (ENOMEM). Reported
+      // on the next tick either way, so the pool never sees a failure from inside its own spawn.
+      process.nextTick(() => this.onSpawnError(err as NodeJS.ErrnoException));
+      return;
+    }
+    const child = this.child;
+    child.on('message', (message: FromWorker) => this.onMessage(message));
+    child.on('exit', (code, signal) => {
       this.state = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
       this.exited();
       this.events.exit(this, code, signal);
     });
-    // A failed send (the worker just died) is reported by 'exit'; nothing else to do here.
-    this.child.on('error', () => {});
-    this.send({ type: 'start', config });
+    // Without a pid, fork() failed (EMFILE, ENFILE, EAGAIN, EACCES): Node then emits 'error' on
+    // the next tick and never 'exit'. With one, an 'error' is a failed send to a worker that just
+    // died, which 'exit' reports.
+    child.on('error', (err) => {
+      if (child.pid === undefined) this.onSpawnError(err);
+    });
+    if (child.pid !== undefined) this.send({ type: 'start', config });
+  }
+
+  private onSpawnError(err: NodeJS.ErrnoException): void {
+    if (this.state === 'exited') return;
+    this.state = 'exited';
+    this.spawnError = err;
+    this.onListening(err);
+    for (const w of this.waiters.splice(0)) w.resolve();
+    this.exited();
+    this.events.spawnFailed(this, err);
   }
 
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.child?.pid ?? 0;
   }
 
   get alive(): boolean {
@@ -140,7 +169,7 @@ export class WorkerProcess {
 
   accept(handle: object): void {
     this.state = 'accepting';
-    this.child.send({ type: 'accept' } satisfies ToWorker, handle as never);
+    this.child?.send({ type: 'accept' } satisfies ToWorker, handle as never);
   }
 
   setLimit(limit: number, seq: number): void {
@@ -170,6 +199,7 @@ export class WorkerProcess {
 
   /** A connection the supervisor accepted while stopping; the worker serves it. */
   handOver(socket: Socket): void {
+    if (!this.child?.connected) return void socket.destroy();
     this.child.send({ type: 'conn' } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
       if (err) socket.destroy();
     });
@@ -188,11 +218,11 @@ export class WorkerProcess {
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.alive) this.child.kill(signal);
+    if (this.alive) this.child?.kill(signal);
   }
 
   private send(message: ToWorker): void {
-    if (this.child.connected) this.child.send(message);
+    if (this.child?.connected) this.child.send(message);
   }
 
   private onMessage(message: FromWorker): void {

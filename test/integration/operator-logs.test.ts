@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,10 +18,12 @@ import { startRuntime } from '../../bin/start-runtime.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Server } from '../../server/server.js';
 import { serveConfig } from '../helpers/cli-process.js';
-import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { captureLogs, eventually, sleep, startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
+import { getFreePort } from '../helpers/free-port.js';
+import { captureLogs, startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { cannotRunAsNobody } from '../helpers/systemd.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
@@ -31,19 +34,25 @@ async function readLines(file: string): Promise<Array<Record<string, unknown>>> 
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function waitForLine(file: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = (await readLines(file)).find(match);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no such line in ${file}:\n${await readFile(file, 'utf8').catch(() => '(no file)')}`);
-    await sleep(25);
-  }
+async function waitForLine(file: string, match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  return waitUntil(`the line in ${file}`, async () => (await readLines(file)).find(match)).catch(async (err: Error) => {
+    throw new Error(`${err.message}:\n${await readFile(file, 'utf8').catch(() => '(no file)')}`);
+  });
+}
+
+/** What a process has open, by path (a renamed file shows its new name). */
+function openFiles(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
 }
 
 test('log.file: JSON lines from the supervisor and its workers (app and worker pid on each), access lines, reopened on SIGUSR1 after logrotate moved it', async (t) => {
-  const dir = await makeTempDir('operator-logs');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'operator-logs');
   const port = await getFreePort();
   const server = await serveConfig(t, dir, {
     stats: false,
@@ -82,7 +91,11 @@ test('log.file: JSON lines from the supervisor and its workers (app and worker p
   await rename(file, `${file}.1`);
   process.kill(supervisorPid, 'SIGUSR1');
   await waitForLine(file, (l) => typeof l.msg === 'string' && /SIGUSR1: log file reopened, passed on to workers/.test(l.msg));
-  await sleep(100);
+  // The worker gets its own SIGUSR1: the request waits until it has the new file open.
+  await waitUntil('the worker writing to the new file', () => {
+    const files = openFiles(serving.pid as number);
+    return files.includes(file) && !files.includes(`${file}.1`);
+  });
   const second = await scgiRequest({ port }, { uri: '/second' });
   assert.equal(second.status, 200);
   const after = await waitForLine(file, (l) => l.access === true && l.url === '/second');
@@ -93,8 +106,7 @@ test('log.file: JSON lines from the supervisor and its workers (app and worker p
 });
 
 test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=production unless set; a plain fetch handler under type auto is detected and served (issue 11 items 7, 23)', async (t) => {
-  const dir = await makeTempDir('operator-logs');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'operator-logs');
   const port = await getFreePort();
   const config = join(dir, 'dragon.config.json');
   await writeFile(config, JSON.stringify({
@@ -110,7 +122,7 @@ test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=product
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  await eventually(() => /UP on/.test(output), 20_000);
+  await waitUntil('the UP line', () => /UP on/.test(output));
   const lines = output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; level: number; app?: string });
   // ", native I/O" where the native core serves it (io 'auto').
   const up = new RegExp(`^UP on 127\\.0\\.0\\.1:${port} \\(plain, in-process, \\(req, res\\) function\\)(, native I/O)?$`);
@@ -126,7 +138,7 @@ test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=product
   const second = await scgiRequest({ port }, { uri: '/b' });
   assert.equal(second.status, 200);
   assert.equal(second.body.toString(), 'fetch /b NODE_ENV=production\n');
-  await eventually(() => /it is a fetch handler and is served as one from now on; set type: 'fetch'/.test(output));
+  await waitUntil('the fetch-handler advice', () => /it is a fetch handler and is served as one from now on; set type: 'fetch'/.test(output));
 });
 
 test('access log in the combined format: the nine fields log analysers read, then app, pid and times', async (t) => {
@@ -156,7 +168,7 @@ test('access log in the combined format: the nine fields log analysers read, the
     headers: { 'User-Agent': 'curl/8.0', Referer: 'https://example.org/' },
   });
   assert.equal(res.status, 200);
-  await eventually(() => text.includes('\n'));
+  await waitUntil('the access line', () => text.includes('\n'));
   assert.match(
     text,
     new RegExp(`^198\\.51\\.100\\.4 - - \\[\\d{2}/[A-Z][a-z]{2}/\\d{4}:\\d{2}:\\d{2}:\\d{2} \\+0000\\] "POST /posts\\?id=\\\\x227\\\\x22 HTTP/1\\.0" 200 \\d+ "https://example\\.org/" "curl/8\\.0" app=blog pid=${process.pid} ms=\\d+\\.\\d queue_ms=\\d+\\.\\d\\n$`),
@@ -186,8 +198,11 @@ test('a thread-limit change through the dashboard is logged once, with who asked
     body: JSON.stringify({ threads: 5 }),
   });
   assert.equal(res.status, 200, await res.clone().text());
-  await sleep(50);
-  const lines = logs.filter((l) => JSON.stringify(l).includes('5') && /thread|limit/i.test(String(l.msg)));
+  const changeLines = () => logs.filter((l) => JSON.stringify(l).includes('5') && /thread|limit/i.test(String(l.msg)));
+  await waitUntil('the change logged', () => changeLines().length >= 1);
+  // A negative check: no second line for the same change within a moment.
+  await sleep(100);
+  const lines = changeLines();
   assert.equal(lines.length, 1, JSON.stringify(lines));
   assert.match(String(lines[0]?.msg), /shop: threads 2 -> 5 \(api 127\.0\.0\.1\)/);
 });
@@ -235,7 +250,7 @@ test('a fetch handler under type auto that fails on the Node-style first call: i
   const rt = await startTestRuntime(t, [{ name: 'api', handler }]);
   const res = await scgiRequest(rt.targets.get('api') as { port: number }, { uri: '/x' });
   assert.equal(res.status, 500);
-  await eventually(() => rt.logs.some((l) => l.code === 'DOW_ERR_APP_THREW'));
+  await waitUntil('DOW_ERR_APP_THREW logged', () => rt.logs.some((l) => l.code === 'DOW_ERR_APP_THREW'));
   assert.match(String(rt.logs.find((l) => l.code === 'DOW_ERR_APP_THREW')?.msg), /Invalid URL.*if it is a fetch handler, \(request\) => Response, set type: 'fetch' for the app/);
 });
 
@@ -246,7 +261,7 @@ test('in-process, every line about an app carries its name too: a 503 and a requ
   t.after(() => release());
   const target = rt.targets.get('slow') as { port: number };
   const first = scgiRequest(target, { uri: '/a' });
-  await eventually(() => rt.server.apps.get('slow')?.limiter.running === 1);
+  await waitUntil('the first request running', () => rt.server.apps.get('slow')?.limiter.running === 1);
   assert.equal((await scgiRequest(target, { uri: '/b' })).status, 503);
   assert.equal((await first).status, 504);
   const rejected = rt.logs.find((l) => /Threads limit reached/.test(String(l.msg)));
@@ -256,8 +271,7 @@ test('in-process, every line about an app carries its name too: a 503 and a requ
 });
 
 test('log.file with user: the file is handed to the user before the workers start, so they log instead of crashing', { skip: cannotRunAsNobody() }, async (t) => {
-  const dir = await makeTempDir('operator-logs');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'operator-logs');
   // nobody must be able to reach the folder; the file itself is created as root at start.
   await chmod(dir, 0o755);
   const port = await getFreePort();
