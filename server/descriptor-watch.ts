@@ -4,7 +4,8 @@
  * Node never says so itself: at EMFILE libuv closes its spare descriptor, accepts the waiting
  * connections and closes them at once (uv__emfile_trick), and reports nothing to the server
  * (checked: 100 connections under `prlimit --nofile=40` give 80 silent closes and no 'error').
- * So the count of open descriptors is watched instead (Linux: /proc/self/fd and /proc/self/limits).
+ * So the count of open descriptors is watched instead (Linux: /proc/self/fd and /proc/self/limits,
+ * both read at every check).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -46,10 +47,7 @@ let timer: NodeJS.Timeout | null = null;
  */
 export function watchDescriptors(log: Logger): () => void {
   users += 1;
-  if (timer === null) {
-    const limit = descriptorLimit();
-    if (limit !== null) timer = startTimer(log, limit);
-  }
+  if (timer === null && descriptorLimit() !== null) timer = startTimer(log);
   let stopped = false;
   return () => {
     if (stopped) return;
@@ -62,24 +60,29 @@ export function watchDescriptors(log: Logger): () => void {
   };
 }
 
-function startTimer(log: Logger, limit: number): NodeJS.Timeout {
+function startTimer(log: Logger): NodeJS.Timeout {
   let lastLogAt = -Infinity;
   let out = false;
   const t = setInterval(() => {
+    // Read at every check: `prlimit --pid` or a systemd reload changes it under a running
+    // process. Null when even /proc/self/limits cannot be opened (every descriptor in use) or
+    // the limit was raised to unlimited.
+    const limit = descriptorLimit();
     const open = openDescriptors();
-    const exhausted = open === null || open >= limit - MARGIN;
+    const exhausted = open === null || (limit !== null && open >= limit - MARGIN);
     if (exhausted) {
       const now = performance.now();
       if (now - lastLogAt >= LOG_INTERVAL_MS) {
         lastLogAt = now;
-        const count = open === null ? `all ${limit}` : `${open} of ${limit}`;
+        // Never a limit read earlier: a stale one would say "all 20000 in use" at a limit of 256.
+        const count = open === null ? (limit === null ? 'all' : `all ${limit}`) : `${open} of ${limit}`;
         log.error({ code: 'EMFILE', open, limit }, `accept failed: out of file descriptors (${count} in use): new connections to this process's listeners are closed as soon as they arrive; raise the limit (ulimit -n, systemd LimitNOFILE=) or lower threads and queue`);
       }
       out = true;
     } else if (out) {
       out = false;
       lastLogAt = -Infinity;
-      log.info(`file descriptors available again (${open} of ${limit} in use)`);
+      log.info(`file descriptors available again (${open} of ${limit ?? 'unlimited'} in use)`);
     }
   }, WATCH_INTERVAL_MS);
   t.unref();

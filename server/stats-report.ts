@@ -14,6 +14,8 @@ export interface AppState extends AppSnapshot {
   stats: AppStats;
   /** Apps with workers only: what `dragon-on-wheels reload` waits on. */
   reloads?: ReloadFigures;
+  /** Apps with workers only: workers that could not be forked (EMFILE, EAGAIN, ENOMEM). */
+  startFailures?: number;
 }
 
 /** Stats-port keys (after `<app>_`) of an app's reload figures, read back by the reload command. */
@@ -82,6 +84,7 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}hangs`, app.hangs);
   figures.set(`${p}worker_pids`, app.workerPids.join(' '));
   figures.set(`${p}backoff_ms`, app.backoffMs);
+  if (app.startFailures !== undefined) figures.set(`${p}start_failures`, app.startFailures);
   if (app.reloads) {
     figures.set(`${p}${RELOAD_KEYS.started}`, app.reloads.started);
     figures.set(`${p}${RELOAD_KEYS.finished}`, app.reloads.finished);

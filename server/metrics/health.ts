@@ -6,7 +6,7 @@
 
 export interface ReadinessInput {
   stopping: boolean;
-  apps: ReadonlyArray<{ name: string; inProcess: boolean; readyWorkers: number; workers: number; backoffMs: number }>;
+  apps: ReadonlyArray<{ name: string; inProcess: boolean; readyWorkers: number; workers: number; backoffMs: number; startError?: string | null }>;
   /** Null when the store is off. */
   store: { writable: boolean; reason: string } | null;
 }
@@ -27,7 +27,9 @@ export function assessReadiness(input: ReadinessInput): Readiness {
     const ready = app.inProcess || app.readyWorkers > 0;
     apps[app.name] = { ready, readyWorkers: app.inProcess ? null : app.readyWorkers };
     if (ready) continue;
-    const why = app.backoffMs > 0 ? `crash loop, next worker in ${Math.ceil(app.backoffMs / 1000)} s`
+    const next = `next worker in ${Math.ceil(app.backoffMs / 1000)} s`;
+    const why = app.startError ? `${app.startError}${app.backoffMs > 0 ? `; ${next}` : ''}`
+      : app.backoffMs > 0 ? `crash loop, ${next}`
       : app.workers > 0 ? `${app.workers} worker${app.workers === 1 ? '' : 's'} not answering heartbeats`
       : 'no worker running';
     reasons.push(`${app.name}: no ready worker (${why})`);

@@ -247,7 +247,7 @@ export class Supervisor implements RuntimeControl {
       apps: this.order.map((name) => {
         const slot = this.slots.get(name) as Slot;
         if (slot.kind === 'inline') return { name, inProcess: true, readyWorkers: 0, workers: 0, backoffMs: 0 };
-        return { name, inProcess: false, readyWorkers: slot.pool.readyWorkers(), workers: slot.pool.workers.size, backoffMs: slot.pool.backoffMs };
+        return { name, inProcess: false, readyWorkers: slot.pool.readyWorkers(), workers: slot.pool.workers.size, backoffMs: slot.pool.backoffMs, startError: slot.pool.startError };
       }),
       store: this.recorder ? this.recorder.health?.() ?? { writable: true, reason: '' } : null,
     });

@@ -87,6 +87,10 @@ export class WorkerPool {
   hangs = 0;
   /** Rows a worker recorded but never delivered (it died first). */
   rowsLost = 0;
+  /** Workers that could not even be forked (EMFILE, EAGAIN, ENOMEM): each one retried with backoff. */
+  startFailures = 0;
+  /** The last fork failure, until a worker starts again: /readyz says why the app is down. */
+  startError: string | null = null;
   /** Figures of workers that are gone, so that totals never go backwards. */
   private readonly retired = new AppStats();
   private nextId = 1;
@@ -283,7 +287,7 @@ export class WorkerPool {
       }
       if (w.state === 'accepting' || w.state === 'draining') pids.push(w.pid);
     }
-    const snapshot: AppSnapshot = {
+    const snapshot: AppSnapshot & { startFailures: number } = {
       name: this.name,
       listen: this.o.listen,
       mount: this.o.mount,
@@ -300,6 +304,7 @@ export class WorkerPool {
       hangs: this.hangs,
       workerPids: pids,
       backoffMs: this.restartTimer ? Math.max(0, Math.round(this.restartAt - Date.now())) : 0,
+      startFailures: this.startFailures,
     };
     return { ...snapshot, stats };
   }
@@ -370,6 +375,7 @@ export class WorkerPool {
 
   private readonly events: WorkerEvents = {
     ready: (w) => {
+      this.startError = null;
       const start = this.starts.get(w);
       this.starts.delete(w);
       if (start) start.resolve();
@@ -388,6 +394,7 @@ export class WorkerPool {
       else this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: replacement worker ${w.pid} failed to start: ${message}`);
     },
     exit: (w, code, signal) => this.onExit(w, code, signal),
+    spawnFailed: (w, err) => this.onSpawnFailed(w, err),
     load: (w, load) => {
       this.ledger.report(w.id, load);
       this.applyPlan();
@@ -451,6 +458,30 @@ export class WorkerPool {
     else if (standby) this.discard(standby);
   }
 
+  /**
+   * fork() failed: there is no process, so nothing to wait for or kill. A start, reload or
+   * recycle waiting for it fails as for a worker that could not load; a replacement for a dead
+   * worker counts as a quick exit, so the next try backs off as a crash loop does.
+   */
+  private onSpawnFailed(w: WorkerProcess, err: NodeJS.ErrnoException): void {
+    this.workers.delete(w.id);
+    this.ledger.remove(w.id);
+    this.startFailures++;
+    const failure = new errors.DOW_ERR_WORKER_SPAWN(this.name, err.code ?? err.message, err.message);
+    this.startError = failure.message;
+    const start = this.starts.get(w);
+    this.starts.delete(w);
+    this.o.log.error({ app: this.name, code: failure.code, errno: err.code }, failure.message);
+    if (w.standbyFor) {
+      // Not tried again for this silence: the hang kill's replacement backs off instead.
+      w.standbyFor.standbyFailed = true;
+      if (w.standbyFor.standby === w) w.standbyFor.standby = null;
+      return;
+    }
+    if (start) return start.reject(failure);
+    if (w.restartOnFailure && !this.stopping) this.scheduleRestart(0);
+  }
+
   /** First restart at once; quick exits in a row wait longer each time (see restart-policy). */
   private scheduleRestart(livedMs: number): void {
     const delay = crashBackoffMs(this.crashStreak, livedMs);
@@ -459,7 +490,8 @@ export class WorkerPool {
     // A timer already waiting starts this worker too, after the longer of the two waits.
     if (this.restartTimer) return;
     if (delay.ms === 0) return this.startPendingWorkers();
-    this.o.log.warn({ app: this.name, backoffMs: delay.ms }, `${this.name}: crash loop (${delay.streak} quick exits in a row): next worker in ${delay.ms} ms`);
+    const why = this.startError === null ? `crash loop (${delay.streak} quick exits in a row)` : `workers cannot start (${delay.streak} failures in a row)`;
+    this.o.log.warn({ app: this.name, backoffMs: delay.ms }, `${this.name}: ${why}: next worker in ${delay.ms} ms`);
     this.restartAt = Date.now() + delay.ms;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
@@ -546,7 +578,7 @@ export class WorkerPool {
 
   private keepStandby(w: WorkerProcess, wanted: boolean): void {
     const standby = w.standby;
-    if (wanted && !standby && !this.stopping) {
+    if (wanted && !standby && !this.stopping && !w.standbyFailed) {
       const next = this.spawn();
       next.standbyFor = w;
       w.standby = next;
@@ -557,6 +589,7 @@ export class WorkerPool {
       w.standby = null;
       this.discard(standby);
     }
+    if (!wanted) w.standbyFailed = false;
   }
 
 }

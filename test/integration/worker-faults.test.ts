@@ -1,0 +1,84 @@
+/**
+ * Worker lifecycle under faults, with real worker processes: a fork that fails for real (the
+ * supervisor out of descriptors), a hung worker on a host with a large TCP table, a hung worker's
+ * thread slots, and an exception thrown outside any request.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test, type TestContext } from 'node:test';
+import { scgiRequest, type Target } from '../helpers/scgi-client.js';
+import { startSupervisor } from '../helpers/supervisor.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/** The soft RLIMIT_NOFILE of this process now. */
+function softNofile(): string {
+  return (/^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8')) as RegExpExecArray)[1] as string;
+}
+
+/**
+ * Lowers this process's soft descriptor limit to `limit` through a helper started beforehand: once
+ * it is low, this process cannot start `prlimit` again to raise it. restore() puts the old one back.
+ */
+async function lowerNofile(t: TestContext, limit: number): Promise<{ restore(): Promise<void> }> {
+  const soft = softNofile();
+  const helper = spawn('sh', ['-c', `prlimit --pid ${process.pid} --nofile=${limit}: && echo lowered; read _; prlimit --pid ${process.pid} --nofile=${soft}: && echo restored`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let said = '';
+  helper.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()));
+  let restored = false;
+  const restore = async (): Promise<void> => {
+    if (restored) return;
+    restored = true;
+    helper.stdin.end('\n');
+    await waitUntil('the descriptor limit restored', () => said.includes('restored') && softNofile() === soft);
+  };
+  t.after(restore);
+  await waitUntil('the descriptor limit lowered', () => said.includes('lowered'));
+  return { restore };
+}
+
+async function answers(target: Target): Promise<boolean> {
+  try {
+    return (await scgiRequest(target, { uri: '/' })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+test('a worker that cannot be forked (EMFILE) is a failed start retried with backoff, never a phantom pid 0; the app serves again once descriptors are back', async (t) => {
+  const rt = await startSupervisor(t, [{ name: 'forky' }]);
+  const target = rt.targets.get('forky') as Target;
+  const pid = Number((await rt.figures()).get('forky_worker_pids'));
+  assert.ok(pid > 0);
+  const startLimit = softNofile();
+
+  // Every new descriptor now fails: the crashed worker's replacement cannot get its IPC channel.
+  const limit = await lowerNofile(t, 3);
+  process.kill(pid, 'SIGKILL');
+  // Read in-process: the stats port itself would need a descriptor for the connection.
+  const down = await waitUntil('failed forks counted and backing off', async () => {
+    const f = await rt.figures();
+    return Number(f.get('forky_start_failures')) >= 2 && Number(f.get('forky_backoff_ms')) > 0 ? f : null;
+  });
+  assert.equal(down.get('forky_workers'), '0');
+  assert.equal(down.get('forky_worker_pids'), '', 'no phantom worker with pid 0');
+  const ready = rt.supervisor.readiness();
+  assert.equal(ready.ready, false);
+  assert.match(ready.reasons.join('\n'), /forky: no ready worker \(forky: cannot start a worker process \(EMFILE\): .*; next worker in \d+ s\)/);
+  const line = rt.logs.find((l) => l.code === 'DOW_ERR_WORKER_SPAWN');
+  assert.ok(line, 'the failed fork is logged');
+  assert.equal(line.errno, 'EMFILE');
+  assert.equal(line.app, 'forky');
+  // The descriptor watch reads the limit when it reports: never the 20000 it saw at start.
+  const exhausted = await waitUntil('descriptor exhaustion logged', () => rt.logs.find((l) => l.code === 'EMFILE'));
+  assert.doesNotMatch(String(exhausted.msg), new RegExp(`all ${startLimit} in use`));
+
+  await limit.restore();
+  await waitUntil('a worker forked again after the backoff', async () => (await rt.figures()).get('forky_workers') === '1' && answers(target), { timeoutMs: 60_000 });
+  const up = await rt.figures();
+  assert.match(up.get('forky_worker_pids') as string, /^[1-9]\d*$/);
+  assert.ok(rt.supervisor.readiness().ready);
+  // Nothing left to wait for: the stop ends with the one real worker's drain.
+  const stopped = await Promise.race([rt.supervisor.stop(0).then(() => 'stopped'), new Promise((resolve) => setTimeout(resolve, 15_000, 'still waiting'))]);
+  assert.equal(stopped, 'stopped');
+});
