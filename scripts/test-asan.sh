@@ -8,8 +8,11 @@
 # start inherits it. Programs that are not Node (Chromium, the front ends, the fuzzers) are started
 # without it (test/helpers/sanitizer-env.ts), and the libFuzzer runs, which are already sanitized
 # and do not load the addon, skip themselves.
+#
+# `bash scripts/test-asan.sh [test files...]` runs only those files (default: the whole suite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$#" -eq 0 ]; then set -- test/*/*.test.ts; fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dow-asan.XXXXXX")
 # Readable by all, as a checkout is: some tests run the server as nobody, which loads this build.
@@ -25,4 +28,4 @@ DOW_NATIVE_ADDON="$work/build/Release/dow_native.node" \
 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  node --import tsx --test --test-concurrency=2 --test-timeout=300000 test/*/*.test.ts
+  node --import tsx --test --test-concurrency=2 --test-timeout=300000 "$@"
