@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNginx } from '../helpers/frontends/nginx.js';
-import { eventually, startRuntime } from '../helpers/runtime.js';
+import { startRuntime } from '../helpers/runtime.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const location = (port: number, include: boolean): string => `server {
     listen {{listen}};
@@ -25,7 +26,7 @@ test('nginx without include scgi_params: the 400 and the log name the missing in
   const res = await fetch(`${bare.url}/cart?id=7`, { method: 'POST', body: 'x' });
   assert.equal(res.status, 400);
   assert.match(await res.text(), /`include scgi_params;` missing from the nginx location/);
-  await eventually(() => rt.logs.some((l) => l.code === 'DOW_ERR_SCGI_MISSING'));
+  await waitUntil('DOW_ERR_SCGI_MISSING logged', () => rt.logs.some((l) => l.code === 'DOW_ERR_SCGI_MISSING'));
   assert.match(String(rt.logs.find((l) => l.code === 'DOW_ERR_SCGI_MISSING')?.msg), /header SCGI with value "1" is missing \(absent, and so is REQUEST_METHOD: is `include scgi_params;` missing from the nginx location\?\)/);
 
   const before = rt.logs.length;

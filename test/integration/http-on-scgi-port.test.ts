@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { encodeNetstringEnv, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
-import { eventually, startRuntime } from '../helpers/runtime.js';
+import { startRuntime } from '../helpers/runtime.js';
+import { waitUntil } from '../helpers/wait.js';
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -31,7 +32,7 @@ test('an HTTP request on an SCGI port gets an HTTP 400 that says so, and a log l
   assert.equal(res.status, 400);
   assert.match(res.body, /an HTTP request \("GET \/hello HTTP\/1\.1"\) arrived on an SCGI port/);
   assert.match(res.body, /point the browser or curl at the front end/);
-  await eventually(() => rt.logs.some((l) => l.code === 'DOW_ERR_HTTP_ON_SCGI_PORT'));
+  await waitUntil('DOW_ERR_HTTP_ON_SCGI_PORT logged', () => rt.logs.some((l) => l.code === 'DOW_ERR_HTTP_ON_SCGI_PORT'));
   const line = rt.logs.find((l) => l.code === 'DOW_ERR_HTTP_ON_SCGI_PORT') as { msg: string };
   assert.match(line.msg, /GET \/hello HTTP\/1\.1/);
   assert.doesNotMatch(line.msg, /netstring/);
@@ -45,7 +46,7 @@ test('a front end that sends no REQUEST_METHOD or REQUEST_URI gets a hint to inc
   // What nginx sends from a location with scgi_pass but no `include scgi_params;`.
   const raw = await sendRaw(target, encodeNetstringEnv({ CONTENT_LENGTH: '0', SCGI: '1', HTTP_HOST: 'example.org', HTTP_USER_AGENT: 'curl/8' }));
   assert.match(raw.toString('latin1'), /^Status: 200/);
-  await eventually(() => rt.logs.some((l) => l.code === 'DOW_NO_CGI_VARIABLES'));
+  await waitUntil('DOW_NO_CGI_VARIABLES logged', () => rt.logs.some((l) => l.code === 'DOW_NO_CGI_VARIABLES'));
   const line = rt.logs.find((l) => l.code === 'DOW_NO_CGI_VARIABLES') as { msg: string; level: number };
   assert.match(line.msg, /no REQUEST_METHOD or REQUEST_URI .*`include scgi_params;` missing from the nginx location/);
 });
