@@ -6,7 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { encodeScgiRequest, scgiRequest, sendRaw, parseScgiResponse } from '../helpers/scgi-client.js';
-import { eventually, sleep, startRuntime } from '../helpers/runtime.js';
+import { startRuntime } from '../helpers/runtime.js';
+import { waitForFigure } from '../helpers/stats.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 function gatedApp() {
   const waiting: Array<() => void> = [];
@@ -56,15 +59,15 @@ test('a full queue gets 503 with Retry-After and the original log wording', asyn
   const rt = await startRuntime(t, [{ name: 'Limited', threads: 1, queue: 1, node: app.node }]);
   const target = rt.targets.get('Limited')!;
   const first = scgiRequest(target);
-  await eventually(() => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.waiting === 1);
   const second = scgiRequest(target);
-  await eventually(() => rt.figures().get('Limited_queued') === '1');
+  await waitForFigure(rt.figures, 'Limited_queued', '1');
   const third = await scgiRequest(target);
   assert.equal(third.status, 503);
   assert.deepEqual(third.headers.get('retry-after'), ['1']);
   assert.ok(rt.logs.some((line) => /^Limited: Threads limit reached! \(limit=1 online=1\)/.test(String(line.msg))));
   app.releaseAll();
-  await eventually(() => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.waiting === 1);
   app.releaseAll();
   assert.equal((await first).status, 200);
   assert.equal((await second).status, 200);
@@ -76,7 +79,7 @@ test('queue 0 answers 503 at once when every thread is busy', async (t) => {
   const app = gatedApp();
   const rt = await startRuntime(t, [{ name: 'app', threads: 1, queue: 0, node: app.node }]);
   const first = scgiRequest(rt.targets.get('app')!);
-  await eventually(() => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.waiting === 1);
   assert.equal((await scgiRequest(rt.targets.get('app')!)).status, 503);
   app.releaseAll();
   assert.equal((await first).status, 200);
@@ -86,7 +89,7 @@ test('a request that waits longer than queueTimeout gets 503', async (t) => {
   const app = gatedApp();
   const rt = await startRuntime(t, [{ name: 'app', threads: 1, queue: 10, queueTimeoutMs: 150, node: app.node }]);
   const first = scgiRequest(rt.targets.get('app')!);
-  await eventually(() => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.waiting === 1);
   const started = Date.now();
   const waited = await scgiRequest(rt.targets.get('app')!);
   assert.equal(waited.status, 503);
@@ -101,18 +104,18 @@ test('raising the limit at run time admits waiting requests at once; lowering le
   const rt = await startRuntime(t, [{ name: 'app', threads: 1, queue: 10, node: app.node }]);
   const target = rt.targets.get('app')!;
   const requests = Array.from({ length: 4 }, () => scgiRequest(target));
-  await eventually(() => app.waiting === 1 && rt.figures().get('app_queued') === '3');
+  await waitUntil('1 waiting in app, 3 queued', () => app.waiting === 1 && rt.figures().get('app_queued') === '3');
   const change = await rt.server.setThreads('app', 4, 'test');
   assert.deepEqual(change, { app: 'app', oldThreads: 1, newThreads: 4 });
-  await eventually(() => app.waiting === 4);
+  await waitUntil('4 waiting in app', () => app.waiting === 4);
   assert.equal(rt.figures().get('app_threads'), '4');
   // Lower to 1 while 4 run: nothing is cut, and new requests wait until fewer than 1 run.
   await rt.server.setThreads('app', 1, 'test');
   const late = scgiRequest(target);
-  await eventually(() => rt.figures().get('app_queued') === '1');
+  await waitForFigure(rt.figures, 'app_queued', '1');
   assert.equal(rt.figures().get('app_online'), '4');
   app.releaseAll();
-  await eventually(() => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.waiting === 1);
   assert.equal(rt.figures().get('app_online'), '1');
   app.releaseAll();
   for (const res of await Promise.all([...requests, late])) assert.equal(res.status, 200);
@@ -185,22 +188,20 @@ test('a client that disconnects mid-request aborts the app request and is counte
   for (const name of ['app', 'fetchApp']) {
     const socket = connect((rt.targets.get(name) as { port: number }).port, '127.0.0.1');
     socket.write(encodeScgiRequest({ method: 'POST', body: 'x'.repeat(10) }).subarray(0, -5));
-    await eventually(() => rt.figures().get(`${name}_online`) === '1');
+    await waitForFigure(rt.figures, `${name}_online`, '1');
     socket.destroy();
-    await eventually(() => rt.figures().get(`${name}_aborted`) === '1');
+    await waitForFigure(rt.figures, `${name}_aborted`, '1');
     assert.equal(rt.figures().get(`${name}_online`), '0');
   }
-  await eventually(() => events.includes('res close') && events.includes('req aborted') && events.includes('signal abort'));
+  await waitUntil('res close, req aborted and signal abort', () => events.includes('res close') && events.includes('req aborted') && events.includes('signal abort'));
   assert.equal(rt.figures().get('app_requests'), '1');
 });
 
 test('unix sockets: file mode set, stale file replaced, a live socket never taken over', async (t) => {
-  const { mkdtemp, rm, stat, writeFile } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
+  const { stat, writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const { createServer } = await import('node:net');
-  const dir = await mkdtemp(join(tmpdir(), 'dow-unix-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'unix');
   const path = join(dir, 'app.sock');
   // A stale socket file: bound by a server that is gone.
   const stale = createServer();
@@ -247,7 +248,7 @@ test('a fetch handler\'s request.signal aborts on a timeout, and stays quiet aft
   assert.equal((await scgiRequest(rt.targets.get('slowFetch')!)).status, 504);
   assert.equal(seen[0]!.signal.aborted, true, 'ended by the server: aborted');
   assert.equal((await scgiRequest(rt.targets.get('quickFetch')!)).body.toString(), 'quick');
-  await eventually(() => rt.figures().get('quickFetch_requests') === '1');
+  await waitForFigure(rt.figures, 'quickFetch_requests', '1');
   assert.equal(seen[1]!.signal.aborted, false, 'answered: never aborted');
   assert.ok(seen[1] instanceof Request);
 });
