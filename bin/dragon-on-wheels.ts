@@ -255,10 +255,16 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));
   // SIGHUP: graceful reload (new workers with fresh code, then the old ones drain), as uWSGI,
   // Gunicorn and nginx do it. Without this handler Node would exit at once on SIGHUP.
+  // READY=1 once every SIGHUP's reloads have ended: one that arrives during a reload waits for a
+  // follow-up reload, and systemd must not take the first one's end for the second's.
+  let sighupReloads = 0;
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading every app\'s workers');
+    sighupReloads++;
     systemd.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'reloading' });
-    void runtime.server.reloadAll('SIGHUP').finally(() => systemd.notify({ READY: 1, STATUS: serving }));
+    void runtime.server.reloadAll('SIGHUP').finally(() => {
+      if (--sighupReloads === 0) systemd.notify({ READY: 1, STATUS: serving });
+    });
   });
   // logrotate's postrotate sends SIGUSR1 (as to nginx): log.file is reopened here and in every worker.
   process.on('SIGUSR1', () => void reopenLogs(runtime.server, log));

@@ -7,22 +7,20 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createTimingStore } from '../../server/store/timing-store.js';
 import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { encodeScgiRequest, parseScgiResponse, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
-import { eventually, sleep, startRuntime } from '../helpers/runtime.js';
+import { startRuntime } from '../helpers/runtime.js';
+import { waitForFigure } from '../helpers/stats.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 import { Outcome } from '../../shared/timing-row.js';
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-rt-store-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: TestContext): Promise<string> => testDir(t, 'rt-store');
 
 function query<T>(path: string, sql: string): T[] {
   const db = new Database(path, { readonly: true });
@@ -34,7 +32,7 @@ function query<T>(path: string, sql: string): T[] {
 }
 
 test('rows written equal requests served, with status and outcome, for every kind of ending', async (t) => {
-  const path = join(tempDir(t), 'timings.db');
+  const path = join(await tempDir(t), 'timings.db');
   const store = createTimingStore({ path, flushIntervalMs: 20 });
   let release: (() => void) | null = null;
   const rt = await startRuntime(t, [
@@ -47,7 +45,7 @@ test('rows written equal requests served, with status and outcome, for every kin
   for (let i = 0; i < 25; i++) assert.equal((await scgiRequest(rt.targets.get('ok')!, { uri: `/items/${i}?secret=1` })).status, 200);
   assert.equal((await scgiRequest(rt.targets.get('boom')!)).status, 500);
   const held = scgiRequest(rt.targets.get('busy')!);
-  await eventually(() => release !== null);
+  await waitUntil('the request inside the app', () => release !== null);
   assert.equal((await scgiRequest(rt.targets.get('busy')!)).status, 503);
   release!();
   assert.equal((await held).status, 200);
@@ -55,9 +53,9 @@ test('rows written equal requests served, with status and outcome, for every kin
   const socket = connect((rt.targets.get('gone') as { port: number }).port, '127.0.0.1');
   socket.on('error', () => {});
   socket.write(encodeScgiRequest({ method: 'POST', body: 'abcdef' }).subarray(0, -3));
-  await eventually(() => rt.figures().get('gone_online') === '1');
+  await waitForFigure(rt.figures, 'gone_online', '1');
   socket.destroy();
-  await eventually(() => rt.figures().get('gone_aborted') === '1');
+  await waitForFigure(rt.figures, 'gone_aborted', '1');
   await rt.server.close(0);
   await store.close();
 
@@ -73,7 +71,7 @@ test('rows written equal requests served, with status and outcome, for every kin
 });
 
 test('an unwritable store never stops serving or the stats port; drops are counted, and it recovers', async (t) => {
-  const dir = tempDir(t);
+  const dir = await tempDir(t);
   const blocker = join(dir, 'not-a-dir');
   writeFileSync(blocker, 'in the way');
   const path = join(blocker, 'timings.db');
@@ -81,13 +79,13 @@ test('an unwritable store never stops serving or the stats port; drops are count
   t.after(() => store.close());
   const rt = await startRuntime(t, [{ name: 'app', node: (_req, res) => res.end('served') }], { recorder: store });
   for (let i = 0; i < 20; i++) assert.equal((await scgiRequest(rt.targets.get('app')!)).body.toString(), 'served');
-  await eventually(() => Number(rt.figures().get('store_errors')) > 0, 5000);
+  await waitForFigure(rt.figures, 'store_errors', (n) => Number(n) > 0);
   assert.equal(rt.figures().get('app_requests'), '20');
   // The cause goes away: the store picks the path up by itself.
   unlinkSync(blocker);
   mkdirSync(blocker);
   for (let i = 0; i < 5; i++) await scgiRequest(rt.targets.get('app')!);
-  await eventually(() => Number(rt.figures().get('store_rows')) >= 5, 8000);
+  await waitForFigure(rt.figures, 'store_rows', (n) => Number(n) >= 5);
   const figures = rt.figures();
   // Nothing is lost silently: every request is either written or counted as dropped.
   await rt.server.close(0);
@@ -98,7 +96,7 @@ test('an unwritable store never stops serving or the stats port; drops are count
 });
 
 test('graceful stop under load: rows equal the responses the clients received', async (t) => {
-  const dir = tempDir(t);
+  const dir = await tempDir(t);
   const [port, stats] = await getFreePorts(2);
   const config = join(dir, 'load.json');
   const fixture = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
@@ -113,18 +111,11 @@ test('graceful stop under load: rows equal the responses the clients received', 
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), cli, 'serve', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for (let i = 0; ; i++) {
-    try {
-      await scgiRequest({ port });
-      break;
-    } catch {
-      if (i > 200) throw new Error('server did not start');
-      await sleep(50);
-    }
-  }
+  await waitUntil('the server answering', () => scgiRequest({ port }), { timeoutMs: 60_000 });
   let answered = 1;
   let signalled = false;
-  const deadline = Date.now() + 15_000;
+  // A bound for a test gone wrong, not a pace: the signal comes after 300 answers however long they take.
+  const deadline = Date.now() + 300_000;
   const worker = async (): Promise<void> => {
     for (let i = 0; i < 400 && Date.now() < deadline; i++) {
       try {
@@ -148,7 +139,7 @@ test('graceful stop under load: rows equal the responses the clients received', 
 });
 
 test('requests cut when drainTimeout runs out are written as rows with what their clients got: 503 if nothing was sent (issue 11 item 24)', async (t) => {
-  const path = join(tempDir(t), 'timings.db');
+  const path = join(await tempDir(t), 'timings.db');
   const store = createTimingStore({ path, flushIntervalMs: 20 });
   const rt = await startRuntime(t, [
     { name: 'stuck', threads: 1, node: () => {} },
@@ -156,11 +147,11 @@ test('requests cut when drainTimeout runs out are written as rows with what thei
   ], { recorder: store });
   const stuck = rt.targets.get('stuck')!;
   const running = sendRaw(stuck, encodeScgiRequest({ uri: '/running' }));
-  await eventually(() => rt.figures().get('stuck_online') === '1');
+  await waitForFigure(rt.figures, 'stuck_online', '1');
   const queued = sendRaw(stuck, encodeScgiRequest({ uri: '/queued' }));
-  await eventually(() => rt.figures().get('stuck_queued') === '1');
+  await waitForFigure(rt.figures, 'stuck_queued', '1');
   const streamed = sendRaw(rt.targets.get('streaming')!, encodeScgiRequest({}), { allowReset: true });
-  await eventually(() => rt.figures().get('streaming_online') === '1');
+  await waitForFigure(rt.figures, 'streaming_online', '1');
 
   await rt.server.close(100);
   await store.close();
