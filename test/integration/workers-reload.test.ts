@@ -6,36 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReloadResult } from '../../shared/runtime-control.js';
+import { gatedLoads as loads, gatedModule } from '../helpers/gated-app.js';
 import { scgiRequest, type Target } from '../helpers/scgi-client.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
-
-/**
- * An app module that logs `load <tag> <pid>` as it starts loading, then finishes loading only
- * once the gate file exists, and answers every request with its tag.
- */
-function gatedModule(tag: string, log: string, gate: string): string {
-  return [
-    "import { appendFileSync, existsSync } from 'node:fs';",
-    `appendFileSync(${JSON.stringify(log)}, \`load ${tag} \${process.pid}\\n\`);`,
-    `while (!existsSync(${JSON.stringify(gate)})) await new Promise((resolve) => setTimeout(resolve, 20));`,
-    `export default (req, res) => res.end(${JSON.stringify(tag)});`,
-    '',
-  ].join('\n');
-}
-
-/** The `load` lines so far, as [tag, pid]. */
-async function loads(log: string): Promise<Array<[string, number]>> {
-  const text = await readFile(log, 'utf8').catch(() => '');
-  return text.trim().split('\n').filter(Boolean).map((line) => {
-    const [, tag, pid] = line.split(' ');
-    return [tag as string, Number(pid)];
-  });
-}
 
 async function bodyOf(target: Target): Promise<string> {
   const res = await scgiRequest(target, { uri: '/' });
