@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { loadNative } from '../../server/native/native-binding.js';
-import { eventually, sleep, startRuntime } from '../helpers/runtime.js';
+import { startRuntime } from '../helpers/runtime.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 import { encodeScgiRequest, parseScgiResponse, sendRaw } from '../helpers/scgi-client.js';
 
 const native = loadNative();
@@ -115,9 +116,9 @@ for (const io of ['native', 'node'] as const) test(`random sessions on ${io === 
   // Still serving, and every connection of the sessions is gone from the addon.
   const after = parseScgiResponse(await sendRaw({ port }, encodeScgiRequest({ uri: '/sync' })));
   assert.equal(after.status, 200);
-  await eventually(() => rt.server.connectionCount === 0, 15_000);
+  await waitUntil('every connection closed', () => rt.server.connectionCount === 0);
   if (io === 'native') {
-    await eventually(() => native.binding?.counts().connections === 0, 15_000);
+    await waitUntil('every native connection closed', () => native.binding?.counts().connections === 0);
     assert.equal(native.binding?.counts().queuedBytes, 0);
   }
 });
