@@ -5,9 +5,7 @@
  * machine. A request count and a generous deadline bound it if the test never says stop.
  */
 import { performance } from 'node:perf_hooks';
-
-/** Test deadlines stretch like waitUntil's (DOW_TEST_SLOWDOWN). */
-const SLOWDOWN = Math.max(1, Number(process.env.DOW_TEST_SLOWDOWN) || 1);
+import { scaledMs } from './wait.js';
 
 export interface Load {
   /** Ends the load: each client finishes the request it is in and stops. */
@@ -27,7 +25,7 @@ export function startLoad(
 ): Load {
   let stopped = false;
   let sent = 0;
-  const deadline = performance.now() + timeoutMs * SLOWDOWN;
+  const deadline = performance.now() + scaledMs(timeoutMs);
   const running = Promise.all(Array.from({ length: clients }, async () => {
     while (!stopped && sent < maxRequests && performance.now() < deadline) {
       sent++;

@@ -7,6 +7,9 @@
 /** Test deadlines stretch on slow builds (AddressSanitizer) and busy machines: set DOW_TEST_SLOWDOWN=3. */
 const SLOWDOWN = Math.max(1, Number(process.env.DOW_TEST_SLOWDOWN) || 1);
 
+/** A time bound a test asserts, stretched like every deadline here. */
+export const scaledMs = (ms: number): number => ms * SLOWDOWN;
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
