@@ -10,16 +10,15 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { sleep } from '../helpers/runtime.js';
 import { poolApp } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** A configured token must be 32+ characters and not repetitive (issue 11 item 19). */
 const ADMIN_TOKEN = 'workers-dashboard-Zk3v9QpL2mX8rT4wB6yN1c';
 
 test('dashboard over workers: Reload replaces the workers and is audited; the cards show them', async (t) => {
-  const dir = await makeTempDir('workers-dashboard');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'workers-dashboard');
   const dbPath = join(dir, 'timings.db');
   const runtime = await startRuntime({
     apps: [poolApp({ name: 'shop', count: 2, threads: 4 })],
@@ -51,10 +50,10 @@ test('dashboard over workers: Reload replaces the workers and is audited; the ca
   const after = await (await fetch(`${base}/api/apps`, { headers: auth })).json() as typeof cards;
   assert.deepEqual([...(after.apps[0]?.workerPids ?? [])].sort(), [...result.newPids].sort());
 
-  await sleep(200);
   const db = new Database(dbPath, { readonly: true });
   t.after(() => db.close());
-  const event = db.prepare("SELECT kind, source, detail FROM runtime_events WHERE app = 'shop'").get() as { kind: string; source: string; detail: string };
+  type Event = { kind: string; source: string; detail: string };
+  const event = await waitUntil('the reload in runtime_events', () => db.prepare("SELECT kind, source, detail FROM runtime_events WHERE app = 'shop'").get() as Event | undefined);
   assert.equal(event.kind, 'reload');
   assert.match(event.source, /^api 127\.0\.0\.1/);
   assert.match(event.detail, new RegExp(result.newPids.join(' ')));
