@@ -70,6 +70,25 @@ export class BatchPacker {
     return true;
   }
 
+  /**
+   * Appends row `r` of a batch packed elsewhere (a worker's, paths already cleaned there) without
+   * building a row object; `pathAt` is where its path starts in `batch.paths`. Returns where the
+   * next row's path starts. The caller checks the size first (push's capacity rule).
+   */
+  pushPacked(batch: PackedBatch, r: number, pathAt: number): number {
+    const from = batch.nums;
+    const i = r * COLS;
+    const o = this.rows * COLS;
+    const n = this.nums;
+    for (let c = 0; c < COLS; c++) n[o + c] = from[i + c]!;
+    n[o + C_APP] = this.intern(batch.dict[from[i + C_APP]!]!);
+    n[o + C_METHOD] = this.intern(batch.dict[from[i + C_METHOD]!]!);
+    const len = from[i + C_PATH_LEN]!;
+    if (len >= 0) this.paths.push(batch.paths.slice(pathAt, pathAt + len));
+    this.rows++;
+    return len >= 0 ? pathAt + len : pathAt;
+  }
+
   take(): PackedBatch {
     const batch: PackedBatch = {
       rows: this.rows,

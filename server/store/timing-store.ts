@@ -38,7 +38,7 @@ export interface TimingStoreOptions {
 export type ThreadsCommandHandler = (command: ThreadsCommand) => Promise<{ oldThreads: number }> | { oldThreads: number };
 
 export interface TimingStore extends TimingRecorder {
-  /** Rows a worker process packed: passed to the writer thread as they are (not unpacked). */
+  /** Rows a worker process packed: gathered into the store's own batch without row objects. */
   recordBatch(batch: PackedBatch): void;
   onThreadsCommand(handler: ThreadsCommandHandler): void;
   /** Last audited limit per app, for restoring limits across restarts. */

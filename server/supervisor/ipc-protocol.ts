@@ -11,7 +11,8 @@
  *     stopAccepting ──────────────────────────▶  closes its copy of the socket (a stop only)
  *     conn (+ socket, during a stop) ─────────▶  serves a connection the supervisor accepted
  *     drain ──────────────────────────────────▶  stops accepting, finishes, flushes ──▶ drained, exits
- *                                                ◀── rows (timing rows, batched)
+ *                                                ◀── rows (timing rows, each event-loop turn's)
+ *                                                ◀── exiting (process.exit: last figures)
  *                                                ◀── recycle (maxRequests reached)
  */
 import type { AppStatsData } from '../app-stats.js';
@@ -33,7 +34,7 @@ export interface WorkerStartConfig {
   limits: ScgiLimits;
   log: LogSettings;
   /** Null when the timing store is off: rows are then not even packed. */
-  store: { recordPaths: boolean; flushIntervalMs: number } | null;
+  store: { recordPaths: boolean } | null;
   /** Requests after which the worker asks to be replaced (jitter already applied); 0 = never. */
   maxRequests: number;
 }
@@ -73,4 +74,6 @@ export type FromWorker =
   | { type: 'load'; load: WorkerLoad }
   | { type: 'rows'; batch: PackedBatch }
   | { type: 'recycle'; reason: string }
-  | { type: 'drained'; figures: WorkerFigures };
+  | { type: 'drained'; figures: WorkerFigures }
+  /** From the worker's 'exit' event (process.exit from the app): its last rows went just before. */
+  | { type: 'exiting'; figures: WorkerFigures };

@@ -1,8 +1,7 @@
 /**
  * @module ipc-recorder
- * A worker's timing recorder: rows are packed as the store packs them and sent to the supervisor
- * in batches, where the one SQLite writer takes them. Same flush rule as the store's own buffer
- * (the first row starts a timer, a full batch goes at once), so a worker adds no write latency.
+ * A worker's timing recorder: rows are packed as the store packs them and sent to the supervisor,
+ * where the one SQLite writer takes them, at the end of the event-loop turn that recorded them.
  */
 import type { LimitChange, RuntimeEvent, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
 import { BatchPacker, type PackedBatch } from '../store/packed-batch.js';
@@ -15,15 +14,23 @@ export interface IpcRecorder extends TimingRecorder {
   flush(): void;
 }
 
-export function createIpcRecorder(options: { recordPaths: boolean; flushIntervalMs: number; send(batch: PackedBatch): void }): IpcRecorder {
+/*
+ * A row is recorded once its response is with the kernel. Waiting for a timer kept rows of sent
+ * responses in this process for up to a flush interval, lost if it then died (process.exit, a
+ * SIGKILL, an OOM, a hang kill). setImmediate sends them once this turn's callbacks are done: one
+ * message carries every row the turn finished, and a worker that dies later loses none of them.
+ *
+ *   turn N: finish A ─ record A (schedules the flush) ─ finish B ─ record B ─ check phase: send [A, B]
+ */
+export function createIpcRecorder(options: { recordPaths: boolean; send(batch: PackedBatch): void }): IpcRecorder {
   const packer = new BatchPacker(STORE_DEFAULTS.batchSize, { recordPaths: options.recordPaths, maxPathLength: STORE_DEFAULTS.maxPathLength });
-  let timer: NodeJS.Timeout | null = null;
+  let scheduled: NodeJS.Immediate | null = null;
   let recorded = 0;
 
   function flush(): void {
-    if (timer !== null) {
-      clearTimeout(timer);
-      timer = null;
+    if (scheduled !== null) {
+      clearImmediate(scheduled);
+      scheduled = null;
     }
     if (packer.size > 0) options.send(packer.take());
   }
@@ -36,10 +43,7 @@ export function createIpcRecorder(options: { recordPaths: boolean; flushInterval
       recorded++;
       packer.push(row);
       if (packer.size >= STORE_DEFAULTS.batchSize) flush();
-      else if (timer === null) {
-        timer = setTimeout(flush, options.flushIntervalMs);
-        timer.unref();
-      }
+      else scheduled ??= setImmediate(flush);
     },
     flush,
     // The supervisor's store counts rows, drops and errors; a worker has none of its own.

@@ -60,7 +60,7 @@ async function start(cfg: WorkerStartConfig): Promise<void> {
   }
   log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
   if (cfg.store) {
-    recorder = createIpcRecorder({ ...cfg.store, send: (batch) => send({ type: 'rows', batch }) });
+    recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, send: (batch) => send({ type: 'rows', batch }) });
   }
   send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
 }
@@ -190,6 +190,14 @@ process.on('disconnect', () => void drain(ORPHAN_DRAIN_MS));
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   process.on(signal, () => log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
 }
+// process.exit from the app (or a library): the rows of this turn, then figures whose in-flight
+// list names the request that called it, so it gets its 502 row. An IPC write to a pipe with
+// room is done at once, inside this synchronous handler.
+process.on('exit', () => {
+  if (!process.connected) return;
+  recorder?.flush();
+  if (!draining) send({ type: 'exiting', figures: figures() });
+});
 // logrotate moved the file: the supervisor passes its SIGUSR1 on to each worker.
 process.on('SIGUSR1', () => reopenLogFiles());
 // An app's stray async error must not take the worker's other requests down with it.

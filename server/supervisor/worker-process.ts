@@ -243,6 +243,7 @@ export class WorkerProcess {
         break;
       case 'pong':
       case 'drained':
+      case 'exiting':
         this.figures = message.figures;
         this.events.figures(this, message.figures);
         if (message.type === 'pong') {

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { createTimingStore } from '../../server/store/timing-store.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { sleep } from '../helpers/runtime.js';
+import { waitUntil } from '../helpers/wait.js';
 import { scgiRequest, sendRaw, encodeScgiRequest, type Target } from '../helpers/scgi-client.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 
@@ -54,24 +55,34 @@ test('rows from two workers, across a reload and recycles, all reach SQLite', as
   assert.ok(rowsIn(path, "SELECT count(*) AS n FROM runtime_events WHERE app = 'shop' AND kind = 'recycle'") >= 1);
 });
 
-test('a crash loses at most the rows its worker had not flushed, and the loss is counted', async (t) => {
-  const { path, store } = await storeIn(t, 'workers-crash');
-  // Rows wait 5 s in the worker before they are sent: the crash finds them there.
-  const rt = await startSupervisor(t, [{ name: 'fragile', hangTimeoutMs: 400 }], { recorder: store, flushIntervalMs: 5000 });
-  const target = rt.targets.get('fragile') as Target;
-  for (let i = 0; i < 5; i++) assert.equal((await scgiRequest(target, { uri: '/' })).status, 200);
-  // One heartbeat (every 100 ms with hangTimeout 400) reports the 5 rows recorded.
-  await sleep(300);
-  assert.equal((await sendRaw(target, encodeScgiRequest({ uri: '/crash' }), { allowReset: true })).length, 0);
-  let figures = await rt.figures();
-  for (let i = 0; i < 100 && figures.get('fragile_restarts') !== '1'; i++) {
-    await sleep(20);
-    figures = await rt.figures();
-  }
-  assert.equal(figures.get('fragile_restarts'), '1');
-  assert.equal(figures.get('store_lost'), '5');
+test('a worker killed right after its responses loses none of their rows: they leave at the end of the turn, not on a timer', async (t) => {
+  const { path, store } = await storeIn(t, 'workers-sigkill');
+  // A 5 s store flush: only the worker's own sending can get the rows out before the kill.
+  const rt = await startSupervisor(t, [{ name: 'killed' }], { recorder: store, flushIntervalMs: 5000 });
+  const target = rt.targets.get('killed') as Target;
+  for (let i = 0; i < 5; i++) assert.equal((await scgiRequest(target, { uri: `/sent/${i}` })).status, 200);
+  const pid = Number((await rt.figures()).get('killed_worker_pids'));
+  process.kill(pid, 'SIGKILL');
+  await waitUntil('the replacement worker', async () => (await rt.figures()).get('killed_restarts') === '1');
+  assert.equal((await rt.figures()).get('store_lost'), '0');
   await rt.supervisor.stop(1000);
   await store.close();
+  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'killed' AND status = 200"), 5);
+});
+
+test('process.exit inside a request: every row of the responses before it is written, and that request gets its 502 row', async (t) => {
+  const { path, store } = await storeIn(t, 'workers-exit');
+  // Heartbeats every 2.5 s: the exiting request is newer than the last one, as in production.
+  const rt = await startSupervisor(t, [{ name: 'fragile', hangTimeoutMs: 10_000 }], { recorder: store, flushIntervalMs: 5000 });
+  const target = rt.targets.get('fragile') as Target;
+  for (let i = 0; i < 5; i++) assert.equal((await scgiRequest(target, { uri: '/' })).status, 200);
+  assert.equal((await sendRaw(target, encodeScgiRequest({ uri: '/crash' }), { allowReset: true })).length, 0);
+  await waitUntil('the replacement worker', async () => (await rt.figures()).get('fragile_restarts') === '1');
+  assert.equal((await rt.figures()).get('store_lost'), '0');
+  await rt.supervisor.stop(1000);
+  await store.close();
+  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'fragile' AND status = 200"), 5);
+  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'fragile' AND status = 502 AND path = '/crash'"), 1);
   assert.equal(rowsIn(path, "SELECT count(*) AS n FROM runtime_events WHERE app = 'fragile' AND kind = 'restart' AND detail = 'exit code 3'"), 1);
 });
 

@@ -93,22 +93,34 @@ test('the rate-limited log writes one line per reason per interval and counts th
   assert.deepEqual(lines[2]![1], { reason: 'open ENOTDIR', suppressed: 2 });
 });
 
-test('a batch packed by a worker process goes on as it is, within the same bound; a malformed one is recognised', () => {
-  const { buffer: workerSide, sent: fromWorker } = setup({ batchSize: 30 });
-  for (let i = 0; i < 30; i++) workerSide.push(row(i));
-  const batch = fromWorker[0] as PackedBatch;
-  assert.ok(isPackedBatch(batch));
-  const { buffer, sent } = setup({ capacityRows: 70 });
-  assert.equal(buffer.pushBatch(batch), true);
-  assert.equal(sent[0], batch, 'not repacked');
-  assert.equal(buffer.pushBatch(batch), true);
-  // 60 rows in flight: a third batch would pass the bound of 70.
-  assert.equal(buffer.pushBatch(batch), false);
-  assert.equal(buffer.dropped, 30);
-  buffer.settle(60);
-  assert.equal(buffer.pushBatch(batch), true);
-  assert.deepEqual([...unpack(sent[2] as PackedBatch)].map((r) => r.path), Array.from({ length: 30 }, (_, i) => `/p/${i}`));
-  for (const bad of [null, {}, { ...batch, rows: 31 }, { ...batch, nums: [1, 2] }, { ...batch, dict: [1] }, { ...batch, paths: null }, { ...batch, rows: -1 }]) {
+test('small batches from worker processes are gathered into one, whole rows across a full batch, within the same bound', (t) => {
+  // Workers send a few rows per event-loop turn: one SQLite transaction per message cost ~150 µs a request.
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const { buffer: workerSide, sent: fromWorker } = setup({ batchSize: 3 });
+  for (let i = 0; i < 12; i++) workerSide.push(i === 4 ? row(i, null) : row(i));
+  assert.equal(fromWorker.length, 4);
+  assert.ok(fromWorker.every(isPackedBatch));
+  const { buffer, sent } = setup({ batchSize: 10, capacityRows: 14 });
+  assert.equal(buffer.pushBatch(fromWorker[0]!), true);
+  assert.equal(buffer.pushBatch(fromWorker[1]!), true);
+  assert.equal(sent.length, 0, 'held for the flush timer');
+  assert.equal(buffer.pushBatch(fromWorker[2]!), true);
+  assert.equal(buffer.pushBatch(fromWorker[3]!), true);
+  // 10 rows went as one batch at the tenth; 2 wait for the timer.
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.rows, 10);
+  mock.timers.tick(200);
+  assert.equal(sent.length, 2);
+  const rows = sent.flatMap((b) => [...unpack(b)]);
+  assert.deepEqual(rows, Array.from({ length: 12 }, (_, i) => (i === 4 ? row(i, null) : row(i))));
+  // 12 rows in flight: another 3 would pass the bound of 14.
+  assert.equal(buffer.pushBatch(fromWorker[0]!), false);
+  assert.equal(buffer.dropped, 3);
+  buffer.settle(12);
+  assert.equal(buffer.pushBatch(fromWorker[0]!), true);
+  const batch = fromWorker[0]!;
+  for (const bad of [null, {}, { ...batch, rows: 4 }, { ...batch, nums: [1, 2] }, { ...batch, dict: [1] }, { ...batch, paths: null }, { ...batch, rows: -1 }]) {
     assert.equal(isPackedBatch(bad), false, JSON.stringify(bad));
   }
 });
