@@ -25,11 +25,14 @@
  *   npm run bench -- --native          only the native I/O section (issue 13, ~9 min; --quick ~2 min):
  *                                      native vs node:net vs uWSGI, long-poll memory, system calls;
  *                                      files it in the doc only with --doc (--skip-syscalls, --long-poll-pairs N)
+ *   npm run bench -- --peers           only the section against PM2 cluster, node:cluster, plain node:http and
+ *                                      Passenger (issue 20, ~20 min; --quick ~6 min); installs PM2 into the temp
+ *                                      dir and Passenger with apt-get when missing; files it only with --doc
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --skip-http --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +51,8 @@ import { formatHttpRun, httpVerdicts, verdictLines, type HttpResults } from './b
 import { formatWorkersRun, workersVerdicts, type WorkersResults } from './bench/workers-report.js';
 import { runNative } from './bench/native-load.js';
 import { formatNativeRun, nativeVerdicts } from './bench/native-report.js';
+import { runPeers } from './bench/peers-load.js';
+import { allCells, filePeersSection, formatPeersRun, peersVerdicts } from './bench/peers-report.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,6 +76,7 @@ const { values } = parseArgs({
     'skip-workers': { type: 'boolean', default: false },
     'skip-http': { type: 'boolean', default: false },
     native: { type: 'boolean', default: false },
+    peers: { type: 'boolean', default: false },
     'skip-syscalls': { type: 'boolean', default: false },
     'long-poll-pairs': { type: 'string' },
     top: { type: 'string', default: '20' },
@@ -85,7 +91,8 @@ const quick = values.quick;
 // --native: 10 targets × 5 rounds × 8 s + warm-up ≈ 7.5 min of load, then long-poll and strace ≈ 1 min
 // (five shorter rounds: its ratios are paired per round, and more pairs steady their median).
 const rounds = Number(values.rounds ?? (quick ? 1 : values.native ? 5 : 3));
-const secondsPerRun = Number(values.seconds ?? (quick ? 3 : values.native ? 8 : 10));
+// --peers: 13 targets × 4 workloads per round, so shorter cells.
+const secondsPerRun = Number(values.seconds ?? (quick ? 3 : values.native ? 8 : values.peers ? 6 : 10));
 const storePairs = Number(values.pairs ?? (quick ? 1 : 6));
 const warmupSeconds = quick ? 1 : 2;
 const CONNECTIONS = 32;
@@ -162,6 +169,17 @@ try {
     const native = await runNative({ dir, rounds, secondsPerRun, warmupSeconds, connections: CONNECTIONS, longPollPairs, syscallSeconds: values['skip-syscalls'] ? 0 : quick ? 2 : 4, log });
     const run = formatNativeRun(native, machine, commandLine(), (performance.now() - started) / 1000, quick);
     finishSection('native', machine, run, native, nativeVerdicts(native), values.doc && !values['no-doc']);
+  } else if (values.peers) {
+    const machine = describeMachine(tools);
+    const peers = await runPeers({ dir, rounds, secondsPerRun, warmupSeconds, log });
+    const run = formatPeersRun(peers, machine, commandLine(), (performance.now() - started) / 1000, quick);
+    // The section is replaced, not stacked: finishSection's writer is for dated runs.
+    finishSection('peers', machine, run, { ...peers, cells: allCells(peers) }, peersVerdicts(peers), false);
+    if (values.doc && !values['no-doc']) {
+      const doc = join(REPO, 'docs', 'benchmarks.md');
+      writeFileSync(doc, filePeersSection(readFileSync(doc, 'utf8'), run));
+      console.log('written to docs/benchmarks.md');
+    }
   } else if (values.syscalls) {
     const rows = await countSyscalls({ dir, seconds: Number(values.seconds ?? 4), connections: CONNECTIONS, log, ...(values.http ? { targets: HTTP_SYSCALL_TARGETS } : {}) });
     console.log(`\n${formatSyscalls(rows, `npm run bench -- --syscalls${values.http ? ' --http' : ''}`)}`);

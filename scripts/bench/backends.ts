@@ -66,6 +66,8 @@ export interface OursConfigOptions {
   workers?: number;
   /** Absent: the default ('auto'). */
   io?: 'native' | 'node';
+  /** Absent: the default (10). */
+  threads?: number;
 }
 
 /** A config as a user writes it (README), with the defaults for threads (10) and queue (100). */
@@ -80,6 +82,7 @@ export function oursConfig(o: OursConfigOptions): object {
       ...(o.protocol === undefined ? {} : { protocol: o.protocol }),
       ...(o.workers === undefined ? {} : { workers: o.workers }),
       ...(o.io === undefined ? {} : { io: o.io }),
+      ...(o.threads === undefined ? {} : { threads: o.threads }),
     }],
   };
 }
