@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, TSX } from './cli-process.js';
-import { sleep } from './runtime.js';
+import { waitUntil } from './wait.js';
 
 export { CLI, cliArgs, runProcess, TSX } from './cli-process.js';
 
@@ -66,21 +66,19 @@ export async function listenForNotify(t: TestContext, path: string): Promise<Not
       }
     }
   });
-  const deadline = performance.now() + 10_000;
-  while (!listening) {
-    if (performance.now() > deadline || child.exitCode !== null) throw new Error('the python3 notify listener did not start');
-    await sleep(10);
-  }
+  await waitUntil('the python3 notify listener started', () => {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    return listening;
+  }, { intervalMs: 10 });
   return {
     messages,
-    async next(key, from, timeoutMs = 20_000) {
-      const until = performance.now() + timeoutMs;
-      for (;;) {
+    async next(key, from, timeoutMs = 30_000) {
+      return waitUntil(`a ${key} message after #${from}`, () => {
         const index = messages.findIndex((m, i) => i >= from && m.fields.has(key));
-        if (index !== -1) return { message: messages[index] as NotifyMessage, index };
-        if (performance.now() > until) throw new Error(`no ${key} message after #${from}; got ${JSON.stringify(messages.map((m) => [...m.fields]))}`);
-        await sleep(10);
-      }
+        return index === -1 ? undefined : { message: messages[index] as NotifyMessage, index };
+      }, { timeoutMs, intervalMs: 10 }).catch((err: Error) => {
+        throw new Error(`${err.message}; got ${JSON.stringify(messages.map((m) => [...m.fields]))}`);
+      });
     },
   };
 }

@@ -6,18 +6,19 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { readStatsPort } from '../../dashboard/stats-client.js';
-import { parseStats } from '../../shared/stats-format.js';
-import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { captureLogs, sleep } from '../helpers/runtime.js';
+import { getFreePort } from '../helpers/free-port.js';
+import { captureLogs } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { readFigures } from '../helpers/stats.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { sleep } from '../helpers/wait.js';
 import { createNotifier } from '../../server/systemd/sd-notify.js';
 import { cliArgs, FIXTURES, listenForNotify, runProcess } from '../helpers/systemd.js';
 
 type Whoami = { pid: number; inherited: string[] };
 
 async function setUp(t: import('node:test').TestContext, prefix: string) {
-  const dir = await makeTempDir(prefix);
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, prefix);
   const appPort = await getFreePort();
   const statsPort = await getFreePort();
   const unixPath = join(dir, 'app.sock');
@@ -35,7 +36,7 @@ async function setUp(t: import('node:test').TestContext, prefix: string) {
 }
 
 async function workerPids(statsPort: number): Promise<string> {
-  return parseStats(await readStatsPort('127.0.0.1', statsPort)).get('tcp_worker_pids') ?? '';
+  return (await readFigures(statsPort)).get('tcp_worker_pids') ?? '';
 }
 
 test('Type=notify: READY=1 once every listener accepts, RELOADING=1 then READY=1 around a SIGHUP reload, STOPPING=1 on SIGTERM, WATCHDOG=1', async (t) => {
@@ -65,8 +66,8 @@ test('Type=notify: READY=1 once every listener accepts, RELOADING=1 then READY=1
   assert.deepEqual((JSON.parse(unix.body.toString()) as Whoami).inherited, []);
 
   // WATCHDOG_USEC=200000: WATCHDOG=1 every 100 ms from the supervisor's event loop.
-  const first = await listener.next('WATCHDOG', 0, 5000);
-  await listener.next('WATCHDOG', first.index + 1, 5000);
+  const first = await listener.next('WATCHDOG', 0);
+  await listener.next('WATCHDOG', first.index + 1);
 
   const oldPids = await workerPids(s.statsPort);
   const fromReload = listener.messages.length;
@@ -119,8 +120,7 @@ test('a start that fails (a port in use) sends STATUS= with the reason, never RE
 });
 
 test('the notifier: clears NOTIFY_SOCKET and WATCHDOG_*, pings only the pid WATCHDOG_PID names, and an abstract socket is logged once, not thrown', async (t) => {
-  const dir = await makeTempDir('notifier');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'notifier');
   const path = join(dir, 'notify.sock');
   const listener = await listenForNotify(t, path);
   const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: path, WATCHDOG_USEC: '100000', WATCHDOG_PID: String(process.pid + 1), KEEP: '1' };
@@ -134,6 +134,7 @@ test('the notifier: clears NOTIFY_SOCKET and WATCHDOG_*, pings only the pid WATC
   // A newline would start a new KEY=value line: it is flattened.
   assert.equal(status.message.fields.get('STATUS'), 'two lines');
   assert.equal(status.message.pid, process.pid);
+  // A negative check: four watchdog intervals (50 ms each) with no WATCHDOG=1.
   await sleep(400);
   assert.equal(listener.messages.filter((m) => m.fields.has('WATCHDOG')).length, 0, 'WATCHDOG_PID names another process');
 
