@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createTimingStore } from '../../server/store/timing-store.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
-import { sleep } from '../helpers/runtime.js';
-import { waitUntil } from '../helpers/wait.js';
+import { startLoad } from '../helpers/load.js';
 import { scgiRequest, sendRaw, encodeScgiRequest, type Target } from '../helpers/scgi-client.js';
+import { waitForFigure } from '../helpers/stats.js';
 import { startSupervisor } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 async function storeIn(t: { after(fn: () => unknown): void }, name: string) {
-  const dir = await makeTempDir(name);
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, name);
   const path = join(dir, 'timings.db');
   const store = createTimingStore({ path, flushIntervalMs: 20 });
   return { path, store };
@@ -43,8 +43,7 @@ test('rows from two workers, across a reload and recycles, all reach SQLite', as
   await send(60);
   // maxRequests 40 (less up to 10 %): each new worker served about 30; 30 more pass it.
   await send(30);
-  for (let i = 0; i < 200 && (await rt.figures()).get('shop_restarts') === '0'; i++) await sleep(20);
-  assert.notEqual((await rt.figures()).get('shop_restarts'), '0');
+  await waitForFigure(rt.figures, 'shop_restarts', (n) => n !== '0');
   await rt.supervisor.stop(5000);
   await store.close();
   const figures = store.figures();
@@ -91,22 +90,20 @@ test('reloads under load with the store on: heartbeats and rows share the IPC st
   // hangTimeout 1000: a heartbeat every 250 ms, so heartbeats and row batches often arrive in one read.
   const rt = await startSupervisor(t, [{ name: 'busy', count: 2, threads: 8, hangTimeoutMs: 1000 }], { recorder: store, flushIntervalMs: 20 });
   const target = rt.targets.get('busy') as Target;
-  let stop = false;
   let answered = 0;
-  const deadline = performance.now() + 20_000;
-  const load = Promise.all(Array.from({ length: 8 }, async () => {
-    while (!stop && performance.now() < deadline) {
-      if ((await scgiRequest(target, { uri: '/' })).status === 200) answered++;
-    }
-  }));
+  const load = startLoad(8, async () => {
+    if ((await scgiRequest(target, { uri: '/' })).status === 200) answered++;
+  });
   for (let i = 0; i < 4; i++) {
-    await sleep(300);
-    const reloaded = rt.supervisor.reload('busy', 'test');
-    const timeout = sleep(10_000).then(() => 'stuck');
-    assert.notEqual(await Promise.race([reloaded, timeout]), 'stuck', `reload ${i + 1} never finished`);
+    // Each reload comes with the load under way on the workers of the one before.
+    const before = answered;
+    await waitUntil('requests answered between reloads', () => answered >= before + 20);
+    let finished = false;
+    const reloaded = rt.supervisor.reload('busy', 'test').finally(() => (finished = true));
+    await waitUntil(`reload ${i + 1} finished`, () => finished, { timeoutMs: 60_000 });
+    await reloaded;
   }
-  stop = true;
-  await load;
+  await load.stop();
   const figures = await rt.figures();
   assert.equal(Number(figures.get('busy_requests')), answered);
   assert.equal(rt.logs.filter((l) => /unusable figures|uncaught/.test(String(l.msg))).length, 0);
