@@ -14,6 +14,9 @@ import { createTimingStore, type TimingStore } from '../server/store/timing-stor
 import { dropPrivileges, handOverStore } from '../server/drop-privileges.js';
 import { decideIo, defaultIoMode } from '../server/native/io-choice.js';
 
+/** How long the start waits for the store's first open before it goes on without knowing. */
+const STORE_OPEN_WAIT_MS = 5000;
+
 export interface RuntimeHandle {
   server: Supervisor;
   store: TimingStore | null;
@@ -69,7 +72,10 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
   try {
     await server.start();
     if (store && storeSettings) {
-      log.info(`timing store: ${storeSettings.path}`);
+      // A store that cannot write logs its own ERROR (with what to do); INFO only when it writes.
+      const failure = await Promise.race([store.started, new Promise<undefined>((r) => setTimeout(() => r(undefined), STORE_OPEN_WAIT_MS).unref())]);
+      if (failure === null) log.info(`timing store: ${storeSettings.path}`);
+      else if (failure === undefined) log.warn(`timing store: ${storeSettings.path} not open after ${STORE_OPEN_WAIT_MS} ms; serving goes on`);
       if (settings.persistLimits) {
         // A limit edited in the config since the last start wins over one set at run time (issue 11 item 12).
         const saved = await store.latestLimits();

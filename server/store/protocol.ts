@@ -16,6 +16,8 @@ export interface WorkerConfig {
   retryMaxMs: number;
   pruneIntervalMs: number;
   checkpointIntervalMs: number;
+  /** How often the file at the path is compared with the one open (removed, replaced). */
+  fileCheckIntervalMs: number;
   /** This server run, registered in the store's `instances` table. */
   instance: InstanceInfo;
 }
@@ -30,6 +32,10 @@ export type ToWorker =
   | { type: 'close' };
 
 export type FromWorker =
+  /** The database is open and migrated (at the start, and after each reopen). */
+  | { type: 'opened' }
+  /** The file at the path was removed or replaced while open: the writer opens the path afresh. */
+  | { type: 'replaced'; how: 'removed' | 'replaced' }
   /** `rows` were committed. */
   | { type: 'written'; rows: number }
   /** `rows` were given up on (only at close, when the database stayed unwritable). */

@@ -3,6 +3,7 @@
  * The timing store's writer thread: owns the only writable connection of the runtime, writes
  * batches in order, checkpoints and prunes on its own schedule, and reopens with backoff on errors.
  */
+import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INSTANCE_HEARTBEAT_MS } from '../../shared/store/instances.js';
@@ -35,6 +36,8 @@ const send = (msg: FromWorker): void => port.postMessage(msg);
  */
 const jobs: Job[] = [];
 let writer: SqliteWriter | null = null;
+/** The file the writer has open, by identity: a path removed or renamed over keeps "writing". */
+let openedFile: { dev: number; ino: number } | null = null;
 /** This run's id in `instances`, registered at the first open and kept across reopens. */
 let instanceId: number | null = null;
 let retryTimer: NodeJS.Timeout | null = null;
@@ -68,6 +71,9 @@ function open(): SqliteWriter | null {
   try {
     writer = openWriter(config.path, config.retention, config.instance, instanceId);
     instanceId = writer.instanceId;
+    const st = statSync(config.path);
+    openedFile = { dev: st.dev, ino: st.ino };
+    send({ type: 'opened' });
   } catch (err) {
     fail('open', err);
   }
@@ -119,6 +125,8 @@ function drain(): boolean {
     }
     retryDelayMs = 0;
     if (!job) return true;
+    // Reopened by the next open() at the top of the loop.
+    if (job.kind === 'rows' && fileChanged()) continue;
     try {
       run(w, job);
       jobs.shift();
@@ -204,7 +212,38 @@ function heartbeat(): void {
   }
 }
 
+/**
+ * SQLite keeps writing to an open file that was deleted or renamed over (logrotate, an operator,
+ * a restore): the rows would vanish with it. A stat of the path before each batch (in this
+ * thread, never on the request path) and on a timer while idle notices; the writer closes and
+ * opens the path afresh (a new file, migrated), so every batch goes to the file at the path.
+ * True when it changed.
+ */
+function fileChanged(): boolean {
+  if (!writer || !openedFile || closing) return false;
+  let how: 'removed' | 'replaced' | null = null;
+  try {
+    const st = statSync(config.path);
+    if (st.ino !== openedFile.ino || st.dev !== openedFile.dev) how = 'replaced';
+  } catch {
+    how = 'removed';
+  }
+  if (how === null) return false;
+  send({ type: 'replaced', how });
+  openedFile = null;
+  try {
+    writer.close();
+  } catch {
+    // the old file is of no more use
+  }
+  writer = null;
+  return true;
+}
+
 const timers = [
+  setInterval(() => {
+    if (fileChanged()) kick();
+  }, config.fileCheckIntervalMs),
   setInterval(heartbeat, INSTANCE_HEARTBEAT_MS),
   setInterval(checkpoint, config.checkpointIntervalMs),
   setInterval(prune, config.pruneIntervalMs),

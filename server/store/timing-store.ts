@@ -30,6 +30,8 @@ export interface TimingStoreOptions {
   retryMaxMs?: number;
   pruneIntervalMs?: number;
   checkpointIntervalMs?: number;
+  /** How often the writer checks that the file at `path` is still the one it has open. */
+  fileCheckIntervalMs?: number;
   /** This server run as registered in the store; defaults to this process (tests pin a past one). */
   instance?: InstanceInfo;
 }
@@ -45,6 +47,11 @@ export interface TimingStore extends TimingRecorder {
   latestLimits(): Promise<Map<string, SavedLimit>>;
   /** Whether rows are being written now (for /readyz); not writable while writes fail or it restarts. */
   health(): { writable: boolean; reason: string };
+  /**
+   * Settles once the first open succeeded (null) or failed (why): the start's INFO or ERROR line.
+   * A store that cannot write never stops serving, but it must not look like one that does.
+   */
+  readonly started: Promise<string | null>;
 }
 
 export const STORE_DEFAULTS = {
@@ -56,6 +63,7 @@ export const STORE_DEFAULTS = {
   retryMaxMs: 10_000,
   pruneIntervalMs: 10_000,
   checkpointIntervalMs: 1000,
+  fileCheckIntervalMs: 1000,
 } as const;
 
 const RESTART_MIN_MS = 250;
@@ -74,6 +82,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     retryMaxMs: o.retryMaxMs,
     pruneIntervalMs: o.pruneIntervalMs,
     checkpointIntervalMs: o.checkpointIntervalMs,
+    fileCheckIntervalMs: o.fileCheckIntervalMs,
     // The process's start, not the store's: rows and the rate's span belong to the server run.
     instance: options.instance ?? { startedMs: Math.round(performance.timeOrigin), pid: process.pid },
   };
@@ -112,6 +121,23 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   const pendingAudit: Array<Extract<ToWorker, { type: 'limit' | 'event' }>> = [];
   const questions = new Map<number, { resolve(m: Map<string, SavedLimit>): void; reject(e: Error): void }>();
   let exited: () => void = () => {};
+  /** The writer thread has the database open now (false while it starts, restarts or fails to open). */
+  let open = false;
+  let settleStart: (failure: string | null) => void = () => {};
+  const started = new Promise<string | null>((resolve) => (settleStart = resolve));
+  let startSettled = false;
+
+  /** The first outcome of opening the store: an ERROR with what to do if it failed. */
+  function startOutcome(failure: string | null): void {
+    if (startSettled) return;
+    startSettled = true;
+    settleStart(failure);
+    if (failure !== null) {
+      const err = new errors.DOW_ERR_STORE(o.path, failure);
+      (options.logger ?? silent).error({ path: o.path, code: err.code },
+        `timing store ${o.path} cannot be written (${failure}): serving goes on, but no timing is recorded and rows are counted in store_dropped; /readyz answers 503 until it can. Fix the folder's permissions or the path (store.path), rebuild better-sqlite3 for this Node (npm rebuild better-sqlite3), or set store: false`);
+    }
+  }
 
   function post(msg: ToWorker): void {
     worker?.postMessage(msg);
@@ -119,6 +145,18 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
 
   function onMessage(msg: FromWorker): void {
     switch (msg.type) {
+      case 'opened':
+        open = true;
+        failing = null;
+        startOutcome(null);
+        break;
+      case 'replaced':
+        open = false;
+        errorCount++;
+        failing = `file ${msg.how} under the server; reopening`;
+        // Not rate-limited away: the history before this moment is in the old file, not here.
+        (options.logger ?? silent).error({ path: o.path, code: 'DOW_ERR_STORE' }, `timing store ${o.path}: the file was ${msg.how} while open (its rows went with it); writing to a new file at the path`);
+        break;
       case 'written':
         rowsWritten += msg.rows;
         buffer.settle(msg.rows);
@@ -133,6 +171,8 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       case 'error':
         errorCount++;
         failing = `${msg.reason}: ${msg.message}`;
+        if (msg.reason.startsWith('open ')) open = false;
+        startOutcome(failing);
         log('warn', msg.reason, `timing store ${o.path}: ${msg.message}; retrying`, { path: o.path });
         break;
       case 'recovered':
@@ -175,10 +215,14 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     w.on('message', onMessage);
     w.on('error', (err) => {
       errorCount++;
+      // The thread could not even start (better-sqlite3 built for another Node, say).
+      failing = `writer thread failed: ${err.message}`;
+      startOutcome(failing);
       log('error', 'worker', `timing store writer thread failed: ${err.message}`, { path: o.path });
     });
     w.on('exit', () => {
       worker = null;
+      open = false;
       for (const q of questions.values()) q.reject(new errors.DOW_ERR_STORE(o.path, 'writer thread stopped'));
       questions.clear();
       const lost = buffer.loseInFlight();
@@ -227,10 +271,13 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
 
     health() {
       if (closing) return { writable: false, reason: 'closing' };
-      if (!worker) return { writable: false, reason: 'writer thread not running (restarting)' };
       if (failing !== null) return { writable: false, reason: `writes failing (${failing}); retrying` };
+      if (!worker) return { writable: false, reason: 'writer thread not running (restarting)' };
+      if (!open) return { writable: false, reason: 'opening the database' };
       return { writable: true, reason: '' };
     },
+
+    started,
 
     recordLimitChange(change: LimitChange): void {
       audit({ type: 'limit', change });
