@@ -27,6 +27,7 @@ import { RequestInfo } from './request-info.js';
 import type { ScgiEnv } from './protocol/header-block.js';
 import { httpResponse, simpleResponse } from './protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
+import { checkHttpTokens } from './protocol/http-tokens.js';
 
 
 /** A body that arrives before the app runs is held in memory up to this, then read on demand. */
@@ -151,6 +152,14 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
       return;
     }
     if (!this.parser.headersDone) {
+      if (!this.parser.started) {
+        // No byte at all: a TCP health check, a probe of the socket, a front end that gave up
+        // before sending. Nothing was asked, so it is no bad request (not counted, not a WARN).
+        this.host.log.debug({ peer: this.peer() }, `connection from ${this.peer()} closed without sending a request`);
+        this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
+        this.socket.destroy();
+        return;
+      }
       this.protocolError(new errors.DOW_ERR_HEADER_FORMAT('connection closed before the header block ended'));
       return;
     }
@@ -173,6 +182,13 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   // ── parser side ──────────────────────────────────────────────────────────────────────────
 
   onHeaders(env: ScgiEnv, contentLength: number): void {
+    try {
+      checkHttpTokens(env);
+    } catch (err) {
+      // Framing was fine, so the body (if any) is read and dropped after the 400, as for an app's early answer.
+      this.refuse(err as DragonError);
+      return;
+    }
     this.env = env;
     this.contentLength = contentLength;
     this.target = resolveTarget(env, this.host.mount);

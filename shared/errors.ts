@@ -38,7 +38,7 @@ export const errors = {
   // SCGI framing (server/protocol). 400 unless the body is too large.
   DOW_ERR_NETSTRING_LENGTH: createError('DOW_ERR_NETSTRING_LENGTH', 'bad netstring length: %s', 400),
   DOW_ERR_NETSTRING_COMMA: createError('DOW_ERR_NETSTRING_COMMA', 'netstring not terminated by "," (got byte 0x%s)', 400),
-  DOW_ERR_HEADER_TOO_LARGE: createError('DOW_ERR_HEADER_TOO_LARGE', 'header block of %d bytes exceeds the limit of %d', 431),
+  DOW_ERR_HEADER_TOO_LARGE: createError('DOW_ERR_HEADER_TOO_LARGE', 'header block of %s bytes exceeds the limit of %d', 431),
   DOW_ERR_HEADER_FORMAT: createError('DOW_ERR_HEADER_FORMAT', 'malformed header block: %s', 400),
   DOW_ERR_HEADER_DUPLICATE: createError('DOW_ERR_HEADER_DUPLICATE', 'duplicate header name %s', 400),
   DOW_ERR_CONTENT_LENGTH: createError('DOW_ERR_CONTENT_LENGTH', 'CONTENT_LENGTH must be the first header, in decimal: %s', 400),

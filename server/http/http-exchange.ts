@@ -17,6 +17,7 @@ import { enterApp } from '../adapters/enter-app.js';
 import { serveFetchOverNode } from '../adapters/node/fetch-bridge.js';
 import type { ScgiRequestInfo } from '../adapters/node/node-adapter.js';
 import { resolveTarget, type RequestTarget } from '../adapters/request-target.js';
+import { joinHeaderValues } from '../protocol/header-block.js';
 import type { AppHandler, AppHost } from '../app-host.js';
 import { CLIENT_CLOSED_STATUS } from '../connection.js';
 import { Phase, type AccessFields, type HostedRequest } from '../hosted-request.js';
@@ -362,7 +363,8 @@ function cgiEnvOf(exchange: HttpExchange): Record<string, string> {
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toUpperCase().replaceAll('-', '_');
     const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
-    env[key] = env[key] === undefined ? (raw[i + 1] as string) : `${env[key]}, ${raw[i + 1] as string}`;
+    const previous = env[key];
+    env[key] = previous === undefined ? (raw[i + 1] as string) : joinHeaderValues(key, previous, raw[i + 1] as string);
   }
   return env;
 }

@@ -95,16 +95,7 @@ function dispatch(kind: NativeEvent, id: number, a?: unknown, b?: unknown, c?: u
       const rest = g as Buffer | undefined;
       // The netstring: its length's digits, ':', the block, ','; then what followed it.
       socket.bytesRead += String(block.length).length + block.length + 2 + (rest?.length ?? 0);
-      let env: ScgiEnv;
-      try {
-        env = envFromPairs(block, h as Uint32Array, e as number);
-      } catch {
-        // C checks the framing, not what the names and the method hold: the head is refused as
-        // one C refused, the JavaScript parser wording why.
-        ownerOf(socket).refused(socket, Buffer.from(`${block.length}:${block},`, 'latin1'));
-        return;
-      }
-      ownerOf(socket).head(socket, env, f as number, rest);
+      ownerOf(socket).head(socket, envFromPairs(block, h as Uint32Array, e as number), f as number, rest);
       return;
     }
     case NativeEvent.BAD: {

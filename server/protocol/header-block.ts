@@ -132,7 +132,15 @@ export function envFromPairs(text: string, pairs: Uint32Array, count: number): S
 function mergeRepeated(name: string, previous: string, value: string): string {
   if (!name.startsWith('HTTP_')) throw new errors.DOW_ERR_HEADER_DUPLICATE(JSON.stringify(name));
   if (name === 'HTTP_HOST') return value;
-  return previous + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
+  return joinHeaderValues(name, previous, value);
+}
+
+/**
+ * Repeated values of one header (as its HTTP_* variable) joined as Node's parser joins them: Cookie
+ * with "; " (RFC 6265 5.4: a ", " would fold two cookies into one value), the rest with ", ".
+ */
+export function joinHeaderValues(variable: string, previous: string, value: string): string {
+  return previous + (variable === 'HTTP_COOKIE' ? '; ' : ', ') + value;
 }
 
 function parseContentLength(raw: string | undefined): number {

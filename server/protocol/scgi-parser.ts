@@ -51,6 +51,11 @@ export class ScgiParser {
     this.maxLengthDigits = String(limits.maxHeaderBytes).length;
   }
 
+  /** True once any byte was read: a connection closed before that sent no request at all. */
+  get started(): boolean {
+    return this.offset > 0;
+  }
+
   /** True once the header block is complete (a 400 is no longer the parser's to give). */
   get headersDone(): boolean {
     return this.state === State.BODY || this.state === State.DONE;
@@ -142,7 +147,8 @@ export class ScgiParser {
       }
       this.lengthDigits++;
       if (this.lengthDigits > this.maxLengthDigits) {
-        throw new errors.DOW_ERR_HEADER_TOO_LARGE(`${this.lengthDigits}+ digit`, this.limits.maxHeaderBytes);
+        // More digits may follow: what was read so far is a lower bound of the length.
+        throw new errors.DOW_ERR_HEADER_TOO_LARGE(`at least ${this.headerLength * 10 + (byte - ZERO)}`, this.limits.maxHeaderBytes);
       }
       this.headerLength = this.headerLength * 10 + (byte - ZERO);
     }
