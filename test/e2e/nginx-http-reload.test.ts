@@ -15,6 +15,7 @@ import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs } from '../helpers/frontends/process.js';
 import { serveConfig } from '../helpers/cli-process.js';
+import { startLoad } from '../helpers/load.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const CLIENTS = 16;
@@ -79,29 +80,21 @@ test(`${RELOADS} reloads of an HTTP app under POST load through nginx's keep-ali
   t.after(() => nginx.stop());
   await withFrontendLogs([nginx], async () => {
     const tally: Tally = { statuses: new Map(), errors: [], byVersion: new Map(), total: 0 };
-    let stopped = false;
-    let sent = 0;
-    const clients = Array.from({ length: CLIENTS }, async () => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      while (!stopped && sent < MAX_REQUESTS) {
-        sent++;
-        await post(`${nginx.url}/app/upload`, agent, tally);
-      }
-      agent.destroy();
-    });
+    const agents = Array.from({ length: CLIENTS }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    const load = startLoad(CLIENTS, (client) => post(`${nginx.url}/app/upload`, agents[client] as http.Agent, tally), { maxRequests: MAX_REQUESTS });
     try {
       for (let i = 1; i <= RELOADS; i++) {
         const previous = `v${i - 1}`;
         // The pool holds connections to the current workers, idle and busy, when the reload comes.
-        await waitUntil(`${SERVED_PER_VERSION} POSTs answered by ${previous}`, () => (tally.byVersion.get(previous) ?? 0) >= SERVED_PER_VERSION || stopped);
+        await waitUntil(`${SERVED_PER_VERSION} POSTs answered by ${previous}`, () => (tally.byVersion.get(previous) ?? 0) >= SERVED_PER_VERSION);
         await version(`v${i}`);
         server.child.kill('SIGHUP');
         await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i}}`), 120_000);
       }
       await waitUntil(`${SERVED_PER_VERSION} POSTs answered by v${RELOADS}`, () => (tally.byVersion.get(`v${RELOADS}`) ?? 0) >= SERVED_PER_VERSION);
     } finally {
-      stopped = true;
-      await Promise.all(clients);
+      await load.stop();
+      for (const agent of agents) agent.destroy();
     }
     t.diagnostic(`${tally.total} POSTs: ${JSON.stringify([...tally.statuses])}, by version ${JSON.stringify([...tally.byVersion])}`);
     t.diagnostic(`reloads took ${[...server.output().matchAll(/reloaded \(SIGHUP\).* in (\d+) ms/g)].map((m) => `${m[1]} ms`).join(', ')}`);

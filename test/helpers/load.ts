@@ -15,21 +15,22 @@ export interface Load {
 }
 
 /**
- * Starts `clients` loops, each awaiting `send()` again and again, until stop(), `maxRequests`
- * in all, or `timeoutMs`. `send` records its own outcome; a rejection ends the load with it.
+ * Starts `clients` loops, each awaiting `send(client)` again and again, until stop(),
+ * `maxRequests` in all, or `timeoutMs`. `send` records its own outcome; a rejection ends the
+ * load with it. `client` (0 to clients - 1) lets each loop keep a connection of its own.
  */
 export function startLoad(
   clients: number,
-  send: () => Promise<void>,
+  send: (client: number) => Promise<void>,
   { maxRequests = 200_000, timeoutMs = 300_000 }: { maxRequests?: number; timeoutMs?: number } = {},
 ): Load {
   let stopped = false;
   let sent = 0;
   const deadline = performance.now() + scaledMs(timeoutMs);
-  const running = Promise.all(Array.from({ length: clients }, async () => {
+  const running = Promise.all(Array.from({ length: clients }, async (_, client) => {
     while (!stopped && sent < maxRequests && performance.now() < deadline) {
       sent++;
-      await send();
+      await send(client);
     }
   }));
   // A failure surfaces at stop(); until then it must not count as unhandled.
