@@ -46,14 +46,35 @@ export function createLogger(options: LogOptions = {}): Logger {
     colorize: false,
     sync: true,
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss,l',
-    // app and worker are fields for machines: on a terminal the message names the app and the
-    // pid column is the worker's.
+    // app and worker are fields for machines: on a terminal the pid column is the worker's, and
+    // the message names the app (prefixed when it does not already).
     ignore: 'hostname,app,worker',
-    messageFormat: '{msg}',
+    messageFormat: withAppName,
     singleLine: true,
     destination: target ?? 1,
   });
   return pino({ level, base: { pid: process.pid } }, stream);
+}
+
+/**
+ * "shop: uncaught exception …": a worker's own lines (its errors, bad requests, accept failures)
+ * rarely say which app they are about, and on a terminal the app field is not shown.
+ */
+export function withAppName(log: Record<string, unknown>, messageKey: string): string {
+  const msg = String(log[messageKey] ?? '');
+  const app = log.app;
+  if (typeof app !== 'string' || app === '' || mentions(msg, app)) return msg;
+  return `${app}: ${msg}`;
+}
+
+/** `name` as a whole word in `text`: "shop" in "shop: …" or "(shop, 2 workers)", not in "shopping". */
+function mentions(text: string, name: string): boolean {
+  for (let at = text.indexOf(name); at !== -1; at = text.indexOf(name, at + 1)) {
+    const before = text[at - 1];
+    const after = text[at + name.length];
+    if ((before === undefined || !/\w/.test(before)) && (after === undefined || !/\w/.test(after))) return true;
+  }
+  return false;
 }
 
 function openLogFile(path: string): FileDestination {

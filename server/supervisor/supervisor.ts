@@ -66,6 +66,8 @@ export class Supervisor implements RuntimeControl {
 
   /** In-process: what the Server chose; with workers, what they choose on this same machine. */
   private servedNatively(app: AppSettings, slot: Slot): boolean {
+    // The native core serves SCGI only; an HTTP app's listener is always node:http.
+    if (app.options.protocol === 'http') return false;
     if (slot.kind !== 'pool') return slot.server.apps.get(app.options.name)?.io === 'native';
     return chooseIo(app.options.name, app.options.io ?? defaultIoMode(), this.settings.limits, this.log) !== null;
   }
