@@ -65,13 +65,16 @@ const HANG_CHECK_MS = 250;
 const STANDBY_LEAD_MS = 1500;
 /**
  * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
- * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port.
+ * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port
+ * by more than this (it must answer within 100 ms on a busy machine, scheduling included).
  */
-export const COLLECT_TIMEOUT_MS = 100;
+export const COLLECT_TIMEOUT_MS = 50;
 /** How long a starting worker (loading the app) may go without answering before it is killed. */
 const START_TIMEOUT_MS = 60_000;
 /** Niceness of workers draining during a stop (0 is the default; 19 the lowest priority). */
 const DRAINING_NICENESS = 19;
+/** How long a hung worker's kill may wait for the count of the connections it holds. */
+const HELD_COUNT_WAIT_MS = 1000;
 /** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
 const EXIT_GRACE_MS = 2000;
 /**
@@ -244,7 +247,9 @@ export class WorkerPool {
   /** Fresh figures from every live worker (a hung one keeps its last). */
   async collect(): Promise<void> {
     const now = performance.now();
-    const responsive = [...this.workers.values()].filter((w) => now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
+    // Only workers that serve: one loading the app (a standby, a replacement) has no figures to
+    // give yet and may not answer while its code compiles.
+    const responsive = [...this.workers.values()].filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
     await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
   }
 
@@ -561,19 +566,50 @@ export class WorkerPool {
       const limit = w.state === 'starting' ? Math.max(this.o.hangTimeoutMs, START_TIMEOUT_MS) : this.o.hangTimeoutMs;
       const silentMs = now - w.lastAnswerAt;
       if (limit > 0 && w.state === 'accepting' && !w.retiring) this.keepStandby(w, silentMs > limit - STANDBY_LEAD_MS && silentMs > this.heartbeatMs * 2);
+      if (limit > 0 && w.state !== 'starting' && silentMs > this.heartbeatMs * 2) this.countHeldConnections(w);
       if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
         w.endedBy = 'hang';
         w.hangDetail = `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`;
         this.hangs++;
         const hung = new errors.DOW_ERR_WORKER_HUNG(this.name, w.pid, Math.round(silentMs), limit);
         this.o.log.error({ app: this.name, worker: w.pid, stuckMs: Math.round(silentMs), code: hung.code }, hung.message);
-        // Counted before the kill, while the kernel still shows what the worker holds.
-        w.heldConnections = this.o.address ? countOpenConnections(w.pid, this.o.address) : null;
-        w.kill('SIGKILL');
+        void this.killHung(w);
         continue;
       }
       if (ping) w.ping();
     }
+  }
+
+  /**
+   * Stopped first (SIGSTOP), so that nothing it holds changes, then killed once the count of its
+   * connections begun while it was silent is in, or after HELD_COUNT_WAIT_MS: a host whose TCP
+   * table takes longer to read does not keep a hung worker's place that long.
+   */
+  private async killHung(w: WorkerProcess): Promise<void> {
+    w.kill('SIGSTOP');
+    this.countHeldConnections(w);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([w.heldCount, new Promise((resolve) => (timer = setTimeout(resolve, HELD_COUNT_WAIT_MS)))]);
+    clearTimeout(timer);
+    // A count still running would read the tables while the kill empties them: dropped.
+    w.heldCountedAt = NaN;
+    w.kill('SIGKILL');
+  }
+
+  /**
+   * Counts, off the loop, the connections a silent worker holds, for the rows written if it is
+   * killed. Its loop is stuck, so it accepts nothing more: the count taken now is the one at the
+   * kill. Once per silence; a worker that answers again starts a new one next time.
+   */
+  private countHeldConnections(w: WorkerProcess): void {
+    const address = this.o.address;
+    const silence = w.lastAnswerAt;
+    if (!address || w.heldCountedAt === silence || Number.isNaN(w.heldCountedAt)) return;
+    w.heldCountedAt = silence;
+    w.heldConnections = null;
+    w.heldCount = countOpenConnections(w.pid, address).then((n) => {
+      if (w.heldCountedAt === silence) w.heldConnections = n;
+    });
   }
 
   private keepStandby(w: WorkerProcess, wanted: boolean): void {

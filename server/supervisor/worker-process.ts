@@ -91,8 +91,15 @@ export class WorkerProcess {
   replacing = false;
   /** Why it was killed as hung, for the event row. */
   hangDetail = '';
-  /** Connections it held when killed as hung (null where the kernel's tables are unreadable). */
+  /**
+   * Connections it held when killed as hung, counted while it was silent (null where the
+   * kernel's tables are unreadable, or the count outlasted the kill's wait for it).
+   */
   heldConnections: number | null = null;
+  /** lastAnswerAt of the silence heldConnections was counted in; NaN once the kill froze it. */
+  heldCountedAt = -1;
+  /** Settles when that count is in (the hang kill waits for it, a while). */
+  heldCount: Promise<void> = Promise.resolve();
   /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
   restartOnFailure = false;
   /** Its standby could not even be forked: no second try every check while it stays silent. */
