@@ -292,16 +292,24 @@ async function reopenLogs(server: RuntimeHandle['server'], log: Logger): Promise
   log.info(`SIGUSR1: ${files === 0 ? 'no log file to reopen (logging to stdout)' : 'log file reopened'}${pids.length > 0 ? `, passed on to workers ${pids.join(' ')}` : ''}`);
 }
 
-/** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
+/**
+ * Resolves on the first SIGTERM or SIGINT; a third one exits at once. The second does not: a
+ * script, a unit's KillMode or an impatient Ctrl-C often sends two within milliseconds, and
+ * exiting then lost every timing row not yet written.
+ */
 function untilSignal(log: Logger): Promise<string> {
   return new Promise((resolveSignal) => {
-    let received = false;
+    let received = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (received) {
-        log.warn(`${signal} again: exiting now`);
+      received++;
+      if (received === 2) {
+        log.warn(`${signal} again: still stopping (the timing store is flushed first); a third signal exits at once`);
+        return;
+      }
+      if (received > 2) {
+        log.warn(`${signal} a third time: exiting now; timing rows not yet written are lost`);
         process.exit(1);
       }
-      received = true;
       resolveSignal(signal);
     };
     process.on('SIGTERM', onSignal);
