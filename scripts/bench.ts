@@ -26,7 +26,7 @@
  *                                      native vs node:net vs uWSGI, long-poll memory, system calls;
  *                                      files it in the doc only with --doc (--skip-syscalls, --long-poll-pairs N)
  *   npm run bench -- --peers           only the section against PM2 cluster, node:cluster, plain node:http and
- *                                      Passenger (issue 20, ~20 min; --quick ~6 min); installs PM2 into the temp
+ *                                      Passenger (issue 20, ~20 min; --quick ~5 min); installs PM2 into the temp
  *                                      dir and Passenger with apt-get when missing; files it only with --doc
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --skip-http --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)
