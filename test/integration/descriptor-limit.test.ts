@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getFreePort } from '../helpers/free-port.js';
-import { sleep } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { sleep, waitUntil } from '../helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -25,8 +25,7 @@ interface Started { output(): string; ports: { app: number; stats: number; dashb
 
 /** `serve` with one in-process app (it shares the supervisor's descriptors), under `prlimit`. */
 async function serveUnderLimit(t: TestContext, nofile: number): Promise<Started> {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-nofile-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'nofile');
   const ports = { app: await getFreePort(), stats: await getFreePort(), dashboard: await getFreePort() };
   const file = join(dir, 'config.json');
   await writeFile(file, JSON.stringify({
@@ -42,11 +41,12 @@ async function serveUnderLimit(t: TestContext, nofile: number): Promise<Started>
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-  const deadline = performance.now() + 20_000;
-  while (!/dashboard on http/.test(output)) {
-    if (performance.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output}`);
-    await sleep(25);
-  }
+  await waitUntil('the server started', () => {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    return /dashboard on http/.test(output);
+  }, { timeoutMs: 60_000 }).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${output}`);
+  });
   return { output: () => output, ports };
 }
 
@@ -92,13 +92,16 @@ test('600 dashboard connections under a 256-descriptor limit: the app and the st
   const { ports } = await serveUnderLimit(t, 256);
   const attack = flood(ports.dashboard, 600);
   t.after(() => attack.stop());
-  await sleep(1000);
+  // The attack is on once the server has closed the connections over the dashboard's cap and
+  // the flood has opened them again.
+  await waitUntil('the flood refused and reopened', () => attack.opened() >= 1200);
   let failed = 0;
   const probes = 30;
   for (let i = 0; i < probes; i += 1) {
     const [app, stats] = await Promise.allSettled([scgiRequest({ port: ports.app }), statsAnswer(ports.stats)]);
     if (app.status === 'rejected' || app.value.status !== 200) failed += 1;
     if (stats.status === 'rejected' || !/uptime/.test(stats.value)) failed += 1;
+    // Probes spread over the attack: every one must be answered (not an event to wait for).
     await sleep(100);
   }
   attack.stop();
@@ -109,12 +112,10 @@ test('at the descriptor limit, "accept failed: out of file descriptors" is logge
   const started = await serveUnderLimit(t, 128);
   const attack = flood(started.ports.app, 300);
   t.after(() => attack.stop());
-  const deadline = performance.now() + 10_000;
-  while (!/accept failed: out of file descriptors/.test(started.output()) && performance.now() < deadline) await sleep(50);
-  assert.match(started.output(), /accept failed: out of file descriptors \((\d+ of 128|all 128) in use\)/);
+  await waitUntil('accept failed logged', () => /accept failed: out of file descriptors/.test(started.output()));
+  // "all": at the limit even /proc/self/limits cannot be opened, so no limit is named.
+  assert.match(started.output(), /accept failed: out of file descriptors \((\d+ of 128|all 128|all) in use\)/);
   attack.stop();
-  const recovered = performance.now() + 10_000;
-  while (!/file descriptors available again/.test(started.output()) && performance.now() < recovered) await sleep(50);
-  assert.match(started.output(), /file descriptors available again/);
+  await waitUntil('the recovery logged', () => /file descriptors available again/.test(started.output()));
   assert.equal((await scgiRequest({ port: started.ports.app })).status, 200, 'serving again');
 });
