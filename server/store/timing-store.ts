@@ -139,6 +139,8 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     }
   }
 
+  const lostAtClose = { rows: 0, reason: '' };
+
   function post(msg: ToWorker): void {
     worker?.postMessage(msg);
   }
@@ -164,9 +166,12 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
         restartDelayMs = 0;
         break;
       case 'dropped':
+        // One message per batch the writer could not write at close: summed and said once at
+        // 'closed' (a line per batch would be rate-limited to the first batch's count).
         buffer.settle(msg.rows);
         buffer.countDropped(msg.rows);
-        log('error', 'dropped at close', `timing store: ${msg.rows} rows lost: ${msg.reason}`, { path: o.path });
+        lostAtClose.rows += msg.rows;
+        lostAtClose.reason = msg.reason;
         break;
       case 'error':
         errorCount++;
@@ -190,8 +195,15 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
         answer(msg.command);
         break;
       case 'closed':
+        reportLostAtClose();
         break;
     }
+  }
+
+  function reportLostAtClose(): void {
+    if (lostAtClose.rows === 0) return;
+    (options.logger ?? silent).error({ reason: 'dropped at close', path: o.path, rows: lostAtClose.rows }, `timing store: ${lostAtClose.rows} rows lost at close: ${lostAtClose.reason}`);
+    lostAtClose.rows = 0;
   }
 
   function answer(command: ThreadsCommand): void {
@@ -226,7 +238,10 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       for (const q of questions.values()) q.reject(new errors.DOW_ERR_STORE(o.path, 'writer thread stopped'));
       questions.clear();
       const lost = buffer.loseInFlight();
-      if (closing) return exited();
+      if (closing) {
+        reportLostAtClose();
+        return exited();
+      }
       if (lost > 0) log('error', 'worker exit', `timing store: writer thread exited, ${lost} rows lost`);
       restartDelayMs = Math.min(Math.max(restartDelayMs * 2, RESTART_MIN_MS), o.retryMaxMs);
       restartTimer = setTimeout(start, restartDelayMs);
