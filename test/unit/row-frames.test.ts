@@ -1,0 +1,73 @@
+// The frames a worker writes its timing rows in (server/store/row-frames.ts): whole batches come
+// back from any split of the byte stream, and bytes that are not frames are refused, not guessed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BatchPacker, unpack, type PackedBatch } from '../../server/store/packed-batch.js';
+import { encodeFrame, FrameDecoder } from '../../server/store/row-frames.js';
+import { isDragonError } from '../../shared/errors.js';
+import { Outcome, type TimingRow } from '../../shared/timing-row.js';
+
+function row(i: number, path: string | null): TimingRow {
+  return { app: i % 2 ? 'shop' : 'blög', startMs: 1.7e12 + i, queueMs: i / 3, serviceMs: 2.5 * i, status: 200 + i, outcome: Outcome.ANSWERED, bytesIn: i, bytesOut: 10 * i, method: i % 3 ? 'GET' : 'POST', path };
+}
+
+function batchOf(rows: TimingRow[]): PackedBatch {
+  const packer = new BatchPacker(1000, { recordPaths: true, maxPathLength: 200 });
+  for (const r of rows) packer.push(r);
+  return packer.take();
+}
+
+test('frames split at every offset decode to the rows that were encoded', () => {
+  const batches = [batchOf([row(1, '/a/ü?q=1'), row(2, null)]), batchOf([row(3, '/€')]), batchOf([])];
+  const stream = Buffer.concat(batches.map(encodeFrame));
+  const expected = batches.flatMap((b) => [...unpack(b)]);
+  for (let cut = 0; cut <= stream.length; cut++) {
+    for (const step of [1, 7, stream.length]) {
+      const decoder = new FrameDecoder();
+      const got: PackedBatch[] = [...decoder.push(stream.subarray(0, cut))];
+      for (let at = cut; at < stream.length; at += step) got.push(...decoder.push(stream.subarray(at, Math.min(at + step, stream.length))));
+      assert.deepEqual(got.flatMap((b) => [...unpack(b)]), expected, `cut at ${cut}, step ${step}`);
+      assert.equal(decoder.buffered, 0);
+    }
+  }
+});
+
+test('any rows survive the trip (property)', () => {
+  const arbRow = fc.record({
+    app: fc.string({ minLength: 1, maxLength: 20 }),
+    startMs: fc.double({ noNaN: true }),
+    queueMs: fc.double({ noNaN: true }),
+    serviceMs: fc.double({ noNaN: true }),
+    status: fc.integer({ min: 100, max: 599 }),
+    outcome: fc.constantFrom(...Object.values(Outcome)),
+    bytesIn: fc.nat(),
+    bytesOut: fc.nat(),
+    method: fc.constantFrom('GET', 'POST', 'DELETE'),
+    path: fc.option(fc.string({ maxLength: 50 }).map((s) => '/' + s.replaceAll('?', '')), { nil: null }),
+  });
+  fc.assert(
+    fc.property(fc.array(arbRow, { maxLength: 30 }), fc.nat(), (rows, cutSeed) => {
+      const batch = batchOf(rows as TimingRow[]);
+      const frame = encodeFrame(batch);
+      const cut = cutSeed % (frame.length + 1);
+      const decoder = new FrameDecoder();
+      const got = [...decoder.push(frame.subarray(0, cut)), ...decoder.push(frame.subarray(cut))];
+      assert.equal(got.length, 1);
+      assert.deepEqual([...unpack(got[0] as PackedBatch)], [...unpack(batch)]);
+    }),
+  );
+});
+
+test('bytes that are not frames are refused with DOW_ERR_ROW_FRAME', () => {
+  const good = encodeFrame(batchOf([row(1, '/x')]));
+  const tooLong = Buffer.from(good);
+  tooLong.writeUInt32LE(0xffffffff, 0);
+  const inconsistent = Buffer.from(good);
+  inconsistent.writeUInt32LE(5, 4); // five rows announced, one sent
+  const badDict = Buffer.from(good);
+  badDict.write('{', good.length - 2 - 8); // inside the dictionary's JSON
+  for (const [what, bytes] of [['a length past the limit', tooLong], ['a row count the length does not hold', inconsistent], ['a dictionary that does not parse', badDict]] as const) {
+    assert.throws(() => new FrameDecoder().push(bytes), (err: unknown) => isDragonError(err, 'DOW_ERR_ROW_FRAME'), what);
+  }
+});
