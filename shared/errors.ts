@@ -63,6 +63,7 @@ export const errors = {
   DOW_ERR_RELOAD: createError('DOW_ERR_RELOAD', 'cannot reload %s: %s', 409),
   DOW_ERR_WORKER_START: createError('DOW_ERR_WORKER_START', '%s: worker %d failed to start: %s', 500),
   DOW_ERR_WORKER_SPAWN: createError('DOW_ERR_WORKER_SPAWN', '%s: cannot start a worker process (%s): %s', 503),
+  DOW_ERR_WORKER_UNCAUGHT: createError('DOW_ERR_WORKER_UNCAUGHT', '%s: worker %d: %s outside any request: it stops taking requests, finishes those it runs and is replaced', 500),
   DOW_ERR_WORKER_HUNG: createError('DOW_ERR_WORKER_HUNG', '%s: worker %d has not answered for %d ms (hangTimeout %d ms): killed', 502),
   DOW_ERR_WORKER_FIGURES: createError('DOW_ERR_WORKER_FIGURES', 'unusable figures from a worker: %s', 500),
 

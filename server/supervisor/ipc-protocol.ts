@@ -14,6 +14,7 @@
  *                                                ◀── rows (timing rows, each event-loop turn's)
  *                                                ◀── exiting (process.exit: last figures)
  *                                                ◀── recycle (maxRequests reached)
+ *                                                ◀── fatal (uncaught error: replace me, then drain me)
  */
 import type { AppStatsData } from '../app-stats.js';
 import type { AppOptions } from '../app-host.js';
@@ -74,6 +75,8 @@ export type FromWorker =
   | { type: 'load'; load: WorkerLoad }
   | { type: 'rows'; batch: PackedBatch }
   | { type: 'recycle'; reason: string }
+  /** An error thrown outside any request: the worker stopped accepting and wants replacing. */
+  | { type: 'fatal'; message: string; stack: string }
   | { type: 'drained'; figures: WorkerFigures }
   /** From the worker's 'exit' event (process.exit from the app): its last rows went just before. */
   | { type: 'exiting'; figures: WorkerFigures };

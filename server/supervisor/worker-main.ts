@@ -33,6 +33,8 @@ let limit = 0;
 let limitSeq = 0;
 let draining = false;
 let recycleAsked = false;
+/** Set by the first error thrown outside any request: this worker is on its way out. */
+let broken = false;
 let lastPressure = false;
 let lastHeld = 0;
 let pressureTimer: NodeJS.Timeout | null = null;
@@ -200,6 +202,23 @@ process.on('exit', () => {
 });
 // logrotate moved the file: the supervisor passes its SIGUSR1 on to each worker.
 process.on('SIGUSR1', () => reopenLogFiles());
-// An app's stray async error must not take the worker's other requests down with it.
-process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
-process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));
+/**
+ * An error thrown outside any request (a timer, an event handler) or a rejection nobody handles
+ * (Node's own default treats both as fatal) leaves the app in a state nobody knows. As Node and
+ * every supervisor would: stop taking requests now, but let those already running finish (they
+ * did nothing wrong, and the supervisor drains this worker within drainTimeout), then exit and be
+ * replaced. The supervisor logs it, with the stack, and counts it as a restart.
+ */
+function onUncaught(kind: string, err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  if (broken) {
+    log.error({ err }, `${kind} while this worker drains after an earlier one: ${message}`);
+    return;
+  }
+  broken = true;
+  void server?.stopAccepting();
+  if (process.connected) send({ type: 'fatal', message: `${kind}: ${message}`, stack: err instanceof Error ? err.stack ?? message : message });
+  else log.error({ err }, `${kind} outside any request, with the supervisor gone: this worker finishes what it runs and exits: ${message}`);
+}
+process.on('uncaughtException', (err) => onUncaught('uncaught exception', err));
+process.on('unhandledRejection', (reason) => onUncaught('unhandled rejection', reason));

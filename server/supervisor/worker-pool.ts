@@ -406,6 +406,7 @@ export class WorkerPool {
     },
     rows: (_w, batch) => this.o.onRows(batch),
     recycle: (w, reason) => this.recycle(w, reason),
+    fatal: (w, message, stack) => this.replaceBroken(w, message, stack),
     figures: (w, figures) => {
       this.ledger.report(w.id, figures);
       if (this.o.maxMemoryMiB > 0 && figures.rssBytes > this.o.maxMemoryMiB * 1024 * 1024 && w.state === 'accepting') {
@@ -526,6 +527,22 @@ export class WorkerPool {
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
       this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
     }
+  }
+
+  /**
+   * A worker that threw outside any request runs on with whatever state the error broke, so it
+   * has already stopped accepting: it finishes what it runs (drainTimeout) and exits, and a
+   * replacement starts at once, or after the crash-loop backoff if its predecessors died young.
+   */
+  private replaceBroken(w: WorkerProcess, message: string, stack: string): void {
+    if (w.retiring || this.stopping) return;
+    if (w.state !== 'accepting') return w.kill(); // loading or standing by: a failed start
+    const broken = new errors.DOW_ERR_WORKER_UNCAUGHT(this.name, w.pid, message);
+    this.o.log.error({ app: this.name, worker: w.pid, code: broken.code, stack }, broken.message);
+    this.retire(w);
+    this.restarts++;
+    this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'restart', pid: w.pid, detail: message, source: 'supervisor' });
+    this.scheduleRestart(Date.now() - w.startedAt);
   }
 
   /** Graceful replacement: the new worker serves before the old one stops accepting. */

@@ -26,6 +26,8 @@ export interface WorkerEvents {
   load(worker: WorkerProcess, load: WorkerLoad): void;
   rows(worker: WorkerProcess, batch: PackedBatch): void;
   recycle(worker: WorkerProcess, reason: string): void;
+  /** It threw outside any request and stopped accepting: it must be drained and replaced. */
+  fatal(worker: WorkerProcess, message: string, stack: string): void;
   figures(worker: WorkerProcess, figures: WorkerFigures): void;
 }
 
@@ -272,6 +274,9 @@ export class WorkerProcess {
         break;
       case 'recycle':
         this.events.recycle(this, message.reason);
+        break;
+      case 'fatal':
+        this.events.fatal(this, message.message, message.stack);
         break;
     }
   }

@@ -141,3 +141,47 @@ test('a hung worker on a host with a large TCP table: the supervisor\'s loop nev
   // The count still happened, off the loop: the request inside the hung worker is counted.
   assert.equal((await rt.figures()).get('stuck_errors'), '1');
 });
+
+const FAULT_APP = fileURLToPath(new URL('../fixtures/fault-app.mjs', import.meta.url));
+
+test('an error thrown outside any request: the worker stops taking requests, finishes the one it runs, exits and is replaced, counted and logged with the stack', async (t) => {
+  // Pins: the worker logged "serving goes on" and kept serving with whatever state the error broke.
+  const rt = await startSupervisor(t, [{ name: 'thrower', module: FAULT_APP }], { drainTimeoutMs: 10_000 });
+  const target = rt.targets.get('thrower') as Target;
+  const first = Number((await rt.figures()).get('thrower_worker_pids'));
+
+  const held = scgiRequest(target, { uri: '/hold?ms=1500' });
+  await waitUntil('the held request running', async () => (await rt.figures()).get('thrower_online') === '1');
+  const thrown = await scgiRequest(target, { uri: '/throw-later' });
+  assert.equal(thrown.status, 200);
+  assert.equal(thrown.body.toString(), `scheduled in ${first}\n`);
+
+  // Once the supervisor hears of it, the broken worker has stopped accepting: the next request
+  // waits in the backlog for the replacement.
+  const line = await waitUntil('the error reported', () => rt.logs.find((l) => l.code === 'DOW_ERR_WORKER_UNCAUGHT'));
+  const next = await scgiRequest(target, { uri: '/' });
+  assert.equal(next.status, 200);
+  assert.notEqual(next.body.toString(), `pid ${first}\n`, 'the broken worker takes no new request');
+  assert.equal((await rt.figures()).get('thrower_restarts'), '1');
+  // The request it was running when the error came finishes there.
+  const done = await held;
+  assert.equal(done.status, 200);
+  assert.equal(done.body.toString(), `held in ${first}\n`);
+  await waitUntil('the broken worker exited', () => {
+    try {
+      process.kill(first, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  const again = await scgiRequest(target, { uri: '/' });
+  assert.equal(again.status, 200);
+  assert.notEqual(again.body.toString(), `pid ${first}\n`);
+
+  assert.equal(line.app, 'thrower');
+  assert.equal(line.worker, first);
+  assert.match(String(line.msg), /uncaught exception: thrown from a timer/);
+  assert.match(String(line.stack), /Error: thrown from a timer\n\s+at Timeout\._onTimeout .*fault-app\.mjs/);
+  assert.equal((await rt.figures()).get('thrower_errors'), '0', 'no request failed');
+});
