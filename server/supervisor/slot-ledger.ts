@@ -47,6 +47,23 @@ export class SlotLedger {
     if (entry) entry.accepting = accepting;
   }
 
+  /**
+   * The worker stopped answering: a stuck event loop starts nothing more, so it holds only the
+   * requests it ran at its last report, and the rest of its share goes to the others now, not
+   * when it is killed a hangTimeout later (a worker that had borrowed every slot left the others
+   * none meanwhile: a lowering it never read freed nothing). Returns the lowered limit to send,
+   * so that a worker that recovers reads it first; setAccepting() gives it a share again.
+   */
+  presumeStuck(id: number): LimitChange | null {
+    const entry = this.entries.get(id);
+    if (!entry) return null;
+    entry.accepting = false;
+    entry.queued = 0;
+    entry.limit = Math.min(entry.limit, entry.running);
+    entry.held = entry.running;
+    return [id, entry.limit, ++entry.sentSeq];
+  }
+
   /** The worker exited: whatever it ran died with it, so its slots are free again. */
   remove(id: number): void {
     this.entries.delete(id);

@@ -401,6 +401,7 @@ export class WorkerPool {
     exit: (w, code, signal) => this.onExit(w, code, signal),
     spawnFailed: (w, err) => this.onSpawnFailed(w, err),
     load: (w, load) => {
+      this.answered(w);
       this.ledger.report(w.id, load);
       this.applyPlan();
     },
@@ -408,7 +409,9 @@ export class WorkerPool {
     recycle: (w, reason) => this.recycle(w, reason),
     fatal: (w, message, stack) => this.replaceBroken(w, message, stack),
     figures: (w, figures) => {
+      const back = this.answered(w);
       this.ledger.report(w.id, figures);
+      if (back) this.applyPlan();
       if (this.o.maxMemoryMiB > 0 && figures.rssBytes > this.o.maxMemoryMiB * 1024 * 1024 && w.state === 'accepting') {
         this.recycle(w, `RSS ${Math.round(figures.rssBytes / 1024 / 1024)} MiB above maxMemory ${this.o.maxMemoryMiB} MiB`);
       }
@@ -583,7 +586,10 @@ export class WorkerPool {
       const limit = w.state === 'starting' ? Math.max(this.o.hangTimeoutMs, START_TIMEOUT_MS) : this.o.hangTimeoutMs;
       const silentMs = now - w.lastAnswerAt;
       if (limit > 0 && w.state === 'accepting' && !w.retiring) this.keepStandby(w, silentMs > limit - STANDBY_LEAD_MS && silentMs > this.heartbeatMs * 2);
-      if (limit > 0 && w.state !== 'starting' && silentMs > this.heartbeatMs * 2) this.countHeldConnections(w);
+      if (limit > 0 && w.state !== 'starting' && silentMs > this.heartbeatMs * 2) {
+        this.countHeldConnections(w);
+        this.presumeStuck(w);
+      }
       if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
         w.endedBy = 'hang';
         w.hangDetail = `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`;
@@ -597,6 +603,23 @@ export class WorkerPool {
     }
   }
 
+  /** Its share goes to the others while it is silent (see SlotLedger.presumeStuck). */
+  private presumeStuck(w: WorkerProcess): void {
+    if (w.presumedStuck) return;
+    w.presumedStuck = true;
+    const change = this.ledger.presumeStuck(w.id);
+    if (change) w.setLimit(change[1], change[2]);
+    this.applyPlan();
+  }
+
+  /** A worker presumed stuck answered after all: it takes its share again (if it accepts). */
+  private answered(w: WorkerProcess): boolean {
+    if (!w.presumedStuck) return false;
+    w.presumedStuck = false;
+    if (w.state === 'accepting') this.ledger.setAccepting(w.id, true);
+    return true;
+  }
+
   /**
    * Stopped first (SIGSTOP), so that nothing it holds changes, then killed once the count of its
    * connections begun while it was silent is in, or after HELD_COUNT_WAIT_MS: a host whose TCP
@@ -604,6 +627,9 @@ export class WorkerPool {
    */
   private async killHung(w: WorkerProcess): Promise<void> {
     w.kill('SIGSTOP');
+    // Stopped, it runs nothing more: its slots, the stuck requests' too, are the others' now.
+    this.ledger.remove(w.id);
+    this.applyPlan();
     this.countHeldConnections(w);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([w.heldCount, new Promise((resolve) => (timer = setTimeout(resolve, HELD_COUNT_WAIT_MS)))]);

@@ -104,6 +104,8 @@ export class WorkerProcess {
   heldCount: Promise<void> = Promise.resolve();
   /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
   restartOnFailure = false;
+  /** Silent past two heartbeats: the slot ledger no longer counts on it (see presumeStuck). */
+  presumedStuck = false;
   /** Its standby could not even be forked: no second try every check while it stays silent. */
   standbyFailed = false;
   /** Resolves when the process has exited (settled before the pool hears of it). */

@@ -6,12 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readStatsPort } from '../../dashboard/stats-client.js';
 import { encodeScgiRequest, scgiRequest, sendRaw, type Target } from '../helpers/scgi-client.js';
 import { startSupervisor } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
 /** The soft RLIMIT_NOFILE of this process now. */
@@ -184,4 +186,36 @@ test('an error thrown outside any request: the worker stops taking requests, fin
   assert.match(String(line.msg), /uncaught exception: thrown from a timer/);
   assert.match(String(line.stack), /Error: thrown from a timer\n\s+at Timeout\._onTimeout .*fault-app\.mjs/);
   assert.equal((await rt.figures()).get('thrower_errors'), '0', 'no request failed');
+});
+
+test('a hung worker\'s idle share goes to the other worker while it hangs, not at its kill a hangTimeout later', async (t) => {
+  // Pins: a lowering the hung worker never read freed nothing, so the healthy one stayed below its share until the kill.
+  const log = join(await testDir(t, 'stuck-share'), 'started');
+  const started = (route: string): string[] => {
+    try {
+      return readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith(`${route} `));
+    } catch {
+      return [];
+    }
+  };
+  const rt = await startSupervisor(t, [{ name: 'pair', module: FAULT_APP, count: 2, threads: 4, hangTimeoutMs: 20_000 }]);
+  const target = rt.targets.get('pair') as Target;
+  await waitUntil('both workers serving', async () => (await rt.figures()).get('pair_workers') === '2');
+
+  void scgiRequest(target, { uri: `/hang?log=${log}` }).catch(() => null);
+  const [hungLine] = await waitUntil('one worker stuck', () => (started('/hang').length === 1 ? started('/hang') : null));
+  // Three long requests: the stuck worker accepts none, so the other one gets all three, one
+  // more than its even share of 4 slots.
+  for (let i = 0; i < 3; i++) void scgiRequest(target, { uri: `/hold?ms=60000&log=${log}` }).catch(() => null);
+  // The stuck worker reports nothing more: the app's online figure is the healthy worker's.
+  const running = await waitUntil('three requests running at once in the healthy worker', async () => {
+    const f = await rt.figures();
+    return f.get('pair_online') === '3' ? f : null;
+  }, { timeoutMs: 15_000 });
+  assert.equal(running.get('pair_hangs'), '0', 'while the stuck worker is still alive, long before its kill');
+  const holds = started('/hold');
+  assert.equal(holds.length, 3);
+  const healthy = new Set(holds.map((line) => line.split(' ')[1]));
+  assert.equal(healthy.size, 1);
+  assert.notEqual([...healthy][0], (hungLine as string).split(' ')[1]);
 });

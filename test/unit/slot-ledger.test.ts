@@ -209,3 +209,29 @@ test('simulated: whatever the order of messages, the workers never run more than
     { numRuns: 500 },
   );
 });
+
+test('a worker presumed stuck keeps only the requests it ran: the rest of its share goes to the others at once', () => {
+  // Pins: a hung worker that had borrowed slots kept them until its kill, as a lowering it never read freed nothing.
+  const ledger = ledgerWith(4, [1, 2]);
+  ledger.plan();
+  ledger.report(1, load(2, 3, 2, 1));
+  ledger.report(2, load(0, 0, 2, 1));
+  ledger.plan();
+  ledger.report(2, load(0, 0, 1, 2));
+  assert.deepEqual(limits(ledger), [[1, 3]], 'worker 1 borrowed worker 2\'s idle slot');
+  // Worker 1 hangs inside one request; worker 2 gets all the traffic.
+  ledger.report(1, load(1, 0, 3, 2));
+  ledger.report(2, load(1, 5, 1, 2));
+  assert.deepEqual(limits(ledger), [[1, 1]], 'a lowering the hung worker never reads');
+  assert.equal(ledger.free, 0, 'so worker 2 stays at 1 slot');
+  assert.deepEqual(ledger.presumeStuck(1), [1, 1, 4]);
+  assert.deepEqual(limits(ledger), [[2, 3]], 'all but the stuck request\'s slot');
+  assert.equal(ledger.free, 0);
+  // It answers after all: it takes part in the split again, from what it reports.
+  ledger.setAccepting(1, true);
+  ledger.report(1, load(0, 0, 1, 4));
+  ledger.report(2, load(0, 0, 3, 3));
+  assert.deepEqual(limits(ledger), [[2, 2]]);
+  ledger.report(2, load(0, 0, 2, 5));
+  assert.deepEqual(limits(ledger), [[1, 2]]);
+});
