@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,6 +18,7 @@ import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Server } from '../../server/server.js';
 import { serveConfig } from '../helpers/cli-process.js';
 import { getFreePort } from '../helpers/free-port.js';
+import { openFiles } from '../helpers/proc.js';
 import { captureLogs, startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { cannotRunAsNobody } from '../helpers/systemd.js';
@@ -37,17 +37,6 @@ async function readLines(file: string): Promise<Array<Record<string, unknown>>> 
 async function waitForLine(file: string, match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
   return waitUntil(`the line in ${file}`, async () => (await readLines(file)).find(match)).catch(async (err: Error) => {
     throw new Error(`${err.message}:\n${await readFile(file, 'utf8').catch(() => '(no file)')}`);
-  });
-}
-
-/** What a process has open, by path (a renamed file shows its new name). */
-function openFiles(pid: number): string[] {
-  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      return '';
-    }
   });
 }
 
