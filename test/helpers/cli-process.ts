@@ -9,7 +9,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sleep } from './runtime.js';
+import { waitUntil } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 // Absolute, so that child processes started in other folders still find the loader.
@@ -20,7 +20,7 @@ export interface ServeProcess {
   /** Everything written to stdout and stderr so far. */
   output(): string;
   exited: Promise<number | null>;
-  /** Resolves when a line matches, or throws with the output after `timeoutMs`. */
+  /** Resolves when a line matches, or throws with the output after `timeoutMs` (60 s: the CLI starts under tsx). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
@@ -57,13 +57,17 @@ export function runProcess(t: TestContext, command: string, args: string[], opti
     child,
     output: () => output,
     exited,
-    async waitFor(pattern, timeoutMs = 20_000) {
-      const deadline = performance.now() + timeoutMs;
-      while (!pattern.test(output)) {
-        if (performance.now() > deadline) throw new Error(`no line matching ${pattern} in:\n${output}`);
-        if (child.exitCode !== null && !pattern.test(output)) throw new Error(`exited (${child.exitCode}) without a line matching ${pattern}:\n${output}`);
-        await sleep(25);
-      }
+    async waitFor(pattern, timeoutMs = 60_000) {
+      let exitedWithout = false;
+      await waitUntil(`a line matching ${pattern}`, () => {
+        if (pattern.test(output)) return true;
+        // Nothing more will come: fail now rather than at the deadline.
+        exitedWithout = child.exitCode !== null;
+        return exitedWithout;
+      }, { timeoutMs }).catch((err: Error) => {
+        throw new Error(`${err.message} in:\n${output}`);
+      });
+      if (exitedWithout && !pattern.test(output)) throw new Error(`exited (${child.exitCode}) without a line matching ${pattern}:\n${output}`);
     },
   };
 }
