@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { inlineApp, startMetricsSupervisor } from '../helpers/metrics.js';
-import { sleep } from '../helpers/runtime.js';
+import { waitUntil } from '../helpers/wait.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { withoutSanitizer } from '../helpers/sanitizer-env.js';
 
@@ -30,16 +30,13 @@ async function query(base: string, promql: string): Promise<VectorResult[]> {
   return body.data?.result ?? [];
 }
 
-/** Polls a query until `accept` likes its result (bounded); returns that result. */
-async function queryUntil(base: string, promql: string, accept: (r: VectorResult[]) => boolean, timeoutMs: number): Promise<VectorResult[]> {
-  const deadline = Date.now() + timeoutMs;
-  let last: VectorResult[] = [];
-  while (Date.now() < deadline) {
-    last = await query(base, promql).catch(() => []);
-    if (accept(last)) return last;
-    await sleep(250);
-  }
-  assert.fail(`${promql}: no acceptable result within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
+/** Polls a query until `accept` likes its result (the shared deadline); returns that result. */
+function queryUntil(base: string, promql: string, accept: (r: VectorResult[]) => boolean): Promise<VectorResult[]> {
+  return waitUntil(`${promql}: an acceptable result`, async () => {
+    const result = await query(base, promql);
+    if (!accept(result)) throw new Error(JSON.stringify(result));
+    return result;
+  }, { timeoutMs: 60_000, intervalMs: 250 });
 }
 
 async function startPrometheus(t: { after(fn: () => Promise<void>): void }, target: string): Promise<string> {
@@ -74,13 +71,11 @@ async function startPrometheus(t: { after(fn: () => Promise<void>): void }, targ
     await removeTempDir(dir);
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ready = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-    if (ready) return base;
-    if (child.exitCode !== null || Date.now() > deadline) assert.fail(`prometheus did not become ready: ${stderr}`);
-    await sleep(100);
-  }
+  await waitUntil('prometheus ready', async () => {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+    return (await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
+  }, { timeoutMs: 60_000, intervalMs: 100 }).catch((err: Error) => assert.fail(`${err.message}: ${stderr}`));
+  return base;
 }
 
 test('a real Prometheus scrapes /metrics: a series, rates and histogram_quantile per app', async (t) => {
@@ -94,9 +89,9 @@ test('a real Prometheus scrapes /metrics: a series, rates and histogram_quantile
   await Promise.all([scgiRequest(shop, { uri: '/status?code=404' }), scgiRequest(blog, { uri: '/?code=500' })]);
   const prom = await startPrometheus(t, rt.supervisor.metricsAddress as string);
 
-  const up = await queryUntil(prom, 'up{job="dragon"}', (r) => r[0]?.value[1] === '1', 20_000);
+  const up = await queryUntil(prom, 'up{job="dragon"}', (r) => r[0]?.value[1] === '1');
   assert.equal(up.length, 1);
-  const twoxx = await queryUntil(prom, 'dragon_requests_total{job="dragon",app="shop",code="2xx"}', (r) => r.length === 1, 10_000);
+  const twoxx = await queryUntil(prom, 'dragon_requests_total{job="dragon",app="shop",code="2xx"}', (r) => r.length === 1);
   assert.equal(twoxx[0]!.value[1], '40');
   assert.equal((await query(prom, 'dragon_requests_total{app="shop",code="4xx"}'))[0]!.value[1], '1');
   assert.equal((await query(prom, 'dragon_requests_total{app="blog",code="5xx"}'))[0]!.value[1], '1');
@@ -126,9 +121,9 @@ test('a real Prometheus scrapes /metrics: a series, rates and histogram_quantile
     sending = false;
     await traffic;
   });
-  const rate = await queryUntil(prom, 'sum by (app) (rate(dragon_requests_total{app="shop"}[15s]))', (r) => Number(r[0]?.value[1]) > 1, 20_000);
+  const rate = await queryUntil(prom, 'sum by (app) (rate(dragon_requests_total{app="shop"}[15s]))', (r) => Number(r[0]?.value[1]) > 1);
   assert.equal(rate[0]!.metric.app, 'shop');
-  const p99 = await queryUntil(prom, 'histogram_quantile(0.99, sum by (app, le) (rate(dragon_request_duration_seconds_bucket[15s])))', (r) => r.some((x) => x.metric.app === 'shop' && Number(x.value[1]) > 0), 10_000);
+  const p99 = await queryUntil(prom, 'histogram_quantile(0.99, sum by (app, le) (rate(dragon_request_duration_seconds_bucket[15s])))', (r) => r.some((x) => x.metric.app === 'shop' && Number(x.value[1]) > 0));
   const shopP99 = Number(p99.find((x) => x.metric.app === 'shop')!.value[1]);
   assert.ok(shopP99 > 0.01024 && shopP99 < 1.024, `p99 of 20 ms requests: ${shopP99}`);
   const saturation = await query(prom, 'dragon_in_flight_requests{app="shop"} / dragon_thread_limit{app="shop"}');
