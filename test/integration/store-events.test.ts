@@ -2,20 +2,15 @@
 // runtime_events, read back by the history reader on a real SQLite file, and pruned by retention.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { openHistoryReader } from '../../shared/store/history-reader.js';
 import type { RuntimeEvent } from '../../shared/timing-row.js';
 import { createTimingStore, MAX_EVENT_DETAIL_CHARS, type TimingStoreOptions } from '../../server/store/timing-store.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-events-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tempDir = (t: TestContext): Promise<string> => testDir(t, 'events');
 
 function open(t: TestContext, options: TimingStoreOptions) {
   const store = createTimingStore({ retryMaxMs: 100, ...options });
@@ -23,20 +18,12 @@ function open(t: TestContext, options: TimingStoreOptions) {
   return store;
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 const event = (over: Partial<RuntimeEvent>): RuntimeEvent => ({
   app: 'shop', atMs: 1000, kind: 'restart', pid: 4242, detail: 'exit code 1', source: 'supervisor', ...over,
 });
 
 test('events recorded through the writer are read back newest first, filtered by app, time and limit', async (t) => {
-  const path = join(tempDir(t), 'timing.db');
+  const path = join(await tempDir(t), 'timing.db');
   const store = open(t, { path });
   store.recordEvent(event({ atMs: 1000, kind: 'restart', pid: 11 }));
   store.recordEvent(event({ atMs: 2000, kind: 'hang', pid: 12, detail: 'stuck for 30012 ms' }));
@@ -64,8 +51,8 @@ test('events recorded through the writer are read back newest first, filtered by
   assert.deepEqual(reader.audit().map((e) => e.newThreads), [4]);
 });
 
-test('app-filtered and time-only event reads walk an index, not the table', (t) => {
-  const path = join(tempDir(t), 'timing.db');
+test('app-filtered and time-only event reads walk an index, not the table', async (t) => {
+  const path = join(await tempDir(t), 'timing.db');
   const store = createTimingStore({ path });
   return store.close().then(() => {
     const db = new Database(path, { readonly: true });
@@ -82,7 +69,7 @@ test('app-filtered and time-only event reads walk an index, not the table', (t) 
 });
 
 test('an event with bad fields (a caller bug) is stored normalized and does not hold up the rows behind it', async (t) => {
-  const path = join(tempDir(t), 'timing.db');
+  const path = join(await tempDir(t), 'timing.db');
   const store = open(t, { path });
   const bad = { app: 'shop', atMs: Number.NaN, kind: 'restart', pid: 12.6, detail: undefined, source: null } as unknown as RuntimeEvent;
   store.recordEvent(bad);
@@ -101,15 +88,15 @@ test('an event with bad fields (a caller bug) is stored normalized and does not 
 });
 
 test('retention prunes events older than rollupMaxAgeMs and keeps the rest', async (t) => {
-  const path = join(tempDir(t), 'timing.db');
+  const path = join(await tempDir(t), 'timing.db');
   const now = Date.now();
   const store = open(t, { path, pruneIntervalMs: 50, retention: { rollupMaxAgeMs: 3_600_000 } });
   for (let i = 0; i < 2500; i++) store.recordEvent(event({ atMs: now - 2 * 3_600_000 + i, pid: i }));
   store.recordEvent(event({ atMs: now - 60_000, kind: 'hang', pid: 99_999 }));
   const reader = openHistoryReader(path);
   t.after(() => reader.close());
-  await waitFor('fresh event written', () => reader.events({ app: 'shop', limit: 1 })[0]?.pid === 99_999);
+  await waitUntil('fresh event written', () => reader.events({ app: 'shop', limit: 1 })[0]?.pid === 99_999);
   // More old events than one prune step deletes: pruning takes several steps and gets them all.
-  await waitFor('old events pruned', () => reader.events({ untilMs: now - 3_600_000, limit: 1 }).length === 0);
+  await waitUntil('old events pruned', () => reader.events({ untilMs: now - 3_600_000, limit: 1 }).length === 0);
   assert.deepEqual(reader.events().map((e) => e.kind), ['hang']);
 });
