@@ -11,6 +11,7 @@ import * as schemas from '../../dashboard/schemas.js';
 import { errors } from '../../shared/errors.js';
 import type { AuditEntry, EventEntry, HistoryReader, SeriesPoint } from '../../shared/history.js';
 import { createFakeRuntime, FAKE_RELOAD_MS, type FakeRuntime } from '../browser/fake-runtime.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TOKEN = 'test-token-0123456789';
 const PORT = 9100;
@@ -470,12 +471,15 @@ describe('dashboard API: responses and their schemas', () => {
   it('GET /api/apps shows a crash loop held back: backoffMs', async () => {
     Object.assign(h.runtime.apps[0]!, { workers: 0, workerPids: [], restarts: 7, backoffMs: 4000 });
     try {
-      await new Promise((r) => setTimeout(r, 300)); // past the snapshot cache
-      const shop = (await get('/api/apps')).apps[0];
+      // Shown once the snapshot cache has let the earlier state go.
+      const shop = await waitUntil('the crash loop on /api/apps', async () => {
+        const app = (await get('/api/apps')).apps[0];
+        return app.backoffMs === 4000 ? app : undefined;
+      });
       assert.deepEqual([shop.workers, shop.restarts, shop.backoffMs], [0, 7, 4000]);
     } finally {
       Object.assign(h.runtime.apps[0]!, { workers: 2, workerPids: [5001, 5002], restarts: 0, backoffMs: 0 });
-      await new Promise((r) => setTimeout(r, 300));
+      await waitUntil('the app restored on /api/apps', async () => (await get('/api/apps')).apps[0].backoffMs === 0);
     }
   });
 
@@ -523,9 +527,11 @@ describe('dashboard API: responses and their schemas', () => {
   it('an unreachable runtime is reachable:false with the reason, not an error', async () => {
     h.runtime.down = true;
     try {
-      // Past the snapshot cache's reuse window.
-      await new Promise((r) => setTimeout(r, 300));
-      const overview = await get('/api/overview');
+      // Shown once the snapshot cache's reuse window has passed.
+      const overview = await waitUntil('the runtime unreachable on /api/overview', async () => {
+        const body = await get('/api/overview');
+        return body.reachable === false ? body : undefined;
+      });
       assertSchema(schemas.overviewBody, overview);
       assert.equal(overview.reachable, false);
       assert.match(overview.error, /ECONNREFUSED/);
