@@ -2,6 +2,7 @@
  * @module ipc-protocol
  * Messages between the supervisor and a worker process, over Node's IPC channel with the
  * 'advanced' (structured clone) serialization, so typed arrays and Infinity cross as they are.
+ * Timing rows go on a pipe of their own (worker-process.ts, ROWS_FD; server/store/row-frames.ts).
  *
  *   supervisor                                   worker
  *     start ──────────────────────────────────▶  loads the app     ──▶ ready | failed
@@ -11,7 +12,6 @@
  *     stopAccepting ──────────────────────────▶  closes its copy of the socket (a stop only)
  *     conn (+ socket, during a stop) ─────────▶  serves a connection the supervisor accepted
  *     drain ──────────────────────────────────▶  stops accepting, finishes, flushes ──▶ drained, exits
- *                                                ◀── rows (timing rows, each event-loop turn's)
  *                                                ◀── exiting (process.exit: last figures)
  *                                                ◀── recycle (maxRequests reached)
  *                                                ◀── fatal (uncaught error: replace me, then drain me)
@@ -22,8 +22,14 @@ import type { AppType } from '../app-loader.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import type { LogSettings } from '../config.js';
 import type { ProcessFigures } from '../process-figures.js';
-import type { PackedBatch } from '../store/packed-batch.js';
 import type { WorkerLoad } from './slot-ledger.js';
+
+/**
+ * The worker's descriptor for its timing rows (server/store/row-frames.ts): stdio 0-2, the IPC
+ * channel on 3, then this pipe. A write there is in the kernel at once, so a worker that dies
+ * right after has sent the rows of every response it finished.
+ */
+export const ROWS_FD = 4;
 
 /** Where a worker finds its app: a user's module, or the built-in demo app. */
 export type AppSource = { kind: 'module'; path: string; export: string; type: AppType } | { kind: 'demo' };
@@ -73,7 +79,6 @@ export type FromWorker =
   | { type: 'listening' }
   | { type: 'pong'; seq: number; figures: WorkerFigures }
   | { type: 'load'; load: WorkerLoad }
-  | { type: 'rows'; batch: PackedBatch }
   | { type: 'recycle'; reason: string }
   /** An error thrown outside any request: the worker stopped accepting and wants replacing. */
   | { type: 'fatal'; message: string; stack: string }

@@ -1,6 +1,6 @@
 /**
  * @module ipc-recorder
- * A worker's timing recorder: rows are packed as the store packs them and sent to the supervisor,
+ * A worker's timing recorder: rows are packed as the store packs them and written to the supervisor's rows pipe,
  * where the one SQLite writer takes them, at the end of the event-loop turn that recorded them.
  */
 import type { LimitChange, RuntimeEvent, TimingRecorder, TimingRow } from '../../shared/timing-row.js';

@@ -14,8 +14,10 @@ import { createDemoApp } from '../demo-app.js';
 import { createLogger, reopenLogFiles } from '../logger.js';
 import { createProcessSampler } from '../process-figures.js';
 import { Server } from '../server.js';
+import { writeSync } from 'node:fs';
+import { encodeFrame } from '../store/row-frames.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
-import { IN_FLIGHT_REPORTED, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
+import { IN_FLIGHT_REPORTED, ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 
 /** Queue-pressure reports closer together than this are merged: the supervisor needs the trend. */
 const PRESSURE_REPORT_MS = 10;
@@ -62,10 +64,26 @@ async function start(cfg: WorkerStartConfig): Promise<void> {
   }
   log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
   if (cfg.store) {
-    recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, send: (batch) => send({ type: 'rows', batch }) });
+    recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, send: (batch) => writeRows(encodeFrame(batch)) });
   }
   send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
 }
+
+/**
+ * One frame of rows onto the supervisor's pipe, whole: the pipe blocks when full, which only a
+ * supervisor that stopped reading would let happen. A pipe gone (the supervisor died) loses the
+ * rows, which then are nobody's to count.
+ */
+function writeRows(frame: Buffer): void {
+  let at = 0;
+  try {
+    while (at < frame.length) at += writeSync(ROWS_FD, frame, at);
+  } catch (err) {
+    if (!rowsPipeLost) log.error(`worker ${process.pid}: timing rows cannot reach the supervisor: ${(err as Error).message}`);
+    rowsPipeLost = true;
+  }
+}
+let rowsPipeLost = false;
 
 async function accept(handle: object): Promise<void> {
   if (!config || !handler || server) return;

@@ -370,8 +370,10 @@ export class WorkerPool {
     return new Promise((resolve, reject) => this.starts.set(w, { resolve, reject }));
   }
 
-  private whenExited(w: WorkerProcess): Promise<void> {
-    return w.exit;
+  /** Exited, and every row it wrote read: the store is closed after this. */
+  private async whenExited(w: WorkerProcess): Promise<void> {
+    await w.exit;
+    await w.rowsRead;
   }
 
   private applyPlan(): void {
@@ -406,6 +408,7 @@ export class WorkerPool {
       this.applyPlan();
     },
     rows: (_w, batch) => this.o.onRows(batch),
+    rowsBroken: (w, err) => this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid}: its timing rows are lost from here on: ${err.message}`),
     recycle: (w, reason) => this.recycle(w, reason),
     fatal: (w, message, stack) => this.replaceBroken(w, message, stack),
     figures: (w, figures) => {
@@ -430,8 +433,11 @@ export class WorkerPool {
     const start = this.starts.get(w);
     this.starts.delete(w);
     if (w.figures) this.mergeInto(this.retired, w);
-    const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
-    if (lost > 0) this.rowsLost += lost;
+    // Its last rows may still be in the pipe when 'exit' comes: counted once they are read.
+    void w.rowsRead.then(() => {
+      const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
+      if (lost > 0) this.rowsLost += lost;
+    });
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (start) {
       start.reject(new errors.DOW_ERR_WORKER_START(this.name, w.pid, `exited before it was ready (${how})`));

@@ -9,10 +9,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PackedBatch } from '../store/packed-batch.js';
-import type { FromWorker, ToWorker, WorkerFigures, WorkerStartConfig } from './ipc-protocol.js';
+import { FrameDecoder } from '../store/row-frames.js';
+import { ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerLoad } from './slot-ledger.js';
 
 export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
@@ -25,11 +27,19 @@ export interface WorkerEvents {
   spawnFailed(worker: WorkerProcess, err: NodeJS.ErrnoException): void;
   load(worker: WorkerProcess, load: WorkerLoad): void;
   rows(worker: WorkerProcess, batch: PackedBatch): void;
+  /** The rows pipe carried bytes that are not frames: the rest of this worker's rows are lost. */
+  rowsBroken(worker: WorkerProcess, err: Error): void;
   recycle(worker: WorkerProcess, reason: string): void;
   /** It threw outside any request and stopped accepting: it must be drained and replaced. */
   fatal(worker: WorkerProcess, message: string, stack: string): void;
   figures(worker: WorkerProcess, figures: WorkerFigures): void;
 }
+
+/**
+ * After a worker exits, its last rows are already in the pipe; the pipe's end is awaited this long
+ * at most, in case a process the app started inherited the worker's end and keeps it open.
+ */
+const ROWS_END_WAIT_MS = 1000;
 
 // Same extension as this module: .ts under tsx (tests, development), .js from dist/.
 const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -79,6 +89,9 @@ export class WorkerProcess {
   /** What the worker's loader recognised the app as, once ready. */
   kind: string | null = null;
   rowsReceived = 0;
+  /** Resolves once every row the worker wrote has been read (its pipe ended), or could not be. */
+  readonly rowsRead: Promise<void>;
+  private rowsEnded: () => void = () => {};
   /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
   endedBy: 'drain' | 'hang' | 'failed' | null = null;
   /** A replacement loading ahead of time while this worker is going silent (see worker-pool). */
@@ -124,6 +137,7 @@ export class WorkerProcess {
     credentials: WorkerCredentials | null = null,
   ) {
     this.exit = new Promise((resolve) => (this.exited = resolve));
+    this.rowsRead = new Promise((resolve) => (this.rowsEnded = resolve));
     this.listening = new Promise((resolve, reject) => {
       this.onListening = (err) => (err ? reject(err) : resolve());
     });
@@ -133,7 +147,7 @@ export class WorkerProcess {
       this.child = fork(WORKER_MAIN, [], {
         serialization: 'advanced',
         execArgv: workerExecArgv(),
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
         ...credentialOptions(credentials),
       });
     } catch (err) {
@@ -144,7 +158,10 @@ export class WorkerProcess {
     }
     const child = this.child;
     child.on('message', (message: FromWorker) => this.onMessage(message));
+    // No stdio when fork() failed (no pid): then there are no rows either.
+    this.readRows((child.stdio?.[ROWS_FD] ?? null) as Readable | null);
     child.on('exit', (code, signal) => {
+      setTimeout(this.rowsEnded, ROWS_END_WAIT_MS).unref();
       this.state = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
@@ -160,9 +177,35 @@ export class WorkerProcess {
     if (child.pid !== undefined) this.send({ type: 'start', config });
   }
 
+  private readRows(pipe: Readable | null): void {
+    if (pipe === null) {
+      this.rowsEnded();
+      return;
+    }
+    const decoder = new FrameDecoder();
+    pipe.on('data', (chunk: Buffer) => {
+      let batches: PackedBatch[];
+      try {
+        batches = decoder.push(chunk);
+      } catch (err) {
+        pipe.destroy();
+        this.events.rowsBroken(this, err as Error);
+        return;
+      }
+      for (const batch of batches) {
+        this.rowsReceived += batch.rows;
+        this.events.rows(this, batch);
+      }
+    });
+    pipe.on('close', this.rowsEnded);
+    // A read error ends the pipe as 'close' does; the rows not read are counted as lost.
+    pipe.on('error', () => {});
+  }
+
   private onSpawnError(err: NodeJS.ErrnoException): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
+    this.rowsEnded();
     this.spawnError = err;
     this.onListening(err);
     for (const w of this.waiters.splice(0)) w.resolve();
@@ -269,10 +312,6 @@ export class WorkerProcess {
         break;
       case 'load':
         this.events.load(this, message.load);
-        break;
-      case 'rows':
-        this.rowsReceived += message.batch.rows;
-        this.events.rows(this, message.batch);
         break;
       case 'recycle':
         this.events.recycle(this, message.reason);
