@@ -7,8 +7,6 @@
  * screenshot for the README.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, before, after } from 'node:test';
 import { openHistoryReader } from '../../shared/store/history-reader.js';
@@ -26,6 +24,11 @@ import {
 } from './dashboard-fixture.js';
 import { createFakeRuntime, fakeApp, IN_PROCESS, type FakeRuntime } from './fake-runtime.js';
 import { seedHistory, type SeededStore } from './seed-history.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { scaledMs, waitUntil } from '../helpers/wait.js';
+
+/** How long the page may take to show what a test waits for: Chromium is slow on a busy machine. */
+const UI_WAIT_MS = scaledMs(30_000);
 
 // Used inside page callbacks only; see PageDocument.
 declare const document: PageDocument;
@@ -37,22 +40,20 @@ const HANG_COLOR = '#78350f';
 const RELOAD_COLOR = '#db2777';
 
 describe('dashboard in chromium', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-dash-browser-'));
-  const dbPath = join(dir, 'timing.db');
+  let dir: string;
+  let dbPath: string;
   let seeded: SeededStore;
   let history: HistoryReader;
   let runtime: FakeRuntime;
   let fx: DashboardFixture;
 
   before(async () => {
+    dir = await makeTempDir('dash-browser');
+    dbPath = join(dir, 'timing.db');
     seeded = await seedHistory({ path: dbPath, apps: ['shop', 'blog_v2'] });
     history = openHistoryReader(dbPath);
     // Wait until the writer thread has rolled the seeded rows up.
-    const deadline = Date.now() + 10_000;
-    while (history.summary('shop', Date.now() - 300_000, Date.now()).count === 0 || history.audit({}).length === 0 || history.events({}).length === 0) {
-      if (Date.now() > deadline) throw new Error('seeded history never appeared');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil('the seeded history', () => history.summary('shop', Date.now() - 300_000, Date.now()).count > 0 && history.audit({}).length > 0 && history.events({}).length > 0, { intervalMs: 100 });
     runtime = createFakeRuntime([
       fakeApp('shop', { listen: '127.0.0.1:9000', threads: 4, online: 3, queued: 0, requests: 5040, rejected: 34, errors: 87, timeouts: 2, aborted: 1, restarts: 1, hangs: 1 }),
       fakeApp('blog_v2', { listen: 'unix:/run/dragon/blog.sock', mount: '/blog', threads: 2, online: 1, queued: 2, requests: 2520, rejected: 0, errors: 60, timeouts: 0, aborted: 3, ...IN_PROCESS }),
@@ -68,7 +69,7 @@ describe('dashboard in chromium', () => {
     await fx?.close();
     history?.close();
     await seeded?.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('logs in through the printed URL and shows the header', async () => {
@@ -79,7 +80,7 @@ describe('dashboard in chromium', () => {
     assert.equal(await page.textContent('#version'), 'v2.0.0');
     const uptime = (await page.textContent('#uptime')) ?? '';
     assert.match(uptime, /^1d 02h 03m \d\ds$/);
-    await page.waitForFunction((before) => document.getElementById('uptime')?.textContent !== before, uptime, { timeout: 3000 });
+    await page.waitForFunction((before) => document.getElementById('uptime')?.textContent !== before, uptime, { timeout: UI_WAIT_MS });
     assert.equal(await page.textContent('#requests'), '7,560');
     assert.equal(await page.textContent('#online'), '4');
     await page.waitForFunction(() => document.getElementById('live-state')?.textContent === 'live');
@@ -122,7 +123,7 @@ describe('dashboard in chromium', () => {
           return n > min;
         }),
       MIN_PAINTED_PIXELS,
-      { timeout: 10_000 },
+      { timeout: UI_WAIT_MS },
     );
     const charts = await paintedPixels(page);
     assert.equal(charts.length, 4);
@@ -154,7 +155,7 @@ describe('dashboard in chromium', () => {
     // The audit table (read back from SQLite) and a second marker follow. Until the log has the
     // change, the page shows its own row as "this page (being recorded…)" (issue 11 item 14).
     const row = page.locator('#audit tbody tr', { hasText: /4 → 9.*dashboard 127\.0\.0\.1/ });
-    await row.waitFor({ timeout: 5000 });
+    await row.waitFor({ timeout: UI_WAIT_MS });
     assert.match((await row.textContent()) ?? '', /shop.*4 → 9.*dashboard 127\.0\.0\.1/);
   });
 
@@ -194,14 +195,13 @@ describe('dashboard in chromium', () => {
     assert.match((await page.textContent('#status')) ?? '', /shop: reloaded, pids 5001 5002 → 6001 6002/);
     // The runtime's `reload` event, read back from SQLite: a row and a marker of its own colour.
     // The page reloads the series at once; a click on the window retries if the write was late.
-    await page.locator('#runtime-events tbody tr', { hasText: 'reload' }).waitFor({ timeout: 5000 });
-    const deadline = Date.now() + 5000;
-    while ((await markerPixels(page, 'shop', 'latency-chart', RELOAD_COLOR)) < 30 && Date.now() < deadline) {
+    await page.locator('#runtime-events tbody tr', { hasText: 'reload' }).waitFor({ timeout: UI_WAIT_MS });
+    await waitUntil('the reload marker drawn', async () => {
+      if ((await markerPixels(page, 'shop', 'latency-chart', RELOAD_COLOR)) >= 30) return true;
       await page.click('.window-choice button[data-window="15m"]');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok((await markerPixels(page, 'shop', 'latency-chart', RELOAD_COLOR)) >= 30, 'reload marker');
-    await page.locator('article.app[data-app="shop"] [title="pids 6001 6002"]').waitFor({ timeout: 5000 });
+      return false;
+    }, { intervalMs: 200 });
+    await page.locator('article.app[data-app="shop"] [title="pids 6001 6002"]').waitFor({ timeout: UI_WAIT_MS });
   });
 
   it('shows a failed reload and a crash loop held back', async () => {
@@ -227,24 +227,24 @@ describe('dashboard in chromium', () => {
     const shop = runtime.apps[0]!;
     Object.assign(shop, { workers: 0, workerPids: [], restarts: 5, backoffMs: 4200 });
     try {
-      await card.locator('.worker-state', { hasText: 'restarting in 5 s' }).waitFor({ timeout: 5000 });
+      await card.locator('.worker-state', { hasText: 'restarting in 5 s' }).waitFor({ timeout: UI_WAIT_MS });
       assert.equal(await card.locator('[data-f="workers"]').textContent(), '0');
       assert.ok(await card.getByRole('button', { name: 'Reload shop…' }).isVisible());
       await saveScreenshot(page, 'dashboard-backoff');
     } finally {
       Object.assign(shop, { workers: 2, workerPids: [6001, 6002], restarts: 1, backoffMs: 0 });
     }
-    await card.locator('.worker-state').waitFor({ state: 'hidden', timeout: 5000 });
+    await card.locator('.worker-state').waitFor({ state: 'hidden', timeout: UI_WAIT_MS });
   });
 
   it('shows the runtime-unreachable banner and recovers by itself', async () => {
     const { page } = fx;
     runtime.down = true;
-    await page.locator('#unreachable').waitFor({ state: 'visible', timeout: 5000 });
+    await page.locator('#unreachable').waitFor({ state: 'visible', timeout: UI_WAIT_MS });
     assert.match((await page.textContent('#unreachable')) ?? '', /Runtime unreachable.*ECONNREFUSED/s);
     await saveScreenshot(page, 'dashboard-unreachable');
     runtime.down = false;
-    await page.locator('#unreachable').waitFor({ state: 'hidden', timeout: 5000 });
+    await page.locator('#unreachable').waitFor({ state: 'hidden', timeout: UI_WAIT_MS });
     assert.equal(await page.locator('article.app.stale').count(), 0);
   });
 
