@@ -6,8 +6,6 @@
  * hiding the charts the timing store still has.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { HistoryReader } from '../../shared/history.js';
@@ -16,6 +14,11 @@ import { Outcome } from '../../shared/timing-row.js';
 import { createTimingStore, type TimingStore } from '../../server/store/timing-store.js';
 import { logIn, paintedPixels, saveScreenshot, setThreadsByKeyboard, startDashboardFixture, type DashboardFixture } from './dashboard-fixture.js';
 import { createFakeRuntime, fakeApp, type FakeRuntime } from './fake-runtime.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { scaledMs, sleep, waitUntil } from '../helpers/wait.js';
+
+/** How long the page may take to show what a test waits for: Chromium is slow on a busy machine. */
+const UI_WAIT_MS = scaledMs(30_000);
 
 const STEP_MS = 10_000;
 /** No hyphen or space in it: nothing a browser would break a line at on its own. */
@@ -38,8 +41,7 @@ function row(app: string, startMs: number, serviceMs: number): Parameters<Timing
 }
 
 describe('dashboard display (issue 11 item 14)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-dash-display-'));
-  const path = join(dir, 'timing.db');
+  let dir: string;
   const now = Math.floor(Date.now() / STEP_MS) * STEP_MS;
   /** Bucket index of the lone point in the `sparse` app, counted back from now. */
   const LONE_BACK = 12;
@@ -47,8 +49,12 @@ describe('dashboard display (issue 11 item 14)', () => {
   let history: HistoryReader;
   let runtime: FakeRuntime;
   let fx: DashboardFixture;
+  /** Writes the audit entry of the last applied change: the test decides when the store has it. */
+  let recordPendingChange: (() => void) | null = null;
 
   before(async () => {
+    dir = await makeTempDir('dash-display');
+    const path = join(dir, 'timing.db');
     store = createTimingStore({ path, flushIntervalMs: 20 });
     // `sock`: steady traffic. `sparse`: 45 busy buckets, then one lone bucket far from them.
     // `jump`: steep 5 -> 900 ms jumps between neighbouring buckets, next to long empty stretches
@@ -62,20 +68,17 @@ describe('dashboard display (issue 11 item 14)', () => {
       if (ms !== null) store.record(row('jump', now - (60 - i) * STEP_MS + 300, ms));
     });
     history = openHistoryReader(path);
-    const deadline = Date.now() + 10_000;
-    while (history.summary('sparse', now - 900_000, now + STEP_MS).count < 136) {
-      if (Date.now() > deadline) throw new Error('history never appeared');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil('the seeded history', () => history.summary('sparse', now - 900_000, now + STEP_MS).count >= 136, { intervalMs: 100 });
     runtime = createFakeRuntime([
       fakeApp('sock', { listen: LONG_SOCKET, mount: '/shop', threads: 4 }),
       fakeApp('sparse', { listen: '127.0.0.1:9001' }),
       fakeApp('jump', { listen: '127.0.0.1:9002' }),
     ]);
-    // As the runtime does, but with the writer slow: the audit entry lands 3 s after the answer.
+    // As the runtime does, but with the writer slow: the audit entry lands only when the test
+    // lets it, well after the answer.
     runtime.onChange = (change) => {
       const atMs = Date.now();
-      setTimeout(() => store.recordLimitChange({ ...change, atMs }), 3000);
+      recordPendingChange = () => store.recordLimitChange({ ...change, atMs });
     };
     fx = await startDashboardFixture({ control: runtime, history });
     await logIn(fx);
@@ -85,7 +88,7 @@ describe('dashboard display (issue 11 item 14)', () => {
     await fx?.close();
     history?.close();
     await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await removeTempDir(dir);
   });
 
   it('a long Unix socket path wraps inside its card instead of running into the chart', async () => {
@@ -123,7 +126,7 @@ describe('dashboard display (issue 11 item 14)', () => {
         if ((pixels[i + 3] ?? 0) > 127 && Math.abs((pixels[i] ?? 0) - (rgb[0] ?? 0)) < 40 && Math.abs((pixels[i + 1] ?? 0) - (rgb[1] ?? 0)) < 40 && Math.abs((pixels[i + 2] ?? 0) - (rgb[2] ?? 0)) < 40) hits += 1;
       }
       return { hits, y: lone[1] };
-    }, [await canvas.elementHandle(), P50_RGB] as const, { timeout: 10_000 });
+    }, [await canvas.elementHandle(), P50_RGB] as const, { timeout: UI_WAIT_MS });
     const { hits, y } = (await found.jsonValue()) as { hits: number; y: number };
     assert.ok(y > 50, `the lone bucket's p50 is ${y} ms`);
     assert.ok(hits >= 5, `${hits} pixels of the p50 colour at the lone point`);
@@ -147,7 +150,7 @@ describe('dashboard display (issue 11 item 14)', () => {
         }
       });
       return segments;
-    }, [await canvas.elementHandle(), STEP_MS] as const, { timeout: 10_000 });
+    }, [await canvas.elementHandle(), STEP_MS] as const, { timeout: UI_WAIT_MS });
     const segments = (await handle.jsonValue()) as Array<[number, number, number, number]>;
     assert.ok(segments.length >= 24, `${segments.length} segments`);
     // A cubic Bézier whose control points stay in order along x never goes back in x.
@@ -160,13 +163,16 @@ describe('dashboard display (issue 11 item 14)', () => {
     assert.ok(await page.locator('#audit-empty').isVisible(), 'no change audited yet');
     const message = await setThreadsByKeyboard(page, 'sock', '9');
     assert.match(message, /Applied: 4 → 9/);
+    // While the store has not written it (the page polls meanwhile), the row stays the pending one.
     for (const waitMs of [100, 700, 700]) {
-      await new Promise((r) => setTimeout(r, waitMs));
+      await sleep(waitMs);
       assert.equal(await page.locator('#audit-empty').isVisible(), false, `"No changes yet" after ${waitMs} ms`);
       assert.match((await page.locator('#audit tbody tr').first().textContent()) ?? '', /sock.*4 → 9.*being recorded/);
     }
     // Once the store has it, the row is the log's own.
-    await page.locator('#audit tbody tr', { hasText: 'dashboard 127.0.0.1' }).waitFor({ timeout: 8000 });
+    assert.ok(recordPendingChange, 'the change reached the runtime');
+    recordPendingChange();
+    await page.locator('#audit tbody tr', { hasText: 'dashboard 127.0.0.1' }).waitFor({ timeout: UI_WAIT_MS });
     assert.equal(await page.locator('#audit tbody tr').count(), 1);
   });
 
@@ -177,7 +183,7 @@ describe('dashboard display (issue 11 item 14)', () => {
     const page = await context.newPage();
     try {
       await page.goto(new URL('/', fx.dashboard.loginUrl).href);
-      await page.locator('#unreachable').waitFor({ state: 'visible', timeout: 5000 });
+      await page.locator('#unreachable').waitFor({ state: 'visible', timeout: UI_WAIT_MS });
       const text = ((await page.textContent('#unreachable')) ?? '').replace(/\s+/g, ' ');
       assert.match(text, /Runtime unreachable\. The runtime did not answer \(stats port 127\.0\.0\.1:1: connect ECONNREFUSED\)\./);
       assert.doesNotMatch(text, /runtime unreachable: /i, 'the reason is not repeated');
@@ -185,13 +191,12 @@ describe('dashboard display (issue 11 item 14)', () => {
       // A page opened while the runtime is down still gets a card and charts for each app.
       await page.waitForSelector('article.app.stale[data-app="sparse"]');
       assert.equal(await page.locator('article.app').count(), 3);
-      const deadline = Date.now() + 10_000;
-      let painted = 0;
-      while (painted < 4000 && Date.now() < deadline) {
-        painted = (await paintedPixels(page)).find((c) => c.app === 'sock' && c.chart === 'latency-chart')?.painted ?? 0;
-        if (painted < 4000) await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.ok(painted >= 4000, `latency chart painted ${painted} pixels`);
+      // waitUntil's error names the last count of painted pixels.
+      await waitUntil('the latency chart painted', async () => {
+        const painted = (await paintedPixels(page)).find((c) => c.app === 'sock' && c.chart === 'latency-chart')?.painted ?? 0;
+        if (painted < 4000) throw new Error(`${painted} pixels`);
+        return painted;
+      }, { intervalMs: 200 });
       await saveScreenshot(page, 'dashboard-unreachable-fresh');
     } finally {
       runtime.down = false;

@@ -73,7 +73,8 @@ test('in-process: change a limit in chromium, see it on the stats port, in behav
   // waitUntil's error names the last count of painted pixels per chart.
   const painted = await waitUntil('both charts painted', async () => {
     const charts = await paintedPixels(fx.page);
-    return charts.length === 2 && charts.every((chart) => chart.painted > 2000) ? charts : undefined;
+    if (charts.length !== 2 || charts.some((chart) => chart.painted <= 2000)) throw new Error(charts.map((c) => `${c.chart} ${c.painted} pixels`).join(', '));
+    return charts;
   }, { intervalMs: 200 });
   assert.equal(painted.length, 2);
 
