@@ -4,14 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
 import type { RuntimeSettings } from '../../server/config.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { captureLogs } from '../helpers/runtime.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 function settings(dbPath: string, persistLimits: boolean): RuntimeSettings {
   return {
@@ -30,8 +31,7 @@ function settings(dbPath: string, persistLimits: boolean): RuntimeSettings {
 }
 
 test('persistLimits: off by default keeps the configured limit, on restores the last change', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-persist-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'persist');
   const dbPath = join(dir, 'timings.db');
   const log = pino({ level: 'silent' });
 
@@ -50,13 +50,11 @@ test('persistLimits: off by default keeps the configured limit, on restores the 
 });
 
 test('a clean stop leaves no -wal or -shm file beside the database, with the dashboard reading it (issue 11 item 15)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-wal-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'wal');
   const dbPath = join(dir, 'timings.db');
   const runtime = await startRuntime({ ...settings(dbPath, false), dashboard: { listen: '127.0.0.1:0' } }, pino({ level: 'silent' }));
   await runtime.server.setThreads('shop', 5, 'test');
-  for (let i = 0; i < 150 && !existsSync(`${dbPath}-wal`); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(existsSync(`${dbPath}-wal`), 'WAL mode while running');
+  await waitUntil('WAL mode while running', () => existsSync(`${dbPath}-wal`));
   // The cards read the history: the dashboard's reader now holds a connection of its own.
   const cards = await fetch(`http://${runtime.dashboard?.address}/api/apps`, { headers: { authorization: `Bearer ${runtime.dashboard?.token}` } });
   assert.equal(cards.status, 200);
@@ -67,8 +65,7 @@ test('a clean stop leaves no -wal or -shm file beside the database, with the das
 });
 
 test('persistLimits: a limit edited in the config since the last start wins, an unchanged config restores the run-time one, and the log says which and why (issue 11 item 12)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-persist-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'persist');
   const dbPath = join(dir, 'timings.db');
   const withThreads = (threads: number): RuntimeSettings => {
     const s = settings(dbPath, true);
