@@ -5,20 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { getFreePort } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const FIXTURE = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
 
 test('a weak admin token stops serve with exit code 2 and a message that names its source, not the token', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-token-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'token');
   const config = async (dashboard: Record<string, unknown>): Promise<string> => {
     const file = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
     await writeFile(file, JSON.stringify({

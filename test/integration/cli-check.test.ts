@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getFreePort } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -20,8 +20,7 @@ function check(file: string) {
 }
 
 async function appDir(t: { after(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-check-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'check');
   await writeFile(join(dir, 'node-app.mjs'), "export default (req, res) => res.end('hi');\n");
   await writeFile(join(dir, 'fetch-app.mjs'), "export const api = { fetch: () => new Response('hi') };\n");
   await writeFile(join(dir, 'throws.mjs'), "throw new Error('no DATABASE_URL at import');\n");

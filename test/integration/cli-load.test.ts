@@ -6,12 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startRuntime } from '../helpers/runtime.js';
+import { testDir } from '../helpers/temp-dir.js';
 
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -27,8 +26,7 @@ async function load(args: string[]): Promise<{ code: number; stdout: string; std
 }
 
 test('load sends a bounded number of requests and reports throughput, statuses and percentiles; exit 1 when any answer failed', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-load-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'load');
   const seen: string[] = [];
   const rt = await startRuntime(t, [
     { name: 'ok', node: (req, res) => { seen.push(`${req.method} ${req.url}`); res.end('fine'); } },

@@ -6,12 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bindListeningSocket } from '../../server/supervisor/listen-handle.js';
 import { isDragonError } from '../../shared/errors.js';
+import { testDir } from '../helpers/temp-dir.js';
 
 test(`net._createServerHandle exists on this Node (${process.version})`, () => {
   assert.equal(typeof (net as unknown as { _createServerHandle?: unknown })._createServerHandle, 'function');
@@ -54,8 +53,7 @@ test('a TCP port already in use is DOW_ERR_LISTEN "address already in use", not 
 });
 
 test('a Unix socket is created with its file, and closing the handle removes the file', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-handle-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'handle');
   const path = join(dir, 'app.sock');
   const bound = await bindListeningSocket({ kind: 'unix', path }, 0o660);
   assert.ok(existsSync(path));
