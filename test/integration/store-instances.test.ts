@@ -6,8 +6,6 @@
  * rate is over the time the store was recording.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -16,11 +14,10 @@ import { createTimingStore } from '../../server/store/timing-store.js';
 import { openHistoryReader } from '../../shared/store/history-reader.js';
 import { Outcome } from '../../shared/timing-row.js';
 import { fakeApp } from '../browser/fake-runtime.js';
+import { testDirSync } from '../helpers/temp-dir.js';
 
 function tempDb(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-instances-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'timings.db');
+  return join(testDirSync(t, 'instances'), 'timings.db');
 }
 
 async function run(path: string, startedMs: number, pid: number, rowTimes: number[]): Promise<void> {

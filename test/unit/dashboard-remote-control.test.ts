@@ -5,8 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, after } from 'node:test';
 import { createRemoteControl } from '../../dashboard/remote-control.js';
@@ -14,6 +12,7 @@ import { snapshotFromStats } from '../../dashboard/stats-snapshot.js';
 import { isDragonError } from '../../shared/errors.js';
 import { formatStats, parseStats } from '../../shared/stats-format.js';
 import { answerCommand, openCommandsDb, pendingCommands } from '../../shared/store/threads-commands.js';
+import { makeTempDirSync, removeTempDirSync } from '../helpers/temp-dir.js';
 
 const figures = new Map<string, string | number>([
   ['pid', 777],
@@ -83,12 +82,12 @@ describe('snapshotFromStats', () => {
 });
 
 describe('createRemoteControl', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-dash-remote-'));
+  const dir = makeTempDirSync('dash-remote');
   const dbPath = join(dir, 'timing.db');
   const servers: Server[] = [];
   after(() => {
     for (const s of servers) s.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeTempDirSync(dir);
   });
 
   it('reads a snapshot from the stats port', async () => {

@@ -8,11 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FUZZ_TARGETS, NATIVE_DIR, buildFuzzer, findClang, type FuzzTarget } from '../helpers/native-parse-cli.js';
 import { withoutSanitizer } from '../helpers/sanitizer-env.js';
+import { testDirSync } from '../helpers/temp-dir.js';
 
 const clang = findClang();
 const skip = process.env.DOW_TEST_SANITIZED
@@ -29,8 +29,7 @@ const RUNS: Array<[FuzzTarget, number, string]> = [
 for (const [target, seconds, what] of RUNS) {
   test(`libFuzzer finds no crash in ${what} in ${seconds} s over the seed corpus`, { skip, timeout: 120_000 }, async (t) => {
     assert.ok(clang, 'clang is required in CI (.ci/run installs it): apt-get install clang libclang-rt-14-dev');
-    const dir = mkdtempSync(join(tmpdir(), `dow-native-fuzz-${target}-`));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = testDirSync(t, `native-fuzz-${target}`);
     const fuzzer = join(dir, `${target}-fuzz`);
     buildFuzzer(fuzzer, target);
     mkdirSync(join(dir, 'corpus'));

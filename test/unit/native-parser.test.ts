@@ -5,18 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { errors } from '../../shared/errors.js';
 import {
   FUZZ_LIMITS, NATIVE_DIR, buildParseCli, decodeFuzzInput, parseWithC, parseWithTs, type ParserLimits,
 } from '../helpers/native-parse-cli.js';
+import { makeTempDirSync, removeTempDirSync } from '../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'dow-native-parser-'));
+const dir = makeTempDirSync('native-parser');
 const cli = buildParseCli(dir);
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.after(() => removeTempDirSync(dir));
 
 const DEFAULT = FUZZ_LIMITS[0] as ParserLimits;
 

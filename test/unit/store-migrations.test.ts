@@ -1,8 +1,6 @@
 // Schema migrations: from every older version to the current one, and refusal of newer ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { isDragonError } from '../../shared/errors.js';
@@ -11,11 +9,10 @@ import { MIGRATIONS, migrate, schemaVersion } from '../../shared/store/migration
 import { openWritableDb } from '../../shared/store/open-db.js';
 import { openHistoryReader } from '../../shared/store/history-reader.js';
 import { SCHEMA_VERSION } from '../../shared/store/schema.js';
+import { testDirSync } from '../helpers/temp-dir.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dow-migrations-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return testDirSync(t, 'migrations');
 }
 
 function schemaOf(db: Database.Database): string[] {
