@@ -7,10 +7,10 @@ import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { readStatsPort } from '../../dashboard/stats-client.js';
-import { parseStats } from '../../shared/stats-format.js';
 import { lookupUser } from '../../server/unix-ids.js';
-import { getFreePort, makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { getFreePort } from '../helpers/free-port.js';
+import { readFigures } from '../helpers/stats.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { cannotRunAsNobody, cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
 
@@ -29,8 +29,7 @@ async function credentials(pid: number): Promise<{ uid: string; gid: string; gro
 test('user: nobody: workers and the supervisor run as nobody, a SIGHUP reload still works, the store is written and cleaned up', { skip: notRoot }, async (t) => {
   const nobody = lookupUser('nobody');
   assert.ok(nobody);
-  const dir = await makeTempDir('drop');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'drop');
   // The store's folder is the user's (as systemd's StateDirectory= makes it), so SQLite can
   // remove its -wal and -shm files at the stop.
   const storeDir = join(dir, 'state');
@@ -54,7 +53,7 @@ test('user: nobody: workers and the supervisor run as nobody, a SIGHUP reload st
   assert.equal(before.gid, nobody.gid);
   assert.equal(before.groups, '', 'no supplementary groups (root\'s are dropped)');
   assert.equal(before.home, nobody.home);
-  const supervisor = Number(parseStats(await readStatsPort('127.0.0.1', statsPort)).get('supervisor_pid'));
+  const supervisor = Number((await readFigures(statsPort)).get('supervisor_pid'));
   assert.equal(supervisor, server.child.pid);
   assert.deepEqual(await credentials(supervisor), { uid: '65534 65534 65534 65534', gid: '65534 65534 65534 65534', groups: '' });
   assert.deepEqual(await credentials(before.pid), { uid: '65534 65534 65534 65534', gid: '65534 65534 65534 65534', groups: '' });
@@ -80,8 +79,7 @@ test('user: nobody: workers and the supervisor run as nobody, a SIGHUP reload st
 test('user when the server is not started as root: exit 2 with a clear message', { skip: notRoot }, async (t) => {
   const nobody = lookupUser('nobody');
   assert.ok(nobody);
-  const dir = await makeTempDir('drop-noroot');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'drop-noroot');
   const config = join(dir, 'dragon.config.json');
   await writeFile(config, JSON.stringify({ user: 'daemon', stats: false, store: false, dashboard: false, apps: [{ name: 'shop', listen: '127.0.0.1:0', module: APP }] }));
   const server = runProcess(t, process.execPath, cliArgs(config), { uid: nobody.uid, gid: nobody.gid, cwd: dir });
