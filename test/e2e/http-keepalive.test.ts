@@ -23,6 +23,7 @@ import { startNginx } from '../helpers/frontends/nginx.js';
 import { startLighttpd } from '../helpers/frontends/lighttpd.js';
 import { startApache } from '../helpers/frontends/apache.js';
 import { withFrontendLogs, type FrontendHandle, type FrontendOptions } from '../helpers/frontends/process.js';
+import { httpGet, type HttpReply } from '../helpers/http-get.js';
 
 const SEQUENTIAL_REQUESTS = 8;
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -108,26 +109,9 @@ async function startFrontend(t: TestContext, frontend: FrontendName, transport: 
   return handle;
 }
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 /** `agent`: a keep-alive agent to reuse one client connection; absent, a new one per request. */
-function get(base: string, path: string, agent?: http.Agent): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(base + path, { agent: agent ?? false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms: ${path}`)));
-    req.on('error', reject);
-  });
-}
+const get = (base: string, path: string, agent?: http.Agent): Promise<HttpReply> =>
+  httpGet(base + path, { ...(agent ? { agent } : {}), timeoutMs: REQUEST_TIMEOUT_MS });
 
 async function sequentialReports(base: string, agent?: http.Agent): Promise<ConnectionReport[]> {
   const reports: ConnectionReport[] = [];

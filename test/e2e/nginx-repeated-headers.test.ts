@@ -6,24 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
+import { httpGet, type HttpReply } from '../helpers/http-get.js';
 import { startRuntime } from '../helpers/runtime.js';
 
-function get(port: number, path: string, headers: Array<[string, string]>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    // A flat raw header list keeps the repeated lines apart on the wire.
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers: [['Host', `127.0.0.1:${port}`], ...headers].flat() }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+// A flat raw header list keeps the repeated lines apart on the wire.
+const get = (port: number, path: string, headers: Array<[string, string]>): Promise<HttpReply> =>
+  httpGet(`http://127.0.0.1:${port}${path}`, { headers: [['Host', `127.0.0.1:${port}`], ...headers].flat() });
 
 test('repeated request headers through nginx reach the app joined; the later HTTP_HOST wins', async (t) => {
   const rt = await startRuntime(t, [{

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { createTimingStore } from '../../server/store/timing-store.js';
+import { httpGet } from '../helpers/http-get.js';
 import { inlineApp, parseSamples, sampleValue, startMetricsSupervisor } from '../helpers/metrics.js';
 import { captureLogs } from '../helpers/runtime.js';
 import { scgiRequest, sendRaw, encodeScgiRequest } from '../helpers/scgi-client.js';
@@ -16,8 +17,8 @@ import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
 async function get(url: string, accept?: string): Promise<{ status: number; type: string; body: string }> {
-  const res = await fetch(url, { headers: accept ? { accept } : {}, signal: AbortSignal.timeout(5000) });
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+  const reply = await httpGet(url, { headers: accept ? { accept } : {} });
+  return { status: reply.status, type: reply.headers['content-type'] ?? '', body: reply.body };
 }
 
 test('/metrics counts what the stats port counts, by status class, for worker pools and an in-process app', async (t) => {
