@@ -5,6 +5,7 @@
  * Responses are framed by Content-Length or chunked encoding (what node:http sends).
  */
 import { connect, type Socket } from 'node:net';
+import { waitUntil } from './wait.js';
 
 export interface RawResponse {
   status: number;
@@ -70,11 +71,9 @@ export class RawHttpConnection {
     }
   }
 
-  /** Resolves true once the server closed the connection, false after `timeoutMs`. */
-  async waitClosed(timeoutMs = 10_000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    return this.closed;
+  /** Resolves true once the server closed the connection, false after `timeoutMs` (stretched like every wait). */
+  waitClosed(timeoutMs = 10_000): Promise<boolean> {
+    return waitUntil('the connection closed', () => this.closed, { timeoutMs, intervalMs: 10 }).then(() => true, () => false);
   }
 
   destroy(): void {

@@ -9,8 +9,9 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { getFreePort, makeTempDir, removeTempDir } from '../free-port.js';
 import { withoutSanitizer } from '../sanitizer-env.js';
+import { sleep, waitUntil } from '../wait.js';
 
-const READY_TIMEOUT_MS = 10_000;
+const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 25;
 const STOP_GRACE_MS = 5_000;
 const OUTPUT_LIMIT_BYTES = 64 * 1024;
@@ -153,18 +154,13 @@ async function launch(name: string, port: number, dir: string, plan: LaunchPlan)
 async function waitUntilListening(port: number, exited: Promise<void>): Promise<void> {
   let hasExited = false;
   void exited.then(() => (hasExited = true));
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (hasExited) throw new Error('process exited before listening');
-    if (await canConnect(port)) {
-      // A stranger may own the port we probed; a front end that lost the bind race exits at once.
-      await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-      if (hasExited) throw new Error('process exited right after the port answered');
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-  }
-  throw new Error(`port did not answer within ${READY_TIMEOUT_MS} ms`);
+  // An exit ends the wait at once: the caller retries on another port after a lost bind race.
+  await waitUntil(`port ${port} answering`, async () => hasExited || (await canConnect(port)), { timeoutMs: READY_TIMEOUT_MS, intervalMs: READY_POLL_MS });
+  if (hasExited) throw new Error('process exited before listening');
+  // A negative check: a stranger may own the port we probed, and a front end that lost the bind
+  // race exits at once.
+  await sleep(READY_POLL_MS);
+  if (hasExited) throw new Error('process exited right after the port answered');
 }
 
 /**
