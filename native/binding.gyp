@@ -9,6 +9,7 @@
             "src/conn-machine.c",
             "src/head-reader.c",
             "src/id-table.c",
+            "src/row-ring.c",
             "src/scgi-parse.c",
             "src/write-queue.c"
           ],

@@ -80,6 +80,9 @@ export const errors = {
   // Timing store and dashboard.
   DOW_ERR_STORE: createError('DOW_ERR_STORE', 'timing store %s: %s', 500),
   DOW_ERR_ROW_FRAME: createError('DOW_ERR_ROW_FRAME', 'timing rows from a worker: not a row frame: %s', 500),
+  // Thrown by native/src/addon.c's ringRead: the ring a worker shares with the supervisor has a
+  // header the supervisor cannot trust; its rows from there on are lost (and counted).
+  DOW_ERR_ROW_RING: createError('DOW_ERR_ROW_RING', 'timing rows from a worker: %s', 500),
   DOW_ERR_MIGRATION: createError('DOW_ERR_MIGRATION', 'database %s has schema version %d, newer than this program knows (%d)', 500),
   DOW_ERR_UNAUTHORIZED: createError('DOW_ERR_UNAUTHORIZED', 'authentication required: %s', 401),
   DOW_ERR_FORBIDDEN_ORIGIN: createError('DOW_ERR_FORBIDDEN_ORIGIN', 'request refused: %s', 403),

@@ -22,6 +22,9 @@ export const enum NativeEvent {
 /** Which call an ERROR event reports, as the syscall its error names; conn-machine.h's `dow_failed_call`. */
 export const FAILED_CALL: readonly string[] = ['read', 'write', 'poll'];
 
+/** A row ring as the addon hands it out: opaque, tagged so that no other value passes for one. */
+export type NativeRing = { readonly __nativeRing: unique symbol };
+
 export type Dispatch = (kind: NativeEvent, id: number, ...args: unknown[]) => void;
 
 export interface NativeBinding {
@@ -48,6 +51,18 @@ export interface NativeBinding {
   counts(): { connections: number; listeners: number; queuedBytes: number };
   /** A socket's TCP_DEFER_ACCEPT as the kernel reports it: 0 off, or -errno. */
   deferAcceptSeconds(fd: number): number;
+  /** A new ring for a worker's timing rows (native/src/row-ring.h), of that many data bytes, or -errno. */
+  ringCreate(capacityBytes: number): NativeRing | number;
+  /** The worker's side of the ring behind an inherited descriptor (closed once mapped), or -errno. */
+  ringAttach(fd: number): NativeRing | number;
+  /** Its memfd, to hand to the worker; -1 on the worker's side or once closed. */
+  ringFd(ring: NativeRing): number;
+  /** Copies a frame in: false when it does not fit (nothing written). */
+  ringWrite(ring: NativeRing, frame: Buffer): boolean;
+  /** Every byte written since the last read, or null; throws DOW_ERR_ROW_RING on a damaged header. */
+  ringRead(ring: NativeRing): Buffer | null;
+  /** Unmaps it and closes its descriptor; later writes return false and reads null. */
+  ringClose(ring: NativeRing): void;
   /**
    * Only in a build made with `build-native.mjs --fault` (tests): the Node-API call whose text
    * starts with `call` fails once, after `after` successful ones.

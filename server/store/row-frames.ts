@@ -1,7 +1,8 @@
 /**
  * @module row-frames
- * The byte format in which a worker hands its timing rows to the supervisor, on a pipe of their
- * own: a PackedBatch as one length-prefixed frame. Pure: Buffers in, batches out.
+ * The byte format in which a worker hands its timing rows to the supervisor, in the ring they
+ * share (server/native/row-ring.ts) or on a pipe of their own: a PackedBatch as one
+ * length-prefixed frame. Pure: Buffers in, batches out.
  *
  * Why a pipe and not the IPC channel: a message there costs ~10 µs on each side (V8's serializer,
  * Node's framing, a 'message' event), and rows leave a worker at the end of every turn that

@@ -2,7 +2,8 @@
  * @module ipc-protocol
  * Messages between the supervisor and a worker process, over Node's IPC channel with the
  * 'advanced' (structured clone) serialization, so typed arrays and Infinity cross as they are.
- * Timing rows go on a pipe of their own (worker-process.ts, ROWS_FD; server/store/row-frames.ts).
+ * Timing rows go through a ring in shared memory (ROW_RING_FD) or a pipe of their own (ROWS_FD),
+ * both read in worker-process.ts, as frames (server/store/row-frames.ts).
  *
  *   supervisor                                   worker
  *     start ──────────────────────────────────▶  loads the app     ──▶ ready | failed
@@ -31,6 +32,13 @@ import type { WorkerLoad } from './slot-ledger.js';
  */
 export const ROWS_FD = 4;
 
+/**
+ * The worker's descriptor for the ring its timing rows go to first (server/native/row-ring.ts),
+ * when it has one: memory shared with the supervisor, so a frame costs neither side a system
+ * call; the rows pipe takes what does not fit.
+ */
+export const ROW_RING_FD = 5;
+
 /** Where a worker finds its app: a user's module, or the built-in demo app. */
 export type AppSource = { kind: 'module'; path: string; export: string; type: AppType } | { kind: 'demo' };
 
@@ -42,6 +50,12 @@ export interface WorkerStartConfig {
   log: LogSettings;
   /** Null when the timing store is off: rows are then not even packed. */
   store: { recordPaths: boolean } | null;
+  /**
+   * From the supervisor's settings: the app may use a row ring (not on io 'node', the path
+   * without the native core). As the worker receives it: a ring is at ROW_RING_FD (the worker
+   * process turns it off where no ring could be made).
+   */
+  rowRing: boolean;
   /** Requests after which the worker asks to be replaced (jitter already applied); 0 = never. */
   maxRequests: number;
 }

@@ -1,7 +1,8 @@
 /**
  * @module ipc-recorder
- * A worker's timing recorder: rows are packed as the store packs them and written to the supervisor's rows pipe,
- * where the one SQLite writer takes them, at the end of the event-loop turn that recorded them.
+ * A worker's timing recorder: rows are packed as the store packs them and handed to the supervisor
+ * (its row ring, or its rows pipe), where the one SQLite writer takes them: at once into a ring, at
+ * the end of the event-loop turn that recorded them onto the pipe.
  */
 import type { LimitChange, RuntimeEvent, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
 import { BatchPacker, type PackedBatch } from '../store/packed-batch.js';
@@ -21,8 +22,12 @@ export interface IpcRecorder extends TimingRecorder {
  * message carries every row the turn finished, and a worker that dies later loses none of them.
  *
  *   turn N: finish A ─ record A (schedules the flush) ─ finish B ─ record B ─ check phase: send [A, B]
+ *
+ * `atOnce`: each row is sent as it is recorded. A ring in shared memory costs a copy and no
+ * system call, so nothing is gained by waiting for the turn's end, and not even a process.exit
+ * later in the same turn can lose the row.
  */
-export function createIpcRecorder(options: { recordPaths: boolean; send(batch: PackedBatch): void }): IpcRecorder {
+export function createIpcRecorder(options: { recordPaths: boolean; atOnce?: boolean; send(batch: PackedBatch): void }): IpcRecorder {
   const packer = new BatchPacker(STORE_DEFAULTS.batchSize, { recordPaths: options.recordPaths, maxPathLength: STORE_DEFAULTS.maxPathLength });
   let scheduled: NodeJS.Immediate | null = null;
   let recorded = 0;
@@ -42,7 +47,7 @@ export function createIpcRecorder(options: { recordPaths: boolean; send(batch: P
     record(row: TimingRow): void {
       recorded++;
       packer.push(row);
-      if (packer.size >= STORE_DEFAULTS.batchSize) flush();
+      if (options.atOnce === true || packer.size >= STORE_DEFAULTS.batchSize) flush();
       else scheduled ??= setImmediate(flush);
     },
     flush,

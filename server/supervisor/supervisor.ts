@@ -148,6 +148,8 @@ export class Supervisor implements RuntimeControl {
         limits: this.settings.limits,
         log: this.settings.log,
         store: this.recorder && store ? { recordPaths: store.recordPaths } : null,
+        // io 'node' keeps the app off the native core altogether, its rows on the pipe too.
+        rowRing: (app.options.io ?? defaultIoMode()) !== 'node',
       },
       log: this.log,
       onRows: (batch) => {

@@ -16,8 +16,9 @@ import { createProcessSampler } from '../process-figures.js';
 import { Server } from '../server.js';
 import { writeSync } from 'node:fs';
 import { encodeFrame } from '../store/row-frames.js';
+import { attachRowRing, type RowRing } from '../native/row-ring.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
-import { IN_FLIGHT_REPORTED, ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
+import { IN_FLIGHT_REPORTED, ROW_RING_FD, ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 
 /** Queue-pressure reports closer together than this are merged: the supervisor needs the trend. */
 const PRESSURE_REPORT_MS = 10;
@@ -29,6 +30,7 @@ let handler: AppHandler | null = null;
 let server: Server | null = null;
 let host: AppHost | null = null;
 let recorder: IpcRecorder | null = null;
+let rowRing: RowRing | null = null;
 let log: Logger = createLogger({ level: 'info' });
 let limit = 0;
 /** The supervisor's sequence number of `limit`, echoed in every report (see slot-ledger). */
@@ -64,17 +66,21 @@ async function start(cfg: WorkerStartConfig): Promise<void> {
   }
   log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
   if (cfg.store) {
-    recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, send: (batch) => writeRows(encodeFrame(batch)) });
+    if (cfg.rowRing) rowRing = attachRowRing(ROW_RING_FD);
+    // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
+    recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: rowRing !== null, send: (batch) => writeRows(encodeFrame(batch)) });
   }
   send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
 }
 
 /**
- * One frame of rows onto the supervisor's pipe, whole: the pipe blocks when full, which only a
- * supervisor that stopped reading would let happen. A pipe gone (the supervisor died) loses the
- * rows, which then are nobody's to count.
+ * One frame of rows into the ring shared with the supervisor, or, when it is full (or there is
+ * none), onto the supervisor's pipe, whole: the pipe blocks when full, which only a supervisor
+ * that stopped reading would let happen. A pipe gone (the supervisor died) loses the rows, which
+ * then are nobody's to count.
  */
 function writeRows(frame: Buffer): void {
+  if (rowRing?.write(frame)) return;
   let at = 0;
   try {
     while (at < frame.length) at += writeSync(ROWS_FD, frame, at);

@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PackedBatch } from '../store/packed-batch.js';
+import { createRowRing, type RowRing } from '../native/row-ring.js';
 import { FrameDecoder } from '../store/row-frames.js';
 import { ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerLoad } from './slot-ledger.js';
@@ -27,7 +28,7 @@ export interface WorkerEvents {
   spawnFailed(worker: WorkerProcess, err: NodeJS.ErrnoException): void;
   load(worker: WorkerProcess, load: WorkerLoad): void;
   rows(worker: WorkerProcess, batch: PackedBatch): void;
-  /** The rows pipe carried bytes that are not frames: the rest of this worker's rows are lost. */
+  /** The rows pipe or ring carried bytes that are not frames: the rest of them are lost. */
   rowsBroken(worker: WorkerProcess, err: Error): void;
   recycle(worker: WorkerProcess, reason: string): void;
   /** It threw outside any request and stopped accepting: it must be drained and replaced. */
@@ -40,6 +41,12 @@ export interface WorkerEvents {
  * at most, in case a process the app started inherited the worker's end and keeps it open.
  */
 const ROWS_END_WAIT_MS = 1000;
+/**
+ * How often a worker's row ring is read while it lives: rows then reach the store's batches at
+ * most this late (the store itself waits store.flushInterval), and the ring's 4 MiB holds far
+ * more than a worker records meanwhile. Once more at its exit, before anything counts its rows.
+ */
+const RING_READ_MS = 25;
 
 // Same extension as this module: .ts under tsx (tests, development), .js from dist/.
 const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -88,10 +95,16 @@ export class WorkerProcess {
   figures: WorkerFigures | null = null;
   /** What the worker's loader recognised the app as, once ready. */
   kind: string | null = null;
+  /** Rows read from its ring and its pipe together. */
   rowsReceived = 0;
-  /** Resolves once every row the worker wrote has been read (its pipe ended), or could not be. */
+  /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
   readonly rowsRead: Promise<void>;
   private rowsEnded: () => void = () => {};
+  private ringDrained: () => void = () => {};
+  /** Where its rows go first; null without the native core, or once read for the last time. */
+  private ring: RowRing | null = null;
+  private ringTimer: NodeJS.Timeout | null = null;
+  private readonly ringDecoder = new FrameDecoder();
   /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
   endedBy: 'drain' | 'hang' | 'failed' | null = null;
   /** A replacement loading ahead of time while this worker is going silent (see worker-pool). */
@@ -137,20 +150,26 @@ export class WorkerProcess {
     credentials: WorkerCredentials | null = null,
   ) {
     this.exit = new Promise((resolve) => (this.exited = resolve));
-    this.rowsRead = new Promise((resolve) => (this.rowsEnded = resolve));
+    const pipeEnded = new Promise<void>((resolve) => (this.rowsEnded = resolve));
+    const ringDrained = new Promise<void>((resolve) => (this.ringDrained = resolve));
+    this.rowsRead = Promise.all([pipeEnded, ringDrained]).then(() => {});
     this.listening = new Promise((resolve, reject) => {
       this.onListening = (err) => (err ? reject(err) : resolve());
     });
     // Only awaited once the worker was told to accept; a worker that never got there is no error.
     this.listening.catch(() => {});
+    const ring = config.store !== null && config.rowRing ? createRowRing() : null;
     try {
       this.child = fork(WORKER_MAIN, [], {
         serialization: 'advanced',
         execArgv: workerExecArgv(),
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
+        // The ring's memfd lands on ROW_RING_FD (5) in the worker; it is close-on-exec here, so
+        // no other child of the supervisor gets it.
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...(ring === null ? [] : [ring.fd])],
         ...credentialOptions(credentials),
       });
     } catch (err) {
+      ring?.close();
       // libuv reports most spawn errors as 'error' (below) but throws others (ENOMEM). Reported
       // on the next tick either way, so the pool never sees a failure from inside its own spawn.
       process.nextTick(() => this.onSpawnError(err as NodeJS.ErrnoException));
@@ -160,7 +179,17 @@ export class WorkerProcess {
     child.on('message', (message: FromWorker) => this.onMessage(message));
     // No stdio when fork() failed (no pid): then there are no rows either.
     this.readRows((child.stdio?.[ROWS_FD] ?? null) as Readable | null);
+    if (ring !== null && child.pid !== undefined) {
+      this.ring = ring;
+      this.ringTimer = setInterval(() => this.readRing(), RING_READ_MS).unref();
+    } else {
+      ring?.close();
+      this.closeRing();
+    }
     child.on('exit', (code, signal) => {
+      // Whatever it wrote to the ring is there, whole: read before its lost rows are counted.
+      this.readRing();
+      this.closeRing();
       setTimeout(this.rowsEnded, ROWS_END_WAIT_MS).unref();
       this.state = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
@@ -174,7 +203,7 @@ export class WorkerProcess {
     child.on('error', (err) => {
       if (child.pid === undefined) this.onSpawnError(err);
     });
-    if (child.pid !== undefined) this.send({ type: 'start', config });
+    if (child.pid !== undefined) this.send({ type: 'start', config: { ...config, rowRing: this.ring !== null } });
   }
 
   private readRows(pipe: Readable | null): void {
@@ -192,20 +221,50 @@ export class WorkerProcess {
         this.events.rowsBroken(this, err as Error);
         return;
       }
-      for (const batch of batches) {
-        this.rowsReceived += batch.rows;
-        this.events.rows(this, batch);
-      }
+      this.received(batches);
     });
     pipe.on('close', this.rowsEnded);
     // A read error ends the pipe as 'close' does; the rows not read are counted as lost.
     pipe.on('error', () => {});
   }
 
+  private received(batches: PackedBatch[]): void {
+    for (const batch of batches) {
+      this.rowsReceived += batch.rows;
+      this.events.rows(this, batch);
+    }
+  }
+
+  /** Takes every frame the worker put in its ring since the last read. */
+  private readRing(): void {
+    if (this.ring === null) return;
+    let batches: PackedBatch[];
+    try {
+      const bytes = this.ring.read();
+      if (bytes === null) return;
+      batches = this.ringDecoder.push(bytes);
+    } catch (err) {
+      // A damaged header or bytes that are not frames: nothing more from this ring is trusted.
+      this.closeRing();
+      this.events.rowsBroken(this, err as Error);
+      return;
+    }
+    this.received(batches);
+  }
+
+  private closeRing(): void {
+    if (this.ringTimer !== null) clearInterval(this.ringTimer);
+    this.ringTimer = null;
+    this.ring?.close();
+    this.ring = null;
+    this.ringDrained();
+  }
+
   private onSpawnError(err: NodeJS.ErrnoException): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
     this.rowsEnded();
+    this.closeRing();
     this.spawnError = err;
     this.onListening(err);
     for (const w of this.waiters.splice(0)) w.resolve();

@@ -5,13 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { defaultIoMode } from '../../server/native/io-choice.js';
+import { loadNative } from '../../server/native/native-binding.js';
 import { createTimingStore } from '../../server/store/timing-store.js';
 import { startLoad } from '../helpers/load.js';
 import { scgiRequest, sendRaw, encodeScgiRequest, type Target } from '../helpers/scgi-client.js';
 import { waitForFigure } from '../helpers/stats.js';
-import { startSupervisor } from '../helpers/supervisor.js';
+import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -20,6 +23,14 @@ async function storeIn(t: { after(fn: () => unknown): void }, name: string) {
   const path = join(dir, 'timings.db');
   const store = createTimingStore({ path, flushIntervalMs: 20 });
   return { path, store };
+}
+
+// DOW_IO=node (test:node-lines) keeps every app off the native core, its rows on the pipe.
+const noRing = defaultIoMode() === 'node' ? 'DOW_IO=node: rows go on the pipe only' : loadNative().binding === null && !process.env.CI ? 'no native core: rows go on the pipe only' : false;
+
+/** Whether the process maps a row ring (native/src/row-ring.c names its memfd so). */
+function mapsRowRing(pid: number): boolean {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('memfd:dow-row-ring');
 }
 
 function rowsIn(path: string, sql: string, ...args: unknown[]): number {
@@ -54,7 +65,7 @@ test('rows from two workers, across a reload and recycles, all reach SQLite', as
   assert.ok(rowsIn(path, "SELECT count(*) AS n FROM runtime_events WHERE app = 'shop' AND kind = 'recycle'") >= 1);
 });
 
-test('a worker killed right after its responses loses none of their rows: they leave at the end of the turn, not on a timer', async (t) => {
+test('a worker killed right after its responses loses none of their rows: they leave at once, not on a timer', async (t) => {
   const { path, store } = await storeIn(t, 'workers-sigkill');
   // A 5 s store flush: only the worker's own sending can get the rows out before the kill.
   const rt = await startSupervisor(t, [{ name: 'killed' }], { recorder: store, flushIntervalMs: 5000 });
@@ -67,6 +78,37 @@ test('a worker killed right after its responses loses none of their rows: they l
   await rt.supervisor.stop(1000);
   await store.close();
   assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'killed' AND status = 200"), 5);
+});
+
+test('a worker killed in the turn after its response loses none of its rows: they are in the shared ring at record time, before the pipe\'s end-of-turn write', { skip: noRing }, async (t) => {
+  const { path, store } = await storeIn(t, 'workers-ring-kill');
+  const app = join(await testDir(t, 'workers-ring-app'), 'app.mjs');
+  writeFileSync(app, "export default function (req, res) { res.end('ok'); if (req.url === '/die') setImmediate(() => process.kill(process.pid, 'SIGKILL')); }\n");
+  const rt = await startSupervisor(t, [{ name: 'ring', module: app }], { recorder: store, flushIntervalMs: 5000 });
+  const target = rt.targets.get('ring') as Target;
+  const pid = Number((await rt.figures()).get('ring_worker_pids'));
+  assert.ok(mapsRowRing(pid), 'the worker maps its row ring');
+  for (let i = 0; i < 3; i++) assert.equal((await scgiRequest(target, { uri: `/sent/${i}` })).status, 200);
+  assert.equal((await scgiRequest(target, { uri: '/die' })).status, 200);
+  await waitUntil('the replacement worker', async () => (await rt.figures()).get('ring_restarts') === '1');
+  await rt.supervisor.stop(1000);
+  await store.close();
+  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'ring' AND status = 200"), 4);
+  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'ring' AND path = '/die'"), 1);
+});
+
+test("io 'node' keeps rows on the pipe, without a ring, and every one arrives", async (t) => {
+  const { path, store } = await storeIn(t, 'workers-pipe');
+  const settings = poolApp({ name: 'piped' });
+  settings.options.io = 'node';
+  const rt = await startSupervisor(t, [settings], { recorder: store, flushIntervalMs: 5000 });
+  const target = rt.targets.get('piped') as Target;
+  const pid = Number((await rt.figures()).get('piped_worker_pids'));
+  assert.equal(mapsRowRing(pid), false);
+  for (let i = 0; i < 5; i++) assert.equal((await scgiRequest(target, { uri: `/sent/${i}` })).status, 200);
+  await rt.supervisor.stop(1000);
+  await store.close();
+  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'piped' AND status = 200"), 5);
 });
 
 test('process.exit inside a request: every row of the responses before it is written, and that request gets its 502 row', async (t) => {
