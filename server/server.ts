@@ -63,6 +63,13 @@ const SWEEP_INTERVAL_MS = 100;
 const HTTP_CLOSE_GRACE_MS = 1000;
 /** How long a 503 written at the drain deadline gets to reach the kernel before the last close. */
 const HTTP_LAST_ANSWER_MS = 200;
+/**
+ * A kept-alive connection left idle this long into a drain is closed, though the drain's deadline
+ * (a reload's is max(drainTimeout, requestTimeout)) may be far: a front end with traffic reuses
+ * its idle connections within milliseconds and gets `Connection: close` on them, while a quiet one
+ * would keep an old worker alive, and its reload unfinished, until the deadline.
+ */
+const HTTP_IDLE_DRAIN_MS = 5000;
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
 const DEFAULT_SOCKET_MODE = 0o660;
 
@@ -332,7 +339,7 @@ export class Server implements RuntimeControl {
     const left = [...this.connections].sort((a, b) => Number(b.phase === Phase.QUEUED) - Number(a.phase === Phase.QUEUED));
     for (const conn of left) conn.cutByDrain();
     // The sweep goes on while HTTP connections close: a request that arrives late still times out.
-    if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline);
+    if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, deadline - drainTimeoutMs + HTTP_IDLE_DRAIN_MS);
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }
@@ -343,11 +350,18 @@ export class Server implements RuntimeControl {
    * the drain started whose request is on its way (or that never sends one). They get until the
    * deadline (at least HTTP_CLOSE_GRACE_MS), then are closed.
    */
-  private async closeHttpConnections(closed: Promise<void>, deadline: number): Promise<void> {
+  private async closeHttpConnections(closed: Promise<void>, deadline: number, idleDeadline: number): Promise<void> {
     let done = false;
     void closed.then(() => (done = true));
     const until = Math.max(performance.now() + HTTP_CLOSE_GRACE_MS, deadline);
-    while (!done && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    let idleClosed = false;
+    while (!done && performance.now() < until) {
+      if (!idleClosed && performance.now() >= idleDeadline) {
+        idleClosed = true;
+        for (const http of this.httpListeners.values()) http.closeIdleConnections();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     // A request that arrived meanwhile and is not done gets the drain's 503 (or its cut), as above,
     // and a moment to leave: its connection then closes itself (Connection: close).
     const late = [...this.connections];

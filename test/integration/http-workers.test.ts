@@ -88,6 +88,23 @@ test('an HTTP app in 2 workers: kept-alive connections, each request counted, th
   assert.equal(figures.get('web_workers'), '2');
 });
 
+test('a reload with an idle kept-alive connection ends within seconds, not at requestTimeout (the idle connection kept the old worker until its 60 s deadline)', async (t) => {
+  const rt = await startSupervisor(t, [httpApp({ name: 'web', count: 1, threads: 2, requestTimeoutMs: 120_000 })], { drainTimeoutMs: 1000 });
+  const port = (rt.targets.get('web') as { port: number }).port;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const before = await get(port, '/', agent);
+  assert.equal(before.status, 200);
+  // The connection now waits idle in the agent's pool, as in nginx's upstream keepalive cache.
+  const started = performance.now();
+  const result = await rt.supervisor.reload('web', 'test');
+  const tookMs = performance.now() - started;
+  // The old worker's drain deadline is max(drainTimeout, requestTimeout) = 120 s; its idle
+  // connection is closed 5 s into the drain (HTTP_IDLE_DRAIN_MS), so the reload ends then.
+  assert.ok(tookMs < 60_000, `the reload took ${Math.round(tookMs)} ms`);
+  assert.notDeepEqual(result.newPids, result.oldPids);
+});
+
 test('reload under keep-alive load: new code, every request answered 200, versions only move forward', async (t) => {
   const dir = await testDir(t, 'http-reload');
   const module = join(dir, 'versioned.mjs');
