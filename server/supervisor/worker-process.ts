@@ -74,9 +74,27 @@ function credentialOptions(credentials: WorkerCredentials | null): { uid?: numbe
   };
 }
 
-/** Node flags that load code (tsx, preloads) carry over to workers; test-runner flags must not. */
-function workerExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !/^--(test|watch|inspect)/.test(arg));
+/** Test-runner, watch and inspector flags that take a value, which may follow as its own argument. */
+const VALUED_DROPPED_FLAGS = new Set(['--test-name-pattern', '--test-skip-pattern', '--test-reporter', '--test-reporter-destination', '--test-concurrency', '--test-timeout', '--test-shard', '--test-isolation', '--test-coverage-include', '--test-coverage-exclude', '--watch-path', '--inspect-port']);
+
+/**
+ * Node flags that load code (tsx, preloads) carry over to workers; test-runner, watch and
+ * inspector flags must not, nor a value given as the next argument (`--test-name-pattern x`
+ * would leave `x` for the worker to load as its script). execArgv holds no script or program
+ * argument, so a next argument that is not a flag is that flag's value.
+ */
+export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    if (!/^--(test|watch|inspect)/.test(arg)) {
+      kept.push(arg);
+      continue;
+    }
+    const next = execArgv[i + 1];
+    if (!arg.includes('=') && next !== undefined && (VALUED_DROPPED_FLAGS.has(arg) || !next.startsWith('-'))) i++;
+  }
+  return kept;
 }
 
 export class WorkerProcess {
