@@ -18,6 +18,7 @@ import { CONNECTION_OPTIONS, limitServer } from './connection-limits.js';
 import type { DashboardContext } from './context.js';
 import { registerErrorReplies } from './error-reply.js';
 import { createEventHub } from './event-hub.js';
+import { createHistoryHealth } from './history-guard.js';
 import { createLocalAudit, createLocalLog } from './local-audit.js';
 import { registerEventsRoute } from './routes/events-route.js';
 import { registerHistoryRoutes } from './routes/history-routes.js';
@@ -101,6 +102,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   const ctx: DashboardContext = {
     control: options.control,
     history: options.history,
+    historyHealth: createHistoryHealth(app.log),
     snapshots: createSnapshotSource(options.control),
     localAudit: createLocalAudit(),
     localEvents: createLocalLog(),

@@ -35,7 +35,9 @@ export interface EventHub {
 
 export async function buildFrame(ctx: DashboardContext): Promise<string> {
   const state = await ctx.snapshots.get();
-  const payload = { overview: buildOverview(state, ctx.history !== null), apps: buildApps(state, ctx.history, ctx.now()) };
+  const apps = buildApps(state, ctx.history, ctx.now());
+  ctx.historyHealth.note(apps.historyUnavailable);
+  const payload = { overview: buildOverview(state, ctx.history !== null), apps };
   return `event: update\ndata: ${JSON.stringify(payload)}\n\n`;
 }
 

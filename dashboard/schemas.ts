@@ -106,11 +106,13 @@ export const appCard = {
 
 export const appsBody = {
   type: 'object',
-  required: ['reachable', 'checkedAtMs', 'apps'],
+  required: ['reachable', 'checkedAtMs', 'apps', 'historyUnavailable'],
   properties: {
     reachable: { type: 'boolean' },
     checkedAtMs: integer,
     apps: { type: 'array', items: appCard },
+    /** Why the timing store could not be read, the history then being empty; null when it was. */
+    historyUnavailable: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -175,7 +177,7 @@ export const seriesQuery = {
 
 export const seriesBody = {
   type: 'object',
-  required: ['app', 'window', 'fromMs', 'toMs', 'stepMs', 'points', 'markers', 'events', 'history'],
+  required: ['app', 'window', 'fromMs', 'toMs', 'stepMs', 'points', 'markers', 'events', 'history', 'historyUnavailable'],
   properties: {
     app: { type: 'string' },
     window: { type: 'string', enum: windowNames },
@@ -188,6 +190,8 @@ export const seriesBody = {
     /** Runtime events (reload, restart, hang, recycle) inside the window, oldest first. */
     events: { type: 'array', items: eventEntry },
     history: { type: 'boolean' },
+    /** Why the timing store could not be read, the history then being empty; null when it was. */
+    historyUnavailable: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -203,11 +207,13 @@ export const auditQuery = {
 
 export const auditBody = {
   type: 'object',
-  required: ['entries', 'history'],
+  required: ['entries', 'history', 'historyUnavailable'],
   properties: {
     /** Newest first. */
     entries: { type: 'array', items: auditEntry },
     history: { type: 'boolean' },
+    /** Why the timing store could not be read, the history then being empty; null when it was. */
+    historyUnavailable: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -224,11 +230,13 @@ export const runtimeEventsQuery = {
 
 export const runtimeEventsBody = {
   type: 'object',
-  required: ['entries', 'history'],
+  required: ['entries', 'history', 'historyUnavailable'],
   properties: {
     /** Newest first. */
     entries: { type: 'array', items: eventEntry },
     history: { type: 'boolean' },
+    /** Why the timing store could not be read, the history then being empty; null when it was. */
+    historyUnavailable: { type: ['string', 'null'] },
   },
 } as const;
 

@@ -6,6 +6,7 @@
 import { formatDuration } from '../shared/duration.js';
 import type { HistoryReader, WindowSummary } from '../shared/history.js';
 import type { AppSnapshot } from '../shared/runtime-control.js';
+import { guardHistory } from './history-guard.js';
 import type { SnapshotState } from './snapshot-source.js';
 
 /** The cards' "recent" figures cover this window, as the issue asks (p50/p95/p99 over 5 min). */
@@ -38,6 +39,8 @@ export interface AppsView {
   reachable: boolean;
   checkedAtMs: number;
   apps: AppCard[];
+  /** Why the timing store could not be read (every `recent` is then null); null when it was. */
+  historyUnavailable: string | null;
 }
 
 export function buildOverview(state: SnapshotState, hasHistory: boolean): Overview {
@@ -62,8 +65,16 @@ export function buildApps(state: SnapshotState, history: HistoryReader | null, n
   // Unreachable: the apps last seen, so their cards and the charts from the timing store stay
   // (the page marks the live figures stale).
   const known = state.snapshot?.apps ?? state.lastGood?.apps ?? [];
-  const apps = known.map((app) => ({ ...app, recent: recentFigures(history, app.name, nowMs) }));
-  return { reachable: state.reachable, checkedAtMs: state.checkedAtMs, apps };
+  // The live figures come from the runtime: a store that cannot be read only empties `recent`.
+  // After the first failure the other apps' reads would fail the same way, so they are skipped.
+  let historyUnavailable: string | null = null;
+  const apps = known.map((app) => {
+    if (historyUnavailable !== null) return { ...app, recent: null };
+    const read = guardHistory(() => recentFigures(history, app.name, nowMs), () => null);
+    historyUnavailable = read.unavailable;
+    return { ...app, recent: read.value };
+  });
+  return { reachable: state.reachable, checkedAtMs: state.checkedAtMs, apps, historyUnavailable };
 }
 
 function recentFigures(history: HistoryReader | null, app: string, nowMs: number): RecentFigures | null {

@@ -21,6 +21,8 @@ let chartWindow = '15m';
 let overview = null;
 let overviewAtMs = 0;
 let lastGoodAtMs = null;
+/** Why the timing store could not be read, as the last live update said; null when it could. */
+let historyUnavailable = null;
 
 // ---- header, banner, status ---------------------------------------------------------------
 
@@ -113,6 +115,12 @@ function renderApps(next) {
     }
   }
   $('apps-empty').hidden = cards.size > 0;
+  // The store lost or back: the charts and tables say so now, not at their next refresh.
+  const reason = next.historyUnavailable ?? null;
+  if (reason !== historyUnavailable) {
+    historyUnavailable = reason;
+    refreshHistory();
+  }
 }
 
 // ---- charts and audit ---------------------------------------------------------------------
@@ -120,14 +128,19 @@ function renderApps(next) {
 async function loadSeries(name) {
   try {
     const series = await api(`/api/apps/${encodeURIComponent(name)}/series?window=${chartWindow}`);
-    cards.get(name)?.charts.update(series);
+    const card = cards.get(name);
+    card?.charts.update(series);
+    card?.setHistoryUnavailable(series.historyUnavailable ?? null);
   } catch (err) {
     announce(`Charts for ${name} could not be loaded: ${err.message}`, 'error');
   }
 }
 
-/** Fills a table body with one row per entry; cells are text or nodes, never HTML. */
-function fillTable(tableId, emptyId, entries, cellsOf) {
+/**
+ * Fills a table body with one row per entry; cells are text or nodes, never HTML. An empty table
+ * says why when the timing store could not be read, rather than "no changes yet".
+ */
+function fillTable(tableId, emptyId, { entries, historyUnavailable = null }, cellsOf) {
   $(tableId).tBodies[0].replaceChildren(
     ...entries.map((e) => {
       const row = document.createElement('tr');
@@ -142,7 +155,10 @@ function fillTable(tableId, emptyId, entries, cellsOf) {
       return row;
     }),
   );
-  $(emptyId).hidden = entries.length > 0;
+  const empty = $(emptyId);
+  empty.dataset.normal ??= empty.textContent;
+  empty.textContent = historyUnavailable ? `history unavailable: ${historyUnavailable}` : empty.dataset.normal;
+  empty.hidden = entries.length > 0;
 }
 
 /**
@@ -162,10 +178,10 @@ function isRecorded(pending, entries) {
 
 async function loadAudit() {
   try {
-    const { entries } = await api('/api/audit?limit=50');
+    const { entries, historyUnavailable } = await api('/api/audit?limit=50');
     pendingAudit = pendingAudit.filter((p) => !isRecorded(p, entries) && Date.now() - p.atMs < PENDING_AUDIT_MS);
     const shown = [...pendingAudit.map((p) => ({ ...p, source: 'this page (being recorded…)' })), ...entries];
-    fillTable('audit', 'audit-empty', shown, (e) => [e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]);
+    fillTable('audit', 'audit-empty', { entries: shown, historyUnavailable }, (e) => [e.app, `${e.oldThreads} → ${e.newThreads}`, e.source || DASH]);
   } catch (err) {
     announce(`The audit log could not be loaded: ${err.message}`, 'error');
   }
@@ -181,8 +197,8 @@ function eventKind(kind) {
 
 async function loadEvents() {
   try {
-    const { entries } = await api('/api/runtime-events?limit=50');
-    fillTable('runtime-events', 'runtime-events-empty', entries, (e) => [
+    const answer = await api('/api/runtime-events?limit=50');
+    fillTable('runtime-events', 'runtime-events-empty', answer, (e) => [
       e.app,
       eventKind(e.kind),
       e.pid > 0 ? String(e.pid) : 'all',

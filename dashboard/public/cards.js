@@ -107,6 +107,13 @@ export function createCard(app, container, { onChanged, announce }) {
     setStale(stale) {
       root.classList.toggle('stale', stale);
     },
+    /** Null shows the charts; a reason (the store could not be read) shows it in their place. */
+    setHistoryUnavailable(reason) {
+      const note = root.querySelector('.history-note');
+      note.hidden = reason === null;
+      note.textContent = reason === null ? '' : `history unavailable: ${reason}`;
+      for (const figure of root.querySelectorAll('.chart')) figure.hidden = reason !== null;
+    },
   };
   card.update(app);
   return card;

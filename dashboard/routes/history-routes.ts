@@ -3,12 +3,14 @@
  * `GET /api/apps/:name/series?window=` (chart data plus the limit changes and runtime events
  * inside the window, for markers), `GET /api/audit` (the limit-change log) and
  * `GET /api/runtime-events` (the worker event log). They read the timing store only, so they keep
- * working while the runtime is down.
+ * working while the runtime is down; a store that cannot be read gives empty lists and
+ * `historyUnavailable`, not an error, so the page can say why its history is empty.
  */
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../shared/errors.js';
 import { WINDOWS_MS, type Series, type WindowName } from '../../shared/history.js';
 import { readAudit, readEvents, type DashboardContext } from '../context.js';
+import { firstReason, guardHistory } from '../history-guard.js';
 import { appNameParams, auditBody, auditQuery, commonErrors, runtimeEventsBody, runtimeEventsQuery, seriesBody, seriesQuery } from '../schemas.js';
 
 /** Without a store the charts get an empty series with the step they would have had. */
@@ -32,12 +34,21 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContex
       const window = request.query.window;
       const toMs = ctx.now();
       const fromMs = toMs - WINDOWS_MS[window];
-      const series: Series = ctx.history
-        ? ctx.history.series(name, fromMs, toMs)
-        : { app: name, fromMs, toMs, stepMs: WINDOWS_MS[window] / EMPTY_POINTS, points: [] };
-      const markers = readAudit(ctx, { app: name, sinceMs: fromMs }).reverse();
-      const events = readEvents(ctx, { app: name, sinceMs: fromMs, limit: MAX_EVENT_MARKERS }).reverse();
-      return { ...series, window, markers, events, history: ctx.history !== null };
+      const { history } = ctx;
+      const empty = (): Series => ({ app: name, fromMs, toMs, stepMs: WINDOWS_MS[window] / EMPTY_POINTS, points: [] });
+      const series = history ? guardHistory(() => history.series(name, fromMs, toMs), empty) : { value: empty(), unavailable: null };
+      const markers = readAudit(ctx, { app: name, sinceMs: fromMs });
+      const events = readEvents(ctx, { app: name, sinceMs: fromMs, limit: MAX_EVENT_MARKERS });
+      const historyUnavailable = firstReason(series, markers, events);
+      ctx.historyHealth.note(historyUnavailable);
+      return {
+        ...series.value,
+        window,
+        markers: markers.value.reverse(),
+        events: events.value.reverse(),
+        history: history !== null,
+        historyUnavailable,
+      };
     },
   );
 
@@ -49,7 +60,9 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContex
       const options: { app?: string; sinceMs?: number; limit: number } = { limit };
       if (appName !== undefined) options.app = appName;
       if (sinceMs !== undefined) options.sinceMs = sinceMs;
-      return { entries: readAudit(ctx, options), history: ctx.history !== null };
+      const read = readAudit(ctx, options);
+      ctx.historyHealth.note(read.unavailable);
+      return { entries: read.value, history: ctx.history !== null, historyUnavailable: read.unavailable };
     },
   );
 
@@ -62,7 +75,9 @@ export function registerHistoryRoutes(app: FastifyInstance, ctx: DashboardContex
       if (appName !== undefined) options.app = appName;
       if (sinceMs !== undefined) options.sinceMs = sinceMs;
       if (untilMs !== undefined) options.untilMs = untilMs;
-      return { entries: readEvents(ctx, options), history: ctx.history !== null };
+      const read = readEvents(ctx, options);
+      ctx.historyHealth.note(read.unavailable);
+      return { entries: read.value, history: ctx.history !== null, historyUnavailable: read.unavailable };
     },
   );
 }

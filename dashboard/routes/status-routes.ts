@@ -15,6 +15,8 @@ export function registerStatusRoutes(app: FastifyInstance, ctx: DashboardContext
   });
 
   app.get('/api/apps', { schema: { response: { 200: appsBody, ...commonErrors } } }, async () => {
-    return buildApps(await ctx.snapshots.get(), ctx.history, ctx.now());
+    const view = buildApps(await ctx.snapshots.get(), ctx.history, ctx.now());
+    ctx.historyHealth.note(view.historyUnavailable);
+    return view;
   });
 }

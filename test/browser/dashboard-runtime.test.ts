@@ -15,14 +15,19 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
+import { createRemoteControl } from '../../dashboard/remote-control.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { openHistoryReader } from '../../shared/store/history-reader.js';
 import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
-import { toTarget } from '../helpers/runtime.js';
+import { startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
 import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { scaledMs, waitUntil } from '../helpers/wait.js';
-import { cardNames, logIn, markerPixels, openBrowserOn, paintedPixels, saveScreenshot, setThreadsByKeyboard } from './dashboard-fixture.js';
+import { cardNames, logIn, markerPixels, openBrowserOn, paintedPixels, saveScreenshot, setThreadsByKeyboard, startDashboardFixture, type PageDocument } from './dashboard-fixture.js';
+
+// Used inside page callbacks only; see PageDocument.
+declare const document: PageDocument;
 
 /** What the dashboard promises: a limit change reaches the runtime within a second. */
 const LIMIT_CHANGE_MS = 1000;
@@ -172,4 +177,34 @@ test('separate process: the dashboard beside a running runtime changes a limit w
     return text;
   });
   assert.match(audit, /"oldThreads":6/);
+});
+
+test('an unreadable timing store: live figures from the runtime, and "history unavailable" where the charts and logs were', async (t) => {
+  const runtime = await startTestRuntime(t, [{ name: 'shop', node: (_req, res) => res.end('ok') }]);
+  for (let i = 0; i < 3; i++) assert.equal((await scgiRequest(runtime.targets.get('shop')!, { uri: '/' })).status, 200);
+  const dbPath = join(await testDir(t, 'dash-damaged'), 'timings.db');
+  writeFileSync(dbPath, Buffer.alloc(16_384, 0x5a));
+  assert.ok('port' in runtime.stats);
+  const control = createRemoteControl({ stats: `127.0.0.1:${runtime.stats.port}`, dbPath, statsTimeoutMs: 10_000 });
+  const history = openHistoryReader(dbPath);
+  const fx = await startDashboardFixture({ control, history });
+  t.after(async () => {
+    await fx.close();
+    history.close();
+    control.close();
+  });
+
+  await logIn(fx);
+  const card = fx.page.locator('article.app[data-app="shop"]');
+  await card.locator('.history-note').waitFor({ state: 'visible', timeout: scaledMs(30_000) });
+  const unavailable = /^history unavailable: timing store .*timings\.db: file is not a database$/;
+  assert.match((await card.locator('.history-note').textContent()) ?? '', unavailable);
+  assert.equal(await card.locator('figure.chart:visible').count(), 0, 'the note stands in place of the charts');
+  assert.equal(await card.locator('[data-f="requests"]').textContent(), '3');
+  for (const id of ['audit-empty', 'runtime-events-empty']) {
+    await fx.page.waitForFunction((el) => /^history unavailable/.test(document.getElementById(el)?.textContent ?? ''), id, { timeout: scaledMs(30_000) });
+    assert.match((await fx.page.textContent(`#${id}`)) ?? '', unavailable);
+    assert.equal(await fx.page.isVisible(`#${id}`), true);
+  }
+  assert.deepEqual(fx.problems, []);
 });
