@@ -124,9 +124,26 @@ export function openHistoryReader(path: string): HistoryReader {
     }
   }
 
+  /**
+   * Any failure drops the connection, so the next read opens the path again: a connection kept
+   * on a damaged file stays on its inode, and never sees the good file renamed over it.
+   */
   function wrap(err: unknown): Error {
+    forget();
     if (isDragonError(err)) return err;
     return new errors.DOW_ERR_STORE(path, err instanceof Error ? err.message : String(err));
+  }
+
+  function forget(): void {
+    stmts = null;
+    eventStmts = null;
+    instanceStmt = null;
+    try {
+      db?.close();
+    } catch {
+      // Closing a connection to a damaged file may fail too; it is dropped all the same.
+    }
+    db = null;
   }
 
   function query(app: string, resMs: number, loMs: number, hiMs: number): RollupRow[] {
@@ -250,10 +267,7 @@ export function openHistoryReader(path: string): HistoryReader {
     },
 
     close(): void {
-      stmts = null;
-      eventStmts = null;
-      db?.close();
-      db = null;
+      forget();
     },
   };
 }

@@ -4,7 +4,7 @@
  * endpoints answer empty lists with the reason, and the event stream keeps streaming.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -15,6 +15,7 @@ import { createRemoteControl } from '../../dashboard/remote-control.js';
 import { errors } from '../../shared/errors.js';
 import type { HistoryReader } from '../../shared/history.js';
 import { openHistoryReader } from '../../shared/store/history-reader.js';
+import { openWritableDb } from '../../shared/store/open-db.js';
 import { captureLogs, startRuntime } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { testDir } from '../helpers/temp-dir.js';
@@ -103,6 +104,24 @@ describe('dashboard with an unreadable timing store', () => {
       assert.equal(frame.apps.apps[0]?.requests, SERVED);
       assert.match(frame.apps.historyUnavailable, damage.reason);
     }
+  });
+
+  it('reads the history again once a good file replaces the damaged one', async (t) => {
+    const { stats, dbPath, history } = await setup(t, DAMAGES[0]!);
+    const control = createRemoteControl({ stats, dbPath, statsTimeoutMs: 10_000 });
+    t.after(() => control.close());
+    const app = buildDashboard({ control, history, token: TOKEN, port: 9100 });
+    t.after(() => app.close());
+    const apps = async (): Promise<{ historyUnavailable: string | null; apps: Array<{ recent: unknown }> }> =>
+      (await app.inject({ url: '/api/apps', headers: { host: '127.0.0.1:9100', ...bearer } })).json();
+    assert.match(String((await apps()).historyUnavailable), /file is not a database/);
+
+    // A connection kept open on the damaged file would keep reading its old inode.
+    openWritableDb(`${dbPath}.new`).close();
+    await rename(`${dbPath}.new`, dbPath);
+    const healed = await apps();
+    assert.equal(healed.historyUnavailable, null);
+    assert.notEqual(healed.apps[0]?.recent, null);
   });
 
   it('still answers 500 for a failure that is not the store\'s', async (t) => {
