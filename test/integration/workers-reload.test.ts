@@ -4,7 +4,7 @@
  * worker processes whose app load waits at a gate the test opens, so "while one runs" is a state
  * the test holds, not a timing it hopes for.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +15,18 @@ import { startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
+/** One app serving v0, whose module waits at `gate` while that file is missing when it loads. */
+async function startGatedApp(t: TestContext, prefix: string) {
+  const dir = await testDir(t, prefix);
+  const module = join(dir, 'app.mjs');
+  const log = join(dir, 'loads.log');
+  const gate = join(dir, 'gate');
+  await writeFile(gate, '');
+  await writeFile(module, gatedModule('v0', log, gate));
+  const rt = await startSupervisor(t, [{ name: 'app', module }]);
+  return { module, log, gate, rt };
+}
+
 async function bodyOf(target: Target): Promise<string> {
   const res = await scgiRequest(target, { uri: '/' });
   assert.equal(res.status, 200, res.body.toString());
@@ -22,13 +34,7 @@ async function bodyOf(target: Target): Promise<string> {
 }
 
 test('a reload asked while another runs is not dropped: a follow-up reload loads the newer code and answers that caller', async (t) => {
-  const dir = await testDir(t, 'reload-follow');
-  const module = join(dir, 'app.mjs');
-  const log = join(dir, 'loads.log');
-  const gate = join(dir, 'gate');
-  await writeFile(gate, '');
-  await writeFile(module, gatedModule('v0', log, gate));
-  const rt = await startSupervisor(t, [{ name: 'app', module }]);
+  const { module, log, gate, rt } = await startGatedApp(t, 'reload-follow');
   const target = rt.targets.get('app') as Target;
   assert.equal(await bodyOf(target), 'v0');
 
@@ -65,13 +71,7 @@ test('a reload asked while another runs is not dropped: a follow-up reload loads
 });
 
 test('a follow-up reload whose code fails answers its callers with that failure; the stats port names it', async (t) => {
-  const dir = await testDir(t, 'reload-follow-fail');
-  const module = join(dir, 'app.mjs');
-  const log = join(dir, 'loads.log');
-  const gate = join(dir, 'gate');
-  await writeFile(gate, '');
-  await writeFile(module, gatedModule('v0', log, gate));
-  const rt = await startSupervisor(t, [{ name: 'app', module }]);
+  const { module, log, gate, rt } = await startGatedApp(t, 'reload-follow-fail');
 
   await rm(gate);
   await writeFile(module, gatedModule('v1', log, gate));
