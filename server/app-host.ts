@@ -72,10 +72,16 @@ export class AppHost {
   readonly halfCloseAborts: boolean;
   private readonly handler: AppHandler;
   /**
-   * Called when a request is queued or leaves the limiter, in a worker process, so that the
-   * supervisor hears about queue pressure and slots given back. Null in-process (no cost there).
+   * Called whenever the limiter's running or waiting count changes, in a worker process, so that
+   * the supervisor hears about queue pressure and slots given back, and sees the counts even
+   * while the app is stuck in a request: so always before the app's code runs. Null in-process.
    */
   onLoadChange: ((host: AppHost) => void) | null = null;
+  /**
+   * The app's whole thread limit when this host runs one worker's share of it (the limiter's
+   * limit); null in-process, where the two are the same.
+   */
+  appThreads: number | null = null;
   /** The opt-in access log (log.access); null: off, and no cost per request. */
   accessLog: AccessLogWriter | null = null;
   private readonly rejectionLog = new LogThrottle(LOG_INTERVAL_MS);
@@ -110,16 +116,20 @@ export class AppHost {
   }
 
   setThreads(threads: number): void {
-    for (const conn of this.limiter.setLimit(threads)) this.dispatch(conn);
+    const admitted = this.limiter.setLimit(threads);
+    if (admitted.length > 0) this.onLoadChange?.(this);
+    for (const conn of admitted) this.dispatch(conn);
   }
 
   admit(conn: HostedRequest): void {
     const result = this.limiter.acquire(conn, performance.now());
-    if (result === 'run') this.dispatch(conn);
-    else if (result === 'queued') {
+    if (result === 'run') {
+      this.onLoadChange?.(this);
+      this.dispatch(conn);
+    } else if (result === 'queued') {
       conn.phase = Phase.QUEUED;
       this.onLoadChange?.(this);
-    } else this.reject(conn, new errors.DOW_ERR_QUEUE_FULL(this.name, this.limiter.limit, this.limiter.running, this.limiter.waiting).message);
+    } else this.reject(conn, new errors.DOW_ERR_QUEUE_FULL(this.name, this.limitFigures(), this.limiter.waiting).message);
   }
 
   /** Answers 503 to waiters that queued at or before `now - queueTimeoutMs`. */
@@ -127,8 +137,17 @@ export class AppHost {
     if (this.limiter.waiting === 0) return;
     for (const conn of this.limiter.expire(now - this.queueTimeoutMs)) {
       const waited = Math.round(now - conn.queuedAt);
-      this.reject(conn, new errors.DOW_ERR_QUEUE_TIMEOUT(this.name, this.limiter.limit, this.limiter.running, waited).message);
+      this.reject(conn, new errors.DOW_ERR_QUEUE_TIMEOUT(this.name, this.limitFigures(), waited).message);
     }
+  }
+
+  /**
+   * The limit a 503 hit, as an operator reads it: in a worker, its share alone ("limit=4") would
+   * read as the app's limit, which is what the operator set and looks for.
+   */
+  private limitFigures(): string {
+    const { limit, running } = this.limiter;
+    return this.appThreads === null ? `limit=${limit} online=${running}` : `app limit=${this.appThreads}, this worker's share=${limit}, online=${running}`;
   }
 
   private dispatch(conn: HostedRequest): void {
@@ -153,11 +172,12 @@ export class AppHost {
     const now = performance.now();
     if (phase === Phase.RUNNING) {
       const next = this.limiter.release();
+      this.onLoadChange?.(this);
       if (next !== undefined) this.dispatch(next);
     } else if (phase === Phase.QUEUED) {
       this.limiter.cancel(conn);
+      this.onLoadChange?.(this);
     }
-    if (phase === Phase.RUNNING || phase === Phase.QUEUED) this.onLoadChange?.(this);
     const stats = this.stats;
     if (phase === Phase.HEAD && outcome !== Outcome.REJECTED) {
       // Malformed or never completed: it never reached the app, so it is not one of its requests.

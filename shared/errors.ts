@@ -52,8 +52,9 @@ export const errors = {
   DOW_ERR_HTTP_ON_SCGI_PORT: createError('DOW_ERR_HTTP_ON_SCGI_PORT', 'an HTTP request (%s) arrived on an SCGI port. This port speaks SCGI to a front end (nginx, Apache, lighttpd): point the browser or curl at the front end, or try the app with `dragon-on-wheels load <host:port>`', 400),
 
   // Serving (server/). Statuses are those the client gets.
-  DOW_ERR_QUEUE_FULL: createError('DOW_ERR_QUEUE_FULL', '%s: Threads limit reached! (limit=%d online=%d) queue full (%d waiting)', 503),
-  DOW_ERR_QUEUE_TIMEOUT: createError('DOW_ERR_QUEUE_TIMEOUT', '%s: Threads limit reached! (limit=%d online=%d) waited %d ms in the queue', 503),
+  // The parenthesis: "limit=N online=N" in-process; a worker names the app's limit and its share.
+  DOW_ERR_QUEUE_FULL: createError('DOW_ERR_QUEUE_FULL', '%s: Threads limit reached! (%s) queue full (%d waiting)', 503),
+  DOW_ERR_QUEUE_TIMEOUT: createError('DOW_ERR_QUEUE_TIMEOUT', '%s: Threads limit reached! (%s) waited %d ms in the queue', 503),
   DOW_ERR_REQUEST_TIMEOUT: createError('DOW_ERR_REQUEST_TIMEOUT', '%s: request did not finish within %d ms', 504),
   DOW_ERR_APP_THREW: createError('DOW_ERR_APP_THREW', '%s: the app failed: %s', 500),
   DOW_ERR_FETCH_RESULT: createError('DOW_ERR_FETCH_RESULT', '%s: the fetch handler returned %s, not a Response', 500),

@@ -881,6 +881,39 @@ static napi_value js_ring_read(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ringSetLoad(ring, running, queued): the worker's requests running and queued, for the
+   supervisor to read while the worker cannot answer. Called on every admission and finish. */
+static napi_value js_ring_set_load(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv) != 0) return NULL;
+  dow_ring *ring = ring_arg(env, argv[0]);
+  if (ring == NULL) return NULL;
+  uint32_t running = 0, queued = 0;
+  CHECKED(napi_get_value_uint32(env, argv[1], &running), return throw_failed(env, "ringSetLoad: napi_get_value_uint32"));
+  CHECKED(napi_get_value_uint32(env, argv[2], &queued), return throw_failed(env, "ringSetLoad: napi_get_value_uint32"));
+  dow_ring_set_load(ring, running, queued);
+  return NULL;
+}
+
+/* ringLoad(ring): [running, queued] as the worker last published them, or null once closed. */
+static napi_value js_ring_load(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, value;
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  dow_ring *ring = ring_arg(env, argv[0]);
+  if (ring == NULL) return NULL;
+  uint32_t figures[2];
+  if (dow_ring_load(ring, &figures[0], &figures[1]) != 0) {
+    CHECKED(napi_get_null(env, &out), return throw_failed(env, "ringLoad: napi_get_null"));
+    return out;
+  }
+  CHECKED(napi_create_array_with_length(env, 2, &out), return throw_failed(env, "ringLoad: napi_create_array_with_length"));
+  for (uint32_t i = 0; i < 2; i++) {
+    CHECKED(napi_create_uint32(env, figures[i], &value), return throw_failed(env, "ringLoad: napi_create_uint32"));
+    CHECKED(napi_set_element(env, out, i, value), return throw_failed(env, "ringLoad: napi_set_element"));
+  }
+  return out;
+}
+
 /* ringClose(ring): unmaps it and closes its descriptor now rather than at garbage collection. */
 static napi_value js_ring_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -988,6 +1021,8 @@ NAPI_MODULE_INIT() {
     {"ringWrite", NULL, js_ring_write, NULL, NULL, NULL, napi_default, NULL},
     {"ringRead", NULL, js_ring_read, NULL, NULL, NULL, napi_default, NULL},
     {"ringClose", NULL, js_ring_close, NULL, NULL, NULL, napi_default, NULL},
+    {"ringSetLoad", NULL, js_ring_set_load, NULL, NULL, NULL, napi_default, NULL},
+    {"ringLoad", NULL, js_ring_load, NULL, NULL, NULL, napi_default, NULL},
 #ifdef DOW_FAULT_INJECTION
     {"injectFault", NULL, js_inject_fault, NULL, NULL, NULL, napi_default, NULL},
 #endif

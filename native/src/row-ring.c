@@ -24,6 +24,10 @@ static _Atomic uint64_t *tail_of(const dow_ring *ring) {
   return (_Atomic uint64_t *)(ring->base + DOW_RING_TAIL_OFFSET);
 }
 
+static _Atomic uint64_t *load_of(const dow_ring *ring) {
+  return (_Atomic uint64_t *)(ring->base + DOW_RING_LOAD_OFFSET);
+}
+
 static int map(dow_ring *ring, int fd, size_t bytes) {
   void *base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) return errno;
@@ -54,6 +58,7 @@ int dow_ring_create(dow_ring *ring, uint64_t capacity) {
   memcpy(ring->base, words, sizeof words);
   atomic_init(head_of(ring), 0);
   atomic_init(tail_of(ring), 0);
+  atomic_init(load_of(ring), 0);
   return 0;
 }
 
@@ -110,6 +115,20 @@ void dow_ring_take(dow_ring *ring, void *out, uint64_t length) {
   memcpy((uint8_t *)out + first, bytes, length - first);
   ring->position += length;
   atomic_store_explicit(tail_of(ring), ring->position, memory_order_release);
+}
+
+/* Relaxed: the load orders nothing else; each read only needs a whole word, never a torn one. */
+void dow_ring_set_load(dow_ring *ring, uint32_t running, uint32_t queued) {
+  if (ring->base == NULL) return;
+  atomic_store_explicit(load_of(ring), (uint64_t)queued << 32 | running, memory_order_relaxed);
+}
+
+int dow_ring_load(const dow_ring *ring, uint32_t *running, uint32_t *queued) {
+  if (ring->base == NULL) return -1;
+  uint64_t word = atomic_load_explicit(load_of(ring), memory_order_relaxed);
+  *running = (uint32_t)word;
+  *queued = (uint32_t)(word >> 32);
+  return 0;
 }
 
 void dow_ring_close(dow_ring *ring) {

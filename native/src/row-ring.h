@@ -3,13 +3,16 @@
  * (consumer) and one worker (producer), so a worker's timing rows reach the supervisor without a
  * system call or a wake-up per frame. Pure apart from creating and mapping the memory: no Node-API.
  *
- *   0        8        16                 128            256            384                384 + capacity
- *   +--------+--------+-- ... ----------+--------------+--------------+------------------+
- *   | magic  |capacity|   (unused)      | head (u64)   | tail (u64)   | data             |
- *   +--------+--------+-- ... ----------+--------------+--------------+------------------+
+ *   0        8        16                 128      136      144      256            384                384 + capacity
+ *   +--------+--------+-- ... ----------+--------+--------+--------+--------------+------------------+
+ *   | magic  |capacity|   (unused)      |head u64|load u64|        | tail (u64)   | data             |
+ *   +--------+--------+-- ... ----------+--------+--------+--------+--------------+------------------+
  *   head: bytes ever written (the worker's); tail: bytes ever read (the supervisor's). Each has
  *   its own 128-byte stretch, so the two processes never write into the same cache line (nor its
  *   adjacent-line prefetch pair). A byte at position p sits at data[p % capacity].
+ *   load: the worker's requests running (low 32 bits) and queued (high 32 bits), stored as one
+ *   word whenever either changes, so the supervisor can read them while the worker's event loop
+ *   is stuck in a request and cannot answer; in the worker's stretch, as only the worker writes it.
  *
  * The producer publishes whole frames only (head moves once a frame is copied in), so a worker
  * killed mid-write leaves nothing half-written. The consumer trusts nothing it reads back from the
@@ -23,6 +26,7 @@
 #include <stdint.h>
 
 #define DOW_RING_HEAD_OFFSET 128
+#define DOW_RING_LOAD_OFFSET 136
 #define DOW_RING_TAIL_OFFSET 256
 #define DOW_RING_DATA_OFFSET 384
 #define DOW_RING_MIN_CAPACITY 64
@@ -51,6 +55,13 @@ int64_t dow_ring_readable(const dow_ring *ring);
 
 /* Copies the next `length` bytes out (at most dow_ring_readable()) and hands their room back. */
 void dow_ring_take(dow_ring *ring, void *out, uint64_t length);
+
+/* The producer's side: publishes its requests running and queued now (one relaxed store). */
+void dow_ring_set_load(dow_ring *ring, uint32_t running, uint32_t queued);
+
+/* The last load the producer published: 0, or -1 once closed. Any word read is some pair of
+   numbers, so a damaged header gives wrong figures, never a fault. */
+int dow_ring_load(const dow_ring *ring, uint32_t *running, uint32_t *queued);
 
 /* Unmaps and closes; safe to call twice. */
 void dow_ring_close(dow_ring *ring);

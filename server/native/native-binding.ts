@@ -63,6 +63,10 @@ export interface NativeBinding {
   ringRead(ring: NativeRing): Buffer | null;
   /** Unmaps it and closes its descriptor; later writes return false and reads null. */
   ringClose(ring: NativeRing): void;
+  /** The worker's side: its requests running and queued now, in the ring's header. */
+  ringSetLoad(ring: NativeRing, running: number, queued: number): void;
+  /** The supervisor's side: [running, queued] as the worker last set them, or null once closed. */
+  ringLoad(ring: NativeRing): [running: number, queued: number] | null;
   /**
    * Only in a build made with `build-native.mjs --fault` (tests): the Node-API call whose text
    * starts with `call` fails once, after `after` successful ones.

@@ -53,9 +53,12 @@ export interface WorkerStartConfig {
   /**
    * From the supervisor's settings: the app may use a row ring (not on io 'node', the path
    * without the native core). As the worker receives it: a ring is at ROW_RING_FD (the worker
-   * process turns it off where no ring could be made).
+   * process turns it off where no ring could be made), for its rows when the store is on and for
+   * its load (requests running and queued) in any case.
    */
   rowRing: boolean;
+  /** The app's thread limit across all its workers when this worker starts (see 'limit'). */
+  appThreads: number;
   /** Requests after which the worker asks to be replaced (jitter already applied); 0 = never. */
   maxRequests: number;
 }
@@ -80,7 +83,8 @@ export type ToWorker =
   | { type: 'start'; config: WorkerStartConfig }
   | { type: 'accept' }
   | { type: 'ping'; seq: number }
-  | { type: 'limit'; limit: number; seq: number }
+  /** limit: this worker's share; appLimit: the app's whole limit, for its log lines. */
+  | { type: 'limit'; limit: number; seq: number; appLimit: number }
   | { type: 'conn' }
   | { type: 'stopAccepting' }
   | { type: 'drain'; timeoutMs: number };

@@ -65,8 +65,9 @@ async function start(cfg: WorkerStartConfig): Promise<void> {
     return;
   }
   log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
+  // Its header carries this worker's load (onLoadChange), with or without the timing store.
+  if (cfg.rowRing) rowRing = attachRowRing(ROW_RING_FD);
   if (cfg.store) {
-    if (cfg.rowRing) rowRing = attachRowRing(ROW_RING_FD);
     // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
     recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: rowRing !== null, send: (batch) => writeRows(encodeFrame(batch)) });
   }
@@ -103,6 +104,7 @@ async function accept(handle: object): Promise<void> {
   });
   host = server.apps.get(cfg.app.name) ?? null;
   if (host) {
+    host.appThreads = cfg.appThreads;
     host.setThreads(limit);
     host.onLoadChange = onLoadChange;
   }
@@ -115,8 +117,12 @@ function held(h: AppHost): number {
   return Math.max(h.limiter.running, h.limiter.limit);
 }
 
-/** Hot path (every queued and finished request): sends only what the supervisor must act on. */
+/**
+ * Hot path (every admitted, queued and finished request): publishes the counts in the ring's
+ * header (one store, no system call), and sends only what the supervisor must act on.
+ */
 function onLoadChange(h: AppHost): void {
+  rowRing?.setLoad(h.limiter.running, h.limiter.waiting);
   if (!recycleAsked && config !== null && config.maxRequests > 0 && h.stats.requests >= config.maxRequests) {
     recycleAsked = true;
     send({ type: 'recycle', reason: `served ${h.stats.requests} requests (maxRequests)` });
@@ -189,7 +195,9 @@ function onMessage(message: ToWorker, handle?: unknown): void {
     case 'limit':
       limit = message.limit;
       limitSeq = message.seq;
+      if (config) config.appThreads = message.appLimit;
       if (host) {
+        host.appThreads = message.appLimit;
         host.setThreads(limit);
         if (held(host) !== lastHeld) sendLoad(host);
       }

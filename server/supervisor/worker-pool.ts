@@ -46,8 +46,8 @@ export interface PoolOptions {
   drainTimeoutMs: number;
   /** `user`/`group`: each worker is forked as this user (null: as the supervisor runs). */
   credentials?: WorkerCredentials | null;
-  /** What each worker is started with (maxRequests is filled in per worker). */
-  startConfig: Omit<WorkerStartConfig, 'maxRequests'>;
+  /** What each worker is started with (maxRequests and appThreads are filled in per worker). */
+  startConfig: Omit<WorkerStartConfig, 'maxRequests' | 'appThreads'>;
   log: Logger;
   onRows(batch: PackedBatch): void;
   onRow(row: TimingRow): void;
@@ -110,6 +110,8 @@ export class WorkerPool {
   /** How often silences are checked: a hang is acted on within this of hangTimeout. */
   private readonly checkMs: number;
   private lastPingAt = -Infinity;
+  /** When the last figures collection (stats port, metrics, dashboard) started. */
+  private lastCollectAt = -Infinity;
 
   constructor(private readonly o: PoolOptions) {
     this.ledger = new SlotLedger(o.threads);
@@ -160,6 +162,8 @@ export class WorkerPool {
   setThreads(threads: number): void {
     this.ledger.setTotal(threads);
     this.applyPlan();
+    // A worker whose share did not change still names the app's limit in its 503 lines.
+    for (const w of this.workers.values()) w.setAppLimit(threads);
   }
 
   /** New workers with fresh code first; the old ones drain only once every new one is ready. */
@@ -244,9 +248,13 @@ export class WorkerPool {
     clearTimeout(killer);
   }
 
-  /** Fresh figures from every live worker (a hung one keeps its last). */
+  /**
+   * Fresh figures from every live worker. A hung one keeps its last, which predate the request
+   * it is stuck in: state() then takes its running and queued from its ring (see liveLoad).
+   */
   async collect(): Promise<void> {
     const now = performance.now();
+    this.lastCollectAt = now;
     // Only workers that serve: one loading the app (a standby, a replacement) has no figures to
     // give yet and may not answer while its code compiles.
     const responsive = [...this.workers.values()].filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
@@ -285,12 +293,14 @@ export class WorkerPool {
     let queued = 0;
     const pids: number[] = [];
     for (const w of this.workers.values()) {
-      const figures = w.figures;
-      if (figures && this.mergeInto(stats, w)) {
-        online += figures.running;
-        queued += figures.queued;
+      const merged = w.figures !== null && this.mergeInto(stats, w);
+      const serving = w.state === 'accepting' || w.state === 'draining';
+      const load = serving ? this.liveLoad(w) : null;
+      if (load !== null || merged) {
+        online += (load ?? (w.figures as WorkerFigures)).running;
+        queued += (load ?? (w.figures as WorkerFigures)).queued;
       }
-      if (w.state === 'accepting' || w.state === 'draining') pids.push(w.pid);
+      if (serving) pids.push(w.pid);
     }
     const snapshot: AppSnapshot & { startFailures: number } = {
       name: this.name,
@@ -314,6 +324,17 @@ export class WorkerPool {
     return { ...snapshot, stats };
   }
 
+  /**
+   * A serving worker that did not answer the last collection: its requests running and queued
+   * as it last put them in its ring, since its last figures predate the request it is stuck in.
+   * Null for one that answered, and without a ring (io 'node', no native core): then the stale
+   * figures are all there is, and a hung request shows as online=0 until the hang kill.
+   */
+  private liveLoad(w: WorkerProcess): { running: number; queued: number } | null {
+    if (w.figuresAt >= this.lastCollectAt) return null;
+    return w.ringLoad(this.o.startConfig.app.queue);
+  }
+
   /** Figures come from app processes: a malformed one is logged and left out, never thrown. */
   private mergeInto(stats: AppStats, w: WorkerProcess): boolean {
     try {
@@ -329,7 +350,7 @@ export class WorkerPool {
   // ── lifecycle ────────────────────────────────────────────────────────────────────────────
 
   private spawn(restartOnFailure = false): WorkerProcess {
-    const config = { ...this.o.startConfig, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
+    const config = { ...this.o.startConfig, appThreads: this.ledger.total, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
     const taken = new Set([...this.workers.values()].map((other) => other.slot));
     const w = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
     while (taken.has(w.slot)) w.slot++;
@@ -377,7 +398,9 @@ export class WorkerPool {
   }
 
   private applyPlan(): void {
-    for (const [id, limit, seq] of this.ledger.plan()) this.workers.get(id)?.setLimit(limit, seq);
+    for (const [id, limit, seq] of this.ledger.plan()) {
+      this.workers.get(id)?.setLimit(limit, seq, this.ledger.total);
+    }
   }
 
   private readonly events: WorkerEvents = {
@@ -614,7 +637,7 @@ export class WorkerPool {
     if (w.presumedStuck) return;
     w.presumedStuck = true;
     const change = this.ledger.presumeStuck(w.id);
-    if (change) w.setLimit(change[1], change[2]);
+    if (change) w.setLimit(change[1], change[2], this.ledger.total);
     this.applyPlan();
   }
 

@@ -13,10 +13,11 @@ import type { Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PackedBatch } from '../store/packed-batch.js';
-import { createRowRing, type RowRing } from '../native/row-ring.js';
+import { createRowRing, ROW_RING_BYTES, ROW_RING_MIN_BYTES, type RowRing } from '../native/row-ring.js';
 import { FrameDecoder } from '../store/row-frames.js';
 import { ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerLoad } from './slot-ledger.js';
+import { MAX_THREADS } from '../../shared/runtime-control.js';
 
 export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
 
@@ -111,6 +112,8 @@ export class WorkerProcess {
   readonly startedAt = Date.now();
   lastAnswerAt = performance.now();
   figures: WorkerFigures | null = null;
+  /** When `figures` arrived (performance.now()). */
+  figuresAt = -Infinity;
   /** What the worker's loader recognised the app as, once ready. */
   kind: string | null = null;
   /** Rows read from its ring and its pipe together. */
@@ -159,6 +162,10 @@ export class WorkerProcess {
   readonly listening: Promise<void>;
   private onListening: (err?: Error) => void = () => {};
   private seq = 0;
+  /** The app's whole limit as this worker last heard it. */
+  private appLimit: number;
+  /** The last share and its ledger sequence number sent (null before the first). */
+  private sentLimit: [limit: number, seq: number] | null = null;
   private readonly waiters: Array<{ seq: number; resolve(): void }> = [];
 
   constructor(
@@ -167,6 +174,7 @@ export class WorkerProcess {
     private readonly events: WorkerEvents,
     credentials: WorkerCredentials | null = null,
   ) {
+    this.appLimit = config.appThreads;
     this.exit = new Promise((resolve) => (this.exited = resolve));
     const pipeEnded = new Promise<void>((resolve) => (this.rowsEnded = resolve));
     const ringDrained = new Promise<void>((resolve) => (this.ringDrained = resolve));
@@ -176,7 +184,8 @@ export class WorkerProcess {
     });
     // Only awaited once the worker was told to accept; a worker that never got there is no error.
     this.listening.catch(() => {});
-    const ring = config.store !== null && config.rowRing ? createRowRing() : null;
+    // Without the timing store the ring still carries the worker's load in its header.
+    const ring = config.rowRing ? createRowRing(config.store !== null ? ROW_RING_BYTES : ROW_RING_MIN_BYTES) : null;
     try {
       this.child = fork(WORKER_MAIN, [], {
         serialization: 'advanced',
@@ -199,7 +208,7 @@ export class WorkerProcess {
     this.readRows((child.stdio?.[ROWS_FD] ?? null) as Readable | null);
     if (ring !== null && child.pid !== undefined) {
       this.ring = ring;
-      this.ringTimer = setInterval(() => this.readRing(), RING_READ_MS).unref();
+      if (config.store !== null) this.ringTimer = setInterval(() => this.readRing(), RING_READ_MS).unref();
     } else {
       ring?.close();
       this.closeRing();
@@ -270,6 +279,18 @@ export class WorkerProcess {
     this.received(batches);
   }
 
+  /**
+   * Its requests running and queued as it last published them in the ring, read without asking
+   * it (it may be stuck in a request); null without a ring (io 'node', no native core, a ring
+   * closed as damaged) or when the word cannot be a real load (`maxQueued`: the app's queue).
+   */
+  ringLoad(maxQueued: number): { running: number; queued: number } | null {
+    const load = this.ring?.load() ?? null;
+    if (load === null) return null;
+    const [running, queued] = load;
+    return running <= MAX_THREADS && queued <= maxQueued ? { running, queued } : null;
+  }
+
   private closeRing(): void {
     if (this.ringTimer !== null) clearInterval(this.ringTimer);
     this.ringTimer = null;
@@ -303,8 +324,17 @@ export class WorkerProcess {
     this.child?.send({ type: 'accept' } satisfies ToWorker, handle as never);
   }
 
-  setLimit(limit: number, seq: number): void {
-    this.send({ type: 'limit', limit, seq });
+  setLimit(limit: number, seq: number, appLimit: number): void {
+    this.appLimit = appLimit;
+    this.sentLimit = [limit, seq];
+    this.send({ type: 'limit', limit, seq, appLimit: this.appLimit });
+  }
+
+  /** The app's whole limit changed: sent again with the share it has (an unchanged share sends nothing else). */
+  setAppLimit(appLimit: number): void {
+    if (appLimit === this.appLimit) return;
+    this.appLimit = appLimit;
+    if (this.sentLimit !== null) this.send({ type: 'limit', limit: this.sentLimit[0], seq: this.sentLimit[1], appLimit });
   }
 
   /** Asks for fresh figures; resolves when they arrive, the worker exits, or `timeoutMs` passes. */
@@ -376,6 +406,7 @@ export class WorkerProcess {
       case 'drained':
       case 'exiting':
         this.figures = message.figures;
+        this.figuresAt = this.lastAnswerAt;
         this.events.figures(this, message.figures);
         if (message.type === 'pong') {
           for (let i = this.waiters.length - 1; i >= 0; i--) {

@@ -53,7 +53,7 @@ export function poolApp(app: TestPoolApp): AppSettings {
 export async function startSupervisor(
   t: TestContext,
   apps: Array<TestPoolApp | AppSettings>,
-  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number; metrics?: boolean } = {},
+  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number; metrics?: boolean; workerLogFile?: string } = {},
 ): Promise<RunningSupervisor> {
   const { logs, logger } = captureLogs();
   const settings: RuntimeSettings = {
@@ -62,8 +62,8 @@ export async function startSupervisor(
     ...(options.metrics ? { metrics: '127.0.0.1:0' } : {}),
     limits: { ...DEFAULT_LIMITS },
     drainTimeoutMs: options.drainTimeoutMs ?? 5000,
-    // Workers log to the test's stdout; the supervisor's own lines are captured here.
-    log: { level: 'warn', format: 'json' },
+    // Workers log to the test's stdout (or workerLogFile); the supervisor's own lines are captured here.
+    log: { level: 'warn', format: 'json', ...(options.workerLogFile === undefined ? {} : { file: options.workerLogFile }) },
     store: options.recorder ? { path: 'unused: the recorder is given', recordPaths: true, retention: {}, flushIntervalMs: options.flushIntervalMs ?? 50 } : null,
     dashboard: null,
     persistLimits: false,

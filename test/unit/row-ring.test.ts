@@ -17,6 +17,7 @@ const skip = load.binding === null && !process.env.CI ? `no native core: ${load.
 /** Offsets in native/src/row-ring.h. */
 const HEAD_OFFSET = 128;
 const TAIL_OFFSET = 256;
+const LOAD_OFFSET = 136;
 
 function pair(t: { after(fn: () => void): void }, capacity: number): { reader: RowRing; writer: RowRing } {
   const reader = createRowRing(capacity);
@@ -116,4 +117,31 @@ test('a descriptor that is not a ring is not attached; a closed ring neither tak
   reader.close();
   assert.equal(writer.write(frame(1, 1)), false);
   assert.equal(reader.read(), null);
+});
+
+test("the worker's load crosses in the header: [running, queued] as last set, [0, 0] before, null once closed", { skip }, (t) => {
+  const { reader, writer } = pair(t, 256);
+  assert.deepEqual(reader.load(), [0, 0]);
+  writer.setLoad(3, 2);
+  assert.deepEqual(reader.load(), [3, 2]);
+  writer.setLoad(0xffff_ffff, 1);
+  assert.deepEqual(reader.load(), [0xffff_ffff, 1], 'the two halves of the word do not bleed into each other');
+  // Rows and load share the worker's stretch of the header without disturbing each other.
+  assert.equal(writer.write(frame(10, 1)), true);
+  writer.setLoad(1, 0);
+  assert.deepEqual(reader.read(), frame(10, 1));
+  assert.deepEqual(reader.load(), [1, 0]);
+  writer.close();
+  writer.setLoad(5, 5);
+  assert.deepEqual(reader.load(), [1, 0], 'a closed writer sets nothing');
+  reader.close();
+  assert.equal(reader.load(), null);
+});
+
+test('a scribbled load word reads as some pair of 32-bit numbers, never a fault', { skip }, (t) => {
+  const { reader } = pair(t, 256);
+  pokeU64(reader, LOAD_OFFSET, 0xffff_ffff_ffff_ffffn);
+  assert.deepEqual(reader.load(), [0xffff_ffff, 0xffff_ffff]);
+  pokeU64(reader, LOAD_OFFSET, (7n << 32n) | 9n);
+  assert.deepEqual(reader.load(), [9, 7]);
 });
