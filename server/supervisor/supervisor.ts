@@ -30,7 +30,7 @@ import { WorkerPool } from './worker-pool.js';
 import { exposureWarning } from '../exposure-warning.js';
 import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
-import { startMetricsServer, type RunningMetricsServer } from '../metrics/metrics-server.js';
+import type { RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../app-loader.js';
 import { chooseIo, defaultIoMode } from '../native/io-choice.js';
 
@@ -218,6 +218,8 @@ export class Supervisor implements RuntimeControl {
   }
 
   private async startMetrics(listen: string): Promise<void> {
+    // Loaded only when asked for: prom-client's process collectors weigh ~4 MiB of RSS.
+    const { startMetricsServer } = await import('../metrics/metrics-server.js');
     this.metricsServer = await startMetricsServer(listen, this, this.log);
     this.metricsAddress = this.metricsServer.address;
     this.log.info(`UP on ${this.metricsAddress} (metrics: /metrics, /healthz, /readyz)`);
