@@ -32,7 +32,7 @@ import { startLighttpd } from '../helpers/frontends/lighttpd.js';
 import { startApache } from '../helpers/frontends/apache.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
-import { waitUntil } from '../helpers/wait.js';
+import { scaledMs, waitUntil } from '../helpers/wait.js';
 import {
   CACHED_BODY,
   COOKIE_EXPIRES,
@@ -55,8 +55,12 @@ const FRAMEWORKS_DOC_PATH = join(ROOT, 'docs/frameworks.md');
  * so an app that reports 127.0.0.2 read REMOTE_ADDR, not the front end's socket.
  */
 const CLIENT_ADDRESS = '127.0.0.2';
-/** Socket idle time before a request counts as stalled. */
-const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Socket idle time before a request counts as stalled: generous, and stretched by
+ * DOW_TEST_SLOWDOWN, since a front end that buffers a 5 MB upload and an app under
+ * AddressSanitizer on a busy machine can leave the client's socket quiet for many seconds.
+ */
+const REQUEST_TIMEOUT_MS = scaledMs(60_000);
 const UPLOAD_BYTES = 5 * 1000 * 1000;
 const QUERY_NAME = 'Grüße, 東京 & ü=1 ✓';
 const JSON_BODY = { text: 'héllo ✓', list: [1, 2, 3], nested: { ok: true } };
