@@ -15,5 +15,6 @@ test("an app entered through enterApp runs at its own speed when its caller is o
   // The control: this V8 does slow code inlined into a try block, so the probe can see the bug.
   // (Node 20 and 22: ~4x; 24 and 26: ~1.8x.)
   assert.ok(hazard > 1.3 * baseline, `the probe no longer shows the hazard on ${process.version}: ${detail}`);
-  assert.ok(entered < 1.15 * baseline, detail);
+  // Under the 1.8x the hazard costs on the weakest line, with room for a busy machine's noise.
+  assert.ok(entered < 1.3 * baseline, detail);
 });
