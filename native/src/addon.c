@@ -632,6 +632,19 @@ static napi_value js_defer_accept_seconds(napi_env env, napi_callback_info info)
   return result_int(env, seconds);
 }
 
+/* stopDeferring(fd): TCP_DEFER_ACCEPT off, for the socket's owner when it stops (stop_deferring's
+   reason): the supervisor's own handle is libuv's, never one of these listeners. 0 or -errno; 0
+   for a socket that is not TCP. */
+static napi_value js_stop_deferring(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int32_t fd;
+  CHECKED(napi_get_value_int32(env, argv[0], &fd), return throw_failed(env, "stopDeferring: napi_get_value_int32"));
+  int off = 0;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off) != 0) return result_int(env, errno == EOPNOTSUPP ? 0 : -errno);
+  return result_int(env, 0);
+}
+
 /* write(id, buffer): 1 all sent, 0 queued (a DRAIN follows), or -errno. */
 static napi_value js_write(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -1008,6 +1021,7 @@ NAPI_MODULE_INIT() {
     {"setBacklog", NULL, js_set_backlog, NULL, NULL, NULL, napi_default, NULL},
     {"closeListener", NULL, js_close_listener, NULL, NULL, NULL, napi_default, NULL},
     {"deferAcceptSeconds", NULL, js_defer_accept_seconds, NULL, NULL, NULL, napi_default, NULL},
+    {"stopDeferring", NULL, js_stop_deferring, NULL, NULL, NULL, napi_default, NULL},
     {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
     {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
     {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},

@@ -51,6 +51,8 @@ export interface NativeBinding {
   counts(): { connections: number; listeners: number; queuedBytes: number };
   /** A socket's TCP_DEFER_ACCEPT as the kernel reports it: 0 off, or -errno. */
   deferAcceptSeconds(fd: number): number;
+  /** TCP_DEFER_ACCEPT off on a socket this process owns, as it stops: 0 or -errno. */
+  stopDeferring(fd: number): number;
   /** A new ring for a worker's timing rows (native/src/row-ring.h), of that many data bytes, or -errno. */
   ringCreate(capacityBytes: number): NativeRing | number;
   /** The worker's side of the ring behind an inherited descriptor (closed once mapped), or -errno. */

@@ -13,6 +13,7 @@ import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { errors } from '../../shared/errors.js';
 import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
+import { loadNative } from '../native/native-binding.js';
 import { LISTEN_BACKLOG, removeStaleSocket, stopHandshakes, setSocketFileAccess, type SocketOwner } from '../listen-address.js';
 import { listenFd } from '../systemd/listen-fds.js';
 
@@ -100,6 +101,10 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
         // must not kill the supervisor: the connection then stays in the backlog.
         s.on('error', () => resolve());
         s.listen(h, LISTEN_BACKLOG, () => resolve());
+        // Workers' native listeners set TCP_DEFER_ACCEPT on this socket and, being copies, leave
+        // it on: a connection the kernel still holds back at the close would be reset.
+        const fd = (h as { fd?: number }).fd;
+        if (typeof fd === 'number' && fd >= 0) loadNative().binding?.stopDeferring(fd);
         stopHandshakes(h);
       });
     },
