@@ -328,7 +328,8 @@ export class Server implements RuntimeControl {
 
   private async drain(drainTimeoutMs: number): Promise<void> {
     const closed = this.stopAccepting();
-    const deadline = performance.now() + drainTimeoutMs;
+    const started = performance.now();
+    const deadline = started + drainTimeoutMs;
     // Keep-alive connections: busy ones close after their current response, idle ones after
     // their next (or at the deadline, below): closing one now races a request sent on it.
     for (const http of this.httpListeners.values()) http.beginDrain();
@@ -339,7 +340,7 @@ export class Server implements RuntimeControl {
     const left = [...this.connections].sort((a, b) => Number(b.phase === Phase.QUEUED) - Number(a.phase === Phase.QUEUED));
     for (const conn of left) conn.cutByDrain();
     // The sweep goes on while HTTP connections close: a request that arrives late still times out.
-    if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, deadline - drainTimeoutMs + HTTP_IDLE_DRAIN_MS);
+    if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, started + HTTP_IDLE_DRAIN_MS);
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }
