@@ -57,13 +57,19 @@ for major in "${majors[@]}"; do
     # see both I/O paths; the others take the native core (io 'auto').
     if [ "$major" = 22 ]; then export DOW_IO=node; fi
     echo "=== Node $version: npm test${DOW_IO:+ (DOW_IO=$DOW_IO)}"
-    npm test
+    # The output is kept so that the summary can repeat what failed: CI shows only the log's end.
+    npm test 2>&1 | tee "$dir/test.log"
   ) || status=$?
   elapsed=$((SECONDS - started))
   if [ "$status" = 0 ]; then
     summary+=("Node $version: passed ($((elapsed / 60)) min $((elapsed % 60)) s)")
   else
     summary+=("Node $version: FAILED ($((elapsed / 60)) min $((elapsed % 60)) s)")
+    # node:test's spec reporter ends with a "failing tests:" section; the first lines of it name them.
+    if [ -f "$dir/test.log" ]; then
+      while IFS= read -r line; do summary+=("    $line"); done \
+        < <(sed -n '/failing tests:/,$p' "$dir/test.log" | grep -E '^\s*(✖|test at|[A-Za-z]*Error)' | head -40)
+    fi
     failed=1
   fi
 done
