@@ -65,10 +65,12 @@ for major in "${majors[@]}"; do
     summary+=("Node $version: passed ($((elapsed / 60)) min $((elapsed % 60)) s)")
   else
     summary+=("Node $version: FAILED ($((elapsed / 60)) min $((elapsed % 60)) s)")
-    # node:test's spec reporter ends with a "failing tests:" section; the first lines of it name them.
+    # node:test ends its spec output with a "failing tests:" section; its TAP output (where stdout
+    # is not a terminal, on some lines) marks them "not ok". Either way the summary names them.
     if [ -f "$dir/test.log" ]; then
-      while IFS= read -r line; do summary+=("    $line"); done \
-        < <(sed -n '/failing tests:/,$p' "$dir/test.log" | grep -E '^\s*(✖|test at|[A-Za-z]*Error)' | head -40)
+      while IFS= read -r line; do summary+=("    $line"); done < <(
+        { sed -n '/failing tests:/,$p' "$dir/test.log" | grep -E '^\s*(✖|test at|[A-Za-z]*Error)'
+          grep -E '^\s*not ok ' "$dir/test.log"; } | head -40)
     fi
     failed=1
   fi
