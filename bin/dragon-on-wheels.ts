@@ -246,17 +246,16 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
     systemd.notify({ STATUS: `failed to start: ${isDragonError(err) ? `${err.code}: ${err.message}` : String(err)}` });
     throw err;
   });
-  // Type=notify: every listener accepts (or queues in its backlog) from here on.
   const serving = `serving ${runtime.server.addresses.join(', ')}`;
-  systemd.notify({ READY: 1, MAINPID: process.pid, STATUS: serving });
-  systemd.startWatchdog();
   // An app's stray async error must not take every other app down with it.
   process.on('uncaughtException', (err) => log.error({ err }, `uncaught exception (serving goes on): ${err.message}`));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, `unhandled rejection (serving goes on): ${String(reason)}`));
+  // Every signal handler is in place before READY=1: systemd or a script may reload or stop the
+  // service the moment it is told so, and Node's default for SIGHUP and SIGUSR1 is to exit.
   // SIGHUP: graceful reload (new workers with fresh code, then the old ones drain), as uWSGI,
-  // Gunicorn and nginx do it. Without this handler Node would exit at once on SIGHUP.
-  // READY=1 once every SIGHUP's reloads have ended: one that arrives during a reload waits for a
-  // follow-up reload, and systemd must not take the first one's end for the second's.
+  // Gunicorn and nginx do it. READY=1 once every SIGHUP's reloads have ended: one that arrives
+  // during a reload waits for a follow-up reload, and systemd must not take the first one's end
+  // for the second's.
   let sighupReloads = 0;
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading every app\'s workers');
@@ -268,7 +267,11 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   });
   // logrotate's postrotate sends SIGUSR1 (as to nginx): log.file is reopened here and in every worker.
   process.on('SIGUSR1', () => void reopenLogs(runtime.server, log));
-  const signal = await Promise.race([untilSignal(log), starterGone]);
+  const stopSignal = untilSignal(log);
+  // Type=notify: every listener accepts (or queues in its backlog) from here on.
+  systemd.notify({ READY: 1, MAINPID: process.pid, STATUS: serving });
+  systemd.startWatchdog();
+  const signal = await Promise.race([stopSignal, starterGone]);
   stopWatching();
   log.info(`${signal}: stopping; waiting up to ${settings.drainTimeoutMs} ms for ${runtime.server.inFlight} requests in flight`);
   systemd.notify({ STOPPING: 1, STATUS: `stopping: draining ${runtime.server.inFlight} requests` });
