@@ -93,7 +93,10 @@ test('/healthz and /metrics answer while the only worker of an app hangs; /ready
   assert.equal(ready.status, 200, ready.body);
   assert.deepEqual(JSON.parse(ready.body), { status: 'ready', ready: true, reasons: [], apps: { stuck: { ready: true, readyWorkers: 1 }, fine: { ready: true, readyWorkers: null } }, store: 'off' });
 
-  const hung = sendRaw(rt.targets.get('stuck')!, encodeScgiRequest({ uri: '/hang' }), { timeoutMs: 30_000, allowReset: true }).catch(() => undefined);
+  let hungEnded = false;
+  const hung = sendRaw(rt.targets.get('stuck')!, encodeScgiRequest({ uri: '/hang' }), { timeoutMs: 30_000, allowReset: true })
+    .catch(() => undefined)
+    .finally(() => (hungEnded = true));
   t.after(() => hung);
   // Two heartbeats (1 s each) without an answer: not ready.
   const notReady = await waitUntil('/readyz 503 with the only worker hung', async () => {
@@ -105,12 +108,12 @@ test('/healthz and /metrics answer while the only worker of an app hangs; /ready
   assert.deepEqual(reason.reasons, ['stuck: no ready worker (1 worker not answering heartbeats)']);
   assert.equal(reason.apps.fine?.ready, true);
 
-  const started = performance.now();
   const [health, metrics] = await Promise.all([get(`${rt.base}/healthz`), get(`${rt.base}/metrics`)]);
   assert.equal(health.status, 200);
   assert.equal(JSON.parse(health.body).status, 'alive');
   assert.equal(metrics.status, 200);
-  assert.ok(performance.now() - started < 1000, `answered in ${Math.round(performance.now() - started)} ms`);
+  // Answered while the worker still hangs (its hangTimeout is a minute): nothing waited for it.
+  assert.equal(hungEnded, false, 'the answers came only once the hung request had ended');
   // The hung worker is not waited for: its last heartbeat's figures stand.
   const samples = parseSamples(metrics.body);
   assert.equal(sampleValue(samples, 'dragon_workers', { app: 'stuck' }), 1);
