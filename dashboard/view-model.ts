@@ -81,7 +81,7 @@ function recentFigures(history: HistoryReader | null, app: string, nowMs: number
   if (history === null) return null;
   // The rate is over the time the store was recording (history-reader, instances.ts), which
   // tells a fresh run from a restart over an old run's rows; this process's uptime does not
-  // (issue 11 item 4: 2,825 req/s beside `requests 0`).
+  // (it could show 2,825 req/s beside `requests 0`).
   const { app: _app, fromMs: _from, toMs: _to, ...figures } = history.summary(app, nowMs - RECENT_WINDOW_MS, nowMs);
   return { windowMs: RECENT_WINDOW_MS, ...figures };
 }

@@ -1,6 +1,6 @@
 /**
  * @module run-workers
- * The worker-process part of `npm run bench` (issue 10), one comparison after another, each with
+ * The worker-process part of `npm run bench`, one comparison after another, each with
  * its own backends and nginx, stopped before the next starts. A part that fails is reported as
  * not completed; the others still run.
  */
