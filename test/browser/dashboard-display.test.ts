@@ -1,5 +1,5 @@
 /**
- * Display bugs of issue 11 item 14, in a real Chromium against real SQLite history written by
+ * Display bugs the dashboard had, in a real Chromium against real SQLite history written by
  * the runtime's store writer: a long Unix socket path overflowing its card into the chart, a
  * lone latency bucket not drawn, curves bending back in time at steep jumps, "No changes yet"
  * under "Applied", and the unreachable banner repeating itself, contradicting itself and

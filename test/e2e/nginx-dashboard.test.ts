@@ -1,6 +1,6 @@
 /**
  * The admin dashboard behind a real nginx with TLS, configured by the `nginx title=dashboard-tls`
- * block of docs/frontends.md (issue 11 item 5: every request was a 421 behind the proxy, or a
+ * block of docs/frontends.md (the bug: every request was a 421 behind the proxy, or a
  * limit change a 403). Chromium logs in and changes a limit through nginx; wrong tokens from one
  * client address, seen through X-Forwarded-For, do not lock out another.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 2's end-to-end list through real nginx (`scgi_pass` over TCP and over a Unix socket, the
+ * The end-to-end list through real nginx (`scgi_pass` over TCP and over a Unix socket, the
  * docs/frontends.md `mount` and `unix` blocks) for an Express app and a fetch-handler (Hono)
  * app: query, 5 MB upload, cookies, HEAD, 204, redirect, streaming, and the thread limit and
  * queue answering 503 with Retry-After where the original's silent close became a 502.

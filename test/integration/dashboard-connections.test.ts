@@ -1,6 +1,6 @@
 /**
- * What dashboard clients may hold, over real sockets (issue 11 item 18: idle, partial and
- * slowloris connections were held 81 s, keep-alive ones 73 s, with no cap, and 1,000 of them
+ * What dashboard clients may hold, over real sockets (the bug: idle, partial and slowloris
+ * connections were held 81 s, keep-alive ones 73 s, with no cap, and 1,000 of them
  * starved every app of the supervisor). Each kind is now ended within seconds, connections are
  * capped, event streams are capped, and a stream that does not read is dropped.
  */

@@ -1,5 +1,5 @@
 /**
- * The supervisor under a real low descriptor limit (`prlimit --nofile`), issue 11 item 18:
+ * The supervisor under a real low descriptor limit (`prlimit --nofile`). The bug it pins:
  * 1,000 idle dashboard connections made every app and the stats port drop 87 of 95 probes, and
  * at the limit no "accept failed" line was written. Now the dashboard's connections are capped,
  * so apps in the supervisor and the stats port keep answering, and exhaustion is logged.

@@ -1,5 +1,5 @@
 /**
- * First-day config slips (issue 11 items 10, 11, 25): a relative Unix socket path lies next to
+ * First-day config slips: a relative Unix socket path lies next to
  * the config file (as module and store.path do), a dashboard on a Unix socket gets one message
  * that does not contradict itself, and an app port reachable beyond this host is warned about.
  */

@@ -1,5 +1,5 @@
 /**
- * Logs for operators (issue 12 item 6, issue 11 item 9): log.file reopened on SIGUSR1 in the
+ * Logs for operators: log.file reopened on SIGUSR1 in the
  * supervisor and its workers, JSON when stdout is not a terminal, the app and the worker pid on
  * worker lines, the UP line naming the app and what it is, the opt-in access log (JSON and
  * combined), and a thread-limit change logged once.

@@ -1,5 +1,5 @@
 /**
- * The dashboard's req/s after a restart (issue 11 item 4): with the same database and no
+ * The dashboard's req/s after a restart. The bug: with the same database and no
  * traffic, a card showed 2,825 req/s beside `requests 0`, because the last 5 minutes of rows (the
  * previous run's) were divided by the new process's uptime. Real writer thread, real SQLite, the
  * real history reader and view model: each run is recorded, each raw row names its run, and the

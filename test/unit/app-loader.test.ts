@@ -1,6 +1,6 @@
 /**
- * What the app loader says about a module it cannot serve, through real imports of real files
- * (issue 11 items 6 and 17): where a module failed to load, as Node shows it, and what to export
+ * What the app loader says about a module it cannot serve, through real imports of real files:
+ * where a module failed to load, as Node shows it, and what to export
  * instead of a Fastify app that already listens or of the result of app.listen().
  */
 import { test } from 'node:test';

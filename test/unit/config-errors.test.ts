@@ -1,5 +1,5 @@
 /**
- * Config errors through the real schema and Ajv (issue 11 item 3): errors inside `dashboard` and
+ * Config errors through the real schema and Ajv: errors inside `dashboard` and
  * `store` (anyOf false | object) said "must be equal to constant"; now the field's full path and
  * the cause, with the nearest known key, the allowed values or the form expected.
  */

@@ -1,5 +1,5 @@
 /**
- * The dashboard's credentials (issue 11 items 19 and 20): random server-side sessions with an
+ * The dashboard's credentials: random server-side sessions with an
  * expiry and a logout, the wrong-token throttle per address and in total with its rate-limited
  * log line, and the refusal of guessable configured tokens.
  */
