@@ -85,7 +85,7 @@ const get = (url: string, init: RequestInit = {}): Promise<Response> =>
 for (const transport of ['tcp', 'unix'] as const) {
   for (const kind of ['express', 'fetch'] as const) {
     describe(`nginx over ${transport}, ${kind} app`, () => {
-      it('serves issue 2 end to end', async (t) => {
+      it('serves the end-to-end list', async (t) => {
         const { limited, refusing, frontends } = await setUp(t, transport, kind);
         const app = `${limited}/app`;
         // A failing step prints nginx's error log, so the failure shows nginx's own reason.

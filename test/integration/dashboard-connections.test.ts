@@ -50,7 +50,7 @@ function trickle(socket: net.Socket, first: string, chunk: string): void {
   socket.on('close', () => clearInterval(timer));
 }
 
-describe('dashboard connections (issue 11 item 18)', () => {
+describe('dashboard connections', () => {
   it('ends idle, slowloris, partial-body and kept-alive connections within seconds', async (t) => {
     const { port, address } = await start(t);
     const [idle, slowloris, partial, keepAlive] = await Promise.all([
