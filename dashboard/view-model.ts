@@ -9,7 +9,7 @@ import type { AppSnapshot } from '../shared/runtime-control.js';
 import { guardHistory } from './history-guard.js';
 import type { SnapshotState } from './snapshot-source.js';
 
-/** The cards' "recent" figures cover this window, as the issue asks (p50/p95/p99 over 5 min). */
+/** The cards' "recent" figures cover this window (p50/p95/p99 over 5 min). */
 export const RECENT_WINDOW_MS = 5 * 60_000;
 
 export interface Overview {

@@ -8,7 +8,7 @@ import { formatDuration } from './duration.js';
 import { DASH, formatCount, formatDateTime } from './format.js';
 import { EVENT_STYLES, eventGlyph } from './markers.js';
 
-/** Polling pace when the event stream is down; the floor is once per second. */
+/** Polling pace when the event stream is down: at least once per second. */
 const POLL_INTERVAL_MS = 2000;
 /** How often a page that fell back to polling tries the event stream again. */
 const SSE_RETRY_MS = 15000;

@@ -1,7 +1,7 @@
 /**
  * @module native-load
  * The native I/O part of the benchmark (`npm run bench -- --native`): each group of NATIVE_GROUPS
- * (our native I/O core, node:net and, where the issue sets a target, uWSGI) interleaved behind an
+ * (our native I/O core, node:net and, where a target compares with it, uWSGI) interleaved behind an
  * nginx of its own, one group after another; then 10,000 held long-poll requests on each path and
  * the system calls per request. A part that fails is reported as not completed; the others run.
  */

@@ -42,7 +42,7 @@ export interface NativeComparison {
   what: string;
   native: TargetId;
   node: TargetId;
-  /** Where the issue compares with uWSGI. */
+  /** Where a target compares with uWSGI. */
   uwsgi?: TargetId;
 }
 

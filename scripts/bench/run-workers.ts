@@ -9,7 +9,7 @@ import { CPU_CONNECTIONS, CPU_MS, HELLO_CONNECTIONS, runCpuBound, runFullPath } 
 import { runHangs, runReload } from './workers-recovery.js';
 import type { WorkersResults } from './workers-report.js';
 
-/** The example, and a shorter one: each costs its timeout and about a second. */
+/** A 2 s hangTimeout, and a shorter one: each costs its timeout and about a second. */
 export const HANG_TIMEOUTS_MS = [2000, 1000];
 
 export interface WorkersOptions {

@@ -80,7 +80,7 @@ export const SCGI_SCRATCH_TARGET: TargetSpec = {
 /**
  * The native I/O comparison (`npm run bench -- --native`), in groups that each run interleaved behind
  * an nginx of their own (scripts/bench/native-load.ts): our native I/O core against node:net
- * (`io: 'node'`) for the same app, and against uWSGI where the issue sets a target. Our targets
+ * (`io: 'node'`) for the same app, and against uWSGI where a target compares with it. Our targets
  * keep every default but `io` (so `workers: 1`, a supervisor and a worker process, as uWSGI runs a
  * master and a worker).
  */
