@@ -77,7 +77,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
       if (failure === null) log.info(`timing store: ${storeSettings.path}`);
       else if (failure === undefined) log.warn(`timing store: ${storeSettings.path} not open after ${STORE_OPEN_WAIT_MS} ms; serving goes on`);
       if (settings.persistLimits) {
-        // A limit edited in the config since the last start wins over one set at run time (issue 11 item 12).
+        // A limit edited in the config since the last start wins over one set at run time.
         const saved = await store.latestLimits();
         for (const app of settings.apps) {
           const name = app.options.name;

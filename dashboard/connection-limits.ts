@@ -3,8 +3,8 @@
  * What one dashboard client may hold. The dashboard runs inside the supervisor, beside the
  * stats port, the store writer, every listening socket and any `workers: 0` app, all sharing
  * one descriptor table and one event loop; so its connections are capped and every idle,
- * partial (slowloris) or kept-alive connection is ended within seconds (issue 11 item 18: 1,000
- * idle connections starved every app for 86 s).
+ * partial (slowloris) or kept-alive connection is ended within seconds (uncapped, 1,000 idle
+ * connections starved every app for 86 s).
  *
  *   accept ─► over MAX_CONNECTIONS? closed at once (Node's server.maxConnections)
  *          ─► headers within HEADERS_TIMEOUT_MS, whole request within REQUEST_TIMEOUT_MS

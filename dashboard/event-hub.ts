@@ -11,7 +11,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { DashboardContext } from './context.js';
 import { buildApps, buildOverview } from './view-model.js';
 
-/** Within the "every 1-2 s"; the page's polling fallback uses the same pace. */
+/** Figures reach the page every 1-2 s; the page's polling fallback uses the same pace. */
 export const EVENT_INTERVAL_MS = 1500;
 /** Tells EventSource how soon to reconnect after the dashboard restarts. */
 const RETRY_MS = 2000;

@@ -43,7 +43,7 @@ export function createSnapshotSource(control: RuntimeControl, now: () => number 
       return { reachable: true, snapshot, error: null, checkedAtMs: now() };
     } catch (err) {
       // The page says "the runtime did not answer"; DOW_ERR_RUNTIME_UNREACHABLE's own prefix
-      // would repeat it ("runtime unreachable: runtime unreachable: …", issue 11 item 14).
+      // would repeat it ("runtime unreachable: runtime unreachable: …").
       const message = (err instanceof Error ? err.message : String(err)).replace(/^runtime unreachable: /, '');
       return { reachable: false, snapshot: null, error: message, checkedAtMs: now(), lastGood: good };
     }

@@ -9,7 +9,7 @@ import type { AppSnapshot } from '../shared/runtime-control.js';
 import { guardHistory } from './history-guard.js';
 import type { SnapshotState } from './snapshot-source.js';
 
-/** The cards' "recent" figures cover this window, as the issue asks (p50/p95/p99 over 5 min). */
+/** The cards' "recent" figures cover this window (p50/p95/p99 over 5 min). */
 export const RECENT_WINDOW_MS = 5 * 60_000;
 
 export interface Overview {
@@ -81,7 +81,7 @@ function recentFigures(history: HistoryReader | null, app: string, nowMs: number
   if (history === null) return null;
   // The rate is over the time the store was recording (history-reader, instances.ts), which
   // tells a fresh run from a restart over an old run's rows; this process's uptime does not
-  // (issue 11 item 4: 2,825 req/s beside `requests 0`).
+  // (it could show 2,825 req/s beside `requests 0`).
   const { app: _app, fromMs: _from, toMs: _to, ...figures } = history.summary(app, nowMs - RECENT_WINDOW_MS, nowMs);
   return { windowMs: RECENT_WINDOW_MS, ...figures };
 }

@@ -1,8 +1,8 @@
 /**
  * @module bench
- * `npm run bench`: our runtime against the alternatives behind nginx, side by side in one run
- * (issue 5), with the timing store on vs off (issue 3) and worker processes against in-process
- * (issue 10); writes docs/benchmarks.md. The pieces live in scripts/bench/. Loopback only; every
+ * `npm run bench`: our runtime against the alternatives behind nginx, side by side in one run,
+ * with the timing store on vs off and worker processes against in-process; writes
+ * docs/benchmarks.md. The pieces live in scripts/bench/. Loopback only; every
  * run is bounded in time and count.
  *
  *   npm run bench                      full run (~15 min), files the results in docs/benchmarks.md
@@ -10,11 +10,11 @@
  *   npm run bench -- --profile         the full path under node --cpu-prof, top self-time frames
  *            --profile-target ours-fetch (another of our backends)
  *   npm run bench -- --syscalls        system calls per request of each backend, by strace -c
- *            --http (the keep-alive targets of issue 14 instead)
- *   npm run bench -- --workers         only the worker-process section (issue 10, ~4 min; --quick
+ *            --http (the HTTP keep-alive targets instead)
+ *   npm run bench -- --workers         only the worker-process section (~4 min; --quick
  *                                      ~1 min); prints, and files it in the doc only with --doc
  *            --hang-timeouts 2000,1000,30000 (the hangTimeouts to time; default 2000,1000)
- *   npm run bench -- --http            only the HTTP-listener section (issue 14, ~4 min; --quick
+ *   npm run bench -- --http            only the HTTP-listener section (~4 min; --quick
  *                                      ~1 min): node:http, our protocol: 'http' app and our SCGI
  *                                      path behind one nginx; files it in the doc only with --doc
  *            --http-diagnose (adds node:http with our listener's server options, and ours with the
@@ -22,11 +22,11 @@
  *            build, to try a change); --scgi-scratch old/dist/bin/dragon-on-wheels.js (the SCGI full
  *            path from another build); --only proxy-keepalive,ours-http (a subset, development);
  *            --http-alone (one backend at a time, each with a fresh nginx: steadier on a shared machine)
- *   npm run bench -- --native          only the native I/O section (issue 13, ~9 min; --quick ~2 min):
+ *   npm run bench -- --native          only the native I/O section (~9 min; --quick ~2 min):
  *                                      native vs node:net vs uWSGI, long-poll memory, system calls;
  *                                      files it in the doc only with --doc (--skip-syscalls, --long-poll-pairs N)
  *   npm run bench -- --peers           only the section against PM2 cluster, node:cluster, plain node:http and
- *                                      Passenger (issue 20, ~20 min; --quick ~5 min); installs PM2 into the temp
+ *                                      Passenger (~20 min; --quick ~5 min); installs PM2 into the temp
  *                                      dir and Passenger with apt-get when missing; files it only with --doc
  *   options: --rounds N --seconds S --pairs N --no-doc --skip-long-poll --skip-workers --skip-http --top N
  *            --only floor,ours-full (development: a subset of the targets, never filed in the doc)

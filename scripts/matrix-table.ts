@@ -24,7 +24,7 @@ export interface MatrixResults {
   generatedAt: string;
   durationMs: number;
   versions: Record<string, string>;
-  /** `protocol` is absent in files written before issue 14 (all SCGI then). */
+  /** `protocol` is absent in files written before HTTP listeners existed (all SCGI then). */
   variants: Array<{ id: string; frontend: string; transport: string; protocol?: string }>;
   apps: string[];
   checks: string[];

@@ -222,7 +222,7 @@ export class AppHost {
     });
   }
 
-  /** A malformed request: one client can send thousands a second, so the log is throttled (issue 11). */
+  /** A malformed request: one client can send thousands a second, so the log is throttled. */
   logBadRequest(code: string, fields: Record<string, unknown>, message: string): void {
     let throttle = this.badRequestLogs.get(code);
     if (throttle === undefined) this.badRequestLogs.set(code, (throttle = new LogThrottle(LOG_INTERVAL_MS)));

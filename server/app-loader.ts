@@ -70,7 +70,7 @@ export async function toAppHandler(value: unknown, type: AppType, appName: strin
   if (typeof value === 'function') {
     if (express) return { type: 'node', listener: value as unknown as NodeListener, kind: 'Express app' };
     if (type === 'node') return { type: 'node', listener: value as unknown as NodeListener, kind: '(req, res) listener' };
-    // 'auto': a plain function may be either kind; the first Response it returns tells (issue 11 item 23).
+    // 'auto': a plain function may be either kind; the first Response it returns tells.
     const handler: AppHandler = {
       type: 'node',
       kind: '(req, res) function',

@@ -1,6 +1,6 @@
 /**
  * @module exposure-warning
- * SCGI trusts its peer for REMOTE_ADDR and HTTPS (issue 11 item 25): an app port that more than
+ * SCGI trusts its peer for REMOTE_ADDR and HTTPS: an app port that more than
  * the front end can reach lets anyone forge them. Said once, at start, for each such app.
  */
 import { isLoopback, parseListenAddress } from '../shared/listen-address.js';

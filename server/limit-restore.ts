@@ -1,7 +1,7 @@
 /**
  * @module limit-restore
  * persistLimits at start: which thread limit an app starts with, the config's or the one last set
- * at run time, and why (issue 11 item 12). A limit edited in the config since the last start wins;
+ * at run time, and why. A limit edited in the config since the last start wins;
  * an unchanged config lets the run-time value come back. Pure: the store's rows in, a choice out.
  */
 

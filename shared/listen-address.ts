@@ -39,7 +39,7 @@ export function parseListenAddress(text: string): ListenAddress {
 /** Only `host:port` makes sense here (the dashboard, a stats client). */
 export function parseTcpAddress(text: string): TcpAddress {
   const address = parseListenAddress(text);
-  // Said without the list above, which names forms refused here (issue 11 item 10).
+  // Said without the list above, which names forms refused here.
   if (address.kind !== 'tcp') throw new errors.DOW_ERR_ADDRESS(JSON.stringify(text), 'host:port here: the dashboard and the stats port client do not use a Unix or systemd socket');
   return address;
 }

@@ -8,7 +8,7 @@ import { formatDuration } from './duration.js';
 import { DASH, formatCount, formatDateTime } from './format.js';
 import { EVENT_STYLES, eventGlyph } from './markers.js';
 
-/** Polling pace when the event stream is down; the issue's floor is once per second. */
+/** Polling pace when the event stream is down: at least once per second. */
 const POLL_INTERVAL_MS = 2000;
 /** How often a page that fell back to polling tries the event stream again. */
 const SSE_RETRY_MS = 15000;
@@ -50,7 +50,7 @@ function renderOverview(next) {
 
 /**
  * Null hides the banner; otherwise it says what is wrong, since when, and what still works.
- * Each case says its own outcome: a signed-out page does not "keep retrying" (issue 11 item 14).
+ * Each case says its own outcome: a signed-out page does not "keep retrying".
  */
 function showUnreachable(reason, title, outcome = '') {
   const banner = $('unreachable');
@@ -164,7 +164,7 @@ function fillTable(tableId, emptyId, { entries, historyUnavailable = null }, cel
 /**
  * Changes this page applied that the audit log has not shown yet. The runtime audits a change
  * through the timing store's writer, a moment after answering, so a table read at once could say
- * "No changes yet" right under "Applied: 2 → 5" (issue 11 item 14); such a change is shown as
+ * "No changes yet" right under "Applied: 2 → 5"; such a change is shown as
  * being recorded until the log has it (or for a minute, if the store is not writing).
  */
 const PENDING_AUDIT_MS = 60_000;

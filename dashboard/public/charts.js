@@ -81,7 +81,7 @@ function latencyDatasets() {
         borderDash: kind === 'service' ? [] : [6, 4],
         pointRadius: 0,
         // Monotone cubic interpolation: a Bézier with tension can overshoot sideways at a steep
-        // jump, so the line went back in time (issue 11 item 14); monotone never does, in x or y.
+        // jump, so the line goes back in time; monotone never does, in x or y.
         cubicInterpolationMode: 'monotone',
         spanGaps: false,
       });

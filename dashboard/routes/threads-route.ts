@@ -31,7 +31,7 @@ export function registerThreadsRoute(app: FastifyInstance, ctx: DashboardContext
       const result = await ctx.control.setThreads(name, threads, source);
       ctx.snapshots.invalidate();
       if (!ctx.history) ctx.localAudit.add({ atMs: ctx.now(), app: name, oldThreads: result.oldThreads, newThreads: result.newThreads, source });
-      // Not logged here: the runtime logs every change once, with its source (issue 11 item 9).
+      // Not logged here: the runtime logs every change once, with its source.
       return result;
     },
   );

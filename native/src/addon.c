@@ -1012,7 +1012,8 @@ NAPI_MODULE_INIT() {
   inst->shared_pair_words = words;
   CHECKED(napi_create_reference(env, pairs, 1, &inst->shared_pairs), goto failed);
   CHECKED(napi_set_instance_data(env, inst, teardown, NULL), goto failed);
-  /* From here the instance belongs to the environment (teardown frees what must be). */
+  /* From here the instance belongs to the environment: when it ends, the async cleanup hook closes
+     the loop handles and teardown ends the async context. The instance's memory is not freed. */
   CHECKED(napi_add_async_cleanup_hook(env, cleanup_hook, inst, NULL), return throw_failed(env, "napi_add_async_cleanup_hook"));
 
   napi_property_descriptor functions[] = {

@@ -110,7 +110,8 @@ void dow_machine_init(dow_machine *m, const dow_machine_ops *ops, void *user);
 
 dow_conn *dow_conn_get(dow_machine *m, int64_t id);
 /* A connection accept() returned: it is read at once (TCP_DEFER_ACCEPT usually has the head in
-   the kernel already). Its id, or -1 (out of memory; the socket is closed). */
+   the kernel already). Its id, or -1 when out of memory: `fd` is then still the caller's to
+   close (addon.c's accept_one does). From a valid id on, the machine closes it, through the ops. */
 int64_t dow_conn_open(dow_machine *m, int fd, int tcp, int64_t listener_id, const dow_scgi_limits *limits,
                       const struct sockaddr_storage *peer, socklen_t peer_length);
 /* The loop saw `events` (DOW_POLL_*) on c's socket, or an error (`status` < 0, a negated errno;

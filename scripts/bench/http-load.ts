@@ -1,9 +1,9 @@
 /**
  * @module http-load
- * Issue 14's part of the benchmark (`npm run bench -- --http`): plain node:http, our
+ * The HTTP-listener part of the benchmark (`npm run bench -- --http`): plain node:http, our
  * `protocol: 'http'` app and our SCGI full path behind one nginx, interleaved in rounds with the
- * order alternating; CPU per request from /proc as the main run measures it. Issue 13's groups
- * (`--native`) run through here too, with their own targets.
+ * order alternating; CPU per request from /proc as the main run measures it. The native I/O
+ * groups (`--native`) run through here too, with their own targets.
  */
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +24,7 @@ export interface HttpLoadOptions {
   secondsPerRun: number;
   warmupSeconds: number;
   connections: number;
-  /** Adds HTTP_DIAGNOSIS_TARGETS (a diagnosis, not a target of the issue). */
+  /** Adds HTTP_DIAGNOSIS_TARGETS (a diagnosis, not a target). */
   diagnose: boolean;
   /** Adds our HTTP app run by this CLI (a scratch build) beside dist/'s. */
   scratchCli?: string;
@@ -32,7 +32,7 @@ export interface HttpLoadOptions {
   scgiScratchCli?: string;
   /** Target ids to run (development); all when empty. */
   only: string[];
-  /** Other targets to run instead of issue 14's, the same way (issue 13's groups, scripts/bench/native-load.ts). */
+  /** Other targets to run instead of the HTTP listeners', the same way (the native I/O groups, scripts/bench/native-load.ts). */
   targets?: readonly TargetSpec[];
   /**
    * One backend at a time: each round starts every target's backend and its own nginx, warms it

@@ -1,6 +1,6 @@
 /**
  * @module http-report
- * Issue 14's part of a benchmark run as Markdown, and its targets (pure): our `protocol: 'http'`
+ * The HTTP-listener part of a benchmark run as Markdown, and its targets (pure): our `protocol: 'http'`
  * app against plain node:http behind the same keep-alive nginx upstream, and against our own SCGI
  * full path, in-process and with one worker process.
  */
@@ -42,7 +42,7 @@ export interface HttpResults {
   nginxConfig: string;
 }
 
-/** Issue 14, "Performance": the HTTP listener against node:http behind the same nginx, and against our SCGI path. */
+/** The HTTP listener's targets: against node:http behind the same nginx, and against our SCGI path. */
 export const HTTP_THROUGHPUT_TARGET = 0.9;
 export const HTTP_CPU_TARGET = 1.15;
 export const HTTP_OVER_SCGI_TARGET = 2;
@@ -149,7 +149,7 @@ export function costLine(r: HttpResults, a: TargetId, b: TargetId, what: string)
   return `- ${what}: ${x(q.median)} the req/s${spread(q, r.rounds)}; backend CPU ${f1(sa.backendCpuUs)} vs ${f1(sb.backendCpuUs)} µs/request (${x(c.median)}${spread(c, r.rounds)}; ${signed((sa.backendCpuUs ?? NaN) - (sb.backendCpuUs ?? NaN))} µs: user ${signed((sa.backendUserUs ?? NaN) - (sb.backendUserUs ?? NaN))}, system ${signed(sys(sa) - sys(sb))}); nginx ${f1(sa.nginxCpuUs)} vs ${f1(sb.nginxCpuUs)} µs/request.`;
 }
 
-/** The run's table: one row per target, medians over rounds (issue 13's groups print it too). */
+/** The run's table: one row per target, medians over rounds (the native I/O groups print it too). */
 export function summaryTable(r: HttpResults): string[] {
   const out = [
     '| target | req/s (median) | min–max | p50 ms | p99 ms | socket errors | non-2xx | backend CPU µs/req | of which user | nginx CPU µs/req | backend RSS MiB | event-loop p99 ms | cores busy outside backend and nginx |',

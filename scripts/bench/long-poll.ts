@@ -24,7 +24,7 @@ const PHASE_TIMEOUT_MS = 60_000;
 
 export interface LongPollResult {
   held: number;
-  /** The apps' `io` when one was set (issue 13's comparison); absent: the default. */
+  /** The apps' `io` when one was set (the native I/O comparison); absent: the default. */
   io?: 'native' | 'node';
   apps: number;
   /** RSS of the idle server before any connection. */
@@ -66,9 +66,9 @@ export async function runLongPoll(held: number, dir: string, io?: 'native' | 'no
   const controlPort = ports[appCount] as number;
   const module = join(REPO, 'scripts', 'bench', 'apps', 'long-poll-app.mjs');
   // workers: 0 (in-process): /release must reach every app's held requests through the module
-  // state they share, and the figure is one process's RSS, as issue 5's target means it. With a
-  // worker per app (the default since issue 10) each app has its own copy of that state, so
-  // nothing was ever released, and the supervisor's RSS held none of the requests.
+  // state they share, and the figure is one process's RSS, as the target means it. With a
+  // worker per app (the default) each app would have its own copy of that state, so nothing
+  // would be released, and the supervisor's RSS would hold none of the requests.
   const app = (name: string, port: number) => ({ name, listen: `127.0.0.1:${port}`, module, type: 'node', workers: 0, threads: THREADS_PER_APP, queue: 0, requestTimeout: 0, ...(io === undefined ? {} : { io }) });
   const config = {
     stats: `127.0.0.1:${statsPort}`, dashboard: false, log: { level: 'warn', format: 'json' },

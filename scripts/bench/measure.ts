@@ -34,9 +34,8 @@ export interface RunContext {
 }
 
 /**
- * The worst event loop of the given processes since the previous call. Since issue 10 our runtime
- * serves from worker processes, and the supervisor (the only one signalled before) runs no app
- * code. Each process is signalled in turn, as they all append to one file.
+ * The worst event loop of the given processes since the previous call: our runtime serves from
+ * worker processes, and the supervisor alone runs no app code. Each process is signalled in turn, as they all append to one file.
  */
 export async function worstLoopOf(pids: number[], file: string): Promise<LoopFigures | null> {
   let worst: LoopFigures | null = null;

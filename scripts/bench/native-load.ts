@@ -1,7 +1,7 @@
 /**
  * @module native-load
- * Issue 13's part of the benchmark (`npm run bench -- --native`): each group of NATIVE_GROUPS
- * (our native I/O core, node:net and, where the issue sets a target, uWSGI) interleaved behind an
+ * The native I/O part of the benchmark (`npm run bench -- --native`): each group of NATIVE_GROUPS
+ * (our native I/O core, node:net and, where a target compares with it, uWSGI) interleaved behind an
  * nginx of its own, one group after another; then 10,000 held long-poll requests on each path and
  * the system calls per request. A part that fails is reported as not completed; the others run.
  */
@@ -14,7 +14,7 @@ import type { NativeResults } from './native-report.js';
 import { countSyscalls, NATIVE_SYSCALL_TARGETS } from './syscall-count.js';
 import { NATIVE_GROUPS } from './targets.js';
 
-/** Issue 13's figure: "Long-poll memory (10,000 held) no worse than today". */
+/** The native core's memory target: 10,000 held long-poll requests in no more memory than on node:net. */
 export const LONG_POLL_HELD = 10_000;
 
 export interface NativeOptions {
@@ -34,8 +34,8 @@ export async function runNative(o: NativeOptions): Promise<NativeResults> {
   const r: NativeResults = { rounds: o.rounds, secondsPerRun: o.secondsPerRun, groups: [], longPoll: [], syscalls: [], failures: [] };
   const part = partRunner('native', r.failures, o.log);
   // Groups apart, not one interleaved run of all ten backends: with many backends alive each one
-  // idles for minutes between its runs, which cost ours up to 70 % more CPU per request in issue
-  // 14's runs (docs/benchmarks.md, "Interleaved or one at a time"). Ratios are taken within a group.
+  // idles for minutes between its runs, which costs ours up to 70 % more CPU per request
+  // (docs/benchmarks.md, "Interleaved or one at a time"). Ratios are taken within a group.
   for (const g of NATIVE_GROUPS) {
     await part(g.label, async () => {
       const results = await runHttp({

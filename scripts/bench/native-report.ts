@@ -1,6 +1,6 @@
 /**
  * @module native-report
- * Issue 13's part of a benchmark run as Markdown, and its targets (pure): our native I/O core
+ * The native I/O part of a benchmark run as Markdown, and its targets (pure): our native I/O core
  * against uWSGI and against our node:net path (`io: 'node'`), each ratio taken within one group's
  * interleaved rounds; held long-poll memory on both paths; and, where a target is missed, where
  * the time goes (user against system CPU, system calls per request).
@@ -31,7 +31,7 @@ export interface NativeResults {
   failures: string[];
 }
 
-/** Issue 13, "Performance": backend CPU per request ≤ 1.0 × uWSGI's and req/s ≥ 1.0 × uWSGI's. */
+/** The native core's targets: backend CPU per request ≤ 1.0 × uWSGI's and req/s ≥ 1.0 × uWSGI's. */
 export const NATIVE_CPU_TARGET = 1.0;
 export const NATIVE_RPS_TARGET = 1.0;
 /** "Long-poll memory no worse than today": held RSS within 5 % of node:net's, the spread of RSS between two runs of one path. */
@@ -42,7 +42,7 @@ export interface NativeComparison {
   what: string;
   native: TargetId;
   node: TargetId;
-  /** Where the issue compares with uWSGI. */
+  /** Where a target compares with uWSGI. */
   uwsgi?: TargetId;
 }
 

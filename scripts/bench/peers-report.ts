@@ -3,7 +3,7 @@
  * `npm run bench -- --peers` as figures and Markdown (pure): what runs (targets × workloads), the
  * medians over interleaved rounds, ratios paired by round against PM2 cluster with as many
  * instances (ours against Passenger behind Apache), the app's own work time against plain
- * node:http, issue 20's targets as verdicts, and the doc section the run is filed in.
+ * node:http, its targets as verdicts, and the doc section the run is filed in.
  */
 import { median } from './measure.js';
 import type { PeerKind, Skip } from './peers-backends.js';
@@ -40,7 +40,7 @@ export interface PeerTarget {
   baseline: string | null;
 }
 
-/** Issue 20's targets (docs: "Targets"). */
+/** The targets against PM2 and node:http (docs/benchmarks.md, "Today's numbers"). */
 export const APP_WORK_LIMIT = 1.05;
 export const CPU_BOUND_RPS_LIMIT = 0.95;
 export const HELLO_RPS_LIMIT = 0.9;

@@ -57,7 +57,7 @@ export async function runProfile(o: ProfileOptions): Promise<string> {
     copyFileSync(join(profDir, file), join(o.keepDir, file));
     const [, , , pid, thread] = file.split('.');
     const main = thread === '0';
-    // Since issue 10 the app runs in a worker process (the supervisor passes --cpu-prof on to it).
+    // The app runs in a worker process (the supervisor passes --cpu-prof on to it).
     const owner = Number(pid) === backend.process.pid ? 'supervisor' : `worker process ${pid}`;
     out.push(`== ${join(o.keepDir, file)} (${owner}, ${main ? 'main thread' : `worker thread ${thread}`})`);
     const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile;

@@ -44,9 +44,9 @@ export interface BenchResults {
   longPoll: LongPollResult[];
   longPollError: string | null;
   parser: CaseResult[];
-  /** The worker-process section (issue 10); null when skipped. */
+  /** The worker-process section; null when skipped. */
   workers: WorkersResults | null;
-  /** The HTTP-listener section (issue 14); null when skipped (absent in runs filed before it). */
+  /** The HTTP-listener section; null when skipped (absent in runs filed before it). */
   http?: HttpResults | null;
   commands: string[];
 }
@@ -159,7 +159,7 @@ function ratioLines(results: BenchResults): string[] {
   return lines;
 }
 
-/** Held long-poll requests, a row per run; with an I/O column when the runs named their `io` (issue 13). */
+/** Held long-poll requests, a row per run; with an I/O column when the runs named their `io`. */
 export function longPollTable(rows: readonly LongPollResult[]): string[] {
   const io = rows.some((l) => l.io !== undefined);
   const out = [

@@ -98,7 +98,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResults> {
       }
     }
 
-    // Issue 3's comparison: store off and on back to back, the order alternating per pair so
+    // The store's cost: off and on back to back, the order alternating per pair so
     // that neither side always runs second (after the other's TIME_WAIT and page-cache churn).
     const off = TARGETS.find((t) => t.id === 'ours-nostore');
     const on = TARGETS.find((t) => t.id === 'ours-full');

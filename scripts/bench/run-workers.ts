@@ -1,6 +1,6 @@
 /**
  * @module run-workers
- * The worker-process part of `npm run bench` (issue 10), one comparison after another, each with
+ * The worker-process part of `npm run bench`, one comparison after another, each with
  * its own backends and nginx, stopped before the next starts. A part that fails is reported as
  * not completed; the others still run.
  */
@@ -9,7 +9,7 @@ import { CPU_CONNECTIONS, CPU_MS, HELLO_CONNECTIONS, runCpuBound, runFullPath } 
 import { runHangs, runReload } from './workers-recovery.js';
 import type { WorkersResults } from './workers-report.js';
 
-/** The issue's example, and a shorter one: each costs its timeout and about a second. */
+/** A 2 s hangTimeout, and a shorter one: each costs its timeout and about a second. */
 export const HANG_TIMEOUTS_MS = [2000, 1000];
 
 export interface WorkersOptions {

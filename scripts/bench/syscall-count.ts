@@ -16,9 +16,9 @@ import { HTTP_TARGETS, NATIVE_GROUPS, TARGETS, type BackendId, type TargetId, ty
 import { runWrk } from './wrk.js';
 
 export const SYSCALL_TARGETS: readonly TargetId[] = ['floor', 'proxy-http10', 'uwsgi', 'ours-nostore', 'ours-full'];
-/** `--syscalls --http`: issue 14's keep-alive targets, where one connection carries many requests. */
+/** `--syscalls --http`: the HTTP listeners' keep-alive targets, where one connection carries many requests. */
 export const HTTP_SYSCALL_TARGETS: readonly TargetId[] = ['proxy-keepalive', 'ours-http', 'ours-http-w1'];
-/** `--native`: issue 13's hello full path on TCP, native I/O against node:net and uWSGI. */
+/** `--native`: the hello full path on TCP, native I/O against node:net and uWSGI. */
 export const NATIVE_SYSCALL_TARGETS: readonly TargetId[] = ['uwsgi', 'ours-full-native', 'ours-full-node'];
 
 /** The calls a connection costs, in the order they happen; everything else is summed as "other". */

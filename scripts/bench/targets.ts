@@ -8,9 +8,9 @@ import type { Front } from './nginx.js';
 export type BackendId =
   | 'floor' | 'node-http' | 'node-http-ours-options' | 'uwsgi'
   | 'ours-nostore' | 'ours-full' | 'ours-unix' | 'ours-express' | 'ours-fetch'
-  // Issue 14's part (`--http`): protocol: 'http' apps, and the SCGI full path in-process.
+  // The HTTP-listener part (`--http`): protocol: 'http' apps, and the SCGI full path in-process.
   | 'ours-http' | 'ours-http-unix' | 'ours-http-w1' | 'ours-full-w0' | 'ours-http-nostore' | 'ours-http-scratch' | 'ours-scgi-scratch'
-  // Issue 13's part (`--native`): each SCGI app with its I/O named (io 'auto' is native where the addon loads), and uWSGI on a Unix socket.
+  // The native I/O part (`--native`): each SCGI app with its I/O named (io 'auto' is native where the addon loads), and uWSGI on a Unix socket.
   | 'uwsgi-unix' | 'ours-full-native' | 'ours-full-node' | 'ours-unix-native' | 'ours-unix-node'
   | 'ours-express-native' | 'ours-express-node' | 'ours-fetch-native' | 'ours-fetch-node';
 
@@ -42,7 +42,7 @@ export const TARGETS: readonly TargetSpec[] = [
 const keepAlive = (address: string): Front => ({ kind: 'proxy-keepalive', upstream: address });
 
 /**
- * Issue 14's comparison (`npm run bench -- --http`): the same nginx `upstream { keepalive 64; }`
+ * The HTTP-listener comparison (`npm run bench -- --http`): the same nginx `upstream { keepalive 64; }`
  * recipe in front of plain node:http and of our `protocol: 'http'` app, and our SCGI full path
  * beside them; each in-process (one process, as node:http is) and with one worker process (the
  * supervisor, `workers: 1`, the default).
@@ -78,9 +78,9 @@ export const SCGI_SCRATCH_TARGET: TargetSpec = {
 };
 
 /**
- * Issue 13's comparison (`npm run bench -- --native`), in groups that each run interleaved behind
+ * The native I/O comparison (`npm run bench -- --native`), in groups that each run interleaved behind
  * an nginx of their own (scripts/bench/native-load.ts): our native I/O core against node:net
- * (`io: 'node'`) for the same app, and against uWSGI where the issue sets a target. Our targets
+ * (`io: 'node'`) for the same app, and against uWSGI where a target compares with it. Our targets
  * keep every default but `io` (so `workers: 1`, a supervisor and a worker process, as uWSGI runs a
  * master and a worker).
  */
@@ -112,9 +112,9 @@ export interface OursSpec {
   unix: boolean;
   /** Absent: SCGI, the default. */
   protocol?: 'http';
-  /** Absent: the default (1 since issue 10); 0 runs the app in the supervisor's process. */
+  /** Absent: the default (1); 0 runs the app in the supervisor's process. */
   workers?: number;
-  /** Absent: the default ('auto' since issue 13: the native I/O core where it loads, else node:net). */
+  /** Absent: the default ('auto': the native I/O core where it loads, else node:net). */
   io?: 'native' | 'node';
 }
 

@@ -1,6 +1,6 @@
 /**
  * @module worker-backend
- * The worker-process benchmark's backends (issue 10): our runtime from dist/ serving a generated
+ * The worker-process benchmark's backends: our runtime from dist/ serving a generated
  * config whose apps set `workers`, `threads` and `hangTimeout`; the supervisor's workers found by
  * parent pid; the supervisor's JSON log lines; and a bounded HTTP GET for polls wrk cannot do.
  */

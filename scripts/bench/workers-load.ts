@@ -1,6 +1,6 @@
 /**
  * @module workers-load
- * Issue 10's load comparisons through nginx, interleaved in rounds: a CPU-bound app with 2
+ * The worker-process load comparisons through nginx, interleaved in rounds: a CPU-bound app with 2
  * workers vs 1 (req/s), and the hello full path with 1 worker vs in-process (CPU per request,
  * split into the supervisor's main thread, its other threads and the workers).
  */

@@ -1,6 +1,6 @@
 /**
  * @module workers-memory
- * Issue 10's memory figure: RSS of the supervisor and of each worker for a config equivalent to
+ * The worker-process memory figure: RSS of the supervisor and of each worker for a config equivalent to
  * `dragon-on-wheels demo` (two apps, threads 10 and 2, store and dashboard on) on free ports,
  * after warm-up traffic, against the same config in-process (`workers: 0`).
  */

@@ -1,6 +1,6 @@
 /**
  * @module workers-recovery
- * Issue 10's recovery times through nginx: from a request that hangs a worker to the first 200
+ * Recovery times of worker processes through nginx: from a request that hangs a worker to the first 200
  * after the supervisor replaced it, and a graceful reload (SIGHUP) of an app under wrk load, with
  * the errors wrk and nginx saw. Every wait is bounded.
  */

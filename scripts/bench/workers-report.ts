@@ -1,6 +1,6 @@
 /**
  * @module workers-report
- * The worker-process part of a benchmark run (issue 10) as Markdown, and its targets (pure). A
+ * The worker-process part of a benchmark run as Markdown, and its targets (pure). A
  * full run prints it inside its dated section; `--workers` files it as a dated run of its own.
  */
 import type { Machine } from './preflight.js';
@@ -131,7 +131,7 @@ const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '�
 const signed = (n: number): string => `${n >= 0 ? '+' : ''}${f1(n)}`;
 const pct = (n: number): string => `${Math.round(n * 100)} %`;
 
-/** Tolerance of the hang target: the issue's "≤ hangTimeout + 1 s". */
+/** Tolerance of the hang target: "≤ hangTimeout + 1 s". */
 export const HANG_SLACK_MS = 1000;
 export const CPU_SCALING_TARGET = 1.7;
 export const CPU_OVERHEAD_TARGET = 1.1;

@@ -4,13 +4,14 @@
  * WATCHDOG=1, each one datagram to the AF_UNIX socket named by NOTIFY_SOCKET. A no-op without
  * NOTIFY_SOCKET; a failed send is logged once and never throws.
  *
- * Node's dgram has no AF_UNIX datagram sockets. Sent with unix-dgram (a small native addon, last
- * released 2025-08, built from source by npm): the datagram then comes from this process, so
+ * Node's dgram has no AF_UNIX datagram sockets. Sent with unix-dgram, an optional dependency (a
+ * small native addon, last released 2025-08, built from source by npm; when it is missing, that is
+ * logged once and nothing is sent): the datagram then comes from this process, so
  * systemd accepts it with the default NotifyAccess=main. Not chosen: Debian's `systemd-notify`
  * command, whose datagram comes from its own short-lived pid (it needs NotifyAccess=all, and
  * systemd 252 attributes a message by looking up the sender's cgroup, which fails once the
  * sender has exited: the documented race, closed only by BARRIER=1 in systemd 254), and a
- * process spawned per message; an addon of our own would add a native build to this package.
+ * process spawned per message.
  * unix-dgram cannot address an abstract socket (`@name`): that is logged, and nothing is sent.
  */
 import { createRequire } from 'node:module';

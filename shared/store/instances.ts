@@ -4,7 +4,7 @@
  * registers one (its start time and pid) and its writer refreshes `seen_ms` every few seconds,
  * so a reader knows which parts of a window were recorded at all. A rate is then the requests
  * over the recorded time, not over a window that includes a previous run's rows and a stop, or
- * over the uptime of a process that wrote none of them (issue 11 item 4).
+ * over the uptime of a process that wrote none of them.
  */
 import type Database from 'better-sqlite3';
 

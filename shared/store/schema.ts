@@ -18,7 +18,7 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  * Tables (see migrations.ts for the DDL):
  *
  *   requests          one raw row per finished request; rowid order ~ time order, no index on
- *                     time because an index cut insert speed tenfold (issue 3)
+ *                     time because an index cuts insert speed tenfold
  *   rollups           (app, res_ms, bucket_ms) -> counts, service sum/min/max, two histogram BLOBs
  *   limit_changes     audit of thread-limit changes
  *   threads_commands  control channel: the dashboard process asks, the runtime answers (v2)

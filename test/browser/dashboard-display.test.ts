@@ -1,5 +1,5 @@
 /**
- * Display bugs of issue 11 item 14, in a real Chromium against real SQLite history written by
+ * Display bugs the dashboard had, in a real Chromium against real SQLite history written by
  * the runtime's store writer: a long Unix socket path overflowing its card into the chart, a
  * lone latency bucket not drawn, curves bending back in time at steep jumps, "No changes yet"
  * under "Applied", and the unreachable banner repeating itself, contradicting itself and
@@ -40,7 +40,7 @@ function row(app: string, startMs: number, serviceMs: number): Parameters<Timing
   return { app, startMs, queueMs: 0.1, serviceMs, status: 200, outcome: Outcome.ANSWERED, bytesIn: 0, bytesOut: 10, method: 'GET', path: '/' };
 }
 
-describe('dashboard display (issue 11 item 14)', () => {
+describe('dashboard display', () => {
   let dir: string;
   const now = Math.floor(Date.now() / STEP_MS) * STEP_MS;
   /** Bucket index of the lone point in the `sparse` app, counted back from now. */

@@ -153,7 +153,7 @@ describe('dashboard in chromium', () => {
     assert.deepEqual(runtime.calls[0], { app: 'shop', threads: 9, source: 'dashboard 127.0.0.1' });
     assert.match((await page.textContent('#status')) ?? '', /shop: thread limit 4 → 9/);
     // The audit table (read back from SQLite) and a second marker follow. Until the log has the
-    // change, the page shows its own row as "this page (being recorded…)" (issue 11 item 14).
+    // change, the page shows its own row as "this page (being recorded…)".
     const row = page.locator('#audit tbody tr', { hasText: /4 → 9.*dashboard 127\.0\.0\.1/ });
     await row.waitFor({ timeout: UI_WAIT_MS });
     assert.match((await row.textContent()) ?? '', /shop.*4 → 9.*dashboard 127\.0\.0\.1/);

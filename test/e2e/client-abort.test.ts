@@ -1,5 +1,5 @@
 /**
- * Issue 11 item 1, against the real front ends: what each does to the SCGI connection when its
+ * Client disconnects against the real front ends: what each does to the SCGI connection when its
  * client leaves (the table in docs/frontends.md, "Client disconnects"), and a client that leaves
  * through nginx aborting a request in a worker process within 1 s.
  */

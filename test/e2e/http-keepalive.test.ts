@@ -1,6 +1,6 @@
 /**
  * Keep-alive towards `protocol: 'http'` apps, asserted through the real front ends and the
- * docs/frontends.md `http` blocks (issue 14): nginx and Apache carry sequential requests on one
+ * docs/frontends.md `http` blocks: nginx and Apache carry sequential requests on one
  * upstream connection, lighttpd 1.4 opens one per request; and the thread limit and queue behind
  * nginx's keep-alive pool answer a burst with 200s and our 503s, never a 502.
  *

@@ -1,5 +1,5 @@
 /**
- * The compatibility matrix (issues 6 and 14): {nginx, lighttpd, Apache} × {TCP, Unix socket} ×
+ * The compatibility matrix: {nginx, lighttpd, Apache} × {TCP, Unix socket} ×
  * {SCGI, HTTP} in front of {Express 5, Koa 3, Fastify 5, Hono 4, node:http}, every cell checked
  * through a real front end started from the docs/frontends.md `site*` blocks (SCGI) or
  * `http-site*` blocks (`protocol: 'http'` apps, proxied with keep-alive). Writes test/artifacts/matrix-results.json,

@@ -1,6 +1,6 @@
 /**
  * The admin dashboard behind a real nginx with TLS, configured by the `nginx title=dashboard-tls`
- * block of docs/frontends.md (issue 11 item 5: every request was a 421 behind the proxy, or a
+ * block of docs/frontends.md (the bug: every request was a 421 behind the proxy, or a
  * limit change a 403). Chromium logs in and changes a limit through nginx; wrong tokens from one
  * client address, seen through X-Forwarded-For, do not lock out another.
  */
@@ -35,7 +35,7 @@ function httpsGet(port: number, path: string, headers: Record<string, string>, l
   });
 }
 
-test('the dashboard behind nginx with TLS: login, a limit change, the live stream, per-client throttling (issue 11 item 5)', async (t) => {
+test('the dashboard behind nginx with TLS: login, a limit change, the live stream, per-client throttling', async (t) => {
   const dir = await makeTempDir('dow-nginx-dash-');
   t.after(() => removeTempDir(dir));
   const [certificate, key] = [join(dir, 'dash.pem'), join(dir, 'dash.key')];
@@ -120,7 +120,7 @@ function viaNginx(port: number, options: { method: string; path: string; headers
   });
 }
 
-test('behind nginx that leaves Host as the upstream address, a page change is not refused for its Origin (issue 11 item 5)', async (t) => {
+test('behind nginx that leaves Host as the upstream address, a page change is not refused for its Origin', async (t) => {
   const dir = await makeTempDir('dow-nginx-dash-host-');
   t.after(() => removeTempDir(dir));
   const [certificate, key] = [join(dir, 'dash.pem'), join(dir, 'dash.key')];

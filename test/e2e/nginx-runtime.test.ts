@@ -1,5 +1,5 @@
 /**
- * Issue 2's end-to-end list through real nginx (`scgi_pass` over TCP and over a Unix socket, the
+ * The end-to-end list through real nginx (`scgi_pass` over TCP and over a Unix socket, the
  * docs/frontends.md `mount` and `unix` blocks) for an Express app and a fetch-handler (Hono)
  * app: query, 5 MB upload, cookies, HEAD, 204, redirect, streaming, and the thread limit and
  * queue answering 503 with Retry-After where the original's silent close became a 502.
@@ -85,7 +85,7 @@ const get = (url: string, init: RequestInit = {}): Promise<Response> =>
 for (const transport of ['tcp', 'unix'] as const) {
   for (const kind of ['express', 'fetch'] as const) {
     describe(`nginx over ${transport}, ${kind} app`, () => {
-      it('serves issue 2 end to end', async (t) => {
+      it('serves the end-to-end list', async (t) => {
         const { limited, refusing, frontends } = await setUp(t, transport, kind);
         const app = `${limited}/app`;
         // A failing step prints nginx's error log, so the failure shows nginx's own reason.

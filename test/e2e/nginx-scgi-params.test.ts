@@ -1,5 +1,5 @@
 /**
- * A real nginx location with `scgi_pass` but no `include scgi_params;` (issue 11 item 8): nginx
+ * A real nginx location with `scgi_pass` but no `include scgi_params;`: nginx
  * then sends only CONTENT_LENGTH and the HTTP_* headers, not even SCGI=1. The 400 and the log
  * line name the missing include; the same location with the include is served.
  */

@@ -1,4 +1,4 @@
-// docs/deploy.md's nginx block (issue 12 item 4): nginx's workers, running as www-data as on
+// docs/deploy.md's nginx block: nginx's workers, running as www-data as on
 // Debian, reach the server's Unix socket through socketMode 0660 and socketGroup www-data; the
 // same socket without the group gives them a 502 (permission denied). Real nginx, real users.
 import { test, type TestContext } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Worker processes behind real nginx (issue 10), through the real command line and real signals:
+ * Worker processes behind real nginx, through the real command line and real signals:
  * reloads with changed code under load answer every request, and a server stopped with SIGTERM
  * behind an `upstream` of two (docs/frontends.md `upstream-failover`) causes no 502.
  */

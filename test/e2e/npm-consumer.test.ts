@@ -1,5 +1,5 @@
 /**
- * The published package as a consumer meets it (issue 12 item 8): `npm pack` of this repo, the
+ * The published package as a consumer meets it: `npm pack` of this repo, the
  * tarball and Express installed from the registry into a fresh folder, `npx dragon-on-wheels serve`
  * there, a real SCGI request, SIGTERM.
  */

@@ -1,5 +1,5 @@
 /**
- * `serve` with a guessable admin token (issue 11 item 19: a 16-character token was accepted and
+ * `serve` with a guessable admin token (the bug: a 16-character token was accepted and
  * then guessed at 8-10k tries a second): refused at start with exit code 2, from the config and
  * from DRAGON_ADMIN_TOKEN alike, saying where it came from and never printing it.
  */

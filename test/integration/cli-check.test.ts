@@ -1,5 +1,5 @@
 /**
- * `dragon-on-wheels check <config>` (issue 12 item 9) as a deploy pipeline runs it: a real child
+ * `dragon-on-wheels check <config>` as a deploy pipeline runs it: a real child
  * process, real config and app files, exit codes 0 and 2.
  */
 import { test } from 'node:test';

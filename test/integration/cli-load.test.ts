@@ -1,6 +1,6 @@
 /**
- * `dragon-on-wheels load` (issue 11 item 16: the old scripts/scgi-load.ts crashed on --help and
- * imported from test/helpers): a real child process against a real server, over TCP and a Unix
+ * `dragon-on-wheels load` (the script it replaced crashed on --help and imported from
+ * test/helpers): a real child process against a real server, over TCP and a Unix
  * socket, with its exit codes.
  */
 import { test } from 'node:test';

@@ -246,7 +246,7 @@ test('reload command: finds the supervisor through the stats port and reloads ev
   assert.equal((await scgiRequest({ port }, { uri: '/x' })).body.toString(), 'hello from /x\n');
 });
 
-test('a configured admin token is never printed; a generated one is, once, as the login URL (issue 11 item 2)', async (t) => {
+test('a configured admin token is never printed; a generated one is, once, as the login URL', async (t) => {
   const dir = await tempDir(t);
   const [port, dashboard] = await getFreePorts(2);
   const secret = 'configured-secret-that-must-never-be-printed-0123456789';
@@ -279,7 +279,7 @@ test('a configured admin token is never printed; a generated one is, once, as th
   }
 });
 
-test('first-day command-line slips get a clear message (issue 11 item 10)', async (t) => {
+test('first-day command-line slips get a clear message', async (t) => {
   // --log-level verbose: a usage error naming the levels, not a pino stack trace.
   const level = runCli(['demo', '--log-level', 'verbose']);
   assert.equal(level.status, 2);

@@ -1,5 +1,5 @@
 /**
- * Issue 11 item 1: a client that leaves is noticed when the front end closes the connection, not
+ * A client that leaves is noticed when the front end closes the connection, not
  * when the app finally writes. nginx closes with a FIN (never a reset) and none of the front ends
  * half-closes after sending, so a FIN after the request means the client left.
  */

@@ -1,6 +1,6 @@
 /**
- * What dashboard clients may hold, over real sockets (issue 11 item 18: idle, partial and
- * slowloris connections were held 81 s, keep-alive ones 73 s, with no cap, and 1,000 of them
+ * What dashboard clients may hold, over real sockets (the bug: idle, partial and slowloris
+ * connections were held 81 s, keep-alive ones 73 s, with no cap, and 1,000 of them
  * starved every app of the supervisor). Each kind is now ended within seconds, connections are
  * capped, event streams are capped, and a stream that does not read is dropped.
  */
@@ -58,7 +58,7 @@ function trickle(socket: net.Socket, first: string, chunk: string): void {
   socket.on('close', () => clearInterval(timer));
 }
 
-describe('dashboard connections (issue 11 item 18)', () => {
+describe('dashboard connections', () => {
   it('ends idle, slowloris, partial-body and kept-alive connections within seconds', async (t) => {
     const { port, address } = await start(t);
     const [idle, slowloris, partial, keepAlive] = await Promise.all([

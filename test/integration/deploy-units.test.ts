@@ -1,4 +1,4 @@
-// docs/deploy.md (issue 12 item 3): the systemd units it documents pass `systemd-analyze verify`
+// docs/deploy.md: the systemd units it documents pass `systemd-analyze verify`
 // with no complaint at all (an unknown key or a bad value is only a warning there).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * The supervisor under a real low descriptor limit (`prlimit --nofile`), issue 11 item 18:
+ * The supervisor under a real low descriptor limit (`prlimit --nofile`). The bug it pins:
  * 1,000 idle dashboard connections made every app and the stats port drop 87 of 95 probes, and
  * at the limit no "accept failed" line was written. Now the dashboard's connections are capped,
  * so apps in the supervisor and the stats port keep answering, and exhaustion is logged.
@@ -88,7 +88,7 @@ function statsAnswer(port: number): Promise<string> {
   });
 }
 
-test('600 dashboard connections under a 256-descriptor limit: the app and the stats port still answer every probe (issue 11 item 18)', async (t) => {
+test('600 dashboard connections under a 256-descriptor limit: the app and the stats port still answer every probe', async (t) => {
   const { ports } = await serveUnderLimit(t, 256);
   const attack = flood(ports.dashboard, 600);
   t.after(() => attack.stop());
@@ -108,7 +108,7 @@ test('600 dashboard connections under a 256-descriptor limit: the app and the st
   assert.equal(failed, 0, `${failed} of ${probes * 2} probes failed while ${attack.opened()} dashboard connections were opened`);
 });
 
-test('at the descriptor limit, "accept failed: out of file descriptors" is logged, and the recovery (issue 11 item 18)', async (t) => {
+test('at the descriptor limit, "accept failed: out of file descriptors" is logged, and the recovery', async (t) => {
   const started = await serveUnderLimit(t, 128);
   const attack = flood(started.ports.app, 300);
   t.after(() => attack.stop());

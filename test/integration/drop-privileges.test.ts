@@ -1,4 +1,4 @@
-// user/group (issue 12 item 5): started as root, the server binds, opens its store, then every
+// user/group: started as root, the server binds, opens its store, then every
 // process runs as the configured user: workers from their first instruction, the supervisor once
 // start is done; reloads (forked by the dropped supervisor) and the store keep working.
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * First-day config slips (issue 11 items 10, 11, 25): a relative Unix socket path lies next to
+ * First-day config slips: a relative Unix socket path lies next to
  * the config file (as module and store.path do), a dashboard on a Unix socket gets one message
  * that does not contradict itself, and an app port reachable beyond this host is warned about.
  */
@@ -16,7 +16,7 @@ import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { captureLogs, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 
-test('unix:rel.sock resolves against the config file\'s folder, not the current directory (issue 11 item 11)', async (t) => {
+test('unix:rel.sock resolves against the config file\'s folder, not the current directory', async (t) => {
   const dir = await makeTempDir('first-run');
   t.after(() => removeTempDir(dir));
   await writeFile(join(dir, 'app.mjs'), "export default (req, res) => res.end('here');\n");
@@ -46,7 +46,7 @@ test('unix:rel.sock resolves against the config file\'s folder, not the current 
   assert.equal(logs.some((l) => /not a loopback address/.test(String(l.msg))), false);
 });
 
-test('a dashboard on a Unix socket gets one message that does not contradict itself (issue 11 item 10)', async (t) => {
+test('a dashboard on a Unix socket gets one message that does not contradict itself', async (t) => {
   const dir = await makeTempDir('first-run');
   t.after(() => removeTempDir(dir));
   await writeFile(join(dir, 'app.mjs'), "export default (req, res) => res.end('here');\n");
@@ -64,7 +64,7 @@ test('a dashboard on a Unix socket gets one message that does not contradict its
   });
 });
 
-test('an app port reachable beyond this host is warned about at start; loopback is not (issue 11 item 25)', () => {
+test('an app port reachable beyond this host is warned about at start; loopback is not', () => {
   for (const address of ['0.0.0.0:9002', '[::]:9002', '10.0.0.5:9002', 'example.org:9002']) {
     assert.match(exposureWarning('shop', address) ?? '', /shop: listens on .*, not a loopback address: anyone who can connect can forge REMOTE_ADDR and HTTPS=on/, address);
   }

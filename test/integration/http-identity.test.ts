@@ -1,5 +1,5 @@
 /**
- * Behind a proxy over HTTP, apps see the real client as they do over SCGI (issue 14): Express
+ * Behind a proxy over HTTP, apps see the real client as they do over SCGI: Express
  * `req.ip`/`req.protocol`, Koa `ctx.ip`/`ctx.protocol`, Fastify `request.ip`/`request.protocol`,
  * from a trusted peer's X-Forwarded-For / X-Forwarded-Proto, and never from anyone else.
  */

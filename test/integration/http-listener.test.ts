@@ -1,5 +1,5 @@
 /**
- * `protocol: 'http'` apps over real sockets (issue 14): keep-alive, pipelining and HTTP/1.0 through
+ * `protocol: 'http'` apps over real sockets: keep-alive, pipelining and HTTP/1.0 through
  * node:http, with the same thread limit, queue, 503, 504, 499, limits, stats and timing rows as
  * SCGI apps; one request at a time per connection, pipelined or not; and the drain, which leaves
  * idle kept-alive connections open until their next request or its deadline.

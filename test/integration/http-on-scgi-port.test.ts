@@ -1,5 +1,5 @@
 /**
- * A newcomer's first move (issue 11 item 8): `curl http://127.0.0.1:9002/` on an SCGI port was
+ * A newcomer's first move: `curl http://127.0.0.1:9002/` on an SCGI port was
  * logged as "bad netstring length: byte 0x47" and answered with a CGI head curl refuses. Now an
  * HTTP 400 the client can read, and a log line saying what happened; and a front end that sends
  * no CGI variables (nginx without `include scgi_params;`) gets a hint naming it.

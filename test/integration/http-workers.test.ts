@@ -1,5 +1,5 @@
 /**
- * `protocol: 'http'` apps in worker processes (issue 14): keep-alive connections served by the
+ * `protocol: 'http'` apps in worker processes: keep-alive connections served by the
  * workers, the thread limit across them, reloads under keep-alive load, and a stop that drains.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Logs for operators (issue 12 item 6, issue 11 item 9): log.file reopened on SIGUSR1 in the
+ * Logs for operators: log.file reopened on SIGUSR1 in the
  * supervisor and its workers, JSON when stdout is not a terminal, the app and the worker pid on
  * worker lines, the UP line naming the app and what it is, the opt-in access log (JSON and
  * combined), and a thread-limit change logged once.
@@ -94,7 +94,7 @@ test('log.file: JSON lines from the supervisor and its workers (app and worker p
   assert.doesNotMatch(old, /\/second/);
 });
 
-test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=production unless set; a plain fetch handler under type auto is detected and served (issue 11 items 7, 23)', async (t) => {
+test('stdout that is not a terminal gets JSON lines; serve sets NODE_ENV=production unless set; a plain fetch handler under type auto is detected and served', async (t) => {
   const dir = await testDir(t, 'operator-logs');
   const port = await getFreePort();
   const config = join(dir, 'dragon.config.json');
@@ -164,7 +164,7 @@ test('access log in the combined format: the nine fields log analysers read, the
   );
 });
 
-test('a thread-limit change through the dashboard is logged once, with who asked (issue 11 item 9)', async (t) => {
+test('a thread-limit change through the dashboard is logged once, with who asked', async (t) => {
   const { logs, logger } = captureLogs();
   const token = randomBytes(24).toString('hex');
   const runtime = await startRuntime({
@@ -196,7 +196,7 @@ test('a thread-limit change through the dashboard is logged once, with who asked
   assert.match(String(lines[0]?.msg), /shop: threads 2 -> 5 \(api 127\.0\.0\.1\)/);
 });
 
-test('errors Express and Hono catch themselves reach the server log through req.scgi.log / c.env.log, with the app name (issue 11 item 9)', async (t) => {
+test('errors Express and Hono catch themselves reach the server log through req.scgi.log / c.env.log, with the app name', async (t) => {
   const express = (await import('express')).default;
   const { Hono } = await import('hono');
   const shop = express();
@@ -231,7 +231,7 @@ test('errors Express and Hono catch themselves reach the server log through req.
   assert.equal(apiLine?.app, 'api');
 });
 
-test('a fetch handler under type auto that fails on the Node-style first call: its 500 is logged with the advice to set type fetch (issue 11 item 23)', async (t) => {
+test('a fetch handler under type auto that fails on the Node-style first call: its 500 is logged with the advice to set type fetch', async (t) => {
   const { toAppHandler } = await import('../../server/app-loader.js');
   // test/fixtures/hello-fetch.mjs's handler: new URL(request.url) throws on a bare Node path.
   const fetchStyle = async (request: Request): Promise<Response> => new Response(`fetch ${new URL(request.url).pathname}\n`);
@@ -243,7 +243,7 @@ test('a fetch handler under type auto that fails on the Node-style first call: i
   assert.match(String(rt.logs.find((l) => l.code === 'DOW_ERR_APP_THREW')?.msg), /Invalid URL.*if it is a fetch handler, \(request\) => Response, set type: 'fetch' for the app/);
 });
 
-test('in-process, every line about an app carries its name too: a 503 and a request timeout (issue 12 item 6)', async (t) => {
+test('in-process, every line about an app carries its name too: a 503 and a request timeout', async (t) => {
   let release: () => void = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
   const rt = await startTestRuntime(t, [{ name: 'slow', threads: 1, queue: 0, requestTimeoutMs: 300, node: (_req, res) => void held.then(() => res.end('late')) }]);

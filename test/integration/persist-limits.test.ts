@@ -49,7 +49,7 @@ test('persistLimits: off by default keeps the configured limit, on restores the 
   await withPersist.close();
 });
 
-test('a clean stop leaves no -wal or -shm file beside the database, with the dashboard reading it (issue 11 item 15)', async (t) => {
+test('a clean stop leaves no -wal or -shm file beside the database, with the dashboard reading it', async (t) => {
   const dir = await testDir(t, 'wal');
   const dbPath = join(dir, 'timings.db');
   const runtime = await startRuntime({ ...settings(dbPath, false), dashboard: { listen: '127.0.0.1:0' } }, pino({ level: 'silent' }));
@@ -64,7 +64,7 @@ test('a clean stop leaves no -wal or -shm file beside the database, with the das
   assert.equal(existsSync(`${dbPath}-shm`), false);
 });
 
-test('persistLimits: a limit edited in the config since the last start wins, an unchanged config restores the run-time one, and the log says which and why (issue 11 item 12)', async (t) => {
+test('persistLimits: a limit edited in the config since the last start wins, an unchanged config restores the run-time one, and the log says which and why', async (t) => {
   const dir = await testDir(t, 'persist');
   const dbPath = join(dir, 'timings.db');
   const withThreads = (threads: number): RuntimeSettings => {

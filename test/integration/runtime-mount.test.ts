@@ -1,5 +1,5 @@
 /**
- * Issue 11 item 13: an app under a mount can learn its prefix. Express sees it as a mounted
+ * An app under a mount can learn its prefix. Express sees it as a mounted
  * sub-app does (req.baseUrl, req.originalUrl), every app reads `req.scgi.mount` (a fetch
  * handler: its context's `mount`), and a request outside the mount is logged at debug level.
  */

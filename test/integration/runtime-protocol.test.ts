@@ -146,7 +146,7 @@ test('garbage gets 400 with the reason, a log line naming the peer, and serving 
   assert.equal(rt.figures().get('app_requests'), '1', 'bad requests are not the app\'s requests');
 });
 
-test('a flood of malformed requests writes one log line a second per kind, with the count left out (issue 11 item 21)', async (t) => {
+test('a flood of malformed requests writes one log line a second per kind, with the count left out', async (t) => {
   const rt = await startRuntime(t, [{ name: 'app', node: (_req, res) => res.end('ok') }]);
   const target = rt.targets.get('app')!;
   const flood = async (n: number): Promise<void> => {
@@ -247,7 +247,7 @@ test('regression: a piped response larger than the socket buffer completes (drai
   assert.equal(res.body[res.body.length - 1], 99);
 });
 
-test('a fetch handler gets 400, not a 500 with a stack, for a header HTTP does not allow (issue 11 item 22)', async (t) => {
+test('a fetch handler gets 400, not a 500 with a stack, for a header HTTP does not allow', async (t) => {
   let called = 0;
   const rt = await startRuntime(t, [{ name: 'hono', fetch: () => (called++, new Response('ok')) }]);
   const target = rt.targets.get('hono')!;

@@ -138,7 +138,7 @@ test('graceful stop under load: rows equal the responses the clients received', 
   assert.equal(rows, answered);
 });
 
-test('requests cut when drainTimeout runs out are written as rows with what their clients got: 503 if nothing was sent (issue 11 item 24)', async (t) => {
+test('requests cut when drainTimeout runs out are written as rows with what their clients got: 503 if nothing was sent', async (t) => {
   const path = join(await tempDir(t), 'timings.db');
   const store = createTimingStore({ path, flushIntervalMs: 20 });
   const rt = await startRuntime(t, [

@@ -1,4 +1,4 @@
-// socketOwner/socketGroup (issue 12 item 4): the documented set-up, mode 0660 with group
+// socketOwner/socketGroup: the documented set-up, mode 0660 with group
 // www-data, lets a www-data process connect and keeps every other user out; a user or group that
 // does not exist is a config error naming the field. Real users and groups from Debian's base
 // system (nobody, www-data, daemon) and real sockets.

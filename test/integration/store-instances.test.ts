@@ -1,5 +1,5 @@
 /**
- * The dashboard's req/s after a restart (issue 11 item 4): with the same database and no
+ * The dashboard's req/s after a restart. The bug: with the same database and no
  * traffic, a card showed 2,825 req/s beside `requests 0`, because the last 5 minutes of rows (the
  * previous run's) were divided by the new process's uptime. Real writer thread, real SQLite, the
  * real history reader and view model: each run is recorded, each raw row names its run, and the
@@ -46,7 +46,7 @@ test('after a restart with no traffic, req/s is the earlier run\'s rate over its
   const now = Date.now();
   // Run 1: started 200 s ago, 1,000 requests spread over its life, stopped just now.
   await run(path, now - 200_000, 1111, Array.from({ length: 1000 }, (_v, i) => now - 200_000 + i * 200));
-  // Run 2: started now, serves nothing (the issue's "requests 0").
+  // Run 2: started now, serves nothing (the card's "requests 0").
   await run(path, Date.now(), 2222, []);
   const later = Date.now() + 2_000; // the card is looked at 2 s into the new run
   const card = cardRate(path, later, 2);

@@ -1,4 +1,4 @@
-// Type=notify (issue 12 item 3): READY=1, RELOADING=1/READY=1 and STOPPING=1 reach a real
+// Type=notify: READY=1, RELOADING=1/READY=1 and STOPPING=1 reach a real
 // AF_UNIX datagram socket named by NOTIFY_SOCKET, from the server's own pid (NotifyAccess=main).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

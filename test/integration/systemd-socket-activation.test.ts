@@ -1,4 +1,4 @@
-// Socket activation (issue 12 item 3): `listen: 'systemd:<name>'` serves a TCP or Unix socket
+// Socket activation: `listen: 'systemd:<name>'` serves a TCP or Unix socket
 // passed by Debian's real systemd-socket-activate, and the socket survives a restart of the
 // server without one refused connection (they wait in the kernel's backlog).
 import { test, type TestContext } from 'node:test';

@@ -14,7 +14,7 @@ import { poolApp } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
-/** A configured token must be 32+ characters and not repetitive (issue 11 item 19). */
+/** A configured token must be 32+ characters and not repetitive. */
 const ADMIN_TOKEN = 'workers-dashboard-Zk3v9QpL2mX8rT4wB6yN1c';
 
 test('dashboard over workers: Reload replaces the workers and is audited; the cards show them', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * Stopping drops nothing (issue 10): SIGTERM under POST load with worker processes, through the
+ * Stopping drops nothing: SIGTERM under POST load with worker processes, through the
  * real command line. Every connection the kernel accepted is answered, none is reset; the stats
  * port answers during the drain; every answered request has its row in SQLite.
  */
@@ -31,7 +31,7 @@ function post(port: number, body: Buffer): Promise<Outcome> {
     }, 15_000);
     socket.on('connect', () => {
       connected = true;
-      // write, not end: like nginx, a client that half-closes is taken to have left (issue 11).
+      // write, not end: like nginx, a client that half-closes is taken to have left.
       socket.write(encodeScgiRequest({ method: 'POST', uri: '/echo?ms=150', body, headers: { 'content-type': 'application/octet-stream' } }));
     });
     socket.on('data', (chunk) => chunks.push(chunk));

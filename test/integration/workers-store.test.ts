@@ -1,5 +1,5 @@
 /**
- * Timing rows from worker processes reach the supervisor's one SQLite writer (issue 10): none is
+ * Timing rows from worker processes reach the supervisor's one SQLite writer: none is
  * lost on a reload or a recycle, and what a crash loses is counted (`store_lost`), on a real
  * SQLite file.
  */

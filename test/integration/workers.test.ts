@@ -1,5 +1,5 @@
 /**
- * Worker processes under the supervisor (issue 10), with real child processes and real sockets:
+ * Worker processes under the supervisor, with real child processes and real sockets:
  * a hang next to a healthy app, crashes and crash loops, recycling by memory and by request
  * count, the thread limit across workers, and graceful reloads with changed code.
  */

@@ -1,6 +1,6 @@
 /**
- * What the app loader says about a module it cannot serve, through real imports of real files
- * (issue 11 items 6 and 17): where a module failed to load, as Node shows it, and what to export
+ * What the app loader says about a module it cannot serve, through real imports of real files:
+ * where a module failed to load, as Node shows it, and what to export
  * instead of a Fastify app that already listens or of the result of app.listen().
  */
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ async function loadError(dir: string, file: string): Promise<string> {
   throw new Error(`${file} was accepted`);
 }
 
-test('a module that fails to load says where: file, line and caret for a syntax error, even in a module it imports; app frames for a throw (issue 11 item 6)', async (t) => {
+test('a module that fails to load says where: file, line and caret for a syntax error, even in a module it imports; app frames for a throw', async (t) => {
   const dir = await makeTempDir('app-loader');
   t.after(() => removeTempDir(dir));
   await writeFile(join(dir, 'bad.mjs'), 'const a = 1;\nconst b = ;\nexport default a;\n');
@@ -43,7 +43,7 @@ test('a module that fails to load says where: file, line and caret for a syntax 
   assert.doesNotMatch(thrown, /node:internal/);
 });
 
-test('a Fastify app that already listens, or the result of app.listen(), is refused with what to export instead (issue 11 item 17)', async (t) => {
+test('a Fastify app that already listens, or the result of app.listen(), is refused with what to export instead', async (t) => {
   const dir = await makeTempDir('app-loader');
   t.after(() => removeTempDir(dir));
   await writeFile(join(dir, 'fastify-listening.mjs'), [

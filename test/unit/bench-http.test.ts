@@ -1,4 +1,4 @@
-/** The HTTP-listener part of the benchmark (issue 14): its round order, per-round pairing, ratios and verdicts are only as right as these. */
+/** The HTTP-listener part of the benchmark: its round order, per-round pairing, ratios and verdicts are only as right as these. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { roundOrder } from '../../scripts/bench/http-load.js';

@@ -1,4 +1,4 @@
-/** The native I/O part of the benchmark (issue 13): its verdicts, the long-poll comparison and the "where the time goes" note are only as right as these. */
+/** The native I/O part of the benchmark: its verdicts, the long-poll comparison and the "where the time goes" note are only as right as these. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HttpResults, HttpRound } from '../../scripts/bench/http-report.js';

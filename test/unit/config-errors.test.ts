@@ -1,5 +1,5 @@
 /**
- * Config errors through the real schema and Ajv (issue 11 item 3): errors inside `dashboard` and
+ * Config errors through the real schema and Ajv: errors inside `dashboard` and
  * `store` (anyOf false | object) said "must be equal to constant"; now the field's full path and
  * the cause, with the nearest known key, the allowed values or the form expected.
  */
@@ -19,7 +19,7 @@ async function configError(config: Record<string, unknown>): Promise<string> {
   throw new Error(`accepted: ${JSON.stringify(config)}`);
 }
 
-test('errors inside dashboard and store name the field and the cause, never "equal to constant" (issue 11 item 3)', async () => {
+test('errors inside dashboard and store name the field and the cause, never "equal to constant"', async () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ apps: [app], dashboard: { lisen: '127.0.0.1:9100' } }, /dashboard: unknown key "lisen" \(did you mean "listen"\?\); known keys: listen, token/],
     [{ apps: [app], dashboard: { token: 'short' } }, /dashboard\.token: is 5 characters; it must be at least \d+/],

@@ -535,7 +535,7 @@ describe('dashboard API: responses and their schemas', () => {
       assertSchema(schemas.overviewBody, overview);
       assert.equal(overview.reachable, false);
       assert.match(overview.error, /ECONNREFUSED/);
-      assert.doesNotMatch(overview.error, /runtime unreachable/i, 'the page says that part itself (issue 11 item 14)');
+      assert.doesNotMatch(overview.error, /runtime unreachable/i, 'the page says that part itself');
       assert.equal(overview.pid, null);
       const apps = await get('/api/apps');
       assertSchema(schemas.appsBody, apps);

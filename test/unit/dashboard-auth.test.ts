@@ -1,5 +1,5 @@
 /**
- * The dashboard's credentials (issue 11 items 19 and 20): random server-side sessions with an
+ * The dashboard's credentials: random server-side sessions with an
  * expiry and a logout, the wrong-token throttle per address and in total with its rate-limited
  * log line, and the refusal of guessable configured tokens.
  */
@@ -35,7 +35,7 @@ async function login(send: (o: InjectOptions) => Promise<LightMyRequestResponse>
   return `dow_session=${cookie.value}`;
 }
 
-describe('sessions (issue 11 item 20: the cookie was a fixed HMAC of the token)', () => {
+describe('sessions (the bug: the cookie was a fixed HMAC of the token)', () => {
   it('every login gets a different random id, and none survives a restart with the same token', async (t) => {
     const first = dashboard();
     t.after(() => first.app.close());
@@ -85,7 +85,7 @@ describe('sessions (issue 11 item 20: the cookie was a fixed HMAC of the token)'
   });
 });
 
-describe('wrong-token throttle (issue 11 item 19: 8-10k guesses a second, no log line)', () => {
+describe('wrong-token throttle (the bug: 8-10k guesses a second, no log line)', () => {
   it('keys IPv6 clients by /64 and mapped IPv4 as IPv4', () => {
     assert.equal(clientKey('203.0.113.9'), '203.0.113.9');
     assert.equal(clientKey('::ffff:203.0.113.9'), '203.0.113.9');
@@ -220,7 +220,7 @@ describe('the login URL takes the token as a browser sends it', () => {
   });
 });
 
-describe('configured token strength (issue 11 item 19: a 16-character token was accepted)', () => {
+describe('configured token strength (the bug: a 16-character token was accepted)', () => {
   it('refuses short and repetitive tokens, accepts random ones', () => {
     assert.match(String(tokenWeakness('0123456789abcdef')), /16 characters, at least 32/);
     assert.match(String(tokenWeakness('abcd'.repeat(8))), /repeats a shorter part/);

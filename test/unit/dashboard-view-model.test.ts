@@ -22,7 +22,7 @@ const state = (uptimeS: number) => ({
   snapshot: { version: '2.0.0', pid: 1, startTimeMs: 0, uptimeS, requests: 600, online: 0, apps: [fakeApp('shop')] },
 });
 
-it('req/s is the store\'s rate over the time it recorded, not over this process\'s uptime (issue 11 item 4)', () => {
+it('req/s is the store\'s rate over the time it recorded, not over this process\'s uptime', () => {
   // A restart over an earlier run's rows: 600 requests, this process up 0-60 s. Dividing by the
   // uptime gave 600 and 10 req/s; the reader knows the runs and their spans (store-instances test).
   for (const uptime of [0, 60, 3600]) assert.equal(buildApps(state(uptime), history, 1e12).apps[0]?.recent?.reqPerS, 2);

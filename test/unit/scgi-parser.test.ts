@@ -116,7 +116,7 @@ const malformed: Array<[string, Buffer, string]> = [
   ['SCGI missing', block('CONTENT_LENGTH\u00000\u0000REQUEST_METHOD\u0000GET\u0000'), 'DOW_ERR_SCGI_MISSING'],
   ['SCGI not 1', block('CONTENT_LENGTH\u00000\u0000SCGI\u00002\u0000'), 'DOW_ERR_SCGI_MISSING'],
   ['a body over the limit', block('CONTENT_LENGTH\u000016777217\u0000SCGI\u00001\u0000'), 'DOW_ERR_BODY_TOO_LARGE'],
-  // Named for what it is (issue 11 item 8); a lower-case first byte is still a bad length.
+  // Named for what it is; a lower-case first byte is still a bad length.
   ['an HTTP request sent to the SCGI port', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'DOW_ERR_HTTP_ON_SCGI_PORT'],
   ['a lower-case letter where the length belongs', Buffer.from('x5:abcde,'), 'DOW_ERR_NETSTRING_LENGTH'],
 ];

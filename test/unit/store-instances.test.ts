@@ -1,5 +1,5 @@
 /**
- * recordedMs: how much of a window the server runs were recording (issue 11 item 4), the span a
+ * recordedMs: how much of a window the server runs were recording, the span a
  * card's req/s is divided by. Pure; the writer and reader are covered by
  * test/integration/store-instances.test.ts.
  */
