@@ -14,7 +14,7 @@ import type { AccessLogWriter } from './access-log.js';
 import { AppStats } from './app-stats.js';
 import { Phase, Unserved, type Ending, type HostedRequest } from './hosted-request.js';
 import { Limiter } from './limiter.js';
-import { answerRequest } from './request-end.js';
+import { ANSWERS, answerRequest } from './request-end.js';
 import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
 import type { IoMode } from './native/io-choice.js';
@@ -56,8 +56,6 @@ export interface AppOptions {
   trustProxy?: readonly string[] | false;
 }
 
-/** How long a client should wait before retrying after a 503, seconds. */
-const RETRY_AFTER_S = 1;
 /** 503s and malformed requests are logged at most once a second per app, with a count. */
 const LOG_INTERVAL_MS = 1000;
 
@@ -165,7 +163,7 @@ export class AppHost {
     // The original's wording, so existing log alerts keep matching; rate-limited under overload.
     const left = this.rejectionLog.take(performance.now());
     if (left !== null) this.log.warn(left > 0 ? `${message} (${left} more 503s not logged)` : message);
-    answerRequest(conn, Outcome.REJECTED, { status: 503, body: 'Service Unavailable: too many requests, retry later\n', extraHeaders: `Retry-After: ${RETRY_AFTER_S}\r\n` });
+    answerRequest(conn, Outcome.REJECTED, ANSWERS.tooBusy);
   }
 
   /** Called once per request, whatever ended it. */

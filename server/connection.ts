@@ -27,7 +27,7 @@ import type { ScgiEnv } from './protocol/header-block.js';
 import { httpResponse, simpleResponse } from './protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
 import { checkHttpTokens } from './protocol/http-tokens.js';
-import * as end from './request-end.js';
+import { ANSWERS, CLIENT_CLOSED_STATUS, answerRequest, drainEnding, endRequest, type Answer } from './request-end.js';
 
 /** A body that arrives before the app runs is held in memory up to this, then read on demand. */
 const PENDING_BODY_MAX_BYTES = 64 * 1024;
@@ -98,11 +98,11 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
     } else if (this.phase === Phase.RUNNING) {
       const timeout = this.host.requestTimeoutMs;
       if (timeout > 0 && now - this.admittedAt > timeout) {
-        this.outOfTime(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), end.REQUEST_TIMEOUT_ANSWER);
+        this.outOfTime(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), ANSWERS.requestTimeout);
         this.response?.destroy();
       } else if (!this.bodyEnded && this.contentLength > 0 && now - Math.max(this.lastBodyAt, this.admittedAt) > limits.bodyIdleTimeoutMs) {
         // The body stopped arriving while the app waited for it: its read fails with the reason.
-        this.outOfTime(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), end.BODY_TIMEOUT_ANSWER, true);
+        this.outOfTime(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), ANSWERS.bodyTimeout, true);
       }
     }
   }
@@ -171,7 +171,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   /** The peer left before the response ended: the body can never complete, nothing can be sent. */
   private clientLeft(): void {
     this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
-    this.finish(end.CLIENT_CLOSED_STATUS, this.phase === Phase.HEAD ? Unserved.LEFT : Outcome.ABORTED);
+    this.finish(CLIENT_CLOSED_STATUS, this.phase === Phase.HEAD ? Unserved.LEFT : Outcome.ABORTED);
   }
 
   // ── parser side ──────────────────────────────────────────────────────────────────────────
@@ -281,23 +281,23 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   appFailed(err: unknown): void {
     if (this.phase === Phase.DONE) return;
     this.host.logAppError(this, err);
-    end.endRequest(this, Outcome.APP_ERROR, end.APP_ERROR_ANSWER);
+    endRequest(this, Outcome.APP_ERROR, ANSWERS.appError);
   }
 
   /** Refused before the app saw it (a header HTTP cannot carry) or as it ran (the fetch adapter's). */
   refuse(err: DragonError): void {
     if (this.phase === Phase.DONE) return;
     this.host.logBadRequest(err.code, { peer: this.peer() }, `bad request from ${this.peer()}: ${err.message}`);
-    end.answerRequest(this, this.servedOr(Unserved.MALFORMED), { status: err.statusCode, body: `${err.message}\n` });
+    answerRequest(this, this.servedOr(Unserved.MALFORMED), { status: err.statusCode, body: `${err.message}\n` });
   }
 
   // ── endings of our own (request-end.ts decides between an answer and a cut) ─────────────
 
   /** A timeout while the app runs: logged, then our answer if nothing was sent, else a cut. */
-  private outOfTime(err: DragonError, answer: end.Answer, bodyStalled = false): void {
+  private outOfTime(err: DragonError, answer: Answer, bodyStalled = false): void {
     this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
     if (bodyStalled) this.sink?.abort(err);
-    end.endRequest(this, Outcome.TIMEOUT, answer);
+    endRequest(this, Outcome.TIMEOUT, answer);
   }
 
   /**
@@ -310,7 +310,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
       this.socket.destroy();
       return;
     }
-    end.endRequest(this, end.drainEnding(this.phase), end.STOPPING_ANSWER);
+    endRequest(this, drainEnding(this.phase), ANSWERS.stopping);
     this.response?.destroy();
   }
 
@@ -330,7 +330,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
       this.responseStarted = true;
       if (!this.closed) this.socket.end(httpResponse(status, `${known.message}\n`), 'latin1');
     } else {
-      end.answerRequest(this, ending, { status, body: `${known?.message ?? 'Bad Request'}\n` });
+      answerRequest(this, ending, { status, body: `${known?.message ?? 'Bad Request'}\n` });
     }
   }
 
@@ -355,7 +355,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
    * early answer: else the socket stays paused, the front end's FIN is never read, and the
    * connection outlives its request for good.
    */
-  sendAnswer(answer: end.Answer): void {
+  sendAnswer(answer: Answer): void {
     const sink = this.sink;
     if (!this.closed) {
       this.responseStarted = true;

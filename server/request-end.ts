@@ -17,12 +17,20 @@ export interface Answer {
   readonly extraHeaders?: string;
 }
 
-export const APP_ERROR_ANSWER: Answer = { status: 500, body: 'Internal Server Error\n' };
-export const REQUEST_TIMEOUT_ANSWER: Answer = { status: 504, body: 'Gateway Timeout\n' };
-export const BODY_TIMEOUT_ANSWER: Answer = { status: 408, body: 'Request Timeout\n' };
-export const BODY_TOO_LARGE_ANSWER: Answer = { status: 413, body: 'Content Too Large\n' };
-/** A clean 503 at the drain deadline, which a front end passes on (a cut would become its 502). */
-export const STOPPING_ANSWER: Answer = { status: 503, body: 'Service Unavailable: the server is stopping\n', extraHeaders: 'Retry-After: 1\r\n' };
+/** How long a client should wait before retrying after a 503, seconds. */
+const RETRY_AFTER_S = 1;
+
+/** Our own answers, beside a refusal's, which carries its reason. */
+export const ANSWERS = {
+  /** The limiter's: the queue is full, or the wait in it ran out. */
+  tooBusy: { status: 503, body: 'Service Unavailable: too many requests, retry later\n', extraHeaders: `Retry-After: ${RETRY_AFTER_S}\r\n` },
+  appError: { status: 500, body: 'Internal Server Error\n' },
+  requestTimeout: { status: 504, body: 'Gateway Timeout\n' },
+  bodyTimeout: { status: 408, body: 'Request Timeout\n' },
+  bodyTooLarge: { status: 413, body: 'Content Too Large\n' },
+  /** At the drain deadline: a clean 503 the front end passes on, where a cut would become its 502. */
+  stopping: { status: 503, body: 'Service Unavailable: the server is stopping\n', extraHeaders: `Retry-After: ${RETRY_AFTER_S}\r\n` },
+} as const satisfies Record<string, Answer>;
 
 /** What each protocol supplies: its state, its way to record, answer and cut. */
 export interface EndableRequest {

@@ -20,7 +20,7 @@ import { resolveTarget, type RequestTarget } from '../adapters/request-target.js
 import { joinHeaderValues } from '../protocol/header-block.js';
 import type { AppHandler, AppHost } from '../app-host.js';
 import { Phase, Unserved, type AccessFields, type Ending, type HostedRequest } from '../hosted-request.js';
-import * as end from '../request-end.js';
+import { ANSWERS, CLIENT_CLOSED_STATUS, answerRequest, drainEnding, endRequest, type Answer } from '../request-end.js';
 import { kHttpPeer, kHttpReadMark, kHttpTrust, kHttpWriteMark, kResponseExchange } from '../symbols.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { describePeer, peerOf, type PeerName } from '../peer-name.js';
@@ -181,26 +181,26 @@ export class HttpExchange implements HostedRequest {
   /** The connection closed before the response was complete: the front end gave up. */
   responseClosed(): void {
     if (this.phase === Phase.DONE) return;
-    this.finish(end.CLIENT_CLOSED_STATUS, Outcome.ABORTED);
+    this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
   }
 
   /** Refused before the app saw it (a Content-Length over maxBodyBytes): a bad request, not one of the app's. */
   refuse(err: DragonError): void {
     if (this.phase === Phase.DONE) return;
     this.host.logBadRequest(err.code, { peer: this.peer() }, `bad request from ${this.peer()}: ${err.message}`);
-    end.answerRequest(this, Unserved.MALFORMED, { status: err.statusCode, body: `${err.message}\n` });
+    answerRequest(this, Unserved.MALFORMED, { status: err.statusCode, body: `${err.message}\n` });
   }
 
   appFailed(err: unknown): void {
     if (this.phase === Phase.DONE) return;
     this.host.logAppError(this, err);
-    end.endRequest(this, Outcome.APP_ERROR, end.APP_ERROR_ANSWER);
+    endRequest(this, Outcome.APP_ERROR, ANSWERS.appError);
   }
 
   cutByDrain(): void {
     if (this.phase === Phase.DONE) return;
     this.closeAfterResponse();
-    end.endRequest(this, end.drainEnding(this.phase), end.STOPPING_ANSWER);
+    endRequest(this, drainEnding(this.phase), ANSWERS.stopping);
   }
 
   /** The server began draining: this response is the connection's last. */
@@ -212,7 +212,7 @@ export class HttpExchange implements HostedRequest {
     if (this.phase !== Phase.RUNNING) return;
     const timeout = this.host.requestTimeoutMs;
     if (timeout > 0 && now - this.admittedAt > timeout) {
-      this.failWith(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), end.REQUEST_TIMEOUT_ANSWER);
+      this.failWith(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), ANSWERS.requestTimeout);
       return;
     }
     const req = this.req;
@@ -220,23 +220,23 @@ export class HttpExchange implements HostedRequest {
     const read = this.socket.bytesRead;
     if (read - (this.socket[kHttpReadMark] ?? 0) > limits.maxBodyBytes + limits.maxHeaderBytes) {
       // A chunked body has no length to refuse up front (listener checks Content-Length).
-      this.failWith(new errors.DOW_ERR_BODY_TOO_LARGE(read - (this.socket[kHttpReadMark] ?? 0), limits.maxBodyBytes), end.BODY_TOO_LARGE_ANSWER);
+      this.failWith(new errors.DOW_ERR_BODY_TOO_LARGE(read - (this.socket[kHttpReadMark] ?? 0), limits.maxBodyBytes), ANSWERS.bodyTooLarge);
     } else if (read !== this.seenBytesRead) {
       this.seenBytesRead = read;
       this.lastBodyAt = now;
     } else if (req.readableLength === 0 && now - Math.max(this.lastBodyAt, this.admittedAt) > limits.bodyIdleTimeoutMs) {
       // Only while the app waits for bytes (nothing buffered): an app that does not read its body
       // stalls the socket itself, which is not the client's doing.
-      this.failWith(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), end.BODY_TIMEOUT_ANSWER);
+      this.failWith(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), ANSWERS.bodyTimeout);
     }
   }
 
   /** A timeout or a limit hit while the app runs: our answer if nothing was sent, else a cut. */
-  private failWith(err: DragonError, answer: end.Answer): void {
+  private failWith(err: DragonError, answer: Answer): void {
     this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
     // The request is left as it is: destroying an incomplete IncomingMessage destroys its socket,
     // and with it this answer. Closing the connection after the answer aborts it for the app.
-    end.endRequest(this, Outcome.TIMEOUT, answer);
+    endRequest(this, Outcome.TIMEOUT, answer);
   }
 
   // ── the HTTP primitives of request-end.ts ──────────────────────────────────────────────────
@@ -249,7 +249,7 @@ export class HttpExchange implements HostedRequest {
     return this.res.statusCode;
   }
 
-  sendAnswer(answer: end.Answer, ending: Ending): void {
+  sendAnswer(answer: Answer, ending: Ending): void {
     const res = this.res;
     if (res.headersSent || res.writableEnded || res.destroyed) return;
     for (const name of res.getHeaderNames()) res.removeHeader(name);

@@ -6,7 +6,7 @@ import { Outcome, type TimingRecorder, type TimingRow } from '../../shared/timin
 import { AppHost } from '../../server/app-host.js';
 import { Phase, Unserved, type Ending, type HostedRequest } from '../../server/hosted-request.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
-import { answerRequest, APP_ERROR_ANSWER, drainEnding, endRequest, type Answer, type EndableRequest } from '../../server/request-end.js';
+import { ANSWERS, answerRequest, drainEnding, endRequest, type Answer, type EndableRequest } from '../../server/request-end.js';
 
 /** A request whose primitives only note what they were asked to do. */
 function fakeRequest(phase: Phase, headSent: boolean): EndableRequest & { phase: Phase; calls: string[] } {
@@ -27,7 +27,7 @@ function fakeRequest(phase: Phase, headSent: boolean): EndableRequest & { phase:
 
 test('endRequest answers while nothing was sent, recorded with the answer\'s status', () => {
   const request = fakeRequest(Phase.RUNNING, false);
-  endRequest(request, Outcome.APP_ERROR, APP_ERROR_ANSWER);
+  endRequest(request, Outcome.APP_ERROR, ANSWERS.appError);
   assert.deepEqual(request.calls, [`finish 500 ${Outcome.APP_ERROR}`, `answer 500 ${Outcome.APP_ERROR}`]);
 });
 
@@ -39,8 +39,8 @@ test('endRequest cuts a response that started, recorded with the status that wen
 
 test('a request that ended already is left alone, by both', () => {
   const request = fakeRequest(Phase.DONE, false);
-  endRequest(request, Outcome.TIMEOUT, APP_ERROR_ANSWER);
-  answerRequest(request, Outcome.REJECTED, APP_ERROR_ANSWER);
+  endRequest(request, Outcome.TIMEOUT, ANSWERS.appError);
+  answerRequest(request, Outcome.REJECTED, ANSWERS.appError);
   assert.deepEqual(request.calls, []);
 });
 
