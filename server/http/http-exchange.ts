@@ -17,7 +17,6 @@ import { enterApp } from '../adapters/enter-app.js';
 import { serveFetchOverNode } from '../adapters/node/fetch-bridge.js';
 import type { ScgiRequestInfo } from '../adapters/node/node-adapter.js';
 import { resolveTarget, type RequestTarget } from '../adapters/request-target.js';
-import { joinHeaderValues } from '../protocol/header-block.js';
 import type { AppHandler, AppHost } from '../app-host.js';
 import { Phase, Unserved, type AccessFields, type Ending, type HostedRequest } from '../hosted-request.js';
 import { ANSWERS, CLIENT_CLOSED_STATUS, answerRequest, drainEnding, endRequest, type Answer } from '../request-end.js';
@@ -25,6 +24,8 @@ import { kHttpPeer, kHttpReadMark, kHttpTrust, kHttpWriteMark, kResponseExchange
 import type { ScgiLimits } from '../protocol/limits.js';
 import { describePeer, peerOf, type PeerName } from '../peer-name.js';
 import { RequestInfo } from '../request-info.js';
+import { cgiEnvOf } from './cgi-env.js';
+import { sealResponse } from './sealed-response.js';
 import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
 
 /** What the exchange needs from its listener. */
@@ -116,7 +117,7 @@ export class HttpExchange implements HostedRequest {
 
   /** `req.scgi`: the same surface as over SCGI, with a CGI-style env made on first use. */
   get info(): ScgiRequestInfo {
-    this.infoCache ??= new RequestInfo(this.host, this.target.mount, () => cgiEnvOf(this));
+    this.infoCache ??= new RequestInfo(this.host, this.target.mount, () => cgiEnvOf(this.req, this.client, this.target));
     return this.infoCache;
   }
 
@@ -301,58 +302,4 @@ function onResponseFinish(this: ServerResponse): void {
 
 function onResponseClose(this: ServerResponse): void {
   (this as ServerResponseWithExchange)[kResponseExchange]?.responseClosed();
-}
-
-/**
- * After an answer of ours (504, 500) the app may still be running and write to its response, as
- * it would over SCGI: its writes are dropped instead of throwing ERR_HTTP_HEADERS_SENT or
- * emitting a 'write after end' error nobody listens for.
- */
-function sealResponse(res: ServerResponse): void {
-  const sealed = res as unknown as Record<string, unknown>;
-  const self = (): ServerResponse => res;
-  sealed.setHeader = self;
-  sealed.appendHeader = self;
-  sealed.removeHeader = noop;
-  sealed.writeHead = self;
-  sealed.flushHeaders = noop;
-  sealed.write = (...args: unknown[]): boolean => {
-    callLast(args);
-    return true;
-  };
-  sealed.end = (...args: unknown[]): ServerResponse => {
-    callLast(args);
-    return res;
-  };
-}
-
-function noop(): void {}
-
-function callLast(args: unknown[]): void {
-  const last = args[args.length - 1];
-  if (typeof last === 'function') queueMicrotask(() => (last as () => void)());
-}
-
-/** The CGI variables an SCGI front end would have sent, for code written against `req.scgi.env`. */
-function cgiEnvOf(exchange: HttpExchange): Record<string, string> {
-  const { req, client, target } = exchange;
-  const uri = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const query = uri.indexOf('?');
-  const env: Record<string, string> = {
-    REQUEST_METHOD: target.method,
-    REQUEST_URI: uri,
-    QUERY_STRING: query === -1 ? '' : uri.slice(query + 1),
-    SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-    REMOTE_ADDR: client.address ?? '',
-  };
-  if (client.https) env.HTTPS = 'on';
-  if (target.mount !== '') env.SCRIPT_NAME = target.mount;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toUpperCase().replaceAll('-', '_');
-    const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
-    const previous = env[key];
-    env[key] = previous === undefined ? (raw[i + 1] as string) : joinHeaderValues(key, previous, raw[i + 1] as string);
-  }
-  return env;
 }
