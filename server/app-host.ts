@@ -12,8 +12,9 @@ import type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
 import type { NodeListener } from './adapters/node/node-adapter.js';
 import type { AccessLogWriter } from './access-log.js';
 import { AppStats } from './app-stats.js';
-import { Phase, type HostedRequest } from './hosted-request.js';
+import { Phase, Unserved, type Ending, type HostedRequest } from './hosted-request.js';
 import { Limiter } from './limiter.js';
+import { ANSWERS, answerRequest } from './request-end.js';
 import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
 import type { IoMode } from './native/io-choice.js';
@@ -55,8 +56,6 @@ export interface AppOptions {
   trustProxy?: readonly string[] | false;
 }
 
-/** How long a client should wait before retrying after a 503, seconds. */
-const RETRY_AFTER_S = 1;
 /** 503s and malformed requests are logged at most once a second per app, with a count. */
 const LOG_INTERVAL_MS = 1000;
 
@@ -164,11 +163,16 @@ export class AppHost {
     // The original's wording, so existing log alerts keep matching; rate-limited under overload.
     const left = this.rejectionLog.take(performance.now());
     if (left !== null) this.log.warn(left > 0 ? `${message} (${left} more 503s not logged)` : message);
-    conn.answer(503, 'Service Unavailable: too many requests, retry later\n', Outcome.REJECTED, `Retry-After: ${RETRY_AFTER_S}\r\n`);
+    answerRequest(conn, Outcome.REJECTED, ANSWERS.tooBusy);
   }
 
   /** Called once per request, whatever ended it. */
-  finished(conn: HostedRequest, phase: Phase, status: number, outcome: Outcome): void {
+  finished(conn: HostedRequest, phase: Phase, status: number, outcome: Ending): void {
+    if (outcome === Unserved.MALFORMED || outcome === Unserved.LEFT) {
+      // It never reached the app, so it is not one of its requests (and holds no slot).
+      if (outcome === Unserved.MALFORMED) this.stats.badRequests++;
+      return;
+    }
     const now = performance.now();
     if (phase === Phase.RUNNING) {
       const next = this.limiter.release();
@@ -179,11 +183,6 @@ export class AppHost {
       this.onLoadChange?.(this);
     }
     const stats = this.stats;
-    if (phase === Phase.HEAD && outcome !== Outcome.REJECTED) {
-      // Malformed or never completed: it never reached the app, so it is not one of its requests.
-      if (outcome !== Outcome.ABORTED) stats.badRequests++;
-      return;
-    }
     if (outcome === Outcome.REJECTED) stats.rejected++;
     else if (outcome === Outcome.TIMEOUT) stats.timeouts++;
     else if (outcome === Outcome.ABORTED) stats.aborted++;

@@ -13,12 +13,11 @@ import { performance } from 'node:perf_hooks';
 import { errors, isDragonError, type DragonError } from '../shared/errors.js';
 import { Outcome } from '../shared/timing-row.js';
 import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
-import type { RequestTarget } from './adapters/request-target.js';
-import { resolveTarget } from './adapters/request-target.js';
+import { resolveTarget, type RequestTarget } from './adapters/request-target.js';
 import type { AppHandler, AppHost } from './app-host.js';
 import { runFetchHandler } from './adapters/fetch/fetch-adapter.js';
 import { runNodeListener } from './adapters/node/node-adapter.js';
-import { Phase, type AccessFields, type HostedRequest } from './hosted-request.js';
+import { Phase, Unserved, type AccessFields, type Ending, type HostedRequest } from './hosted-request.js';
 import type { ScgiLimits } from './protocol/limits.js';
 import type { BodySink } from './body-sink.js';
 import type { Exchange } from './exchange.js';
@@ -28,13 +27,10 @@ import type { ScgiEnv } from './protocol/header-block.js';
 import { httpResponse, simpleResponse } from './protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from './protocol/scgi-parser.js';
 import { checkHttpTokens } from './protocol/http-tokens.js';
-
+import { ANSWERS, CLIENT_CLOSED_STATUS, answerRequest, drainEnding, endRequest, type Answer } from './request-end.js';
 
 /** A body that arrives before the app runs is held in memory up to this, then read on demand. */
 const PENDING_BODY_MAX_BYTES = 64 * 1024;
-
-/** Status recorded for a request whose client left first (nginx's own code for it). */
-export const CLIENT_CLOSED_STATUS = 499;
 
 export class ScgiConnection implements ScgiParserHandler, Exchange, HostedRequest {
   phase = Phase.HEAD;
@@ -52,7 +48,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   responseStarted = false;
   closed = false;
   status = 0;
-  outcome: Outcome | null = null;
+  outcome: Ending | null = null;
   private readonly parser: ScgiParser;
   private pendingBody: Buffer[] | null = null;
   private pendingBodyBytes = 0;
@@ -102,9 +98,11 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
     } else if (this.phase === Phase.RUNNING) {
       const timeout = this.host.requestTimeoutMs;
       if (timeout > 0 && now - this.admittedAt > timeout) {
-        this.timedOut(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout));
+        this.outOfTime(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), ANSWERS.requestTimeout);
+        this.response?.destroy();
       } else if (!this.bodyEnded && this.contentLength > 0 && now - Math.max(this.lastBodyAt, this.admittedAt) > limits.bodyIdleTimeoutMs) {
-        this.bodyStalled(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs));
+        // The body stopped arriving while the app waited for it: its read fails with the reason.
+        this.outOfTime(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), ANSWERS.bodyTimeout, true);
       }
     }
   }
@@ -142,8 +140,8 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
    * it, nginx, lighttpd and Apache send a FIN only when they give up on the request (their
    * client left, or their own timeout): none half-closes after sending (measured, see the table
    * in docs/frontends.md). So the app's request is aborted at once and its slot freed, instead of
-   * running on until it writes into a dead socket. `halfClose: 'answer'` keeps the old reading,
-   * for raw SCGI clients that half-close after sending and still read the answer.
+   * running on until it writes into a dead socket. `halfClose: 'answer'` serves raw SCGI clients
+   * that half-close after sending and still read the answer.
    */
   onEnd(): void {
     if (this.phase === Phase.DONE) return;
@@ -152,21 +150,14 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
       return;
     }
     if (!this.parser.headersDone) {
-      if (!this.parser.started) {
-        // No byte at all: a TCP health check, a probe of the socket, a front end that gave up
-        // before sending. Nothing was asked, so it is no bad request (not counted, not a WARN).
-        this.host.log.debug({ peer: this.peer() }, `connection from ${this.peer()} closed without sending a request`);
-        this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
-        this.socket.destroy();
-        return;
-      }
-      this.protocolError(new errors.DOW_ERR_HEADER_FORMAT('connection closed before the header block ended'));
-      return;
+      if (this.parser.started) return this.protocolError(new errors.DOW_ERR_HEADER_FORMAT('connection closed before the header block ended'));
+      // No byte at all: a TCP health check, a probe of the socket, a front end that gave up
+      // before sending. Nothing was asked, so it is no bad request (not counted, not a WARN).
+      this.host.log.debug({ peer: this.peer() }, `connection from ${this.peer()} closed without sending a request`);
     }
-    // The body can never complete: the request is dead even if the peer still reads. nginx closes
-    // the upstream connection this way when its client goes away mid-upload.
-    this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
-    this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
+    // Else the body can never complete: the request is dead even if the peer still reads. nginx
+    // closes the upstream connection this way when its client goes away mid-upload.
+    this.clientLeft();
     this.socket.destroy();
   }
 
@@ -174,9 +165,13 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
     this.closed = true;
     if (this.discardTimer !== null) clearTimeout(this.discardTimer);
     this.registry.delete(this);
-    if (this.phase === Phase.DONE) return;
+    if (this.phase !== Phase.DONE) this.clientLeft();
+  }
+
+  /** The peer left before the response ended: the body can never complete, nothing can be sent. */
+  private clientLeft(): void {
     this.sink?.abort(new errors.DOW_ERR_TRUNCATED(this.contentLength - this.parser.remainingBody, this.contentLength));
-    this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
+    this.finish(CLIENT_CLOSED_STATUS, this.phase === Phase.HEAD ? Unserved.LEFT : Outcome.ABORTED);
   }
 
   // ── parser side ──────────────────────────────────────────────────────────────────────────
@@ -286,36 +281,85 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   appFailed(err: unknown): void {
     if (this.phase === Phase.DONE) return;
     this.host.logAppError(this, err);
-    if (!this.headWritten()) {
-      this.answer(500, 'Internal Server Error\n', Outcome.APP_ERROR);
-    } else {
-      this.finish(this.response?.statusCode ?? this.status, Outcome.APP_ERROR);
-      this.cut();
-    }
+    endRequest(this, Outcome.APP_ERROR, ANSWERS.appError);
   }
 
+  /** Refused before the app saw it (a header HTTP cannot carry) or as it ran (the fetch adapter's). */
   refuse(err: DragonError): void {
     if (this.phase === Phase.DONE) return;
     this.host.logBadRequest(err.code, { peer: this.peer() }, `bad request from ${this.peer()}: ${err.message}`);
-    this.answer(err.statusCode, `${err.message}\n`, Outcome.ANSWERED);
+    answerRequest(this, this.servedOr(Unserved.MALFORMED), { status: err.statusCode, body: `${err.message}\n` });
   }
 
-  // ── answers of our own ───────────────────────────────────────────────────────────────────
+  // ── endings of our own (request-end.ts decides between an answer and a cut) ─────────────
+
+  /** A timeout while the app runs: logged, then our answer if nothing was sent, else a cut. */
+  private outOfTime(err: DragonError, answer: Answer, bodyStalled = false): void {
+    this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
+    if (bodyStalled) this.sink?.abort(err);
+    endRequest(this, Outcome.TIMEOUT, answer);
+  }
 
   /**
-   * Writes a complete response of ours and ends the connection. A body still arriving (or held
-   * back in the kernel while the request waited or the app did not read it) is read and dropped
-   * as after an app's early answer: otherwise the socket stays paused, the front end's FIN is
-   * never read, and the connection outlives its request for good (found by
-   * test/integration/native-io-random.test.ts: an app that throws before reading its body).
+   * drainTimeout ran out while stopping. Every request is finished here, synchronously, so its
+   * timing row is recorded before the store is flushed and closed; a socket's 'close' would come
+   * too late for that. A request not yet complete was never the app's: it is only closed.
    */
-  answer(status: number, body: string, outcome: Outcome, extraHeaders = ''): void {
+  cutByDrain(): void {
+    if (this.phase === Phase.DONE || this.phase === Phase.HEAD) {
+      this.socket.destroy();
+      return;
+    }
+    endRequest(this, drainEnding(this.phase), ANSWERS.stopping);
+    this.response?.destroy();
+  }
+
+  /** Malformed input, or too slow a client: answer if we still can, log the peer and the reason. */
+  protocolError(err: unknown): void {
     if (this.phase === Phase.DONE) return;
-    this.finish(status, outcome);
+    const known = isDragonError(err) ? err : null;
+    const status = known?.statusCode ?? 400;
+    this.host.logBadRequest(known?.code ?? 'UNKNOWN', { peer: this.peer() }, `bad SCGI request from ${this.peer()}: ${known ? known.message : String(err)}`);
+    const ending = this.servedOr(Unserved.MALFORMED);
+    if (this.parser.headersDone || this.responseStarted) {
+      this.finish(status, ending);
+      this.socket.destroy();
+    } else if (known?.code === 'DOW_ERR_HTTP_ON_SCGI_PORT') {
+      // The only answer in HTTP form: the peer is an HTTP client, not a front end.
+      this.finish(status, ending);
+      this.responseStarted = true;
+      if (!this.closed) this.socket.end(httpResponse(status, `${known.message}\n`), 'latin1');
+    } else {
+      answerRequest(this, ending, { status, body: `${known?.message ?? 'Bad Request'}\n` });
+    }
+  }
+
+  /** ANSWERED once the host has the request (queued or running: one of the app's), else `unserved`. */
+  private servedOr(unserved: Ending): Ending {
+    return this.phase === Phase.HEAD ? unserved : Outcome.ANSWERED;
+  }
+
+  // ── the SCGI primitives of request-end.ts ──────────────────────────────────────────────────
+
+  isHeadSent(): boolean {
+    return this.responseStarted || (this.response !== null && this.response.headersSent);
+  }
+
+  sentStatus(): number {
+    return this.response?.statusCode ?? this.status;
+  }
+
+  /**
+   * Writes our response and ends the connection. A body still arriving (or held back in the kernel
+   * while the request waited or the app did not read it) is read and dropped as after an app's
+   * early answer: else the socket stays paused, the front end's FIN is never read, and the
+   * connection outlives its request for good.
+   */
+  sendAnswer(answer: Answer): void {
     const sink = this.sink;
     if (!this.closed) {
       this.responseStarted = true;
-      const response = simpleResponse(status, body, extraHeaders);
+      const response = simpleResponse(answer.status, answer.body, answer.extraHeaders ?? '');
       if (this.parser.headersDone && !this.bodyEnded && this.contentLength > 0) {
         this.socket.write(response, 'latin1');
         this.discardRestOfBody();
@@ -326,79 +370,12 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
     sink?.abort(new Error('request ended by the server'));
   }
 
-  /** The request ran out of time in the app (per-app request timeout). */
-  timedOut(err: DragonError): void {
-    if (this.phase !== Phase.RUNNING) return;
-    this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
-    if (!this.headWritten()) {
-      this.answer(504, 'Gateway Timeout\n', Outcome.TIMEOUT);
-    } else {
-      this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
-      this.cut();
-    }
-    this.response?.destroy();
-  }
-
-  /**
-   * drainTimeout ran out while stopping. Whatever can still be answered gets a clean 503 (never a
-   * cut the front end turns into a 502), and every request is finished here, synchronously, so its
-   * timing row is recorded before the store is flushed and closed; a socket's 'close' would come
-   * too late for that. A request not yet complete was never the app's: it is only closed.
-   */
-  cutByDrain(): void {
-    if (this.phase === Phase.DONE || this.phase === Phase.HEAD) {
-      this.socket.destroy();
-      return;
-    }
-    if (!this.headWritten()) {
-      const outcome = this.phase === Phase.QUEUED ? Outcome.REJECTED : Outcome.TIMEOUT;
-      this.answer(503, 'Service Unavailable: the server is stopping\n', outcome, 'Retry-After: 1\r\n');
-    } else {
-      this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
-      this.cut();
-    }
-    this.response?.destroy();
-  }
-
-  /** The body stopped arriving while the app waited for it. */
-  bodyStalled(err: DragonError): void {
-    if (this.phase !== Phase.RUNNING) return;
-    this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
-    this.sink?.abort(err);
-    if (!this.headWritten()) this.answer(408, 'Request Timeout\n', Outcome.TIMEOUT);
-    else {
-      this.finish(this.response?.statusCode ?? this.status, Outcome.TIMEOUT);
-      this.cut();
-    }
-  }
-
-  /** Malformed input, or too slow a client: answer if we still can, log the peer and the reason. */
-  protocolError(err: unknown): void {
-    if (this.phase === Phase.DONE) return;
-    const known = isDragonError(err) ? err : null;
-    const status = known?.statusCode ?? 400;
-    this.host.logBadRequest(known?.code ?? 'UNKNOWN', { peer: this.peer() }, `bad SCGI request from ${this.peer()}: ${known ? known.message : String(err)}`);
-    if (this.parser.headersDone || this.responseStarted) {
-      this.finish(status, Outcome.ANSWERED);
-      this.socket.destroy();
-      return;
-    }
-    if (known?.code === 'DOW_ERR_HTTP_ON_SCGI_PORT') {
-      // The only answer in HTTP form: the peer is an HTTP client, not a front end.
-      this.finish(status, Outcome.ANSWERED);
-      this.responseStarted = true;
-      if (!this.closed) this.socket.end(httpResponse(status, `${known.message}\n`), 'latin1');
-      return;
-    }
-    this.answer(status, `${known?.message ?? 'Bad Request'}\n`, Outcome.ANSWERED);
-  }
-
   /**
    * Ends a response that already started, with a TCP reset: the body is close-delimited, so a
    * plain close would look like a complete response to the front end. A reset makes nginx log an
    * upstream error and abort the client's response instead of ending it cleanly.
    */
-  private cut(): void {
+  cut(): void {
     if (this.socket.destroyed) return;
     try {
       this.socket.resetAndDestroy();
@@ -412,16 +389,12 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
     return describePeer(this.socket.remoteAddress, this.socket.remotePort);
   }
 
-  private headWritten(): boolean {
-    return this.responseStarted || (this.response !== null && this.response.headersSent);
-  }
-
-  private finish(status: number, outcome: Outcome): void {
+  finish(status: number, ending: Ending): void {
     const wasPhase = this.phase;
     this.phase = Phase.DONE;
     this.status = status;
-    this.outcome = outcome;
-    this.host.finished(this, wasPhase, status, outcome);
+    this.outcome = ending;
+    this.host.finished(this, wasPhase, status, ending);
   }
 }
 

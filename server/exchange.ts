@@ -9,8 +9,9 @@ import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import type { BodySink } from './body-sink.js';
 import type { ScgiEnv } from './protocol/header-block.js';
-import type { Outcome } from '../shared/timing-row.js';
 import type { DragonError } from '../shared/errors.js';
+import type { Ending } from './hosted-request.js';
+import { kSocketExchange } from './symbols.js';
 
 export interface Exchange {
   readonly socket: Socket;
@@ -34,17 +35,14 @@ export interface Exchange {
   /** True once the socket closed, whatever ended the exchange. */
   readonly closed: boolean;
   /** How the exchange ended: null while it runs, ANSWERED when the app's response went out. */
-  readonly outcome: Outcome | null;
+  readonly outcome: Ending | null;
 }
 
-// Listeners shared by every socket find their exchange through this symbol instead of a closure
-// per request.
-const kExchange = Symbol('dragon-on-wheels.exchange');
-
+// Listeners shared by every socket find the socket's exchange through its key, not a closure each.
 export function exchangeOf(socket: Socket | null): Exchange | undefined {
-  return socket ? (socket as unknown as Record<symbol, Exchange | undefined>)[kExchange] : undefined;
+  return socket ? (socket as unknown as Record<symbol, Exchange | undefined>)[kSocketExchange] : undefined;
 }
 
 export function attachExchange(socket: Socket, exchange: Exchange): void {
-  (socket as unknown as Record<symbol, Exchange>)[kExchange] = exchange;
+  (socket as unknown as Record<symbol, Exchange>)[kSocketExchange] = exchange;
 }

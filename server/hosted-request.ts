@@ -2,12 +2,13 @@
  * @module hosted-request
  * One request as the app host sees it, whichever protocol carried it: an SCGI connection (one
  * request per connection) or one request of an HTTP/1.1 keep-alive connection. The host queues,
- * admits and records these; each protocol answers, times out and cuts in its own way.
+ * admits and records these; request-end.ts ends them, each protocol giving its own primitives.
  */
 import type { ScgiLimits } from './protocol/limits.js';
 import type { AppHandler } from './app-host.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import type { Waiter } from './limiter.js';
+import type { EndableRequest } from './request-end.js';
 import type { Outcome } from '../shared/timing-row.js';
 
 export const enum Phase {
@@ -18,6 +19,15 @@ export const enum Phase {
   DONE,
 }
 
+/**
+ * Endings of a request the app never saw, beside the timing row's outcomes; neither is recorded.
+ * MALFORMED counts as a bad request; LEFT (the peer closed before its head was complete) nowhere.
+ */
+export const Unserved = { MALFORMED: -1, LEFT: -2 } as const;
+
+/** How a request ended, as the host counts it. */
+export type Ending = Outcome | (typeof Unserved)[keyof typeof Unserved];
+
 /** What the access log prints about a request besides what the host knows. */
 export interface AccessFields {
   uri: string;
@@ -27,7 +37,7 @@ export interface AccessFields {
   userAgent: string;
 }
 
-export interface HostedRequest extends Waiter {
+export interface HostedRequest extends Waiter, EndableRequest {
   phase: Phase;
   /** performance.now() when the request began (SCGI: accepted; HTTP: its head parsed). */
   readonly acceptedAt: number;
@@ -41,8 +51,6 @@ export interface HostedRequest extends Waiter {
   accessFields(): AccessFields;
   /** Hands the request to the app (the host has admitted it). */
   run(handler: AppHandler, appName: string): void;
-  /** A complete response of ours (503, 500...): `extraHeaders` as `Name: value\r\n` lines. */
-  answer(status: number, body: string, outcome: Outcome, extraHeaders?: string): void;
   /** The app threw or rejected: 500 if nothing was sent, else the response is cut. */
   appFailed(err: unknown): void;
   /** drainTimeout ran out while stopping: answer 503 or cut, and finish now (see connection.ts). */

@@ -17,13 +17,15 @@ import { enterApp } from '../adapters/enter-app.js';
 import { serveFetchOverNode } from '../adapters/node/fetch-bridge.js';
 import type { ScgiRequestInfo } from '../adapters/node/node-adapter.js';
 import { resolveTarget, type RequestTarget } from '../adapters/request-target.js';
-import { joinHeaderValues } from '../protocol/header-block.js';
 import type { AppHandler, AppHost } from '../app-host.js';
-import { CLIENT_CLOSED_STATUS } from '../connection.js';
-import { Phase, type AccessFields, type HostedRequest } from '../hosted-request.js';
+import { Phase, Unserved, type AccessFields, type Ending, type HostedRequest } from '../hosted-request.js';
+import { ANSWERS, CLIENT_CLOSED_STATUS, answerRequest, drainEnding, endRequest, type Answer } from '../request-end.js';
+import { kHttpPeer, kHttpReadMark, kHttpTrust, kHttpWriteMark, kResponseExchange } from '../symbols.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { describePeer, peerOf, type PeerName } from '../peer-name.js';
 import { RequestInfo } from '../request-info.js';
+import { cgiEnvOf } from './cgi-env.js';
+import { sealResponse } from './sealed-response.js';
 import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
 
 /** What the exchange needs from its listener. */
@@ -36,30 +38,25 @@ export interface HttpListenerState {
   draining: boolean;
 }
 
-// Per connection, on the socket: its real peer (before any request presented its client there)
-// and how many of its bytes earlier requests already accounted for.
-const kPeer = Symbol('dragon-on-wheels.peer');
-const kTrust = Symbol('dragon-on-wheels.trust');
-const kReadMark = Symbol('dragon-on-wheels.readMark');
-const kWriteMark = Symbol('dragon-on-wheels.writeMark');
 /**
  * The connection's real peer for log lines: the front end, even after a request presented its
- * forwarded client on the socket (kPeer keeps the real one from the first request on).
+ * forwarded client on the socket (kHttpPeer keeps the real one from the first request on).
  */
 export function connectionPeer(socket: Socket): string {
-  const peer = (socket as TrackedSocket)[kPeer];
+  const peer = (socket as TrackedSocket)[kHttpPeer];
   return peer === undefined ? describePeer(socket.remoteAddress, socket.remotePort) : describePeer(peer.address, peer.port);
 }
 
+/** Per connection: its real peer, its trust answer, the bytes earlier requests accounted for. */
 type TrackedSocket = Socket & {
-  [kPeer]?: PeerName;
-  /** The listener's trust function with this peer's answer kept (trustForPeer). */
-  [kTrust]?: TrustFunction;
-  [kReadMark]?: number;
-  [kWriteMark]?: number;
+  [kHttpPeer]?: PeerName;
+  [kHttpTrust]?: TrustFunction;
+  [kHttpReadMark]?: number;
+  [kHttpWriteMark]?: number;
   _peername?: PeerName;
   encrypted?: boolean;
 };
+
 export class HttpExchange implements HostedRequest {
   phase = Phase.QUEUED;
   readonly acceptedAt = performance.now();
@@ -68,7 +65,7 @@ export class HttpExchange implements HostedRequest {
   inQueue = false;
   admittedAt = 0;
   status = 0;
-  outcome: Outcome | null = null;
+  outcome: Ending | null = null;
   readonly target: RequestTarget;
   readonly client: ClientIdentity;
   private readonly socket: TrackedSocket;
@@ -86,9 +83,9 @@ export class HttpExchange implements HostedRequest {
     this.host = listener.host;
     this.socket = req.socket as TrackedSocket;
     const socket = this.socket;
-    const peer = (socket[kPeer] ??= { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily });
+    const peer = (socket[kHttpPeer] ??= { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily });
     this.seenBytesRead = socket.bytesRead;
-    const trust = (socket[kTrust] ??= trustForPeer(listener.trust, peer.address));
+    const trust = (socket[kHttpTrust] ??= trustForPeer(listener.trust, peer.address));
     this.client = identifyClient(peer.address, req.headers as Record<string, string | undefined>, trust);
     const path = req.url ?? '/';
     this.target = resolveTarget({ REQUEST_METHOD: req.method ?? 'GET', REQUEST_URI: path }, this.host.mount);
@@ -96,15 +93,15 @@ export class HttpExchange implements HostedRequest {
     listener.registry.add(this);
     res.on('finish', onResponseFinish);
     res.on('close', onResponseClose);
-    (res as ServerResponseWithExchange)[kExchange] = this;
+    (res as ServerResponseWithExchange)[kResponseExchange] = this;
   }
 
   get bytesIn(): number {
-    return this.socket.bytesRead - (this.socket[kReadMark] ?? 0);
+    return this.socket.bytesRead - (this.socket[kHttpReadMark] ?? 0);
   }
 
   get bytesOut(): number {
-    return this.socket.bytesWritten - (this.socket[kWriteMark] ?? 0);
+    return this.socket.bytesWritten - (this.socket[kHttpWriteMark] ?? 0);
   }
 
   accessFields(): AccessFields {
@@ -120,7 +117,7 @@ export class HttpExchange implements HostedRequest {
 
   /** `req.scgi`: the same surface as over SCGI, with a CGI-style env made on first use. */
   get info(): ScgiRequestInfo {
-    this.infoCache ??= new RequestInfo(this.host, this.target.mount, () => cgiEnvOf(this));
+    this.infoCache ??= new RequestInfo(this.host, this.target.mount, () => cgiEnvOf(this.req, this.client, this.target));
     return this.infoCache;
   }
 
@@ -160,10 +157,10 @@ export class HttpExchange implements HostedRequest {
     const client = this.client;
     if (client.forwarded) {
       const address = client.address;
-      socket._peername = address === undefined ? socket[kPeer] : peerOf(address, undefined);
+      socket._peername = address === undefined ? socket[kHttpPeer] : peerOf(address, undefined);
       socket.encrypted = client.https;
-    } else if (socket._peername !== socket[kPeer] && socket[kPeer] !== undefined) {
-      socket._peername = socket[kPeer];
+    } else if (socket._peername !== socket[kHttpPeer] && socket[kHttpPeer] !== undefined) {
+      socket._peername = socket[kHttpPeer];
       socket.encrypted = false;
     }
   }
@@ -188,54 +185,23 @@ export class HttpExchange implements HostedRequest {
     this.finish(CLIENT_CLOSED_STATUS, Outcome.ABORTED);
   }
 
-  answer(status: number, body: string, outcome: Outcome, extraHeaders = ''): void {
-    if (this.phase === Phase.DONE) return;
-    this.finish(status, outcome);
-    const res = this.res;
-    if (res.headersSent || res.writableEnded || res.destroyed) return;
-    for (const name of res.getHeaderNames()) res.removeHeader(name);
-    res.statusCode = status;
-    for (const line of extraHeaders.split('\r\n')) {
-      const colon = line.indexOf(':');
-      if (colon > 0) res.setHeader(line.slice(0, colon), line.slice(colon + 1).trim());
-    }
-    res.setHeader('content-type', 'text/plain; charset=utf-8');
-    res.setHeader('content-length', Buffer.byteLength(body));
-    // The app may still be running with this request (500, 504), or its body was refused unread
-    // (413): the connection is not reused.
-    if (outcome !== Outcome.REJECTED) res.shouldKeepAlive = false;
-    res.end(body);
-    sealResponse(res);
-  }
-
   /** Refused before the app saw it (a Content-Length over maxBodyBytes): a bad request, not one of the app's. */
   refuse(err: DragonError): void {
     if (this.phase === Phase.DONE) return;
     this.host.logBadRequest(err.code, { peer: this.peer() }, `bad request from ${this.peer()}: ${err.message}`);
-    this.phase = Phase.HEAD;
-    this.answer(err.statusCode, `${err.message}\n`, Outcome.ANSWERED);
+    answerRequest(this, Unserved.MALFORMED, { status: err.statusCode, body: `${err.message}\n` });
   }
 
   appFailed(err: unknown): void {
     if (this.phase === Phase.DONE) return;
     this.host.logAppError(this, err);
-    if (!this.res.headersSent) this.answer(500, 'Internal Server Error\n', Outcome.APP_ERROR);
-    else {
-      this.finish(this.res.statusCode, Outcome.APP_ERROR);
-      this.cut();
-    }
+    endRequest(this, Outcome.APP_ERROR, ANSWERS.appError);
   }
 
   cutByDrain(): void {
     if (this.phase === Phase.DONE) return;
-    if (!this.res.headersSent) {
-      const outcome = this.phase === Phase.QUEUED ? Outcome.REJECTED : Outcome.TIMEOUT;
-      this.res.shouldKeepAlive = false;
-      this.answer(503, 'Service Unavailable: the server is stopping\n', outcome, 'Retry-After: 1\r\n');
-    } else {
-      this.finish(this.res.statusCode, Outcome.TIMEOUT);
-      this.cut();
-    }
+    this.closeAfterResponse();
+    endRequest(this, drainEnding(this.phase), ANSWERS.stopping);
   }
 
   /** The server began draining: this response is the connection's last. */
@@ -247,35 +213,59 @@ export class HttpExchange implements HostedRequest {
     if (this.phase !== Phase.RUNNING) return;
     const timeout = this.host.requestTimeoutMs;
     if (timeout > 0 && now - this.admittedAt > timeout) {
-      this.failWith(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), 504, 'Gateway Timeout\n');
+      this.failWith(new errors.DOW_ERR_REQUEST_TIMEOUT(this.host.name, timeout), ANSWERS.requestTimeout);
       return;
     }
     const req = this.req;
     if (req.complete) return;
     const read = this.socket.bytesRead;
-    if (read - (this.socket[kReadMark] ?? 0) > limits.maxBodyBytes + limits.maxHeaderBytes) {
+    if (read - (this.socket[kHttpReadMark] ?? 0) > limits.maxBodyBytes + limits.maxHeaderBytes) {
       // A chunked body has no length to refuse up front (listener checks Content-Length).
-      this.failWith(new errors.DOW_ERR_BODY_TOO_LARGE(read - (this.socket[kReadMark] ?? 0), limits.maxBodyBytes), 413, 'Content Too Large\n');
+      this.failWith(new errors.DOW_ERR_BODY_TOO_LARGE(read - (this.socket[kHttpReadMark] ?? 0), limits.maxBodyBytes), ANSWERS.bodyTooLarge);
     } else if (read !== this.seenBytesRead) {
       this.seenBytesRead = read;
       this.lastBodyAt = now;
     } else if (req.readableLength === 0 && now - Math.max(this.lastBodyAt, this.admittedAt) > limits.bodyIdleTimeoutMs) {
       // Only while the app waits for bytes (nothing buffered): an app that does not read its body
       // stalls the socket itself, which is not the client's doing.
-      this.failWith(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), 408, 'Request Timeout\n');
+      this.failWith(new errors.DOW_ERR_BODY_TIMEOUT(limits.bodyIdleTimeoutMs), ANSWERS.bodyTimeout);
     }
   }
 
   /** A timeout or a limit hit while the app runs: our answer if nothing was sent, else a cut. */
-  private failWith(err: DragonError, status: number, body: string): void {
+  private failWith(err: DragonError, answer: Answer): void {
     this.host.log.warn({ peer: this.peer(), code: err.code }, err.message);
     // The request is left as it is: destroying an incomplete IncomingMessage destroys its socket,
     // and with it this answer. Closing the connection after the answer aborts it for the app.
-    if (!this.res.headersSent) this.answer(status, body, Outcome.TIMEOUT);
-    else {
-      this.finish(this.res.statusCode, Outcome.TIMEOUT);
-      this.cut();
+    endRequest(this, Outcome.TIMEOUT, answer);
+  }
+
+  // ── the HTTP primitives of request-end.ts ──────────────────────────────────────────────────
+
+  isHeadSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  sentStatus(): number {
+    return this.res.statusCode;
+  }
+
+  sendAnswer(answer: Answer, ending: Ending): void {
+    const res = this.res;
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusCode = answer.status;
+    for (const line of (answer.extraHeaders ?? '').split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) res.setHeader(line.slice(0, colon), line.slice(colon + 1).trim());
     }
+    res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(answer.body));
+    // The app may still be running with this request (500, 504), or its body was refused unread
+    // (413): the connection is not reused.
+    if (ending !== Outcome.REJECTED) res.shouldKeepAlive = false;
+    res.end(answer.body);
+    sealResponse(res);
   }
 
   /**
@@ -283,7 +273,7 @@ export class HttpExchange implements HostedRequest {
    * arrives incomplete, which the front end reports as an upstream error instead of passing on a
    * truncated answer as whole.
    */
-  private cut(): void {
+  cut(): void {
     this.res.destroy();
   }
 
@@ -291,80 +281,25 @@ export class HttpExchange implements HostedRequest {
     return connectionPeer(this.socket);
   }
 
-  private finish(status: number, outcome: Outcome): void {
+  finish(status: number, ending: Ending): void {
     const wasPhase = this.phase;
     this.phase = Phase.DONE;
     this.status = status;
-    this.outcome = outcome;
+    this.outcome = ending;
     this.listener.registry.delete(this);
-    this.host.finished(this, wasPhase, status, outcome);
+    this.host.finished(this, wasPhase, status, ending);
     // The next request on this connection counts its bytes from here.
-    this.socket[kReadMark] = this.socket.bytesRead;
-    this.socket[kWriteMark] = this.socket.bytesWritten;
+    this.socket[kHttpReadMark] = this.socket.bytesRead;
+    this.socket[kHttpWriteMark] = this.socket.bytesWritten;
   }
 }
 
-const kExchange = Symbol('dragon-on-wheels.httpExchange');
-type ServerResponseWithExchange = ServerResponse & { [kExchange]?: HttpExchange };
+type ServerResponseWithExchange = ServerResponse & { [kResponseExchange]?: HttpExchange };
 
 function onResponseFinish(this: ServerResponse): void {
-  (this as ServerResponseWithExchange)[kExchange]?.responseFinished();
+  (this as ServerResponseWithExchange)[kResponseExchange]?.responseFinished();
 }
 
 function onResponseClose(this: ServerResponse): void {
-  (this as ServerResponseWithExchange)[kExchange]?.responseClosed();
-}
-
-/**
- * After an answer of ours (504, 500) the app may still be running and write to its response, as
- * it would over SCGI: its writes are dropped instead of throwing ERR_HTTP_HEADERS_SENT or
- * emitting a 'write after end' error nobody listens for.
- */
-function sealResponse(res: ServerResponse): void {
-  const sealed = res as unknown as Record<string, unknown>;
-  const self = (): ServerResponse => res;
-  sealed.setHeader = self;
-  sealed.appendHeader = self;
-  sealed.removeHeader = noop;
-  sealed.writeHead = self;
-  sealed.flushHeaders = noop;
-  sealed.write = (...args: unknown[]): boolean => {
-    callLast(args);
-    return true;
-  };
-  sealed.end = (...args: unknown[]): ServerResponse => {
-    callLast(args);
-    return res;
-  };
-}
-
-function noop(): void {}
-
-function callLast(args: unknown[]): void {
-  const last = args[args.length - 1];
-  if (typeof last === 'function') queueMicrotask(() => (last as () => void)());
-}
-
-/** The CGI variables an SCGI front end would have sent, for code written against `req.scgi.env`. */
-function cgiEnvOf(exchange: HttpExchange): Record<string, string> {
-  const { req, client, target } = exchange;
-  const uri = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const query = uri.indexOf('?');
-  const env: Record<string, string> = {
-    REQUEST_METHOD: target.method,
-    REQUEST_URI: uri,
-    QUERY_STRING: query === -1 ? '' : uri.slice(query + 1),
-    SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-    REMOTE_ADDR: client.address ?? '',
-  };
-  if (client.https) env.HTTPS = 'on';
-  if (target.mount !== '') env.SCRIPT_NAME = target.mount;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toUpperCase().replaceAll('-', '_');
-    const key = name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH' ? name : `HTTP_${name}`;
-    const previous = env[key];
-    env[key] = previous === undefined ? (raw[i + 1] as string) : joinHeaderValues(key, previous, raw[i + 1] as string);
-  }
-  return env;
+  (this as ServerResponseWithExchange)[kResponseExchange]?.responseClosed();
 }

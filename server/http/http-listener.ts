@@ -13,6 +13,7 @@ import type { ScgiLimits } from '../protocol/limits.js';
 import { httpResponse } from '../protocol/response-head.js';
 import { connectionPeer, HttpExchange, type HttpListenerState } from './http-exchange.js';
 import { compileTrust, DEFAULT_TRUST_PROXY } from './trust-proxy.js';
+import { kHttpBusy, kHttpHeld, kHttpServed } from '../symbols.js';
 
 /**
  * Longer than nginx's default `keepalive_timeout` towards upstreams (60 s): the side that closes an
@@ -76,14 +77,14 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
   });
   const sockets = new Set<TrackedSocket>();
   server.on('connection', (socket: TrackedSocket) => {
-    socket[kServed] = 0;
+    socket[kHttpServed] = 0;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = req.socket as TrackedSocket;
-    socket[kServed] = (socket[kServed] ?? 0) + 1;
-    socket[kBusy] = true;
+    socket[kHttpServed] = (socket[kHttpServed] ?? 0) + 1;
+    socket[kHttpBusy] = true;
     // 'close' follows every ending: the answer ('finish', then close), a cut, the client leaving.
     res.once('close', () => serveNext(socket));
     const exchange = new HttpExchange(req, res, state);
@@ -92,8 +93,8 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     else host.admit(exchange);
   };
   const serveNext = (socket: TrackedSocket): void => {
-    socket[kBusy] = false;
-    const held = socket[kHeld];
+    socket[kHttpBusy] = false;
+    const held = socket[kHttpHeld];
     if (held === undefined || held.length === 0) return;
     // The last response said `Connection: close` (node:http is ending the socket) or the socket
     // broke: what the client pipelined behind it is not answered, as in any HTTP/1.1 server.
@@ -108,7 +109,7 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
   const closeIdle = (): number => {
     let closed = 0;
     for (const socket of sockets) {
-      if ((socket[kServed] ?? 0) > 0 && isBetweenRequests(socket)) {
+      if ((socket[kHttpServed] ?? 0) > 0 && isBetweenRequests(socket)) {
         socket.destroy();
         closed++;
       }
@@ -117,10 +118,10 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket as TrackedSocket;
-    if (socket[kBusy] !== true) return serve(req, res);
+    if (socket[kHttpBusy] !== true) return serve(req, res);
     // A pipelined request: node:http emits 'request' for each as soon as it is parsed, whatever
     // the one before still does. It waits here for its turn, and the socket stops being read.
-    (socket[kHeld] ??= []).push([req, res]);
+    (socket[kHttpHeld] ??= []).push([req, res]);
     pauseReading(socket);
   });
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => onClientError(host, err, socket));
@@ -148,16 +149,11 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
   };
 }
 
-const kServed = Symbol('dragon-on-wheels.served');
-/** A request of this connection is with the app host (queued or running) and not yet closed. */
-const kBusy = Symbol('dragon-on-wheels.busy');
-/** Pipelined requests parsed behind the busy one, oldest first. */
-const kHeld = Symbol('dragon-on-wheels.held');
 type HeldRequest = [IncomingMessage, ServerResponse];
 type TrackedSocket = Socket & {
-  [kServed]?: number;
-  [kBusy]?: boolean;
-  [kHeld]?: HeldRequest[];
+  [kHttpServed]?: number;
+  [kHttpBusy]?: boolean;
+  [kHttpHeld]?: HeldRequest[];
   _httpMessage?: unknown;
   /** node:http's own "stop reading" flag: its resume() calls (a request body read) obey it. */
   _paused?: boolean;
@@ -197,7 +193,7 @@ function resumeReading(socket: TrackedSocket): void {
  * has, which is why a drain leaves these alone until its deadline.
  */
 function isBetweenRequests(socket: TrackedSocket): boolean {
-  return socket[kBusy] !== true && (socket[kHeld]?.length ?? 0) === 0 && socket._httpMessage == null && socket.parser?.incoming == null;
+  return socket[kHttpBusy] !== true && (socket[kHttpHeld]?.length ?? 0) === 0 && socket._httpMessage == null && socket.parser?.incoming == null;
 }
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {

@@ -11,6 +11,7 @@ import type { ScgiLimits } from '../protocol/limits.js';
 import { errnoException } from './errno.js';
 import { FAILED_CALL, NativeEvent, type NativeBinding } from './native-binding.js';
 import { NativeSocket } from './native-socket.js';
+import { kNativeOwner } from '../symbols.js';
 
 export interface NativeListenerOwner {
   /** A new connection (its head may still be arriving, or be complete: head() or refused() follows). */
@@ -122,10 +123,8 @@ function dispatch(kind: NativeEvent, id: number, a?: unknown, b?: unknown, c?: u
   }
 }
 
-const kOwner = Symbol('dragon-on-wheels.nativeOwner');
-
 function ownerOf(socket: NativeSocket): NativeListenerOwner {
-  return (socket as unknown as Record<symbol, NativeListenerOwner>)[kOwner] as NativeListenerOwner;
+  return (socket as unknown as Record<symbol, NativeListenerOwner>)[kNativeOwner] as NativeListenerOwner;
 }
 
 /** The socket of `id`, made and announced to its listener's owner on first sight. */
@@ -134,7 +133,7 @@ function accepted(state: Core, id: number, listener: number, address: string | u
   if (socket !== undefined) return socket;
   socket = new NativeSocket(id, state.binding, address, port);
   const owner = state.owners.get(listener) as NativeListenerOwner;
-  (socket as unknown as Record<symbol, NativeListenerOwner>)[kOwner] = owner;
+  (socket as unknown as Record<symbol, NativeListenerOwner>)[kNativeOwner] = owner;
   state.sockets.set(id, socket);
   socket.once('close', forget);
   owner.connection(socket);

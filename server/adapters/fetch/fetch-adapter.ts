@@ -14,6 +14,7 @@ import { headerLines, isHopByHop, statusLine } from '../../protocol/response-hea
 import { enterApp } from '../enter-app.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import { describeValue } from '../node/fetch-bridge.js';
+import { kRequestController, kRequestExchange } from '../../symbols.js';
 
 export type FetchHandler = (request: Request, context: ScgiRequestInfo) => Response | Promise<Response>;
 
@@ -42,16 +43,13 @@ export function runFetchHandler(handler: FetchHandler, exchange: Exchange, appNa
  * (timeout). The signal is made on first use: following an AbortSignal costs undici ~7 µs per
  * request, and aborting one ~10 µs more, for the many handlers that never look at it.
  */
-const kExchange = Symbol('exchange');
-const kController = Symbol('controller');
-
 class ScgiRequest extends Request {
-  readonly [kExchange]: Exchange;
-  [kController]: AbortController | undefined;
+  readonly [kRequestExchange]: Exchange;
+  [kRequestController]: AbortController | undefined;
 
   constructor(url: string, init: RequestInit, exchange: Exchange) {
     super(url, init);
-    this[kExchange] = exchange;
+    this[kRequestExchange] = exchange;
   }
 }
 
@@ -59,11 +57,11 @@ class ScgiRequest extends Request {
 Object.defineProperty(ScgiRequest.prototype, 'signal', {
   configurable: true,
   get(this: ScgiRequest): AbortSignal {
-    let controller = this[kController];
+    let controller = this[kRequestController];
     if (controller === undefined) {
       const created = new AbortController();
-      controller = this[kController] = created;
-      const exchange = this[kExchange];
+      controller = this[kRequestController] = created;
+      const exchange = this[kRequestExchange];
       const abortIfCut = (): void => {
         if (exchange.outcome !== null && exchange.outcome !== Outcome.ANSWERED) created.abort();
       };
