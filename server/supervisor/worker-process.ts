@@ -99,25 +99,17 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 export class WorkerProcess {
-  state: WorkerState = 'starting';
-  /**
-   * The lowest index no other live worker of the pool holds when this one starts: a stable label
-   * for its metrics (a replacement takes the place of the worker it replaces), unlike the pid.
-   */
-  slot = 0;
+  private currentState: WorkerState = 'starting';
   /** Null when fork() threw: there is no process to signal, send to or wait for. */
   private readonly child: ChildProcess | null = null;
   /** Why fork() failed, when it did (then the worker is 'exited' without ever having run). */
-  spawnError: NodeJS.ErrnoException | null = null;
+  private forkError: NodeJS.ErrnoException | null = null;
   readonly startedAt = Date.now();
-  lastAnswerAt = performance.now();
-  figures: WorkerFigures | null = null;
-  /** When `figures` arrived (performance.now()). */
-  figuresAt = -Infinity;
-  /** What the worker's loader recognised the app as, once ready. */
-  kind: string | null = null;
-  /** Rows read from its ring and its pipe together. */
-  rowsReceived = 0;
+  private answeredAt = performance.now();
+  private lastFigures: WorkerFigures | null = null;
+  private lastFiguresAt = -Infinity;
+  private appKind: string | null = null;
+  private rowsIn = 0;
   /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
   readonly rowsRead: Promise<void>;
   private rowsEnded: () => void = () => {};
@@ -126,35 +118,6 @@ export class WorkerProcess {
   private ring: RowRing | null = null;
   private ringTimer: NodeJS.Timeout | null = null;
   private readonly ringDecoder = new FrameDecoder();
-  /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
-  endedBy: 'drain' | 'hang' | 'failed' | null = null;
-  /** A replacement loading ahead of time while this worker is going silent (see worker-pool). */
-  standby: WorkerProcess | null = null;
-  /** Set on a standby: the worker it may replace; it neither accepts nor is checked for hangs. */
-  standbyFor: WorkerProcess | null = null;
-  /** A standby's readiness, awaited when it takes over. */
-  ready: Promise<void> | null = null;
-  /** Told to drain: whatever ends it, it is not replaced. */
-  retiring = false;
-  /** A replacement is starting for this worker (recycle); it must not start a second one. */
-  replacing = false;
-  /** Why it was killed as hung, for the event row. */
-  hangDetail = '';
-  /**
-   * Connections it held when killed as hung, counted while it was silent (null where the
-   * kernel's tables are unreadable, or the count outlasted the kill's wait for it).
-   */
-  heldConnections: number | null = null;
-  /** lastAnswerAt of the silence heldConnections was counted in; NaN once the kill froze it. */
-  heldCountedAt = -1;
-  /** Settles when that count is in (the hang kill waits for it, a while). */
-  heldCount: Promise<void> = Promise.resolve();
-  /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
-  restartOnFailure = false;
-  /** Silent past two heartbeats: the slot ledger no longer counts on it (see presumeStuck). */
-  presumedStuck = false;
-  /** Its standby could not even be forked: no second try every check while it stays silent. */
-  standbyFailed = false;
   /** Resolves when the process has exited (settled before the pool hears of it). */
   readonly exit: Promise<void>;
   private exited: () => void = () => {};
@@ -218,7 +181,7 @@ export class WorkerProcess {
       this.readRing();
       this.closeRing();
       setTimeout(this.rowsEnded, ROWS_END_WAIT_MS).unref();
-      this.state = 'exited';
+      this.currentState = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
       this.exited();
@@ -257,7 +220,7 @@ export class WorkerProcess {
 
   private received(batches: PackedBatch[]): void {
     for (const batch of batches) {
-      this.rowsReceived += batch.rows;
+      this.rowsIn += batch.rows;
       this.events.rows(this, batch);
     }
   }
@@ -300,15 +263,54 @@ export class WorkerProcess {
   }
 
   private onSpawnError(err: NodeJS.ErrnoException): void {
-    if (this.state === 'exited') return;
-    this.state = 'exited';
+    if (this.currentState === 'exited') return;
+    this.currentState = 'exited';
     this.rowsEnded();
     this.closeRing();
-    this.spawnError = err;
+    this.forkError = err;
     this.onListening(err);
     for (const w of this.waiters.splice(0)) w.resolve();
     this.exited();
     this.events.spawnFailed(this, err);
+  }
+
+  get state(): WorkerState {
+    return this.currentState;
+  }
+
+  /** Why fork() failed, when it did (then the worker is 'exited' without ever having run). */
+  get spawnError(): NodeJS.ErrnoException | null {
+    return this.forkError;
+  }
+
+  /** When its event loop last answered (performance.now()): any message counts. */
+  get lastAnswerAt(): number {
+    return this.answeredAt;
+  }
+
+  /** Its last figures (heartbeat, drain, exit); null before the first. */
+  get figures(): WorkerFigures | null {
+    return this.lastFigures;
+  }
+
+  /** When `figures` arrived (performance.now()). */
+  get figuresAt(): number {
+    return this.lastFiguresAt;
+  }
+
+  /** The pool found its figures unusable: left out from here on, until the next ones. */
+  dropFigures(): void {
+    this.lastFigures = null;
+  }
+
+  /** What the worker's loader recognised the app as, once ready. */
+  get kind(): string | null {
+    return this.appKind;
+  }
+
+  /** Rows read from its ring and its pipe together. */
+  get rowsReceived(): number {
+    return this.rowsIn;
   }
 
   get pid(): number {
@@ -316,11 +318,11 @@ export class WorkerProcess {
   }
 
   get alive(): boolean {
-    return this.state !== 'exited';
+    return this.currentState !== 'exited';
   }
 
   accept(handle: object): void {
-    this.state = 'accepting';
+    this.currentState = 'accepting';
     this.child?.send({ type: 'accept' } satisfies ToWorker, handle as never);
   }
 
@@ -371,10 +373,8 @@ export class WorkerProcess {
   }
 
   drain(timeoutMs: number): void {
-    if (this.state === 'exited') return;
-    this.state = 'draining';
-    this.retiring = true;
-    this.endedBy ??= 'drain';
+    if (this.currentState === 'exited') return;
+    this.currentState = 'draining';
     this.send({ type: 'drain', timeoutMs });
   }
 
@@ -387,26 +387,25 @@ export class WorkerProcess {
   }
 
   private onMessage(message: FromWorker): void {
-    this.lastAnswerAt = performance.now();
+    this.answeredAt = performance.now();
     switch (message.type) {
       case 'ready':
-        this.state = 'ready';
-        this.kind = message.kind ?? null;
+        this.currentState = 'ready';
+        this.appKind = message.kind ?? null;
         this.events.ready(this);
         break;
       case 'listening':
         this.onListening();
         break;
       case 'failed':
-        this.endedBy = 'failed';
         if (message.stage === 'listen') this.onListening(new Error(message.message));
         this.events.failed(this, message.message, message.stage);
         break;
       case 'pong':
       case 'drained':
       case 'exiting':
-        this.figures = message.figures;
-        this.figuresAt = this.lastAnswerAt;
+        this.lastFigures = message.figures;
+        this.lastFiguresAt = this.answeredAt;
         this.events.figures(this, message.figures);
         if (message.type === 'pong') {
           for (let i = this.waiters.length - 1; i >= 0; i--) {
