@@ -29,7 +29,6 @@ const HELD_COUNT_WAIT_MS = 1000;
 export interface WatchedPool {
   readonly stopping: boolean;
   readonly ledger: SlotLedger;
-  readonly figures: PoolFigures;
   readonly workers: ReadonlyMap<number, PoolWorker>;
   applyPlan(): void;
   /** Forks a standby for `w`; `ready` settles when it has loaded the app (or could not). */
@@ -45,9 +44,13 @@ export interface WatchdogOptions {
   log: Logger;
 }
 
+/** Short enough to catch a hang well within hangTimeout, never more than once a second. */
+export function heartbeatMsFor(hangTimeoutMs: number): number {
+  return hangTimeoutMs > 0 ? Math.min(HEARTBEAT_MS, Math.max(50, Math.round(hangTimeoutMs / 4))) : HEARTBEAT_MS;
+}
+
 export class HangWatchdog {
-  /** Short enough to catch a hang well within hangTimeout, never more than once a second. */
-  readonly heartbeatMs: number;
+  private readonly heartbeatMs: number;
   /** How often silences are checked: a hang is acted on within this of hangTimeout. */
   private readonly checkMs: number;
   private lastPingAt = -Infinity;
@@ -56,8 +59,9 @@ export class HangWatchdog {
   constructor(
     private readonly o: WatchdogOptions,
     private readonly pool: WatchedPool,
+    private readonly figures: PoolFigures,
   ) {
-    this.heartbeatMs = o.hangTimeoutMs > 0 ? Math.min(HEARTBEAT_MS, Math.max(50, Math.round(o.hangTimeoutMs / 4))) : HEARTBEAT_MS;
+    this.heartbeatMs = heartbeatMsFor(o.hangTimeoutMs);
     this.checkMs = Math.min(HANG_CHECK_MS, this.heartbeatMs);
   }
 
@@ -100,7 +104,7 @@ export class HangWatchdog {
       }
       if (limit > 0 && silentMs > limit && rec.role.name !== 'hung') {
         hung(rec, `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`);
-        this.pool.figures.hangs++;
+        this.figures.hangs++;
         const error = new errors.DOW_ERR_WORKER_HUNG(this.o.name, w.pid, Math.round(silentMs), limit);
         this.o.log.error({ app: this.o.name, worker: w.pid, stuckMs: Math.round(silentMs), code: error.code }, error.message);
         void this.killHung(rec);

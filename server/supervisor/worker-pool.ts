@@ -13,14 +13,13 @@ import type { ReloadResult } from '../../shared/runtime-control.js';
 import type { RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
 import type { AppState } from '../stats-report.js';
 import type { PackedBatch } from '../store/packed-batch.js';
-import { HangWatchdog, HEARTBEAT_MS, type WatchedPool } from './hang-watchdog.js';
+import { HangWatchdog, HEARTBEAT_MS, heartbeatMsFor } from './hang-watchdog.js';
 import type { WorkerStartConfig } from './ipc-protocol.js';
 import { PoolFigures, type WorkerProcessInfo } from './pool-figures.js';
-import { maxRequestsWithJitter } from './restart-policy.js';
+import { PoolWorkers } from './pool-workers.js';
 import { RestartScheduler } from './restart-scheduler.js';
-import { SlotLedger } from './slot-ledger.js';
 import { reloadWorkers } from './worker-reload.js';
-import { WorkerProcess, type WorkerCredentials, type WorkerEvents } from './worker-process.js';
+import type { WorkerCredentials, WorkerEvents, WorkerProcess } from './worker-process.js';
 import * as roles from './worker-role.js';
 import type { PoolWorker } from './worker-role.js';
 
@@ -57,22 +56,22 @@ const DRAINING_NICENESS = 19;
 /** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
 const EXIT_GRACE_MS = 2000;
 
-export class WorkerPool implements WatchedPool {
-  readonly ledger: SlotLedger;
-  readonly workers = new Map<number, PoolWorker>();
-  /** Every worker's record, found from its process even after it left `workers`. */
-  private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
-  readonly figures: PoolFigures;
+export class WorkerPool {
+  private readonly live: PoolWorkers;
+  private readonly figures: PoolFigures;
   private readonly watchdog: HangWatchdog;
   private readonly restarts: RestartScheduler;
-  private nextId = 1;
-  private isStopping = false;
 
   constructor(private readonly o: PoolOptions) {
-    this.ledger = new SlotLedger(o.threads);
-    this.watchdog = new HangWatchdog(o, this);
-    this.figures = new PoolFigures(o, this.watchdog.heartbeatMs);
-    this.restarts = new RestartScheduler(o.name, o.log, () => this.spawn('replacement'), () => this.figures.startError !== null);
+    this.live = new PoolWorkers(o, this.events);
+    this.figures = new PoolFigures(o, heartbeatMsFor(o.hangTimeoutMs));
+    this.watchdog = new HangWatchdog(o, this.live, this.figures);
+    this.restarts = new RestartScheduler(o.name, o.log, () => this.live.spawn('replacement'), () => this.figures.startError !== null);
+  }
+
+  /** Live workers by id. */
+  get workers(): ReadonlyMap<number, PoolWorker> {
+    return this.live.workers;
   }
 
   get name(): string {
@@ -80,11 +79,7 @@ export class WorkerPool implements WatchedPool {
   }
 
   get threads(): number {
-    return this.ledger.total;
-  }
-
-  get stopping(): boolean {
-    return this.isStopping;
+    return this.live.ledger.total;
   }
 
   /** Rows a worker recorded but never delivered (it died first). */
@@ -115,34 +110,34 @@ export class WorkerPool implements WatchedPool {
 
   /** Starts every worker; rejects with the first load error (and leaves nothing running). */
   async start(): Promise<void> {
-    const fresh = Array.from({ length: this.o.workers }, () => this.spawn('loading'));
+    const fresh = Array.from({ length: this.o.workers }, () => this.live.spawn('loading'));
     try {
-      await Promise.all(fresh.map((w) => this.whenReady(w)));
+      await Promise.all(fresh.map((w) => this.live.whenReady(w)));
     } catch (err) {
-      for (const w of fresh) this.discard(w);
+      for (const w of fresh) this.live.discard(w);
       throw err;
     }
-    for (const w of fresh) this.admit(w);
+    for (const w of fresh) this.live.admit(w);
     // Until one worker has called listen(), the kernel refuses connections: start() is done after.
     try {
       await Promise.all(fresh.map((w) => w.process.listening));
     } catch (err) {
-      for (const w of fresh) this.discard(w);
+      for (const w of fresh) this.live.discard(w);
       throw new errors.DOW_ERR_LISTEN(this.o.listen, (err as Error).message);
     }
     this.watchdog.start();
   }
 
   setThreads(threads: number): void {
-    this.ledger.setTotal(threads);
-    this.applyPlan();
+    this.live.ledger.setTotal(threads);
+    this.live.applyPlan();
     // A worker whose share did not change still names the app's limit in its 503 lines.
     for (const { process: w } of this.workers.values()) w.setAppLimit(threads);
   }
 
   /** New workers with fresh code first; the old ones drain only once every new one is ready. */
   reload(source: string): Promise<ReloadResult> {
-    return reloadWorkers(this, this.o, source);
+    return reloadWorkers(this.live, this.o, source);
   }
 
   /** Hands a connection the supervisor accepted during a stop to the least busy worker. */
@@ -162,7 +157,7 @@ export class WorkerPool implements WatchedPool {
   }
 
   stopAccepting(): void {
-    this.isStopping = true;
+    this.live.stopping = true;
     this.restarts.stop();
     for (const { process: w } of this.workers.values()) {
       w.stopAccepting();
@@ -180,18 +175,18 @@ export class WorkerPool implements WatchedPool {
 
   /** Drains every worker (up to `drainTimeoutMs`), waits for their rows, kills stragglers. */
   async stop(drainTimeoutMs: number): Promise<void> {
-    this.isStopping = true;
+    this.live.stopping = true;
     this.restarts.stop();
     this.watchdog.stop();
     const all = [...this.workers.values()];
-    for (const w of all) this.drain(w, drainTimeoutMs);
+    for (const w of all) this.live.drain(w, drainTimeoutMs);
     const killer = setTimeout(() => {
       for (const { process: w } of all) {
         if (w.alive) this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} did not stop within ${drainTimeoutMs + EXIT_GRACE_MS} ms: killed`);
         w.kill();
       }
     }, drainTimeoutMs + EXIT_GRACE_MS);
-    await Promise.all(all.map((w) => this.whenExited(w)));
+    await Promise.all(all.map((w) => this.live.whenExited(w)));
     clearTimeout(killer);
   }
 
@@ -208,112 +203,23 @@ export class WorkerPool implements WatchedPool {
   }
 
   state(): AppState {
-    return this.figures.state(this.workers.values(), this.ledger.total, this.restarts.backoffMs);
-  }
-
-  // ── the moves that change a worker's role ─────────────────────────────────────────────────
-
-  spawn(role: 'loading' | 'replacement'): PoolWorker {
-    const config = { ...this.o.startConfig, appThreads: this.ledger.total, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
-    const taken = new Set([...this.workers.values()].map((other) => other.slot));
-    const proc = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
-    let slot = 0;
-    while (taken.has(slot)) slot++;
-    const w = roles.createPoolWorker(proc, slot, role);
-    this.records.set(proc, w);
-    this.workers.set(proc.id, w);
-    this.ledger.add(proc.id);
-    return w;
-  }
-
-  startStandby(of: PoolWorker): { worker: PoolWorker; ready: Promise<void> } {
-    const next = this.spawn('loading');
-    roles.becomeStandby(next, of);
-    // Awaited when it takes over; until then it waits, loaded, not accepting.
-    const ready = this.whenReady(next);
-    ready.catch(() => {});
-    return { worker: next, ready };
-  }
-
-  /** Ends a worker that is not wanted (a failed start or reload): not a crash, no restart. */
-  discard(w: PoolWorker): void {
-    roles.discarded(w);
-    w.process.kill();
-  }
-
-  admit(w: PoolWorker): void {
-    if (!w.process.alive) return;
-    // A replacement that finished loading after a reload or a recycle already filled its place.
-    if (roles.retries(w.role) && this.accepting().length >= this.o.workers) return this.discard(w);
-    roles.admitted(w);
-    w.process.accept(this.o.handle);
-    this.ledger.setAccepting(w.process.id, true);
-    this.applyPlan();
-  }
-
-  retire(w: PoolWorker): void {
-    this.ledger.setAccepting(w.process.id, false);
-    this.drain(w, Math.max(this.o.drainTimeoutMs, this.o.startConfig.app.requestTimeoutMs));
-    this.applyPlan();
-  }
-
-  private drain(w: PoolWorker, timeoutMs: number): void {
-    if (!w.process.alive) return;
-    roles.retired(w);
-    w.process.drain(timeoutMs);
-  }
-
-  accepting(): PoolWorker[] {
-    return [...this.workers.values()].filter((w) => w.process.state === 'accepting');
-  }
-
-  whenReady(w: PoolWorker): Promise<void> {
-    if (w.process.state === 'ready') return Promise.resolve();
-    return new Promise((resolve, reject) => (w.start = { resolve, reject }));
-  }
-
-  /** Exited, and every row it wrote read: the store is closed after this. */
-  async whenExited(w: PoolWorker): Promise<void> {
-    await w.process.exit;
-    await w.process.rowsRead;
-  }
-
-  applyPlan(): void {
-    for (const [id, limit, seq] of this.ledger.plan()) {
-      this.workers.get(id)?.process.setLimit(limit, seq, this.ledger.total);
-    }
-  }
-
-  private forget(w: PoolWorker): void {
-    this.workers.delete(w.process.id);
-    this.ledger.remove(w.process.id);
-  }
-
-  /** Whoever awaited its readiness, told once. */
-  private takeStart(w: PoolWorker): PoolWorker['start'] {
-    const start = w.start;
-    w.start = null;
-    return start;
-  }
-
-  private record(w: WorkerProcess): PoolWorker {
-    return this.records.get(w) as PoolWorker;
+    return this.figures.state(this.workers.values(), this.live.ledger.total, this.restarts.backoffMs);
   }
 
   private readonly events: WorkerEvents = {
     ready: (p) => {
-      const w = this.record(p);
+      const w = this.live.recordOf(p);
       this.figures.startError = null;
-      const start = this.takeStart(w);
+      const start = this.live.takeStart(w);
       if (start) start.resolve();
       // A replacement (crash, hang, recycle) starts serving as soon as it is ready.
-      else if (!this.stopping) this.admit(w);
-      else this.drain(w, 0);
+      else if (!this.live.stopping) this.live.admit(w);
+      else this.live.drain(w, 0);
     },
     failed: (p, message, stage) => {
-      const w = this.record(p);
+      const w = this.live.recordOf(p);
       roles.failed(w);
-      const start = this.takeStart(w);
+      const start = this.live.takeStart(w);
       // A replacement for a dead worker is tried again (see roles.retries); others are not.
       p.kill();
       if (stage === 'listen') return this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: worker ${p.pid} cannot listen on ${this.o.listen}: ${message}`);
@@ -321,22 +227,22 @@ export class WorkerPool implements WatchedPool {
       if (start) start.reject(Object.assign(new errors.DOW_ERR_WORKER_START(this.name, p.pid, message), { workerMessage: message }));
       else this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: replacement worker ${p.pid} failed to start: ${message}`);
     },
-    exit: (p, code, signal) => this.onExit(this.record(p), code, signal),
-    spawnFailed: (p, err) => this.onSpawnFailed(this.record(p), err),
+    exit: (p, code, signal) => this.onExit(this.live.recordOf(p), code, signal),
+    spawnFailed: (p, err) => this.onSpawnFailed(this.live.recordOf(p), err),
     load: (p, load) => {
-      this.watchdog.answered(this.record(p));
-      this.ledger.report(p.id, load);
-      this.applyPlan();
+      this.watchdog.answered(this.live.recordOf(p));
+      this.live.ledger.report(p.id, load);
+      this.live.applyPlan();
     },
     rows: (_p, batch) => this.o.onRows(batch),
     rowsBroken: (p, err) => this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: worker ${p.pid}: its timing rows are lost from here on: ${err.message}`),
-    recycle: (p, reason) => this.recycle(this.record(p), reason),
-    fatal: (p, message, stack) => this.replaceBroken(this.record(p), message, stack),
+    recycle: (p, reason) => this.recycle(this.live.recordOf(p), reason),
+    fatal: (p, message, stack) => this.replaceBroken(this.live.recordOf(p), message, stack),
     figures: (p, figures) => {
-      const w = this.record(p);
+      const w = this.live.recordOf(p);
       const back = this.watchdog.answered(w);
-      this.ledger.report(p.id, figures);
-      if (back) this.applyPlan();
+      this.live.ledger.report(p.id, figures);
+      if (back) this.live.applyPlan();
       if (this.o.maxMemoryMiB > 0 && figures.rssBytes > this.o.maxMemoryMiB * 1024 * 1024 && p.state === 'accepting') {
         this.recycle(w, `RSS ${Math.round(figures.rssBytes / 1024 / 1024)} MiB above maxMemory ${this.o.maxMemoryMiB} MiB`);
       }
@@ -344,7 +250,7 @@ export class WorkerPool implements WatchedPool {
   };
 
   private onExit(w: PoolWorker, code: number | null, signal: NodeJS.Signals | null): void {
-    this.forget(w);
+    this.live.forget(w);
     const role = w.role;
     const standingBy = roles.standbyOf(role);
     if (standingBy) {
@@ -353,18 +259,18 @@ export class WorkerPool implements WatchedPool {
       w.start = null;
       return;
     }
-    const start = this.takeStart(w);
+    const start = this.live.takeStart(w);
     this.figures.retire(w.process);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     if (start) return start.reject(new errors.DOW_ERR_WORKER_START(this.name, w.process.pid, `exited before it was ready (${how})`));
     switch (role.name) {
       case 'retiring':
         // Drained as asked; one that died instead is not replaced either: its successor serves.
-        if (code === 0) return this.applyPlan();
+        if (code === 0) return this.live.applyPlan();
         return this.died(w, code, signal, { replace: false, event: 'restart' });
       case 'failed':
         // Not wanted, or could not load or listen: only a replacement's failure is tried again.
-        if (!role.retry) return this.applyPlan();
+        if (!role.retry) return this.live.applyPlan();
         return this.died(w, code, signal, { replace: !role.retiring, event: null });
       case 'hung':
         return this.died(w, code, signal, { replace: !role.retiring, event: 'hang', detail: role.detail });
@@ -388,8 +294,8 @@ export class WorkerPool implements WatchedPool {
     if (end.event !== 'hang') {
       this.o.log.error({ app: this.name, worker: p.pid, code, signal }, `${this.name}: worker ${p.pid} died (${how}) after ${lived} ms`);
     }
-    this.applyPlan();
-    if (this.stopping) return;
+    this.live.applyPlan();
+    if (this.live.stopping) return;
     if (end.event !== null) {
       if (end.replace) this.figures.restarts++;
       this.o.onEvent({ app: this.name, atMs: Date.now(), kind: end.event, pid: p.pid, detail: end.detail ?? how, source: 'supervisor' });
@@ -399,9 +305,9 @@ export class WorkerPool implements WatchedPool {
       // Loaded while the worker was going silent: it takes over now. If it dies or fails to load
       // instead, its own exit starts the next one (with backoff).
       roles.tookOver(standby.worker);
-      standby.ready.then(() => this.admit(standby.worker), () => {});
+      standby.ready.then(() => this.live.admit(standby.worker), () => {});
     } else if (end.replace) this.restarts.schedule(lived);
-    else if (standby) this.discard(standby.worker);
+    else if (standby) this.live.discard(standby.worker);
   }
 
   /**
@@ -410,11 +316,11 @@ export class WorkerPool implements WatchedPool {
    * worker counts as a quick exit, so the next try backs off as a crash loop does.
    */
   private onSpawnFailed(w: PoolWorker, err: NodeJS.ErrnoException): void {
-    this.forget(w);
+    this.live.forget(w);
     this.figures.startFailures++;
     const failure = new errors.DOW_ERR_WORKER_SPAWN(this.name, err.code ?? err.message, err.message);
     this.figures.startError = failure.message;
-    const start = this.takeStart(w);
+    const start = this.live.takeStart(w);
     this.o.log.error({ app: this.name, code: failure.code, errno: err.code }, failure.message);
     const standingBy = roles.standbyOf(w.role);
     if (standingBy) {
@@ -424,7 +330,7 @@ export class WorkerPool implements WatchedPool {
       return;
     }
     if (start) return start.reject(failure);
-    if (roles.retries(w.role) && !this.stopping) this.restarts.schedule(0);
+    if (roles.retries(w.role) && !this.live.stopping) this.restarts.schedule(0);
   }
 
   /**
@@ -434,11 +340,11 @@ export class WorkerPool implements WatchedPool {
    */
   private replaceBroken(w: PoolWorker, message: string, stack: string): void {
     const p = w.process;
-    if (roles.isRetiring(w.role) || this.stopping) return;
+    if (roles.isRetiring(w.role) || this.live.stopping) return;
     if (p.state !== 'accepting') return p.kill(); // loading or standing by: a failed start
     const broken = new errors.DOW_ERR_WORKER_UNCAUGHT(this.name, p.pid, message);
     this.o.log.error({ app: this.name, worker: p.pid, code: broken.code, stack }, broken.message);
-    this.retire(w);
+    this.live.retire(w);
     this.figures.restarts++;
     this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'restart', pid: p.pid, detail: message, source: 'supervisor' });
     this.restarts.schedule(Date.now() - p.startedAt);
@@ -447,16 +353,16 @@ export class WorkerPool implements WatchedPool {
   /** Graceful replacement: the new worker serves before the old one stops accepting. */
   private recycle(w: PoolWorker, reason: string): void {
     const p = w.process;
-    if (w.role.name !== 'serving' || w.role.recycling || p.state !== 'accepting' || this.stopping) return;
+    if (w.role.name !== 'serving' || w.role.recycling || p.state !== 'accepting' || this.live.stopping) return;
     roles.setRecycling(w, true);
     this.o.log.info({ app: this.name, worker: p.pid }, `${this.name}: recycling worker ${p.pid}: ${reason}`);
-    const next = this.spawn('loading');
-    this.whenReady(next).then(
+    const next = this.live.spawn('loading');
+    this.live.whenReady(next).then(
       async () => {
-        if (this.stopping) return this.drain(next, 0);
-        this.admit(next);
+        if (this.live.stopping) return this.live.drain(next, 0);
+        this.live.admit(next);
         await next.process.listening;
-        this.retire(w);
+        this.live.retire(w);
         this.figures.restarts++;
         this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'recycle', pid: p.pid, detail: reason, source: 'supervisor' });
       },
