@@ -13,10 +13,10 @@ import type { Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PackedBatch } from '../store/packed-batch.js';
-import { createRowRing, ROW_RING_BYTES, ROW_RING_MIN_BYTES, type RowRing } from '../native/row-ring.js';
-import { FrameDecoder } from '../store/row-frames.js';
+import { createRowRing, ROW_RING_BYTES, ROW_RING_MIN_BYTES } from '../native/row-ring.js';
 import { ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerLoad } from './slot-ledger.js';
+import { WorkerRows } from './worker-rows.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
 
 export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
@@ -36,18 +36,6 @@ export interface WorkerEvents {
   fatal(worker: WorkerProcess, message: string, stack: string): void;
   figures(worker: WorkerProcess, figures: WorkerFigures): void;
 }
-
-/**
- * After a worker exits, its last rows are already in the pipe; the pipe's end is awaited this long
- * at most, in case a process the app started inherited the worker's end and keeps it open.
- */
-const ROWS_END_WAIT_MS = 1000;
-/**
- * How often a worker's row ring is read while it lives: rows then reach the store's batches at
- * most this late (the store itself waits store.flushInterval), and the ring's 4 MiB holds far
- * more than a worker records meanwhile. Once more at its exit, before anything counts its rows.
- */
-const RING_READ_MS = 25;
 
 // Same extension as this module: .ts under tsx (tests, development), .js from dist/.
 const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -109,15 +97,7 @@ export class WorkerProcess {
   private lastFigures: WorkerFigures | null = null;
   private lastFiguresAt = -Infinity;
   private appKind: string | null = null;
-  private rowsIn = 0;
-  /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
-  readonly rowsRead: Promise<void>;
-  private rowsEnded: () => void = () => {};
-  private ringDrained: () => void = () => {};
-  /** Where its rows go first; null without the native core, or once read for the last time. */
-  private ring: RowRing | null = null;
-  private ringTimer: NodeJS.Timeout | null = null;
-  private readonly ringDecoder = new FrameDecoder();
+  private readonly rows: WorkerRows;
   /** Resolves when the process has exited (settled before the pool hears of it). */
   readonly exit: Promise<void>;
   private exited: () => void = () => {};
@@ -139,9 +119,7 @@ export class WorkerProcess {
   ) {
     this.appLimit = config.appThreads;
     this.exit = new Promise((resolve) => (this.exited = resolve));
-    const pipeEnded = new Promise<void>((resolve) => (this.rowsEnded = resolve));
-    const ringDrained = new Promise<void>((resolve) => (this.ringDrained = resolve));
-    this.rowsRead = Promise.all([pipeEnded, ringDrained]).then(() => {});
+    this.rows = new WorkerRows((batch) => events.rows(this, batch), (err) => events.rowsBroken(this, err));
     this.listening = new Promise((resolve, reject) => {
       this.onListening = (err) => (err ? reject(err) : resolve());
     });
@@ -167,20 +145,12 @@ export class WorkerProcess {
     }
     const child = this.child;
     child.on('message', (message: FromWorker) => this.onMessage(message));
+    if (child.pid === undefined) ring?.close();
     // No stdio when fork() failed (no pid): then there are no rows either.
-    this.readRows((child.stdio?.[ROWS_FD] ?? null) as Readable | null);
-    if (ring !== null && child.pid !== undefined) {
-      this.ring = ring;
-      if (config.store !== null) this.ringTimer = setInterval(() => this.readRing(), RING_READ_MS).unref();
-    } else {
-      ring?.close();
-      this.closeRing();
-    }
+    this.rows.attach((child.stdio?.[ROWS_FD] ?? null) as Readable | null, child.pid === undefined ? null : ring, config.store !== null);
     child.on('exit', (code, signal) => {
-      // Whatever it wrote to the ring is there, whole: read before its lost rows are counted.
-      this.readRing();
-      this.closeRing();
-      setTimeout(this.rowsEnded, ROWS_END_WAIT_MS).unref();
+      // Read before its lost rows are counted.
+      this.rows.exited();
       this.currentState = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
@@ -193,53 +163,7 @@ export class WorkerProcess {
     child.on('error', (err) => {
       if (child.pid === undefined) this.onSpawnError(err);
     });
-    if (child.pid !== undefined) this.send({ type: 'start', config: { ...config, rowRing: this.ring !== null } });
-  }
-
-  private readRows(pipe: Readable | null): void {
-    if (pipe === null) {
-      this.rowsEnded();
-      return;
-    }
-    const decoder = new FrameDecoder();
-    pipe.on('data', (chunk: Buffer) => {
-      let batches: PackedBatch[];
-      try {
-        batches = decoder.push(chunk);
-      } catch (err) {
-        pipe.destroy();
-        this.events.rowsBroken(this, err as Error);
-        return;
-      }
-      this.received(batches);
-    });
-    pipe.on('close', this.rowsEnded);
-    // A read error ends the pipe as 'close' does; the rows not read are counted as lost.
-    pipe.on('error', () => {});
-  }
-
-  private received(batches: PackedBatch[]): void {
-    for (const batch of batches) {
-      this.rowsIn += batch.rows;
-      this.events.rows(this, batch);
-    }
-  }
-
-  /** Takes every frame the worker put in its ring since the last read. */
-  private readRing(): void {
-    if (this.ring === null) return;
-    let batches: PackedBatch[];
-    try {
-      const bytes = this.ring.read();
-      if (bytes === null) return;
-      batches = this.ringDecoder.push(bytes);
-    } catch (err) {
-      // A damaged header or bytes that are not frames: nothing more from this ring is trusted.
-      this.closeRing();
-      this.events.rowsBroken(this, err as Error);
-      return;
-    }
-    this.received(batches);
+    if (child.pid !== undefined) this.send({ type: 'start', config: { ...config, rowRing: ring !== null } });
   }
 
   /**
@@ -248,25 +172,16 @@ export class WorkerProcess {
    * closed as damaged) or when the word cannot be a real load (`maxQueued`: the app's queue).
    */
   ringLoad(maxQueued: number): { running: number; queued: number } | null {
-    const load = this.ring?.load() ?? null;
+    const load = this.rows.load();
     if (load === null) return null;
     const [running, queued] = load;
     return running <= MAX_THREADS && queued <= maxQueued ? { running, queued } : null;
   }
 
-  private closeRing(): void {
-    if (this.ringTimer !== null) clearInterval(this.ringTimer);
-    this.ringTimer = null;
-    this.ring?.close();
-    this.ring = null;
-    this.ringDrained();
-  }
-
   private onSpawnError(err: NodeJS.ErrnoException): void {
     if (this.currentState === 'exited') return;
     this.currentState = 'exited';
-    this.rowsEnded();
-    this.closeRing();
+    this.rows.never();
     this.forkError = err;
     this.onListening(err);
     for (const w of this.waiters.splice(0)) w.resolve();
@@ -310,7 +225,12 @@ export class WorkerProcess {
 
   /** Rows read from its ring and its pipe together. */
   get rowsReceived(): number {
-    return this.rowsIn;
+    return this.rows.received;
+  }
+
+  /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
+  get rowsRead(): Promise<void> {
+    return this.rows.read;
   }
 
   get pid(): number {
