@@ -23,8 +23,6 @@ import type { WorkerCredentials, WorkerEvents, WorkerProcess } from './worker-pr
 import * as roles from './worker-role.js';
 import type { PoolWorker } from './worker-role.js';
 
-export type { WorkerProcessInfo } from './pool-figures.js';
-
 export interface PoolOptions {
   name: string;
   /** The address as shown (port 0 resolved). */

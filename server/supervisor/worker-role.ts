@@ -4,9 +4,10 @@
  * (starting, accepting, draining…) is WorkerProcess's; the role is the pool's, and decides what its
  * exit means: nothing, a standby gone, or a death to count and replace.
  *
- *   loading ─────admit──▶ serving ──retire──▶ retiring          (any but standby) ──hang──▶ hung
- *   replacement ─admit──▶ serving(replacement)                 (any) ──fails to load or listen──▶ failed
- *   standby ──its worker killed as hung──▶ replacement         (any) ──discard──▶ failed(no retry)
+ *   loading ──────ready, admitted──▶ serving ──────retire──▶ retiring
+ *   replacement ──ready, admitted──▶ serving (replacement: a failure is retried)
+ *   standby ──the worker it stands by for dies──▶ replacement
+ *   any ──silent past hangTimeout──▶ hung        any ──cannot load or listen, or discarded──▶ failed
  *
  * A hung or failed standby remembers whom it stood by for: its exit only unlinks it from there.
  */
