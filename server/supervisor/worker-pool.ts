@@ -275,8 +275,9 @@ export class WorkerPool {
       case 'loading':
       case 'replacement':
       case 'serving':
-      case 'standby':
         return this.died(w, code, signal, { replace: true, event: 'restart' });
+      case 'standby':
+        return; // unlinked above
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * @module worker-process
  * One worker process as the supervisor sees it: forks it, speaks the IPC protocol, remembers its
- * last figures and when its event loop last answered. Policy (restarts, hangs, recycling) is the
- * pool's; this file only reports what happened.
+ * last figures and when its event loop last answered (read-only outside; its rows: worker-rows).
+ * Policy (restarts, hangs, recycling) and each worker's role are the pool's; this file only
+ * reports what happened.
  *
  *   starting ──ready──▶ ready ──accept──▶ accepting ──drain──▶ draining ──exit──▶ exited
  *       └──failed / exit / fork failed (no process: 'exited' at once, never a pid 0)─▲
