@@ -17,8 +17,7 @@ export class PoolWorkers {
   /** Every worker's record, found from its process even after it left `workers`. */
   private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
   private nextId = 1;
-  /** Set once the pool stops: nothing is replaced or admitted from then on. */
-  stopping = false;
+  private isStopping = false;
 
   constructor(
     private readonly o: PoolOptions,
@@ -29,6 +28,15 @@ export class PoolWorkers {
 
   get name(): string {
     return this.o.name;
+  }
+
+  /** Set once the pool stops: nothing is replaced or admitted from then on. */
+  get stopping(): boolean {
+    return this.isStopping;
+  }
+
+  markStopping(): void {
+    this.isStopping = true;
   }
 
   recordOf(w: WorkerProcess): PoolWorker {

@@ -155,7 +155,7 @@ export class WorkerPool {
   }
 
   stopAccepting(): void {
-    this.live.stopping = true;
+    this.live.markStopping();
     this.restarts.stop();
     for (const { process: w } of this.workers.values()) {
       w.stopAccepting();
@@ -173,7 +173,7 @@ export class WorkerPool {
 
   /** Drains every worker (up to `drainTimeoutMs`), waits for their rows, kills stragglers. */
   async stop(drainTimeoutMs: number): Promise<void> {
-    this.live.stopping = true;
+    this.live.markStopping();
     this.restarts.stop();
     this.watchdog.stop();
     const all = [...this.workers.values()];
