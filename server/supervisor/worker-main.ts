@@ -25,232 +25,250 @@ const PRESSURE_REPORT_MS = 10;
 /** How long a worker whose supervisor vanished keeps draining before it exits. */
 const ORPHAN_DRAIN_MS = 10_000;
 
-let config: WorkerStartConfig | null = null;
-let handler: AppHandler | null = null;
-let server: Server | null = null;
-let host: AppHost | null = null;
-let recorder: IpcRecorder | null = null;
-let rowRing: RowRing | null = null;
-let log: Logger = createLogger({ level: 'info' });
-let limit = 0;
-/** The supervisor's sequence number of `limit`, echoed in every report (see slot-ledger). */
-let limitSeq = 0;
-let draining = false;
-let recycleAsked = false;
-/** Set by the first error thrown outside any request: this worker is on its way out. */
-let broken = false;
-let lastPressure = false;
-let lastHeld = 0;
-let pressureTimer: NodeJS.Timeout | null = null;
-const emptyStats = new AppStats();
-const sampleProcess = createProcessSampler();
-
 function send(message: FromWorker, callback?: () => void): void {
   if (!process.connected) return callback?.();
   process.send?.(message, undefined, undefined, callback ? () => callback() : undefined);
-}
-
-async function start(cfg: WorkerStartConfig): Promise<void> {
-  config = cfg;
-  // Every line names the app and this worker (pid is the process's, worker says it is one).
-  log = createLogger({ level: cfg.log.level, format: cfg.log.format, ...(cfg.log.file === undefined ? {} : { file: cfg.log.file }) })
-    .child({ app: cfg.app.name, worker: process.pid });
-  onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
-  try {
-    handler = cfg.source.kind === 'demo'
-      ? { type: 'node', listener: createDemoApp(cfg.app.name) }
-      : await loadApp(cfg.source.path, cfg.source.export, cfg.source.type, cfg.app.name, '/');
-  } catch (err) {
-    send({ type: 'failed', stage: 'load', message: err instanceof Error ? err.message : String(err) });
-    return;
-  }
-  log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
-  // Its header carries this worker's load (onLoadChange), with or without the timing store.
-  if (cfg.rowRing) rowRing = attachRowRing(ROW_RING_FD);
-  if (cfg.store) {
-    // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
-    recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: rowRing !== null, send: (batch) => writeRows(encodeFrame(batch)) });
-  }
-  send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
-}
-
-/**
- * One frame of rows into the ring shared with the supervisor, or, when it is full (or there is
- * none), onto the supervisor's pipe, whole: the pipe blocks when full, which only a supervisor
- * that stopped reading would let happen. A pipe gone (the supervisor died) loses the rows, which
- * then are nobody's to count.
- */
-function writeRows(frame: Buffer): void {
-  if (rowRing?.write(frame)) return;
-  let at = 0;
-  try {
-    while (at < frame.length) at += writeSync(ROWS_FD, frame, at);
-  } catch (err) {
-    if (!rowsPipeLost) log.error(`worker ${process.pid}: timing rows cannot reach the supervisor: ${(err as Error).message}`);
-    rowsPipeLost = true;
-  }
-}
-let rowsPipeLost = false;
-
-async function accept(handle: object): Promise<void> {
-  if (!config || !handler || server) return;
-  const cfg = config;
-  server = new Server({
-    listeners: [{ listen: cfg.listen, handle, processor: { app: { ...cfg.app, threads: 1, handler } } }],
-    limits: cfg.limits,
-    logger: log,
-    recorder,
-    accessLog: cfg.log.access ?? null,
-  });
-  host = server.apps.get(cfg.app.name) ?? null;
-  if (host) {
-    host.appThreads = cfg.appThreads;
-    host.setThreads(limit);
-    host.onLoadChange = onLoadChange;
-  }
-  await server.listen();
-  send({ type: 'listening' });
-  log.debug(`worker ${process.pid} accepting on ${cfg.listen}`);
 }
 
 function held(h: AppHost): number {
   return Math.max(h.limiter.running, h.limiter.limit);
 }
 
-/**
- * Hot path (every admitted, queued and finished request): publishes the counts in the ring's
- * header (one store, no system call), and sends only what the supervisor must act on.
- */
-function onLoadChange(h: AppHost): void {
-  rowRing?.setLoad(h.limiter.running, h.limiter.waiting);
-  if (!recycleAsked && config !== null && config.maxRequests > 0 && h.stats.requests >= config.maxRequests) {
-    recycleAsked = true;
-    send({ type: 'recycle', reason: `served ${h.stats.requests} requests (maxRequests)` });
-  }
-  // Draining: give back every slot this worker's remaining requests will not need.
-  if (draining && h.limiter.running + h.limiter.waiting < h.limiter.limit) h.setThreads(h.limiter.running + h.limiter.waiting);
-  const nowHeld = held(h);
-  if (nowHeld < lastHeld) {
-    // Slots above a lowered limit just came free: another worker may be waiting for them.
-    sendLoad(h);
-    return;
-  }
-  const pressure = h.limiter.waiting > 0;
-  if (pressure !== lastPressure && pressureTimer === null) {
-    pressureTimer = setTimeout(() => {
-      pressureTimer = null;
-      if (host && (host.limiter.waiting > 0) !== lastPressure) sendLoad(host);
-    }, lastPressure ? PRESSURE_REPORT_MS : 0);
-  }
-}
+/** This worker: its app, its server, and what it last told the supervisor. */
+class WorkerMain {
+  private config: WorkerStartConfig | null = null;
+  private handler: AppHandler | null = null;
+  private server: Server | null = null;
+  private host: AppHost | null = null;
+  private recorder: IpcRecorder | null = null;
+  private rowRing: RowRing | null = null;
+  private rowsPipeLost = false;
+  private log: Logger = createLogger({ level: 'info' });
+  private limit = 0;
+  /** The supervisor's sequence number of `limit`, echoed in every report (see slot-ledger). */
+  private limitSeq = 0;
+  private draining = false;
+  private recycleAsked = false;
+  /** Set by the first error thrown outside any request: this worker is on its way out. */
+  private broken = false;
+  private lastPressure = false;
+  private lastHeld = 0;
+  private pressureTimer: NodeJS.Timeout | null = null;
+  private readonly emptyStats = new AppStats();
+  private readonly sampleProcess = createProcessSampler();
 
-function sendLoad(h: AppHost): void {
-  lastHeld = held(h);
-  lastPressure = h.limiter.waiting > 0;
-  send({ type: 'load', load: { running: h.limiter.running, queued: h.limiter.waiting, held: lastHeld, seq: limitSeq } });
-}
-
-function figures(): WorkerFigures {
-  const h = host;
-  return {
-    running: h?.limiter.running ?? 0,
-    queued: h?.limiter.waiting ?? 0,
-    held: h ? held(h) : limit,
-    seq: limitSeq,
-    stats: (h?.stats ?? emptyStats).toData(),
-    rssBytes: process.memoryUsage.rss(),
-    process: sampleProcess(),
-    rowsRecorded: recorder?.recorded ?? 0,
-    inFlight: server?.inFlight(IN_FLIGHT_REPORTED) ?? [],
-  };
-}
-
-async function drain(timeoutMs: number): Promise<void> {
-  if (draining) return;
-  draining = true;
-  if (host) onLoadChange(host);
-  await server?.close(timeoutMs);
-  await recorder?.close();
-  // Figures last, after every row: the supervisor's counts then match what the store received.
-  send({ type: 'drained', figures: figures() }, () => process.exit(0));
-  if (!process.connected) process.exit(0);
-}
-
-function onMessage(message: ToWorker, handle?: unknown): void {
-  switch (message.type) {
-    case 'start':
-      void start(message.config);
-      break;
-    case 'accept':
-      // libuv reports a port taken by another program only at listen(), here, not at the
-      // supervisor's bind.
-      accept(handle as object).catch((err: NodeJS.ErrnoException) => {
-        const message = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
-        send({ type: 'failed', stage: 'listen', message }, () => process.exit(1));
-      });
-      break;
-    case 'ping':
-      send({ type: 'pong', seq: message.seq, figures: figures() });
-      break;
-    case 'limit':
-      limit = message.limit;
-      limitSeq = message.seq;
-      if (config) config.appThreads = message.appLimit;
-      if (host) {
-        host.appThreads = message.appLimit;
-        host.setThreads(limit);
-        if (held(host) !== lastHeld) sendLoad(host);
-      }
-      break;
-    case 'conn': {
-      const socket = handle as Socket | undefined;
-      if (!socket) break;
-      if (server && config) server.adopt(socket, config.app.name);
-      else socket.destroy();
-      break;
+  /** Takes the supervisor's orders and the process's events from here on. */
+  run(): void {
+    process.on('message', (message: ToWorker, handle?: unknown) => this.onMessage(message, handle));
+    // The supervisor is gone (killed, crashed): finish what is running, then leave; never linger.
+    process.on('disconnect', () => void this.drain(ORPHAN_DRAIN_MS));
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.on(signal, () => this.log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
     }
-    case 'stopAccepting':
-      void server?.stopAccepting();
-      break;
-    case 'drain':
-      void drain(message.timeoutMs);
-      break;
+    // process.exit from the app (or a library): the rows of this turn, then figures whose in-flight
+    // list names the request that called it, so it gets its 502 row. An IPC write to a pipe with
+    // room is done at once, inside this synchronous handler.
+    process.on('exit', () => {
+      if (!process.connected) return;
+      this.recorder?.flush();
+      if (!this.draining) send({ type: 'exiting', figures: this.figures() });
+    });
+    // logrotate moved the file: the supervisor passes its SIGUSR1 on to each worker.
+    process.on('SIGUSR1', () => reopenLogFiles());
+    process.on('uncaughtException', (err) => this.onUncaught('uncaught exception', err));
+    process.on('unhandledRejection', (reason) => this.onUncaught('unhandled rejection', reason));
+  }
+
+  private async start(cfg: WorkerStartConfig): Promise<void> {
+    this.config = cfg;
+    // Every line names the app and this worker (pid is the process's, worker says it is one).
+    const log = createLogger({ level: cfg.log.level, format: cfg.log.format, ...(cfg.log.file === undefined ? {} : { file: cfg.log.file }) })
+      .child({ app: cfg.app.name, worker: process.pid });
+    this.log = log;
+    onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
+    let handler: AppHandler;
+    try {
+      handler = cfg.source.kind === 'demo'
+        ? { type: 'node', listener: createDemoApp(cfg.app.name) }
+        : await loadApp(cfg.source.path, cfg.source.export, cfg.source.type, cfg.app.name, '/');
+    } catch (err) {
+      send({ type: 'failed', stage: 'load', message: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    this.handler = handler;
+    log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
+    // Its header carries this worker's load (onLoadChange), with or without the timing store.
+    if (cfg.rowRing) this.rowRing = attachRowRing(ROW_RING_FD);
+    if (cfg.store) {
+      // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
+      this.recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: this.rowRing !== null, send: (batch) => this.writeRows(encodeFrame(batch)) });
+    }
+    send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
+  }
+
+  /**
+   * One frame of rows into the ring shared with the supervisor, or, when it is full (or there is
+   * none), onto the supervisor's pipe, whole: the pipe blocks when full, which only a supervisor
+   * that stopped reading would let happen. A pipe gone (the supervisor died) loses the rows, which
+   * then are nobody's to count.
+   */
+  private writeRows(frame: Buffer): void {
+    if (this.rowRing?.write(frame)) return;
+    let at = 0;
+    try {
+      while (at < frame.length) at += writeSync(ROWS_FD, frame, at);
+    } catch (err) {
+      if (!this.rowsPipeLost) this.log.error(`worker ${process.pid}: timing rows cannot reach the supervisor: ${(err as Error).message}`);
+      this.rowsPipeLost = true;
+    }
+  }
+
+  private async accept(handle: object): Promise<void> {
+    const { config: cfg, handler } = this;
+    if (!cfg || !handler || this.server) return;
+    const server = new Server({
+      listeners: [{ listen: cfg.listen, handle, processor: { app: { ...cfg.app, threads: 1, handler } } }],
+      limits: cfg.limits,
+      logger: this.log,
+      recorder: this.recorder,
+      accessLog: cfg.log.access ?? null,
+    });
+    this.server = server;
+    const host = server.apps.get(cfg.app.name) ?? null;
+    this.host = host;
+    if (host) {
+      host.appThreads = cfg.appThreads;
+      host.setThreads(this.limit);
+      host.onLoadChange = this.onLoadChange;
+    }
+    await server.listen();
+    send({ type: 'listening' });
+    this.log.debug(`worker ${process.pid} accepting on ${cfg.listen}`);
+  }
+
+  /**
+   * Hot path (every admitted, queued and finished request): publishes the counts in the ring's
+   * header (one store, no system call), and sends only what the supervisor must act on.
+   */
+  private readonly onLoadChange = (h: AppHost): void => {
+    this.rowRing?.setLoad(h.limiter.running, h.limiter.waiting);
+    const config = this.config;
+    if (!this.recycleAsked && config !== null && config.maxRequests > 0 && h.stats.requests >= config.maxRequests) {
+      this.recycleAsked = true;
+      send({ type: 'recycle', reason: `served ${h.stats.requests} requests (maxRequests)` });
+    }
+    // Draining: give back every slot this worker's remaining requests will not need.
+    if (this.draining && h.limiter.running + h.limiter.waiting < h.limiter.limit) h.setThreads(h.limiter.running + h.limiter.waiting);
+    const nowHeld = held(h);
+    if (nowHeld < this.lastHeld) {
+      // Slots above a lowered limit just came free: another worker may be waiting for them.
+      this.sendLoad(h);
+      return;
+    }
+    const pressure = h.limiter.waiting > 0;
+    if (pressure !== this.lastPressure && this.pressureTimer === null) {
+      this.pressureTimer = setTimeout(() => {
+        this.pressureTimer = null;
+        const host = this.host;
+        if (host && (host.limiter.waiting > 0) !== this.lastPressure) this.sendLoad(host);
+      }, this.lastPressure ? PRESSURE_REPORT_MS : 0);
+    }
+  };
+
+  private sendLoad(h: AppHost): void {
+    this.lastHeld = held(h);
+    this.lastPressure = h.limiter.waiting > 0;
+    send({ type: 'load', load: { running: h.limiter.running, queued: h.limiter.waiting, held: this.lastHeld, seq: this.limitSeq } });
+  }
+
+  private figures(): WorkerFigures {
+    const h = this.host;
+    return {
+      running: h?.limiter.running ?? 0,
+      queued: h?.limiter.waiting ?? 0,
+      held: h ? held(h) : this.limit,
+      seq: this.limitSeq,
+      stats: (h?.stats ?? this.emptyStats).toData(),
+      rssBytes: process.memoryUsage.rss(),
+      process: this.sampleProcess(),
+      rowsRecorded: this.recorder?.recorded ?? 0,
+      inFlight: this.server?.inFlight(IN_FLIGHT_REPORTED) ?? [],
+    };
+  }
+
+  private async drain(timeoutMs: number): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    if (this.host) this.onLoadChange(this.host);
+    await this.server?.close(timeoutMs);
+    await this.recorder?.close();
+    // Figures last, after every row: the supervisor's counts then match what the store received.
+    send({ type: 'drained', figures: this.figures() }, () => process.exit(0));
+    if (!process.connected) process.exit(0);
+  }
+
+  private onMessage(message: ToWorker, handle?: unknown): void {
+    switch (message.type) {
+      case 'start':
+        void this.start(message.config);
+        break;
+      case 'accept':
+        // libuv reports a port taken by another program only at listen(), here, not at the
+        // supervisor's bind.
+        this.accept(handle as object).catch((err: NodeJS.ErrnoException) => {
+          const message = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
+          send({ type: 'failed', stage: 'listen', message }, () => process.exit(1));
+        });
+        break;
+      case 'ping':
+        send({ type: 'pong', seq: message.seq, figures: this.figures() });
+        break;
+      case 'limit': {
+        this.limit = message.limit;
+        this.limitSeq = message.seq;
+        if (this.config) this.config.appThreads = message.appLimit;
+        const host = this.host;
+        if (host) {
+          host.appThreads = message.appLimit;
+          host.setThreads(this.limit);
+          if (held(host) !== this.lastHeld) this.sendLoad(host);
+        }
+        break;
+      }
+      case 'conn': {
+        const socket = handle as Socket | undefined;
+        if (!socket) break;
+        if (this.server && this.config) this.server.adopt(socket, this.config.app.name);
+        else socket.destroy();
+        break;
+      }
+      case 'stopAccepting':
+        void this.server?.stopAccepting();
+        break;
+      case 'drain':
+        void this.drain(message.timeoutMs);
+        break;
+    }
+  }
+
+  /**
+   * An error thrown outside any request (a timer, an event handler) or a rejection nobody handles
+   * (Node's own default treats both as fatal) leaves the app in a state nobody knows. As Node and
+   * every supervisor would: stop taking requests now, but let those already running finish (they
+   * did nothing wrong, and the supervisor drains this worker within drainTimeout), then exit and be
+   * replaced. The supervisor logs it, with the stack, and counts it as a restart.
+   */
+  private onUncaught(kind: string, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.broken) {
+      this.log.error({ err }, `${kind} while this worker drains after an earlier one: ${message}`);
+      return;
+    }
+    this.broken = true;
+    void this.server?.stopAccepting();
+    if (process.connected) send({ type: 'fatal', message: `${kind}: ${message}`, stack: err instanceof Error ? err.stack ?? message : message });
+    else this.log.error({ err }, `${kind} outside any request, with the supervisor gone: this worker finishes what it runs and exits: ${message}`);
   }
 }
 
-process.on('message', onMessage);
-// The supervisor is gone (killed, crashed): finish what is running, then leave; never linger.
-process.on('disconnect', () => void drain(ORPHAN_DRAIN_MS));
-for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-  process.on(signal, () => log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
-}
-// process.exit from the app (or a library): the rows of this turn, then figures whose in-flight
-// list names the request that called it, so it gets its 502 row. An IPC write to a pipe with
-// room is done at once, inside this synchronous handler.
-process.on('exit', () => {
-  if (!process.connected) return;
-  recorder?.flush();
-  if (!draining) send({ type: 'exiting', figures: figures() });
-});
-// logrotate moved the file: the supervisor passes its SIGUSR1 on to each worker.
-process.on('SIGUSR1', () => reopenLogFiles());
-/**
- * An error thrown outside any request (a timer, an event handler) or a rejection nobody handles
- * (Node's own default treats both as fatal) leaves the app in a state nobody knows. As Node and
- * every supervisor would: stop taking requests now, but let those already running finish (they
- * did nothing wrong, and the supervisor drains this worker within drainTimeout), then exit and be
- * replaced. The supervisor logs it, with the stack, and counts it as a restart.
- */
-function onUncaught(kind: string, err: unknown): void {
-  const message = err instanceof Error ? err.message : String(err);
-  if (broken) {
-    log.error({ err }, `${kind} while this worker drains after an earlier one: ${message}`);
-    return;
-  }
-  broken = true;
-  void server?.stopAccepting();
-  if (process.connected) send({ type: 'fatal', message: `${kind}: ${message}`, stack: err instanceof Error ? err.stack ?? message : message });
-  else log.error({ err }, `${kind} outside any request, with the supervisor gone: this worker finishes what it runs and exits: ${message}`);
-}
-process.on('uncaughtException', (err) => onUncaught('uncaught exception', err));
-process.on('unhandledRejection', (reason) => onUncaught('unhandled rejection', reason));
+new WorkerMain().run();

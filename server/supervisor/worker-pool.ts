@@ -1,32 +1,27 @@
 /**
  * @module worker-pool
  * One app's group of worker processes: starts them, shares the app's thread limit among them,
- * restarts a crashed or hung one (backing off in a crash loop), replaces one past maxRequests or
- * maxMemory, reloads all of them with fresh code, and sums their figures for the stats port.
+ * replaces a dead one, recycles one past maxRequests or maxMemory, and reloads all of them with
+ * fresh code. What each worker is for is its role (worker-role); hangs, backoff and figures have
+ * their own files.
  */
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import { errors } from '../../shared/errors.js';
-import type { AppSnapshot, ReloadResult } from '../../shared/runtime-control.js';
-import { Outcome, type RuntimeEvent, type TimingRow } from '../../shared/timing-row.js';
-import { AppStats } from '../app-stats.js';
-import type { ProcessFigures } from '../process-figures.js';
+import type { ReloadResult } from '../../shared/runtime-control.js';
+import type { RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
 import type { AppState } from '../stats-report.js';
 import type { PackedBatch } from '../store/packed-batch.js';
-import type { WorkerFigures, WorkerStartConfig } from './ipc-protocol.js';
-import { countOpenConnections } from './open-connections.js';
-import { crashBackoffMs, maxRequestsWithJitter } from './restart-policy.js';
-import { SlotLedger } from './slot-ledger.js';
-import { WorkerProcess, type WorkerCredentials, type WorkerEvents } from './worker-process.js';
-
-export interface WorkerProcessInfo {
-  slot: number;
-  pid: number;
-  state: string;
-  rssBytes: number;
-  process: ProcessFigures;
-}
+import { HangWatchdog, HEARTBEAT_MS, heartbeatMsFor } from './hang-watchdog.js';
+import type { WorkerStartConfig } from './ipc-protocol.js';
+import { PoolFigures, type WorkerProcessInfo } from './pool-figures.js';
+import { PoolWorkers } from './pool-workers.js';
+import { RestartScheduler } from './restart-scheduler.js';
+import { reloadWorkers } from './worker-reload.js';
+import type { WorkerCredentials, WorkerEvents, WorkerProcess } from './worker-process.js';
+import * as roles from './worker-role.js';
+import type { PoolWorker } from './worker-role.js';
 
 export interface PoolOptions {
   name: string;
@@ -54,69 +49,27 @@ export interface PoolOptions {
   onEvent(event: RuntimeEvent): void;
 }
 
-/** How often the supervisor asks each worker for its figures, and checks for hangs. */
-export const HEARTBEAT_MS = 1000;
-const HANG_CHECK_MS = 250;
-/**
- * A worker silent for hangTimeout less this long gets a standby: a replacement that loads the
- * app meanwhile, so that serving resumes as soon as the hung one is killed, not a Node start
- * and an app load later. Discarded if the worker answers after all.
- */
-const STANDBY_LEAD_MS = 1500;
-/**
- * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
- * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port
- * by more than this (it must answer within 100 ms on a busy machine, scheduling included).
- */
-export const COLLECT_TIMEOUT_MS = 50;
-/** How long a starting worker (loading the app) may go without answering before it is killed. */
-const START_TIMEOUT_MS = 60_000;
 /** Niceness of workers draining during a stop (0 is the default; 19 the lowest priority). */
 const DRAINING_NICENESS = 19;
-/** How long a hung worker's kill may wait for the count of the connections it holds. */
-const HELD_COUNT_WAIT_MS = 1000;
 /** Past drainTimeout, a worker gets this long to flush its rows before it is killed. */
 const EXIT_GRACE_MS = 2000;
-/**
- * What the client of a request inside a dying worker got: the front end saw the connection close
- * without a response (nginx: "upstream prematurely closed connection", 502).
- */
-const WORKER_LOST_STATUS = 502;
 
 export class WorkerPool {
-  readonly ledger: SlotLedger;
-  readonly workers = new Map<number, WorkerProcess>();
-  restarts = 0;
-  hangs = 0;
-  /** Rows a worker recorded but never delivered (it died first). */
-  rowsLost = 0;
-  /** Workers that could not even be forked (EMFILE, EAGAIN, ENOMEM): each one retried with backoff. */
-  startFailures = 0;
-  /** The last fork failure, until a worker starts again: /readyz says why the app is down. */
-  startError: string | null = null;
-  /** Figures of workers that are gone, so that totals never go backwards. */
-  private readonly retired = new AppStats();
-  private nextId = 1;
-  private crashStreak = 0;
-  private pendingRestarts = 0;
-  private restartTimer: NodeJS.Timeout | null = null;
-  private restartAt = 0;
-  private heartbeat: NodeJS.Timeout | null = null;
-  private stopping = false;
-  private readonly starts = new Map<WorkerProcess, { resolve(): void; reject(err: Error): void }>();
-
-  /** Short enough to catch a hang well within hangTimeout, never more than once a second. */
-  private readonly heartbeatMs: number;
-  /** How often silences are checked: a hang is acted on within this of hangTimeout. */
-  private readonly checkMs: number;
-  private lastPingAt = -Infinity;
-  /** When the last figures collection (stats port, metrics, dashboard) started. */
-  private lastCollectAt = -Infinity;
+  private readonly live: PoolWorkers;
+  private readonly figures: PoolFigures;
+  private readonly watchdog: HangWatchdog;
+  private readonly restarts: RestartScheduler;
 
   constructor(private readonly o: PoolOptions) {
-    this.ledger = new SlotLedger(o.threads);
-    this.heartbeatMs = o.hangTimeoutMs > 0 ? Math.min(HEARTBEAT_MS, Math.max(50, Math.round(o.hangTimeoutMs / 4))) : HEARTBEAT_MS;
-    this.checkMs = Math.min(HANG_CHECK_MS, this.heartbeatMs);
+    this.live = new PoolWorkers(o, this.events);
+    this.figures = new PoolFigures(o, heartbeatMsFor(o.hangTimeoutMs));
+    this.watchdog = new HangWatchdog(o, this.live, this.figures);
+    this.restarts = new RestartScheduler(o.name, o.log, () => this.live.spawn('replacement'), () => this.figures.startError !== null);
+  }
+
+  /** Live workers by id. */
+  get workers(): ReadonlyMap<number, PoolWorker> {
+    return this.live.workers;
   }
 
   get name(): string {
@@ -124,12 +77,22 @@ export class WorkerPool {
   }
 
   get threads(): number {
-    return this.ledger.total;
+    return this.live.ledger.total;
+  }
+
+  /** Rows a worker recorded but never delivered (it died first). */
+  get rowsLost(): number {
+    return this.figures.rowsLost;
+  }
+
+  /** The last fork failure, until a worker starts again: /readyz says why the app is down. */
+  get startError(): string | null {
+    return this.figures.startError;
   }
 
   /** What the app's export was recognised as ("Express app"), from a worker that loaded it. */
   get kind(): string | null {
-    for (const w of this.workers.values()) if (w.kind !== null) return w.kind;
+    for (const { process: w } of this.workers.values()) if (w.kind !== null) return w.kind;
     return null;
   }
 
@@ -138,71 +101,48 @@ export class WorkerPool {
     return this.o.workers;
   }
 
+  /** >0 while a crash loop holds the next worker back: ms left. */
+  get backoffMs(): number {
+    return this.restarts.backoffMs;
+  }
+
   /** Starts every worker; rejects with the first load error (and leaves nothing running). */
   async start(): Promise<void> {
-    const fresh = Array.from({ length: this.o.workers }, () => this.spawn());
+    const fresh = Array.from({ length: this.o.workers }, () => this.live.spawn('loading'));
     try {
-      await Promise.all(fresh.map((w) => this.whenReady(w)));
+      await Promise.all(fresh.map((w) => this.live.whenReady(w)));
     } catch (err) {
-      for (const w of fresh) this.discard(w);
+      for (const w of fresh) this.live.discard(w);
       throw err;
     }
-    for (const w of fresh) this.admit(w);
+    for (const w of fresh) this.live.admit(w);
     // Until one worker has called listen(), the kernel refuses connections: start() is done after.
     try {
-      await Promise.all(fresh.map((w) => w.listening));
+      await Promise.all(fresh.map((w) => w.process.listening));
     } catch (err) {
-      for (const w of fresh) this.discard(w);
+      for (const w of fresh) this.live.discard(w);
       throw new errors.DOW_ERR_LISTEN(this.o.listen, (err as Error).message);
     }
-    this.heartbeat = setInterval(() => this.tick(), this.checkMs);
-    this.heartbeat.unref();
+    this.watchdog.start();
   }
 
   setThreads(threads: number): void {
-    this.ledger.setTotal(threads);
-    this.applyPlan();
+    this.live.ledger.setTotal(threads);
+    this.live.applyPlan();
     // A worker whose share did not change still names the app's limit in its 503 lines.
-    for (const w of this.workers.values()) w.setAppLimit(threads);
+    for (const { process: w } of this.workers.values()) w.setAppLimit(threads);
   }
 
   /** New workers with fresh code first; the old ones drain only once every new one is ready. */
-  async reload(source: string): Promise<ReloadResult> {
-    const started = performance.now();
-    const old = this.accepting();
-    const fresh = Array.from({ length: this.o.workers }, () => this.spawn());
-    try {
-      await Promise.all(fresh.map((w) => this.whenReady(w)));
-    } catch (err) {
-      for (const w of fresh) this.discard(w);
-      const why = err instanceof Error ? err.message : String(err);
-      this.o.log.error({ app: this.name }, `${this.name}: reload failed, the old workers go on serving: ${why}`);
-      throw new errors.DOW_ERR_RELOAD(this.name, why);
-    }
-    for (const w of fresh) this.admit(w);
-    try {
-      await Promise.all(fresh.map((w) => w.listening));
-    } catch (err) {
-      for (const w of fresh) this.retire(w);
-      throw new errors.DOW_ERR_RELOAD(this.name, (err as Error).message);
-    }
-    // Every worker serving the old code goes, including a replacement that took over from a
-    // crashed or hung one while the new workers loaded.
-    const retired = this.accepting().filter((w) => !fresh.includes(w));
-    for (const w of retired) this.retire(w);
-    await Promise.all(retired.map((w) => this.whenExited(w)));
-    for (const w of old) if (!retired.includes(w)) retired.push(w);
-    const result = { app: this.name, oldPids: retired.map((w) => w.pid), newPids: fresh.map((w) => w.pid), tookMs: Math.round(performance.now() - started) };
-    this.o.log.info({ ...result, source }, `${this.name}: reloaded (${source}): workers ${result.oldPids.join(' ')} -> ${result.newPids.join(' ')} in ${result.tookMs} ms`);
-    this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'reload', pid: 0, detail: `workers ${result.oldPids.join(' ')} -> ${result.newPids.join(' ')}`, source });
-    return result;
+  reload(source: string): Promise<ReloadResult> {
+    return reloadWorkers(this.live, this.o, source);
   }
 
   /** Hands a connection the supervisor accepted during a stop to the least busy worker. */
   handOver(socket: Socket): void {
     let best: WorkerProcess | null = null;
     let bestLoad = Infinity;
-    for (const w of this.workers.values()) {
+    for (const { process: w } of this.workers.values()) {
       if (w.state !== 'accepting' && w.state !== 'draining') continue;
       const load = (w.figures?.running ?? 0) + (w.figures?.queued ?? 0);
       if (load < bestLoad) {
@@ -215,9 +155,9 @@ export class WorkerPool {
   }
 
   stopAccepting(): void {
-    this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    for (const w of this.workers.values()) {
+    this.live.markStopping();
+    this.restarts.stop();
+    for (const { process: w } of this.workers.values()) {
       w.stopAccepting();
       // The supervisor now accepts the backlog and then closes the socket; whatever completes
       // its handshake between its last accept and the close is reset. Busy workers must not
@@ -233,267 +173,140 @@ export class WorkerPool {
 
   /** Drains every worker (up to `drainTimeoutMs`), waits for their rows, kills stragglers. */
   async stop(drainTimeoutMs: number): Promise<void> {
-    this.stopping = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.live.markStopping();
+    this.restarts.stop();
+    this.watchdog.stop();
     const all = [...this.workers.values()];
-    for (const w of all) w.drain(drainTimeoutMs);
+    for (const w of all) this.live.drain(w, drainTimeoutMs);
     const killer = setTimeout(() => {
-      for (const w of all) {
+      for (const { process: w } of all) {
         if (w.alive) this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} did not stop within ${drainTimeoutMs + EXIT_GRACE_MS} ms: killed`);
         w.kill();
       }
     }, drainTimeoutMs + EXIT_GRACE_MS);
-    await Promise.all(all.map((w) => this.whenExited(w)));
+    await Promise.all(all.map((w) => this.live.whenExited(w)));
     clearTimeout(killer);
   }
 
-  /**
-   * Fresh figures from every live worker. A hung one keeps its last, which predate the request
-   * it is stuck in: state() then takes its running and queued from its ring (see liveLoad).
-   */
-  async collect(): Promise<void> {
-    const now = performance.now();
-    this.lastCollectAt = now;
-    // Only workers that serve: one loading the app (a standby, a replacement) has no figures to
-    // give yet and may not answer while its code compiles.
-    const responsive = [...this.workers.values()].filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
-    await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
+  collect(): Promise<void> {
+    return this.figures.collect(this.workers.values());
   }
 
-  /**
-   * Accepting workers whose event loop answered within two heartbeats: what /readyz asks, from
-   * what the heartbeats already brought (no round trip per poll).
-   */
   readyWorkers(): number {
-    const now = performance.now();
-    let n = 0;
-    for (const w of this.workers.values()) if (w.state === 'accepting' && now - w.lastAnswerAt < 2 * this.heartbeatMs + COLLECT_TIMEOUT_MS) n++;
-    return n;
+    return this.figures.readyWorkers(this.workers.values());
   }
 
-  /** >0 while a crash loop holds the next worker back: ms left. */
-  get backoffMs(): number {
-    return this.restartTimer ? Math.max(0, Math.round(this.restartAt - Date.now())) : 0;
-  }
-
-  /** Every live worker's slot, pid and last reported figures, for the metrics listener. */
   processes(): WorkerProcessInfo[] {
-    const out: WorkerProcessInfo[] = [];
-    for (const w of this.workers.values()) {
-      if (w.alive && w.figures) out.push({ slot: w.slot, pid: w.pid, state: w.state, rssBytes: w.figures.rssBytes, process: w.figures.process });
-    }
-    return out.sort((a, b) => a.slot - b.slot);
+    return this.figures.processes(this.workers.values());
   }
 
   state(): AppState {
-    const stats = new AppStats();
-    stats.merge(this.retired.toData());
-    let online = 0;
-    let queued = 0;
-    const pids: number[] = [];
-    for (const w of this.workers.values()) {
-      const merged = w.figures !== null && this.mergeInto(stats, w);
-      const serving = w.state === 'accepting' || w.state === 'draining';
-      const load = serving ? this.liveLoad(w) : null;
-      if (load !== null || merged) {
-        online += (load ?? (w.figures as WorkerFigures)).running;
-        queued += (load ?? (w.figures as WorkerFigures)).queued;
-      }
-      if (serving) pids.push(w.pid);
-    }
-    const snapshot: AppSnapshot & { startFailures: number } = {
-      name: this.name,
-      listen: this.o.listen,
-      mount: this.o.mount,
-      threads: this.ledger.total,
-      online,
-      queued,
-      requests: stats.requests,
-      rejected: stats.rejected,
-      errors: stats.errors,
-      timeouts: stats.timeouts,
-      aborted: stats.aborted,
-      workers: pids.length,
-      restarts: this.restarts,
-      hangs: this.hangs,
-      workerPids: pids,
-      backoffMs: this.restartTimer ? Math.max(0, Math.round(this.restartAt - Date.now())) : 0,
-      startFailures: this.startFailures,
-    };
-    return { ...snapshot, stats };
-  }
-
-  /**
-   * A serving worker that did not answer the last collection: its requests running and queued
-   * as it last put them in its ring, since its last figures predate the request it is stuck in.
-   * Null for one that answered, and without a ring (io 'node', no native core): then the stale
-   * figures are all there is, and a hung request shows as online=0 until the hang kill.
-   */
-  private liveLoad(w: WorkerProcess): { running: number; queued: number } | null {
-    if (w.figuresAt >= this.lastCollectAt) return null;
-    return w.ringLoad(this.o.startConfig.app.queue);
-  }
-
-  /** Figures come from app processes: a malformed one is logged and left out, never thrown. */
-  private mergeInto(stats: AppStats, w: WorkerProcess): boolean {
-    try {
-      stats.merge((w.figures as WorkerFigures).stats);
-      return true;
-    } catch (err) {
-      this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} sent unusable figures: ${(err as Error).message}`);
-      w.figures = null;
-      return false;
-    }
-  }
-
-  // ── lifecycle ────────────────────────────────────────────────────────────────────────────
-
-  private spawn(restartOnFailure = false): WorkerProcess {
-    const config = { ...this.o.startConfig, appThreads: this.ledger.total, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
-    const taken = new Set([...this.workers.values()].map((other) => other.slot));
-    const w = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
-    while (taken.has(w.slot)) w.slot++;
-    w.restartOnFailure = restartOnFailure;
-    this.workers.set(w.id, w);
-    this.ledger.add(w.id);
-    return w;
-  }
-
-  /** Ends a worker that is not wanted (a failed start or reload): not a crash, no restart. */
-  private discard(w: WorkerProcess): void {
-    w.endedBy ??= 'failed';
-    w.restartOnFailure = false;
-    w.kill();
-  }
-
-  private admit(w: WorkerProcess): void {
-    if (!w.alive) return;
-    // A replacement that finished loading after a reload or a recycle already filled its place.
-    if (w.restartOnFailure && this.accepting().length >= this.o.workers) return this.discard(w);
-    w.accept(this.o.handle);
-    this.ledger.setAccepting(w.id, true);
-    this.applyPlan();
-  }
-
-  private retire(w: WorkerProcess): void {
-    this.ledger.setAccepting(w.id, false);
-    w.drain(Math.max(this.o.drainTimeoutMs, this.o.startConfig.app.requestTimeoutMs));
-    this.applyPlan();
-  }
-
-  private accepting(): WorkerProcess[] {
-    return [...this.workers.values()].filter((w) => w.state === 'accepting');
-  }
-
-  private whenReady(w: WorkerProcess): Promise<void> {
-    if (w.state === 'ready') return Promise.resolve();
-    return new Promise((resolve, reject) => this.starts.set(w, { resolve, reject }));
-  }
-
-  /** Exited, and every row it wrote read: the store is closed after this. */
-  private async whenExited(w: WorkerProcess): Promise<void> {
-    await w.exit;
-    await w.rowsRead;
-  }
-
-  private applyPlan(): void {
-    for (const [id, limit, seq] of this.ledger.plan()) {
-      this.workers.get(id)?.setLimit(limit, seq, this.ledger.total);
-    }
+    return this.figures.state(this.workers.values(), this.live.ledger.total, this.restarts.backoffMs);
   }
 
   private readonly events: WorkerEvents = {
-    ready: (w) => {
-      this.startError = null;
-      const start = this.starts.get(w);
-      this.starts.delete(w);
+    ready: (p) => {
+      const w = this.live.recordOf(p);
+      this.figures.startError = null;
+      const start = this.live.takeStart(w);
       if (start) start.resolve();
       // A replacement (crash, hang, recycle) starts serving as soon as it is ready.
-      else if (!this.stopping) this.admit(w);
-      else w.drain(0);
+      else if (!this.live.stopping) this.live.admit(w);
+      else this.live.drain(w, 0);
     },
-    failed: (w, message, stage) => {
-      const start = this.starts.get(w);
-      this.starts.delete(w);
-      // A replacement for a dead worker is tried again (restartOnFailure); others are not.
-      w.kill();
-      if (stage === 'listen') return this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} cannot listen on ${this.o.listen}: ${message}`);
+    failed: (p, message, stage) => {
+      const w = this.live.recordOf(p);
+      roles.failed(w);
+      const start = this.live.takeStart(w);
+      // A replacement for a dead worker is tried again (see roles.retries); others are not.
+      p.kill();
+      if (stage === 'listen') return this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: worker ${p.pid} cannot listen on ${this.o.listen}: ${message}`);
       // The worker's own message (e.g. "app shop: cannot load module …") is what a user needs.
-      if (start) start.reject(Object.assign(new errors.DOW_ERR_WORKER_START(this.name, w.pid, message), { workerMessage: message }));
-      else this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: replacement worker ${w.pid} failed to start: ${message}`);
+      if (start) start.reject(Object.assign(new errors.DOW_ERR_WORKER_START(this.name, p.pid, message), { workerMessage: message }));
+      else this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: replacement worker ${p.pid} failed to start: ${message}`);
     },
-    exit: (w, code, signal) => this.onExit(w, code, signal),
-    spawnFailed: (w, err) => this.onSpawnFailed(w, err),
-    load: (w, load) => {
-      this.answered(w);
-      this.ledger.report(w.id, load);
-      this.applyPlan();
+    exit: (p, code, signal) => this.onExit(this.live.recordOf(p), code, signal),
+    spawnFailed: (p, err) => this.onSpawnFailed(this.live.recordOf(p), err),
+    load: (p, load) => {
+      this.watchdog.answered(this.live.recordOf(p));
+      this.live.ledger.report(p.id, load);
+      this.live.applyPlan();
     },
-    rows: (_w, batch) => this.o.onRows(batch),
-    rowsBroken: (w, err) => this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid}: its timing rows are lost from here on: ${err.message}`),
-    recycle: (w, reason) => this.recycle(w, reason),
-    fatal: (w, message, stack) => this.replaceBroken(w, message, stack),
-    figures: (w, figures) => {
-      const back = this.answered(w);
-      this.ledger.report(w.id, figures);
-      if (back) this.applyPlan();
-      if (this.o.maxMemoryMiB > 0 && figures.rssBytes > this.o.maxMemoryMiB * 1024 * 1024 && w.state === 'accepting') {
+    rows: (_p, batch) => this.o.onRows(batch),
+    rowsBroken: (p, err) => this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: worker ${p.pid}: its timing rows are lost from here on: ${err.message}`),
+    recycle: (p, reason) => this.recycle(this.live.recordOf(p), reason),
+    fatal: (p, message, stack) => this.replaceBroken(this.live.recordOf(p), message, stack),
+    figures: (p, figures) => {
+      const w = this.live.recordOf(p);
+      const back = this.watchdog.answered(w);
+      this.live.ledger.report(p.id, figures);
+      if (back) this.live.applyPlan();
+      if (this.o.maxMemoryMiB > 0 && figures.rssBytes > this.o.maxMemoryMiB * 1024 * 1024 && p.state === 'accepting') {
         this.recycle(w, `RSS ${Math.round(figures.rssBytes / 1024 / 1024)} MiB above maxMemory ${this.o.maxMemoryMiB} MiB`);
       }
     },
   };
 
-  private onExit(w: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    this.workers.delete(w.id);
-    this.ledger.remove(w.id);
-    if (w.standbyFor) {
+  private onExit(w: PoolWorker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.live.forget(w);
+    const role = w.role;
+    const standingBy = roles.standbyOf(role);
+    if (standingBy) {
       // A standby that was not needed, or could not load: the worker it stood by for goes on.
-      if (w.standbyFor.standby === w) w.standbyFor.standby = null;
-      this.starts.delete(w);
+      if (standingBy.silence.standby?.worker === w) standingBy.silence.standby = null;
+      w.start = null;
       return;
     }
-    const start = this.starts.get(w);
-    this.starts.delete(w);
-    if (w.figures) this.mergeInto(this.retired, w);
-    // Its last rows may still be in the pipe when 'exit' comes: counted once they are read.
-    void w.rowsRead.then(() => {
-      const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
-      if (lost > 0) this.rowsLost += lost;
-    });
+    const start = this.live.takeStart(w);
+    this.figures.retire(w.process);
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    if (start) {
-      start.reject(new errors.DOW_ERR_WORKER_START(this.name, w.pid, `exited before it was ready (${how})`));
-      return;
+    if (start) return start.reject(new errors.DOW_ERR_WORKER_START(this.name, w.process.pid, `exited before it was ready (${how})`));
+    switch (role.name) {
+      case 'retiring':
+        // Drained as asked; one that died instead is not replaced either: its successor serves.
+        if (code === 0) return this.live.applyPlan();
+        return this.died(w, code, signal, { replace: false, event: 'restart' });
+      case 'failed':
+        // Not wanted, or could not load or listen: only a replacement's failure is tried again.
+        if (!role.retry) return this.live.applyPlan();
+        return this.died(w, code, signal, { replace: !role.retiring, event: null });
+      case 'hung':
+        return this.died(w, code, signal, { replace: !role.retiring, event: 'hang', detail: role.detail });
+      case 'loading':
+      case 'replacement':
+      case 'serving':
+        return this.died(w, code, signal, { replace: true, event: 'restart' });
+      case 'standby':
+        return; // unlinked above
     }
-    if ((w.endedBy === 'drain' && code === 0) || (w.endedBy === 'failed' && !w.restartOnFailure)) {
-      this.applyPlan();
-      return;
+  }
+
+  /**
+   * It died with requests inside: their clients got an error from the front end (nginx: 502).
+   * `event`: the row it gets (none for a replacement that failed to start, already logged).
+   */
+  private died(w: PoolWorker, code: number | null, signal: NodeJS.Signals | null, end: { replace: boolean; event: 'restart' | 'hang' | null; detail?: string }): void {
+    const p = w.process;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.figures.recordLostRequests(p, w.silence.heldConnections);
+    const lived = Date.now() - p.startedAt;
+    if (end.event !== 'hang') {
+      this.o.log.error({ app: this.name, worker: p.pid, code, signal }, `${this.name}: worker ${p.pid} died (${how}) after ${lived} ms`);
     }
-    // It died with requests inside: their clients got an error from the front end (nginx: 502).
-    this.recordLostRequests(w);
-    const lived = Date.now() - w.startedAt;
-    if (w.endedBy !== 'hang') {
-      this.o.log.error({ app: this.name, worker: w.pid, code, signal }, `${this.name}: worker ${w.pid} died (${how}) after ${lived} ms`);
+    this.live.applyPlan();
+    if (this.live.stopping) return;
+    if (end.event !== null) {
+      if (end.replace) this.figures.restarts++;
+      this.o.onEvent({ app: this.name, atMs: Date.now(), kind: end.event, pid: p.pid, detail: end.detail ?? how, source: 'supervisor' });
     }
-    this.applyPlan();
-    if (this.stopping) return;
-    // A worker on its way out (reload, recycle) that hangs or crashes is not replaced: its
-    // successor already serves.
-    const replace = !w.retiring;
-    if (w.endedBy !== 'failed') {
-      if (replace) this.restarts++;
-      this.o.onEvent({ app: this.name, atMs: Date.now(), kind: w.endedBy === 'hang' ? 'hang' : 'restart', pid: w.pid, detail: w.endedBy === 'hang' ? w.hangDetail : how, source: 'supervisor' });
-    }
-    const standby = w.standby;
-    if (replace && standby?.alive) {
-      // Loaded while the worker was going silent: it takes over now.
-      standby.standbyFor = null;
-      // If it dies or fails to load instead, its own exit starts the next one (with backoff).
-      standby.restartOnFailure = true;
-      standby.ready?.then(() => this.admit(standby), () => {});
-    } else if (replace) this.scheduleRestart(lived);
-    else if (standby) this.discard(standby);
+    const standby = w.silence.standby;
+    if (end.replace && standby?.worker.process.alive) {
+      // Loaded while the worker was going silent: it takes over now. If it dies or fails to load
+      // instead, its own exit starts the next one (with backoff).
+      roles.tookOver(standby.worker);
+      standby.ready.then(() => this.live.admit(standby.worker), () => {});
+    } else if (end.replace) this.restarts.schedule(lived);
+    else if (standby) this.live.discard(standby.worker);
   }
 
   /**
@@ -501,64 +314,22 @@ export class WorkerPool {
    * recycle waiting for it fails as for a worker that could not load; a replacement for a dead
    * worker counts as a quick exit, so the next try backs off as a crash loop does.
    */
-  private onSpawnFailed(w: WorkerProcess, err: NodeJS.ErrnoException): void {
-    this.workers.delete(w.id);
-    this.ledger.remove(w.id);
-    this.startFailures++;
+  private onSpawnFailed(w: PoolWorker, err: NodeJS.ErrnoException): void {
+    this.live.forget(w);
+    this.figures.startFailures++;
     const failure = new errors.DOW_ERR_WORKER_SPAWN(this.name, err.code ?? err.message, err.message);
-    this.startError = failure.message;
-    const start = this.starts.get(w);
-    this.starts.delete(w);
+    this.figures.startError = failure.message;
+    const start = this.live.takeStart(w);
     this.o.log.error({ app: this.name, code: failure.code, errno: err.code }, failure.message);
-    if (w.standbyFor) {
+    const standingBy = roles.standbyOf(w.role);
+    if (standingBy) {
       // Not tried again for this silence: the hang kill's replacement backs off instead.
-      w.standbyFor.standbyFailed = true;
-      if (w.standbyFor.standby === w) w.standbyFor.standby = null;
+      standingBy.silence.standbyFailed = true;
+      if (standingBy.silence.standby?.worker === w) standingBy.silence.standby = null;
       return;
     }
     if (start) return start.reject(failure);
-    if (w.restartOnFailure && !this.stopping) this.scheduleRestart(0);
-  }
-
-  /** First restart at once; quick exits in a row wait longer each time (see restart-policy). */
-  private scheduleRestart(livedMs: number): void {
-    const delay = crashBackoffMs(this.crashStreak, livedMs);
-    this.crashStreak = delay.streak;
-    this.pendingRestarts++;
-    // A timer already waiting starts this worker too, after the longer of the two waits.
-    if (this.restartTimer) return;
-    if (delay.ms === 0) return this.startPendingWorkers();
-    const why = this.startError === null ? `crash loop (${delay.streak} quick exits in a row)` : `workers cannot start (${delay.streak} failures in a row)`;
-    this.o.log.warn({ app: this.name, backoffMs: delay.ms }, `${this.name}: ${why}: next worker in ${delay.ms} ms`);
-    this.restartAt = Date.now() + delay.ms;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
-      this.startPendingWorkers();
-    }, delay.ms);
-    this.restartTimer.unref();
-  }
-
-  private startPendingWorkers(): void {
-    if (this.stopping) return;
-    for (; this.pendingRestarts > 0; this.pendingRestarts--) this.spawn(true);
-  }
-
-  /**
-   * Rows for the requests that died inside a worker. Its last heartbeat listed them with their
-   * start; a hung worker may hold more that arrived after it (counted from the kernel's tables):
-   * those are dated from its last answer, the latest moment they can have arrived by.
-   */
-  private recordLostRequests(w: WorkerProcess): void {
-    const now = Date.now();
-    const listed = w.figures?.inFlight ?? [];
-    const lost: Array<[number, string, string]> = [...listed];
-    const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
-    for (let i = listed.length; i < (w.heldConnections ?? 0); i++) lost.push([silentSince, '', '']);
-    for (const [startMs, method, path] of lost) {
-      const serviceMs = Math.max(0, now - startMs);
-      this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
-      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
-    }
+    if (roles.retries(w.role) && !this.live.stopping) this.restarts.schedule(0);
   }
 
   /**
@@ -566,138 +337,39 @@ export class WorkerPool {
    * has already stopped accepting: it finishes what it runs (drainTimeout) and exits, and a
    * replacement starts at once, or after the crash-loop backoff if its predecessors died young.
    */
-  private replaceBroken(w: WorkerProcess, message: string, stack: string): void {
-    if (w.retiring || this.stopping) return;
-    if (w.state !== 'accepting') return w.kill(); // loading or standing by: a failed start
-    const broken = new errors.DOW_ERR_WORKER_UNCAUGHT(this.name, w.pid, message);
-    this.o.log.error({ app: this.name, worker: w.pid, code: broken.code, stack }, broken.message);
-    this.retire(w);
-    this.restarts++;
-    this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'restart', pid: w.pid, detail: message, source: 'supervisor' });
-    this.scheduleRestart(Date.now() - w.startedAt);
+  private replaceBroken(w: PoolWorker, message: string, stack: string): void {
+    const p = w.process;
+    if (roles.isRetiring(w.role) || this.live.stopping) return;
+    if (p.state !== 'accepting') return p.kill(); // loading or standing by: a failed start
+    const broken = new errors.DOW_ERR_WORKER_UNCAUGHT(this.name, p.pid, message);
+    this.o.log.error({ app: this.name, worker: p.pid, code: broken.code, stack }, broken.message);
+    this.live.retire(w);
+    this.figures.restarts++;
+    this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'restart', pid: p.pid, detail: message, source: 'supervisor' });
+    this.restarts.schedule(Date.now() - p.startedAt);
   }
 
   /** Graceful replacement: the new worker serves before the old one stops accepting. */
-  private recycle(w: WorkerProcess, reason: string): void {
-    if (w.replacing || w.state !== 'accepting' || this.stopping) return;
-    w.replacing = true;
-    this.o.log.info({ app: this.name, worker: w.pid }, `${this.name}: recycling worker ${w.pid}: ${reason}`);
-    const next = this.spawn();
-    this.whenReady(next).then(
+  private recycle(w: PoolWorker, reason: string): void {
+    const p = w.process;
+    if (w.role.name !== 'serving' || w.role.recycling || p.state !== 'accepting' || this.live.stopping) return;
+    roles.setRecycling(w, true);
+    this.o.log.info({ app: this.name, worker: p.pid }, `${this.name}: recycling worker ${p.pid}: ${reason}`);
+    const next = this.live.spawn('loading');
+    this.live.whenReady(next).then(
       async () => {
-        if (this.stopping) return next.drain(0);
-        this.admit(next);
-        await next.listening;
-        this.retire(w);
-        this.restarts++;
-        this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'recycle', pid: w.pid, detail: reason, source: 'supervisor' });
+        if (this.live.stopping) return this.live.drain(next, 0);
+        this.live.admit(next);
+        await next.process.listening;
+        this.live.retire(w);
+        this.figures.restarts++;
+        this.o.onEvent({ app: this.name, atMs: Date.now(), kind: 'recycle', pid: p.pid, detail: reason, source: 'supervisor' });
       },
       (err: Error) => {
         // The old worker goes on; a later report may try again.
-        setTimeout(() => (w.replacing = false), HEARTBEAT_MS * 30).unref();
-        this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: cannot recycle worker ${w.pid}: ${err.message}`);
+        setTimeout(() => roles.setRecycling(w, false), HEARTBEAT_MS * 30).unref();
+        this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: cannot recycle worker ${p.pid}: ${err.message}`);
       },
     );
   }
-
-  /**
-   * Every check: kill a worker whose event loop stopped answering (after starting its standby
-   * ahead of time), and every heartbeat ask each worker for its figures.
-   */
-  private tick(): void {
-    const now = performance.now();
-    const ping = now - this.lastPingAt >= this.heartbeatMs - this.checkMs / 2;
-    if (ping) this.lastPingAt = now;
-    for (const w of [...this.workers.values()]) {
-      if (!w.alive) continue;
-      // Loading an app compiles and runs its top-level code synchronously, often for longer
-      // than a short hangTimeout: a worker still starting gets the start timeout instead.
-      const limit = w.state === 'starting' ? Math.max(this.o.hangTimeoutMs, START_TIMEOUT_MS) : this.o.hangTimeoutMs;
-      const silentMs = now - w.lastAnswerAt;
-      if (limit > 0 && w.state === 'accepting' && !w.retiring) this.keepStandby(w, silentMs > limit - STANDBY_LEAD_MS && silentMs > this.heartbeatMs * 2);
-      if (limit > 0 && w.state !== 'starting' && silentMs > this.heartbeatMs * 2) {
-        this.countHeldConnections(w);
-        this.presumeStuck(w);
-      }
-      if (limit > 0 && silentMs > limit && w.endedBy !== 'hang') {
-        w.endedBy = 'hang';
-        w.hangDetail = `stuck for ${Math.round(silentMs)} ms (hangTimeout ${limit} ms)`;
-        this.hangs++;
-        const hung = new errors.DOW_ERR_WORKER_HUNG(this.name, w.pid, Math.round(silentMs), limit);
-        this.o.log.error({ app: this.name, worker: w.pid, stuckMs: Math.round(silentMs), code: hung.code }, hung.message);
-        void this.killHung(w);
-        continue;
-      }
-      if (ping) w.ping();
-    }
-  }
-
-  /** Its share goes to the others while it is silent (see SlotLedger.presumeStuck). */
-  private presumeStuck(w: WorkerProcess): void {
-    if (w.presumedStuck) return;
-    w.presumedStuck = true;
-    const change = this.ledger.presumeStuck(w.id);
-    if (change) w.setLimit(change[1], change[2], this.ledger.total);
-    this.applyPlan();
-  }
-
-  /** A worker presumed stuck answered after all: it takes its share again (if it accepts). */
-  private answered(w: WorkerProcess): boolean {
-    if (!w.presumedStuck) return false;
-    w.presumedStuck = false;
-    if (w.state === 'accepting') this.ledger.setAccepting(w.id, true);
-    return true;
-  }
-
-  /**
-   * Stopped first (SIGSTOP), so that nothing it holds changes, then killed once the count of its
-   * connections begun while it was silent is in, or after HELD_COUNT_WAIT_MS: a host whose TCP
-   * table takes longer to read does not keep a hung worker's place that long.
-   */
-  private async killHung(w: WorkerProcess): Promise<void> {
-    w.kill('SIGSTOP');
-    // Stopped, it runs nothing more: its slots, the stuck requests' too, are the others' now.
-    this.ledger.remove(w.id);
-    this.applyPlan();
-    this.countHeldConnections(w);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([w.heldCount, new Promise((resolve) => (timer = setTimeout(resolve, HELD_COUNT_WAIT_MS)))]);
-    clearTimeout(timer);
-    // A count still running would read the tables while the kill empties them: dropped.
-    w.heldCountedAt = NaN;
-    w.kill('SIGKILL');
-  }
-
-  /**
-   * Counts, off the loop, the connections a silent worker holds, for the rows written if it is
-   * killed. Its loop is stuck, so it accepts nothing more: the count taken now is the one at the
-   * kill. Once per silence; a worker that answers again starts a new one next time.
-   */
-  private countHeldConnections(w: WorkerProcess): void {
-    const address = this.o.address;
-    const silence = w.lastAnswerAt;
-    if (!address || w.heldCountedAt === silence || Number.isNaN(w.heldCountedAt)) return;
-    w.heldCountedAt = silence;
-    w.heldConnections = null;
-    w.heldCount = countOpenConnections(w.pid, address).then((n) => {
-      if (w.heldCountedAt === silence) w.heldConnections = n;
-    });
-  }
-
-  private keepStandby(w: WorkerProcess, wanted: boolean): void {
-    const standby = w.standby;
-    if (wanted && !standby && !this.stopping && !w.standbyFailed) {
-      const next = this.spawn();
-      next.standbyFor = w;
-      w.standby = next;
-      // Ready is awaited when it takes over; until then it waits, loaded, not accepting.
-      next.ready = this.whenReady(next);
-      next.ready.catch(() => {});
-    } else if (!wanted && standby) {
-      w.standby = null;
-      this.discard(standby);
-    }
-    if (!wanted) w.standbyFailed = false;
-  }
-
 }

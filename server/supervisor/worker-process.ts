@@ -1,8 +1,9 @@
 /**
  * @module worker-process
  * One worker process as the supervisor sees it: forks it, speaks the IPC protocol, remembers its
- * last figures and when its event loop last answered. Policy (restarts, hangs, recycling) is the
- * pool's; this file only reports what happened.
+ * last figures and when its event loop last answered (read-only outside; its rows: worker-rows).
+ * Policy (restarts, hangs, recycling) and each worker's role are the pool's; this file only
+ * reports what happened.
  *
  *   starting ──ready──▶ ready ──accept──▶ accepting ──drain──▶ draining ──exit──▶ exited
  *       └──failed / exit / fork failed (no process: 'exited' at once, never a pid 0)─▲
@@ -13,10 +14,10 @@ import type { Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PackedBatch } from '../store/packed-batch.js';
-import { createRowRing, ROW_RING_BYTES, ROW_RING_MIN_BYTES, type RowRing } from '../native/row-ring.js';
-import { FrameDecoder } from '../store/row-frames.js';
+import { createRowRing, ROW_RING_BYTES, ROW_RING_MIN_BYTES } from '../native/row-ring.js';
 import { ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerLoad } from './slot-ledger.js';
+import { WorkerRows } from './worker-rows.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
 
 export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
@@ -36,18 +37,6 @@ export interface WorkerEvents {
   fatal(worker: WorkerProcess, message: string, stack: string): void;
   figures(worker: WorkerProcess, figures: WorkerFigures): void;
 }
-
-/**
- * After a worker exits, its last rows are already in the pipe; the pipe's end is awaited this long
- * at most, in case a process the app started inherited the worker's end and keeps it open.
- */
-const ROWS_END_WAIT_MS = 1000;
-/**
- * How often a worker's row ring is read while it lives: rows then reach the store's batches at
- * most this late (the store itself waits store.flushInterval), and the ring's 4 MiB holds far
- * more than a worker records meanwhile. Once more at its exit, before anything counts its rows.
- */
-const RING_READ_MS = 25;
 
 // Same extension as this module: .ts under tsx (tests, development), .js from dist/.
 const WORKER_MAIN = fileURLToPath(new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -99,62 +88,17 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 }
 
 export class WorkerProcess {
-  state: WorkerState = 'starting';
-  /**
-   * The lowest index no other live worker of the pool holds when this one starts: a stable label
-   * for its metrics (a replacement takes the place of the worker it replaces), unlike the pid.
-   */
-  slot = 0;
+  private currentState: WorkerState = 'starting';
   /** Null when fork() threw: there is no process to signal, send to or wait for. */
   private readonly child: ChildProcess | null = null;
   /** Why fork() failed, when it did (then the worker is 'exited' without ever having run). */
-  spawnError: NodeJS.ErrnoException | null = null;
+  private forkError: NodeJS.ErrnoException | null = null;
   readonly startedAt = Date.now();
-  lastAnswerAt = performance.now();
-  figures: WorkerFigures | null = null;
-  /** When `figures` arrived (performance.now()). */
-  figuresAt = -Infinity;
-  /** What the worker's loader recognised the app as, once ready. */
-  kind: string | null = null;
-  /** Rows read from its ring and its pipe together. */
-  rowsReceived = 0;
-  /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
-  readonly rowsRead: Promise<void>;
-  private rowsEnded: () => void = () => {};
-  private ringDrained: () => void = () => {};
-  /** Where its rows go first; null without the native core, or once read for the last time. */
-  private ring: RowRing | null = null;
-  private ringTimer: NodeJS.Timeout | null = null;
-  private readonly ringDecoder = new FrameDecoder();
-  /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
-  endedBy: 'drain' | 'hang' | 'failed' | null = null;
-  /** A replacement loading ahead of time while this worker is going silent (see worker-pool). */
-  standby: WorkerProcess | null = null;
-  /** Set on a standby: the worker it may replace; it neither accepts nor is checked for hangs. */
-  standbyFor: WorkerProcess | null = null;
-  /** A standby's readiness, awaited when it takes over. */
-  ready: Promise<void> | null = null;
-  /** Told to drain: whatever ends it, it is not replaced. */
-  retiring = false;
-  /** A replacement is starting for this worker (recycle); it must not start a second one. */
-  replacing = false;
-  /** Why it was killed as hung, for the event row. */
-  hangDetail = '';
-  /**
-   * Connections it held when killed as hung, counted while it was silent (null where the
-   * kernel's tables are unreadable, or the count outlasted the kill's wait for it).
-   */
-  heldConnections: number | null = null;
-  /** lastAnswerAt of the silence heldConnections was counted in; NaN once the kill froze it. */
-  heldCountedAt = -1;
-  /** Settles when that count is in (the hang kill waits for it, a while). */
-  heldCount: Promise<void> = Promise.resolve();
-  /** Started in place of a dead worker: if it cannot load the app, another try follows (backoff). */
-  restartOnFailure = false;
-  /** Silent past two heartbeats: the slot ledger no longer counts on it (see presumeStuck). */
-  presumedStuck = false;
-  /** Its standby could not even be forked: no second try every check while it stays silent. */
-  standbyFailed = false;
+  private answeredAt = performance.now();
+  private lastFigures: WorkerFigures | null = null;
+  private lastFiguresAt = -Infinity;
+  private appKind: string | null = null;
+  private readonly rows: WorkerRows;
   /** Resolves when the process has exited (settled before the pool hears of it). */
   readonly exit: Promise<void>;
   private exited: () => void = () => {};
@@ -176,9 +120,7 @@ export class WorkerProcess {
   ) {
     this.appLimit = config.appThreads;
     this.exit = new Promise((resolve) => (this.exited = resolve));
-    const pipeEnded = new Promise<void>((resolve) => (this.rowsEnded = resolve));
-    const ringDrained = new Promise<void>((resolve) => (this.ringDrained = resolve));
-    this.rowsRead = Promise.all([pipeEnded, ringDrained]).then(() => {});
+    this.rows = new WorkerRows((batch) => events.rows(this, batch), (err) => events.rowsBroken(this, err));
     this.listening = new Promise((resolve, reject) => {
       this.onListening = (err) => (err ? reject(err) : resolve());
     });
@@ -204,21 +146,13 @@ export class WorkerProcess {
     }
     const child = this.child;
     child.on('message', (message: FromWorker) => this.onMessage(message));
+    if (child.pid === undefined) ring?.close();
     // No stdio when fork() failed (no pid): then there are no rows either.
-    this.readRows((child.stdio?.[ROWS_FD] ?? null) as Readable | null);
-    if (ring !== null && child.pid !== undefined) {
-      this.ring = ring;
-      if (config.store !== null) this.ringTimer = setInterval(() => this.readRing(), RING_READ_MS).unref();
-    } else {
-      ring?.close();
-      this.closeRing();
-    }
+    this.rows.attach((child.stdio?.[ROWS_FD] ?? null) as Readable | null, child.pid === undefined ? null : ring, config.store !== null);
     child.on('exit', (code, signal) => {
-      // Whatever it wrote to the ring is there, whole: read before its lost rows are counted.
-      this.readRing();
-      this.closeRing();
-      setTimeout(this.rowsEnded, ROWS_END_WAIT_MS).unref();
-      this.state = 'exited';
+      // Read before its lost rows are counted.
+      this.rows.exited();
+      this.currentState = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
       this.exited();
@@ -230,53 +164,7 @@ export class WorkerProcess {
     child.on('error', (err) => {
       if (child.pid === undefined) this.onSpawnError(err);
     });
-    if (child.pid !== undefined) this.send({ type: 'start', config: { ...config, rowRing: this.ring !== null } });
-  }
-
-  private readRows(pipe: Readable | null): void {
-    if (pipe === null) {
-      this.rowsEnded();
-      return;
-    }
-    const decoder = new FrameDecoder();
-    pipe.on('data', (chunk: Buffer) => {
-      let batches: PackedBatch[];
-      try {
-        batches = decoder.push(chunk);
-      } catch (err) {
-        pipe.destroy();
-        this.events.rowsBroken(this, err as Error);
-        return;
-      }
-      this.received(batches);
-    });
-    pipe.on('close', this.rowsEnded);
-    // A read error ends the pipe as 'close' does; the rows not read are counted as lost.
-    pipe.on('error', () => {});
-  }
-
-  private received(batches: PackedBatch[]): void {
-    for (const batch of batches) {
-      this.rowsReceived += batch.rows;
-      this.events.rows(this, batch);
-    }
-  }
-
-  /** Takes every frame the worker put in its ring since the last read. */
-  private readRing(): void {
-    if (this.ring === null) return;
-    let batches: PackedBatch[];
-    try {
-      const bytes = this.ring.read();
-      if (bytes === null) return;
-      batches = this.ringDecoder.push(bytes);
-    } catch (err) {
-      // A damaged header or bytes that are not frames: nothing more from this ring is trusted.
-      this.closeRing();
-      this.events.rowsBroken(this, err as Error);
-      return;
-    }
-    this.received(batches);
+    if (child.pid !== undefined) this.send({ type: 'start', config: { ...config, rowRing: ring !== null } });
   }
 
   /**
@@ -285,30 +173,65 @@ export class WorkerProcess {
    * closed as damaged) or when the word cannot be a real load (`maxQueued`: the app's queue).
    */
   ringLoad(maxQueued: number): { running: number; queued: number } | null {
-    const load = this.ring?.load() ?? null;
+    const load = this.rows.load();
     if (load === null) return null;
     const [running, queued] = load;
     return running <= MAX_THREADS && queued <= maxQueued ? { running, queued } : null;
   }
 
-  private closeRing(): void {
-    if (this.ringTimer !== null) clearInterval(this.ringTimer);
-    this.ringTimer = null;
-    this.ring?.close();
-    this.ring = null;
-    this.ringDrained();
-  }
-
   private onSpawnError(err: NodeJS.ErrnoException): void {
-    if (this.state === 'exited') return;
-    this.state = 'exited';
-    this.rowsEnded();
-    this.closeRing();
-    this.spawnError = err;
+    if (this.currentState === 'exited') return;
+    this.currentState = 'exited';
+    this.rows.never();
+    this.forkError = err;
     this.onListening(err);
     for (const w of this.waiters.splice(0)) w.resolve();
     this.exited();
     this.events.spawnFailed(this, err);
+  }
+
+  get state(): WorkerState {
+    return this.currentState;
+  }
+
+  /** Why fork() failed, when it did (then the worker is 'exited' without ever having run). */
+  get spawnError(): NodeJS.ErrnoException | null {
+    return this.forkError;
+  }
+
+  /** When its event loop last answered (performance.now()): any message counts. */
+  get lastAnswerAt(): number {
+    return this.answeredAt;
+  }
+
+  /** Its last figures (heartbeat, drain, exit); null before the first. */
+  get figures(): WorkerFigures | null {
+    return this.lastFigures;
+  }
+
+  /** When `figures` arrived (performance.now()). */
+  get figuresAt(): number {
+    return this.lastFiguresAt;
+  }
+
+  /** The pool found its figures unusable: left out from here on, until the next ones. */
+  dropFigures(): void {
+    this.lastFigures = null;
+  }
+
+  /** What the worker's loader recognised the app as, once ready. */
+  get kind(): string | null {
+    return this.appKind;
+  }
+
+  /** Rows read from its ring and its pipe together. */
+  get rowsReceived(): number {
+    return this.rows.received;
+  }
+
+  /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
+  get rowsRead(): Promise<void> {
+    return this.rows.read;
   }
 
   get pid(): number {
@@ -316,11 +239,11 @@ export class WorkerProcess {
   }
 
   get alive(): boolean {
-    return this.state !== 'exited';
+    return this.currentState !== 'exited';
   }
 
   accept(handle: object): void {
-    this.state = 'accepting';
+    this.currentState = 'accepting';
     this.child?.send({ type: 'accept' } satisfies ToWorker, handle as never);
   }
 
@@ -371,10 +294,8 @@ export class WorkerProcess {
   }
 
   drain(timeoutMs: number): void {
-    if (this.state === 'exited') return;
-    this.state = 'draining';
-    this.retiring = true;
-    this.endedBy ??= 'drain';
+    if (this.currentState === 'exited') return;
+    this.currentState = 'draining';
     this.send({ type: 'drain', timeoutMs });
   }
 
@@ -387,26 +308,25 @@ export class WorkerProcess {
   }
 
   private onMessage(message: FromWorker): void {
-    this.lastAnswerAt = performance.now();
+    this.answeredAt = performance.now();
     switch (message.type) {
       case 'ready':
-        this.state = 'ready';
-        this.kind = message.kind ?? null;
+        this.currentState = 'ready';
+        this.appKind = message.kind ?? null;
         this.events.ready(this);
         break;
       case 'listening':
         this.onListening();
         break;
       case 'failed':
-        this.endedBy = 'failed';
         if (message.stage === 'listen') this.onListening(new Error(message.message));
         this.events.failed(this, message.message, message.stage);
         break;
       case 'pong':
       case 'drained':
       case 'exiting':
-        this.figures = message.figures;
-        this.figuresAt = this.lastAnswerAt;
+        this.lastFigures = message.figures;
+        this.lastFiguresAt = this.answeredAt;
         this.events.figures(this, message.figures);
         if (message.type === 'pong') {
           for (let i = this.waiters.length - 1; i >= 0; i--) {

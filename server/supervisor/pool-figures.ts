@@ -1,0 +1,180 @@
+/**
+ * @module pool-figures
+ * One app's figures summed over its workers, live and gone (stats port, /readyz, metrics), and the
+ * rows and counts a dead worker leaves behind: its lost requests and its undelivered rows.
+ */
+import type { AppSnapshot } from '../../shared/runtime-control.js';
+import { Outcome } from '../../shared/timing-row.js';
+import { AppStats } from '../app-stats.js';
+import type { ProcessFigures } from '../process-figures.js';
+import type { AppState } from '../stats-report.js';
+import type { WorkerFigures } from './ipc-protocol.js';
+import type { PoolOptions } from './worker-pool.js';
+import type { WorkerProcess } from './worker-process.js';
+import type { PoolWorker } from './worker-role.js';
+
+export interface WorkerProcessInfo {
+  slot: number;
+  pid: number;
+  state: string;
+  rssBytes: number;
+  process: ProcessFigures;
+}
+
+/**
+ * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
+ * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port
+ * by more than this (it must answer within 100 ms on a busy machine, scheduling included).
+ */
+export const COLLECT_TIMEOUT_MS = 50;
+/**
+ * What the client of a request inside a dying worker got: the front end saw the connection close
+ * without a response (nginx: "upstream prematurely closed connection", 502).
+ */
+const WORKER_LOST_STATUS = 502;
+
+export class PoolFigures {
+  restarts = 0;
+  hangs = 0;
+  /** Rows a worker recorded but never delivered (it died first). */
+  rowsLost = 0;
+  /** Workers that could not even be forked (EMFILE, EAGAIN, ENOMEM): each one retried with backoff. */
+  startFailures = 0;
+  /** The last fork failure, until a worker starts again: /readyz says why the app is down. */
+  startError: string | null = null;
+  /** Figures of workers that are gone, so that totals never go backwards. */
+  private readonly retired = new AppStats();
+  /** When the last figures collection (stats port, metrics, dashboard) started. */
+  private lastCollectAt = -Infinity;
+
+  constructor(
+    private readonly o: PoolOptions,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  private get name(): string {
+    return this.o.name;
+  }
+
+  /**
+   * Fresh figures from every live worker. A hung one keeps its last, which predate the request
+   * it is stuck in: state() then takes its running and queued from its ring (see liveLoad).
+   */
+  async collect(workers: Iterable<PoolWorker>): Promise<void> {
+    const now = performance.now();
+    this.lastCollectAt = now;
+    // Only workers that serve: one loading the app (a standby, a replacement) has no figures to
+    // give yet and may not answer while its code compiles.
+    const responsive = [...workers].map((r) => r.process).filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
+    await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
+  }
+
+  /**
+   * Accepting workers whose event loop answered within two heartbeats: what /readyz asks, from
+   * what the heartbeats already brought (no round trip per poll).
+   */
+  readyWorkers(workers: Iterable<PoolWorker>): number {
+    const now = performance.now();
+    let n = 0;
+    for (const { process: w } of workers) if (w.state === 'accepting' && now - w.lastAnswerAt < 2 * this.heartbeatMs + COLLECT_TIMEOUT_MS) n++;
+    return n;
+  }
+
+  /** Every live worker's slot, pid and last reported figures, for the metrics listener. */
+  processes(workers: Iterable<PoolWorker>): WorkerProcessInfo[] {
+    const out: WorkerProcessInfo[] = [];
+    for (const { process: w, slot } of workers) {
+      if (w.alive && w.figures) out.push({ slot, pid: w.pid, state: w.state, rssBytes: w.figures.rssBytes, process: w.figures.process });
+    }
+    return out.sort((a, b) => a.slot - b.slot);
+  }
+
+  state(workers: Iterable<PoolWorker>, threads: number, backoffMs: number): AppState {
+    const stats = new AppStats();
+    stats.merge(this.retired.toData());
+    let online = 0;
+    let queued = 0;
+    const pids: number[] = [];
+    for (const { process: w } of workers) {
+      const merged = w.figures !== null && this.mergeInto(stats, w);
+      const serving = w.state === 'accepting' || w.state === 'draining';
+      const load = serving ? this.liveLoad(w) : null;
+      if (load !== null || merged) {
+        online += (load ?? (w.figures as WorkerFigures)).running;
+        queued += (load ?? (w.figures as WorkerFigures)).queued;
+      }
+      if (serving) pids.push(w.pid);
+    }
+    const snapshot: AppSnapshot & { startFailures: number } = {
+      name: this.name,
+      listen: this.o.listen,
+      mount: this.o.mount,
+      threads,
+      online,
+      queued,
+      requests: stats.requests,
+      rejected: stats.rejected,
+      errors: stats.errors,
+      timeouts: stats.timeouts,
+      aborted: stats.aborted,
+      workers: pids.length,
+      restarts: this.restarts,
+      hangs: this.hangs,
+      workerPids: pids,
+      backoffMs,
+      startFailures: this.startFailures,
+    };
+    return { ...snapshot, stats };
+  }
+
+  /** A worker is gone: its figures join the retired ones, and its undelivered rows are counted. */
+  retire(w: WorkerProcess): void {
+    if (w.figures) this.mergeInto(this.retired, w);
+    // Its last rows may still be in the pipe when 'exit' comes: counted once they are read.
+    void w.rowsRead.then(() => {
+      const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
+      if (lost > 0) this.rowsLost += lost;
+    });
+  }
+
+  /**
+   * Rows for the requests that died inside a worker. Its last heartbeat listed them with their
+   * start; a hung worker may hold more that arrived after it (counted from the kernel's tables):
+   * those are dated from its last answer, the latest moment they can have arrived by.
+   */
+  recordLostRequests(w: WorkerProcess, heldConnections: number | null): void {
+    const now = Date.now();
+    const listed = w.figures?.inFlight ?? [];
+    const lost: Array<[number, string, string]> = [...listed];
+    const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
+    for (let i = listed.length; i < (heldConnections ?? 0); i++) lost.push([silentSince, '', '']);
+    for (const [startMs, method, path] of lost) {
+      const serviceMs = Math.max(0, now - startMs);
+      this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
+      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
+    }
+  }
+
+  /**
+   * A serving worker that did not answer the last collection: its requests running and queued
+   * as it last put them in its ring, since its last figures predate the request it is stuck in.
+   * Null for one that answered, and without a ring (io 'node', no native core): then the stale
+   * figures are all there is, and a hung request shows as online=0 until the hang kill.
+   */
+  private liveLoad(w: WorkerProcess): { running: number; queued: number } | null {
+    if (w.figuresAt >= this.lastCollectAt) return null;
+    return w.ringLoad(this.o.startConfig.app.queue);
+  }
+
+  /** Figures come from app processes: a malformed one is logged and left out, never thrown. */
+  private mergeInto(stats: AppStats, w: WorkerProcess): boolean {
+    try {
+      stats.merge((w.figures as WorkerFigures).stats);
+      return true;
+    } catch (err) {
+      this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} sent unusable figures: ${(err as Error).message}`);
+      w.dropFigures();
+      return false;
+    }
+  }
+}

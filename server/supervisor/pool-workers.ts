@@ -1,0 +1,129 @@
+/**
+ * @module pool-workers
+ * One app's live workers, each with its pool record, and the moves that start, admit, drain or
+ * end one: each move changes the worker's role (worker-role) together with what it tells the
+ * process and the slot ledger.
+ */
+import type { PoolOptions } from './worker-pool.js';
+import { maxRequestsWithJitter } from './restart-policy.js';
+import { SlotLedger } from './slot-ledger.js';
+import { WorkerProcess, type WorkerEvents } from './worker-process.js';
+import * as roles from './worker-role.js';
+import type { PoolWorker } from './worker-role.js';
+
+export class PoolWorkers {
+  readonly ledger: SlotLedger;
+  readonly workers = new Map<number, PoolWorker>();
+  /** Every worker's record, found from its process even after it left `workers`. */
+  private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
+  private nextId = 1;
+  private isStopping = false;
+
+  constructor(
+    private readonly o: PoolOptions,
+    private readonly events: WorkerEvents,
+  ) {
+    this.ledger = new SlotLedger(o.threads);
+  }
+
+  get name(): string {
+    return this.o.name;
+  }
+
+  /** Set once the pool stops: nothing is replaced or admitted from then on. */
+  get stopping(): boolean {
+    return this.isStopping;
+  }
+
+  markStopping(): void {
+    this.isStopping = true;
+  }
+
+  recordOf(w: WorkerProcess): PoolWorker {
+    return this.records.get(w) as PoolWorker;
+  }
+
+  spawn(role: 'loading' | 'replacement'): PoolWorker {
+    const config = { ...this.o.startConfig, appThreads: this.ledger.total, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
+    const taken = new Set([...this.workers.values()].map((other) => other.slot));
+    const proc = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    const w = roles.createPoolWorker(proc, slot, role);
+    this.records.set(proc, w);
+    this.workers.set(proc.id, w);
+    this.ledger.add(proc.id);
+    return w;
+  }
+
+  startStandby(of: PoolWorker): { worker: PoolWorker; ready: Promise<void> } {
+    const next = this.spawn('loading');
+    roles.becomeStandby(next, of);
+    // Awaited when it takes over; until then it waits, loaded, not accepting.
+    const ready = this.whenReady(next);
+    ready.catch(() => {});
+    return { worker: next, ready };
+  }
+
+  /** Ends a worker that is not wanted (a failed start or reload): not a crash, no restart. */
+  discard(w: PoolWorker): void {
+    roles.discarded(w);
+    w.process.kill();
+  }
+
+  admit(w: PoolWorker): void {
+    if (!w.process.alive) return;
+    // A replacement that finished loading after a reload or a recycle already filled its place.
+    if (roles.retries(w.role) && this.accepting().length >= this.o.workers) return this.discard(w);
+    roles.admitted(w);
+    w.process.accept(this.o.handle);
+    this.ledger.setAccepting(w.process.id, true);
+    this.applyPlan();
+  }
+
+  retire(w: PoolWorker): void {
+    this.ledger.setAccepting(w.process.id, false);
+    this.drain(w, Math.max(this.o.drainTimeoutMs, this.o.startConfig.app.requestTimeoutMs));
+    this.applyPlan();
+  }
+
+  drain(w: PoolWorker, timeoutMs: number): void {
+    if (!w.process.alive) return;
+    roles.retired(w);
+    w.process.drain(timeoutMs);
+  }
+
+  accepting(): PoolWorker[] {
+    return [...this.workers.values()].filter((w) => w.process.state === 'accepting');
+  }
+
+  whenReady(w: PoolWorker): Promise<void> {
+    if (w.process.state === 'ready') return Promise.resolve();
+    return new Promise((resolve, reject) => (w.start = { resolve, reject }));
+  }
+
+  /** Exited, and every row it wrote read: the store is closed after this. */
+  async whenExited(w: PoolWorker): Promise<void> {
+    await w.process.exit;
+    await w.process.rowsRead;
+  }
+
+  applyPlan(): void {
+    for (const [id, limit, seq] of this.ledger.plan()) {
+      this.workers.get(id)?.process.setLimit(limit, seq, this.ledger.total);
+    }
+  }
+
+  /** It exited, or never existed: no longer counted anywhere. */
+  forget(w: PoolWorker): void {
+    this.workers.delete(w.process.id);
+    this.ledger.remove(w.process.id);
+  }
+
+  /** Whoever awaited its readiness, told once. */
+  takeStart(w: PoolWorker): PoolWorker['start'] {
+    const start = w.start;
+    w.start = null;
+    return start;
+  }
+}
