@@ -7,7 +7,7 @@
  *
  *   supervisor                                   worker
  *     start ──────────────────────────────────▶  loads the app     ──▶ ready | failed
- *     accept (+ listening handle) ────────────▶  listens on its copy of the socket ──▶ listening
+ *     accept (+ listening handle) ────────────▶  listens on its copy of the socket ──▶ listening (its I/O)
  *     ping ───────────────────────────────────▶  ◀── pong (load, figures, memory, in-flight)
  *     limit ──────────────────────────────────▶  ◀── load (queue pressure, slots given back)
  *     stopAccepting ──────────────────────────▶  closes its copy of the socket (a stop only)
@@ -94,7 +94,8 @@ export type FromWorker =
   | { type: 'ready'; kind?: string }
   /** `stage` says whether the app's code or the socket failed (a port taken by another program). */
   | { type: 'failed'; stage: 'load' | 'listen'; message: string }
-  | { type: 'listening' }
+  /** io: which I/O serves its socket (the native core or node:net), for the supervisor's UP line. */
+  | { type: 'listening'; io: 'native' | 'node' }
   | { type: 'pong'; seq: number; figures: WorkerFigures }
   | { type: 'load'; load: WorkerLoad }
   | { type: 'recycle'; reason: string }

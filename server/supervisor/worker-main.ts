@@ -109,7 +109,7 @@ async function accept(handle: object): Promise<void> {
     host.onLoadChange = onLoadChange;
   }
   await server.listen();
-  send({ type: 'listening' });
+  send({ type: 'listening', io: host?.io ?? 'node' });
   log.debug(`worker ${process.pid} accepting on ${cfg.listen}`);
 }
 

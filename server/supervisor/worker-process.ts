@@ -116,6 +116,8 @@ export class WorkerProcess {
   figuresAt = -Infinity;
   /** What the worker's loader recognised the app as, once ready. */
   kind: string | null = null;
+  /** Which I/O serves its copy of the socket, once it listens. */
+  io: 'native' | 'node' | null = null;
   /** Rows read from its ring and its pipe together. */
   rowsReceived = 0;
   /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
@@ -395,6 +397,7 @@ export class WorkerProcess {
         this.events.ready(this);
         break;
       case 'listening':
+        this.io = message.io;
         this.onListening();
         break;
       case 'failed':
