@@ -5,7 +5,7 @@
  * admits and records these; each protocol answers, times out and cuts in its own way.
  */
 import type { ScgiLimits } from './protocol/limits.js';
-import type { AppHandler } from './app-host.js';
+import type { AppHandler } from './adapters/app-handler.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import type { Waiter } from './limiter.js';
 import type { Outcome } from '../shared/timing-row.js';

@@ -19,9 +19,8 @@
  */
 import type { AppStatsData } from '../app-stats.js';
 import type { AppOptions } from '../app-host.js';
-import type { AppType } from '../app-loader.js';
 import type { ScgiLimits } from '../protocol/limits.js';
-import type { LogSettings } from '../config.js';
+import type { AppSource, LogSettings } from '../config.js';
 import type { ProcessFigures } from '../process-figures.js';
 import type { WorkerLoad } from './slot-ledger.js';
 
@@ -38,9 +37,6 @@ export const ROWS_FD = 4;
  * call; the rows pipe takes what does not fit.
  */
 export const ROW_RING_FD = 5;
-
-/** Where a worker finds its app: a user's module, or the built-in demo app. */
-export type AppSource = { kind: 'module'; path: string; export: string; type: AppType } | { kind: 'demo' };
 
 export interface WorkerStartConfig {
   app: Omit<AppOptions, 'handler' | 'threads'>;

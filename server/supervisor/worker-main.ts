@@ -8,7 +8,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AppStats } from '../app-stats.js';
-import type { AppHandler, AppHost } from '../app-host.js';
+import type { AppHandler } from '../adapters/app-handler.js';
+import type { AppHost } from '../app-host.js';
 import { describeHandler, loadApp, onFetchHandlerDetected } from '../app-loader.js';
 import { createDemoApp } from '../demo-app.js';
 import { createLogger, reopenLogFiles } from '../logger.js';

@@ -21,7 +21,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, type ListenerSpec } from '../../server/server.js';
-import type { AppHandler } from '../../server/app-host.js';
+import type { AppHandler } from '../../server/adapters/app-handler.js';
 import { toAppHandler } from '../../server/app-loader.js';
 import { loadConfigFile } from '../../server/config.js';
 import { parseStats } from '../../shared/stats-format.js';
