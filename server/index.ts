@@ -4,7 +4,8 @@
  * original's run-script did (in-process), or load a config file and run it under a Supervisor with
  * worker processes, the way `dragon-on-wheels serve` does.
  */
-export { Server, type ServerOptions, type ListenerSpec, type Processor } from './server.js';
+export { Server, type ServerOptions } from './server.js';
+export type { ListenerSpec, Processor } from './listener.js';
 export { Supervisor } from './supervisor/supervisor.js';
 export type { AppOptions } from './app-host.js';
 export type { AppHandler } from './adapters/app-handler.js';

@@ -33,8 +33,6 @@ import { listenHttp } from './http/listen-http.js';
 import { chooseIo, defaultIoMode, type IoMode } from './native/io-choice.js';
 import { listenScgiNative } from './native/listen-native.js';
 
-export type { ListenerSpec, Processor } from './listener.js';
-
 export interface ServerOptions {
   listeners: ListenerSpec[];
   limits?: Partial<ScgiLimits>;
