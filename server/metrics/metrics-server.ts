@@ -12,7 +12,7 @@ import { LogThrottle } from '../log-throttle.js';
 import { CONTENT_TYPES, formatFamilies, negotiateFormat } from './exposition.js';
 import { buildFamilies, type MetricsSnapshot } from './families.js';
 import type { Readiness } from './health.js';
-import { processMetricsText } from './process-metrics.js';
+import { processFamilies } from './process-metrics.js';
 
 export interface MetricsSource {
   /** Fresh merged figures: the same path as the stats port's, so their counters agree. */
@@ -119,8 +119,8 @@ async function route(req: IncomingMessage, res: ServerResponse, source: MetricsS
   }
   const format = negotiateFormat(req.headers.accept);
   const snapshot = await source.metricsSnapshot();
-  // The process metrics close the text: in OpenMetrics they end with the `# EOF` line.
-  const body = formatFamilies(buildFamilies(snapshot), format) + (await processMetricsText(format));
+  // The supervisor's own process metrics close the text; OpenMetrics ends with the `# EOF` line.
+  const body = formatFamilies([...buildFamilies(snapshot), ...processFamilies()], format) + (format === 'openmetrics' ? '# EOF\n' : '');
   send(res, 200, CONTENT_TYPES[format], body, req.method === 'HEAD');
 }
 

@@ -210,7 +210,7 @@ export class Supervisor implements RuntimeControl {
   }
 
   private async startMetrics(listen: string): Promise<void> {
-    // Loaded only when asked for: prom-client's process collectors weigh ~4 MiB of RSS.
+    // Loaded only when asked for: without a metrics listener the supervisor samples nothing of its own.
     const { startMetricsServer } = await import('../metrics/metrics-server.js');
     this.metricsServer = await startMetricsServer(listen, this, this.log);
     this.metricsAddress = this.metricsServer.address;

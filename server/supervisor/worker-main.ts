@@ -44,7 +44,7 @@ let lastPressure = false;
 let lastHeld = 0;
 let pressureTimer: NodeJS.Timeout | null = null;
 const emptyStats = new AppStats();
-const sampleProcess = createProcessSampler();
+const processSampler = createProcessSampler();
 
 function send(message: FromWorker, callback?: () => void): void {
   if (!process.connected) return callback?.();
@@ -160,7 +160,7 @@ function figures(): WorkerFigures {
     seq: limitSeq,
     stats: (h?.stats ?? emptyStats).toData(),
     rssBytes: process.memoryUsage.rss(),
-    process: sampleProcess(),
+    process: processSampler.figures(),
     rowsRecorded: recorder?.recorded ?? 0,
     inFlight: server?.inFlight(IN_FLIGHT_REPORTED) ?? [],
   };
