@@ -43,7 +43,8 @@ import { checkTools, describeMachine, INSTALL_HINT, type Machine } from './bench
 import { runProfile } from './bench/profile-run.js';
 import { countSyscalls, formatSyscalls, HTTP_SYSCALL_TARGETS } from './bench/syscall-count.js';
 import type { TargetId } from './bench/targets.js';
-import { formatRun, verdicts, writeDoc, type BenchResults, type Verdict } from './bench/report.js';
+import { formatRun, verdicts, writeDoc, type BenchResults } from './bench/report.js';
+import type { Verdict } from './bench/verdict.js';
 import { runLoad } from './bench/run-load.js';
 import { runWorkers } from './bench/run-workers.js';
 import { runHttp } from './bench/http-load.js';

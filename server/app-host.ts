@@ -8,8 +8,7 @@ import type { Logger } from 'pino';
 import { errors } from '../shared/errors.js';
 import type { AppSnapshot } from '../shared/runtime-control.js';
 import { Outcome, type TimingRecorder } from '../shared/timing-row.js';
-import type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
-import type { NodeListener } from './adapters/node/node-adapter.js';
+import type { AppHandler } from './adapters/app-handler.js';
 import type { AccessLogWriter } from './access-log.js';
 import { AppStats } from './app-stats.js';
 import { Phase, Unserved, type Ending, type HostedRequest } from './hosted-request.js';
@@ -19,9 +18,6 @@ import { LogThrottle } from './log-throttle.js';
 import type { ScgiLimits } from './protocol/limits.js';
 import type { IoMode } from './native/io-choice.js';
 import { performance } from 'node:perf_hooks';
-
-/** `kind`: what the loader recognised ("Express app", "Hono app"...), for the start log. */
-export type AppHandler = ({ type: 'node'; listener: NodeListener } | { type: 'fetch'; handler: FetchHandler }) & { kind?: string };
 
 export interface AppOptions {
   name: string;

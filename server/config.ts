@@ -11,7 +11,8 @@ import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { errors, isDragonError } from '../shared/errors.js';
 import { parseListenAddress, parseTcpAddress } from '../shared/listen-address.js';
-import type { AppHandler, AppOptions } from './app-host.js';
+import type { AppHandler } from './adapters/app-handler.js';
+import type { AppOptions } from './app-host.js';
 import { loadApp, type AppType } from './app-loader.js';
 import { describeConfigErrors, formatProblems } from './config-errors.js';
 import { readConfigFile } from './config-file.js';
@@ -20,7 +21,6 @@ import { configSchema } from './config-schema.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import type { IoMode } from './native/io-choice.js';
 import type { SocketOwner } from './listen-address.js';
-import type { AppSource } from './supervisor/ipc-protocol.js';
 import type { AccessLogFormat } from './access-log.js';
 import type { LogFormat } from './logger.js';
 import { compileTrust } from './http/trust-proxy.js';
@@ -40,6 +40,9 @@ export interface WorkerSettings {
   maxRequests: number;
   maxMemoryMiB: number;
 }
+
+/** Where a worker finds its app: a user's module, or the built-in demo app. */
+export type AppSource = { kind: 'module'; path: string; export: string; type: AppType } | { kind: 'demo' };
 
 export interface AppSettings {
   listen: string;

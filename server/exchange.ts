@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
+import type { ScgiRequestInfo } from './adapters/scgi-request-info.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import type { BodySink } from './body-sink.js';
 import type { ScgiEnv } from './protocol/header-block.js';

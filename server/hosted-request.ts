@@ -5,7 +5,7 @@
  * admits and records these; request-end.ts ends them, each protocol giving its own primitives.
  */
 import type { ScgiLimits } from './protocol/limits.js';
-import type { AppHandler } from './app-host.js';
+import type { AppHandler } from './adapters/app-handler.js';
 import type { RequestTarget } from './adapters/request-target.js';
 import type { Waiter } from './limiter.js';
 import type { EndableRequest } from './request-end.js';

@@ -4,10 +4,13 @@
  * original's run-script did (in-process), or load a config file and run it under a Supervisor with
  * worker processes, the way `dragon-on-wheels serve` does.
  */
-export { Server, type ServerOptions, type ListenerSpec, type Processor } from './server.js';
+export { Server, type ServerOptions } from './server.js';
+export type { ListenerSpec, Processor } from './listener.js';
 export { Supervisor } from './supervisor/supervisor.js';
-export type { AppOptions, AppHandler } from './app-host.js';
-export type { NodeListener, ScgiRequestInfo } from './adapters/node/node-adapter.js';
+export type { AppOptions } from './app-host.js';
+export type { AppHandler } from './adapters/app-handler.js';
+export type { NodeListener } from './adapters/node/node-adapter.js';
+export type { ScgiRequestInfo } from './adapters/scgi-request-info.js';
 export type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
 export { toAppHandler, loadApp, type AppType } from './app-loader.js';
 export { loadConfigFile, settingsFromConfig, type RuntimeSettings } from './config.js';

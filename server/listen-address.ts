@@ -19,6 +19,9 @@ export const LISTEN_BACKLOG = 4096;
  */
 export const BACKLOG_SWEEP_MS = 100;
 
+/** A Unix socket's file mode unless configured (`socketMode`): nginx's workers, in the group, must connect. */
+export const DEFAULT_SOCKET_MODE = 0o660;
+
 /**
  * The first step of a stop that resets nothing. close() on a listening socket resets every
  * connection in its accept queue, and under load new handshakes keep completing until the very

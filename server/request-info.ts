@@ -4,7 +4,7 @@
  * carried the request: the env, the app's name, the mount, its live figures and its logger.
  */
 import type { Logger } from 'pino';
-import type { ScgiRequestInfo } from './adapters/node/node-adapter.js';
+import type { ScgiRequestInfo } from './adapters/scgi-request-info.js';
 import type { AppHost } from './app-host.js';
 
 type Env = Record<string, string>;

@@ -4,7 +4,7 @@
  * served until closed. Owns the listening sockets, the live connections, the timeout sweeper and
  * thread-limit changes; everything per request happens in connection.ts and app-host.ts.
  */
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { errors } from '../shared/errors.js';
@@ -13,40 +13,25 @@ import { MAX_THREADS } from '../shared/runtime-control.js';
 import { formatStats } from '../shared/stats-format.js';
 import type { TimingRecorder } from '../shared/timing-row.js';
 import { createAccessLog, type AccessLogFormat } from './access-log.js';
-import { AppHost, type AppOptions } from './app-host.js';
+import { AppHost } from './app-host.js';
 import { ScgiConnection } from './connection.js';
 import { Phase, type HostedRequest } from './hosted-request.js';
 import { attachExchange, exchangeOf } from './exchange.js';
-import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
-import { BACKLOG_SWEEP_MS, listenOn, listenOnHandle, stopHandshakes, type SocketOwner } from './listen-address.js';
+import { parseListenAddress } from '../shared/listen-address.js';
+import { BACKLOG_SWEEP_MS } from './listen-address.js';
+import type { ListenerSpec, OpenListener } from './listener.js';
+import { listenNet } from './listen-net.js';
 import { watchDescriptors } from './descriptor-watch.js';
 import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
 import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
 import type { InFlight } from './supervisor/ipc-protocol.js';
 import { buildStatsFigures } from './stats-report.js';
+import { upLine } from './up-line.js';
 import { VERSION } from './version.js';
-import { createHttpListener, type HttpListener } from './http/http-listener.js';
-import { chooseIo, defaultIoMode } from './native/io-choice.js';
-import type { NativeBinding } from './native/native-binding.js';
-import { NativeListener } from './native/native-listener.js';
-import { bindListeningSocket } from './supervisor/listen-handle.js';
-import { LISTEN_BACKLOG } from './listen-address.js';
-
-export type Processor = { app: AppOptions } | { stats: true };
-
-export interface ListenerSpec {
-  listen: string;
-  /**
-   * A socket already bound and listening in another process (a worker's copy of the
-   * supervisor's): accepted on as it is, never bound, chmod-ed or unlinked here.
-   */
-  handle?: object;
-  /** File mode for a Unix socket; nginx's workers must be able to connect. */
-  socketMode?: number;
-  /** Owner and group of a Unix socket's file (-1: unchanged). */
-  socketOwner?: SocketOwner;
-  processor: Processor;
-}
+import type { HttpListener } from './http/http-listener.js';
+import { listenHttp } from './http/listen-http.js';
+import { chooseIo, defaultIoMode, type IoMode } from './native/io-choice.js';
+import { listenScgiNative } from './native/listen-native.js';
 
 export interface ServerOptions {
   listeners: ListenerSpec[];
@@ -71,15 +56,6 @@ const HTTP_LAST_ANSWER_MS = 200;
  */
 const HTTP_IDLE_DRAIN_MS = 5000;
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
-const DEFAULT_SOCKET_MODE = 0o660;
-
-/** A listening socket as a stop sees it, whichever kind serves it. */
-interface OpenListener {
-  /** Bound here (in-process mode), not a worker's copy of the supervisor's socket. */
-  own: boolean;
-  stopHandshakes(): void;
-  close(): Promise<void>;
-}
 
 export class Server implements RuntimeControl {
   readonly apps = new Map<string, AppHost>();
@@ -123,37 +99,10 @@ export class Server implements RuntimeControl {
     const ioDefault = defaultIoMode();
     try {
       for (const spec of this.options.listeners) {
-        const processor = spec.processor;
-        const host = 'app' in processor ? (this.apps.get(processor.app.name) as AppHost) : null;
-        const native = host !== null && 'app' in processor && processor.app.protocol !== 'http'
-          ? chooseIo(host.name, processor.app.io ?? ioDefault, this.limits, this.log)
-          : null;
-        if (host !== null && native !== null) {
-          await this.listenNative(spec, host, native);
-          continue;
-        }
-        const net = host !== null && 'app' in processor && processor.app.protocol === 'http'
-          ? this.createHttpListener(host, processor.app)
-          : createNetServer(
-            // Nagle stays on for the common one-write response (TCP_NODELAY costs a setsockopt per
-            // connection); adapters turn it off as soon as a response streams.
-            { allowHalfOpen: true, noDelay: false },
-            host ? (socket) => this.onConnection(socket, host) : (socket) => this.onStatsConnection(socket),
-          );
-        const http = host === null ? undefined : this.httpListeners.get(host.name);
-        this.openListeners.push({
-          own: spec.handle === undefined,
-          stopHandshakes: () => stopHandshakes((net as NetServer & { _handle?: unknown })._handle),
-          close: () => http?.stopListening() ?? new Promise<void>((resolve) => net.close(() => resolve())),
-        });
-        const bound = spec.handle
-          ? await listenOnHandle(net, spec.handle, spec.listen)
-          : formatListenAddress(await listenOn(net, parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE, spec.socketOwner ?? null));
-        // After listen, errors are accept() failures: out of file descriptors (EMFILE) under a
-        // connection flood, or ECONNABORTED. Unhandled they would kill the process; the listener
-        // keeps accepting once descriptors are free again.
-        net.on('error', (err: NodeJS.ErrnoException) => this.onAcceptError(bound, err));
-        this.listening(spec, host, bound, http === undefined ? '' : ', HTTP');
+        const host = 'app' in spec.processor ? (this.apps.get(spec.processor.app.name) as AppHost) : null;
+        const listener = await this.openListener(spec, host, ioDefault);
+        this.openListeners.push(listener);
+        this.listening(spec, host, listener.address);
       }
     } catch (err) {
       await this.stopAccepting();
@@ -163,65 +112,37 @@ export class Server implements RuntimeControl {
     this.sweeper.unref();
   }
 
-  private listening(spec: ListenerSpec, host: AppHost | null, bound: string, detail: string): void {
+  /** The stats port and SCGI apps on node:net, SCGI apps on the native core, HTTP apps on node:http. */
+  private async openListener(spec: ListenerSpec, host: AppHost | null, ioDefault: IoMode): Promise<OpenListener> {
+    const onAcceptError = (address: string, err: NodeJS.ErrnoException): void => this.onAcceptError(address, err);
+    if (host === null || !('app' in spec.processor)) return listenNet(spec, (socket) => this.onStatsConnection(socket), onAcceptError);
+    const app = spec.processor.app;
+    const serve = (socket: Socket): void => this.onConnection(socket, host);
+    if (app.protocol === 'http') {
+      const listener = await listenHttp(spec, {
+        host,
+        limits: this.limits,
+        registry: this.connections,
+        ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
+        ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
+      }, onAcceptError);
+      this.httpListeners.set(host.name, listener.http);
+      return listener;
+    }
+    const native = chooseIo(host.name, app.io ?? ioDefault, this.limits, this.log);
+    if (native === null) return listenNet(spec, serve, onAcceptError);
+    const listener = await listenScgiNative(spec, native, this.limits, serve, onAcceptError);
+    host.io = 'native';
+    return listener;
+  }
+
+  private listening(spec: ListenerSpec, host: AppHost | null, bound: string): void {
     this.addresses.push(bound);
     if (host) host.listen = bound;
     if (!spec.handle && this.options.announce !== false) {
-      const what = host ? `(${host.name}${detail})${host.io === 'native' ? ', native I/O' : ''}` : '(stats)';
-      this.log.info(host ? { app: host.name } : {}, `UP on ${bound} ${what}`);
+      const what = host === null ? ['stats'] : this.httpListeners.has(host.name) ? [host.name, 'HTTP'] : [host.name];
+      this.log.info(host ? { app: host.name } : {}, upLine(bound, what, host?.io === 'native'));
     }
-  }
-
-  /**
-   * An SCGI app served by the native I/O core: the socket is bound here as the supervisor binds
-   * one (never listened on by libuv), or is a worker's copy of the supervisor's; the addon accepts
-   * on a duplicate of its descriptor. The events come back through onConnection, so the
-   * connection shell, the limits and the stats are node:net's.
-   */
-  private async listenNative(spec: ListenerSpec, host: AppHost, binding: NativeBinding): Promise<void> {
-    const bound = spec.handle ? null : await bindListeningSocket(parseListenAddress(spec.listen), spec.socketMode ?? DEFAULT_SOCKET_MODE, spec.socketOwner ?? null);
-    const handle = (spec.handle ?? bound?.handle) as { fd?: number; close(callback?: () => void): void };
-    const address = bound ? formatListenAddress(bound.address) : spec.listen;
-    const closeHandle = (): Promise<void> => bound?.close() ?? new Promise<void>((resolve) => handle.close(resolve));
-    let listener: NativeListener;
-    try {
-      if (typeof handle.fd !== 'number' || handle.fd < 0) throw new errors.DOW_ERR_LISTEN(address, 'native I/O core: the socket has no descriptor');
-      listener = NativeListener.open(binding, handle.fd, LISTEN_BACKLOG, this.limits, {
-        connection: (socket) => this.onConnection(socket as unknown as Socket, host),
-        head: (socket, env, contentLength, rest) => {
-          const connection = exchangeOf(socket as unknown as Socket) as ScgiConnection;
-          connection.onParsedHead(env, contentLength);
-          if (rest !== undefined) connection.onData(rest);
-        },
-        refused: (socket, replay) => (exchangeOf(socket as unknown as Socket) as ScgiConnection).onData(replay),
-        acceptError: (err) => this.onAcceptError(address, err),
-      }, address, spec.handle === undefined);
-    } catch (err) {
-      await closeHandle();
-      throw err;
-    }
-    this.openListeners.push({
-      own: spec.handle === undefined,
-      stopHandshakes: () => listener.stopHandshakes(),
-      close: () => {
-        listener.close();
-        return closeHandle();
-      },
-    });
-    host.io = 'native';
-    this.listening(spec, host, address, '');
-  }
-
-  private createHttpListener(host: AppHost, app: AppOptions): NetServer {
-    const listener = createHttpListener({
-      host,
-      limits: this.limits,
-      registry: this.connections,
-      ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
-      ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
-    });
-    this.httpListeners.set(host.name, listener);
-    return listener.server;
   }
 
   /** Serves a connection accepted elsewhere (handed over by the supervisor while it stops). */

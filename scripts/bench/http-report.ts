@@ -6,7 +6,7 @@
  */
 import { median, type Measurement, type TargetSummary } from './measure.js';
 import type { Machine } from './preflight.js';
-import type { Verdict } from './report.js';
+import type { Verdict } from './verdict.js';
 import type { TargetId } from './targets.js';
 import { pairedRatio } from './workers-report.js';
 

@@ -8,7 +8,8 @@
 import type { LongPollResult } from './long-poll.js';
 import { median, type TargetSummary } from './measure.js';
 import type { Machine } from './preflight.js';
-import { longPollTable, type Verdict } from './report.js';
+import { longPollTable } from './report.js';
+import type { Verdict } from './verdict.js';
 import { costLine, httpRatio, meets, summaryTable, verdictTable, type HttpRatio, type HttpResults } from './http-report.js';
 import { formatSyscalls, type SyscallCounts } from './syscall-count.js';
 import type { TargetId } from './targets.js';

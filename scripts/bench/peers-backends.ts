@@ -10,7 +10,6 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CLI, oursConfig, REPO } from './backends.js';
-import { OURS_THREADS } from './peers-report.js';
 import { processTree } from './proc-stats.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canConnect, freePort, startProcess, waitReady, type Started } from './processes.js';
@@ -25,6 +24,12 @@ export const PASSENGER_ROOT = '/usr/lib/ruby/vendor_ruby/phusion_passenger/locat
 export const APACHE_BINARY = '/usr/sbin/apache2';
 const APACHE_MODULES_DIR = '/usr/lib/apache2/modules';
 const INSTALL_TIMEOUT_MS = 600_000;
+
+/**
+ * Our apps' `threads` in this run: the wait workload holds 200 requests at once, and our default
+ * limit (threads 10, queue 100) would measure the limiter, not the server; the peers have none.
+ */
+export const OURS_THREADS = 256;
 
 export type PeerKind = 'ours-scgi' | 'ours-http' | 'pm2' | 'cluster' | 'node-http' | 'passenger';
 

@@ -6,9 +6,9 @@
  * node:http, its targets as verdicts, and the doc section the run is filed in.
  */
 import { median } from './measure.js';
-import type { PeerKind, Skip } from './peers-backends.js';
+import { OURS_THREADS, type PeerKind, type Skip } from './peers-backends.js';
 import type { Machine } from './preflight.js';
-import type { Verdict } from './report.js';
+import type { Verdict } from './verdict.js';
 import { pairedRatio } from './workers-report.js';
 import type { WrkResult } from './wrk.js';
 
@@ -47,12 +47,6 @@ export const HELLO_RPS_LIMIT = 0.9;
 export const HELLO_CPU_LIMIT = 1.2;
 export const JSON_RPS_LIMIT = 1.0;
 export const MEMORY_SLACK_MIB = 20;
-/**
- * Our apps' `threads` in this run: the wait workload holds 200 requests at once, and our default
- * limit (threads 10, queue 100) would measure the limiter, not the server; the peers have none.
- */
-export const OURS_THREADS = 256;
-
 /** The one plain node:http target: the app-work baseline. */
 export const APP_WORK_BASELINE = 'node-http';
 

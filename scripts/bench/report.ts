@@ -11,6 +11,7 @@ import type { Machine } from './preflight.js';
 import type { TargetId } from './targets.js';
 import { formatHttp, httpVerdicts, type HttpResults } from './http-report.js';
 import { formatWorkers, workersVerdicts, type WorkersResults } from './workers-report.js';
+import type { Verdict } from './verdict.js';
 
 export interface StoreCheck {
   backend: string;
@@ -59,13 +60,6 @@ const f0 = (n: number | null): string => (n === null || !Number.isFinite(n) ? '�
 const f1 = (n: number | null): string => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(1));
 const f2 = (n: number | null): string => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(2));
 const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
-
-export interface Verdict {
-  issue: string;
-  target: string;
-  measured: string;
-  met: boolean | null;
-}
 
 function byId(results: BenchResults): (id: TargetId) => TargetSummary | undefined {
   return (id) => results.summaries.find((s) => s.id === id);

@@ -4,7 +4,7 @@
  * full run prints it inside its dated section; `--workers` files it as a dated run of its own.
  */
 import type { Machine } from './preflight.js';
-import type { Verdict } from './report.js';
+import type { Verdict } from './verdict.js';
 import type { WrkResult } from './wrk.js';
 
 /** One backend of a load comparison, medians over rounds; CPU figures are µs per request. */

@@ -1,7 +1,7 @@
 /**
  * @module exposition
  * Metric families to the Prometheus text format (0.0.4) or OpenMetrics 1.0 text. Pure: families
- * in, text out. The supervisor's own process metrics come from prom-client and are appended.
+ * in, text out.
  */
 
 export type Labels = Readonly<Record<string, string>>;

@@ -7,12 +7,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import { listenOn } from '../listen-address.js';
+import { DEFAULT_SOCKET_MODE, listenOn } from '../listen-address.js';
 import { LogThrottle } from '../log-throttle.js';
 import { CONTENT_TYPES, formatFamilies, negotiateFormat } from './exposition.js';
 import { buildFamilies, type MetricsSnapshot } from './families.js';
 import type { Readiness } from './health.js';
-import { processMetricsText } from './process-metrics.js';
+import { processFamilies } from './process-metrics.js';
 
 export interface MetricsSource {
   /** Fresh merged figures: the same path as the stats port's, so their counters agree. */
@@ -26,8 +26,6 @@ export interface RunningMetricsServer {
   address: string;
   close(): Promise<void>;
 }
-
-const SOCKET_MODE = 0o660;
 
 /*
  * What one scraper may hold. The listener runs in the supervisor, sharing its descriptor table
@@ -85,7 +83,7 @@ export async function startMetricsServer(
   server.maxConnections = limits.maxConnections;
   // A socket with nothing read or written (node:http destroys it: no 'timeout' listener).
   server.timeout = limits.idleTimeoutMs;
-  const address = formatListenAddress(await listenOn(server, parseListenAddress(listen), SOCKET_MODE));
+  const address = formatListenAddress(await listenOn(server, parseListenAddress(listen), DEFAULT_SOCKET_MODE));
   // After listen, errors are failed accepts (EMFILE under a connection flood): one line a second.
   const throttle = new LogThrottle(ACCEPT_ERROR_LOG_INTERVAL_MS);
   server.on('error', (err) => {
@@ -121,8 +119,8 @@ async function route(req: IncomingMessage, res: ServerResponse, source: MetricsS
   }
   const format = negotiateFormat(req.headers.accept);
   const snapshot = await source.metricsSnapshot();
-  // The process metrics close the text: in OpenMetrics they end with the `# EOF` line.
-  const body = formatFamilies(buildFamilies(snapshot), format) + (await processMetricsText(format));
+  // The supervisor's own process metrics close the text; OpenMetrics ends with the `# EOF` line.
+  const body = formatFamilies([...buildFamilies(snapshot), ...processFamilies()], format) + (format === 'openmetrics' ? '# EOF\n' : '');
   send(res, 200, CONTENT_TYPES[format], body, req.method === 'HEAD');
 }
 

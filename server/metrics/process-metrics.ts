@@ -1,46 +1,84 @@
 /**
  * @module process-metrics
- * The supervisor's own process metrics (CPU, memory, open descriptors, event-loop lag, GC) from
- * prom-client's default collectors, in either exposition format. Workers report theirs over IPC.
+ * The supervisor's own process metrics (CPU, memory, open descriptors, event-loop delay, GC) under
+ * the names Prometheus users know from prom-client's default collectors; sampled by the same code
+ * as each worker's figures (process-figures.ts).
  */
-import { collectDefaultMetrics, Registry, type OpenMetricsContentType, type PrometheusContentType } from 'prom-client';
-import type { ExpositionFormat } from './exposition.js';
+import { createProcessSampler, observeGc, type GcDurations, type ProcessSampler } from '../process-figures.js';
+import type { Family, Sample } from './exposition.js';
+
+const GC_BUCKETS_SECONDS = [0.001, 0.01, 0.1, 1, 2, 5];
+const [MAJOR, MINOR, PATCH] = process.version.slice(1).split('.');
 
 /*
- * One registry per format, made on first use and kept for the process's life: the collectors
- * start monitors (event-loop delay, GC observer) that belong to the process, not to one listener,
- * and a registry switched to OpenMetrics renames its counters in place, so the two stay apart.
+ * Made on the first scrape and kept for the process's life: the delay monitor and the GC observer
+ * belong to the process, not to one request.
  */
-let prometheus: Registry<PrometheusContentType> | null = null;
-let openmetrics: Registry<OpenMetricsContentType> | null = null;
-
-/** The supervisor's process metrics as text; in OpenMetrics it ends with the `# EOF` line. */
-export function processMetricsText(format: ExpositionFormat): Promise<string> {
-  if (format === 'openmetrics') {
-    if (!openmetrics) {
-      openmetrics = new Registry<OpenMetricsContentType>();
-      openmetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-      collectDefaultMetrics({ register: openmetrics });
-      dropMisnamedGauges(openmetrics);
-    }
-    return openmetrics.metrics();
-  }
-  if (!prometheus) {
-    prometheus = new Registry();
-    collectDefaultMetrics({ register: prometheus });
-    dropMisnamedGauges(prometheus);
-  }
-  return prometheus.metrics();
-}
+let sampler: ProcessSampler | null = null;
+let gc: GcDurations | null = null;
 
 /**
- * prom-client names three gauges `nodejs_active_{handles,requests,resources}_total`, which
- * `promtool check metrics` rejects (only counters end in _total) and PromQL users would rate().
- * They are left out; the per-type `nodejs_active_*` gauges without the suffix remain.
+ * prom-client's `nodejs_active_{handles,requests,resources}_total` are not among them: gauges
+ * named like counters, which `promtool check metrics` rejects and PromQL users would rate().
  */
-function dropMisnamedGauges(registry: Registry<PrometheusContentType> | Registry<OpenMetricsContentType>): void {
-  for (const metric of registry.getMetricsAsArray()) {
-    // Typed as a numeric enum in prom-client's .d.ts, but a string ('gauge', 'counter') at run time.
-    if (String(metric.type) !== 'counter' && metric.name.endsWith('_total')) registry.removeSingleMetric(metric.name);
-  }
+export function processFamilies(): Family[] {
+  sampler ??= createProcessSampler();
+  gc ??= observeGc(GC_BUCKETS_SECONDS);
+  const d = sampler.detail();
+  const f = d.figures;
+  const one = (value: number | null): Sample[] => (value === null ? [] : [{ labels: {}, value }]);
+  const gauge = (name: string, help: string, value: number | null): Family => ({ name, help, type: 'gauge', samples: one(value) });
+  const counter = (name: string, help: string, value: number): Family => ({ name, help, type: 'counter', samples: one(value) });
+  const byType = (name: string, help: string, counts: Map<string, number>): Family => ({
+    name, help, type: 'gauge', samples: [...counts].map(([type, value]) => ({ labels: { type }, value })),
+  });
+  const spaces = (what: 'total' | 'used' | 'available', value: (s: (typeof d.heapSpaces)[number]) => number): Family => ({
+    name: `nodejs_heap_space_size_${what}_bytes`,
+    help: `Process heap space size ${what} from Node.js in bytes.`,
+    type: 'gauge',
+    samples: d.heapSpaces.map((s) => ({ labels: { space: s.space_name.replace(/_space$/, '') }, value: value(s) })),
+  });
+  return [
+    counter('process_cpu_user_seconds', 'Total user CPU time spent in seconds.', f.cpuUserSeconds),
+    counter('process_cpu_system_seconds', 'Total system CPU time spent in seconds.', f.cpuSystemSeconds),
+    counter('process_cpu_seconds', 'Total user and system CPU time spent in seconds.', f.cpuUserSeconds + f.cpuSystemSeconds),
+    gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.', Math.round(f.startTimeSeconds)),
+    gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', d.memory.rssBytes),
+    gauge('process_virtual_memory_bytes', 'Virtual memory size in bytes.', d.memory.virtualBytes),
+    gauge('process_heap_bytes', 'Process heap size in bytes.', d.memory.dataBytes),
+    gauge('process_open_fds', 'Number of open file descriptors.', f.openFds),
+    gauge('process_max_fds', 'Maximum number of open file descriptors.', d.maxFds),
+    gauge('nodejs_eventloop_lag_seconds', 'Lag of event loop in seconds.', d.lagSeconds),
+    gauge('nodejs_eventloop_lag_min_seconds', 'The minimum recorded event loop delay.', d.delay.min),
+    gauge('nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay.', d.delay.max),
+    gauge('nodejs_eventloop_lag_mean_seconds', 'The mean of the recorded event loop delays.', d.delay.mean),
+    gauge('nodejs_eventloop_lag_stddev_seconds', 'The standard deviation of the recorded event loop delays.', d.delay.stddev),
+    gauge('nodejs_eventloop_lag_p50_seconds', 'The 50th percentile of the recorded event loop delays.', d.delay.p50),
+    gauge('nodejs_eventloop_lag_p90_seconds', 'The 90th percentile of the recorded event loop delays.', d.delay.p90),
+    gauge('nodejs_eventloop_lag_p99_seconds', 'The 99th percentile of the recorded event loop delays.', d.delay.p99),
+    byType('nodejs_active_resources', 'Number of active resources that are currently keeping the event loop alive, grouped by async resource type.', d.active.resources),
+    byType('nodejs_active_handles', 'Number of active libuv handles grouped by handle type. Every handle type is C++ class name.', d.active.handles),
+    byType('nodejs_active_requests', 'Number of active libuv requests grouped by request type. Every request type is C++ class name.', d.active.requests),
+    gauge('nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', d.heap.heapTotal),
+    gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', d.heap.heapUsed),
+    gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', d.heap.external),
+    spaces('total', (s) => s.space_size),
+    spaces('used', (s) => s.space_used_size),
+    spaces('available', (s) => s.space_available_size),
+    {
+      name: 'nodejs_version_info', help: 'Node.js version info.', type: 'gauge',
+      samples: [{ labels: { version: process.version, major: String(MAJOR), minor: String(MINOR), patch: String(PATCH) }, value: 1 }],
+    },
+    {
+      name: 'nodejs_gc_duration_seconds',
+      help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
+      type: 'histogram',
+      samples: [...gc.byKind].map(([kind, k]) => ({
+        labels: { kind },
+        buckets: gc!.bucketsSeconds.map((le, i) => [le, k.counts[i] ?? 0] as const),
+        count: k.count,
+        sum: k.sum,
+      })),
+    },
+  ];
 }

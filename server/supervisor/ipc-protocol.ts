@@ -7,7 +7,7 @@
  *
  *   supervisor                                   worker
  *     start ──────────────────────────────────▶  loads the app     ──▶ ready | failed
- *     accept (+ listening handle) ────────────▶  listens on its copy of the socket ──▶ listening
+ *     accept (+ listening handle) ────────────▶  listens on its copy of the socket ──▶ listening (its I/O)
  *     ping ───────────────────────────────────▶  ◀── pong (load, figures, memory, in-flight)
  *     limit ──────────────────────────────────▶  ◀── load (queue pressure, slots given back)
  *     stopAccepting ──────────────────────────▶  closes its copy of the socket (a stop only)
@@ -19,9 +19,8 @@
  */
 import type { AppStatsData } from '../app-stats.js';
 import type { AppOptions } from '../app-host.js';
-import type { AppType } from '../app-loader.js';
 import type { ScgiLimits } from '../protocol/limits.js';
-import type { LogSettings } from '../config.js';
+import type { AppSource, LogSettings } from '../config.js';
 import type { ProcessFigures } from '../process-figures.js';
 import type { WorkerLoad } from './slot-ledger.js';
 
@@ -38,9 +37,6 @@ export const ROWS_FD = 4;
  * call; the rows pipe takes what does not fit.
  */
 export const ROW_RING_FD = 5;
-
-/** Where a worker finds its app: a user's module, or the built-in demo app. */
-export type AppSource = { kind: 'module'; path: string; export: string; type: AppType } | { kind: 'demo' };
 
 export interface WorkerStartConfig {
   app: Omit<AppOptions, 'handler' | 'threads'>;
@@ -94,7 +90,8 @@ export type FromWorker =
   | { type: 'ready'; kind?: string }
   /** `stage` says whether the app's code or the socket failed (a port taken by another program). */
   | { type: 'failed'; stage: 'load' | 'listen'; message: string }
-  | { type: 'listening' }
+  /** io: which I/O serves its socket (the native core or node:net), for the supervisor's UP line. */
+  | { type: 'listening'; io: 'native' | 'node' }
   | { type: 'pong'; seq: number; figures: WorkerFigures }
   | { type: 'load'; load: WorkerLoad }
   | { type: 'recycle'; reason: string }

@@ -18,7 +18,7 @@ import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import type { AppSettings, RuntimeSettings } from '../config.js';
 import { watchDescriptors } from '../descriptor-watch.js';
-import { BACKLOG_SWEEP_MS, listenOn } from '../listen-address.js';
+import { BACKLOG_SWEEP_MS, DEFAULT_SOCKET_MODE, listenOn } from '../listen-address.js';
 import { checkThreads, Server } from '../server.js';
 import { changeThreads, runtimeSnapshot } from '../runtime-summary.js';
 import { buildStatsFigures, type AppState } from '../stats-report.js';
@@ -32,9 +32,8 @@ import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
 import type { RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../app-loader.js';
-import { chooseIo, defaultIoMode } from '../native/io-choice.js';
-
-const DEFAULT_SOCKET_MODE = 0o660;
+import { defaultIoMode } from '../native/io-choice.js';
+import { upLine } from '../up-line.js';
 
 type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
 
@@ -64,14 +63,6 @@ export class Supervisor implements RuntimeControl {
     return this.slots.has(name);
   }
 
-  /** In-process: what the Server chose; with workers, what they choose on this same machine. */
-  private servedNatively(app: AppSettings, slot: Slot): boolean {
-    // The native core serves SCGI only; an HTTP app's listener is always node:http.
-    if (app.options.protocol === 'http') return false;
-    if (slot.kind !== 'pool') return slot.server.apps.get(app.options.name)?.io === 'native';
-    return chooseIo(app.options.name, app.options.io ?? defaultIoMode(), this.settings.limits, this.log) !== null;
-  }
-
   /** Starts every app, then the stats port; on any failure stops what started and throws. */
   async start(): Promise<void> {
     this.stopDescriptorWatch = watchDescriptors(this.log);
@@ -83,11 +74,12 @@ export class Supervisor implements RuntimeControl {
         this.order.push(app.options.name);
         this.addresses.push(address);
         const mode = slot.kind === 'pool'
-          ? `${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}${slot.pool.kind === null ? '' : `, ${slot.pool.kind}`}`
-          : `in-process, ${describeHandler(app.options.handler)}`;
-        const protocol = app.options.protocol === 'http' ? 'HTTP, ' : '';
-        const io = this.servedNatively(app, slot) ? ', native I/O' : '';
-        this.log.info({ app: app.options.name }, `UP on ${address} (${app.options.name}, ${protocol}${mode})${io}`);
+          ? [`${app.workers?.count} worker${app.workers?.count === 1 ? '' : 's'}`, ...(slot.pool.kind === null ? [] : [slot.pool.kind])]
+          : ['in-process', describeHandler(app.options.handler)];
+        const protocol = app.options.protocol === 'http' ? ['HTTP'] : [];
+        // In-process: what the Server chose; with workers, what they reported when they listened.
+        const io = slot.kind === 'pool' ? slot.pool.io : slot.server.apps.get(app.options.name)?.io;
+        this.log.info({ app: app.options.name }, upLine(address, [app.options.name, ...protocol, ...mode], io === 'native'));
         const exposed = exposureWarning(app.options.name, address);
         if (exposed !== null) this.log.warn({ app: app.options.name }, exposed);
       }
@@ -188,7 +180,7 @@ export class Supervisor implements RuntimeControl {
     const bound = formatListenAddress(await listenOn(net, parseListenAddress(address), DEFAULT_SOCKET_MODE));
     net.on('error', (err) => this.log.error({ err }, `stats port ${bound}: ${err.message}`));
     this.addresses.push(bound);
-    this.log.info(`UP on ${bound} (stats)`);
+    this.log.info(upLine(bound, ['stats']));
   }
 
   private onStatsConnection(socket: Socket): void {
@@ -218,11 +210,11 @@ export class Supervisor implements RuntimeControl {
   }
 
   private async startMetrics(listen: string): Promise<void> {
-    // Loaded only when asked for: prom-client's process collectors weigh ~4 MiB of RSS.
+    // Loaded only when asked for: without a metrics listener the supervisor samples nothing of its own.
     const { startMetricsServer } = await import('../metrics/metrics-server.js');
     this.metricsServer = await startMetricsServer(listen, this, this.log);
     this.metricsAddress = this.metricsServer.address;
-    this.log.info(`UP on ${this.metricsAddress} (metrics: /metrics, /healthz, /readyz)`);
+    this.log.info(upLine(this.metricsAddress, ['metrics: /metrics, /healthz, /readyz']));
   }
 
   /** For /metrics: the figures the stats port prints (same collection), plus each worker's process. */

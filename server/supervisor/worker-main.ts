@@ -8,7 +8,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { AppStats } from '../app-stats.js';
-import type { AppHandler, AppHost } from '../app-host.js';
+import type { AppHandler } from '../adapters/app-handler.js';
+import type { AppHost } from '../app-host.js';
 import { describeHandler, loadApp, onFetchHandlerDetected } from '../app-loader.js';
 import { createDemoApp } from '../demo-app.js';
 import { createLogger, reopenLogFiles } from '../logger.js';
@@ -55,7 +56,7 @@ class WorkerMain {
   private lastHeld = 0;
   private pressureTimer: NodeJS.Timeout | null = null;
   private readonly emptyStats = new AppStats();
-  private readonly sampleProcess = createProcessSampler();
+  private readonly processSampler = createProcessSampler();
 
   /** Takes the supervisor's orders and the process's events from here on. */
   run(): void {
@@ -142,7 +143,7 @@ class WorkerMain {
       host.onLoadChange = this.onLoadChange;
     }
     await server.listen();
-    send({ type: 'listening' });
+    send({ type: 'listening', io: this.host?.io ?? 'node' });
     this.log.debug(`worker ${process.pid} accepting on ${cfg.listen}`);
   }
 
@@ -190,7 +191,7 @@ class WorkerMain {
       seq: this.limitSeq,
       stats: (h?.stats ?? this.emptyStats).toData(),
       rssBytes: process.memoryUsage.rss(),
-      process: this.sampleProcess(),
+      process: this.processSampler.figures(),
       rowsRecorded: this.recorder?.recorded ?? 0,
       inFlight: this.server?.inFlight(IN_FLIGHT_REPORTED) ?? [],
     };

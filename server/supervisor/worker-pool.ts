@@ -96,6 +96,12 @@ export class WorkerPool {
     return null;
   }
 
+  /** Which I/O its workers serve with, as one that listens reported it (all choose alike). */
+  get io(): 'native' | 'node' | null {
+    for (const { process: w } of this.workers.values()) if (w.io !== null) return w.io;
+    return null;
+  }
+
   /** The configured number of workers (the live count dips during a restart). */
   get workerTarget(): number {
     return this.o.workers;

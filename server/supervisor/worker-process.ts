@@ -99,6 +99,7 @@ export class WorkerProcess {
   private lastFiguresAt = -Infinity;
   private appKind: string | null = null;
   private readonly rows: WorkerRows;
+  private listenedWith: 'native' | 'node' | null = null;
   /** Resolves when the process has exited (settled before the pool hears of it). */
   readonly exit: Promise<void>;
   private exited: () => void = () => {};
@@ -224,6 +225,11 @@ export class WorkerProcess {
     return this.appKind;
   }
 
+  /** Which I/O serves its copy of the socket, once it listens. */
+  get io(): 'native' | 'node' | null {
+    return this.listenedWith;
+  }
+
   /** Rows read from its ring and its pipe together. */
   get rowsReceived(): number {
     return this.rows.received;
@@ -316,6 +322,7 @@ export class WorkerProcess {
         this.events.ready(this);
         break;
       case 'listening':
+        this.listenedWith = message.io;
         this.onListening();
         break;
       case 'failed':

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Server } from '../../server/server.js';
 import { toAppHandler } from '../../server/app-loader.js';
-import type { AppHandler } from '../../server/app-host.js';
+import type { AppHandler } from '../../server/adapters/app-handler.js';
 import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';

@@ -24,7 +24,7 @@ import { Hono } from 'hono';
 import { setCookie } from 'hono/cookie';
 import { etag } from 'hono/etag';
 import { stream, streamSSE } from 'hono/streaming';
-import type { ScgiRequestInfo } from '../../server/adapters/node/node-adapter.js';
+import type { ScgiRequestInfo } from '../../server/adapters/scgi-request-info.js';
 
 export const MATRIX_APP_NAMES = ['express', 'koa', 'fastify', 'hono', 'node'] as const;
 export type MatrixAppName = (typeof MATRIX_APP_NAMES)[number];

@@ -5,7 +5,8 @@
 import type { TestContext } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
-import type { AppHandler, AppOptions } from '../../server/app-host.js';
+import type { AppHandler } from '../../server/adapters/app-handler.js';
+import type { AppOptions } from '../../server/app-host.js';
 import { Server, type ServerOptions } from '../../server/server.js';
 import type { FetchHandler } from '../../server/adapters/fetch/fetch-adapter.js';
 import type { NodeListener } from '../../server/adapters/node/node-adapter.js';

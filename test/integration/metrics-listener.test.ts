@@ -58,7 +58,7 @@ test('/metrics counts what the stats port counts, by status class, for worker po
   assert.equal(sampleValue(samples, 'dragon_bad_requests_total', { app: 'shop' }), Number(figures.get('shop_bad_requests')));
   assert.equal(sampleValue(samples, 'dragon_bad_requests_total', { app: 'shop' }), 1);
   // Every process: two workers of shop, by slot, with the pids the stats port names; the
-  // supervisor's own process metrics from prom-client.
+  // supervisor's own process metrics under prom-client's usual names.
   const pids = samples.filter((s) => s.name === 'dragon_worker_pid').map((s) => [s.labels.app, s.labels.worker, s.value]);
   assert.deepEqual(pids.map(([app, slot]) => `${app}/${slot}`).sort(), ['shop/0', 'shop/1']);
   assert.deepEqual(pids.map(([, , pid]) => String(pid)).sort(), figures.get('shop_worker_pids')!.split(' ').sort());

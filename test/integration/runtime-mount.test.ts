@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import { Hono } from 'hono';
-import type { ScgiRequestInfo } from '../../server/adapters/node/node-adapter.js';
+import type { ScgiRequestInfo } from '../../server/adapters/scgi-request-info.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { startRuntime } from '../helpers/runtime.js';
 

@@ -5,7 +5,7 @@
  * ReadableStream fed from the socket with backpressure, and the response body is written as the
  * handler's stream yields it, waiting for 'drain'.
  */
-import type { ScgiRequestInfo } from '../node/node-adapter.js';
+import type { ScgiRequestInfo } from '../scgi-request-info.js';
 import type { BodySink } from '../../body-sink.js';
 import type { Exchange } from '../../exchange.js';
 import { errors } from '../../../shared/errors.js';

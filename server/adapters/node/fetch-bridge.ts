@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { enterApp } from '../enter-app.js';
 import { errors } from '../../../shared/errors.js';
-import type { ScgiRequestInfo } from './node-adapter.js';
+import type { ScgiRequestInfo } from '../scgi-request-info.js';
 
 export type FetchFunction = (request: Request, context: ScgiRequestInfo | undefined) => unknown;
 

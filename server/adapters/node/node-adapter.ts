@@ -9,34 +9,16 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
 import type { BodySink } from '../../body-sink.js';
 import { exchangeOf, type Exchange } from '../../exchange.js';
 import { peerOf } from '../../peer-name.js';
 import { enterApp } from '../enter-app.js';
 import { headerPairs, isHttps } from '../request-target.js';
+import type { ScgiRequestInfo } from '../scgi-request-info.js';
 import { storeCgiHeader } from './cgi-header.js';
 import { internalSymbol } from './internal-symbol.js';
 
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
-
-/** The SCGI view an app can reach from `req.scgi` (the original handed apps their environ). */
-export interface ScgiRequestInfo {
-  env: Record<string, string>;
-  app: string;
-  /**
-   * The prefix stripped from the path ('' when none): an app under `/shop` sees `/cart` and
-   * builds its own links and redirects as `${mount}/cart`.
-   */
-  mount: string;
-  /** The app's own live figures, as the original's `wsgi.x_thread_stat`. */
-  stats(): Record<string, number>;
-  /**
-   * The server's logger for this app (pino: its format, its file, the app's name and the worker's
-   * pid on each line), for errors a framework catches itself and would print to stderr unprefixed.
-   */
-  log: Logger;
-}
 
 declare module 'node:http' {
   interface IncomingMessage {
