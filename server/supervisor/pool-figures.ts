@@ -9,7 +9,7 @@ import { AppStats } from '../app-stats.js';
 import type { ProcessFigures } from '../process-figures.js';
 import type { AppState } from '../stats-report.js';
 import type { WorkerFigures } from './ipc-protocol.js';
-import type { PoolOptions } from './worker-pool.js';
+import type { PoolOptions } from './pool-options.js';
 import type { WorkerProcess } from './worker-process.js';
 import type { PoolWorker } from './worker-role.js';
 

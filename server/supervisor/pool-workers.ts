@@ -4,7 +4,7 @@
  * end one: each move changes the worker's role (worker-role) together with what it tells the
  * process and the slot ledger.
  */
-import type { PoolOptions } from './worker-pool.js';
+import type { PoolOptions } from './pool-options.js';
 import { maxRequestsWithJitter } from './restart-policy.js';
 import { SlotLedger } from './slot-ledger.js';
 import { WorkerProcess, type WorkerEvents } from './worker-process.js';

@@ -7,47 +7,18 @@
  */
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
-import type { Logger } from 'pino';
 import { errors } from '../../shared/errors.js';
 import type { ReloadResult } from '../../shared/runtime-control.js';
-import type { RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
 import type { AppState } from '../stats-report.js';
-import type { PackedBatch } from '../store/packed-batch.js';
 import { HangWatchdog, HEARTBEAT_MS, heartbeatMsFor } from './hang-watchdog.js';
-import type { WorkerStartConfig } from './ipc-protocol.js';
 import { PoolFigures, type WorkerProcessInfo } from './pool-figures.js';
 import { PoolWorkers } from './pool-workers.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { reloadWorkers } from './worker-reload.js';
-import type { WorkerCredentials, WorkerEvents, WorkerProcess } from './worker-process.js';
+import type { PoolOptions } from './pool-options.js';
+import type { WorkerEvents, WorkerProcess } from './worker-process.js';
 import * as roles from './worker-role.js';
 import type { PoolWorker } from './worker-role.js';
-
-export interface PoolOptions {
-  name: string;
-  /** The address as shown (port 0 resolved). */
-  listen: string;
-  /** The bound address, to find a hung worker's connections in the kernel's tables. */
-  address: { port: number } | { path: string } | null;
-  mount: string;
-  /** The listening socket, bound by the supervisor, shared by every worker of this app. */
-  handle: object;
-  workers: number;
-  threads: number;
-  hangTimeoutMs: number;
-  maxRequests: number;
-  maxMemoryMiB: number;
-  /** How long an old worker may take to finish its requests after a reload or a recycle. */
-  drainTimeoutMs: number;
-  /** `user`/`group`: each worker is forked as this user (null: as the supervisor runs). */
-  credentials?: WorkerCredentials | null;
-  /** What each worker is started with (maxRequests and appThreads are filled in per worker). */
-  startConfig: Omit<WorkerStartConfig, 'maxRequests' | 'appThreads'>;
-  log: Logger;
-  onRows(batch: PackedBatch): void;
-  onRow(row: TimingRow): void;
-  onEvent(event: RuntimeEvent): void;
-}
 
 /** Niceness of workers draining during a stop (0 is the default; 19 the lowest priority). */
 const DRAINING_NICENESS = 19;
