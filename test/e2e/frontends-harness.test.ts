@@ -10,7 +10,7 @@ import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { startEnvEchoServer, type EchoedRequest, type EchoListen } from '../helpers/env-echo-scgi.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
@@ -48,8 +48,7 @@ interface Backend {
 
 /** A fresh Unix socket path (in a 0755 dir, so Apache's nobody workers can reach it). */
 async function socketPath(t: TestContext, name: string): Promise<string> {
-  const dir = await makeTempDir('sock');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'sock');
   return join(dir, `${name}.sock`);
 }
 

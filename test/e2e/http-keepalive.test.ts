@@ -17,7 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Server } from '../../server/server.js';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../../server/http/http-listener.js';
 import { parseStats } from '../../shared/stats-format.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { startLighttpd } from '../helpers/frontends/lighttpd.js';
@@ -75,8 +75,7 @@ interface Backend {
 }
 
 async function startBackend(t: TestContext, transport: Transport, limits = { threads: 8, queue: 32 }): Promise<Backend> {
-  const dir = await makeTempDir('http-keepalive');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'http-keepalive');
   const { listener, connections } = buildConnectionReporter();
   const server = new Server({
     listeners: [{

@@ -6,13 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { sleep } from '../helpers/wait.js';
 import { readStatsPort } from '../../dashboard/stats-client.js';
 import { parseStats } from '../../shared/stats-format.js';
@@ -24,8 +24,7 @@ const INSTALL_TIMEOUT_MS = 8 * 60_000;
 const QUIET = ['--prefer-offline', '--no-audit', '--no-fund'];
 
 test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wheels serve: answers SCGI, stops on SIGTERM', { timeout: 12 * 60_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-consumer-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'consumer');
 
   // `prepare` builds dist/ first, as it does for `npm publish`.
   const packed = await run('npm', ['pack', '--json', '--pack-destination', dir, ...QUIET], { cwd: ROOT, timeout: 5 * 60_000, maxBuffer: 64 * 1024 * 1024 });
