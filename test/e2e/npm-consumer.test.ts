@@ -12,10 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { sleep } from '../helpers/wait.js';
-import { readStatsPort } from '../../dashboard/stats-client.js';
-import { parseStats } from '../../shared/stats-format.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -97,7 +96,7 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
 
   // SIGTERM to the server itself (npx would die of a signal sent to the whole group before the
   // server's drain ends); npx then exits with the server's code.
-  const pid = Number(parseStats(await readStatsPort('127.0.0.1', stats)).get('supervisor_pid'));
+  const pid = Number((await readFigures(stats)).get('supervisor_pid'));
   assert.ok(pid > 0 && pid !== child.pid);
   process.kill(pid, 'SIGTERM');
   assert.equal(await exited, 0, output);
