@@ -13,9 +13,7 @@ import { join } from 'node:path';
 import { testDir } from '../helpers/temp-dir.js';
 import { startEnvEchoServer, type EchoedRequest, type EchoListen } from '../helpers/env-echo-scgi.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
-import { startNginx } from '../helpers/frontends/nginx.js';
-import { startLighttpd } from '../helpers/frontends/lighttpd.js';
-import { startApache } from '../helpers/frontends/apache.js';
+import { START_FRONTEND, type FrontendName } from '../helpers/frontends/by-name.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,14 +27,7 @@ const PROBE_PATH = '/app/sub/p%C3%A4th?q=%C3%BC&x=1';
 const PROBE_BODY = 'a=1&b=ü';
 const PROBE_BODY_BYTES = Buffer.byteLength(PROBE_BODY);
 
-type FrontendName = 'nginx' | 'lighttpd' | 'apache';
 type Values = Record<string, string | number>;
-
-const START: Record<FrontendName, (options: { config: string; values?: Values }) => Promise<FrontendHandle>> = {
-  nginx: startNginx,
-  lighttpd: startLighttpd,
-  apache: startApache,
-};
 
 // ---------------------------------------------------------------------------------------------
 // Small shells: a spawned floor server, an echo backend, a front end, a raw HTTP client.
@@ -98,7 +89,7 @@ async function echoBackend(t: TestContext, unix: boolean): Promise<Values> {
 }
 
 async function frontend(t: TestContext, name: FrontendName, title: string, values: Values): Promise<FrontendHandle> {
-  const handle = await START[name]({ config: docTemplate(name, title), values });
+  const handle = await START_FRONTEND[name]({ config: docTemplate(name, title), values });
   t.after(() => handle.stop());
   return handle;
 }

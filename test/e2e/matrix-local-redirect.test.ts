@@ -4,13 +4,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server } from '../../server/server.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
-import { startNginx } from '../helpers/frontends/nginx.js';
-import { startLighttpd } from '../helpers/frontends/lighttpd.js';
-import { startApache } from '../helpers/frontends/apache.js';
+import { START_FRONTEND } from '../helpers/frontends/by-name.js';
 import { withFrontendLogs } from '../helpers/frontends/process.js';
 import { request } from '../helpers/matrix-client.js';
+import { startRuntime } from '../helpers/runtime.js';
 
 /**
  * Quirk 12 of docs/frontends.md: mod_proxy_scgi turns a 200 whose Location starts with `/` into
@@ -29,24 +27,16 @@ describe('a 200 with a local Location (CGI local redirect)', { concurrency: true
   ] as const;
   for (const { frontend, title, expect } of cases) {
     it(`${frontend} (${title} block) answers ${expect}`, async (t) => {
-      const server = new Server({
-        listeners: [{
-          listen: '127.0.0.1:0',
-          processor: { app: { name: 'local_redirect', threads: 4, queue: 10, queueTimeoutMs: 5000, requestTimeoutMs: 10_000, mount: '/app', handler: {
-            type: 'node',
-            listener: (req, res) => {
-              if (req.url === '/moved') res.writeHead(200, { location: '/app/hello', 'content-type': 'text/plain' }).end('moved\n');
-              else res.writeHead(200, { 'content-type': 'text/plain' }).end(`at ${req.url}\n`);
-            },
-          } } },
-        }],
-      });
-      await server.listen();
-      t.after(() => server.close(500));
-      const address = server.addresses[0] as string;
-      const values = { host: '127.0.0.1', port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+      const rt = await startRuntime(t, [{
+        name: 'local_redirect', threads: 4, queue: 10, queueTimeoutMs: 5000, requestTimeoutMs: 10_000, mount: '/app',
+        node: (req, res) => {
+          if (req.url === '/moved') res.writeHead(200, { location: '/app/hello', 'content-type': 'text/plain' }).end('moved\n');
+          else res.writeHead(200, { 'content-type': 'text/plain' }).end(`at ${req.url}\n`);
+        },
+      }]);
+      const values = { host: '127.0.0.1', port: (rt.targets.get('local_redirect') as { port: number }).port };
       const config = docTemplate(frontend, title);
-      const handle = frontend === 'nginx' ? await startNginx({ config, values }) : frontend === 'lighttpd' ? await startLighttpd({ config, values }) : await startApache({ config, values });
+      const handle = await START_FRONTEND[frontend]({ config, values });
       t.after(() => handle.stop());
       await withFrontendLogs([handle], async () => {
         const reply = await request(handle.url, '/app/moved', { host: '127.0.0.1' });

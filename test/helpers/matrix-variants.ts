@@ -7,14 +7,11 @@ import { join } from 'node:path';
 import { Server, type ListenerSpec } from '../../server/server.js';
 import { toAppHandler } from '../../server/app-loader.js';
 import { docTemplate, fillPlaceholders } from './frontends/doc-configs.js';
-import { startNginx } from './frontends/nginx.js';
-import { startLighttpd } from './frontends/lighttpd.js';
-import { startApache } from './frontends/apache.js';
+import { START_FRONTEND, type FrontendName } from './frontends/by-name.js';
 import type { FrontendHandle } from './frontends/process.js';
 import { CLIENT_ADDRESS } from './matrix-client.js';
 import { MATRIX_APP_NAMES, buildMatrixApp, type MatrixAppName } from './matrix-apps.js';
 
-type FrontendName = 'nginx' | 'lighttpd' | 'apache';
 type Transport = 'tcp' | 'unix';
 type Protocol = 'scgi' | 'http';
 type Values = Record<string, string | number>;
@@ -112,9 +109,7 @@ function httpFrontendConfig(variant: Variant, addresses: Map<MatrixAppName, AppA
 }
 
 export function startFrontend(variant: Variant, config: string): Promise<FrontendHandle> {
-  if (variant.frontend === 'nginx') return startNginx({ config });
-  if (variant.frontend === 'lighttpd') return startLighttpd({ config });
-  return startApache({ config });
+  return START_FRONTEND[variant.frontend]({ config });
 }
 
 /** One Server with two listeners per app (mounted at /app, and at the root). */
