@@ -14,7 +14,7 @@ import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
-import { sleep } from '../helpers/wait.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -83,11 +83,9 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
     } catch { /* already gone */ }
   });
-  const deadline = performance.now() + 60_000;
-  while (!output.includes('dashboard on http://')) {
-    assert.ok(performance.now() < deadline, `the server did not start:\n${output}`);
-    await sleep(50);
-  }
+  await waitUntil('the server started', () => output.includes('dashboard on http://'), { timeoutMs: 60_000, intervalMs: 50 }).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${output}`);
+  });
 
   assert.match(output, /UP on 127\.0\.0\.1:\d+ \(shop, 1 worker, Express app\), native I\/O/, 'served by the native I/O core built on install');
   const response = await scgiRequest({ port }, { uri: '/hello?x=1' });
