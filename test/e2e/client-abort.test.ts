@@ -8,10 +8,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
-import { startApache } from '../helpers/frontends/apache.js';
-import { startLighttpd } from '../helpers/frontends/lighttpd.js';
+import { START_FRONTEND, type FrontendName } from '../helpers/frontends/by-name.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
-import type { FrontendHandle, FrontendOptions } from '../helpers/frontends/process.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
@@ -51,18 +49,18 @@ async function startSilentBackend(): Promise<{ port: number; fins: number[]; clo
   return { port: (server.address() as net.AddressInfo).port, fins, close: () => server.close() };
 }
 
-const FRONTENDS: Array<[string, (options: FrontendOptions) => Promise<FrontendHandle>, string, boolean]> = [
-  // name, launcher, docs block, closes the connection when its client leaves
-  ['nginx', startNginx, 'mount', true],
-  ['lighttpd', startLighttpd, 'tcp', false],
-  ['apache', startApache, 'tcp', false],
+const FRONTENDS: Array<[FrontendName, string, boolean]> = [
+  // name, docs block, closes the connection when its client leaves
+  ['nginx', 'mount', true],
+  ['lighttpd', 'tcp', false],
+  ['apache', 'tcp', false],
 ];
 
-for (const [name, start, block, closesOnAbort] of FRONTENDS) {
+for (const [name, block, closesOnAbort] of FRONTENDS) {
   test(`${name}: never half-closes after sending a request; ${closesOnAbort ? 'closes at once when its client leaves' : 'does not close while the backend is silent'}`, async (t) => {
     const backend = await startSilentBackend();
     t.after(() => backend.close());
-    const frontend = await start({ config: docTemplate(name, block), values: { host: '127.0.0.1', port: backend.port } });
+    const frontend = await START_FRONTEND[name]({ config: docTemplate(name, block), values: { host: '127.0.0.1', port: backend.port } });
     t.after(() => frontend.stop());
 
     assert.equal(await get(`${frontend.url}/app/complete`, null), 200);

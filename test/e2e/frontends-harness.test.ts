@@ -10,12 +10,10 @@ import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { startEnvEchoServer, type EchoedRequest, type EchoListen } from '../helpers/env-echo-scgi.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
-import { startNginx } from '../helpers/frontends/nginx.js';
-import { startLighttpd } from '../helpers/frontends/lighttpd.js';
-import { startApache } from '../helpers/frontends/apache.js';
+import { START_FRONTEND, type FrontendName } from '../helpers/frontends/by-name.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,14 +27,7 @@ const PROBE_PATH = '/app/sub/p%C3%A4th?q=%C3%BC&x=1';
 const PROBE_BODY = 'a=1&b=ü';
 const PROBE_BODY_BYTES = Buffer.byteLength(PROBE_BODY);
 
-type FrontendName = 'nginx' | 'lighttpd' | 'apache';
 type Values = Record<string, string | number>;
-
-const START: Record<FrontendName, (options: { config: string; values?: Values }) => Promise<FrontendHandle>> = {
-  nginx: startNginx,
-  lighttpd: startLighttpd,
-  apache: startApache,
-};
 
 // ---------------------------------------------------------------------------------------------
 // Small shells: a spawned floor server, an echo backend, a front end, a raw HTTP client.
@@ -48,8 +39,7 @@ interface Backend {
 
 /** A fresh Unix socket path (in a 0755 dir, so Apache's nobody workers can reach it). */
 async function socketPath(t: TestContext, name: string): Promise<string> {
-  const dir = await makeTempDir('sock');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'sock');
   return join(dir, `${name}.sock`);
 }
 
@@ -99,7 +89,7 @@ async function echoBackend(t: TestContext, unix: boolean): Promise<Values> {
 }
 
 async function frontend(t: TestContext, name: FrontendName, title: string, values: Values): Promise<FrontendHandle> {
-  const handle = await START[name]({ config: docTemplate(name, title), values });
+  const handle = await START_FRONTEND[name]({ config: docTemplate(name, title), values });
   t.after(() => handle.stop());
   return handle;
 }

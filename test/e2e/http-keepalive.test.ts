@@ -17,11 +17,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Server } from '../../server/server.js';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../../server/http/http-listener.js';
 import { parseStats } from '../../shared/stats-format.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
-import { startNginx } from '../helpers/frontends/nginx.js';
-import { startLighttpd } from '../helpers/frontends/lighttpd.js';
-import { startApache } from '../helpers/frontends/apache.js';
+import { START_FRONTEND, type FrontendName } from '../helpers/frontends/by-name.js';
 import { withFrontendLogs, type FrontendHandle, type FrontendOptions } from '../helpers/frontends/process.js';
 import { httpGet, type HttpReply } from '../helpers/http-get.js';
 
@@ -35,7 +33,6 @@ const BURST_CLIENTS = 12;
 const HOLD_MS = 1500;
 const BURST_WAVES = 2;
 
-type FrontendName = 'nginx' | 'lighttpd' | 'apache';
 type Transport = 'tcp' | 'unix';
 
 interface ConnectionReport {
@@ -75,8 +72,7 @@ interface Backend {
 }
 
 async function startBackend(t: TestContext, transport: Transport, limits = { threads: 8, queue: 32 }): Promise<Backend> {
-  const dir = await makeTempDir('http-keepalive');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'http-keepalive');
   const { listener, connections } = buildConnectionReporter();
   const server = new Server({
     listeners: [{
@@ -103,8 +99,7 @@ async function startBackend(t: TestContext, transport: Transport, limits = { thr
 
 async function startFrontend(t: TestContext, frontend: FrontendName, transport: Transport, values: FrontendOptions['values']): Promise<FrontendHandle> {
   const config = docTemplate(frontend, transport === 'unix' ? 'http-unix' : 'http');
-  const start = frontend === 'nginx' ? startNginx : frontend === 'lighttpd' ? startLighttpd : startApache;
-  const handle = await start({ config, values: values ?? {} });
+  const handle = await START_FRONTEND[frontend]({ config, values: values ?? {} });
   t.after(() => handle.stop());
   return handle;
 }

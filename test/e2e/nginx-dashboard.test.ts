@@ -14,7 +14,7 @@ import { chromium } from 'playwright-core';
 import { startDashboard } from '../../dashboard/index.js';
 import { CHROMIUM_PATH, setThreadsByKeyboard } from '../browser/dashboard-fixture.js';
 import { createFakeRuntime } from '../browser/fake-runtime.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withoutSanitizer } from '../helpers/sanitizer-env.js';
@@ -36,8 +36,7 @@ function httpsGet(port: number, path: string, headers: Record<string, string>, l
 }
 
 test('the dashboard behind nginx with TLS: login, a limit change, the live stream, per-client throttling', async (t) => {
-  const dir = await makeTempDir('dow-nginx-dash-');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'nginx-dash');
   const [certificate, key] = [join(dir, 'dash.pem'), join(dir, 'dash.key')];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${NAME}`, '-addext', `subjectAltName=DNS:${NAME}`, '-keyout', key, '-out', certificate], { stdio: 'ignore' });
 
@@ -121,8 +120,7 @@ function viaNginx(port: number, options: { method: string; path: string; headers
 }
 
 test('behind nginx that leaves Host as the upstream address, a page change is not refused for its Origin', async (t) => {
-  const dir = await makeTempDir('dow-nginx-dash-host-');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'nginx-dash-host');
   const [certificate, key] = [join(dir, 'dash.pem'), join(dir, 'dash.key')];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${NAME}`, '-keyout', key, '-out', certificate], { stdio: 'ignore' });
   const runtime = createFakeRuntime();

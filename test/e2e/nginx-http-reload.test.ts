@@ -7,10 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { getFreePorts } from '../helpers/free-port.js';
 import { testDir } from '../helpers/temp-dir.js';
+import { reloadThrough, versionedApp } from '../helpers/versioned-app.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs } from '../helpers/frontends/process.js';
@@ -60,18 +59,16 @@ function post(url: string, agent: http.Agent, tally: Tally): Promise<void> {
 
 test(`${RELOADS} reloads of an HTTP app under POST load through nginx's keep-alive pool: no 502, every POST answered by the app`, async (t) => {
   const dir = await testDir(t, 'nginx-http-reload');
-  const module = join(dir, 'versioned.mjs');
   // Reads the whole body, then answers with the version and the length it read.
-  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => {
+  const app = await versionedApp(dir, 'v0', (v) => `export default (req, res) => {
   let n = 0;
   req.on('data', (c) => (n += c.length));
   req.on('end', () => setTimeout(() => res.end('${v} ' + n), 1));
 };\n`);
-  await version('v0');
   const [port, statsPort] = await getFreePorts(2);
   const server = await serveConfig(t, dir, {
     stats: `127.0.0.1:${statsPort}`,
-    apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module, protocol: 'http', mount: '/app', workers: 2, threads: 8 }],
+    apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module: app.path, protocol: 'http', mount: '/app', workers: 2, threads: 8 }],
     store: false,
     dashboard: false,
   });
@@ -83,15 +80,14 @@ test(`${RELOADS} reloads of an HTTP app under POST load through nginx's keep-ali
     const agents = Array.from({ length: CLIENTS }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
     const load = startLoad(CLIENTS, (client) => post(`${nginx.url}/app/upload`, agents[client] as http.Agent, tally), { maxRequests: MAX_REQUESTS });
     try {
-      for (let i = 1; i <= RELOADS; i++) {
-        const previous = `v${i - 1}`;
-        // The pool holds connections to the current workers, idle and busy, when the reload comes.
-        await waitUntil(`${SERVED_PER_VERSION} POSTs answered by ${previous}`, () => (tally.byVersion.get(previous) ?? 0) >= SERVED_PER_VERSION);
-        await version(`v${i}`);
-        server.child.kill('SIGHUP');
-        await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i}}`), 120_000);
-      }
-      await waitUntil(`${SERVED_PER_VERSION} POSTs answered by v${RELOADS}`, () => (tally.byVersion.get(`v${RELOADS}`) ?? 0) >= SERVED_PER_VERSION);
+      // The pool holds connections to the current workers, idle and busy, when each reload comes.
+      await reloadThrough(app, Array.from({ length: RELOADS }, (_, i) => `v${i + 1}`), {
+        async reload(i) {
+          server.child.kill('SIGHUP');
+          await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i + 1}}`), 120_000);
+        },
+        served: (v) => waitUntil(`${SERVED_PER_VERSION} POSTs answered by ${v}`, () => (tally.byVersion.get(v) ?? 0) >= SERVED_PER_VERSION),
+      });
     } finally {
       await load.stop();
       for (const agent of agents) agent.destroy();

@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Server } from '../../server/server.js';
 import { toAppHandler } from '../../server/app-loader.js';
 import type { AppHandler } from '../../server/adapters/app-handler.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
@@ -54,8 +54,7 @@ interface Setup {
 }
 
 async function setUp(t: TestContext, transport: Transport, kind: AppKind): Promise<Setup> {
-  const dir = await makeTempDir('nginx-runtime');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'nginx-runtime');
   const listen = (file: string): string => (transport === 'unix' ? `unix:${join(dir, file)}` : '127.0.0.1:0');
   const app = (name: string, threads: number, queue: number, handler: AppHandler) => ({
     app: { name, handler, threads, queue, queueTimeoutMs: 10_000, requestTimeoutMs: 30_000, mount: '/app' },

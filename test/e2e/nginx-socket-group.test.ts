@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { NGINX_BINARY, NGINX_SCGI_PARAMS } from '../helpers/frontends/nginx.js';
 import { startFrontend, type FrontendHandle } from '../helpers/frontends/process.js';
 import { cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
@@ -68,8 +68,7 @@ async function serveOnSocket(t: TestContext, dir: string, app: Record<string, un
 }
 
 test('nginx (workers as www-data) reaches a 0660 socket of group www-data, and gets 502 without the group', { skip, timeout: 120_000 }, async (t) => {
-  const dir = await makeTempDir('nginx-group');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'nginx-group');
 
   const socket = await serveOnSocket(t, join(dir, 'with'), { socketGroup: 'www-data' });
   const s = await stat(socket);

@@ -6,8 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { getFreePorts } from '../helpers/free-port.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
@@ -16,6 +14,7 @@ import { serveConfig } from '../helpers/cli-process.js';
 import { startLoad, type Load } from '../helpers/load.js';
 import { WORKER_APP } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
+import { reloadThrough, versionedApp } from '../helpers/versioned-app.js';
 import { waitUntil } from '../helpers/wait.js';
 
 interface Tally {
@@ -61,13 +60,11 @@ function load(base: string, options: { clients: number; path: string; body?: Buf
 
 test('three reloads (SIGHUP) under load through nginx with the code changed between them: every request answered, versions switch', async (t) => {
   const dir = await testDir(t, 'nginx-reload');
-  const module = join(dir, 'versioned.mjs');
-  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 2);\n`);
-  await version('v1');
+  const app = await versionedApp(dir, 'v1', 2);
   const [port, statsPort] = await getFreePorts(2);
   const server = await serveConfig(t, dir, {
     stats: `127.0.0.1:${statsPort}`,
-    apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module, workers: 2, threads: 8 }],
+    apps: [{ name: 'app', listen: `127.0.0.1:${port}`, module: app.path, workers: 2, threads: 8 }],
     store: false,
     dashboard: false,
   });
@@ -76,15 +73,13 @@ test('three reloads (SIGHUP) under load through nginx with the code changed betw
   t.after(() => nginx.stop());
   await withFrontendLogs([nginx], async () => {
     const running = load(nginx.url, { clients: 8, path: '/app/', maxRequests: 200_000 });
-    // Each version serves some requests under load before the next reload replaces it.
-    const served = (v: string): Promise<boolean> => waitUntil(`${v} served`, () => running.tally.bodies.filter((body) => body === v).length >= 60, { timeoutMs: 60_000 });
-    await served('v1');
-    for (const [i, v] of ['v2', 'v3', 'v4'].entries()) {
-      await version(v);
-      server.child.kill('SIGHUP');
-      await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i + 1}}`), 120_000);
-      await served(v);
-    }
+    await reloadThrough(app, ['v2', 'v3', 'v4'], {
+      async reload(i) {
+        server.child.kill('SIGHUP');
+        await server.waitFor(new RegExp(`(app: reloaded \\(SIGHUP\\)[\\s\\S]*){${i + 1}}`), 120_000);
+      },
+      served: (v) => waitUntil(`${v} served`, () => running.tally.bodies.filter((body) => body === v).length >= 60, { timeoutMs: 60_000 }),
+    });
     const tally = await running.stop();
     assert.deepEqual(tally.errors, []);
     assert.deepEqual([...tally.statuses.keys()], [200], `statuses: ${JSON.stringify([...tally.statuses])}`);

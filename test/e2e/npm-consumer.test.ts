@@ -6,16 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getFreePort, getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
-import { sleep } from '../helpers/wait.js';
-import { readStatsPort } from '../../dashboard/stats-client.js';
-import { parseStats } from '../../shared/stats-format.js';
+import { readFigures } from '../helpers/stats.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,8 +23,7 @@ const INSTALL_TIMEOUT_MS = 8 * 60_000;
 const QUIET = ['--prefer-offline', '--no-audit', '--no-fund'];
 
 test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wheels serve: answers SCGI, stops on SIGTERM', { timeout: 12 * 60_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dow-consumer-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await testDir(t, 'consumer');
 
   // `prepare` builds dist/ first, as it does for `npm publish`.
   const packed = await run('npm', ['pack', '--json', '--pack-destination', dir, ...QUIET], { cwd: ROOT, timeout: 5 * 60_000, maxBuffer: 64 * 1024 * 1024 });
@@ -85,11 +83,9 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
     } catch { /* already gone */ }
   });
-  const deadline = performance.now() + 60_000;
-  while (!output.includes('dashboard on http://')) {
-    assert.ok(performance.now() < deadline, `the server did not start:\n${output}`);
-    await sleep(50);
-  }
+  await waitUntil('the server started', () => output.includes('dashboard on http://'), { timeoutMs: 60_000, intervalMs: 50 }).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${output}`);
+  });
 
   assert.match(output, /UP on 127\.0\.0\.1:\d+ \(shop, 1 worker, Express app\), native I\/O/, 'served by the native I/O core built on install');
   const response = await scgiRequest({ port }, { uri: '/hello?x=1' });
@@ -98,7 +94,7 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
 
   // SIGTERM to the server itself (npx would die of a signal sent to the whole group before the
   // server's drain ends); npx then exits with the server's code.
-  const pid = Number(parseStats(await readStatsPort('127.0.0.1', stats)).get('supervisor_pid'));
+  const pid = Number((await readFigures(stats)).get('supervisor_pid'));
   assert.ok(pid > 0 && pid !== child.pid);
   process.kill(pid, 'SIGTERM');
   assert.equal(await exited, 0, output);

@@ -1,6 +1,6 @@
 /**
- * Free loopback ports and throw-away directories for end-to-end tests, so that any number of
- * tests can start servers and front ends side by side without fixed ports or shared paths.
+ * Free loopback ports for end-to-end tests, so that any number of tests can start servers and
+ * front ends side by side without fixed ports (their folders: temp-dir.ts).
  */
 import net from 'node:net';
 
@@ -46,4 +46,3 @@ export async function getFreePorts(count: number): Promise<number[]> {
   }
 }
 
-export { makeTempDir, removeTempDir } from './temp-dir.js';

@@ -7,11 +7,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readStatsPort } from '../../dashboard/stats-client.js';
-import { parseStats } from '../../shared/stats-format.js';
 import { readProcStat } from '../../bin/parent-watch.js';
 import { cliArgs, runProcess, type ServeProcess } from '../helpers/cli-process.js';
 import { getFreePorts } from '../helpers/free-port.js';
+import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -50,7 +49,7 @@ async function serveUnderNpm(t: TestContext, dir: string): Promise<{ npm: ServeP
   // Its own process group, which t.after kills whole: the server and its workers are in it.
   const started = runProcess(t, process.execPath, [npm, process.execPath, ...cliArgs(config)], { detached: true });
   await started.waitFor(new RegExp(`UP on 127\\.0\\.0\\.1:${stats}`));
-  const server = Number(parseStats(await readStatsPort('127.0.0.1', stats)).get('supervisor_pid'));
+  const server = Number((await readFigures(stats)).get('supervisor_pid'));
   const shell = readProcStat(server)?.ppid as number;
   assert.equal(readProcStat(shell)?.ppid, started.child.pid, 'the server runs as npm\'s grandchild, below a shell');
   return { npm: started, server, port };

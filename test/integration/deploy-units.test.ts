@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadConfigFile } from '../../server/config.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 
 const ANALYZE = '/usr/bin/systemd-analyze';
 const DEPLOY = fileURLToPath(new URL('../../docs/deploy.md', import.meta.url));
@@ -25,8 +25,7 @@ function unitBlocks(markdown: string): Map<string, string> {
 test('the units in docs/deploy.md pass systemd-analyze verify without a warning', { skip }, async (t) => {
   const units = unitBlocks(await readFile(DEPLOY, 'utf8'));
   assert.deepEqual([...units.keys()].sort(), ['dragon-on-wheels-shop.socket', 'dragon-on-wheels.service']);
-  const dir = await makeTempDir('units');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'units');
   for (const [name, text] of units) await writeFile(join(dir, name), text);
   for (const name of units.keys()) {
     const result = await promisify(execFile)(ANALYZE, ['verify', '--man=no', join(dir, name)], { cwd: dir, timeout: 60_000 })
@@ -39,8 +38,7 @@ test('the units in docs/deploy.md pass systemd-analyze verify without a warning'
 });
 
 test('systemd-analyze verify does complain about a bad unit (the check above can fail)', { skip }, async (t) => {
-  const dir = await makeTempDir('units-bad');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'units-bad');
   await writeFile(join(dir, 'bad.service'), '[Service]\nType=notify\nExecStart=/usr/bin/true\nProtectSystem=sometimes\nNoSuchKey=1\n');
   const out = await promisify(execFile)(ANALYZE, ['verify', '--man=no', join(dir, 'bad.service')], { cwd: dir, timeout: 60_000 })
     .then(({ stdout, stderr }) => stdout + stderr, (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`);
@@ -51,8 +49,7 @@ test('systemd-analyze verify does complain about a bad unit (the check above can
 test('the configs in docs/deploy.md load (the app module and the user swapped for ones this machine has)', { skip: process.getuid?.() !== 0 ? 'the user/group config loads only as root' : false }, async (t) => {
   const blocks = [...(await readFile(DEPLOY, 'utf8')).matchAll(/```js\n(export default[\s\S]*?)```/g)].map((m) => m[1] as string);
   assert.equal(blocks.length, 2, 'the systemd config and the user/group config');
-  const dir = await makeTempDir('deploy-configs');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'deploy-configs');
   const app = fileURLToPath(new URL('../fixtures/hello-node.mjs', import.meta.url));
   for (const [i, block] of blocks.entries()) {
     const file = join(dir, `config-${i}.mjs`);

@@ -12,13 +12,12 @@ import { loadConfigFile } from '../../server/config.js';
 import { exposureWarning } from '../../server/exposure-warning.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { parseTcpAddress } from '../../shared/listen-address.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { captureLogs, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 
 test('unix:rel.sock resolves against the config file\'s folder, not the current directory', async (t) => {
-  const dir = await makeTempDir('first-run');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'first-run');
   await writeFile(join(dir, 'app.mjs'), "export default (req, res) => res.end('here');\n");
   const file = join(dir, 'dragon.config.json');
   await writeFile(file, JSON.stringify({
@@ -47,8 +46,7 @@ test('unix:rel.sock resolves against the config file\'s folder, not the current 
 });
 
 test('a dashboard on a Unix socket gets one message that does not contradict itself', async (t) => {
-  const dir = await makeTempDir('first-run');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'first-run');
   await writeFile(join(dir, 'app.mjs'), "export default (req, res) => res.end('here');\n");
   const file = join(dir, 'dragon.config.json');
   await writeFile(file, JSON.stringify({ dashboard: { listen: 'unix:/run/dragon/dashboard.sock' }, apps: [{ name: 'shop', listen: '127.0.0.1:0', module: './app.mjs' }] }));

@@ -6,29 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { httpGet } from '../helpers/http-get.js';
 import { encodeNetstringEnv, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { waitUntil } from '../helpers/wait.js';
 
-function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
-
 test('an HTTP request on an SCGI port gets an HTTP 400 that says so, and a log line naming the request line', async (t) => {
   const rt = await startRuntime(t, [{ name: 'shop', node: (_req, res) => res.end('app') }]);
   const target = rt.targets.get('shop') as { port: number };
-  const res = await httpGet(target.port, '/hello');
+  const res = await httpGet(`http://127.0.0.1:${target.port}/hello`, { timeoutMs: 5000 });
   assert.equal(res.status, 400);
   assert.match(res.body, /an HTTP request \("GET \/hello HTTP\/1\.1"\) arrived on an SCGI port/);
   assert.match(res.body, /point the browser or curl at the front end/);

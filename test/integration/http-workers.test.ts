@@ -5,12 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { startLoad } from '../helpers/load.js';
 import { poolApp, startSupervisor, type TestPoolApp } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
+import { reloadThrough, versionedApp } from '../helpers/versioned-app.js';
 import { waitUntil } from '../helpers/wait.js';
 
 function httpApp(app: TestPoolApp) {
@@ -107,10 +106,8 @@ test('a reload with an idle kept-alive connection ends within seconds, not at re
 
 test('reload under keep-alive load: new code, every request answered 200, versions only move forward', async (t) => {
   const dir = await testDir(t, 'http-reload');
-  const module = join(dir, 'versioned.mjs');
-  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 3);\n`);
-  await version('v1');
-  const rt = await startSupervisor(t, [httpApp({ name: 'app', module, count: 2, threads: 8 })]);
+  const app = await versionedApp(dir, 'v1', 3);
+  const rt = await startSupervisor(t, [httpApp({ name: 'app', module: app.path, count: 2, threads: 8 })]);
   const port = (rt.targets.get('app') as { port: number }).port;
   const agent = new Agent({ keepAlive: true, maxSockets: 6 });
   t.after(() => agent.destroy());
@@ -126,14 +123,10 @@ test('reload under keep-alive load: new code, every request answered 200, versio
       failures.push(`${(err as Error).message}${(err as { reused?: boolean }).reused === false ? ' (a new connection)' : ''}`);
     }
   });
-  // Each version serves some requests under load before the next reload replaces it.
-  const served = (v: string): Promise<boolean> => waitUntil(`${v} served`, () => seen.filter((body) => body === v).length >= 20);
-  await served('v1');
-  for (const v of ['v2', 'v3']) {
-    await version(v);
-    await rt.supervisor.reload('app', 'test');
-    await served(v);
-  }
+  await reloadThrough(app, ['v2', 'v3'], {
+    reload: () => rt.supervisor.reload('app', 'test'),
+    served: (v) => waitUntil(`${v} served`, () => seen.filter((body) => body === v).length >= 20),
+  });
   await load.stop();
   assert.deepEqual(failures, []);
   assert.deepEqual([...new Set(seen)], ['v1', 'v2', 'v3']);

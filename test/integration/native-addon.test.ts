@@ -7,9 +7,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { settingsFromConfig } from '../../server/config.js';
@@ -19,7 +18,7 @@ import { DEFAULT_LIMITS, MAX_LIMITS } from '../../server/protocol/limits.js';
 import { bindListeningSocket } from '../../server/supervisor/listen-handle.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { encodeScgiRequest, parseScgiResponse, scgiRequest, sendRaw, type Target } from '../helpers/scgi-client.js';
-import { testDir } from '../helpers/temp-dir.js';
+import { makeTempDirSync, removeTempDirSync, testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -28,8 +27,8 @@ const FIXTURES = join(ROOT, 'test', 'fixtures');
 /** The fault-injecting build, made once for this file; null (with why) where none can be built. */
 function buildFaultAddon(): { path: string } | { path: null; reason: string } {
   if (process.platform !== 'linux') return { path: null, reason: 'the native core is Linux-only' };
-  const dir = mkdtempSync(join(tmpdir(), 'dow-fault-addon-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = makeTempDirSync('fault-addon');
+  after(() => removeTempDirSync(dir));
   const flags = process.env.DOW_TEST_SANITIZED ? ['--asan', '--fault'] : ['--fault'];
   const built = spawnSync('npm', ['run', '--silent', 'build:native', '--', ...flags, dir], { cwd: ROOT, encoding: 'utf8' });
   if (built.status !== 0) return { path: null, reason: `${built.stdout}${built.stderr}` };

@@ -5,36 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { holdingApp } from '../helpers/gated-app.js';
 import { encodeScgiRequest, scgiRequest, sendRaw, parseScgiResponse } from '../helpers/scgi-client.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
-
-function gatedApp() {
-  const waiting: Array<() => void> = [];
-  let running = 0;
-  let maxRunning = 0;
-  return {
-    node: (_req: unknown, res: { end(body: string): void }) => {
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      waiting.push(() => {
-        running--;
-        res.end('done');
-      });
-    },
-    releaseAll() {
-      for (const release of waiting.splice(0)) release();
-    },
-    get waiting() {
-      return waiting.length;
-    },
-    get maxRunning() {
-      return maxRunning;
-    },
-  };
-}
 
 test('over the limit, requests wait in FIFO order and all get answered', async (t) => {
   const order: number[] = [];
@@ -55,20 +31,20 @@ test('over the limit, requests wait in FIFO order and all get answered', async (
 });
 
 test('a full queue gets 503 with Retry-After and the original log wording', async (t) => {
-  const app = gatedApp();
+  const app = holdingApp();
   const rt = await startRuntime(t, [{ name: 'Limited', threads: 1, queue: 1, node: app.node }]);
   const target = rt.targets.get('Limited')!;
   const first = scgiRequest(target);
-  await waitUntil('1 waiting in app', () => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.held === 1);
   const second = scgiRequest(target);
   await waitForFigure(rt.figures, 'Limited_queued', '1');
   const third = await scgiRequest(target);
   assert.equal(third.status, 503);
   assert.deepEqual(third.headers.get('retry-after'), ['1']);
   assert.ok(rt.logs.some((line) => /^Limited: Threads limit reached! \(limit=1 online=1\)/.test(String(line.msg))));
-  app.releaseAll();
-  await waitUntil('1 waiting in app', () => app.waiting === 1);
-  app.releaseAll();
+  app.release();
+  await waitUntil('1 waiting in app', () => app.held === 1);
+  app.release();
   assert.equal((await first).status, 200);
   assert.equal((await second).status, 200);
   assert.equal(rt.figures().get('Limited_rejected'), '1');
@@ -76,48 +52,48 @@ test('a full queue gets 503 with Retry-After and the original log wording', asyn
 });
 
 test('queue 0 answers 503 at once when every thread is busy', async (t) => {
-  const app = gatedApp();
+  const app = holdingApp();
   const rt = await startRuntime(t, [{ name: 'app', threads: 1, queue: 0, node: app.node }]);
   const first = scgiRequest(rt.targets.get('app')!);
-  await waitUntil('1 waiting in app', () => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.held === 1);
   assert.equal((await scgiRequest(rt.targets.get('app')!)).status, 503);
-  app.releaseAll();
+  app.release();
   assert.equal((await first).status, 200);
 });
 
 test('a request that waits longer than queueTimeout gets 503', async (t) => {
-  const app = gatedApp();
+  const app = holdingApp();
   const rt = await startRuntime(t, [{ name: 'app', threads: 1, queue: 10, queueTimeoutMs: 150, node: app.node }]);
   const first = scgiRequest(rt.targets.get('app')!);
-  await waitUntil('1 waiting in app', () => app.waiting === 1);
+  await waitUntil('1 waiting in app', () => app.held === 1);
   const started = Date.now();
   const waited = await scgiRequest(rt.targets.get('app')!);
   assert.equal(waited.status, 503);
   assert.ok(Date.now() - started >= 140);
   assert.ok(rt.logs.some((line) => /waited \d+ ms in the queue/.test(String(line.msg))));
-  app.releaseAll();
+  app.release();
   await first;
 });
 
 test('raising the limit at run time admits waiting requests at once; lowering lets running ones finish', async (t) => {
-  const app = gatedApp();
+  const app = holdingApp();
   const rt = await startRuntime(t, [{ name: 'app', threads: 1, queue: 10, node: app.node }]);
   const target = rt.targets.get('app')!;
   const requests = Array.from({ length: 4 }, () => scgiRequest(target));
-  await waitUntil('1 waiting in app, 3 queued', () => app.waiting === 1 && rt.figures().get('app_queued') === '3');
+  await waitUntil('1 waiting in app, 3 queued', () => app.held === 1 && rt.figures().get('app_queued') === '3');
   const change = await rt.server.setThreads('app', 4, 'test');
   assert.deepEqual(change, { app: 'app', oldThreads: 1, newThreads: 4 });
-  await waitUntil('4 waiting in app', () => app.waiting === 4);
+  await waitUntil('4 waiting in app', () => app.held === 4);
   assert.equal(rt.figures().get('app_threads'), '4');
   // Lower to 1 while 4 run: nothing is cut, and new requests wait until fewer than 1 run.
   await rt.server.setThreads('app', 1, 'test');
   const late = scgiRequest(target);
   await waitForFigure(rt.figures, 'app_queued', '1');
   assert.equal(rt.figures().get('app_online'), '4');
-  app.releaseAll();
-  await waitUntil('1 waiting in app', () => app.waiting === 1);
+  app.release();
+  await waitUntil('1 waiting in app', () => app.held === 1);
   assert.equal(rt.figures().get('app_online'), '1');
-  app.releaseAll();
+  app.release();
   for (const res of await Promise.all([...requests, late])) assert.equal(res.status, 200);
   assert.equal(app.maxRunning, 4);
   await assert.rejects(rt.server.setThreads('app', 0, 'test'), { code: 'DOW_ERR_THREADS_RANGE' });

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { resolveRunAs } from '../../server/config-credentials.js';
 import { settingsFromConfig } from '../../server/config.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 import { cannotRunAsNobody, cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
 import { lookupGroup, lookupUser } from '../../server/unix-ids.js';
 
@@ -54,8 +54,7 @@ test('a user or group that does not exist, or an owner for a TCP socket, is a co
 });
 
 test('socketOwner nobody, socketGroup www-data, mode 0660: www-data connects, another user is refused (workers and in-process)', { skip: notRoot }, async (t) => {
-  const dir = await makeTempDir('owner');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'owner');
   const settings = await settingsFromConfig({
     stats: false,
     store: false,
@@ -83,8 +82,7 @@ test('socketOwner nobody, socketGroup www-data, mode 0660: www-data connects, an
 });
 
 test('the documented unit: a service user in www-data (SupplementaryGroups=) gives its socket to www-data itself; without the membership it is a clear error', { skip: cannotRunAsNobody() || (existsSync(SETPRIV) ? false : `${SETPRIV} is missing (util-linux)`) }, async (t) => {
-  const dir = await makeTempDir('owner-user');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'owner-user');
   // The folder is the service user's, as RuntimeDirectory= makes it.
   await chown(dir, 65534, 65534);
   const path = join(dir, 'shop.sock');

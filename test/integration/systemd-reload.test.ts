@@ -6,11 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readStatsPort } from '../../dashboard/stats-client.js';
-import { parseStats } from '../../shared/stats-format.js';
 import { getFreePorts } from '../helpers/free-port.js';
 import { gatedLoads, gatedModule } from '../helpers/gated-app.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { readFigures } from '../helpers/stats.js';
 import { cliArgs, listenForNotify, runProcess } from '../helpers/systemd.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -31,7 +30,7 @@ test('a SIGHUP during a reload: READY=1 only once the follow-up reload it asked 
   // an event shows that every message sent before it has arrived.
   const server = runProcess(t, process.execPath, cliArgs(config), { env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '200000' } });
   await listener.next('READY', 0);
-  const figure = async (key: string): Promise<string | undefined> => parseStats(await readStatsPort('127.0.0.1', stats)).get(key);
+  const figure = async (key: string): Promise<string | undefined> => (await readFigures(stats)).get(key);
 
   await writeFile(module, gatedModule('v1', log, gate1));
   server.child.kill('SIGHUP');

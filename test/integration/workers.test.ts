@@ -14,6 +14,7 @@ import { scgiRequest, sendRaw, encodeScgiRequest, type Target } from '../helpers
 import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
+import { reloadThrough, versionedApp } from '../helpers/versioned-app.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 /** Pids of this process's worker processes (not tsx's esbuild service), exited but not yet reaped included. */
@@ -217,10 +218,8 @@ test('the thread limit is the app\'s total across 2 workers, and a raised limit 
 
 test('reload: new code under load, no failed request; a reload whose code fails to load leaves the old workers serving', async (t) => {
   const dir = await testDir(t, 'reload');
-  const module = join(dir, 'versioned.mjs');
-  const version = (v: string): Promise<void> => writeFile(module, `export default (req, res) => setTimeout(() => res.end('${v}'), 5);\n`);
-  await version('v1');
-  const rt = await startSupervisor(t, [{ name: 'app', module, count: 2, threads: 8 }]);
+  const app = await versionedApp(dir, 'v1', 5);
+  const rt = await startSupervisor(t, [{ name: 'app', module: app.path, count: 2, threads: 8 }]);
   const target = rt.targets.get('app') as Target;
 
   const seen: string[] = [];
@@ -234,17 +233,15 @@ test('reload: new code under load, no failed request; a reload whose code fails 
       failed++;
     }
   });
-  // Each version serves some requests under load before the next reload replaces it.
-  const served = (v: string): Promise<boolean> => waitUntil(`${v} served`, () => seen.filter((body) => body === v).length >= 20);
-  await served('v1');
-  for (const v of ['v2', 'v3', 'v4']) {
-    await version(v);
-    const result = await rt.supervisor.reload('app', 'test');
-    assert.equal(result.newPids.length, 2);
-    assert.ok(result.oldPids.every((pid) => !result.newPids.includes(pid)));
-    await served(v);
-  }
-  await writeFile(module, 'export default (req, res) => { res.end(\'broken\')\n');
+  await reloadThrough(app, ['v2', 'v3', 'v4'], {
+    async reload() {
+      const result = await rt.supervisor.reload('app', 'test');
+      assert.equal(result.newPids.length, 2);
+      assert.ok(result.oldPids.every((pid) => !result.newPids.includes(pid)));
+    },
+    served: (v) => waitUntil(`${v} served`, () => seen.filter((body) => body === v).length >= 20),
+  });
+  await writeFile(app.path, 'export default (req, res) => { res.end(\'broken\')\n');
   await assert.rejects(rt.supervisor.reload('app', 'test'), (err: Error & { code?: string }) => err.code === 'DOW_ERR_RELOAD' && /SyntaxError|Unexpected|missing/i.test(err.message));
   const afterBroken = seen.length;
   await waitUntil('requests served after the failed reload', () => seen.length >= afterBroken + 10);

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadApp } from '../../server/app-loader.js';
-import { makeTempDir, removeTempDir } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
 
 const NODE_MODULES = pathToFileURL(join(process.cwd(), 'node_modules')).href;
 
@@ -24,8 +24,7 @@ async function loadError(dir: string, file: string): Promise<string> {
 }
 
 test('a module that fails to load says where: file, line and caret for a syntax error, even in a module it imports; app frames for a throw', async (t) => {
-  const dir = await makeTempDir('app-loader');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'app-loader');
   await writeFile(join(dir, 'bad.mjs'), 'const a = 1;\nconst b = ;\nexport default a;\n');
   const direct = await loadError(dir, './bad.mjs');
   assert.match(direct, /cannot load module \.\/bad\.mjs: SyntaxError: Unexpected token ';'/);
@@ -44,8 +43,7 @@ test('a module that fails to load says where: file, line and caret for a syntax 
 });
 
 test('a Fastify app that already listens, or the result of app.listen(), is refused with what to export instead', async (t) => {
-  const dir = await makeTempDir('app-loader');
-  t.after(() => removeTempDir(dir));
+  const dir = await testDir(t, 'app-loader');
   await writeFile(join(dir, 'fastify-listening.mjs'), [
     `import Fastify from '${NODE_MODULES}/fastify/fastify.js';`,
     'const app = Fastify();',

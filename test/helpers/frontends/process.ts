@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
-import { getFreePort, makeTempDir, removeTempDir } from '../free-port.js';
+import { getFreePort } from '../free-port.js';
+import { makeTempDir, removeTempDir } from '../temp-dir.js';
 import { withoutSanitizer } from '../sanitizer-env.js';
 import { sleep, waitUntil } from '../wait.js';
 
