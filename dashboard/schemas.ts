@@ -1,7 +1,7 @@
 /**
  * @module schemas
  * JSON schemas of every request and response of the dashboard API. Fastify validates requests
- * and serializes responses with them; the tests check real responses against them with ajv, and
+ * and serializes responses with them (a field missing from a schema never reaches a client), and
  * the README's "Admin dashboard" section documents the same shapes.
  */
 import { MAX_THREADS } from '../shared/runtime-control.js';

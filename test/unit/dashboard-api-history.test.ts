@@ -143,7 +143,7 @@ describe('dashboard API: responses and their schemas', () => {
       assert.equal(overview.history, true);
       assertJustChecked(overview.checkedAtMs);
       assert.match(overview.error, /ECONNREFUSED/);
-      assert.doesNotMatch(overview.error, /runtime unreachable/i, 'the page says that part itself (issue 11 item 14)');
+      assert.doesNotMatch(overview.error, /runtime unreachable/i, 'the page says that part itself');
       assert.equal(overview.pid, null);
       const apps = await get('/api/apps');
       // The apps last seen stay, with the timing store's figures, so the page keeps their charts.
