@@ -8,7 +8,8 @@
  *   POST /json      {"received": body}        GET  /cached    ETag, 304 on If-None-Match
  *   POST /upload    {"sha256": hex}, streamed GET  /redirect  302 Location: /hello
  *   GET  /download  50 MiB, streamed          GET  /ip, /proto  the framework's own view
- *   GET  /events    3 SSE events, 400 ms apart GET  /slow     ~3 s of chunks
+ *   GET  /events    3 SSE events (?gate=id: the 2nd once the client has the 1st)
+ *                                             GET  /slow     ~3 s of chunks
  *   GET  /boom      throws -> 500
  */
 import { createHash } from 'node:crypto';
@@ -74,10 +75,60 @@ export async function sha256Hex(body: AsyncIterable<Uint8Array>): Promise<string
   return hash.digest('hex');
 }
 
-/** `id: n` / `data: tick n`, the first at once, then one every SSE_INTERVAL_MS. */
-export async function* sseEvents(): AsyncGenerator<string> {
+/**
+ * /events?gate=<id>: after the first event the app waits until its client says it has that event
+ * (openSseGate), so that "streamed, not buffered" is a matter of order, not of a clock: a front
+ * end that buffers holds the first event until the end, the gate stays shut, and the app goes on
+ * only after SSE_GATE_TIMEOUT_MS, which the check sees (sseGateOpened). Apps run in the test's
+ * process, so the gates are a plain map.
+ */
+const SSE_GATE_TIMEOUT_MS = 20_000;
+const sseGates = new Map<string, { opened: boolean; open: () => void; wait: Promise<void> }>();
+
+function sseGate(id: string): { opened: boolean; open: () => void; wait: Promise<void> } {
+  let gate = sseGates.get(id);
+  if (!gate) {
+    let open = (): void => {};
+    const wait = new Promise<void>((resolve) => (open = resolve));
+    const created = { opened: false, wait, open: () => { created.opened = true; open(); } };
+    sseGates.set(id, created);
+    gate = created;
+  }
+  return gate;
+}
+
+/** The client of /events?gate=<id> has the first event. */
+export function openSseGate(id: string): void {
+  sseGate(id).open();
+}
+
+/** Whether the app went on past its first event because the client had it (not by its timeout). */
+export function sseGateOpened(id: string): boolean {
+  const opened = sseGates.get(id)?.opened ?? false;
+  sseGates.delete(id);
+  return opened;
+}
+
+/** Before event `i`: the gate after the first event when there is one, else SSE_INTERVAL_MS. */
+export async function beforeSseEvent(i: number, gate: string | undefined): Promise<void> {
+  if (i === 1) return;
+  if (i === 2 && gate) {
+    const timer = delay(SSE_GATE_TIMEOUT_MS, undefined, { ref: false });
+    await Promise.race([sseGate(gate).wait, timer]);
+    return;
+  }
+  await delay(SSE_INTERVAL_MS);
+}
+
+/** The gate id a request names, if it is a string. */
+function gateOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** `id: n` / `data: tick n`, the first at once, then as beforeSseEvent says. */
+export async function* sseEvents(gate?: string): AsyncGenerator<string> {
   for (let i = 1; i <= SSE_EVENTS; i++) {
-    if (i > 1) await delay(SSE_INTERVAL_MS);
+    await beforeSseEvent(i, gate);
     yield `id: ${i}\ndata: tick ${i}\n\n`;
   }
 }
@@ -143,9 +194,9 @@ export function buildExpressApp(): Express {
   app.get('/proto', (req, res) => {
     res.json({ protocol: req.protocol, secure: req.secure });
   });
-  app.get('/events', (_req, res) => {
+  app.get('/events', (req, res) => {
     res.set(SSE_HEADERS).flushHeaders();
-    pipeline(Readable.from(sseEvents()), res, ignoreClose);
+    pipeline(Readable.from(sseEvents(gateOf(req.query.gate))), res, ignoreClose);
   });
   app.get('/slow', (_req, res) => {
     res.type('text');
@@ -211,7 +262,7 @@ export function buildKoaApp(): Koa {
     },
     'GET /events': (ctx) => {
       ctx.set(SSE_HEADERS);
-      ctx.body = Readable.from(sseEvents());
+      ctx.body = Readable.from(sseEvents(gateOf(ctx.query.gate)));
     },
     'GET /slow': (ctx) => {
       ctx.type = 'text';
@@ -262,7 +313,7 @@ export function buildFastifyApp(): FastifyInstance {
   app.get('/redirect', async (_request, reply) => reply.redirect(REDIRECT_TARGET, 302));
   app.get('/ip', async (request) => ({ ip: request.ip }));
   app.get('/proto', async (request) => ({ protocol: request.protocol }));
-  app.get('/events', async (_request, reply) => reply.headers(SSE_HEADERS).send(Readable.from(sseEvents())));
+  app.get('/events', async (request, reply) => reply.headers(SSE_HEADERS).send(Readable.from(sseEvents(gateOf((request.query as { gate?: unknown }).gate)))));
   app.get('/slow', async (_request, reply) => reply.type('text/plain').send(Readable.from(slowChunks())));
   app.get('/boom', async () => {
     throw new Error('boom');
@@ -300,8 +351,9 @@ export function buildHonoApp(): Hono<{ Bindings: ScgiRequestInfo }> {
   app.get('/events', (c) => {
     c.header('x-accel-buffering', 'no');
     return streamSSE(c, async (out) => {
+      const gate = c.req.query('gate');
       for (let i = 1; i <= SSE_EVENTS; i++) {
-        if (i > 1) await out.sleep(SSE_INTERVAL_MS);
+        await beforeSseEvent(i, gate);
         await out.writeSSE({ id: String(i), data: `tick ${i}` });
       }
     });
@@ -363,9 +415,9 @@ export function buildNodeListener(): RequestListener {
       const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
       sendJson(res, { protocol: encrypted ? 'https' : 'http' });
     },
-    'GET /events': (_req, res) => {
+    'GET /events': (req, res) => {
       res.writeHead(200, SSE_HEADERS);
-      pipeline(Readable.from(sseEvents()), res, ignoreClose);
+      pipeline(Readable.from(sseEvents(gateOf(new URL(req.url ?? '/', 'http://x').searchParams.get('gate')))), res, ignoreClose);
     },
     'GET /slow': (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });

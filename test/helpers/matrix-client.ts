@@ -73,7 +73,8 @@ export function requestHash(base: string, path: string, options: RequestOptions)
 }
 
 /** Times each SSE event's arrival, and the end, in ms since the request was sent. */
-export function requestEvents(base: string, path: string, options: RequestOptions): Promise<{ status: number; headers: http.IncomingHttpHeaders; events: Array<{ data: string; atMs: number }>; endMs: number }> {
+/** GETs an event stream; `onEvent` sees each event's data as it arrives. */
+export function requestEvents(base: string, path: string, options: RequestOptions, onEvent: (data: string) => void = () => {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; events: Array<{ data: string; atMs: number }>; endMs: number }> {
   const sentAt = Date.now();
   return new Promise((resolve, reject) => {
     open(base, path, options, (res) => {
@@ -86,7 +87,10 @@ export function requestEvents(base: string, path: string, options: RequestOption
           const block = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
           const data = /^data: ?(.*)$/m.exec(block)?.[1];
-          if (data !== undefined) events.push({ data, atMs: Date.now() - sentAt });
+          if (data !== undefined) {
+            events.push({ data, atMs: Date.now() - sentAt });
+            onEvent(data);
+          }
         }
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, events, endMs: Date.now() - sentAt }));
