@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackend, type Backend } from './backends.js';
-import { measureOnce, summarize, type Measurement, type RunContext } from './measure.js';
+import { measureOnce, summarize, type RunContext } from './measure.js';
 import { startNginx, type NginxSite } from './nginx.js';
 import { readMachineTicks } from './proc-stats.js';
 import { freePort, type Started } from './processes.js';

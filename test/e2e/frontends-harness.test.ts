@@ -32,11 +32,6 @@ type Values = Record<string, string | number>;
 // ---------------------------------------------------------------------------------------------
 // Small shells: a spawned floor server, an echo backend, a front end, a raw HTTP client.
 
-interface Backend {
-  listen: EchoListen;
-  values: Values;
-}
-
 /** A fresh Unix socket path (in a 0755 dir, so Apache's nobody workers can reach it). */
 async function socketPath(t: TestContext, name: string): Promise<string> {
   const dir = await testDir(t, 'sock');

@@ -10,7 +10,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { getFreePort, getFreePorts } from '../helpers/free-port.js';
+import { getFreePorts } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';

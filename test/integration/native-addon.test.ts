@@ -17,7 +17,7 @@ import { NativeListener } from '../../server/native/native-listener.js';
 import { DEFAULT_LIMITS, MAX_LIMITS } from '../../server/protocol/limits.js';
 import { bindListeningSocket } from '../../server/supervisor/listen-handle.js';
 import { startRuntime } from '../helpers/runtime.js';
-import { encodeScgiRequest, parseScgiResponse, scgiRequest, sendRaw, type Target } from '../helpers/scgi-client.js';
+import { encodeScgiRequest, parseScgiResponse, sendRaw, type Target } from '../helpers/scgi-client.js';
 import { makeTempDirSync, removeTempDirSync, testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 

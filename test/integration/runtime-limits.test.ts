@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { holdingApp } from '../helpers/gated-app.js';
-import { encodeScgiRequest, scgiRequest, sendRaw, parseScgiResponse } from '../helpers/scgi-client.js';
+import { encodeScgiRequest, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';

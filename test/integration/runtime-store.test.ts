@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { createTimingStore } from '../../server/store/timing-store.js';
-import { getFreePort, getFreePorts } from '../helpers/free-port.js';
+import { getFreePorts } from '../helpers/free-port.js';
 import { encodeScgiRequest, parseScgiResponse, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { startRuntime } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
