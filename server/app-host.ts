@@ -167,9 +167,13 @@ export class AppHost {
     conn.answer(503, 'Service Unavailable: too many requests, retry later\n', Outcome.REJECTED, `Retry-After: ${RETRY_AFTER_S}\r\n`);
   }
 
-  /** Called once per request, whatever ended it. */
+  /**
+   * Called once per request, whatever ended it. Its row is recorded before its slot is released:
+   * a worker killed in between is then counted twice (its row, and a lost request by its load),
+   * never not at all, and the next request's handler, run from dispatch, comes after the row.
+   */
   finished(conn: HostedRequest, phase: Phase, status: number, outcome: Outcome): void {
-    const now = performance.now();
+    this.account(conn, phase, status, outcome);
     if (phase === Phase.RUNNING) {
       const next = this.limiter.release();
       this.onLoadChange?.(this);
@@ -178,6 +182,11 @@ export class AppHost {
       this.limiter.cancel(conn);
       this.onLoadChange?.(this);
     }
+  }
+
+  /** The request's figures, access line and timing row. */
+  private account(conn: HostedRequest, phase: Phase, status: number, outcome: Outcome): void {
+    const now = performance.now();
     const stats = this.stats;
     if (phase === Phase.HEAD && outcome !== Outcome.REJECTED) {
       // Malformed or never completed: it never reached the app, so it is not one of its requests.
