@@ -544,16 +544,20 @@ export class WorkerPool {
   }
 
   /**
-   * Rows for the requests that died inside a worker. Its last heartbeat listed them with their
-   * start; a hung worker may hold more that arrived after it (counted from the kernel's tables):
-   * those are dated from its last answer, the latest moment they can have arrived by.
+   * Rows for the requests that died inside a worker: as many as its ring's load word held at its
+   * exit (exact, and newer than any heartbeat: a SIGKILL from outside, an OOM kill), or without a
+   * ring as many as its last heartbeat listed; a hung worker may hold more connections than that,
+   * counted from the kernel's tables. The oldest listed keep their start, method and path; the
+   * others arrived after its last answer and are dated from it.
    */
   private recordLostRequests(w: WorkerProcess): void {
     const now = Date.now();
     const listed = w.figures?.inFlight ?? [];
-    const lost: Array<[number, string, string]> = [...listed];
+    const load = w.ringLoad(this.o.startConfig.app.queue);
+    const count = Math.max(load === null ? listed.length : load.running + load.queued, w.heldConnections ?? 0);
+    const lost: Array<[number, string, string]> = listed.slice(0, count);
     const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
-    for (let i = listed.length; i < (w.heldConnections ?? 0); i++) lost.push([silentSince, '', '']);
+    for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '']);
     for (const [startMs, method, path] of lost) {
       const serviceMs = Math.max(0, now - startMs);
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);

@@ -124,6 +124,8 @@ export class WorkerProcess {
   private ringDrained: () => void = () => {};
   /** Where its rows go first; null without the native core, or once read for the last time. */
   private ring: RowRing | null = null;
+  /** Its ring's load word as it died, read at its exit before the ring is unmapped (see ringLoad). */
+  private loadAtExit: [running: number, queued: number] | null = null;
   private ringTimer: NodeJS.Timeout | null = null;
   private readonly ringDecoder = new FrameDecoder();
   /** Set when the supervisor ends this worker on purpose (drain, hang kill, failed start). */
@@ -216,6 +218,7 @@ export class WorkerProcess {
     child.on('exit', (code, signal) => {
       // Whatever it wrote to the ring is there, whole: read before its lost rows are counted.
       this.readRing();
+      this.loadAtExit = this.ring?.load() ?? null;
       this.closeRing();
       setTimeout(this.rowsEnded, ROWS_END_WAIT_MS).unref();
       this.state = 'exited';
@@ -281,11 +284,12 @@ export class WorkerProcess {
 
   /**
    * Its requests running and queued as it last published them in the ring, read without asking
-   * it (it may be stuck in a request); null without a ring (io 'node', no native core, a ring
-   * closed as damaged) or when the word cannot be a real load (`maxQueued`: the app's queue).
+   * it (it may be stuck in a request), or as it died once it has exited; null without a ring
+   * (io 'node', no native core, a ring closed as damaged) or when the word cannot be a real load
+   * (`maxQueued`: the app's queue).
    */
   ringLoad(maxQueued: number): { running: number; queued: number } | null {
-    const load = this.ring?.load() ?? null;
+    const load = this.ring?.load() ?? this.loadAtExit;
     if (load === null) return null;
     const [running, queued] = load;
     return running <= MAX_THREADS && queued <= maxQueued ? { running, queued } : null;
