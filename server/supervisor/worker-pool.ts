@@ -65,8 +65,10 @@ const HANG_CHECK_MS = 250;
 const STANDBY_LEAD_MS = 1500;
 /**
  * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
- * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port
- * by more than this (it must answer within 100 ms on a busy machine, scheduling included).
+ * has missed its last heartbeat, or left any ping unanswered this long, is not waited for at all:
+ * a hang slows only the requests in the first 50 ms of its first unanswered ping, never the
+ * stream of polls until the next heartbeat (the port must answer within 100 ms, on a busy
+ * machine, scheduling included).
  */
 export const COLLECT_TIMEOUT_MS = 50;
 /** How long a starting worker (loading the app) may go without answering before it is killed. */
@@ -257,7 +259,7 @@ export class WorkerPool {
     this.lastCollectAt = now;
     // Only workers that serve: one loading the app (a standby, a replacement) has no figures to
     // give yet and may not answer while its code compiles.
-    const responsive = [...this.workers.values()].filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
+    const responsive = [...this.workers.values()].filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS && w.unansweredFor(now) < COLLECT_TIMEOUT_MS);
     await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
   }
 

@@ -111,6 +111,8 @@ export class WorkerProcess {
   spawnError: NodeJS.ErrnoException | null = null;
   readonly startedAt = Date.now();
   lastAnswerAt = performance.now();
+  /** When the oldest ping it has not answered yet was sent (performance.now()); null: none. */
+  private unansweredSince: number | null = null;
   figures: WorkerFigures | null = null;
   /** When `figures` arrived (performance.now()). */
   figuresAt = -Infinity;
@@ -356,8 +358,14 @@ export class WorkerProcess {
     });
   }
 
+  /** How long a ping it was sent has gone unanswered (0: it answered the last one). */
+  unansweredFor(now: number): number {
+    return this.unansweredSince === null ? 0 : now - this.unansweredSince;
+  }
+
   ping(): number {
     const seq = ++this.seq;
+    this.unansweredSince ??= performance.now();
     this.send({ type: 'ping', seq });
     return seq;
   }
@@ -392,6 +400,7 @@ export class WorkerProcess {
 
   private onMessage(message: FromWorker): void {
     this.lastAnswerAt = performance.now();
+    this.unansweredSince = null;
     switch (message.type) {
       case 'ready':
         this.state = 'ready';
