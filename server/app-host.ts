@@ -162,14 +162,18 @@ export class AppHost {
     answerRequest(conn, Outcome.REJECTED, ANSWERS.tooBusy);
   }
 
-  /** Called once per request, whatever ended it. */
+  /**
+   * Called once per request, whatever ended it. Its row is recorded before its slot is released:
+   * a worker killed in between is then counted twice (its row, and a lost request by its load),
+   * never not at all, and the next request's handler, run from dispatch, comes after the row.
+   */
   finished(conn: HostedRequest, phase: Phase, status: number, outcome: Ending): void {
     if (outcome === Unserved.MALFORMED || outcome === Unserved.LEFT) {
       // It never reached the app, so it is not one of its requests (and holds no slot).
       if (outcome === Unserved.MALFORMED) this.stats.badRequests++;
       return;
     }
-    const now = performance.now();
+    this.account(conn, status, outcome);
     if (phase === Phase.RUNNING) {
       const next = this.limiter.release();
       this.onLoadChange?.(this);
@@ -178,6 +182,11 @@ export class AppHost {
       this.limiter.cancel(conn);
       this.onLoadChange?.(this);
     }
+  }
+
+  /** The request's figures, access line and timing row. */
+  private account(conn: HostedRequest, status: number, outcome: Outcome): void {
+    const now = performance.now();
     const stats = this.stats;
     if (outcome === Outcome.REJECTED) stats.rejected++;
     else if (outcome === Outcome.TIMEOUT) stats.timeouts++;

@@ -37,6 +37,8 @@ export interface ServeOptions {
   dashboard?: boolean;
   /** 'info' where the supervisor's log lines are read (hang, reload); 'warn' under load, as bench's. */
   logLevel: 'info' | 'warn';
+  /** Node flags for the supervisor (and so its workers), e.g. --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 export interface RunningServe {
@@ -74,7 +76,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   writeFileSync(loopFile, '');
   // The supervisor passes its --import on to every worker it forks (worker-process.ts keeps
   // execArgv), so each worker samples its own event loop too.
-  const args = ['--import', PRELOAD, CLI, 'serve', configFile];
+  const args = [...(o.nodeArgs ?? []), '--import', PRELOAD, CLI, 'serve', configFile];
   const started = startProcess({
     name: o.id,
     command: process.execPath,

@@ -23,8 +23,10 @@ export interface WorkerProcessInfo {
 
 /**
  * A figures request (stats port, dashboard) waits this long for a worker's answer; a worker that
- * has missed its last heartbeat is not waited for at all, so a hang never slows the stats port
- * by more than this (it must answer within 100 ms on a busy machine, scheduling included).
+ * has missed its last heartbeat, or left any ping unanswered this long, is not waited for at all:
+ * a hang slows only the requests in the first 50 ms of its first unanswered ping, never the
+ * stream of polls until the next heartbeat (the port must answer within 100 ms, on a busy
+ * machine, scheduling included).
  */
 export const COLLECT_TIMEOUT_MS = 50;
 /**
@@ -65,7 +67,7 @@ export class PoolFigures {
     this.lastCollectAt = now;
     // Only workers that serve: one loading the app (a standby, a replacement) has no figures to
     // give yet and may not answer while its code compiles.
-    const responsive = [...workers].map((r) => r.process).filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS);
+    const responsive = [...workers].map((r) => r.process).filter((w) => (w.state === 'accepting' || w.state === 'draining') && now - w.lastAnswerAt < this.heartbeatMs + COLLECT_TIMEOUT_MS && w.unansweredFor(now) < COLLECT_TIMEOUT_MS);
     await Promise.all(responsive.map((w) => w.collect(COLLECT_TIMEOUT_MS)));
   }
 
@@ -138,16 +140,20 @@ export class PoolFigures {
   }
 
   /**
-   * Rows for the requests that died inside a worker. Its last heartbeat listed them with their
-   * start; a hung worker may hold more that arrived after it (counted from the kernel's tables):
-   * those are dated from its last answer, the latest moment they can have arrived by.
+   * Rows for the requests that died inside a worker: as many as its ring's load word held at its
+   * exit (exact, and newer than any heartbeat: a SIGKILL from outside, an OOM kill), or without a
+   * ring as many as its last heartbeat listed; a hung worker may hold more connections than that,
+   * counted from the kernel's tables. The oldest listed keep their start, method and path; the
+   * others arrived after its last answer and are dated from it.
    */
   recordLostRequests(w: WorkerProcess, heldConnections: number | null): void {
     const now = Date.now();
     const listed = w.figures?.inFlight ?? [];
-    const lost: Array<[number, string, string]> = [...listed];
+    const load = w.ringLoad(this.o.startConfig.app.queue);
+    const count = Math.max(load === null ? listed.length : load.running + load.queued, heldConnections ?? 0);
+    const lost: Array<[number, string, string]> = listed.slice(0, count);
     const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
-    for (let i = listed.length; i < (heldConnections ?? 0); i++) lost.push([silentSince, '', '']);
+    for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '']);
     for (const [startMs, method, path] of lost) {
       const serviceMs = Math.max(0, now - startMs);
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);

@@ -95,6 +95,8 @@ export class WorkerProcess {
   private forkError: NodeJS.ErrnoException | null = null;
   readonly startedAt = Date.now();
   private answeredAt = performance.now();
+  /** When the oldest ping it has not answered yet was sent (performance.now()); null: none. */
+  private unansweredSince: number | null = null;
   private lastFigures: WorkerFigures | null = null;
   private lastFiguresAt = -Infinity;
   private appKind: string | null = null;
@@ -170,8 +172,9 @@ export class WorkerProcess {
 
   /**
    * Its requests running and queued as it last published them in the ring, read without asking
-   * it (it may be stuck in a request); null without a ring (io 'node', no native core, a ring
-   * closed as damaged) or when the word cannot be a real load (`maxQueued`: the app's queue).
+   * it (it may be stuck in a request), or as it died once it has exited; null without a ring
+   * (io 'node', no native core, a ring closed as damaged) or when the word cannot be a real load
+   * (`maxQueued`: the app's queue).
    */
   ringLoad(maxQueued: number): { running: number; queued: number } | null {
     const load = this.rows.load();
@@ -281,8 +284,14 @@ export class WorkerProcess {
     });
   }
 
+  /** How long a ping it was sent has gone unanswered (0: it answered the last one). */
+  unansweredFor(now: number): number {
+    return this.unansweredSince === null ? 0 : now - this.unansweredSince;
+  }
+
   ping(): number {
     const seq = ++this.seq;
+    this.unansweredSince ??= performance.now();
     this.send({ type: 'ping', seq });
     return seq;
   }
@@ -315,6 +324,7 @@ export class WorkerProcess {
 
   private onMessage(message: FromWorker): void {
     this.answeredAt = performance.now();
+    this.unansweredSince = null;
     switch (message.type) {
       case 'ready':
         this.currentState = 'ready';

@@ -30,6 +30,8 @@ export class WorkerRows {
   private ringDrained: () => void = () => {};
   /** Where its rows go first; null without the native core, or once read for the last time. */
   private ring: RowRing | null = null;
+  /** Its ring's load word as it died, read at its exit before the ring is unmapped. */
+  private loadAtExit: [running: number, queued: number] | null = null;
   private ringTimer: NodeJS.Timeout | null = null;
   private readonly ringDecoder = new FrameDecoder();
 
@@ -52,7 +54,9 @@ export class WorkerRows {
 
   /** It exited: whatever it wrote to the ring is there, whole, read now; the pipe ends soon. */
   exited(): void {
+    // Whatever it wrote to the ring is there, whole; its load word is kept for the lost count.
     this.readRing();
+    this.loadAtExit = this.ring?.load() ?? null;
     this.closeRing();
     setTimeout(this.pipeEnded, ROWS_END_WAIT_MS).unref();
   }
@@ -63,9 +67,12 @@ export class WorkerRows {
     this.closeRing();
   }
 
-  /** [running, queued] as the worker last published them in the ring's header; null without a ring. */
+  /**
+   * [running, queued] as the worker last published them in the ring's header, or as it died once
+   * it has exited; null without a ring.
+   */
   load(): [running: number, queued: number] | null {
-    return this.ring?.load() ?? null;
+    return this.ring?.load() ?? this.loadAtExit;
   }
 
   private readPipe(pipe: Readable | null): void {

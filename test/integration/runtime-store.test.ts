@@ -18,7 +18,8 @@ import { startRuntime } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
-import { Outcome } from '../../shared/timing-row.js';
+import type { AppHost } from '../../server/app-host.js';
+import { Outcome, type TimingRecorder } from '../../shared/timing-row.js';
 
 const tempDir = (t: TestContext): Promise<string> => testDir(t, 'rt-store');
 
@@ -68,6 +69,36 @@ test('rows written equal requests served, with status and outcome, for every kin
   assert.deepEqual(byApp('busy').map((row) => [row.status, row.outcome]).sort(), [[200, Outcome.ANSWERED], [503, Outcome.REJECTED]]);
   assert.deepEqual(byApp('slow').map((row) => [row.status, row.outcome]), [[504, Outcome.TIMEOUT]]);
   assert.deepEqual(byApp('gone').map((row) => [row.status, row.outcome, row.method]), [[499, Outcome.ABORTED, 'POST']]);
+});
+
+test('a request\'s row is recorded before its slot is given back, and before the next queued request runs', async (t) => {
+  // Pins: the slot came back first and the next request's handler ran before the row: a worker
+  // killed meanwhile had a load word without the request and no row for it, lost uncounted.
+  const order: string[] = [];
+  const recorder: TimingRecorder = {
+    record: (row) => order.push(`row ${row.path}`),
+    figures: () => ({ rows: 0, dropped: 0, errors: 0 }),
+    recordLimitChange() {},
+    recordEvent() {},
+    close: async () => {},
+  };
+  const releases: Array<() => void> = [];
+  const rt = await startRuntime(t, [{ name: 'one', threads: 1, node: (req, res) => {
+    order.push(`run ${req.url}`);
+    releases.push(() => res.end('ok'));
+  } }], { recorder });
+  const host = rt.server.apps.get('one') as AppHost;
+  host.onLoadChange = (h) => order.push(`load ${h.limiter.running}+${h.limiter.waiting}`);
+  const first = scgiRequest(rt.targets.get('one')!, { uri: '/first' });
+  await waitUntil('the first request inside the app', () => releases.length === 1);
+  const second = scgiRequest(rt.targets.get('one')!, { uri: '/second' });
+  await waitUntil('the second request queued', () => order.includes('load 1+1'));
+  releases[0]!();
+  await waitUntil('the second request inside the app', () => releases.length === 2);
+  releases[1]!();
+  assert.equal((await first).status, 200);
+  assert.equal((await second).status, 200);
+  assert.deepEqual(order, ['load 1+0', 'run /first', 'load 1+1', 'row /first', 'load 1+0', 'run /second', 'row /second', 'load 0+0']);
 });
 
 test('an unwritable store never stops serving or the stats port; drops are counted, and it recovers', async (t) => {

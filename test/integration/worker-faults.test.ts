@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
@@ -14,6 +14,7 @@ import { readStatsPort } from '../../dashboard/stats-client.js';
 import { defaultIoMode } from '../../server/native/io-choice.js';
 import { loadNative } from '../../server/native/native-binding.js';
 import { encodeScgiRequest, scgiRequest, sendRaw, type Target } from '../helpers/scgi-client.js';
+import { COLLECT_TIMEOUT_MS } from '../../server/supervisor/pool-figures.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -144,6 +145,26 @@ test('a hung worker on a host with a large TCP table: the supervisor\'s loop nev
   assert.ok(slowest < 500 && blockedMs < 500, seen);
   // The count still happened, off the loop: the request inside the hung worker is counted.
   assert.equal((await rt.figures()).get('stuck_errors'), '1');
+});
+
+test('a worker that left a ping unanswered is not waited for again: one figures request waits for a hung worker, not every one until the next heartbeat', async (t) => {
+  // Pins: every stats poll in the first heartbeat of a hang waited the whole COLLECT_TIMEOUT_MS
+  // (up to ~1 s of 50 ms answers); with scheduling on a loaded machine, 5 % took over 100 ms.
+  const inside = join(await testDir(t, 'late-worker'), 'inside');
+  // A heartbeat a second (the longest): the polls below all fall before the next one.
+  const rt = await startSupervisor(t, [{ name: 'late', hangTimeoutMs: 30_000 }]);
+  const target = rt.targets.get('late') as Target;
+  const hung = sendRaw(target, encodeScgiRequest({ uri: `/hang?log=${encodeURIComponent(inside)}` }), { timeoutMs: 120_000, allowReset: true });
+  hung.catch(() => {});
+  await waitUntil('the request stuck inside the worker', () => existsSync(inside), { intervalMs: 5 });
+  const took: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await rt.figures();
+    took.push(performance.now() - t0);
+  }
+  const waited = took.filter((ms) => ms >= COLLECT_TIMEOUT_MS).length;
+  assert.ok(waited <= 1, `figures requests that waited for the hung worker: ${waited} of 5 (${took.map((ms) => ms.toFixed(1)).join(', ')} ms)`);
 });
 
 const FAULT_APP = fileURLToPath(new URL('../fixtures/fault-app.mjs', import.meta.url));
