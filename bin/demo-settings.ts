@@ -7,7 +7,7 @@
  * on 9005 that speaks HTTP/1.1 (`protocol: 'http'`), for `curl` without a front end.
  */
 import { resolve } from 'node:path';
-import { DEFAULTS, type RuntimeSettings } from '../server/config.js';
+import { DEFAULTS, type RuntimeSettings } from '../server/config/config.js';
 import { DEFAULT_LIMITS } from '../server/protocol/limits.js';
 
 export function demoSettings(cwd: string): RuntimeSettings {

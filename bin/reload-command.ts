@@ -5,7 +5,7 @@
  * after its first read of the port has ended (an app's reloads end in the order they start).
  */
 import { errors } from '../shared/errors.js';
-import { RELOAD_KEYS } from '../server/stats-report.js';
+import { RELOAD_KEYS } from '../server/metrics/stats-report.js';
 import { UsageError } from './usage-error.js';
 
 /** Long enough for a slow app load (a worker may take 60 s to start) and a drain after it. */

@@ -7,11 +7,11 @@ import type { Logger } from 'pino';
 import { checkDashboardStart, startDashboard, type RunningDashboard } from '../dashboard/index.js';
 import type { HistoryReader } from '../shared/history.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
-import type { RuntimeSettings } from '../server/config.js';
-import { chooseThreads, CONFIG_SOURCE } from '../server/limit-restore.js';
+import type { RuntimeSettings } from '../server/config/config.js';
+import { chooseThreads, CONFIG_SOURCE } from '../server/store/limit-restore.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
 import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
-import { dropPrivileges, handOverStore } from '../server/drop-privileges.js';
+import { dropPrivileges, handOverStore } from '../server/supervisor/drop-privileges.js';
 import { decideIo, defaultIoMode } from '../server/native/io-choice.js';
 
 /** How long the start waits for the store's first open before it goes on without knowing. */

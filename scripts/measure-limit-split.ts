@@ -13,8 +13,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { DEFAULT_LIMITS } from '../server/protocol/limits.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
-import { loadApp } from '../server/app-loader.js';
-import type { AppSettings } from '../server/config.js';
+import { loadApp } from '../server/host/app-loader.js';
+import type { AppSettings } from '../server/config/config.js';
 
 const APP = fileURLToPath(new URL('./bench/apps/worker-app.mjs', import.meta.url));
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '2000' }, clients: { type: 'string', default: '16' }, hold: { type: 'string', default: '20' } } });

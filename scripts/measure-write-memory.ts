@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { NodeListener } from '../server/adapters/node/node-adapter.js';
-import { Server } from '../server/server.js';
+import { Server } from '../server/listen/server.js';
 
 const { values } = parseArgs({
   options: { mib: { type: 'string', default: '200' }, readers: { type: 'string', default: '2' }, serve: { type: 'string' }, app: { type: 'string' } },

@@ -1,7 +1,7 @@
 /**
  * @module scgi-request-info
  * What an app sees of its request beyond HTTP, whichever adapter runs it (`req.scgi`, or a fetch
- * handler's second argument); server/request-info.ts builds it.
+ * handler's second argument); server/adapters/request-info.ts builds it.
  */
 import type { Logger } from 'pino';
 

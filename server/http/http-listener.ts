@@ -7,13 +7,13 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { errors } from '../../shared/errors.js';
-import type { AppHost } from '../app-host.js';
-import type { HostedRequest } from '../hosted-request.js';
+import type { AppHost } from '../host/app-host.js';
+import type { HostedRequest } from '../host/hosted-request.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { httpResponse } from '../protocol/response-head.js';
 import { connectionPeer, HttpExchange, type HttpListenerState } from './http-exchange.js';
 import { compileTrust, DEFAULT_TRUST_PROXY } from './trust-proxy.js';
-import { kHttpBusy, kHttpHeld, kHttpServed } from '../symbols.js';
+import { kHttpBusy, kHttpHeld, kHttpServed } from '../core/symbols.js';
 
 /**
  * Longer than nginx's default `keepalive_timeout` towards upstreams (60 s): the side that closes an

@@ -4,10 +4,10 @@
  * rejections, timeouts, load, workers, latency histograms), the store, and each worker process.
  * Pure: one snapshot in (the same merged figures the stats port prints), families out.
  */
-import { STATUS_CLASSES } from '../app-stats.js';
-import type { ProcessFigures } from '../process-figures.js';
+import { STATUS_CLASSES } from '../host/app-stats.js';
+import type { ProcessFigures } from './process-figures.js';
 import type { Readiness } from './health.js';
-import type { AppState } from '../stats-report.js';
+import type { AppState } from './stats-report.js';
 import type { Family, HistogramSample, Sample } from './exposition.js';
 import { histogramSample } from './latency-buckets.js';
 

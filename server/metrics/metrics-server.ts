@@ -7,8 +7,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import { DEFAULT_SOCKET_MODE, listenOn } from '../listen-address.js';
-import { LogThrottle } from '../log-throttle.js';
+import { DEFAULT_SOCKET_MODE, listenOn } from '../listen/listen-address.js';
+import { LogThrottle } from '../logs/log-throttle.js';
 import { CONTENT_TYPES, formatFamilies, negotiateFormat } from './exposition.js';
 import { buildFamilies, type MetricsSnapshot } from './families.js';
 import type { Readiness } from './health.js';

@@ -4,7 +4,7 @@
  * the names Prometheus users know from prom-client's default collectors; sampled by the same code
  * as each worker's figures (process-figures.ts).
  */
-import { createProcessSampler, observeGc, type GcDurations, type ProcessSampler } from '../process-figures.js';
+import { createProcessSampler, observeGc, type GcDurations, type ProcessSampler } from './process-figures.js';
 import type { Family, Sample } from './exposition.js';
 
 const GC_BUCKETS_SECONDS = [0.001, 0.01, 0.1, 1, 2, 5];

@@ -7,10 +7,10 @@
 import type { Socket } from 'node:net';
 import { errors } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import type { ScgiConnection } from '../connection.js';
-import { exchangeOf } from '../exchange.js';
-import { DEFAULT_SOCKET_MODE, LISTEN_BACKLOG } from '../listen-address.js';
-import type { AcceptErrorHandler, ListenerSpec, OpenListener } from '../listener.js';
+import type { ScgiConnection } from '../scgi/connection.js';
+import { exchangeOf } from '../adapters/exchange.js';
+import { DEFAULT_SOCKET_MODE, LISTEN_BACKLOG } from '../listen/listen-address.js';
+import type { AcceptErrorHandler, ListenerSpec, OpenListener } from '../listen/listener.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { bindListeningSocket } from '../supervisor/listen-handle.js';
 import type { NativeBinding } from './native-binding.js';

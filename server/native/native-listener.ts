@@ -11,7 +11,7 @@ import type { ScgiLimits } from '../protocol/limits.js';
 import { errnoException } from './errno.js';
 import { FAILED_CALL, NativeEvent, type NativeBinding } from './native-binding.js';
 import { NativeSocket } from './native-socket.js';
-import { kNativeOwner } from '../symbols.js';
+import { kNativeOwner } from '../core/symbols.js';
 
 export interface NativeListenerOwner {
   /** A new connection (its head may still be arriving, or be complete: head() or refused() follows). */
@@ -68,7 +68,7 @@ export class NativeListener {
     return new NativeListener(state, id);
   }
 
-  /** listen() again with a backlog of 0: see stopHandshakes() in server/listen-address.ts. */
+  /** listen() again with a backlog of 0: see stopHandshakes() in server/listen/listen-address.ts. */
   stopHandshakes(): void {
     if (!this.closed) this.core.binding.setBacklog(this.id, 0);
   }

@@ -1,7 +1,7 @@
 /**
  * @module native-socket
  * One connection of the native I/O core, as a Duplex with the net.Socket surface that the
- * connection shell (server/connection.ts), the adapters and the apps' frameworks use: bytes in
+ * connection shell (server/scgi/connection.ts), the adapters and the apps' frameworks use: bytes in
  * from the addon's events, writes and closes out through its functions. So everything above the
  * socket (limits, timeouts, the app, the stats) is the same code on both paths.
  *
@@ -10,7 +10,7 @@
  * refuses stops the addon reading until _read() asks again.
  */
 import { Duplex } from 'node:stream';
-import { peerOf, type PeerName } from '../peer-name.js';
+import { peerOf, type PeerName } from '../listen/peer-name.js';
 import { errnoException } from './errno.js';
 import type { NativeBinding } from './native-binding.js';
 

@@ -6,7 +6,7 @@
 import type { InstanceInfo } from '../../shared/store/instances.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
-import type { SavedLimit } from '../limit-restore.js';
+import type { SavedLimit } from './limit-restore.js';
 import type { PackedBatch } from './packed-batch.js';
 import type { Retention } from './retention.js';
 

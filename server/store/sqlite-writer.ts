@@ -10,7 +10,7 @@ import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
-import { CONFIG_SOURCE, type SavedLimit } from '../limit-restore.js';
+import { CONFIG_SOURCE, type SavedLimit } from './limit-restore.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';

@@ -11,7 +11,7 @@ import type { LimitChange, RuntimeEvent, RuntimeEventKind, TimingRecorder, Timin
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { createRateLimitedLog, type StoreLogger } from './rate-limited-log.js';
 import { DEFAULT_RETENTION, type Retention } from './retention.js';
-import type { SavedLimit } from '../limit-restore.js';
+import type { SavedLimit } from './limit-restore.js';
 import type { PackedBatch } from './packed-batch.js';
 import { RowBuffer } from './row-buffer.js';
 import { spawnStoreWorker } from './spawn-worker.js';

@@ -17,11 +17,11 @@
  *                                                ◀── recycle (maxRequests reached)
  *                                                ◀── fatal (uncaught error: replace me, then drain me)
  */
-import type { AppStatsData } from '../app-stats.js';
-import type { AppOptions } from '../app-host.js';
+import type { AppStatsData } from '../host/app-stats.js';
+import type { AppOptions } from '../host/app-host.js';
 import type { ScgiLimits } from '../protocol/limits.js';
-import type { AppSource, LogSettings } from '../config.js';
-import type { ProcessFigures } from '../process-figures.js';
+import type { AppSource, LogSettings } from '../config/config.js';
+import type { ProcessFigures } from '../metrics/process-figures.js';
 import type { WorkerLoad } from './slot-ledger.js';
 
 /**

@@ -14,7 +14,7 @@ import { getSystemErrorName } from 'node:util';
 import { errors } from '../../shared/errors.js';
 import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
 import { loadNative } from '../native/native-binding.js';
-import { LISTEN_BACKLOG, removeStaleSocket, stopHandshakes, setSocketFileAccess, type SocketOwner } from '../listen-address.js';
+import { LISTEN_BACKLOG, removeStaleSocket, stopHandshakes, setSocketFileAccess, type SocketOwner } from '../listen/listen-address.js';
 import { listenFd } from '../systemd/listen-fds.js';
 
 interface ServerHandle {

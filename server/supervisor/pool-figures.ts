@@ -5,9 +5,9 @@
  */
 import type { AppSnapshot } from '../../shared/runtime-control.js';
 import { Outcome } from '../../shared/timing-row.js';
-import { AppStats } from '../app-stats.js';
-import type { ProcessFigures } from '../process-figures.js';
-import type { AppState } from '../stats-report.js';
+import { AppStats } from '../host/app-stats.js';
+import type { ProcessFigures } from '../metrics/process-figures.js';
+import type { AppState } from '../metrics/stats-report.js';
 import type { WorkerFigures } from './ipc-protocol.js';
 import type { PoolOptions } from './pool-options.js';
 import type { WorkerProcess } from './worker-process.js';

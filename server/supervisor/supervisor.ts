@@ -16,24 +16,24 @@ import { formatListenAddress, parseListenAddress } from '../../shared/listen-add
 import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
-import type { AppSettings, RuntimeSettings } from '../config.js';
-import { watchDescriptors } from '../descriptor-watch.js';
-import { BACKLOG_SWEEP_MS, DEFAULT_SOCKET_MODE, listenOn } from '../listen-address.js';
-import { checkThreads, Server } from '../server.js';
-import { changeThreads, runtimeSnapshot } from '../runtime-summary.js';
-import { buildStatsFigures, type AppState } from '../stats-report.js';
+import type { AppSettings, RuntimeSettings } from '../config/config.js';
+import { watchDescriptors } from '../listen/descriptor-watch.js';
+import { BACKLOG_SWEEP_MS, DEFAULT_SOCKET_MODE, listenOn } from '../listen/listen-address.js';
+import { checkThreads, Server } from '../listen/server.js';
+import { changeThreads, runtimeSnapshot } from '../host/runtime-summary.js';
+import { buildStatsFigures, type AppState } from '../metrics/stats-report.js';
 import { isPackedBatch, unpack, type PackedBatch } from '../store/packed-batch.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../core/version.js';
 import { bindListeningSocket, type BoundSocket } from './listen-handle.js';
 import { ReloadQueue } from './reload-queue.js';
 import { WorkerPool } from './worker-pool.js';
-import { exposureWarning } from '../exposure-warning.js';
+import { exposureWarning } from '../config/exposure-warning.js';
 import type { MetricsSnapshot } from '../metrics/families.js';
 import { assessReadiness, type Readiness } from '../metrics/health.js';
 import type { RunningMetricsServer } from '../metrics/metrics-server.js';
-import { describeHandler } from '../app-loader.js';
+import { describeHandler } from '../host/app-loader.js';
 import { defaultIoMode } from '../native/io-choice.js';
-import { upLine } from '../up-line.js';
+import { upLine } from '../listen/up-line.js';
 
 type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
 

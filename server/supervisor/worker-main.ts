@@ -7,14 +7,14 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { AppStats } from '../app-stats.js';
+import { AppStats } from '../host/app-stats.js';
 import type { AppHandler } from '../adapters/app-handler.js';
-import type { AppHost } from '../app-host.js';
-import { describeHandler, loadApp, onFetchHandlerDetected } from '../app-loader.js';
-import { createDemoApp } from '../demo-app.js';
-import { createLogger, reopenLogFiles } from '../logger.js';
-import { createProcessSampler } from '../process-figures.js';
-import { Server } from '../server.js';
+import type { AppHost } from '../host/app-host.js';
+import { describeHandler, loadApp, onFetchHandlerDetected } from '../host/app-loader.js';
+import { createDemoApp } from '../host/demo-app.js';
+import { createLogger, reopenLogFiles } from '../logs/logger.js';
+import { createProcessSampler } from '../metrics/process-figures.js';
+import { Server } from '../listen/server.js';
 import { writeSync } from 'node:fs';
 import { encodeFrame } from '../store/row-frames.js';
 import { attachRowRing, type RowRing } from '../native/row-ring.js';

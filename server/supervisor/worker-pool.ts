@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
 import { errors } from '../../shared/errors.js';
 import type { ReloadResult } from '../../shared/runtime-control.js';
-import type { AppState } from '../stats-report.js';
+import type { AppState } from '../metrics/stats-report.js';
 import { HangWatchdog, HEARTBEAT_MS, heartbeatMsFor } from './hang-watchdog.js';
 import { PoolFigures, type WorkerProcessInfo } from './pool-figures.js';
 import { PoolWorkers } from './pool-workers.js';

@@ -14,7 +14,7 @@ import http, { type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Server } from '../../server/server.js';
+import { Server } from '../../server/listen/server.js';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../../server/http/http-listener.js';
 import { parseStats } from '../../shared/stats-format.js';
 import { testDir } from '../helpers/temp-dir.js';

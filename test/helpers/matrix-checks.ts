@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import type { Server } from '../../server/server.js';
+import type { Server } from '../../server/listen/server.js';
 import { parseStats } from '../../shared/stats-format.js';
 import {
   CACHED_BODY,

@@ -4,9 +4,9 @@
  * HTTP}): one Server per variant, and its front end assembled from the docs/frontends.md blocks.
  */
 import { join } from 'node:path';
-import type { ListenerSpec } from '../../server/listener.js';
-import { Server } from '../../server/server.js';
-import { toAppHandler } from '../../server/app-loader.js';
+import type { ListenerSpec } from '../../server/listen/listener.js';
+import { Server } from '../../server/listen/server.js';
+import { toAppHandler } from '../../server/host/app-loader.js';
 import { docTemplate, fillPlaceholders } from './frontends/doc-configs.js';
 import { START_FRONTEND, type FrontendName } from './frontends/by-name.js';
 import type { FrontendHandle } from './frontends/process.js';

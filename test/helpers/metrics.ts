@@ -5,7 +5,7 @@
  */
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { AppSettings } from '../../server/config.js';
+import type { AppSettings } from '../../server/config/config.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import { startSupervisor, type RunningSupervisor, type TestPoolApp } from './supervisor.js';
 

@@ -5,7 +5,7 @@
  */
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { AppSettings, RuntimeSettings, WorkerSettings } from '../../server/config.js';
+import type { AppSettings, RuntimeSettings, WorkerSettings } from '../../server/config/config.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';

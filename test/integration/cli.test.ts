@@ -204,7 +204,7 @@ test('out of file descriptors (EMFILE) under a connection flood: excess connecti
 });
 
 test('stats command prints the stats port like netcat', async (t) => {
-  const { Server } = await import('../../server/server.js');
+  const { Server } = await import('../../server/listen/server.js');
   const server = new Server({ listeners: [{ listen: '127.0.0.1:0', processor: { stats: true } }] });
   await server.listen();
   t.after(() => server.close(0));

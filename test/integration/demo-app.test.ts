@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoSettings } from '../../bin/demo-settings.js';
-import { createDemoApp } from '../../server/demo-app.js';
-import { VERSION } from '../../server/version.js';
+import { createDemoApp } from '../../server/host/demo-app.js';
+import { VERSION } from '../../server/core/version.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { startRuntime } from '../helpers/runtime.js';
 

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadConfigFile } from '../../server/config.js';
+import { loadConfigFile } from '../../server/config/config.js';
 import { testDir } from '../helpers/temp-dir.js';
 
 const ANALYZE = '/usr/bin/systemd-analyze';

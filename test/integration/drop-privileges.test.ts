@@ -7,7 +7,7 @@ import { chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { lookupUser } from '../../server/unix-ids.js';
+import { lookupUser } from '../../server/config/unix-ids.js';
 import { getFreePort } from '../helpers/free-port.js';
 import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import express from 'express';
 import Koa from 'koa';
 import Fastify from 'fastify';
-import { toAppHandler } from '../../server/app-loader.js';
+import { toAppHandler } from '../../server/host/app-loader.js';
 import { startRuntime, type RunningRuntime } from '../helpers/runtime.js';
 import { RawHttpConnection } from '../helpers/http-client.js';
 

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { settingsFromConfig } from '../../server/config.js';
+import { settingsFromConfig } from '../../server/config/config.js';
 import { loadNative, type NativeBinding } from '../../server/native/native-binding.js';
 import { NativeListener } from '../../server/native/native-listener.js';
 import { DEFAULT_LIMITS, MAX_LIMITS } from '../../server/protocol/limits.js';

@@ -251,7 +251,7 @@ test("io 'node' keeps node:net; a config with io 'native' where the core cannot 
 
   // A process where the addon is missing: DOW_NATIVE_ADDON names a file that does not exist.
   const script = `
-    import { Server } from './server/server.js';
+    import { Server } from './server/listen/server.js';
     import { pino } from 'pino';
     const lines = [];
     const log = pino({ level: 'info' }, { write: (line) => lines.push(JSON.parse(line).msg) });

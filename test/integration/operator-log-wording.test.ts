@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { loadNative } from '../../server/native/native-binding.js';
-import { createLogger, withAppName } from '../../server/logger.js';
+import { createLogger, withAppName } from '../../server/logs/logger.js';
 import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 
 test('the UP line of an HTTP app with workers does not say "native I/O" (the native core serves SCGI only)', { skip: loadNative().binding === null ? 'no native core: the SCGI line would not say it either' : false }, async (t) => {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
-import { Server } from '../../server/server.js';
+import { Server } from '../../server/listen/server.js';
 import { serveConfig } from '../helpers/cli-process.js';
 import { getFreePort } from '../helpers/free-port.js';
 import { openFiles } from '../helpers/proc.js';
@@ -232,7 +232,7 @@ test('errors Express and Hono catch themselves reach the server log through req.
 });
 
 test('a fetch handler under type auto that fails on the Node-style first call: its 500 is logged with the advice to set type fetch', async (t) => {
-  const { toAppHandler } = await import('../../server/app-loader.js');
+  const { toAppHandler } = await import('../../server/host/app-loader.js');
   // test/fixtures/hello-fetch.mjs's handler: new URL(request.url) throws on a bare Node path.
   const fetchStyle = async (request: Request): Promise<Response> => new Response(`fetch ${new URL(request.url).pathname}\n`);
   const handler = await toAppHandler(fetchStyle, 'auto', 'api');

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
-import type { RuntimeSettings } from '../../server/config.js';
+import type { RuntimeSettings } from '../../server/config/config.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { captureLogs } from '../helpers/runtime.js';
 import { testDir } from '../helpers/temp-dir.js';

@@ -18,7 +18,7 @@ import { startRuntime } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
-import type { AppHost } from '../../server/app-host.js';
+import type { AppHost } from '../../server/host/app-host.js';
 import { Outcome, type TimingRecorder } from '../../shared/timing-row.js';
 
 const tempDir = (t: TestContext): Promise<string> => testDir(t, 'rt-store');

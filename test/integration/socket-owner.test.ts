@@ -10,12 +10,12 @@ import { chown, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { resolveRunAs } from '../../server/config-credentials.js';
-import { settingsFromConfig } from '../../server/config.js';
+import { resolveRunAs } from '../../server/config/config-credentials.js';
+import { settingsFromConfig } from '../../server/config/config.js';
 import { Supervisor } from '../../server/supervisor/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { cannotRunAsNobody, cliArgs, FIXTURES, runProcess } from '../helpers/systemd.js';
-import { lookupGroup, lookupUser } from '../../server/unix-ids.js';
+import { lookupGroup, lookupUser } from '../../server/config/unix-ids.js';
 
 const APP = join(FIXTURES, 'whoami-app.mjs');
 const SETPRIV = '/usr/bin/setpriv';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppSettings } from '../../server/config.js';
+import type { AppSettings } from '../../server/config/config.js';
 import { loadNative } from '../../server/native/native-binding.js';
 import { encodeScgiRequest, sendRaw, type Target } from '../helpers/scgi-client.js';
 import { readFigures } from '../helpers/stats.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadApp } from '../../server/app-loader.js';
+import { loadApp } from '../../server/host/app-loader.js';
 import { testDir } from '../helpers/temp-dir.js';
 
 const NODE_MODULES = pathToFileURL(join(process.cwd(), 'node_modules')).href;

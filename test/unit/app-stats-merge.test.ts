@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AppStats } from '../../server/app-stats.js';
+import { AppStats } from '../../server/host/app-stats.js';
 
 test('merging per-worker figures equals recording every request in one place', () => {
   const request = fc.record({ ms: fc.double({ min: 0.01, max: 5000, noNaN: true }), queue: fc.double({ min: 0, max: 100, noNaN: true }), status: fc.constantFrom(200, 404, 500, 503) });

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { settingsFromConfig } from '../../server/config.js';
+import { settingsFromConfig } from '../../server/config/config.js';
 
 const app = { name: 'a', listen: '127.0.0.1:1', module: 'x.mjs', workers: 1 };
 

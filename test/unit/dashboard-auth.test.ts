@@ -14,7 +14,7 @@ import { clientKey, createAuthThrottle } from '../../dashboard/security/auth-thr
 import { createSessionStore } from '../../dashboard/security/sessions.js';
 import { estimateBits, tokenWeakness } from '../../dashboard/security/token-strength.js';
 import { isDragonError } from '../../shared/errors.js';
-import { settingsFromConfig } from '../../server/config.js';
+import { settingsFromConfig } from '../../server/config/config.js';
 import { createFakeRuntime } from '../browser/fake-runtime.js';
 
 const TOKEN = 'Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0aE-uG';

@@ -1,7 +1,7 @@
 /** The per-app limiter: FIFO admission, bounded queue, expiry, and limits changed at run time. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter, type Waiter } from '../../server/limiter.js';
+import { Limiter, type Waiter } from '../../server/host/limiter.js';
 
 const item = (id: number): Waiter & { id: number } => ({ id, queuedAt: 0, inQueue: false });
 

@@ -6,7 +6,7 @@ import { listenFd, takeListenFds, useListenFds } from '../../server/systemd/list
 import { createServer, type AddressInfo } from 'node:net';
 import { parseListenAddress } from '../../shared/listen-address.js';
 import { spawn } from 'node:child_process';
-import { settingsFromConfig } from '../../server/config.js';
+import { settingsFromConfig } from '../../server/config/config.js';
 
 test('LISTEN_FDS/LISTEN_FDNAMES map names to fds from 3; the variables are removed', () => {
   const env: NodeJS.ProcessEnv = { LISTEN_PID: '42', LISTEN_FDS: '3', LISTEN_FDNAMES: 'shop:blog:shop', OTHER: 'x' };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { settingsFromConfig } from '../../server/config.js';
+import { settingsFromConfig } from '../../server/config/config.js';
 
 const dir = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const app = { name: 'a', listen: '127.0.0.1:9002', module: './hello-node.mjs' };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AppStats, statusClass } from '../../server/app-stats.js';
+import { AppStats, statusClass } from '../../server/host/app-stats.js';
 import { formatFamilies, negotiateFormat, type Family } from '../../server/metrics/exposition.js';
 import { assessReadiness } from '../../server/metrics/health.js';
 import { histogramSample, LATENCY_BOUNDS_US } from '../../server/metrics/latency-buckets.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFamilies } from '../../server/metrics/exposition.js';
 import { processFamilies } from '../../server/metrics/process-metrics.js';
-import { createProcessSampler } from '../../server/process-figures.js';
+import { createProcessSampler } from '../../server/metrics/process-figures.js';
 
 const FAMILIES: Array<[string, string]> = [
   ['process_cpu_user_seconds', 'counter'], ['process_cpu_system_seconds', 'counter'], ['process_cpu_seconds', 'counter'],

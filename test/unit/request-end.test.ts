@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Outcome, type TimingRecorder, type TimingRow } from '../../shared/timing-row.js';
-import { AppHost } from '../../server/app-host.js';
-import { Phase, Unserved, type Ending, type HostedRequest } from '../../server/hosted-request.js';
+import { AppHost } from '../../server/host/app-host.js';
+import { Phase, Unserved, type Ending, type HostedRequest } from '../../server/host/hosted-request.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
-import { ANSWERS, answerRequest, drainEnding, endRequest, type Answer, type EndableRequest } from '../../server/request-end.js';
+import { ANSWERS, answerRequest, drainEnding, endRequest, type Answer, type EndableRequest } from '../../server/host/request-end.js';
 
 /** A request whose primitives only note what they were asked to do. */
 function fakeRequest(phase: Phase, headSent: boolean): EndableRequest & { phase: Phase; calls: string[] } {

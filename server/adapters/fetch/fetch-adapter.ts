@@ -6,15 +6,15 @@
  * handler's stream yields it, waiting for 'drain'.
  */
 import type { ScgiRequestInfo } from '../scgi-request-info.js';
-import type { BodySink } from '../../body-sink.js';
-import type { Exchange } from '../../exchange.js';
+import type { BodySink } from '../body-sink.js';
+import type { Exchange } from '../exchange.js';
 import { errors } from '../../../shared/errors.js';
 import { Outcome } from '../../../shared/timing-row.js';
 import { headerLines, isHopByHop, statusLine } from '../../protocol/response-head.js';
 import { enterApp } from '../enter-app.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import { describeValue } from '../node/fetch-bridge.js';
-import { kRequestController, kRequestExchange } from '../../symbols.js';
+import { kRequestController, kRequestExchange } from '../../core/symbols.js';
 
 export type FetchHandler = (request: Request, context: ScgiRequestInfo) => Response | Promise<Response>;
 

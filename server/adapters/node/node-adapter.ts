@@ -9,9 +9,9 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { BodySink } from '../../body-sink.js';
-import { exchangeOf, type Exchange } from '../../exchange.js';
-import { peerOf } from '../../peer-name.js';
+import type { BodySink } from '../body-sink.js';
+import { exchangeOf, type Exchange } from '../exchange.js';
+import { peerOf } from '../../listen/peer-name.js';
 import { enterApp } from '../enter-app.js';
 import { headerPairs, isHttps } from '../request-target.js';
 import type { ScgiRequestInfo } from '../scgi-request-info.js';

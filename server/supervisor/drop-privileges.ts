@@ -9,7 +9,7 @@
 import { chown, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { RunAs } from './config-credentials.js';
+import type { RunAs } from '../config/config-credentials.js';
 
 /**
  * The store's writer (this process) keeps writing after the switch; SQLite's -wal and -shm

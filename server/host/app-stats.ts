@@ -3,8 +3,8 @@
  * One app's live figures since start, in memory: what the stats port and the dashboard show now.
  * Pure counters plus a latency histogram; the history lives in the timing store.
  */
-import { errors } from '../shared/errors.js';
-import { LatencyHistogram } from '../shared/histogram.js';
+import { errors } from '../../shared/errors.js';
+import { LatencyHistogram } from '../../shared/histogram.js';
 
 /** AppStats as it crosses a process boundary (worker -> supervisor): plain numbers and one blob. */
 export interface AppStatsData {

@@ -5,7 +5,7 @@
  * Times are in ms, sizes in bytes.
  */
 
-import { MAX_LIMITS } from './protocol/limits.js';
+import { MAX_LIMITS } from '../protocol/limits.js';
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
@@ -15,7 +15,7 @@ const SOCKET_LISTEN = `^(systemd:[!-9;-~]{1,255}|${LISTEN.slice(2)}`;
 const ID = { anyOf: [{ type: 'string', minLength: 1, pattern: '^[^:\\s]+$' }, { type: 'integer', minimum: 0 }] } as const;
 // The description shows in config errors ("must be integer (milliseconds), not \"1d\"").
 const ms = { type: 'integer', minimum: 0, description: 'milliseconds' } as const;
-// Descriptions of anyOf branches name the choices in config errors (server/config-errors.ts).
+// Descriptions of anyOf branches name the choices in config errors (server/config/config-errors.ts).
 const OFF = { const: false, description: 'false to switch it off' } as const;
 export const MAX_WORKERS = 256;
 

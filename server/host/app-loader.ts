@@ -12,11 +12,11 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
-import { errors } from '../shared/errors.js';
-import type { AppHandler } from './adapters/app-handler.js';
-import type { FetchHandler } from './adapters/fetch/fetch-adapter.js';
-import type { NodeListener } from './adapters/node/node-adapter.js';
-import { sniffFetchHandler } from './adapters/node/fetch-sniffer.js';
+import { errors } from '../../shared/errors.js';
+import type { AppHandler } from '../adapters/app-handler.js';
+import type { FetchHandler } from '../adapters/fetch/fetch-adapter.js';
+import type { NodeListener } from '../adapters/node/node-adapter.js';
+import { sniffFetchHandler } from '../adapters/node/fetch-sniffer.js';
 import { describeLoadError } from './load-error.js';
 
 export type AppType = 'node' | 'fetch' | 'auto';

@@ -4,9 +4,9 @@
  * snapshot from per-app snapshots, and an audited thread-limit change.
  */
 import type { Logger } from 'pino';
-import type { AppSnapshot, RuntimeSnapshot } from '../shared/runtime-control.js';
-import type { TimingRecorder } from '../shared/timing-row.js';
-import { VERSION } from './version.js';
+import type { AppSnapshot, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import type { TimingRecorder } from '../../shared/timing-row.js';
+import { VERSION } from '../core/version.js';
 
 export function runtimeSnapshot(apps: AppSnapshot[], startMs: number): RuntimeSnapshot {
   let requests = 0;

@@ -4,8 +4,8 @@
  * `socketOwner`/`socketGroup` per app) when the config loads, so that a typo is a config error
  * naming the field, not a failure halfway through the start.
  */
-import { errors } from '../shared/errors.js';
-import type { SocketOwner } from './listen-address.js';
+import { errors } from '../../shared/errors.js';
+import type { SocketOwner } from '../listen/listen-address.js';
 import { lookupGroup, lookupUser } from './unix-ids.js';
 
 /** What the app-running processes become (`user`, `group`): resolved once, at load. */

@@ -5,7 +5,7 @@
  * environment through `req.scgi`, the way WSGI apps read their environ.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { VERSION } from './version.js';
+import { VERSION } from '../core/version.js';
 
 export function createDemoApp(name: string) {
   return function demoApp(req: IncomingMessage, res: ServerResponse): void {

@@ -4,7 +4,7 @@
  * the same for both protocols: an answer of ours while no byte of the response is out, else a
  * cut, so that a front end never passes a truncated response on as a whole one.
  */
-import { Outcome } from '../shared/timing-row.js';
+import { Outcome } from '../../shared/timing-row.js';
 import { Phase, type Ending } from './hosted-request.js';
 
 /** Status recorded for a request whose client left first (nginx's own code for it). */

@@ -4,10 +4,10 @@
  * shared/stats-format.ts turns it into sh. Keys and meanings follow the original's shell_stat, plus
  * the ones this project adds (threads, queued, rejected, errors, timeouts, aborted, percentiles).
  */
-import { formatDuration } from '../shared/duration.js';
-import type { AppSnapshot } from '../shared/runtime-control.js';
-import type { AppStats } from './app-stats.js';
-import type { ReloadFigures } from './supervisor/reload-queue.js';
+import { formatDuration } from '../../shared/duration.js';
+import type { AppSnapshot } from '../../shared/runtime-control.js';
+import type { AppStats } from '../host/app-stats.js';
+import type { ReloadFigures } from '../supervisor/reload-queue.js';
 
 /** An app's live snapshot plus the figures only the stats port derives (durations, percentiles). */
 export interface AppState extends AppSnapshot {

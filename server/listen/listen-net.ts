@@ -4,7 +4,7 @@
  * app's (http/listen-http.ts).
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { formatListenAddress, parseListenAddress } from '../shared/listen-address.js';
+import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
 import { DEFAULT_SOCKET_MODE, listenOn, listenOnHandle, stopHandshakes } from './listen-address.js';
 import type { AcceptErrorHandler, ListenerSpec, OpenListener } from './listener.js';
 

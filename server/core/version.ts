@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 
 function findVersion(): string {
   // Works from the sources (server/) and from the build (dist/server/).
-  for (const relative of ['../package.json', '../../package.json']) {
+  for (const relative of ['../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'dragon-on-wheels' && pkg.version) return pkg.version;

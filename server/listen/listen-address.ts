@@ -6,9 +6,9 @@
  */
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { connect, type Server } from 'node:net';
-import { errors } from '../shared/errors.js';
-import { formatListenAddress, type ListenAddress } from '../shared/listen-address.js';
-import { listenFd } from './systemd/listen-fds.js';
+import { errors } from '../../shared/errors.js';
+import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
+import { listenFd } from '../systemd/listen-fds.js';
 
 /** The original used listen(5), which dropped connections under load; the kernel caps this. */
 export const LISTEN_BACKLOG = 4096;

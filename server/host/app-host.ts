@@ -5,18 +5,18 @@
  * Retry-After, never a silent close) and records each finished request exactly once.
  */
 import type { Logger } from 'pino';
-import { errors } from '../shared/errors.js';
-import type { AppSnapshot } from '../shared/runtime-control.js';
-import { Outcome, type TimingRecorder } from '../shared/timing-row.js';
-import type { AppHandler } from './adapters/app-handler.js';
-import type { AccessLogWriter } from './access-log.js';
+import { errors } from '../../shared/errors.js';
+import type { AppSnapshot } from '../../shared/runtime-control.js';
+import { Outcome, type TimingRecorder } from '../../shared/timing-row.js';
+import type { AppHandler } from '../adapters/app-handler.js';
+import type { AccessLogWriter } from '../logs/access-log.js';
 import { AppStats } from './app-stats.js';
 import { Phase, Unserved, type Ending, type HostedRequest } from './hosted-request.js';
 import { Limiter } from './limiter.js';
 import { ANSWERS, answerRequest } from './request-end.js';
-import { LogThrottle } from './log-throttle.js';
-import type { ScgiLimits } from './protocol/limits.js';
-import type { IoMode } from './native/io-choice.js';
+import { LogThrottle } from '../logs/log-throttle.js';
+import type { ScgiLimits } from '../protocol/limits.js';
+import type { IoMode } from '../native/io-choice.js';
 import { performance } from 'node:perf_hooks';
 
 export interface AppOptions {

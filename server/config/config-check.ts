@@ -4,10 +4,10 @@
  * the way its worker would, without listening, so a deploy pipeline finds a broken app before the
  * running server is reloaded onto it.
  */
-import { errors, isDragonError, type DragonError } from '../shared/errors.js';
-import { loadApp } from './app-loader.js';
+import { errors, isDragonError, type DragonError } from '../../shared/errors.js';
+import { loadApp } from '../host/app-loader.js';
 import type { RuntimeSettings } from './config.js';
-import { decideIo, defaultIoMode } from './native/io-choice.js';
+import { decideIo, defaultIoMode } from '../native/io-choice.js';
 
 export interface AppCheck {
   name: string;

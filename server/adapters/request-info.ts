@@ -4,8 +4,8 @@
  * carried the request: the env, the app's name, the mount, its live figures and its logger.
  */
 import type { Logger } from 'pino';
-import type { ScgiRequestInfo } from './adapters/scgi-request-info.js';
-import type { AppHost } from './app-host.js';
+import type { ScgiRequestInfo } from './scgi-request-info.js';
+import type { AppHost } from '../host/app-host.js';
 
 type Env = Record<string, string>;
 

@@ -7,31 +7,31 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
-import { errors } from '../shared/errors.js';
-import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../shared/runtime-control.js';
-import { MAX_THREADS } from '../shared/runtime-control.js';
-import { formatStats } from '../shared/stats-format.js';
-import type { TimingRecorder } from '../shared/timing-row.js';
-import { createAccessLog, type AccessLogFormat } from './access-log.js';
-import { AppHost } from './app-host.js';
-import { ScgiConnection } from './connection.js';
-import { Phase, type HostedRequest } from './hosted-request.js';
-import { attachExchange, exchangeOf } from './exchange.js';
-import { parseListenAddress } from '../shared/listen-address.js';
+import { errors } from '../../shared/errors.js';
+import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import { MAX_THREADS } from '../../shared/runtime-control.js';
+import { formatStats } from '../../shared/stats-format.js';
+import type { TimingRecorder } from '../../shared/timing-row.js';
+import { createAccessLog, type AccessLogFormat } from '../logs/access-log.js';
+import { AppHost } from '../host/app-host.js';
+import { ScgiConnection } from '../scgi/connection.js';
+import { Phase, type HostedRequest } from '../host/hosted-request.js';
+import { attachExchange, exchangeOf } from '../adapters/exchange.js';
+import { parseListenAddress } from '../../shared/listen-address.js';
 import { BACKLOG_SWEEP_MS } from './listen-address.js';
 import type { ListenerSpec, OpenListener } from './listener.js';
 import { listenNet } from './listen-net.js';
 import { watchDescriptors } from './descriptor-watch.js';
-import { DEFAULT_LIMITS, type ScgiLimits } from './protocol/limits.js';
-import { changeThreads, runtimeSnapshot } from './runtime-summary.js';
-import type { InFlight } from './supervisor/ipc-protocol.js';
-import { buildStatsFigures } from './stats-report.js';
+import { DEFAULT_LIMITS, type ScgiLimits } from '../protocol/limits.js';
+import { changeThreads, runtimeSnapshot } from '../host/runtime-summary.js';
+import type { InFlight } from '../supervisor/ipc-protocol.js';
+import { buildStatsFigures } from '../metrics/stats-report.js';
 import { upLine } from './up-line.js';
-import { VERSION } from './version.js';
-import type { HttpListener } from './http/http-listener.js';
-import { listenHttp } from './http/listen-http.js';
-import { chooseIo, defaultIoMode, type IoMode } from './native/io-choice.js';
-import { listenScgiNative } from './native/listen-native.js';
+import { VERSION } from '../core/version.js';
+import type { HttpListener } from '../http/http-listener.js';
+import { listenHttp } from '../http/listen-http.js';
+import { chooseIo, defaultIoMode, type IoMode } from '../native/io-choice.js';
+import { listenScgiNative } from '../native/listen-native.js';
 
 export interface ServerOptions {
   listeners: ListenerSpec[];
@@ -309,7 +309,7 @@ export class Server implements RuntimeControl {
   /**
    * A listener of its own (in-process mode) first stops completing handshakes and accepts what is
    * queued for BACKLOG_SWEEP_MS, then closes from the check phase right after a poll phase has
-   * accepted, so the close resets nothing (server/listen-address.ts, stopHandshakes). A worker's
+   * accepted, so the close resets nothing (server/listen/listen-address.ts, stopHandshakes). A worker's
    * copy of the supervisor's socket closes at once: the supervisor sweeps that backlog itself.
    */
   private async closeListeners(): Promise<void> {

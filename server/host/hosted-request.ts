@@ -4,12 +4,12 @@
  * request per connection) or one request of an HTTP/1.1 keep-alive connection. The host queues,
  * admits and records these; request-end.ts ends them, each protocol giving its own primitives.
  */
-import type { ScgiLimits } from './protocol/limits.js';
-import type { AppHandler } from './adapters/app-handler.js';
-import type { RequestTarget } from './adapters/request-target.js';
+import type { ScgiLimits } from '../protocol/limits.js';
+import type { AppHandler } from '../adapters/app-handler.js';
+import type { RequestTarget } from '../adapters/request-target.js';
 import type { Waiter } from './limiter.js';
 import type { EndableRequest } from './request-end.js';
-import type { Outcome } from '../shared/timing-row.js';
+import type { Outcome } from '../../shared/timing-row.js';
 
 export const enum Phase {
   /** SCGI only: the header block is still arriving. */

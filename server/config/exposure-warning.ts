@@ -3,7 +3,7 @@
  * SCGI trusts its peer for REMOTE_ADDR and HTTPS: an app port that more than
  * the front end can reach lets anyone forge them. Said once, at start, for each such app.
  */
-import { isLoopback, parseListenAddress } from '../shared/listen-address.js';
+import { isLoopback, parseListenAddress } from '../../shared/listen-address.js';
 
 /** The warning for an app bound to `address`, or null when only this host can connect. */
 export function exposureWarning(app: string, address: string): string | null {

@@ -5,13 +5,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ScgiRequestInfo } from './adapters/scgi-request-info.js';
-import type { RequestTarget } from './adapters/request-target.js';
+import type { ScgiRequestInfo } from './scgi-request-info.js';
+import type { RequestTarget } from './request-target.js';
 import type { BodySink } from './body-sink.js';
-import type { ScgiEnv } from './protocol/header-block.js';
-import type { DragonError } from '../shared/errors.js';
-import type { Ending } from './hosted-request.js';
-import { kSocketExchange } from './symbols.js';
+import type { ScgiEnv } from '../protocol/header-block.js';
+import type { DragonError } from '../../shared/errors.js';
+import type { Ending } from '../host/hosted-request.js';
+import { kSocketExchange } from '../core/symbols.js';
 
 export interface Exchange {
   readonly socket: Socket;

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { errors } from '../shared/errors.js';
+import { errors } from '../../shared/errors.js';
 
 export async function readConfigFile(path: string): Promise<unknown> {
   const ext = extname(path);

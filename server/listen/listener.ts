@@ -3,7 +3,7 @@
  * A listener as the Server sees it: what to listen on and serve (ListenerSpec), and, once open,
  * what a stop does with it (OpenListener), whichever kind (listen-net.ts, native/, http/) built it.
  */
-import type { AppOptions } from './app-host.js';
+import type { AppOptions } from '../host/app-host.js';
 import type { SocketOwner } from './listen-address.js';
 
 export type Processor = { app: AppOptions } | { stats: true };
