@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 
 function findVersion(): string {
-  // Works from the sources (server/) and from the build (dist/server/).
+  // Works from the sources (server/core/) and from the build (dist/server/core/).
   for (const relative of ['../../package.json', '../../../package.json']) {
     try {
       const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
