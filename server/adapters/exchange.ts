@@ -10,7 +10,7 @@ import type { RequestTarget } from './request-target.js';
 import type { BodySink } from './body-sink.js';
 import type { ScgiEnv } from '../protocol/header-block.js';
 import type { DragonError } from '../../shared/errors.js';
-import type { Ending } from '../host/hosted-request.js';
+import type { Ending } from '../host/request-phase.js';
 import { kSocketExchange } from '../core/symbols.js';
 
 export interface Exchange {

@@ -9,24 +9,7 @@ import type { AppHandler } from '../adapters/app-handler.js';
 import type { RequestTarget } from '../adapters/request-target.js';
 import type { Waiter } from './limiter.js';
 import type { EndableRequest } from './request-end.js';
-import type { Outcome } from '../../shared/timing-row.js';
-
-export const enum Phase {
-  /** SCGI only: the header block is still arriving. */
-  HEAD,
-  QUEUED,
-  RUNNING,
-  DONE,
-}
-
-/**
- * Endings of a request the app never saw, beside the timing row's outcomes; neither is recorded.
- * MALFORMED counts as a bad request; LEFT (the peer closed before its head was complete) nowhere.
- */
-export const Unserved = { MALFORMED: -1, LEFT: -2 } as const;
-
-/** How a request ended, as the host counts it. */
-export type Ending = Outcome | (typeof Unserved)[keyof typeof Unserved];
+import type { Phase } from './request-phase.js';
 
 /** What the access log prints about a request besides what the host knows. */
 export interface AccessFields {

@@ -5,7 +5,7 @@
  * cut, so that a front end never passes a truncated response on as a whole one.
  */
 import { Outcome } from '../../shared/timing-row.js';
-import { Phase, type Ending } from './hosted-request.js';
+import { Phase, type Ending } from './request-phase.js';
 
 /** Status recorded for a request whose client left first (nginx's own code for it). */
 export const CLIENT_CLOSED_STATUS = 499;

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Outcome, type TimingRecorder, type TimingRow } from '../../shared/timing-row.js';
 import { AppHost } from '../../server/host/app-host.js';
-import { Phase, Unserved, type Ending, type HostedRequest } from '../../server/host/hosted-request.js';
+import type { HostedRequest } from '../../server/host/hosted-request.js';
+import { Phase, Unserved, type Ending } from '../../server/host/request-phase.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { ANSWERS, answerRequest, drainEnding, endRequest, type Answer, type EndableRequest } from '../../server/host/request-end.js';
 
