@@ -6,6 +6,11 @@
         ["OS=='linux'", {
           "sources": [
             "src/addon.c",
+            "src/addon-connections.c",
+            "src/addon-events.c",
+            "src/addon-listeners.c",
+            "src/addon-napi.c",
+            "src/addon-ring.c",
             "src/conn-machine.c",
             "src/head-reader.c",
             "src/id-table.c",
