@@ -7,7 +7,7 @@
 //   npm run build:native -- --asan <dir>      an AddressSanitizer + UBSan build of a copy in <dir>
 //                                             (scripts/test-asan.sh)
 //   npm run build:native -- --fault <dir>     a build of a copy in <dir> whose injectFault() makes a
-//                                             chosen Node-API call fail (tests of addon.c's glue);
+//                                             chosen Node-API call fail (tests of the addon's glue);
 //                                             with --asan too, under the sanitizers
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';

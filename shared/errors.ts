@@ -73,7 +73,7 @@ export const errors = {
   DOW_ERR_LISTEN: createError('DOW_ERR_LISTEN', 'cannot listen on %s: %s', 500),
   DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected %s', 500),
   DOW_ERR_APP_MODULE: createError('DOW_ERR_APP_MODULE', 'app %s: %s', 500),
-  // Thrown by the native I/O core (native/src/addon.c) with these codes: a wrong argument from
+  // Thrown by the native I/O core (native/src/addon*.c) with these codes: a wrong argument from
   // JavaScript, or a Node-API call that failed (out of memory, a value over V8's limits).
   DOW_ERR_NATIVE_ARGS: createError('DOW_ERR_NATIVE_ARGS', 'native I/O core: %s', 500),
   DOW_ERR_NATIVE_CALL: createError('DOW_ERR_NATIVE_CALL', 'native I/O core: %s failed', 500),
@@ -81,7 +81,7 @@ export const errors = {
   // Timing store and dashboard.
   DOW_ERR_STORE: createError('DOW_ERR_STORE', 'timing store %s: %s', 500),
   DOW_ERR_ROW_FRAME: createError('DOW_ERR_ROW_FRAME', 'timing rows from a worker: not a row frame: %s', 500),
-  // Thrown by native/src/addon.c's ringRead: the ring a worker shares with the supervisor has a
+  // Thrown by native/src/addon-ring.c's ringRead: the ring a worker shares with the supervisor has a
   // header the supervisor cannot trust; its rows from there on are lost (and counted).
   DOW_ERR_ROW_RING: createError('DOW_ERR_ROW_RING', 'timing rows from a worker: %s', 500),
   DOW_ERR_MIGRATION: createError('DOW_ERR_MIGRATION', 'database %s has schema version %d, newer than this program knows (%d)', 500),

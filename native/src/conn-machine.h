@@ -2,7 +2,7 @@
  * The connection state machine of the native I/O core: what a connection does when its socket
  * is ready, when JavaScript writes, pauses, shuts down or closes it, and when it must tell
  * JavaScript something. It makes no system call, loop call or Node-API call of its own: those go
- * through `dow_machine_ops`, which addon.c fills with the real ones (read, sendmsg, libuv's poll,
+ * through `dow_machine_ops`, which addon-events.c fills with the real ones (read, sendmsg, libuv's poll,
  * dispatch into JavaScript) and native/fuzz/machine-fuzz.c with a scripted socket, loop and
  * JavaScript. So the code that decides lifetimes is the code the fuzzer runs under ASan.
  *
@@ -93,7 +93,7 @@ typedef struct dow_machine_ops {
   /* Tells JavaScript; 0, or an errno when the event could not be built (JS was not called). */
   int (*emit)(dow_machine *m, dow_conn *c, const dow_event *event);
   /* Keeps buffer `index` of a write's `source` alive after the write returns, for the part the
-     kernel did not take (addon.c: a reference to the JavaScript Buffer); a token, or NULL when it
+     kernel did not take (addon-events.c: a reference to the JavaScript Buffer); a token, or NULL when it
      cannot (the write fails with ENOMEM). Each token is given back once through `release`. */
   void *(*hold)(dow_machine *m, void *source, size_t index);
   void (*release)(dow_machine *m, void *token);
@@ -111,7 +111,7 @@ void dow_machine_init(dow_machine *m, const dow_machine_ops *ops, void *user);
 dow_conn *dow_conn_get(dow_machine *m, int64_t id);
 /* A connection accept() returned: it is read at once (TCP_DEFER_ACCEPT usually has the head in
    the kernel already). Its id, or -1 when out of memory: `fd` is then still the caller's to
-   close (addon.c's accept_one does). From a valid id on, the machine closes it, through the ops. */
+   close (addon-listeners.c's accept_one does). From a valid id on, the machine closes it, through the ops. */
 int64_t dow_conn_open(dow_machine *m, int fd, int tcp, int64_t listener_id, const dow_scgi_limits *limits,
                       const struct sockaddr_storage *peer, socklen_t peer_length);
 /* The loop saw `events` (DOW_POLL_*) on c's socket, or an error (`status` < 0, a negated errno;

@@ -1,13 +1,13 @@
 /**
  * @module native-binding
- * Loads the native I/O core (native/src/addon.c, built by node-gyp on install) and names what it
- * exports. Loading is optional by design: where the addon did not build (no compiler, another
+ * Loads the native I/O core (native/src/addon*.c, built by node-gyp on install) and names what
+ * it exports. Loading is optional by design: where the addon did not build (no compiler, another
  * platform) the caller gets the reason and serves through node:net instead.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-/** What dispatch() receives first: conn-machine.h's `dow_event_kind`, and addon.c's EV_ACCEPT_ERROR. */
+/** What dispatch() receives first: conn-machine.h's `dow_event_kind`, and addon-listeners.c's EV_ACCEPT_ERROR. */
 export const enum NativeEvent {
   WAIT = 1,
   REQUEST = 2,

@@ -83,7 +83,7 @@ export class NativeListener {
   }
 }
 
-/** Every event of the addon comes here; arguments as addon.c's emit_to_js() and dispatch_errno() pass them. */
+/** Every event of the addon comes here; arguments as addon-events.c's emit_to_js() and dispatch_errno() pass them. */
 function dispatch(kind: NativeEvent, id: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown, g?: unknown, h?: unknown): void {
   const state = core as Core;
   switch (kind) {

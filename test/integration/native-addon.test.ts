@@ -1,7 +1,8 @@
 /**
- * addon.c's own glue (Node-API calls, listeners, the write queue's references, a worker thread's
- * end) over real sockets, through a build of the real addon with injectFault(), which makes one
- * chosen Node-API call fail (`build-native.mjs --fault`, with --asan too under test:asan).
+ * The addon's own glue (native/src/addon*.c: Node-API calls, listeners, the write queue's
+ * references, a worker thread's end) over real sockets, through a build of the real addon with
+ * injectFault(), which makes one chosen Node-API call fail (`build-native.mjs --fault`, with
+ * --asan too under test:asan).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';

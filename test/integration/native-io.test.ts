@@ -1,5 +1,5 @@
 /**
- * The native I/O core (native/src/addon.c) against node:net, over real sockets: the same bytes in
+ * The native I/O core (native/src/) against node:net, over real sockets: the same bytes in
  * give the same bytes out on both paths, backpressure holds both ways, no connection is left
  * behind in C, and the choice of path ('auto', 'native', 'node', DOW_IO) behaves as documented.
  * The rest of the suite runs on the native core too (io 'auto'), and once more on node:net and
