@@ -126,7 +126,11 @@ export async function startBackend(variant: Variant, socketDir: string): Promise
         socketMode: 0o666,
         processor: {
           app: {
-            name: name + suffix, handler, threads: 16, queue: 100, queueTimeoutMs: 10_000, requestTimeoutMs: 60_000, mount,
+            // requestTimeout runs until the front end has the whole response: Apache and lighttpd
+            // pass a 50 MiB download on at the pace of this process's own client, which shares
+            // a loaded machine with ~60 others (Apache's took 62 s at load 15 and was cut at 60).
+            // The client's idle bound (REQUEST_TIMEOUT_MS) still catches a real stall.
+            name: name + suffix, handler, threads: 16, queue: 100, queueTimeoutMs: 10_000, requestTimeoutMs: 600_000, mount,
             ...(variant.protocol === 'http' ? { protocol: 'http', trustProxy: HTTP_TRUST_PROXY } : {}),
           },
         },
