@@ -16,7 +16,8 @@ import { testDir } from '../helpers/temp-dir.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
-import { buildExpressApp, buildHonoApp, openSseGate, sseGateOpened } from '../helpers/matrix-apps.js';
+import { buildExpressApp, buildHonoApp } from '../helpers/matrix-apps.js';
+import { openSseGate, sseGateOpened } from '../helpers/sse-gate.js';
 
 const UPLOAD_BYTES = 5 * 1000 * 1000;
 const SLOW_MS = 100;

@@ -12,10 +12,9 @@ import {
   COOKIE_EXPIRES,
   DOWNLOAD_BYTES,
   REDIRECT_TARGET,
-  openSseGate,
-  sseGateOpened,
   type MatrixAppName,
 } from './matrix-apps.js';
+import { openSseGate, sseGateOpened } from './sse-gate.js';
 import { CLIENT_ADDRESS, json, request, requestAndLeave, requestEvents, requestHash } from './matrix-client.js';
 import { httpsSiteName, siteName, type Variant } from './matrix-variants.js';
 import { waitUntil } from './wait.js';
