@@ -30,13 +30,14 @@ async function drive(one: () => Promise<number>): Promise<number> {
   return settled[Math.floor(settled.length / 2)] as number;
 }
 
-async function plainNodeHttp(t: TestContext): Promise<number> {
+/** Starts plain node:http serving the app; the result drives a measurement (see drive). */
+async function plainNodeHttp(t: TestContext): Promise<() => Promise<number>> {
   const child = runProcess(t, process.execPath, [PLAIN, CPU_APP]);
   await child.waitFor(/PORT \d+/);
   const port = Number(/PORT (\d+)/.exec(child.output())?.[1]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   t.after(() => agent.destroy());
-  return drive(
+  return () => drive(
     () =>
       new Promise((resolve, reject) => {
         http
@@ -50,7 +51,8 @@ async function plainNodeHttp(t: TestContext): Promise<number> {
   );
 }
 
-async function underServer(t: TestContext, workers: number): Promise<number> {
+/** Starts our server serving the app; the result drives a measurement (see drive). */
+async function underServer(t: TestContext, workers: number): Promise<() => Promise<number>> {
   const dir = await testDir(t, 'app-speed');
   const port = await getFreePort();
   const server = await serveConfig(t, dir, {
@@ -60,17 +62,31 @@ async function underServer(t: TestContext, workers: number): Promise<number> {
     store: false,
   });
   await server.waitFor(/UP on 127\.0\.0\.1:\d+ \(cpu/);
-  return drive(async () => {
+  return () => drive(async () => {
     const res = await scgiRequest({ port }, { uri: '/' });
     assert.equal(res.status, 200, res.body.toString());
     return Number(res.body.toString());
   });
 }
 
+/**
+ * Noise on a shared machine only makes a side look slower, never faster, and it can land on one
+ * side's measurement alone (they run one after the other): so up to three attempts, each measuring
+ * both again, and one within the bound is enough. The hazard this pins is 1.8-4x on every attempt.
+ */
+const ATTEMPTS = 3;
+
 for (const workers of [1, 0]) {
   test(`a CPU-bound app's own work costs what it costs under plain node:http (${workers ? 'in a worker' : 'in-process'})`, async (t) => {
-    const ours = await underServer(t, workers);
-    const plain = await plainNodeHttp(t);
-    assert.ok(ours <= 1.1 * plain, `median CPU per request inside the app, last ${SETTLED} of ${REQUESTS}: ${ours} µs here, ${plain} µs under node:http (${(ours / plain).toFixed(2)}x)`);
+    const [ours, plain] = [await underServer(t, workers), await plainNodeHttp(t)];
+    const seen: string[] = [];
+    let met = false;
+    for (let attempt = 0; attempt < ATTEMPTS && !met; attempt++) {
+      const [here, there] = [await ours(), await plain()];
+      seen.push(`${here} µs here, ${there} µs under node:http (${(here / there).toFixed(2)}x)`);
+      met = here <= 1.1 * there;
+    }
+    t.diagnostic(seen.join('; '));
+    assert.ok(met, `median CPU per request inside the app, last ${SETTLED} of ${REQUESTS}, each attempt: ${seen.join('; ')}`);
   });
 }
