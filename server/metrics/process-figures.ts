@@ -53,7 +53,7 @@ export interface ProcessDetail {
  * and again for each stats or metrics request; resetting at every question would make a scrape
  * right after a heartbeat report a few milliseconds of loop instead of the last second.
  */
-export const EVENT_LOOP_WINDOW_MS = 1000;
+const EVENT_LOOP_WINDOW_MS = 1000;
 /** Sampling resolution of the delay monitor, in ms (the default of perf_hooks and of prom-client). */
 const DELAY_RESOLUTION_MS = 10;
 

@@ -9,7 +9,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 /** The pace of an ungated stream's events. */
-export const SSE_INTERVAL_MS = 400;
+const SSE_INTERVAL_MS = 400;
 const SSE_GATE_TIMEOUT_MS = 20_000;
 const sseGates = new Map<string, { opened: boolean; open: () => void; wait: Promise<void> }>();
 
