@@ -55,7 +55,10 @@ test("a worker's 503 line names the app's limit and its own share, not its share
   });
   for (const line of lines) {
     assert.equal(line.appLimit, 4);
-    assert.ok(line.share >= 1 && line.share < 4, `a share of the 4: ${line.share}`);
+    // 0 is a true share too: a worker that starts accepting while the other still runs every
+    // slot it was given alone gets its share only as those requests finish (a slot is never in
+    // two workers), and refuses what the kernel hands it meanwhile.
+    assert.ok(line.share >= 0 && line.share < 4, `a share of the 4: ${line.share}`);
     assert.ok(line.online >= line.share, `refused only with its share in use: ${line.online} of ${line.share}`);
   }
 });
