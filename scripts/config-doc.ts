@@ -42,6 +42,14 @@ export default {
   apps: [{ name: 'shop', listen: '127.0.0.1:9002', module: './app.mjs' }],
 };
 \`\`\`
+
+\`dragon-on-wheels check <file>\` makes the same checks and loads every app the way its worker will
+(a module that throws at import, a missing export, a file that is not there), without listening,
+and prints one line per app. It exits 0 when \`serve\` would load every app, and 2 otherwise, with
+\`serve\`'s \`DOW_ERR_CONFIG\` message for each app that fails (the others are still checked), so a
+deploy can run \`npx dragon-on-wheels check dragon.config.mjs && npx dragon-on-wheels reload\`.
+Since it binds nothing, it passes beside the running server; a port in use is found by \`serve\`
+alone.
 `;
 
 /** The whole page. */

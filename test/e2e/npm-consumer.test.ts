@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getFreePorts } from '../helpers/free-port.js';
+import { installCommands, STRICT_NPM_ENV } from '../helpers/install-doc.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
@@ -46,7 +47,7 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
   const tarball = join(dir, info.filename);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2));
   const commands = await installCommands(tarball);
-  const npmEnv = { ...process.env, npm_config_strict_allow_scripts: 'true', npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
+  const npmEnv = { ...process.env, ...STRICT_NPM_ENV };
   const installed = await run('bash', ['-euo', 'pipefail', '-c', commands], { cwd: app, env: npmEnv, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
   assert.doesNotMatch(installed.stderr, /not yet covered by allowScripts/, installed.stderr);
   const express = await run('npm', ['install', 'express@5'], { cwd: app, env: npmEnv, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
@@ -100,16 +101,3 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
   assert.ok((await readFile(join(app, 'timings.db'))).length > 0, 'the timing store was written through better-sqlite3');
 });
 
-/**
- * The README's install block with `tarball` for its example path. docs/install.md must show the
- * same block: the two copies cannot drift apart.
- */
-async function installCommands(tarball: string): Promise<string> {
-  const block = (text: string): string | undefined =>
-    [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string).find((b) => b.includes('allowScripts[$TARBALL]'));
-  const readme = block(await readFile(join(ROOT, 'README.md'), 'utf8'));
-  assert.ok(readme, 'the README has an install block that approves $TARBALL in allowScripts');
-  assert.equal(block(await readFile(join(ROOT, 'docs/install.md'), 'utf8')), readme, 'docs/install.md shows the README\'s install block');
-  assert.match(readme, /^TARBALL=\S+/m, 'the block sets TARBALL on a line of its own');
-  return readme.replace(/^TARBALL=\S+/m, `TARBALL='${tarball}'`);
-}
