@@ -76,7 +76,7 @@ export const configSchema = {
     },
     apps: { type: 'array', minItems: 1, items: appSchema, description: 'Required. The apps, at least one; the keys of each are listed below.' },
     limits: {
-      description: 'What an SCGI request may send, for every app.',
+      description: 'What a request may send, for every app (SCGI and HTTP).',
       type: 'object',
       additionalProperties: false,
       properties: {
