@@ -35,9 +35,8 @@ export const appSchema = {
     queueTimeout: ms('How long a request may wait for a thread before its 503. Default 10000.'),
     requestTimeout: ms('How long a request may run before a 504 (or the connection is cut, if the answer started). 0: no limit. Default 60000.'),
     mount: { type: 'string', pattern: '^(/[^?#]*)?$', description: 'A path prefix stripped before the app sees the path (`"/shop"`: the app sees `/`); the app finds it in `req.scgi.mount` and Express\'s `req.baseUrl`. Default `""`.' },
-    // What the front end's FIN after the request means (docs/frontends.md, "Client disconnects").
     halfClose: { enum: ['abort', 'answer'], description: 'SCGI: what a FIN after the request means. `"abort"` (the default): the client left. `"answer"`: for SCGI clients that half-close and still read (docs/frontends.md).' },
-    protocol: { enum: ['scgi', 'http'], description: 'What the front end speaks to the app: `"scgi"` (the default; nginx `scgi_pass`) or `"http"`: HTTP/1.1 with keep-alive (nginx `proxy_pass`). docs/serving.md, "SCGI or HTTP?".' },
+    protocol: { enum: ['scgi', 'http'], description: 'What the front end speaks to the app: `"scgi"` (the default; nginx `scgi_pass`) or `"http"`: HTTP/1.1 with keep-alive (nginx `proxy_pass`); see docs/serving.md, "SCGI or HTTP?".' },
     io: { enum: ['auto', 'native', 'node'], description: 'SCGI: `"native"` (the C I/O core; a config error where it did not build), `"node"` (node:net), or `"auto"` (the default): native where it built. `DOW_IO` in the environment sets the default.' },
     keepAliveTimeout: ms('HTTP: how long an idle connection stays open. Keep it above the front end\'s (nginx\'s upstream `keepalive_timeout` is 60 s). Default 75000.'),
     trustProxy: {
