@@ -100,4 +100,3 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
   assert.match(output, /stopped; timing store wrote 1 rows/);
   assert.ok((await readFile(join(app, 'timings.db'))).length > 0, 'the timing store was written through better-sqlite3');
 });
-
