@@ -2,7 +2,7 @@
  * @module schemas
  * JSON schemas of every request and response of the dashboard API. Fastify validates requests
  * and serializes responses with them (a field missing from a schema never reaches a client), and
- * the README's "Admin dashboard" section documents the same shapes.
+ * docs/dashboard-api.md documents the same shapes.
  */
 import { MAX_THREADS } from '../shared/runtime-control.js';
 import { WINDOWS_MS } from '../shared/history.js';

@@ -44,7 +44,7 @@ for major in "${majors[@]}"; do
     cd "$tree"
     # better-sqlite3 as npm picks it for this Node from package.json's range, as it does for an app
     # that installs this package: the highest version whose engines allow it (13 from Node 22;
-    # 12, the lock's, on Node 20). 12 aborts on Node 24.19 and newer (see the README).
+    # 12, the lock's, on Node 20). 12 aborts on Node 24.19 and newer (see CONTRIBUTING.md).
     spec=$(node -p "require('./package.json').dependencies['better-sqlite3']")
     npm install --no-save --prefer-offline --no-audit --no-fund "better-sqlite3@$spec" >"$dir/install.log" 2>&1 \
       || { tail -40 "$dir/install.log"; exit 1; }
