@@ -5,6 +5,7 @@
  * Times are in ms, sizes in bytes.
  */
 
+import { MAX_WORKERS } from '../../shared/runtime-control.js';
 import { MAX_LIMITS } from '../protocol/limits.js';
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
@@ -17,7 +18,6 @@ const ID = { anyOf: [{ type: 'string', minLength: 1, pattern: '^[^:\\s]+$' }, { 
 const ms = { type: 'integer', minimum: 0, description: 'milliseconds' } as const;
 // Descriptions of anyOf branches name the choices in config errors (server/config/config-errors.ts).
 const OFF = { const: false, description: 'false to switch it off' } as const;
-export const MAX_WORKERS = 256;
 
 export const appSchema = {
   type: 'object',

@@ -98,6 +98,9 @@ export function createFakeRuntime(
       runtime.onReload?.({ ...result, source });
       return result;
     },
+    async setWorkers(app) {
+      throw new errors.DOW_ERR_SCALE(app, 'the fake runtime has no workers to scale');
+    },
   };
   return runtime;
 }
