@@ -74,6 +74,12 @@ export interface ReloadResult {
   tookMs: number;
 }
 
+/** `workers 1 -> 3, started 4242 4243`: the event's detail, the log line's and the CLI's. */
+export function describeScale(r: Pick<ScaleResult, 'oldWorkers' | 'newWorkers' | 'startedPids' | 'stoppedPids'>): string {
+  const pids = r.startedPids.length > 0 ? `, started ${r.startedPids.join(' ')}` : r.stoppedPids.length > 0 ? `, drained ${r.stoppedPids.join(' ')}` : '';
+  return `workers ${r.oldWorkers} -> ${r.newWorkers}${pids}`;
+}
+
 export const MAX_THREADS = 1024;
 /** The most worker processes one app may have, in the config and at run time alike. */
 export const MAX_WORKERS = 256;

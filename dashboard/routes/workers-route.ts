@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../shared/errors.js';
-import { MAX_WORKERS, type ScaleResult } from '../../shared/runtime-control.js';
+import { describeScale, MAX_WORKERS } from '../../shared/runtime-control.js';
 import type { DashboardContext } from '../context.js';
 import { conflictErrors, workersBody, workersRequest } from '../schemas.js';
 import { registerSettingRoute } from './setting-route.js';
@@ -22,8 +22,4 @@ export function registerWorkersRoute(app: FastifyInstance, ctx: DashboardContext
     // With a store the runtime writes the `scale` event itself.
     remember: (c, r, source) => c.localEvents.add({ atMs: c.now(), app: r.app, kind: 'scale', pid: 0, detail: describeScale(r), source }),
   });
-}
-
-export function describeScale(r: ScaleResult): string {
-  return `workers ${r.oldWorkers} -> ${r.newWorkers} in ${Math.round(r.tookMs)} ms`;
 }

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { errors } from '../../shared/errors.js';
-import type { ScaleResult } from '../../shared/runtime-control.js';
+import { describeScale, type ScaleResult } from '../../shared/runtime-control.js';
 import type { RuntimeEvent } from '../../shared/timing-row.js';
 import type { ReloadingPool } from './worker-reload.js';
 import type { PoolWorker } from './worker-role.js';
@@ -38,7 +38,7 @@ export async function scaleWorkers(
   await Promise.all(surplus.map((w) => pool.whenExited(w)));
   const pids = (list: PoolWorker[]): number[] => list.map((w) => w.process.pid);
   const result: ScaleResult = { app: name, oldWorkers, newWorkers: workers, startedPids: pids(fresh), stoppedPids: pids(surplus), tookMs: Math.round(performance.now() - started) };
-  const detail = `workers ${oldWorkers} -> ${workers}${describePids(result)}`;
+  const detail = describeScale(result);
   o.log.info({ ...result, source }, `${name}: ${detail} (${source}) in ${result.tookMs} ms`);
   o.onEvent({ app: name, atMs: Date.now(), kind: 'scale', pid: 0, detail, source });
   return result;
@@ -68,10 +68,4 @@ async function startWorkers(pool: ScalingPool, count: number, oldWorkers: number
 /** The workers beyond `keep`: the highest slots go, so the metrics' worker labels stay 0..keep-1. */
 function pickSurplus(accepting: PoolWorker[], keep: number): PoolWorker[] {
   return [...accepting].sort((a, b) => a.slot - b.slot).slice(keep);
-}
-
-function describePids(r: ScaleResult): string {
-  if (r.startedPids.length > 0) return `, started ${r.startedPids.join(' ')}`;
-  if (r.stoppedPids.length > 0) return `, drained ${r.stoppedPids.join(' ')}`;
-  return '';
 }
