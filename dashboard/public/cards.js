@@ -18,7 +18,7 @@ export function createCard(app, container, { onChanged, announce }) {
   root.dataset.app = app.name;
   root.querySelector('.app-name').textContent = app.name;
 
-  const threads = setupSettingForm(root.querySelector('.threads-form'), {
+  const threadsSetting = setupSettingForm(root.querySelector('.threads-form'), {
     id, name: app.name, field: 'threads', noun: 'thread limit', announce,
     put: async (body) => {
       const r = await putThreads(app.name, body);
@@ -27,7 +27,7 @@ export function createCard(app, container, { onChanged, announce }) {
     },
   });
   const workerForm = root.querySelector('.workers-form');
-  const workers = setupSettingForm(workerForm, {
+  const workersSetting = setupSettingForm(workerForm, {
     id, name: app.name, field: 'workers', noun: 'workers', announce,
     put: async (body) => {
       const r = await putWorkers(app.name, body);
@@ -76,11 +76,11 @@ export function createCard(app, container, { onChanged, announce }) {
       state.hidden = !(next.backoffMs > 0);
       // Whole seconds, rounded up: "restarting in 0 s" would read as "now" while it still waits.
       if (next.backoffMs > 0) state.textContent = `restarting in ${Math.ceil(next.backoffMs / 1000)} s`;
-      threads.show(next.threads);
+      threadsSetting.show(next.threads);
       // In-process apps have no workers to scale; the count shown is the one asked for, which the
       // live count reaches once added workers listen or the surplus drained.
       workerForm.hidden = !reload.hasWorkers();
-      workers.show(next.workers);
+      workersSetting.show(next.workers);
     },
     setStale(stale) {
       root.classList.toggle('stale', stale);
