@@ -1,6 +1,6 @@
 // One card per app: figures from the snapshot and the last 5 minutes, the worker processes, the
-// thread-limit and worker-count forms, the Reload button, and the app's two charts. Cards are built once from the
-// <template> and then only updated, so a live update never steals focus or overwrites what the
+// thread-limit and worker-count forms, the Reload button, and the app's two charts. Cards are
+// built once from the <template> and then only updated, so a live update never steals focus or overwrites what the
 // operator is typing.
 
 import { postReload, putThreads, putWorkers } from './api.js';
@@ -77,8 +77,8 @@ export function createCard(app, container, { onChanged, announce }) {
       // Whole seconds, rounded up: "restarting in 0 s" would read as "now" while it still waits.
       if (next.backoffMs > 0) state.textContent = `restarting in ${Math.ceil(next.backoffMs / 1000)} s`;
       threadsSetting.show(next.threads);
-      // In-process apps have no workers to scale; the count shown is the one asked for, which the
-      // live count reaches once added workers listen or the surplus drained.
+      // In-process apps have no workers to scale. The field shows the live count: a scale answers
+      // only once it is reached (added workers listen, the surplus drained).
       workerForm.hidden = !reload.hasWorkers();
       workersSetting.show(next.workers);
     },

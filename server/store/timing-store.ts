@@ -125,7 +125,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   let restartDelayMs = 0;
   let handler: ThreadsCommandHandler | null = null;
   let nextReqId = 1;
-  // One queue for both kinds, so they reach the writer in the order they happened.
+  // One queue for every kind, so they reach the writer in the order they happened.
   const pendingAudit: Array<Extract<ToWorker, { type: 'limit' | 'event' | 'workers' }>> = [];
   const questions = new Map<number, { resolve(saved: SavedSettings): void; reject(e: Error): void }>();
   let exited: () => void = () => {};

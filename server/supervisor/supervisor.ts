@@ -324,7 +324,11 @@ export class Supervisor implements RuntimeControl {
   /** Re-applies a worker count saved before a restart (persistLimits); not a change, so not audited. */
   async restoreWorkers(app: string, workers: number, why: string): Promise<void> {
     const slot = this.slots.get(app);
-    if (!slot || slot.kind === 'inline' || workers > slot.pool.threads) return;
+    if (!slot || slot.kind === 'inline') return;
+    if (workers > slot.pool.threads) {
+      this.log.warn({ app }, `${app}: ${workers} workers set at run time are not restored: its thread limit is ${slot.pool.threads}`);
+      return;
+    }
     this.log.info({ app }, `${app}: workers ${slot.pool.workerTarget} -> ${workers} (${why})`);
     await slot.pool.scale(workers, 'persistLimits');
   }
