@@ -1,7 +1,7 @@
 // One card per app: figures from the snapshot and the last 5 minutes, the worker processes, the
 // thread-limit and worker-count forms, the Reload button, and the app's two charts. Cards are
-// built once from the <template> and then only updated, so a live update never steals focus or overwrites what the
-// operator is typing.
+// built once from the <template> and then only updated, so a live update never steals focus or
+// overwrites what the operator is typing.
 
 import { postReload, putThreads, putWorkers } from './api.js';
 import { createAppCharts } from './charts.js';
