@@ -11,14 +11,14 @@ import { errors, isDragonError, type DragonError } from '../../shared/errors.js'
 import type { ReloadResult } from '../../shared/runtime-control.js';
 import { allowLongAnswer } from '../connection-limits.js';
 import { requireApp, type DashboardContext } from '../context.js';
-import { appNameParams, reloadBody, reloadErrors, reloadRequest } from '../schemas.js';
+import { appNameParams, conflictErrors, reloadBody, reloadRequest } from '../schemas.js';
 import { requestSource } from '../security/guard.js';
 
 export function registerReloadRoute(app: FastifyInstance, ctx: DashboardContext): void {
   app.post<{ Params: { name: string }; Body: Record<string, never> }>(
     '/api/apps/:name/reload',
     {
-      schema: { params: appNameParams, body: reloadRequest, response: { 200: reloadBody, ...reloadErrors } },
+      schema: { params: appNameParams, body: reloadRequest, response: { 200: reloadBody, ...conflictErrors } },
       // `curl -X POST` sends no body at all: that means `{}`, and the schema still refuses fields.
       preValidation: async (request) => {
         (request as { body: unknown }).body ??= {};

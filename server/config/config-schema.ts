@@ -5,6 +5,7 @@
  * Times are in ms, sizes in bytes.
  */
 
+import { MAX_WORKERS } from '../../shared/runtime-control.js';
 import { MAX_LIMITS } from '../protocol/limits.js';
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
@@ -18,7 +19,6 @@ const ID = { anyOf: [{ type: 'string', minLength: 1, pattern: '^[^:\\s]+$' }, { 
 const ms = (description: string) => ({ type: 'integer', minimum: 0, title: 'milliseconds', description }) as const;
 // Titles of anyOf branches name the choices in config errors (server/config/config-errors.ts).
 const OFF = { const: false, title: 'false to switch it off' } as const;
-export const MAX_WORKERS = 256;
 
 export const appSchema = {
   type: 'object',

@@ -112,6 +112,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE requests ADD COLUMN instance_id INTEGER;
     `,
   },
+  {
+    version: 5,
+    description: 'worker_changes: worker counts set at run time, kept for persistLimits',
+    sql: `
+      -- As limit_changes, and never pruned either: the last row per app is what a restart
+      -- restores. The dashboard's marker for a change is its runtime_events row (kind 'scale').
+      CREATE TABLE worker_changes (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        app TEXT NOT NULL,
+        old_workers INTEGER NOT NULL,
+        new_workers INTEGER NOT NULL,
+        source TEXT NOT NULL
+      );
+      CREATE INDEX worker_changes_app ON worker_changes (app, id);
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

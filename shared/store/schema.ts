@@ -5,7 +5,7 @@
  */
 
 /** The schema version this program writes; kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Rollup resolutions. 10 s buckets serve windows up to 1 h, 1 min up to 24 h, 1 h beyond: each
@@ -25,6 +25,7 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  *   runtime_events    worker reloads, restarts, hangs and recycles: audit and chart markers (v3)
  *   instances         the server runs that wrote the store: start, last heartbeat, pid (v4);
  *                     requests.instance_id names each raw row's run
+ *   worker_changes    worker counts set at run time and the config's, for persistLimits (v5)
  */
 
 /** Columns of one rollup row as stored. Latency sums, minima and maxima are in ms. */
