@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance, FastifySchema, FastifySchemaValidationError } from 'fastify';
 import { errors, isDragonError } from '../../shared/errors.js';
+import { allowLongAnswer } from '../connection-limits.js';
 import { requireApp, type DashboardContext } from '../context.js';
 import { appNameParams } from '../schemas.js';
 import { requestSource } from '../security/guard.js';
@@ -41,6 +42,8 @@ export function registerSettingRoute<Result>(app: FastifyInstance, ctx: Dashboar
       await requireApp(ctx, name);
 
       const source = requestSource(request);
+      // A scale down answers once the surplus workers have drained.
+      allowLongAnswer(request);
       let result: Result;
       try {
         result = await route.apply(ctx, name, value, source);
