@@ -6,6 +6,7 @@
  */
 
 import { MAX_LIMITS } from '../protocol/limits.js';
+import { ENV_NAME } from './dotenv.js';
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
@@ -27,6 +28,12 @@ export const appSchema = {
     name: { type: 'string', pattern: APP_NAME },
     listen: { type: 'string', pattern: SOCKET_LISTEN },
     module: { type: 'string', minLength: 1 },
+    // Worker processes only (one process has one working directory): the folder they run in
+    // (default: the module's), and variables laid over the supervisor's environment, `env`'s over
+    // `envFile`'s (dotenv format). Paths are relative to the config file; a reload reads them again.
+    cwd: { type: 'string', minLength: 1 },
+    env: { type: 'object', propertyNames: { pattern: ENV_NAME.source }, additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }] } },
+    envFile: { type: 'string', minLength: 1 },
     export: { type: 'string', minLength: 1 },
     type: { enum: ['node', 'fetch', 'auto'] },
     threads: { type: 'integer', minimum: 1, maximum: 1024 },

@@ -35,6 +35,14 @@ function held(h: AppHost): number {
   return Math.max(h.limiter.running, h.limiter.limit);
 }
 
+function enterFolder(cwd: string): void {
+  try {
+    process.chdir(cwd);
+  } catch (err) {
+    throw new Error(`cannot enter cwd ${cwd}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 /** This worker: its app, its server, and what it last told the supervisor. */
 class WorkerMain {
   private config: WorkerStartConfig | null = null;
@@ -89,6 +97,10 @@ class WorkerMain {
     onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
     let handler: AppHandler;
     try {
+      // Entered here rather than by fork(): Node resolves preloads (--import tsx) against the
+      // working directory it starts in, and a folder the worker cannot enter is then a load
+      // error naming it, not a spawn error naming node.
+      if (cfg.cwd !== undefined) enterFolder(cfg.cwd);
       handler = cfg.source.kind === 'demo'
         ? { type: 'node', listener: createDemoApp(cfg.app.name) }
         : await loadApp(cfg.source.path, cfg.source.export, cfg.source.type, cfg.app.name, '/');

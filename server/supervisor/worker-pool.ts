@@ -73,6 +73,11 @@ export class WorkerPool {
     return null;
   }
 
+  /** Where its workers run: the app's `cwd` as of the last reload, or the supervisor's. */
+  get cwd(): string {
+    return this.live.environment?.cwd ?? process.cwd();
+  }
+
   /** The configured number of workers (the live count dips during a restart). */
   get workerTarget(): number {
     return this.o.workers;
