@@ -5,6 +5,7 @@
  * cause (a deploy should need one round, not one per typo); the CLI prints it and exits 2 before
  * anything starts.
  */
+import { statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -22,7 +23,7 @@ import { DEFAULT_LIMITS, type ScgiLimits } from '../protocol/limits.js';
 import type { IoMode } from '../native/io-choice.js';
 import type { SocketOwner } from '../listen/listen-address.js';
 import type { AccessLogFormat } from '../logs/access-log.js';
-import type { LogFormat } from '../logs/logger.js';
+import { logFilesOf, type LogFiles, type LogFormat } from '../logs/logger.js';
 import { compileTrust } from '../http/trust-proxy.js';
 import { resolveAppEnvironment, type AppEnvironment, type RawEnvironment } from './app-environment.js';
 
@@ -60,11 +61,9 @@ export interface AppSettings {
   workers?: WorkerSettings;
 }
 
-export interface LogSettings {
+export interface LogSettings extends LogFiles {
   level: string;
   format: LogFormat;
-  /** Absolute; absent: stdout. */
-  file?: string;
   /** Absent: no access log. */
   access?: AccessLogFormat;
 }
@@ -150,6 +149,16 @@ export async function appEnvironmentFromFile(file: string, name: string): Promis
   problems.throwIfAny();
   if (environment === null) throw new errors.DOW_ERR_CONFIG(file, `apps[${i}].workers: 0, so the app has no worker processes to reload`);
   return environment;
+}
+
+/** `log.file` names a folder: it ends with `/`, or one exists there. */
+function isFolder(path: string, baseDir: string): boolean {
+  if (path.endsWith('/')) return true;
+  try {
+    return statSync(resolve(baseDir, path)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function workerCount(app: RawApp): number {
@@ -307,7 +316,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     log: {
       level: config.log?.level ?? 'info',
       format: config.log?.format ?? 'auto',
-      ...(config.log?.file === undefined ? {} : { file: resolve(baseDir, config.log.file) }),
+      ...(config.log?.file === undefined ? {} : logFilesOf(resolve(baseDir, config.log.file), isFolder(config.log.file, baseDir))),
       ...(config.log?.access === undefined || config.log.access === false ? {} : { access: config.log.access === true ? 'json' : config.log.access }),
     },
     store: store === null ? null : {

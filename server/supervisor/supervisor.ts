@@ -11,6 +11,7 @@
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { appLogFile, createLogger } from '../logs/logger.js';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
 import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
@@ -92,6 +93,13 @@ export class Supervisor implements RuntimeControl {
     }
   }
 
+  /** An in-process app's lines go where its workers' would: its own file when log.file says so. */
+  private appLog(name: string): Logger {
+    const log = this.settings.log;
+    if (log.appFile === undefined) return this.log;
+    return createLogger({ level: log.level, format: log.format, file: appLogFile(log, name) as string });
+  }
+
   private async startApp(app: AppSettings, index: number): Promise<void> {
     const name = app.options.name;
     const workers = app.workers;
@@ -106,7 +114,7 @@ export class Supervisor implements RuntimeControl {
           processor: { app: { ...app.options, handler } },
         }],
         limits: this.settings.limits,
-        logger: this.log,
+        logger: this.appLog(name),
         recorder: this.recorder,
         accessLog: this.settings.log.access ?? null,
         // The UP line below names the app and what it is; the Server's own would repeat it.
