@@ -97,7 +97,8 @@ export class Supervisor implements RuntimeControl {
   private appLog(name: string): Logger {
     const log = this.settings.log;
     if (log.appFile === undefined) return this.log;
-    return createLogger({ level: log.level, format: log.format, file: appLogFile(log, name) as string });
+    // Named on every line, as a worker's lines are: its file may hold nothing else.
+    return createLogger({ level: log.level, format: log.format, file: appLogFile(log, name) as string }).child({ app: name });
   }
 
   private async startApp(app: AppSettings, index: number): Promise<void> {

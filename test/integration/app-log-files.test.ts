@@ -35,23 +35,26 @@ const message = (pattern: RegExp) => (l: Line): boolean => typeof l.msg === 'str
 
 test('log.file naming a folder: each app\'s file holds only its lines, the supervisor\'s its own; SIGUSR1 after a rename opens new files everywhere', async (t) => {
   const dir = await testDir(t, 'app-logs');
-  const [shopPort, blogPort] = await getFreePorts(2);
+  const [shopPort, blogPort, apiPort] = await getFreePorts(3);
   const server = await serveConfig(t, dir, {
     stats: false, store: false, dashboard: false,
     apps: [
       { name: 'shop', listen: `127.0.0.1:${shopPort}`, module: `${FIXTURES}hello-node.mjs`, workers: 1 },
       { name: 'blog', listen: `127.0.0.1:${blogPort}`, module: `${FIXTURES}hello-node.mjs`, workers: 1 },
+      // In-process: its lines are written by the supervisor, to the app's file all the same.
+      { name: 'api', listen: `127.0.0.1:${apiPort}`, module: `${FIXTURES}hello-node.mjs`, workers: 0 },
     ],
     log: { file: 'logs/', access: true },
   });
   const logs = join(dir, 'logs');
   const main = join(logs, 'dragon-on-wheels.log');
-  const files = { shop: join(logs, 'shop.log'), blog: join(logs, 'blog.log') };
+  const files = { shop: join(logs, 'shop.log'), blog: join(logs, 'blog.log'), api: join(logs, 'api.log') };
   await waitForLine(main, message(/^UP on .*\(shop, /));
   await waitForLine(main, message(/^UP on .*\(blog, /));
-  const pids: Record<string, number> = {};
-  for (const [app, file] of Object.entries(files)) pids[app] = (await waitForLine(file, message(new RegExp(`^${app}: serving `)))).pid as number;
-  const ports = { shop: shopPort, blog: blogPort };
+  await waitForLine(main, message(/^UP on .*\(api, in-process/));
+  const pids: Record<string, number> = { api: server.child.pid as number };
+  for (const app of ['shop', 'blog']) pids[app] = (await waitForLine(files[app as 'shop'], message(new RegExp(`^${app}: serving `)))).pid as number;
+  const ports = { shop: shopPort, blog: blogPort, api: apiPort };
   for (const [app, port] of Object.entries(ports)) assert.equal((await scgiRequest({ port }, { uri: `/${app}-first` })).status, 200);
   for (const [app, file] of Object.entries(files)) {
     await waitForLine(file, (l) => l.access === true && l.url === `/${app}-first`);
@@ -59,13 +62,16 @@ test('log.file naming a folder: each app\'s file holds only its lines, the super
     assert.deepEqual(lines.filter((l) => l.app !== app || l.pid !== pids[app]), [], `${file} holds another process's or app's lines`);
   }
   assert.deepEqual((await readLines(main)).filter((l) => l.pid !== server.child.pid || l.access === true), [], 'the main file holds only the supervisor\'s own lines');
+  assert.equal((await readLines(files.api)).filter((l) => l.access === true).length, 1, 'the in-process app\'s access line is in its file');
   assert.equal(server.output(), '', 'nothing on stdout or stderr');
 
   // logrotate: every file moved, then one SIGUSR1 to the supervisor.
   for (const file of [main, ...Object.values(files)]) await rename(file, `${file}.1`);
   process.kill(server.child.pid as number, 'SIGUSR1');
-  await waitForLine(main, message(/^SIGUSR1: log file reopened, passed on to workers/));
-  for (const [app, file] of Object.entries(files)) {
+  // The supervisor's two files (its own and the in-process app's), then each worker's.
+  await waitForLine(main, message(/^SIGUSR1: 2 log files reopened, passed on to workers/));
+  for (const app of ['shop', 'blog', 'api']) {
+    const file = files[app as 'shop'];
     await waitUntil(`${app}'s worker writing to the new file`, () => {
       const open = openFiles(pids[app] as number);
       return open.includes(file) && !open.includes(`${file}.1`);
