@@ -12,7 +12,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile } from '../../server/config/config.js';
+import { appEnvironmentFromFile, loadConfigFile } from '../../server/config/config.js';
 import { CLI, runProcess, serveConfig, TSX } from '../helpers/cli-process.js';
 import { getFreePorts } from '../helpers/free-port.js';
 import { httpGet } from '../helpers/http-get.js';
@@ -131,4 +131,20 @@ test('cwd, env or envFile with workers: 0, a missing folder or envFile, and a ba
   assert.match(await configError(dir, [{ ...app, envFile: 'missing.env' }]), new RegExp(`apps\\[0\\]\\.envFile: cannot read ${join(dir, 'missing.env')}: no such file`));
   assert.match(await configError(dir, [{ ...app, envFile: 'bad.env' }]), new RegExp(`apps\\[0\\]\\.envFile: ${join(dir, 'bad.env')} line 2: the double quote of B is never closed`));
   assert.match(await configError(dir, [{ ...app, env: { 'my-key': 'x' } }]), /apps\[0\]\.env: has key "my-key", which is not a variable name/);
+});
+
+test('a reload reads an .mjs or CommonJS .js config file as it is now, not as the first import cached it', async (t) => {
+  const dir = await testDir(t, 'cwd-reread');
+  await writeFile(join(dir, 'app.mjs'), "export default (req, res) => res.end('hi');\n");
+  const app = (v: string): string => `{ name: 'shop', listen: '127.0.0.1:0', module: 'app.mjs', env: { VERSION: '${v}' } }`;
+  for (const [file, text] of [['esm.mjs', (v: string) => `export default { apps: [${app(v)}] };\n`], ['cjs.js', (v: string) => `module.exports = { apps: [${app(v)}] };\n`]] as const) {
+    const path = join(dir, file);
+    await writeFile(path, text('1'));
+    assert.equal((await loadConfigFile(path)).apps[0]?.workers?.environment?.env.VERSION, '1');
+    await writeFile(path, text('2'));
+    assert.equal((await appEnvironmentFromFile(path, 'shop')).env.VERSION, '2', file);
+    await writeFile(path, text('3'));
+    assert.equal((await appEnvironmentFromFile(path, 'shop')).env.VERSION, '3', file);
+    await assert.rejects(appEnvironmentFromFile(path, 'blog'), /apps: no app named blog any more/);
+  }
 });
