@@ -13,25 +13,13 @@ import { serveConfig } from '../helpers/cli-process.js';
 import { getFreePorts } from '../helpers/free-port.js';
 import { openFiles } from '../helpers/proc.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
+import { readLines, waitForLine, type LogLine } from '../helpers/log-file.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-type Line = Record<string, unknown>;
-
-async function readLines(file: string): Promise<Line[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Line);
-}
-
-async function waitForLine(file: string, match: (line: Line) => boolean): Promise<Line> {
-  return waitUntil(`the line in ${file}`, async () => (await readLines(file)).find(match)).catch(async (err: Error) => {
-    throw new Error(`${err.message}:\n${await readFile(file, 'utf8').catch(() => '(no file)')}`);
-  });
-}
-
-const message = (pattern: RegExp) => (l: Line): boolean => typeof l.msg === 'string' && pattern.test(l.msg);
+const message = (pattern: RegExp) => (l: LogLine): boolean => typeof l.msg === 'string' && pattern.test(l.msg);
 
 test('log.file naming a folder: each app\'s file holds only its lines, the supervisor\'s its own; SIGUSR1 after a rename opens new files everywhere', async (t) => {
   const dir = await testDir(t, 'app-logs');
