@@ -17,7 +17,7 @@ import { loadConfigFile, settingsFromConfig, DEFAULTS, type RuntimeSettings } fr
 import { checkApps, formatAppChecks } from '../server/config/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { onFetchHandlerDetected } from '../server/host/app-loader.js';
-import { createLogger, handOverLogFile, reopenLogFiles, type LogFormat } from '../server/logs/logger.js';
+import { appLogFile, createLogger, handOverLogFile, reopenLogFiles, type LogFormat } from '../server/logs/logger.js';
 import { VERSION } from '../server/core/version.js';
 import { demoSettings } from './demo-settings.js';
 import { UsageError } from './usage-error.js';
@@ -167,7 +167,10 @@ async function main(argv: string[]): Promise<number> {
       else if (values.db !== undefined) settings.store = { ...(settings.store ?? { recordPaths: true, retention: {} }), path: resolve(values.db) };
       if (values['no-dashboard']) settings.dashboard = null;
       // Before any worker forks: workers running as `user` must be able to append to the file.
-      if (settings.log.file !== undefined && settings.runAs) handOverLogFile(settings.log.file, settings.runAs.uid, settings.runAs.gid);
+      if (settings.log.file !== undefined && settings.runAs) {
+        const { uid, gid } = settings.runAs;
+        for (const file of new Set([settings.log.file, ...settings.apps.map((app) => appLogFile(settings.log, app.options.name) as string)])) handOverLogFile(file, uid, gid);
+      }
       const log = createLogger({ level: settings.log.level, format: settings.log.format as LogFormat, ...(settings.log.file === undefined ? {} : { file: settings.log.file }) });
       onFetchHandlerDetected((name) => log.warn({ app: name }, `${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
       if (command === 'demo') log.info('Run demo server');
@@ -335,7 +338,7 @@ async function reopenLogs(server: RuntimeHandle['server'], log: Logger): Promise
       // Gone meanwhile: its replacement opens the file afresh anyway.
     }
   }
-  log.info(`SIGUSR1: ${files === 0 ? 'no log file to reopen (logging to stdout)' : 'log file reopened'}${pids.length > 0 ? `, passed on to workers ${pids.join(' ')}` : ''}`);
+  log.info(`SIGUSR1: ${files === 0 ? 'no log file to reopen (logging to stdout)' : files === 1 ? 'log file reopened' : `${files} log files reopened`}${pids.length > 0 ? `, passed on to workers ${pids.join(' ')}` : ''}`);
 }
 
 /**

@@ -75,6 +75,8 @@ export const errors = {
   DOW_ERR_LISTEN: createError('DOW_ERR_LISTEN', 'cannot listen on %s: %s', 500),
   DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected %s', 500),
   DOW_ERR_APP_MODULE: createError('DOW_ERR_APP_MODULE', 'app %s: %s', 500),
+  // An app's envFile (dotenv format) that does not parse; the config error names the file.
+  DOW_ERR_ENV_FILE: createError('DOW_ERR_ENV_FILE', 'line %d: %s', 500),
   // Thrown by the native I/O core (native/src/addon*.c) with these codes: a wrong argument from
   // JavaScript, or a Node-API call that failed (out of memory, a value over V8's limits).
   DOW_ERR_NATIVE_ARGS: createError('DOW_ERR_NATIVE_ARGS', 'native I/O core: %s', 500),

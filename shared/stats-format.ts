@@ -8,6 +8,13 @@
 export const STATS_PREFIX = 'SCGI_SERVER_';
 
 /**
+ * How the text goes on the wire. Not latin1: it keeps only the low byte of each character, so a
+ * path with U+0127 (ħ) in a value would reach sh as a bare `'` and end the quoting. In UTF-8 every
+ * byte of a multi-byte character is 0x80 or above, so the only `'` bytes are shQuote's own.
+ */
+export const STATS_ENCODING = 'utf8';
+
+/**
  * POSIX sh single quotes take every byte literally except `'` itself, which cannot be escaped
  * inside them; the original closes the quote, emits `'` inside double quotes, and reopens:
  * `it's` -> `'it'"'"'s'`. NUL cannot live in a shell variable at all, so it is dropped, and line breaks become spaces

@@ -8,6 +8,7 @@ import { errors, isDragonError, type DragonError } from '../../shared/errors.js'
 import { loadApp } from '../host/app-loader.js';
 import type { RuntimeSettings } from './config.js';
 import { decideIo, defaultIoMode } from '../native/io-choice.js';
+import { workerEnv, type AppEnvironment } from './app-environment.js';
 
 export interface AppCheck {
   name: string;
@@ -21,6 +22,8 @@ export interface AppCheck {
   /** 0: in-process. */
   workers: number;
   threads: number;
+  /** Where its workers run, and the names (never the values: secrets) of the variables they get. */
+  environment?: AppEnvironment;
   /** Why the app cannot be loaded, as `serve` would report it (DOW_ERR_CONFIG); absent when it loads. */
   error?: DragonError;
 }
@@ -31,13 +34,18 @@ export async function checkApps(settings: RuntimeSettings): Promise<AppCheck[]> 
   for (const [i, app] of settings.apps.entries()) {
     const protocol = app.options.protocol ?? 'scgi';
     const io = decideIo(app.options.name, protocol === 'scgi' ? app.options.io ?? defaultIoMode() : 'node', settings.limits);
-    const base = { name: app.options.name, listen: app.listen, protocol, native: io.binding !== null, workers: app.workers?.count ?? 0, threads: app.options.threads };
+    const environment = app.workers?.environment;
+    const base = {
+      name: app.options.name, listen: app.listen, protocol, native: io.binding !== null, workers: app.workers?.count ?? 0, threads: app.options.threads,
+      ...(environment === undefined ? {} : { environment }),
+    };
     // An in-process app (workers: 0) was loaded already while the config was checked.
     let handler = app.options.handler;
     try {
       if (io.error !== undefined) throw io.error;
       if (!handler && app.source?.kind === 'module') {
-        handler = await loadApp(app.source.path, app.source.export, app.source.type, app.options.name, '/');
+        const { path, export: name, type } = app.source;
+        handler = await inEnvironment(environment, () => loadApp(path, name, type, app.options.name, '/'));
       }
       checks.push({ ...base, type: handler?.type ?? null });
     } catch (err) {
@@ -48,6 +56,35 @@ export async function checkApps(settings: RuntimeSettings): Promise<AppCheck[]> 
   return checks;
 }
 
+/**
+ * Runs `load` in the app's folder with its variables set, as its worker would (an app that reads
+ * DATABASE_URL at import must pass here too), and puts both back after.
+ */
+async function inEnvironment<T>(environment: AppEnvironment | undefined, load: () => Promise<T>): Promise<T> {
+  if (environment === undefined) return load();
+  const cwd = process.cwd();
+  const vars = workerEnv(environment);
+  const saved = Object.keys(vars).map((key) => [key, process.env[key]] as const);
+  Object.assign(process.env, vars);
+  try {
+    process.chdir(environment.cwd);
+    return await load();
+  } finally {
+    process.chdir(cwd);
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** The names an app's workers get, `env`'s then the envFile's; values are never shown. */
+function describeEnvironment(e: AppEnvironment): string {
+  const names = (keys: string[]): string => (keys.length === 0 ? '(none)' : keys.join(' '));
+  const file = e.envFile === null ? '' : `; envFile ${e.envFile.path}: ${names(Object.keys(e.envFile.vars).filter((k) => !(k in e.env)))}`;
+  return `    cwd ${e.cwd}; env: ${names(Object.keys(e.env))}${file}\n`;
+}
+
 /** One line per app, aligned, for the terminal and for a pipeline's log. */
 export function formatAppChecks(checks: AppCheck[]): string {
   const width = (pick: (c: AppCheck) => string): number => Math.max(...checks.map((c) => pick(c).length));
@@ -56,7 +93,8 @@ export function formatAppChecks(checks: AppCheck[]): string {
   return checks.map((c) => {
     const workers = c.workers === 0 ? 'in-process' : `${c.workers} worker${c.workers === 1 ? '' : 's'}`;
     const head = `${c.name.padEnd(nameWidth)}  ${c.listen.padEnd(listenWidth)}  ${c.protocol.padEnd(4)}  `;
-    if (c.error !== undefined) return `${head}FAILED (${c.error.code}, below)\n`;
-    return `${head}${(c.type ?? '?').padEnd(5)}  ${workers}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${c.native ? ', native I/O' : ''}  ok\n`;
+    const environment = c.environment === undefined ? '' : describeEnvironment(c.environment);
+    if (c.error !== undefined) return `${head}FAILED (${c.error.code}, below)\n${environment}`;
+    return `${head}${(c.type ?? '?').padEnd(5)}  ${workers}, ${c.threads} thread${c.threads === 1 ? '' : 's'}${c.native ? ', native I/O' : ''}  ok\n${environment}`;
   }).join('');
 }

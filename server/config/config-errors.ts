@@ -20,7 +20,9 @@ export function fieldName(instancePath: string): string {
  * value) and `allErrors: true` (every problem, each anyOf's branch errors just before its own).
  */
 export function describeConfigErrors(errors: readonly ErrorObject[]): string[] {
-  const messages = collect(errors).map((error) => `${fieldName(error.instancePath)}: ${explain(error)}`);
+  // A bad key under propertyNames comes twice: as the key's own pattern error, which names it,
+  // and as "property name must be valid", which does not.
+  const messages = collect(errors.filter((e) => e.keyword !== 'propertyNames')).map((error) => `${fieldName(error.instancePath)}: ${explain(error)}`);
   // Two branches of one anyOf can fail the same way; say it once.
   return messages.length === 0 ? ['invalid'] : [...new Set(messages)];
 }
@@ -115,6 +117,7 @@ function patternMessage(field: string, value: unknown): string {
   // Apps and the stats port may also take a socket passed by systemd; the dashboard may not.
   const systemd = /^apps\[\d+\]\.listen$|^stats$/.test(field) ? ' or systemd:<name> (socket activation)' : '';
   if (/listen|stats|metrics/.test(field)) return `must be host:port or unix:/path.sock (for example "127.0.0.1:9002")${systemd}, not ${shown(value)}`;
+  if (field.endsWith('.env')) return `has key ${shown(value)}, which is not a variable name (letters, digits and _, not starting with a digit)`;
   if (field.endsWith('.mount')) return `must be a URL path starting with "/" without "?" or "#" (for example "/app"), or "" for none, not ${shown(value)}`;
   return `has the wrong form: ${shown(value)}`;
 }

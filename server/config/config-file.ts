@@ -6,11 +6,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { errors } from '../../shared/errors.js';
 
-export async function readConfigFile(path: string): Promise<unknown> {
+/** Modules imported so far are cached by URL: a reload's read asks under a new one. */
+let freshReads = 0;
+
+/** `fresh`: the file as it is now, not as an earlier import of it cached it (a reload). */
+export async function readConfigFile(path: string, { fresh = false } = {}): Promise<unknown> {
   const ext = extname(path);
   if (ext === '.json') {
     const text = await readText(path);
@@ -23,7 +28,13 @@ export async function readConfigFile(path: string): Promise<unknown> {
   if (ext === '.mjs' || ext === '.js') {
     const text = await readText(path);
     try {
-      const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      const url = pathToFileURL(path);
+      if (fresh) {
+        url.search = `?read=${++freshReads}`;
+        // A CommonJS file (.js outside "type": "module") is cached by its path, whatever the URL.
+        delete createRequire(import.meta.url).cache[path];
+      }
+      const mod = (await import(url.href)) as { default?: unknown };
       return typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
     } catch (err) {
       if (!(err instanceof Error)) throw new errors.DOW_ERR_CONFIG(path, String(err));

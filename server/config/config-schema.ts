@@ -7,6 +7,7 @@
 
 import { MAX_WORKERS } from '../../shared/runtime-control.js';
 import { MAX_LIMITS } from '../protocol/limits.js';
+import { ENV_NAME } from './dotenv.js';
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
@@ -28,6 +29,10 @@ export const appSchema = {
     name: { type: 'string', pattern: APP_NAME, description: 'Required. The app\'s name, `[A-Za-z_][A-Za-z0-9_]*`: it becomes part of the stats port\'s sh variable names.' },
     listen: { type: 'string', pattern: SOCKET_LISTEN, description: 'Required. Where the front end reaches the app: `"127.0.0.1:9002"`, `"unix:/run/dragon/shop.sock"`, or `"systemd:shop"` (a socket passed by systemd, docs/deploy.md).' },
     module: { type: 'string', minLength: 1, description: 'Required. The app\'s module, relative to the config file\'s folder.' },
+    // Worker processes only (one process has one working directory).
+    cwd: { type: 'string', minLength: 1, description: 'Worker processes: the folder the app runs in, relative to the config file. Default: the module\'s folder. A reload reads it again. Not with `workers: 0`.' },
+    env: { type: 'object', propertyNames: { pattern: ENV_NAME.source }, additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }] }, description: 'Worker processes: variables laid over the supervisor\'s environment and `envFile`\'s (`env` wins). A reload reads them again. Not with `workers: 0`.' },
+    envFile: { type: 'string', minLength: 1, description: 'Worker processes: a dotenv file of variables, relative to the config file, laid over the supervisor\'s environment (under `env`). A reload reads it again. Not with `workers: 0`.' },
     export: { type: 'string', minLength: 1, description: 'The export holding the app. Default `"default"`.' },
     type: { enum: ['node', 'fetch', 'auto'], description: 'What the export is: a `(req, res)` listener (Express, Koa, Fastify are detected), a fetch handler, or `"auto"` (the default). A plain function that returns a Response is served as a fetch handler from its first request on: say `"fetch"` (docs/frameworks.md).' },
     threads: { type: 'integer', minimum: 1, maximum: 1024, description: 'Requests the app handles at once, across all its workers. Default 10. Changeable at run time from the dashboard.' },

@@ -5,6 +5,7 @@
  * cause (a deploy should need one round, not one per typo); the CLI prints it and exits 2 before
  * anything starts.
  */
+import { statSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -22,8 +23,9 @@ import { DEFAULT_LIMITS, type ScgiLimits } from '../protocol/limits.js';
 import type { IoMode } from '../native/io-choice.js';
 import type { SocketOwner } from '../listen/listen-address.js';
 import type { AccessLogFormat } from '../logs/access-log.js';
-import type { LogFormat } from '../logs/logger.js';
+import { logFilesOf, type LogFiles, type LogFormat } from '../logs/logger.js';
 import { compileTrust } from '../http/trust-proxy.js';
+import { resolveAppEnvironment, type AppEnvironment, type RawEnvironment } from './app-environment.js';
 
 export interface StoreSettings {
   path: string;
@@ -39,6 +41,8 @@ export interface WorkerSettings {
   hangTimeoutMs: number;
   maxRequests: number;
   maxMemoryMiB: number;
+  /** `cwd`, `env`, `envFile`; absent (settings built in code): the supervisor's own. */
+  environment?: AppEnvironment;
 }
 
 /** Where a worker finds its app: a user's module, or the built-in demo app. */
@@ -57,11 +61,9 @@ export interface AppSettings {
   workers?: WorkerSettings;
 }
 
-export interface LogSettings {
+export interface LogSettings extends LogFiles {
   level: string;
   format: LogFormat;
-  /** Absolute; absent: stdout. */
-  file?: string;
   /** Absent: no access log. */
   access?: AccessLogFormat;
 }
@@ -81,6 +83,8 @@ export interface RuntimeSettings {
   runAs?: RunAs | null;
   /** The config file, for messages about errors found after loading (a worker's load error). */
   source?: string;
+  /** The config file loadConfigFile read, absolute: a reload reads each app's environment there again. */
+  configFile?: string;
 }
 
 export const DEFAULTS = {
@@ -98,7 +102,7 @@ export const DEFAULTS = {
   hangTimeoutMs: 30_000,
 } as const;
 
-type RawApp = {
+type RawApp = RawEnvironment & {
   name: string; listen: string; module: string; export?: string; type?: AppType; threads?: number;
   queue?: number; queueTimeout?: number; requestTimeout?: number; mount?: string; socketMode?: number;
   workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
@@ -125,7 +129,40 @@ const validate = ajv.compile(configSchema);
 export async function loadConfigFile(file: string): Promise<RuntimeSettings> {
   const path = resolve(file);
   const raw = await readConfigFile(path);
-  return settingsFromConfig(raw, dirname(path), path);
+  return { ...(await settingsFromConfig(raw, dirname(path), path)), configFile: path };
+}
+
+/**
+ * An app's `cwd`, `env` and `envFile` as the config file says now (and the envFile's contents),
+ * for a reload. The whole file must pass its schema: a reload never runs on half a config.
+ */
+export async function appEnvironmentFromFile(file: string, name: string): Promise<AppEnvironment> {
+  const raw = await readConfigFile(file, { fresh: true });
+  if (!validate(raw)) throw new errors.DOW_ERR_CONFIG(file, formatProblems(describeConfigErrors(validate.errors ?? [])));
+  const apps = (raw as RawConfig).apps;
+  const i = apps.findIndex((app) => app.name === name);
+  const app = apps[i];
+  if (app === undefined) throw new errors.DOW_ERR_CONFIG(file, `apps: no app named ${name} any more (restart the server to take an app away)`);
+  const problems = new Problems(file);
+  const baseDir = dirname(file);
+  const environment = await resolveAppEnvironment(app, { modulePath: resolve(baseDir, app.module), baseDir, workers: workerCount(app) }, (key, why) => problems.add(`apps[${i}].${key}`, why));
+  problems.throwIfAny();
+  if (environment === null) throw new errors.DOW_ERR_CONFIG(file, `apps[${i}].workers: 0, so the app has no worker processes to reload`);
+  return environment;
+}
+
+/** `log.file` names a folder: it ends with `/`, or one exists there. */
+function isFolder(path: string, baseDir: string): boolean {
+  if (path.endsWith('/')) return true;
+  try {
+    return statSync(resolve(baseDir, path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function workerCount(app: RawApp): number {
+  return app.workers === 'auto' ? availableParallelism() : (app.workers ?? DEFAULTS.workers);
 }
 
 /**
@@ -201,7 +238,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     checkAddress(`apps[${i}].listen`, app.listen, problems);
     names.add(app.name);
     listens.add(listen);
-    const workers = app.workers === 'auto' ? availableParallelism() : (app.workers ?? DEFAULTS.workers);
+    const workers = workerCount(app);
     const threads = app.threads ?? DEFAULTS.threads;
     if (workers > threads) {
       problems.add(`apps[${i}].threads`, `${threads} is less than workers (${workers}); each worker needs at least one slot`);
@@ -220,6 +257,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     } catch (err) {
       problems.add(`apps[${i}].module`, isDragonError(err) ? err.message : String(err));
     }
+    const environment = await resolveAppEnvironment(app, { modulePath, baseDir, workers }, (key, why) => problems.add(`apps[${i}].${key}`, why));
     apps.push({
       listen,
       ...(app.socketMode === undefined ? {} : { socketMode: app.socketMode }),
@@ -230,6 +268,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         hangTimeoutMs: app.hangTimeout ?? DEFAULTS.hangTimeoutMs,
         maxRequests: app.maxRequests ?? 0,
         maxMemoryMiB: app.maxMemory ?? 0,
+        ...(environment === null ? {} : { environment }),
       },
       options: {
         name: app.name,
@@ -277,7 +316,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     log: {
       level: config.log?.level ?? 'info',
       format: config.log?.format ?? 'auto',
-      ...(config.log?.file === undefined ? {} : { file: resolve(baseDir, config.log.file) }),
+      ...(config.log?.file === undefined ? {} : logFilesOf(resolve(baseDir, config.log.file), isFolder(config.log.file, baseDir))),
       ...(config.log?.access === undefined || config.log.access === false ? {} : { access: config.log.access === true ? 'json' : config.log.access }),
     },
     store: store === null ? null : {

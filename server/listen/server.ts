@@ -10,7 +10,7 @@ import { pino, type Logger } from 'pino';
 import { errors } from '../../shared/errors.js';
 import type { ReloadResult, RuntimeControl, RuntimeSnapshot, ScaleResult } from '../../shared/runtime-control.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
-import { formatStats } from '../../shared/stats-format.js';
+import { formatStats, STATS_ENCODING } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import { createAccessLog, type AccessLogFormat } from '../logs/access-log.js';
 import { AppHost } from '../host/app-host.js';
@@ -191,7 +191,7 @@ export class Server implements RuntimeControl {
 
   private onStatsConnection(socket: Socket): void {
     socket.on('error', onSocketError);
-    socket.end(this.statsText(), 'latin1');
+    socket.end(this.statsText(), STATS_ENCODING);
   }
 
   statsText(): string {

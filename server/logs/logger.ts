@@ -6,7 +6,7 @@
  */
 import { chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 
@@ -29,6 +29,30 @@ export interface LogOptions {
 }
 
 type FileDestination = DestinationStream & { reopen(): void; flushSync(): void };
+
+/** What `{app}` stands for in the supervisor's own file: no app name can contain a `-`. */
+export const SUPERVISOR_LOG_NAME = 'dragon-on-wheels';
+
+/**
+ * `log.file` as the settings hold it: `file`, the supervisor's own lines; `appFile`, when it named
+ * a folder or a pattern with `{app}`, where each app's lines go instead (absolute paths both).
+ */
+export interface LogFiles {
+  file?: string;
+  appFile?: string;
+}
+
+/** `log.file` (absolute) as LogFiles: a folder holds `<app>.log` and dragon-on-wheels.log. */
+export function logFilesOf(path: string, isFolder: boolean): LogFiles {
+  if (path.includes('{app}')) return { file: path.replaceAll('{app}', SUPERVISOR_LOG_NAME), appFile: path };
+  if (isFolder) return { file: join(path, `${SUPERVISOR_LOG_NAME}.log`), appFile: join(path, '{app}.log') };
+  return { file: path };
+}
+
+/** Where an app's lines go: its own file, or the one every process shares (absent: stdout). */
+export function appLogFile(files: LogFiles, app: string): string | undefined {
+  return files.appFile === undefined ? files.file : files.appFile.replaceAll('{app}', app);
+}
 
 /** Every log file this process writes, for reopenLogFiles(). */
 const files = new Set<FileDestination>();

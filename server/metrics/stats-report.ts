@@ -16,6 +16,8 @@ export interface AppState extends AppSnapshot {
   reloads?: ReloadFigures;
   /** Apps with workers only: workers that could not be forked (EMFILE, EAGAIN, ENOMEM). */
   startFailures?: number;
+  /** The working directory its code runs in (in-process: the supervisor's). */
+  cwd?: string;
 }
 
 /** Stats-port keys (after `<app>_`) of an app's reload figures, read back by the reload command. */
@@ -79,6 +81,7 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}bad_requests`, s.badRequests);
   figures.set(`${p}listen`, app.listen);
   figures.set(`${p}mount`, app.mount);
+  if (app.cwd !== undefined) figures.set(`${p}cwd`, app.cwd);
   figures.set(`${p}workers`, app.workers);
   figures.set(`${p}restarts`, app.restarts);
   figures.set(`${p}hangs`, app.hangs);

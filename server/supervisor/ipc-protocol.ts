@@ -57,6 +57,8 @@ export interface WorkerStartConfig {
   appThreads: number;
   /** Requests after which the worker asks to be replaced (jitter already applied); 0 = never. */
   maxRequests: number;
+  /** The app's working directory (`cwd`); absent: the supervisor's. */
+  cwd?: string;
 }
 
 /** One request inside a worker, for the rows written when the worker dies with it. */

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
 import type { PackedBatch } from '../store/packed-batch.js';
+import type { AppEnvironment } from '../config/app-environment.js';
 import type { WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerCredentials } from './worker-process.js';
 
@@ -30,6 +31,10 @@ export interface PoolOptions {
   credentials?: WorkerCredentials | null;
   /** What each worker is started with (maxRequests and appThreads are filled in per worker). */
   startConfig: Omit<WorkerStartConfig, 'maxRequests' | 'appThreads'>;
+  /** `cwd`, `env`, `envFile` the first workers start with; null: the supervisor's own. */
+  environment: AppEnvironment | null;
+  /** The environment as it is now, for a reload (the config file and envFile read again). */
+  readEnvironment(): Promise<AppEnvironment | null>;
   log: Logger;
   onRows(batch: PackedBatch): void;
   onRow(row: TimingRow): void;

@@ -4,6 +4,7 @@
  * end one: each move changes the worker's role (worker-role) together with what it tells the
  * process and the slot ledger.
  */
+import { workerEnv, type AppEnvironment } from '../config/app-environment.js';
 import type { PoolOptions } from './pool-options.js';
 import { maxRequestsWithJitter } from './restart-policy.js';
 import { SlotLedger } from './slot-ledger.js';
@@ -17,6 +18,8 @@ export class PoolWorkers {
   /** Every worker's record, found from its process even after it left `workers`. */
   private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
   private nextId = 1;
+  /** What workers start with: the config's at first, then each successful reload's. */
+  environment: AppEnvironment | null;
   private isStopping = false;
   /** How many workers should accept: the config's count until a scale changes it. */
   target: number;
@@ -27,6 +30,7 @@ export class PoolWorkers {
   ) {
     this.ledger = new SlotLedger(o.threads);
     this.target = o.workers;
+    this.environment = o.environment;
   }
 
   get name(): string {
@@ -46,10 +50,16 @@ export class PoolWorkers {
     return this.records.get(w) as PoolWorker;
   }
 
-  spawn(role: 'loading' | 'replacement'): PoolWorker {
-    const config = { ...this.o.startConfig, appThreads: this.ledger.total, maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()) };
+  spawn(role: 'loading' | 'replacement', environment = this.environment): PoolWorker {
+    const config = {
+      ...this.o.startConfig,
+      appThreads: this.ledger.total,
+      maxRequests: maxRequestsWithJitter(this.o.maxRequests, Math.random()),
+      ...(environment === null ? {} : { cwd: environment.cwd }),
+    };
     const taken = new Set([...this.workers.values()].map((other) => other.slot));
-    const proc = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null);
+    const env = environment === null ? null : workerEnv(environment);
+    const proc = new WorkerProcess(this.nextId++, config, this.events, this.o.credentials ?? null, env);
     let slot = 0;
     while (taken.has(slot)) slot++;
     const w = roles.createPoolWorker(proc, slot, role);

@@ -11,12 +11,14 @@
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { appLogFile, createLogger } from '../logs/logger.js';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
 import { MAX_WORKERS, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult } from '../../shared/runtime-control.js';
-import { formatStats } from '../../shared/stats-format.js';
+import { formatStats, STATS_ENCODING } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
-import type { AppSettings, RuntimeSettings } from '../config/config.js';
+import { appEnvironmentFromFile, type AppSettings, type RuntimeSettings } from '../config/config.js';
+import { rereadEnvFile, type AppEnvironment } from '../config/app-environment.js';
 import { watchDescriptors } from '../listen/descriptor-watch.js';
 import { BACKLOG_SWEEP_MS, DEFAULT_SOCKET_MODE, listenOn } from '../listen/listen-address.js';
 import { checkThreads, Server } from '../listen/server.js';
@@ -91,6 +93,14 @@ export class Supervisor implements RuntimeControl {
     }
   }
 
+  /** An in-process app's lines go where its workers' would: its own file when log.file says so. */
+  private appLog(name: string): Logger {
+    const log = this.settings.log;
+    if (log.appFile === undefined) return this.log;
+    // Named on every line, as a worker's lines are: its file may hold nothing else.
+    return createLogger({ level: log.level, format: log.format, file: appLogFile(log, name) as string }).child({ app: name });
+  }
+
   private async startApp(app: AppSettings, index: number): Promise<void> {
     const name = app.options.name;
     const workers = app.workers;
@@ -105,7 +115,7 @@ export class Supervisor implements RuntimeControl {
           processor: { app: { ...app.options, handler } },
         }],
         limits: this.settings.limits,
-        logger: this.log,
+        logger: this.appLog(name),
         recorder: this.recorder,
         accessLog: this.settings.log.access ?? null,
         // The UP line below names the app and what it is; the Server's own would repeat it.
@@ -133,6 +143,8 @@ export class Supervisor implements RuntimeControl {
       maxMemoryMiB: workers.maxMemoryMiB,
       drainTimeoutMs: this.settings.drainTimeoutMs,
       credentials: this.settings.runAs ?? null,
+      environment: workers.environment ?? null,
+      readEnvironment: () => this.readEnvironment(name, workers.environment ?? null),
       startConfig: {
         app: options,
         source: app.source,
@@ -174,6 +186,13 @@ export class Supervisor implements RuntimeControl {
     }
   }
 
+  /** An app's `cwd`, `env` and envFile for a reload: from the config file when there is one. */
+  private async readEnvironment(name: string, loaded: AppEnvironment | null): Promise<AppEnvironment | null> {
+    const file = this.settings.configFile;
+    if (file !== undefined) return appEnvironmentFromFile(file, name);
+    return loaded === null ? null : rereadEnvFile(loaded);
+  }
+
   private async startStatsPort(address: string): Promise<void> {
     const net = createNetServer((socket) => this.onStatsConnection(socket));
     this.statsServer = net;
@@ -186,7 +205,7 @@ export class Supervisor implements RuntimeControl {
   private onStatsConnection(socket: Socket): void {
     socket.on('error', () => {});
     this.statsText().then(
-      (text) => socket.end(text, 'latin1'),
+      (text) => socket.end(text, STATS_ENCODING),
       (err: unknown) => {
         this.log.error({ err }, 'stats port: cannot build the figures');
         socket.destroy();
@@ -252,10 +271,10 @@ export class Supervisor implements RuntimeControl {
     await Promise.all([...this.slots.values()].map((slot) => (slot.kind === 'pool' ? slot.pool.collect() : undefined)));
     return this.order.map((name) => {
       const slot = this.slots.get(name) as Slot;
-      if (slot.kind === 'pool') return { ...slot.pool.state(), reloads: this.reloads.get(name)?.figures() };
+      if (slot.kind === 'pool') return { ...slot.pool.state(), reloads: this.reloads.get(name)?.figures(), cwd: slot.pool.cwd };
       const host = slot.server.apps.get(name);
       if (!host) throw new errors.DOW_ERR_UNKNOWN_APP(name);
-      return { ...host.snapshot(), stats: host.stats };
+      return { ...host.snapshot(), stats: host.stats, cwd: process.cwd() };
     });
   }
 

@@ -12,7 +12,7 @@ import type { AppHandler } from '../adapters/app-handler.js';
 import type { AppHost } from '../host/app-host.js';
 import { describeHandler, loadApp, onFetchHandlerDetected } from '../host/app-loader.js';
 import { createDemoApp } from '../host/demo-app.js';
-import { createLogger, reopenLogFiles } from '../logs/logger.js';
+import { appLogFile, createLogger, reopenLogFiles } from '../logs/logger.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
 import { Server } from '../listen/server.js';
 import { writeSync } from 'node:fs';
@@ -33,6 +33,14 @@ function send(message: FromWorker, callback?: () => void): void {
 
 function held(h: AppHost): number {
   return Math.max(h.limiter.running, h.limiter.limit);
+}
+
+function enterFolder(cwd: string): void {
+  try {
+    process.chdir(cwd);
+  } catch (err) {
+    throw new Error(`cannot enter cwd ${cwd}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 /** This worker: its app, its server, and what it last told the supervisor. */
@@ -83,12 +91,17 @@ class WorkerMain {
   private async start(cfg: WorkerStartConfig): Promise<void> {
     this.config = cfg;
     // Every line names the app and this worker (pid is the process's, worker says it is one).
-    const log = createLogger({ level: cfg.log.level, format: cfg.log.format, ...(cfg.log.file === undefined ? {} : { file: cfg.log.file }) })
+    const file = appLogFile(cfg.log, cfg.app.name);
+    const log = createLogger({ level: cfg.log.level, format: cfg.log.format, ...(file === undefined ? {} : { file }) })
       .child({ app: cfg.app.name, worker: process.pid });
     this.log = log;
     onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
     let handler: AppHandler;
     try {
+      // Entered here rather than by fork(): Node resolves preloads (--import tsx) against the
+      // working directory it starts in, and a folder the worker cannot enter is then a load
+      // error naming it, not a spawn error naming node.
+      if (cfg.cwd !== undefined) enterFolder(cfg.cwd);
       handler = cfg.source.kind === 'demo'
         ? { type: 'node', listener: createDemoApp(cfg.app.name) }
         : await loadApp(cfg.source.path, cfg.source.export, cfg.source.type, cfg.app.name, '/');

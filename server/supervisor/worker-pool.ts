@@ -76,6 +76,11 @@ export class WorkerPool {
     return null;
   }
 
+  /** Where its workers run: the app's `cwd` as of the last reload, or the supervisor's. */
+  get cwd(): string {
+    return this.live.environment?.cwd ?? process.cwd();
+  }
+
   /** The number of workers asked for, in the config or by a scale (the live count dips during a restart). */
   get workerTarget(): number {
     return this.live.target;

@@ -120,6 +120,8 @@ export class WorkerProcess {
     config: WorkerStartConfig,
     private readonly events: WorkerEvents,
     credentials: WorkerCredentials | null = null,
+    /** The app's variables (envFile, env), laid over the supervisor's environment. */
+    env: Record<string, string> | null = null,
   ) {
     this.appLimit = config.appThreads;
     this.exit = new Promise((resolve) => (this.exited = resolve));
@@ -131,6 +133,7 @@ export class WorkerProcess {
     this.listening.catch(() => {});
     // Without the timing store the ring still carries the worker's load in its header.
     const ring = config.rowRing ? createRowRing(config.store !== null ? ROW_RING_BYTES : ROW_RING_MIN_BYTES) : null;
+    const asUser = credentialOptions(credentials);
     try {
       this.child = fork(WORKER_MAIN, [], {
         serialization: 'advanced',
@@ -138,7 +141,8 @@ export class WorkerProcess {
         // The ring's memfd lands on ROW_RING_FD (5) in the worker; it is close-on-exec here, so
         // no other child of the supervisor gets it.
         stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe', ...(ring === null ? [] : [ring.fd])],
-        ...credentialOptions(credentials),
+        ...asUser,
+        ...(env === null ? {} : { env: { ...(asUser.env ?? process.env), ...env } }),
       });
     } catch (err) {
       ring?.close();

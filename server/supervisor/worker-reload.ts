@@ -8,11 +8,14 @@ import { errors } from '../../shared/errors.js';
 import type { ReloadResult } from '../../shared/runtime-control.js';
 import type { RuntimeEvent } from '../../shared/timing-row.js';
 import type { PoolWorker } from './worker-role.js';
+import type { AppEnvironment } from '../config/app-environment.js';
 
 /** The pool's moves a reload is made of (see WorkerPool). */
 export interface ReloadingPool {
   readonly name: string;
-  spawn(role: 'loading'): PoolWorker;
+  spawn(role: 'loading', environment: AppEnvironment | null): PoolWorker;
+  /** What replacements start with; a reload sets it once its workers are ready. */
+  environment: AppEnvironment | null;
   whenReady(w: PoolWorker): Promise<void>;
   admit(w: PoolWorker): void;
   retire(w: PoolWorker): void;
@@ -23,14 +26,18 @@ export interface ReloadingPool {
 
 export async function reloadWorkers(
   pool: ReloadingPool,
-  o: { workers: number; log: Logger; onEvent(event: RuntimeEvent): void },
+  o: { workers: number; log: Logger; onEvent(event: RuntimeEvent): void; readEnvironment(): Promise<AppEnvironment | null> },
   source: string,
 ): Promise<ReloadResult> {
   const name = pool.name;
   const started = performance.now();
   const old = pool.accepting();
-  const fresh = Array.from({ length: o.workers }, () => pool.spawn('loading'));
+  const fresh: PoolWorker[] = [];
+  let environment: AppEnvironment | null;
   try {
+    // `cwd`, `env` and the envFile as they are now: a reload is how an edit of them takes effect.
+    environment = await o.readEnvironment();
+    for (let i = 0; i < o.workers; i++) fresh.push(pool.spawn('loading', environment));
     await Promise.all(fresh.map((w) => pool.whenReady(w)));
   } catch (err) {
     for (const w of fresh) pool.discard(w);
@@ -38,6 +45,7 @@ export async function reloadWorkers(
     o.log.error({ app: name }, `${name}: reload failed, the old workers go on serving: ${why}`);
     throw new errors.DOW_ERR_RELOAD(name, why);
   }
+  pool.environment = environment;
   for (const w of fresh) pool.admit(w);
   try {
     await Promise.all(fresh.map((w) => w.process.listening));

@@ -46,7 +46,7 @@ export async function scaleWorkers(
 
 /** Loads `count` workers, then admits them; if one fails, every one is discarded and the count restored. */
 async function startWorkers(pool: ScalingPool, count: number, oldWorkers: number): Promise<PoolWorker[]> {
-  const fresh = Array.from({ length: count }, () => pool.spawn('loading'));
+  const fresh = Array.from({ length: count }, () => pool.spawn('loading', pool.environment));
   try {
     await Promise.all(fresh.map((w) => pool.whenReady(w)));
   } catch (err) {

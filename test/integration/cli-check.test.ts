@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,4 +86,25 @@ test('check: a bad key, an app that throws at import, a missing module: exit 2 w
   const usage = spawnSync(process.execPath, ['--import', TSX, CLI, 'check'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(usage.status, 2);
   assert.match(usage.stderr, /check takes exactly one config file/);
+});
+
+test('check: loads an app in its cwd with its envFile and env as its worker would, and shows the names but never the values', async (t) => {
+  const dir = await appDir(t);
+  await mkdir(join(dir, 'srv'));
+  await writeFile(join(dir, 'srv', 'needs-env.mjs'), [
+    "import { readFileSync } from 'node:fs';",
+    "if (!process.env.DATABASE_URL) throw new Error('no DATABASE_URL at import');",
+    "const banner = readFileSync('banner.txt', 'utf8');",
+    'export default (req, res) => res.end(banner);',
+  ].join('\n'));
+  await writeFile(join(dir, 'srv', 'banner.txt'), 'hi');
+  await writeFile(join(dir, 'shop.env'), 'DATABASE_URL=postgres://u:s3cret-from-file@db/shop\nSHARED=file\n');
+  const file = await writeConfig(dir, 'env.json', {
+    stats: false,
+    apps: [{ name: 'shop', listen: '127.0.0.1:0', module: './srv/needs-env.mjs', envFile: 'shop.env', env: { API_KEY: 's3cret-in-config', SHARED: 'config' } }],
+  });
+  const result = check(file);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, new RegExp(`^ +cwd ${join(dir, 'srv')}; env: API_KEY SHARED; envFile ${join(dir, 'shop.env')}: DATABASE_URL$`, 'm'));
+  assert.doesNotMatch(result.stdout + result.stderr, /s3cret/);
 });

@@ -22,23 +22,13 @@ import { openFiles } from '../helpers/proc.js';
 import { captureLogs, startRuntime as startTestRuntime, toTarget } from '../helpers/runtime.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { cannotRunAsNobody } from '../helpers/systemd.js';
+import { waitForLine } from '../helpers/log-file.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { sleep, waitUntil } from '../helpers/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
-
-async function readLines(file: string): Promise<Array<Record<string, unknown>>> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-async function waitForLine(file: string, match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-  return waitUntil(`the line in ${file}`, async () => (await readLines(file)).find(match)).catch(async (err: Error) => {
-    throw new Error(`${err.message}:\n${await readFile(file, 'utf8').catch(() => '(no file)')}`);
-  });
-}
 
 test('log.file: JSON lines from the supervisor and its workers (app and worker pid on each), access lines, reopened on SIGUSR1 after logrotate moved it', async (t) => {
   const dir = await testDir(t, 'operator-logs');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fc from 'fast-check';
-import { formatStats, parseStats, shQuote } from '../../shared/stats-format.js';
+import { formatStats, parseStats, shQuote, STATS_ENCODING } from '../../shared/stats-format.js';
 
 const shells = ['/bin/sh', '/bin/dash', '/bin/bash'].filter((shell) => existsSync(shell));
 
@@ -43,4 +43,15 @@ test('property: any string round-trips through eval and through parseStats', () 
     }),
     { numRuns: 150 },
   );
+});
+
+test('as sent on the wire (STATS_ENCODING), a character whose low byte is a quote stays inside its quotes', () => {
+  // U+0127 and U+0A27 end in 0x27, `'`: written as latin1 they would close the quoting.
+  const values = ["/srv/ħ'; touch /tmp/pwned-stats #", 'ਧ $(id)', '/srv/café'];
+  for (const shell of shells) {
+    const figures = new Map<string, string>(values.map((value, i) => [`k${i}`, value]));
+    const script = `eval "$(cat)"; for i in 0 1 2; do eval "printf '%s\\\\0' \\"\\$SCGI_SERVER_k$i\\""; done`;
+    const out = execFileSync(shell, ['-c', script], { input: Buffer.from(formatStats(figures), STATS_ENCODING) }).toString('utf8');
+    assert.deepEqual(out.split('\0').slice(0, -1), values, shell);
+  }
 });
