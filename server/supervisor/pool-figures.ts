@@ -145,18 +145,17 @@ export class PoolFigures {
    * heartbeat, for a SIGKILL from outside or an OOM kill), or where that is damaged as many as its
    * last heartbeat listed; a hung worker may hold more connections than that, counted from the
    * kernel's tables. The oldest listed keep their start, method and path; the others arrived
-   * after its last answer and are dated from it.
+   * after its last answer and are dated from it. Each ends at `diedAtMs`, its exit.
    */
-  recordLostRequests(w: WorkerProcess, heldConnections: number | null): void {
-    const now = Date.now();
+  recordLostRequests(w: WorkerProcess, heldConnections: number | null, diedAtMs: number): void {
     const listed = w.figures?.inFlight ?? [];
     const load = w.load(this.o.startConfig.app.queue);
     const count = Math.max(load === null ? listed.length : load.running + load.queued, heldConnections ?? 0);
     const lost: Array<[number, string, string]> = listed.slice(0, count);
-    const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
+    const silentSince = Date.now() - Math.round(performance.now() - w.lastAnswerAt);
     for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '']);
     for (const [startMs, method, path] of lost) {
-      const serviceMs = Math.max(0, now - startMs);
+      const serviceMs = Math.max(0, diedAtMs - startMs);
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
       this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
     }

@@ -268,7 +268,8 @@ export class WorkerPool {
     // Its load as it died is known once its rows are read: on the pipe, the last load frame may
     // still be on its way when 'exit' comes.
     const heldConnections = w.silence.heldConnections;
-    void p.rowsRead.then(() => this.figures.recordLostRequests(p, heldConnections));
+    const diedAtMs = Date.now();
+    void p.rowsRead.then(() => this.figures.recordLostRequests(p, heldConnections, diedAtMs));
     const lived = Date.now() - p.startedAt;
     if (end.event !== 'hang') {
       this.o.log.error({ app: this.name, worker: p.pid, code, signal }, `${this.name}: worker ${p.pid} died (${how}) after ${lived} ms`);
