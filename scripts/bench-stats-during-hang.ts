@@ -1,8 +1,9 @@
 /**
  * @module bench-stats-during-hang
- * How fast the stats port answers while the supervisor kills a hung worker and brings in its
- * replacement, against the same port idle in the same run: one poll at a time over loopback,
- * the latency distribution of each phase, and the supervisor's own event-loop delay.
+ * How fast the stats port and the metrics listener's /readyz answer while the supervisor kills a
+ * hung worker and brings in its replacement, against the same ports idle in the same run: one
+ * poll at a time over loopback (the stats port, then /readyz), the latency distribution of each
+ * phase, what /readyz said, and the supervisor's own event-loop delay.
  * Usage: npm run build && node --import tsx scripts/bench-stats-during-hang.ts [rounds] [hangTimeoutMs]
  * BENCH_CPU_PROF=<dir>: the supervisor writes a CPU profile there when it stops (--cpu-prof).
  */
@@ -12,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { takeLoopFigures, type LoopFigures } from './bench/probes.js';
-import { logLines, startServe, statsWorkerPids, WORKER_APP } from './bench/worker-backend.js';
+import { httpGet, logLines, startServe, statsWorkerPids, WORKER_APP } from './bench/worker-backend.js';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const HANG_TIMEOUT_MS = Number(process.argv[3] ?? 1000);
@@ -46,16 +47,47 @@ function pollMs(port: number): Promise<number> {
   });
 }
 
-/** Polls until `until()` says stop; returns every latency, and when each poll began. */
-async function pollWhile(port: number, until: () => boolean | Promise<boolean>): Promise<{ ms: number[]; at: number[] }> {
-  const ms: number[] = [];
-  const at: number[] = [];
+/** Milliseconds for one GET /readyz on a new connection, as a load balancer's probe, and its status (0: none). */
+async function readyzMs(port: number): Promise<{ ms: number; status: number }> {
+  const t0 = performance.now();
+  try {
+    const answer = await httpGet(port, '/readyz', POLL_TIMEOUT_MS);
+    return { ms: answer.ms, status: answer.status };
+  } catch {
+    return { ms: Math.min(performance.now() - t0, POLL_TIMEOUT_MS), status: 0 };
+  }
+}
+
+interface Polls {
+  /** The stats port's answer times, and when each poll began. */
+  ms: number[];
+  at: number[];
+  readyz: number[];
+  readyzStatus: number[];
+}
+
+/** Polls the stats port, then /readyz, until `until()` says stop. */
+async function pollWhile(statsPort: number, metricsPort: number, until: () => boolean | Promise<boolean>): Promise<Polls> {
+  const polls: Polls = { ms: [], at: [], readyz: [], readyzStatus: [] };
   while (!(await until())) {
-    at.push(performance.now());
-    ms.push(await pollMs(port));
+    polls.at.push(performance.now());
+    polls.ms.push(await pollMs(statsPort));
+    const ready = await readyzMs(metricsPort);
+    polls.readyz.push(ready.ms);
+    polls.readyzStatus.push(ready.status);
     await sleep(POLL_GAP_MS);
   }
-  return { ms, at };
+  return polls;
+}
+
+/** How many /readyz answers had each status ("none": no answer in time). */
+function statuses(list: number[]): string {
+  const counts = new Map<string, number>();
+  for (const status of list) {
+    const key = status === 0 ? 'none' : String(status);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort().map(([status, n]) => `${status} x${n}`).join(', ');
 }
 
 /** A GET /hang over SCGI that nobody waits for: the worker is stuck in it until killed. */
@@ -88,25 +120,29 @@ function loop(l: LoopFigures | null): string {
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 const dir = mkdtempSync(join(tmpdir(), 'dow-bench-hang-'));
 try {
-  const serve = await startServe({ id: 'hang', dir, apps: [{ name: 'stuck', module: WORKER_APP, workers: 1, hangTimeout: HANG_TIMEOUT_MS }], store: true, logLevel: 'info', nodeArgs: PROFILE });
+  const serve = await startServe({ id: 'hang', dir, apps: [{ name: 'stuck', module: WORKER_APP, workers: 1, hangTimeout: HANG_TIMEOUT_MS }], store: true, metrics: true, logLevel: 'info', nodeArgs: PROFILE });
   const { statsPort } = serve;
+  const metricsPort = serve.metricsPort as number;
   const appPort = serve.ports.get('stuck') as number;
   const supervisor = serve.process.pid;
   console.log(`${serve.command}; ${ROUNDS} rounds; a poll every ${POLL_GAP_MS} ms after the last answer`);
   const idle: number[] = [];
   const during: number[] = [];
+  const idleReadyz: number[] = [];
+  const duringReadyz: number[] = [];
+  const duringStatus: number[] = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const before = await statsWorkerPids(statsPort, 'stuck');
       await takeLoopFigures(supervisor, serve.loopFile);
       const idleEnd = performance.now() + BASELINE_MS;
-      const base = await pollWhile(statsPort, () => performance.now() >= idleEnd);
+      const base = await pollWhile(statsPort, metricsPort, () => performance.now() >= idleEnd);
       const idleLoop = await takeLoopFigures(supervisor, serve.loopFile);
       const started = performance.now();
       const startedEpoch = Date.now();
       const release = sendHang(appPort);
       let replacedAt = Infinity;
-      const hang = await pollWhile(statsPort, async () => {
+      const hang = await pollWhile(statsPort, metricsPort, async () => {
         const now = performance.now();
         if (now - started > ROUND_LIMIT_MS) throw new Error(`round ${round}: no replacement within ${ROUND_LIMIT_MS} ms:\n${serve.process.output().slice(-2000)}`);
         if (replacedAt === Infinity) {
@@ -119,10 +155,15 @@ try {
       release();
       idle.push(...base.ms);
       during.push(...hang.ms);
+      idleReadyz.push(...base.readyz);
+      duringReadyz.push(...hang.readyz);
+      duringStatus.push(...hang.readyzStatus);
       const kill = logLines(serve.process.output()).filter((l) => typeof l.stuckMs === 'number').at(-1);
       console.log(`round ${round}: hang kill decided ${kill ? kill.time - startedEpoch : '?'} ms, replacement listed ${(replacedAt - started).toFixed(0)} ms after /hang`);
       console.log(`  ${describe('idle', base.ms)}; ${loop(idleLoop)}`);
       console.log(`  ${describe('during the hang kill', hang.ms)}; ${loop(hangLoop)}`);
+      console.log(`  ${describe('/readyz idle', base.readyz)}`);
+      console.log(`  ${describe('/readyz during', hang.readyz)}; ${statuses(hang.readyzStatus)}`);
       const slowest = hang.ms.map((ms, i) => [ms, (hang.at[i] as number) - started] as const).sort((a, b) => b[0] - a[0]).slice(0, 3);
       console.log(`  slowest: ${slowest.map(([ms, at]) => `${ms.toFixed(0)} ms at +${at.toFixed(0)}`).join(', ')}`);
     }
@@ -133,6 +174,8 @@ try {
   console.log(`all rounds (${killed} hang kills logged):`);
   console.log(`  ${describe('idle', idle)}`);
   console.log(`  ${describe('during the hang kill', during)}`);
+  console.log(`  ${describe('/readyz idle', idleReadyz)}`);
+  console.log(`  ${describe('/readyz during', duringReadyz)}; ${statuses(duringStatus)}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -35,6 +35,8 @@ export interface ServeOptions {
   apps: WorkerAppSpec[];
   store: boolean;
   dashboard?: boolean;
+  /** The metrics listener (/metrics, /healthz, /readyz) on a loopback port of its own. */
+  metrics?: boolean;
   /** 'info' where the supervisor's log lines are read (hang, reload); 'warn' under load, as bench's. */
   logLevel: 'info' | 'warn';
   /** Node flags for the supervisor (and so its workers), e.g. --cpu-prof. */
@@ -48,6 +50,7 @@ export interface RunningServe {
   ports: Map<string, number>;
   statsPort: number;
   dashboardPort: number | null;
+  metricsPort: number | null;
   /** Where the loop-delay preload of the supervisor and of every worker appends on SIGUSR2. */
   loopFile: string;
   command: string;
@@ -58,9 +61,11 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   for (const app of o.apps) ports.set(app.name, await freePort());
   const statsPort = await freePort();
   const dashboardPort = o.dashboard ? await freePort() : null;
+  const metricsPort = o.metrics ? await freePort() : null;
   const config = {
     stats: `127.0.0.1:${statsPort}`,
     dashboard: dashboardPort === null ? false : { listen: `127.0.0.1:${dashboardPort}`, token: DASHBOARD_TOKEN },
+    ...(metricsPort === null ? {} : { metrics: `127.0.0.1:${metricsPort}` }),
     log: { level: o.logLevel, format: 'json' },
     store: o.store ? { path: join(o.dir, `${o.id}.db`) } : false,
     apps: o.apps.map((a) => ({
@@ -84,7 +89,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     env: { ...process.env, DOW_BENCH_LOOP_FILE: loopFile, NODE_ENV: 'production' },
   });
   // The stats port opens after every app's workers listen (Supervisor.start).
-  const waitFor = [...ports.values(), statsPort, ...(dashboardPort === null ? [] : [dashboardPort])].map((port) => ({ host: '127.0.0.1', port }));
+  const waitFor = [...ports.values(), statsPort, ...[dashboardPort, metricsPort].filter((port) => port !== null)].map((port) => ({ host: '127.0.0.1', port }));
   await waitReady(started, waitFor, 30_000);
   const rel = (arg: string): string => (arg.startsWith(REPO) ? arg.slice(REPO.length + 1) : arg);
   const summary = o.apps.map((a) => `${a.name}: workers ${a.workers}${a.threads ? `, threads ${a.threads}` : ''}${a.hangTimeout ? `, hangTimeout ${a.hangTimeout}` : ''}`).join('; ');
@@ -94,8 +99,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     ports,
     statsPort,
     dashboardPort,
+    metricsPort,
     loopFile,
-    command: `node ${args.map(rel).join(' ').replace(configFile, `${o.id}.config.json`)} (${summary}; store ${o.store ? 'on' : 'off'}${o.dashboard ? ', dashboard on' : ''})`,
+    command: `node ${args.map(rel).join(' ').replace(configFile, `${o.id}.config.json`)} (${summary}; store ${o.store ? 'on' : 'off'}${o.dashboard ? ', dashboard on' : ''}${o.metrics ? ', metrics on' : ''})`,
   };
 }
 

@@ -2,7 +2,8 @@
  * @module row-frames
  * The byte format in which a worker hands its timing rows to the supervisor, in the ring they
  * share (server/native/row-ring.ts) or on a pipe of their own: a PackedBatch as one
- * length-prefixed frame. Pure: Buffers in, batches out.
+ * length-prefixed frame; and on the pipe, the worker's load (its requests running and queued),
+ * which a worker with a ring keeps in the ring's header instead. Pure: Buffers in, values out.
  *
  * Why a pipe and not the IPC channel: a message there costs ~10 µs on each side (V8's serializer,
  * Node's framing, a 'message' event), and rows leave a worker at the end of every turn that
@@ -14,11 +15,19 @@
  *   | length |  rows  | dictB  | pathsB | nums: R·COLS f64 LE | dict JSON | paths     |
  *   +--------+--------+--------+--------+---------------------+-----------+-----------+
  *   u32 LE each; length counts the bytes after itself; dict and paths are UTF-8.
+ *
+ * A load frame is told apart by its length, 8, which no rows frame has (its head alone is 12):
+ *
+ *   0        4        8        12
+ *   +--------+--------+--------+
+ *   | 8      | running| queued |   u32 LE each
+ *   +--------+--------+--------+
  */
 import { errors } from '../../shared/errors.js';
 import { COLS, type PackedBatch } from './packed-batch.js';
 
 const HEAD_BYTES = 16;
+const LOAD_LENGTH = 8;
 /** A frame longer than this is not ours: a batch holds at most a few thousand rows. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
@@ -38,20 +47,32 @@ export function encodeFrame(batch: PackedBatch): Buffer {
   return frame;
 }
 
+/** A worker's requests running and queued, as one load frame. */
+export function encodeLoadFrame(running: number, queued: number): Buffer {
+  const frame = Buffer.allocUnsafe(4 + LOAD_LENGTH);
+  frame.writeUInt32LE(LOAD_LENGTH, 0);
+  frame.writeUInt32LE(running, 4);
+  frame.writeUInt32LE(queued, 8);
+  return frame;
+}
+
 /** Reassembles frames from the pipe's chunks, wherever the chunks split them. */
 export class FrameDecoder {
   private pending: Buffer | null = null;
+  /** [running, queued] from the last load frame decoded; null before the first. */
+  load: [running: number, queued: number] | null = null;
 
-  /** Batches completed by this chunk; throws DOW_ERR_ROW_FRAME on bytes that are not frames. */
+  /** Batches completed by this chunk (a load frame sets `load`); throws DOW_ERR_ROW_FRAME on bytes that are not frames. */
   push(chunk: Buffer): PackedBatch[] {
     let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     const out: PackedBatch[] = [];
     let at = 0;
     while (buf.length - at >= 4) {
       const length = buf.readUInt32LE(at);
-      if (length < HEAD_BYTES - 4 || length > MAX_FRAME_BYTES) throw new errors.DOW_ERR_ROW_FRAME(`a frame of ${length} bytes`);
+      if (length !== LOAD_LENGTH && (length < HEAD_BYTES - 4 || length > MAX_FRAME_BYTES)) throw new errors.DOW_ERR_ROW_FRAME(`a frame of ${length} bytes`);
       if (buf.length - at - 4 < length) break;
-      out.push(decodeFrame(buf.subarray(at, at + 4 + length)));
+      if (length === LOAD_LENGTH) this.load = [buf.readUInt32LE(at + 4), buf.readUInt32LE(at + 8)];
+      else out.push(decodeFrame(buf.subarray(at, at + 4 + length)));
       at += 4 + length;
     }
     buf = buf.subarray(at);

@@ -60,7 +60,7 @@ export class PoolFigures {
 
   /**
    * Fresh figures from every live worker. A hung one keeps its last, which predate the request
-   * it is stuck in: state() then takes its running and queued from its ring (see liveLoad).
+   * it is stuck in: state() then takes its running and queued from its load (see liveLoad).
    */
   async collect(workers: Iterable<PoolWorker>): Promise<void> {
     const now = performance.now();
@@ -140,22 +140,22 @@ export class PoolFigures {
   }
 
   /**
-   * Rows for the requests that died inside a worker: as many as its ring's load word held at its
-   * exit (exact, and newer than any heartbeat: a SIGKILL from outside, an OOM kill), or without a
-   * ring as many as its last heartbeat listed; a hung worker may hold more connections than that,
-   * counted from the kernel's tables. The oldest listed keep their start, method and path; the
-   * others arrived after its last answer and are dated from it.
+   * Rows for the requests that died inside a worker, once its rows are read (`rowsRead`): as many
+   * as its load held at its exit (its ring's header, or its pipe's last load frame: newer than any
+   * heartbeat, for a SIGKILL from outside or an OOM kill), or where that is damaged as many as its
+   * last heartbeat listed; a hung worker may hold more connections than that, counted from the
+   * kernel's tables. The oldest listed keep their start, method and path; the others arrived
+   * after its last answer and are dated from it. Each ends at `diedAtMs`, its exit.
    */
-  recordLostRequests(w: WorkerProcess, heldConnections: number | null): void {
-    const now = Date.now();
+  recordLostRequests(w: WorkerProcess, heldConnections: number | null, diedAtMs: number): void {
     const listed = w.figures?.inFlight ?? [];
-    const load = w.ringLoad(this.o.startConfig.app.queue);
+    const load = w.load(this.o.startConfig.app.queue);
     const count = Math.max(load === null ? listed.length : load.running + load.queued, heldConnections ?? 0);
     const lost: Array<[number, string, string]> = listed.slice(0, count);
-    const silentSince = now - Math.round(performance.now() - w.lastAnswerAt);
+    const silentSince = Date.now() - Math.round(performance.now() - w.lastAnswerAt);
     for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '']);
     for (const [startMs, method, path] of lost) {
-      const serviceMs = Math.max(0, now - startMs);
+      const serviceMs = Math.max(0, diedAtMs - startMs);
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
       this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
     }
@@ -163,13 +163,13 @@ export class PoolFigures {
 
   /**
    * A serving worker that did not answer the last collection: its requests running and queued
-   * as it last put them in its ring, since its last figures predate the request it is stuck in.
-   * Null for one that answered, and without a ring (io 'node', no native core): then the stale
-   * figures are all there is, and a hung request shows as online=0 until the hang kill.
+   * as it last published them, since its last figures predate the request it is stuck in. Null
+   * for one that answered. On the pipe the load leaves at the end of a turn, so a request stuck
+   * since the turn that admitted it shows only at the hang kill; the ring shows it at once.
    */
   private liveLoad(w: WorkerProcess): { running: number; queued: number } | null {
     if (w.figuresAt >= this.lastCollectAt) return null;
-    return w.ringLoad(this.o.startConfig.app.queue);
+    return w.load(this.o.startConfig.app.queue);
   }
 
   /** Figures come from app processes: a malformed one is logged and left out, never thrown. */

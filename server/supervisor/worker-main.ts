@@ -15,10 +15,10 @@ import { createDemoApp } from '../host/demo-app.js';
 import { appLogFile, createLogger, reopenLogFiles } from '../logs/logger.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
 import { Server } from '../listen/server.js';
-import { writeSync } from 'node:fs';
 import { encodeFrame } from '../store/row-frames.js';
-import { attachRowRing, type RowRing } from '../native/row-ring.js';
+import { attachRowRing } from '../native/row-ring.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
+import { createRowsOutlet, type RowsOutlet } from './rows-outlet.js';
 import { IN_FLIGHT_REPORTED, ROW_RING_FD, ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 
 /** Queue-pressure reports closer together than this are merged: the supervisor needs the trend. */
@@ -50,8 +50,8 @@ class WorkerMain {
   private server: Server | null = null;
   private host: AppHost | null = null;
   private recorder: IpcRecorder | null = null;
-  private rowRing: RowRing | null = null;
-  private rowsPipeLost = false;
+  /** Where its rows and its load go; null until the app loaded. */
+  private outlet: RowsOutlet | null = null;
   private log: Logger = createLogger({ level: 'info' });
   private limit = 0;
   /** The supervisor's sequence number of `limit`, echoed in every report (see slot-ledger). */
@@ -74,12 +74,12 @@ class WorkerMain {
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       process.on(signal, () => this.log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
     }
-    // process.exit from the app (or a library): the rows of this turn, then figures whose in-flight
-    // list names the request that called it, so it gets its 502 row. An IPC write to a pipe with
-    // room is done at once, inside this synchronous handler.
+    // process.exit from the app (or a library): the rows and load of this turn, then figures whose
+    // in-flight list names the request that called it, so it gets its 502 row. An IPC write to a
+    // pipe with room is done at once, inside this synchronous handler.
     process.on('exit', () => {
       if (!process.connected) return;
-      this.recorder?.flush();
+      this.outlet?.flush();
       if (!this.draining) send({ type: 'exiting', figures: this.figures() });
     });
     // logrotate moved the file: the supervisor passes its SIGUSR1 on to each worker.
@@ -111,30 +111,21 @@ class WorkerMain {
     }
     this.handler = handler;
     log.info(cfg.source.kind === 'demo' ? `${cfg.app.name}: serving the demo app` : `${cfg.app.name}: serving ${cfg.source.path} as ${describeHandler(handler)}`);
-    // Its header carries this worker's load (onLoadChange), with or without the timing store.
-    if (cfg.rowRing) this.rowRing = attachRowRing(ROW_RING_FD);
+    // The ring's header, or else the pipe, carries this worker's load (onLoadChange), with or
+    // without the timing store.
+    const ring = cfg.rowRing ? attachRowRing(ROW_RING_FD) : null;
+    const outlet = createRowsOutlet({
+      ring,
+      pipeFd: ROWS_FD,
+      takeRows: () => this.recorder?.flush(),
+      onPipeLost: (err) => this.log.error(`worker ${process.pid}: timing rows cannot reach the supervisor: ${err.message}`),
+    });
+    this.outlet = outlet;
     if (cfg.store) {
       // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
-      this.recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: this.rowRing !== null, send: (batch) => this.writeRows(encodeFrame(batch)) });
+      this.recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: ring !== null, send: (batch) => outlet.rows(encodeFrame(batch)) });
     }
     send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
-  }
-
-  /**
-   * One frame of rows into the ring shared with the supervisor, or, when it is full (or there is
-   * none), onto the supervisor's pipe, whole: the pipe blocks when full, which only a supervisor
-   * that stopped reading would let happen. A pipe gone (the supervisor died) loses the rows, which
-   * then are nobody's to count.
-   */
-  private writeRows(frame: Buffer): void {
-    if (this.rowRing?.write(frame)) return;
-    let at = 0;
-    try {
-      while (at < frame.length) at += writeSync(ROWS_FD, frame, at);
-    } catch (err) {
-      if (!this.rowsPipeLost) this.log.error(`worker ${process.pid}: timing rows cannot reach the supervisor: ${(err as Error).message}`);
-      this.rowsPipeLost = true;
-    }
   }
 
   private async accept(handle: object): Promise<void> {
@@ -161,11 +152,11 @@ class WorkerMain {
   }
 
   /**
-   * Hot path (every admitted, queued and finished request): publishes the counts in the ring's
-   * header (one store, no system call), and sends only what the supervisor must act on.
+   * Hot path (every admitted, queued and finished request): publishes the counts (the ring's
+   * header: one store; the pipe: once per turn), and sends only what the supervisor must act on.
    */
   private readonly onLoadChange = (h: AppHost): void => {
-    this.rowRing?.setLoad(h.limiter.running, h.limiter.waiting);
+    this.outlet?.load(h.limiter.running, h.limiter.waiting);
     const config = this.config;
     if (!this.recycleAsked && config !== null && config.maxRequests > 0 && h.stats.requests >= config.maxRequests) {
       this.recycleAsked = true;

@@ -175,12 +175,12 @@ export class WorkerProcess {
   }
 
   /**
-   * Its requests running and queued as it last published them in the ring, read without asking
-   * it (it may be stuck in a request), or as it died once it has exited; null without a ring
-   * (io 'node', no native core, a ring closed as damaged) or when the word cannot be a real load
-   * (`maxQueued`: the app's queue).
+   * Its requests running and queued as it last published them (its ring's header, or its rows
+   * pipe without one), known without asking it (it may be stuck in a request), and as it died
+   * once `rowsRead` resolved; null when its ring or pipe carried damage, or when the figures
+   * cannot be a real load (`maxQueued`: the app's queue).
    */
-  ringLoad(maxQueued: number): { running: number; queued: number } | null {
+  load(maxQueued: number): { running: number; queued: number } | null {
     const load = this.rows.load();
     if (load === null) return null;
     const [running, queued] = load;

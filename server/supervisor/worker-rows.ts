@@ -2,7 +2,9 @@
  * @module worker-rows
  * A worker's timing rows on their way to the supervisor: from the ring it shares (read every
  * RING_READ_MS and once more at its exit) and from its pipe, counted, so that the rows it
- * recorded but never delivered are known once both are read.
+ * recorded but never delivered are known once both are read; and its load (requests running and
+ * queued) from the ring's header or the pipe's load frames, so that the requests that died with
+ * it are known too (worker-side: rows-outlet.ts).
  */
 import type { Readable } from 'node:stream';
 import type { RowRing } from '../native/row-ring.js';
@@ -34,6 +36,8 @@ export class WorkerRows {
   private loadAtExit: [running: number, queued: number] | null = null;
   private ringTimer: NodeJS.Timeout | null = null;
   private readonly ringDecoder = new FrameDecoder();
+  /** Its pipe's frames; load frames come only from a worker without a ring. */
+  private readonly pipeDecoder = new FrameDecoder();
 
   constructor(
     private readonly onBatch: (batch: PackedBatch) => void,
@@ -47,6 +51,8 @@ export class WorkerRows {
   /** The worker runs: its pipe (null: none) and its ring (null: none), read while it lives if `poll`. */
   attach(pipe: Readable | null, ring: RowRing | null, poll: boolean): void {
     this.readPipe(pipe);
+    // Without a ring its load comes on the pipe, from 0: it sends a frame only once it changes.
+    if (ring === null && pipe !== null) this.pipeDecoder.load ??= [0, 0];
     if (ring === null) return this.closeRing();
     this.ring = ring;
     if (poll) this.ringTimer = setInterval(() => this.readRing(), RING_READ_MS).unref();
@@ -54,7 +60,7 @@ export class WorkerRows {
 
   /** It exited: whatever it wrote to the ring is there, whole, read now; the pipe ends soon. */
   exited(): void {
-    // Whatever it wrote to the ring is there, whole; its load word is kept for the lost count.
+    // Its load word is kept for the lost count; a pipe's last load frame is read with its end.
     this.readRing();
     this.loadAtExit = this.ring?.load() ?? null;
     this.closeRing();
@@ -68,11 +74,11 @@ export class WorkerRows {
   }
 
   /**
-   * [running, queued] as the worker last published them in the ring's header, or as it died once
-   * it has exited; null without a ring.
+   * [running, queued] as the worker last published them (in the ring's header, or on the pipe
+   * when it has no ring), and as it died once `read` resolved; null when neither can be trusted.
    */
   load(): [running: number, queued: number] | null {
-    return this.ring?.load() ?? this.loadAtExit;
+    return this.pipeDecoder.load ?? this.ring?.load() ?? this.loadAtExit;
   }
 
   private readPipe(pipe: Readable | null): void {
@@ -80,12 +86,14 @@ export class WorkerRows {
       this.pipeEnded();
       return;
     }
-    const decoder = new FrameDecoder();
+    const decoder = this.pipeDecoder;
     pipe.on('data', (chunk: Buffer) => {
       let batches: PackedBatch[];
       try {
         batches = decoder.push(chunk);
       } catch (err) {
+        // Nothing more from this pipe is trusted, its load frames included.
+        decoder.load = null;
         pipe.destroy();
         this.onBroken(err as Error);
         return;

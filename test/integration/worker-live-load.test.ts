@@ -1,7 +1,8 @@
 /**
  * What the stats port says of a worker stuck in a request: its requests running and queued come
- * from the header of the ring it shares with the supervisor (native core), since a worker whose
- * loop is stuck answers no figures request and its last figures predate the request.
+ * from the header of the ring it shares with the supervisor (native core), or from the last load
+ * frame on its rows pipe (io node), since a worker whose loop is stuck answers no figures request
+ * and its last figures predate the request.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,9 +20,9 @@ const load = loadNative();
 const noNative = load.binding === null && !process.env.CI ? `no native core: ${load.binding === null ? load.reason : ''}` : false;
 
 /** Starts a request that busy-loops in the app's worker for good; resolves once it is inside. */
-async function hangOne(t: Parameters<typeof testDir>[0], target: Target): Promise<void> {
+async function hangOne(t: Parameters<typeof testDir>[0], target: Target, route: '/hang' | '/hang-later' = '/hang'): Promise<void> {
   const inside = join(await testDir(t, 'live-load'), 'inside');
-  void sendRaw(target, encodeScgiRequest({ uri: `/hang?log=${encodeURIComponent(inside)}` }), { timeoutMs: 60_000, allowReset: true }).catch(() => {});
+  void sendRaw(target, encodeScgiRequest({ uri: `${route}?log=${encodeURIComponent(inside)}` }), { timeoutMs: 60_000, allowReset: true }).catch(() => {});
   await waitUntil('the request stuck inside the worker', () => existsSync(inside));
 }
 
@@ -44,7 +45,19 @@ test('a request busy-looping in a worker shows as online=1 on the stats port bef
   }
 });
 
-test('without a ring (io node) a hung worker keeps its last figures: online=0 until the hang kill', async (t) => {
+test('without a ring (io node) a worker stuck in a later turn than the one that admitted the request shows online=1 from its rows pipe\'s load frame (stale figures said 0)', async (t) => {
+  const rt = await startSupervisor(t, [withIo(poolApp({ name: 'laternode', hangTimeoutMs: 30_000 }), 'node')]);
+  const stats = rt.stats as { port: number };
+  assert.equal((await readFigures(stats.port)).get('laternode_online'), '0');
+  await hangOne(t, rt.targets.get('laternode') as Target, '/hang-later');
+  for (let i = 0; i < 3; i++) {
+    const figures = await readFigures(stats.port);
+    assert.equal(figures.get('laternode_hangs'), '0', 'read before the hang kill');
+    assert.equal(figures.get('laternode_online'), '1');
+  }
+});
+
+test('without a ring (io node) a worker stuck in the turn that admitted the request keeps its last figures: online=0 until the hang kill (its load frame leaves at the turn\'s end)', async (t) => {
   const rt = await startSupervisor(t, [withIo(poolApp({ name: 'stucknode', hangTimeoutMs: 30_000 }), 'node')]);
   const stats = rt.stats as { port: number };
   await hangOne(t, rt.targets.get('stucknode') as Target);

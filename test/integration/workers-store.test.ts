@@ -98,48 +98,54 @@ test('a worker killed in the turn after its response loses none of its rows: the
   assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'ring' AND path = '/die'"), 1);
 });
 
-test('a worker SIGKILLed from outside with requests that came after its last heartbeat: each gets its lost row (its ring\'s load at the exit), none is lost uncounted', { skip: noRing }, async (t) => {
-  // Pins: only the requests the last heartbeat listed got a row; an OOM kill or a kill -9 between two heartbeats lost the others uncounted.
-  const N = 5;
-  const { path, store } = await storeIn(t, 'workers-outside-kill');
-  const dir = await testDir(t, 'workers-outside-kill-app');
-  const log = join(dir, 'events');
-  const app = join(dir, 'app.mjs');
-  writeFileSync(log, '');
-  // The app notes each heartbeat its worker gets (a listener beside the worker's own, which has
-  // answered it by then) and each request it starts, and answers none before the kill.
-  writeFileSync(app, `import { appendFileSync } from 'node:fs';
+// Both transports of a worker's load: the ring's header (native) and load frames on the rows pipe (node:net).
+for (const io of ['native', 'node'] as const) {
+  test(`io '${io}': a worker SIGKILLed from outside with requests that came after its last heartbeat: each gets its lost row (its load as it died), none is lost uncounted`, { skip: io === 'native' ? noRing : false }, async (t) => {
+    // Pins: only the requests the last heartbeat listed got a row; an OOM kill or a kill -9 between two heartbeats lost the others uncounted.
+    const N = 5;
+    const { path, store } = await storeIn(t, 'workers-outside-kill');
+    const dir = await testDir(t, 'workers-outside-kill-app');
+    const log = join(dir, 'events');
+    const app = join(dir, 'app.mjs');
+    writeFileSync(log, '');
+    // The app notes each heartbeat its worker gets (a listener beside the worker's own, which has
+    // answered it by then) and each request it starts, and answers none before the kill.
+    writeFileSync(app, `import { appendFileSync } from 'node:fs';
 process.on('message', (m) => { if (m?.type === 'ping') appendFileSync(${JSON.stringify(log)}, 'ping\\n'); });
 export default function (req, res) { appendFileSync(${JSON.stringify(log)}, 'start\\n'); setTimeout(() => res.end('late'), 600_000); }
 `);
-  const events = (kind: string): number => readFileSync(log, 'utf8').split('\n').filter((line) => line === kind).length;
-  const rt = await startSupervisor(t, [{ name: 'oom', module: app, threads: 10 }], { recorder: store });
-  const target = rt.targets.get('oom') as Target;
-  // A heartbeat between the requests and the kill would list them (the case already covered):
-  // such a round is done again, up to 3 times; every round's requests must have their rows.
-  let rounds = 0;
-  let clean = 0;
-  while (clean === 0 && rounds < 3) {
-    rounds++;
-    const pid = Number(await waitUntil('a serving worker', async () => (await rt.figures()).get('oom_worker_pids')));
-    const pings = events('ping');
-    await waitUntil('a heartbeat', () => events('ping') > pings, { intervalMs: 5 });
-    const after = events('ping');
-    const starts = events('start');
-    const cut = Array.from({ length: N }, (_, i) => sendRaw(target, encodeScgiRequest({ uri: `/slow/${rounds}/${i}` }), { timeoutMs: 60_000, allowReset: true }));
-    await waitUntil(`${N} requests inside the worker`, () => events('start') === starts + N, { intervalMs: 5 });
-    process.kill(pid, 'SIGKILL');
-    if (events('ping') === after) clean++;
-    for (const answer of await Promise.all(cut)) assert.equal(answer.length, 0, 'no answer: the front end saw the connection close (nginx: 502)');
-    await waitUntil('the replacement worker', async () => (await rt.figures()).get('oom_restarts') === String(rounds));
-  }
-  assert.equal(clean >= 1, true, `a round without a heartbeat between the requests and the kill (${rounds} tried)`);
-  assert.equal((await rt.figures()).get('oom_errors'), String(N * rounds), 'each lost request counted as a 502');
-  await rt.supervisor.stop(1000);
-  await store.close();
-  assert.equal(rowsIn(path, `SELECT count(*) AS n FROM requests WHERE app = 'oom' AND status = 502 AND outcome = ${Outcome.WORKER_LOST}`), N * rounds);
-  assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'oom'"), N * rounds);
-});
+    const events = (kind: string): number => readFileSync(log, 'utf8').split('\n').filter((line) => line === kind).length;
+    const settings = poolApp({ name: 'oom', module: app, threads: 10 });
+    settings.options.io = io;
+    const rt = await startSupervisor(t, [settings], { recorder: store });
+    const target = rt.targets.get('oom') as Target;
+    // A heartbeat between the requests and the kill would list them (the case already covered):
+    // such a round is done again, up to 3 times; every round's requests must have their rows.
+    let rounds = 0;
+    let clean = 0;
+    while (clean === 0 && rounds < 3) {
+      rounds++;
+      const pid = Number(await waitUntil('a serving worker', async () => (await rt.figures()).get('oom_worker_pids')));
+      const pings = events('ping');
+      await waitUntil('a heartbeat', () => events('ping') > pings, { intervalMs: 5 });
+      const after = events('ping');
+      const starts = events('start');
+      const cut = Array.from({ length: N }, (_, i) => sendRaw(target, encodeScgiRequest({ uri: `/slow/${rounds}/${i}` }), { timeoutMs: 60_000, allowReset: true }));
+      await waitUntil(`${N} requests inside the worker`, () => events('start') === starts + N, { intervalMs: 5 });
+      process.kill(pid, 'SIGKILL');
+      if (events('ping') === after) clean++;
+      for (const answer of await Promise.all(cut)) assert.equal(answer.length, 0, 'no answer: the front end saw the connection close (nginx: 502)');
+      await waitUntil('the replacement worker', async () => (await rt.figures()).get('oom_restarts') === String(rounds));
+    }
+    assert.equal(clean >= 1, true, `a round without a heartbeat between the requests and the kill (${rounds} tried)`);
+    // The lost rows are written once the worker's pipe is read to its end, after the restart.
+    await waitForFigure(rt.figures, 'oom_errors', String(N * rounds));
+    await rt.supervisor.stop(1000);
+    await store.close();
+    assert.equal(rowsIn(path, `SELECT count(*) AS n FROM requests WHERE app = 'oom' AND status = 502 AND outcome = ${Outcome.WORKER_LOST}`), N * rounds);
+    assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'oom'"), N * rounds);
+  });
+}
 
 test("io 'node' keeps rows on the pipe, without a ring, and every one arrives", async (t) => {
   const { path, store } = await storeIn(t, 'workers-pipe');

@@ -1,10 +1,11 @@
-// The frames a worker writes its timing rows in (server/store/row-frames.ts): whole batches come
-// back from any split of the byte stream, and bytes that are not frames are refused, not guessed.
+// The frames a worker writes its timing rows and its load in (server/store/row-frames.ts): whole
+// batches and the last load come back from any split of the byte stream, and bytes that are not
+// frames are refused, not guessed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { BatchPacker, unpack, type PackedBatch } from '../../server/store/packed-batch.js';
-import { encodeFrame, FrameDecoder } from '../../server/store/row-frames.js';
+import { encodeFrame, encodeLoadFrame, FrameDecoder } from '../../server/store/row-frames.js';
 import { isDragonError } from '../../shared/errors.js';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
 
@@ -31,6 +32,21 @@ test('frames split at every offset decode to the rows that were encoded', () => 
       assert.equal(decoder.buffered, 0);
     }
   }
+});
+
+test('load frames among rows frames, split at every offset: the rows as encoded, and the last load', () => {
+  const stream = Buffer.concat([encodeLoadFrame(3, 1), encodeFrame(batchOf([row(1, '/a')])), encodeLoadFrame(2, 0), encodeFrame(batchOf([row(2, '/b')])), encodeLoadFrame(70_000, 4_000_000_000)]);
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const decoder = new FrameDecoder();
+    const got = [...decoder.push(stream.subarray(0, cut)), ...decoder.push(stream.subarray(cut))];
+    assert.deepEqual(got.flatMap((b) => [...unpack(b)]).map((r) => r.path), ['/a', '/b'], `cut at ${cut}`);
+    assert.deepEqual(decoder.load, [70_000, 4_000_000_000]);
+    assert.equal(decoder.buffered, 0);
+  }
+  const decoder = new FrameDecoder();
+  assert.equal(decoder.load, null, 'no load before the first load frame');
+  decoder.push(encodeLoadFrame(5, 2).subarray(0, 11));
+  assert.equal(decoder.load, null, 'a load frame cut short is not read');
 });
 
 test('any rows survive the trip (property)', () => {
