@@ -11,6 +11,7 @@
  *          ─► silent socket: ended after IDLE_TIMEOUT_MS; between requests after KEEP_ALIVE_TIMEOUT_MS
  */
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 
 /** A few browser tabs (each a stream and a few requests) plus curl; far below any fd limit. */
@@ -63,5 +64,7 @@ export function limitServer(server: Server, log: FastifyBaseLogger): void {
  * timeout back for the next request on the connection.
  */
 export function allowLongAnswer(request: FastifyRequest): void {
-  request.raw.socket.setTimeout(0);
+  // An injected request (fastify.inject) has a socket of its own making, without timeouts.
+  const socket = request.raw.socket as Partial<Socket>;
+  socket.setTimeout?.(0);
 }
