@@ -49,6 +49,8 @@ export const appSchema = {
         OFF,
       ],
     },
+    // http: upgraded connections (WebSockets) the app holds at once, split over its workers; past it, 503.
+    maxUpgrades: { type: 'integer', minimum: 1 },
     socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
     socketOwner: ID,
     socketGroup: ID,

@@ -33,6 +33,7 @@ import type { HttpListener } from '../http/http-listener.js';
 import { listenHttp } from '../http/listen-http.js';
 import { chooseIo, defaultIoMode, type IoMode } from '../native/io-choice.js';
 import { listenScgiNative } from '../native/listen-native.js';
+import { CloseCode } from '../protocol/websocket-close.js';
 
 export interface ServerOptions {
   listeners: ListenerSpec[];
@@ -126,6 +127,8 @@ export class Server implements RuntimeControl {
         registry: this.connections,
         ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
         ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
+        ...(app.handler?.upgrade === undefined ? {} : { upgrade: app.handler.upgrade }),
+        ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
       }, onAcceptError);
       this.httpListeners.set(host.name, listener.http);
       return listener;
@@ -242,13 +245,13 @@ export class Server implements RuntimeControl {
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────
 
   /** Stops accepting, lets in-flight and queued requests finish up to `drainTimeoutMs`, then cuts the rest. */
-  close(drainTimeoutMs = 10_000): Promise<void> {
+  close(drainTimeoutMs = 10_000, closeCode: CloseCode = CloseCode.GOING_AWAY): Promise<void> {
     this.stopDescriptorWatch?.();
-    this.closing ??= this.drain(drainTimeoutMs);
+    this.closing ??= this.drain(drainTimeoutMs, closeCode);
     return this.closing;
   }
 
-  private async drain(drainTimeoutMs: number): Promise<void> {
+  private async drain(drainTimeoutMs: number, closeCode: CloseCode): Promise<void> {
     const closed = this.stopAccepting();
     const started = performance.now();
     const deadline = started + drainTimeoutMs;
@@ -263,6 +266,9 @@ export class Server implements RuntimeControl {
     for (const conn of left) conn.cutByDrain();
     // The sweep goes on while HTTP connections close: a request that arrives late still times out.
     if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, started + HTTP_IDLE_DRAIN_MS);
+    // Upgraded connections had the whole drain to end by themselves (closeHttpConnections waits
+    // for the listener's close, which waits for them too); the rest are told why they go.
+    await this.closeUpgrades(closeCode);
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }
@@ -299,6 +305,13 @@ export class Server implements RuntimeControl {
     let left = 0;
     for (const http of this.httpListeners.values()) left += http.closeAllConnections();
     if (left > 0) this.log.warn(`${left} HTTP connection${left === 1 ? '' : 's'} still open at the drain deadline closed (a request that never came, or never finished sending)`);
+  }
+
+  private async closeUpgrades(code: CloseCode): Promise<void> {
+    const reason = code === CloseCode.SERVICE_RESTART ? 'server restart' : code === CloseCode.GOING_AWAY ? 'server stopping' : 'server error';
+    const counts = await Promise.all([...this.httpListeners.values()].map((http) => http.closeUpgrades(code, reason)));
+    const closed = counts.reduce((a, b) => a + b, 0);
+    if (closed > 0) this.log.info(`${closed} upgraded connection${closed === 1 ? '' : 's'} (WebSockets) still open at the drain deadline closed with ${code} (${reason})`);
   }
 
   /** Closes the listening sockets (idempotent); connections already accepted go on. */
