@@ -86,6 +86,26 @@ export function clientOf(socket: Socket, req: IncomingMessage, trust: TrustFunct
   return identifyClient(peer.address, req.headers as Record<string, string | undefined>, trusted);
 }
 
+/** As over SCGI: what Express gives a sub-app mounted with app.use(prefix, app). */
+export function applyMount(req: IncomingMessage, target: RequestTarget): void {
+  if (target.mount === '') return;
+  const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
+  mounted.originalUrl = req.url;
+  mounted.baseUrl = target.mount;
+  req.url = target.url;
+}
+
+export function accessFieldsOf(req: IncomingMessage, client: ClientIdentity): AccessFields {
+  const headers = req.headers;
+  return {
+    uri: req.url ?? '/',
+    protocol: `HTTP/${req.httpVersion}`,
+    remoteAddr: client.address ?? '',
+    referer: headers.referer ?? '',
+    userAgent: headers['user-agent'] ?? '',
+  };
+}
+
 export class HttpExchange implements HostedRequest {
   phase = Phase.QUEUED;
   readonly acceptedAt = performance.now();
@@ -131,14 +151,7 @@ export class HttpExchange implements HostedRequest {
   }
 
   accessFields(): AccessFields {
-    const headers = this.req.headers;
-    return {
-      uri: this.req.url ?? '/',
-      protocol: `HTTP/${this.req.httpVersion}`,
-      remoteAddr: this.client.address ?? '',
-      referer: headers.referer ?? '',
-      userAgent: headers['user-agent'] ?? '',
-    };
+    return accessFieldsOf(this.req, this.client);
   }
 
   /** `req.scgi`: the same surface as over SCGI, with a CGI-style env made on first use. */
@@ -152,13 +165,7 @@ export class HttpExchange implements HostedRequest {
     presentClient(this.socket, this.client);
     req.scgi = this.info;
     const target = this.target;
-    if (target.mount !== '') {
-      // As over SCGI: what Express gives a sub-app mounted with app.use(prefix, app).
-      const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
-      mounted.originalUrl = req.url;
-      mounted.baseUrl = target.mount;
-      req.url = target.url;
-    }
+    applyMount(req, target);
     if (handler.type === 'fetch') {
       serveFetchOverNode(handler.handler as Parameters<typeof serveFetchOverNode>[0], req, res, this.info, {
         https: this.client.https,

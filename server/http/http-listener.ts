@@ -62,8 +62,6 @@ export interface HttpListener {
   closeAllConnections(): number;
   /** A connection accepted elsewhere (the supervisor's backlog sweep while it stops). */
   adopt(socket: Socket): void;
-  /** Upgraded connections (WebSockets) open now. */
-  readonly upgradesOpen: number;
   /** Sends each upgraded connection a close frame and ends it; resolves once all are closed. */
   closeUpgrades(code: CloseCode, reason: string): Promise<number>;
 }
@@ -168,9 +166,6 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       return open;
     },
     adopt: (socket) => server.emit('connection', socket),
-    get upgradesOpen() {
-      return upgrades?.size ?? 0;
-    },
     closeUpgrades: (code, reason) => upgrades?.closeAll(code, reason) ?? Promise.resolve(0),
   };
 }

@@ -24,7 +24,7 @@ import { kHttpReadMark, kHttpWriteMark } from '../core/symbols.js';
 import { httpResponse } from '../protocol/response-head.js';
 import { closeFrame, type CloseCode } from '../protocol/websocket-close.js';
 import { cgiEnvOf } from './cgi-env.js';
-import { clientOf, connectionPeer, presentClient } from './http-exchange.js';
+import { accessFieldsOf, applyMount, clientOf, connectionPeer, presentClient } from './http-exchange.js';
 import type { ClientIdentity, TrustFunction } from './trust-proxy.js';
 
 /** Upgraded connections one worker holds at most, unless the app sets maxUpgrades. */
@@ -68,14 +68,7 @@ class UpgradeSession implements SessionRecord {
   }
 
   accessFields(): AccessFields {
-    const headers = this.req.headers;
-    return {
-      uri: (this.req as IncomingMessage & { originalUrl?: string }).originalUrl ?? this.req.url ?? '/',
-      protocol: `HTTP/${this.req.httpVersion}`,
-      remoteAddr: this.client.address ?? '',
-      referer: headers.referer ?? '',
-      userAgent: headers['user-agent'] ?? '',
-    };
+    return accessFieldsOf(this.req, this.client);
   }
 
   /**
@@ -113,10 +106,6 @@ export class HttpUpgrades {
     this.host = options.host;
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** node:http's 'upgrade' event: the socket is ours now, detached from node:http. */
   accept(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const host = this.host;
@@ -137,12 +126,7 @@ export class HttpUpgrades {
     socket.once('close', () => this.ended(session));
     presentClient(socket, session.client);
     req.scgi = new RequestInfo(host, session.target.mount, () => cgiEnvOf(req, session.client, session.target));
-    if (session.target.mount !== '') {
-      const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
-      mounted.originalUrl = req.url;
-      mounted.baseUrl = session.target.mount;
-      req.url = session.target.url;
-    }
+    applyMount(req, session.target);
     session.sniffStatus();
     const upgrade = this.options.upgrade;
     enterApp(() => upgrade(req, socket, head)).then(undefined, (err: unknown) => this.appFailed(session, err));
