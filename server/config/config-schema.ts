@@ -51,6 +51,8 @@ export const appSchema = {
     },
     // http: upgraded connections (WebSockets) the app holds at once, split over its workers; past it, 503.
     maxUpgrades: { type: 'integer', minimum: 1 },
+    // http: how long a worker being replaced keeps its WebSockets before closing them with 1012.
+    upgradeDrainTimeout: ms,
     socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
     socketOwner: ID,
     socketGroup: ID,

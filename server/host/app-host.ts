@@ -53,6 +53,8 @@ export interface AppOptions {
   trustProxy?: readonly string[] | false;
   /** http: upgraded connections (WebSockets) held at once, beyond the thread limit; past it, 503. */
   maxUpgrades?: number;
+  /** http: how long a draining worker keeps its upgraded connections, ms (default: drainTimeout). */
+  upgradeDrainTimeoutMs?: number;
 }
 
 /** What a row and an access line need: a request, or an upgraded connection's session. */

@@ -37,6 +37,8 @@ export interface HttpListenerOptions {
   upgrade?: UpgradeListener;
   /** Upgraded connections this listener holds at most; past it, 503. */
   maxUpgrades?: number;
+  /** How long a drain leaves upgraded connections open, ms; the drain's own timeout if unset. */
+  upgradeDrainTimeoutMs?: number;
 }
 
 export interface HttpListener {
@@ -62,8 +64,13 @@ export interface HttpListener {
   closeAllConnections(): number;
   /** A connection accepted elsewhere (the supervisor's backlog sweep while it stops). */
   adopt(socket: Socket): void;
-  /** Sends each upgraded connection a close frame and ends it; resolves once all are closed. */
-  closeUpgrades(code: CloseCode, reason: string): Promise<number>;
+  readonly upgradeDrainTimeoutMs: number | undefined;
+  /**
+   * Waits until the upgraded connections are all closed or `deadline` (performance.now()) comes,
+   * then sends each one left a close frame and ends it; resolves once all are closed, with how
+   * many it closed.
+   */
+  drainUpgrades(deadline: number, code: CloseCode, reason: string): Promise<number>;
 }
 
 export function createHttpListener(options: HttpListenerOptions): HttpListener {
@@ -166,7 +173,14 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       return open;
     },
     adopt: (socket) => server.emit('connection', socket),
-    closeUpgrades: (code, reason) => upgrades?.closeAll(code, reason) ?? Promise.resolve(0),
+    upgradeDrainTimeoutMs: options.upgradeDrainTimeoutMs,
+    async drainUpgrades(deadline, code, reason) {
+      if (upgrades === null) return 0;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([upgrades.whenEmpty(), new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))]);
+      clearTimeout(timer);
+      return upgrades.closeAll(code, reason);
+    },
   };
 }
 

@@ -102,6 +102,7 @@ export interface HttpUpgradesOptions {
 export class HttpUpgrades {
   private readonly open = new Set<UpgradeSession>();
   private readonly host: AppHost;
+  private emptied: Array<() => void> = [];
 
   constructor(private readonly options: HttpUpgradesOptions) {
     this.host = options.host;
@@ -147,9 +148,16 @@ export class HttpUpgrades {
   private ended(session: UpgradeSession): void {
     if (!this.open.delete(session)) return;
     this.host.stats.websockets--;
+    if (this.open.size === 0) for (const resolve of this.emptied.splice(0)) resolve();
     // No status line at all: the app took the socket and closed it without a word.
     const status = session.status === 0 ? 499 : session.status;
     this.host.recordSession(session, status, status === 499 ? Outcome.ABORTED : Outcome.ANSWERED);
+  }
+
+  /** Resolves once no upgraded connection is open (at once if none is). */
+  whenEmpty(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptied.push(resolve));
   }
 
   /**

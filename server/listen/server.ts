@@ -129,6 +129,7 @@ export class Server implements RuntimeControl {
         ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
         ...(app.handler?.upgrade === undefined ? {} : { upgrade: app.handler.upgrade }),
         ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
+        ...(app.upgradeDrainTimeoutMs === undefined ? {} : { upgradeDrainTimeoutMs: app.upgradeDrainTimeoutMs }),
       }, onAcceptError);
       this.httpListeners.set(host.name, listener.http);
       return listener;
@@ -258,6 +259,7 @@ export class Server implements RuntimeControl {
     // Keep-alive connections: busy ones close after their current response, idle ones after
     // their next (or at the deadline, below): closing one now races a request sent on it.
     for (const http of this.httpListeners.values()) http.beginDrain();
+    const upgradesClosed = this.drainUpgrades(started, drainTimeoutMs, closeCode);
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -266,9 +268,8 @@ export class Server implements RuntimeControl {
     for (const conn of left) conn.cutByDrain();
     // The sweep goes on while HTTP connections close: a request that arrives late still times out.
     if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, started + HTTP_IDLE_DRAIN_MS);
-    // Upgraded connections had the whole drain to end by themselves (closeHttpConnections waits
-    // for the listener's close, which waits for them too); the rest are told why they go.
-    await this.closeUpgrades(closeCode);
+    // The listener's close (closeHttpConnections waits for it) waits for upgraded connections too.
+    await upgradesClosed;
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }
@@ -307,9 +308,18 @@ export class Server implements RuntimeControl {
     if (left > 0) this.log.warn(`${left} HTTP connection${left === 1 ? '' : 's'} still open at the drain deadline closed (a request that never came, or never finished sending)`);
   }
 
-  private async closeUpgrades(code: CloseCode): Promise<void> {
+  /**
+   * Upgraded connections get the drain's time to end by themselves, or their app's
+   * upgradeDrainTimeout: shorter, so that clients move to new workers sooner; longer only when
+   * the worker is replaced (1012), since a stop must end within drainTimeout. The rest are told
+   * why they go.
+   */
+  private async drainUpgrades(started: number, drainTimeoutMs: number, code: CloseCode): Promise<void> {
     const reason = code === CloseCode.SERVICE_RESTART ? 'server restart' : code === CloseCode.GOING_AWAY ? 'server stopping' : 'server error';
-    const counts = await Promise.all([...this.httpListeners.values()].map((http) => http.closeUpgrades(code, reason)));
+    const counts = await Promise.all([...this.httpListeners.values()].map((http) => {
+      const own = http.upgradeDrainTimeoutMs ?? drainTimeoutMs;
+      return http.drainUpgrades(started + (code === CloseCode.SERVICE_RESTART ? own : Math.min(own, drainTimeoutMs)), code, reason);
+    }));
     const closed = counts.reduce((a, b) => a + b, 0);
     if (closed > 0) this.log.info(`${closed} upgraded connection${closed === 1 ? '' : 's'} (WebSockets) still open at the drain deadline closed with ${code} (${reason})`);
   }

@@ -53,6 +53,7 @@ export async function startRuntime(t: TestContext, apps: TestApp[], options: Par
             ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
             ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
             ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
+            ...(app.upgradeDrainTimeoutMs === undefined ? {} : { upgradeDrainTimeoutMs: app.upgradeDrainTimeoutMs }),
           },
         },
       })),

@@ -17,9 +17,10 @@ import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 import { connectWs, openWs, wsEchoAppSource, type WsClient } from '../helpers/ws-client.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
+import { CloseCode } from '../../server/protocol/websocket-close.js';
 
 /** A runtime serving one HTTP app from `source`, written as a module and loaded as workers load it. */
-async function serveModule(t: TestContext, source: string, app: { threads?: number; maxUpgrades?: number; trustProxy?: string[] } = {}, recorder?: TimingRecorder): Promise<{ rt: RunningRuntime; url: string }> {
+async function serveModule(t: TestContext, source: string, app: { threads?: number; maxUpgrades?: number; trustProxy?: string[]; upgradeDrainTimeoutMs?: number } = {}, recorder?: TimingRecorder): Promise<{ rt: RunningRuntime; url: string }> {
   const dir = await testDir(t, 'http-upgrades');
   const path = join(dir, 'app.mjs');
   await writeFile(path, source);
@@ -164,4 +165,24 @@ test('a drain: open WebSockets get a close frame (1001 when the server stops) at
   await closing;
   assert.equal(rt.figures().get('ws_websockets_closed'), '1');
   assert.equal(rt.figures().get('ws_websockets'), '0');
+});
+
+test('upgradeDrainTimeout: shorter than the drain closes WebSockets sooner; longer holds them past it only when the worker is replaced (1012)', async (t) => {
+  const early = await serveModule(t, wsEchoAppSource('v1'), { upgradeDrainTimeoutMs: 0 });
+  const a = await openWs(early.url);
+  const started = performance.now();
+  const closing = early.rt.server.close(30_000);
+  assert.equal((await a.closed).code, 1001);
+  assert.ok(performance.now() - started < 10_000, 'closed at once, not at the 30 s drain deadline');
+  await closing;
+
+  const late = await serveModule(t, wsEchoAppSource('v1'), { upgradeDrainTimeoutMs: 5000 });
+  const b = await openWs(late.url);
+  const replaced = performance.now();
+  const replacing = late.rt.server.close(200, CloseCode.SERVICE_RESTART);
+  await waitUntil('the 200 ms drain deadline passed', () => performance.now() - replaced > 400);
+  assert.equal(await b.echo('past the drain'), 'v1:past the drain');
+  assert.equal((await b.closed).code, 1012);
+  assert.ok(performance.now() - replaced >= 4900, 'held until upgradeDrainTimeout');
+  await replacing;
 });
