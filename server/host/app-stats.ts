@@ -74,7 +74,7 @@ export class AppStats {
    */
   websockets = 0;
   upgrades = 0;
-  /** Upgrades answered 503 because the app held maxUpgrades already. */
+  /** Upgrades answered 503: the app held maxUpgrades already, or the drain had closed its upgrades. */
   upgradesRefused = 0;
   /** Upgraded connections the server closed (1001/1012/1011) because the worker stopped. */
   websocketsClosed = 0;

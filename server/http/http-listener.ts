@@ -146,7 +146,7 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
   // has none, which is what an app that takes no upgrades expects (its own 404, 426...).
   if (upgrades !== null) {
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      // No longer an HTTP connection: the drain's idle and final sweeps leave it to closeUpgrades.
+      // No longer an HTTP connection: the drain's idle and final sweeps leave it to drainUpgrades.
       sockets.delete(socket as TrackedSocket);
       upgrades.accept(req, socket, head);
     });

@@ -103,6 +103,8 @@ export class HttpUpgrades {
   private readonly open = new Set<UpgradeSession>();
   private readonly host: AppHost;
   private emptied: Array<() => void> = [];
+  /** Set by closeAll(): the drain is past its upgrades, and one accepted now would be left open. */
+  private closing = false;
 
   constructor(private readonly options: HttpUpgradesOptions) {
     this.host = options.host;
@@ -113,14 +115,10 @@ export class HttpUpgrades {
     const host = this.host;
     const session = new UpgradeSession(req, socket, host, this.options.trust);
     const max = this.options.maxUpgrades;
+    if (this.closing) return this.refuse(session, 'Service Unavailable: the server is stopping\n');
     if (this.open.size >= max) {
-      host.stats.upgradesRefused++;
       host.logRefusal(`${new errors.DOW_ERR_UPGRADES_FULL(host.name, this.open.size, max).message} from ${connectionPeer(socket)}`);
-      socket.on('error', () => {});
-      if (socket.writable) socket.end(httpResponse(503, 'Service Unavailable: too many upgraded connections, retry later\n', 'Retry-After: 1\r\n'), 'latin1');
-      else socket.destroy();
-      host.recordSession(session, 503, Outcome.REJECTED);
-      return;
+      return this.refuse(session, 'Service Unavailable: too many upgraded connections, retry later\n');
     }
     this.open.add(session);
     host.stats.upgrades++;
@@ -132,6 +130,15 @@ export class HttpUpgrades {
     session.sniffStatus();
     const upgrade = this.options.upgrade;
     enterApp(() => upgrade(req, socket, head)).then(undefined, (err: unknown) => this.appFailed(session, err));
+  }
+
+  private refuse(session: UpgradeSession, body: string): void {
+    const socket = session.socket;
+    this.host.stats.upgradesRefused++;
+    socket.on('error', () => {});
+    if (socket.writable) socket.end(httpResponse(503, body, 'Retry-After: 1\r\n'), 'latin1');
+    else socket.destroy();
+    this.host.recordSession(session, 503, Outcome.REJECTED);
   }
 
   private appFailed(session: UpgradeSession, err: unknown): void {
@@ -167,6 +174,7 @@ export class HttpUpgrades {
    * all are closed; returns how many there were.
    */
   async closeAll(code: CloseCode, reason: string): Promise<number> {
+    this.closing = true;
     const sessions = [...this.open];
     for (const session of sessions) {
       const socket = session.socket;

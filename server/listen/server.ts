@@ -268,7 +268,7 @@ export class Server implements RuntimeControl {
     for (const conn of left) conn.cutByDrain();
     // The sweep goes on while HTTP connections close: a request that arrives late still times out.
     if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, started + HTTP_IDLE_DRAIN_MS);
-    // The listener's close (closeHttpConnections waits for it) waits for upgraded connections too.
+    // Running beside the HTTP drain since its start: its deadline may come before or after.
     await upgradesClosed;
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;

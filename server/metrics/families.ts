@@ -51,7 +51,7 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
     perApp('dragon_bad_requests', 'Malformed SCGI requests refused before reaching the app (400, 408, 413, 431); not in dragon_requests_total.', 'counter', (a) => a.stats.badRequests),
     perApp('dragon_websockets', 'Upgraded connections (WebSockets) open now; they hold no thread slot.', 'gauge', (a) => a.stats.websockets),
     perApp('dragon_upgrades', 'Upgraded connections handed to the app (101 or its own refusal); not in dragon_requests_total.', 'counter', (a) => a.stats.upgrades),
-    perApp('dragon_upgrades_refused', 'Upgrades answered 503 because the app held maxUpgrades already.', 'counter', (a) => a.stats.upgradesRefused),
+    perApp('dragon_upgrades_refused', 'Upgrades answered 503: maxUpgrades reached, or a draining worker past closing its WebSockets.', 'counter', (a) => a.stats.upgradesRefused),
     perApp('dragon_websockets_closed', 'Upgraded connections the server closed itself (1001, 1011, 1012) because their worker stopped.', 'counter', (a) => a.stats.websocketsClosed),
     perApp('dragon_in_flight_requests', 'Requests running in the app now.', 'gauge', (a) => a.online),
     perApp('dragon_queued_requests', 'Requests waiting for a slot now.', 'gauge', (a) => a.queued),

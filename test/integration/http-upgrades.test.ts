@@ -5,6 +5,7 @@
  * the drain's close frame.
  */
 import { test } from 'node:test';
+import { connect } from 'node:net';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -185,4 +186,21 @@ test('upgradeDrainTimeout: shorter than the drain closes WebSockets sooner; long
   assert.equal((await b.closed).code, 1012);
   assert.ok(performance.now() - replaced >= 4900, 'held until upgradeDrainTimeout');
   await replacing;
+});
+
+test('an upgrade on a kept-alive connection after the drain closed the WebSockets is refused (503), never left open to hold the worker', async (t) => {
+  const { rt, url } = await serveModule(t, wsEchoAppSource('v1'));
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  socket.write('GET /plain HTTP/1.1\r\nHost: a\r\n\r\n');
+  await waitUntil('the first answer', () => received.includes('v1 plain'));
+  const closing = rt.server.close(5000);
+  // No WebSocket open: the drain is past its upgrades within this turn; this one arrives after.
+  socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  await waitUntil('the upgrade answered', () => /HTTP\/1\.1 (503|101)/.test(received.slice(received.indexOf('v1 plain'))));
+  assert.match(received, /HTTP\/1\.1 503 Service Unavailable[\s\S]*the server is stopping/);
+  await closing;
+  assert.equal(rt.figures().get('ws_upgrades_refused'), '1');
+  socket.destroy();
 });
