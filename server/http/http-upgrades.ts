@@ -124,6 +124,9 @@ export class HttpUpgrades {
     host.stats.upgrades++;
     host.stats.websockets++;
     socket.once('close', () => this.ended(session));
+    // node:http took its own 'error' listener off at the upgrade: a reset on an idle WebSocket
+    // whose app added none would throw, and take down every other connection of the worker.
+    socket.on('error', ignoreError);
     presentClient(socket, session.client);
     req.scgi = new RequestInfo(host, session.target.mount, () => cgiEnvOf(req, session.client, session.target));
     applyMount(req, session.target);
@@ -135,7 +138,7 @@ export class HttpUpgrades {
   private refuse(session: UpgradeSession, body: string): void {
     const socket = session.socket;
     this.host.stats.upgradesRefused++;
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     if (socket.writable) socket.end(httpResponse(503, body, 'Retry-After: 1\r\n'), 'latin1');
     else socket.destroy();
     this.host.recordSession(session, 503, Outcome.REJECTED);
@@ -191,3 +194,6 @@ export class HttpUpgrades {
     return sessions.length;
   }
 }
+
+/** The socket's 'close' follows an error, and the session's row and figures are done there. */
+function ignoreError(): void {}

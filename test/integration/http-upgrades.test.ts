@@ -204,3 +204,16 @@ test('an upgrade on a kept-alive connection after the drain closed the WebSocket
   assert.equal(rt.figures().get('ws_upgrades_refused'), '1');
   socket.destroy();
 });
+
+test('a client that resets a WebSocket whose app listens for no errors: the worker goes on serving', async (t) => {
+  const { rt, url } = await serveModule(t, `export default (req, res) => res.end('alive');
+export function upgrade(req, socket) {
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n');
+  setInterval(() => socket.writable && socket.write(Buffer.from([0x89, 0])), 20).unref();
+}
+`);
+  const client = await openWs(url);
+  (client.socket as import('node:net').Socket).resetAndDestroy();
+  await waitUntil('the session ended', () => rt.figures().get('ws_websockets') === '0');
+  assert.equal((await httpGet(url)).body, 'alive');
+});
