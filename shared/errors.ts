@@ -54,6 +54,7 @@ export const errors = {
   // Serving (server/). Statuses are those the client gets.
   // The parenthesis: "limit=N online=N" in-process; a worker names the app's limit and its share.
   DOW_ERR_QUEUE_FULL: createError('DOW_ERR_QUEUE_FULL', '%s: Threads limit reached! (%s) queue full (%d waiting)', 503),
+  DOW_ERR_UPGRADES_FULL: createError('DOW_ERR_UPGRADES_FULL', '%s: upgrade refused: %d upgraded connections open in this process already (its maxUpgrades: %s)', 503),
   DOW_ERR_QUEUE_TIMEOUT: createError('DOW_ERR_QUEUE_TIMEOUT', '%s: Threads limit reached! (%s) waited %d ms in the queue', 503),
   DOW_ERR_REQUEST_TIMEOUT: createError('DOW_ERR_REQUEST_TIMEOUT', '%s: request did not finish within %d ms', 504),
   DOW_ERR_APP_THREW: createError('DOW_ERR_APP_THREW', '%s: the app failed: %s', 500),

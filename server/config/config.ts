@@ -108,7 +108,7 @@ type RawApp = RawEnvironment & {
   workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
   halfClose?: 'abort' | 'answer'; socketOwner?: string | number; socketGroup?: string | number;
   protocol?: 'scgi' | 'http'; keepAliveTimeout?: number; trustProxy?: string[] | false;
-  io?: IoMode;
+  io?: IoMode; maxUpgrades?: number; upgradeDrainTimeout?: number;
 };
 type RawConfig = {
   stats?: string | false; metrics?: string | false; apps: RawApp[];
@@ -203,7 +203,7 @@ function resolveListen(address: string, baseDir: string): string {
 /** Options that belong to one protocol are refused on the other: set there, they would do nothing. */
 function checkProtocolOptions(app: RawApp, i: number, problems: Problems): void {
   const http = app.protocol === 'http';
-  const misplaced = http ? (['halfClose', 'io'] as const).filter((key) => app[key] !== undefined) : (['keepAliveTimeout', 'trustProxy'] as const).filter((key) => app[key] !== undefined);
+  const misplaced = http ? (['halfClose', 'io'] as const).filter((key) => app[key] !== undefined) : (['keepAliveTimeout', 'trustProxy', 'maxUpgrades', 'upgradeDrainTimeout'] as const).filter((key) => app[key] !== undefined);
   for (const key of misplaced) {
     problems.add(`apps[${i}].${key}`, `applies only to ${http ? "SCGI apps (protocol: 'scgi')" : "HTTP apps (protocol: 'http')"}; this app's protocol is ${http ? 'http' : 'scgi'}`);
   }
@@ -283,6 +283,8 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         ...(app.io === undefined ? {} : { io: app.io }),
         ...(app.keepAliveTimeout === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeout }),
         ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
+        ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
+        ...(app.upgradeDrainTimeout === undefined ? {} : { upgradeDrainTimeoutMs: app.upgradeDrainTimeout }),
       },
     });
   }

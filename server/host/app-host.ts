@@ -51,7 +51,14 @@ export interface AppOptions {
    * whose X-Forwarded-For, X-Forwarded-Proto and X-Real-IP are believed; false: nobody's.
    */
   trustProxy?: readonly string[] | false;
+  /** http: upgraded connections (WebSockets) held at once, beyond the thread limit; past it, 503. */
+  maxUpgrades?: number;
+  /** http: how long a draining worker keeps its upgraded connections, ms (default: drainTimeout). */
+  upgradeDrainTimeoutMs?: number;
 }
+
+/** What a row and an access line need: a request, or an upgraded connection's session. */
+export type SessionRecord = Pick<HostedRequest, 'acceptedAt' | 'startMs' | 'target' | 'bytesIn' | 'bytesOut' | 'accessFields'>;
 
 /** 503s and malformed requests are logged at most once a second per app, with a count. */
 const LOG_INTERVAL_MS = 1000;
@@ -158,8 +165,7 @@ export class AppHost {
 
   private reject(conn: HostedRequest, message: string): void {
     // The original's wording, so existing log alerts keep matching; rate-limited under overload.
-    const left = this.rejectionLog.take(performance.now());
-    if (left !== null) this.log.warn(left > 0 ? `${message} (${left} more 503s not logged)` : message);
+    this.logRefusal(message);
     answerRequest(conn, Outcome.REJECTED, ANSWERS.tooBusy);
   }
 
@@ -214,7 +220,28 @@ export class AppHost {
     }
   }
 
-  private writeAccess(conn: HostedRequest, status: number, durationMs: number, queueMs: number): void {
+  /**
+   * An upgraded connection ended, or was refused: its timing row (its whole life as the service
+   * time) and access line. It held no slot and is not one of the requests in the live figures.
+   */
+  recordSession(session: SessionRecord, status: number, outcome: Outcome): void {
+    const durationMs = performance.now() - session.acceptedAt;
+    if (this.accessLog !== null) this.writeAccess(session, status, durationMs, 0);
+    this.recorder?.record({
+      app: this.name,
+      startMs: session.startMs,
+      queueMs: 0,
+      serviceMs: durationMs,
+      status,
+      outcome,
+      bytesIn: session.bytesIn,
+      bytesOut: session.bytesOut,
+      method: session.target.method,
+      path: session.target.path,
+    });
+  }
+
+  private writeAccess(conn: SessionRecord, status: number, durationMs: number, queueMs: number): void {
     (this.accessLog as AccessLogWriter)({
       ...conn.accessFields(),
       app: this.name,
@@ -225,6 +252,12 @@ export class AppHost {
       durationMs,
       queueMs,
     });
+  }
+
+  /** A 503 for an upgrade past maxUpgrades: throttled as the limiter's are. */
+  logRefusal(message: string): void {
+    const left = this.rejectionLog.take(performance.now());
+    if (left !== null) this.log.warn(left > 0 ? `${message} (${left} more 503s not logged)` : message);
   }
 
   /** A malformed request: one client can send thousands a second, so the log is throttled. */

@@ -12,12 +12,14 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { errors } from '../../shared/errors.js';
 import type { AppHandler } from '../adapters/app-handler.js';
 import type { FetchHandler } from '../adapters/fetch/fetch-adapter.js';
 import type { NodeListener } from '../adapters/node/node-adapter.js';
 import { sniffFetchHandler } from '../adapters/node/fetch-sniffer.js';
 import { describeLoadError } from './load-error.js';
+import { withUpgrades } from './app-server-hook.js';
 
 export type AppType = 'node' | 'fetch' | 'auto';
 
@@ -26,7 +28,13 @@ interface KoaLike {
 }
 interface FastifyLike {
   ready(): Promise<unknown>;
-  server: { emit(event: 'request', req: IncomingMessage, res: ServerResponse): boolean; listening: boolean; address(): unknown };
+  server: {
+    emit(event: 'request', req: IncomingMessage, res: ServerResponse): boolean;
+    emit(event: 'upgrade', req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+    listenerCount(event: 'upgrade'): number;
+    listening: boolean;
+    address(): unknown;
+  };
 }
 interface FetchLike {
   fetch: FetchHandler;
@@ -58,7 +66,10 @@ export async function toAppHandler(value: unknown, type: AppType, appName: strin
       const where = typeof address === 'object' && address !== null ? `${address.address}:${address.port}` : String(address);
       return fail(`the Fastify app is already listening on ${where} (the module called listen()); export the instance without calling listen(): requests reach it through its server's 'request' event, no port needed`);
     }
-    return { type: 'node', listener: (req, res) => app.server.emit('request', req, res), kind: 'Fastify app' };
+    const handler: AppHandler = { type: 'node', listener: (req, res) => app.server.emit('request', req, res), kind: 'Fastify app' };
+    // Its plugins (@fastify/websocket) listen for 'upgrade' on its server, registered by ready().
+    if (app.server.listenerCount('upgrade') > 0) handler.upgrade = (req, socket, head) => app.server.emit('upgrade', req, socket, head);
+    return handler;
   }
   if (typeof value.callback === 'function' && typeof value.use === 'function') {
     return { type: 'node', listener: (value as unknown as KoaLike).callback(), kind: 'Koa app' };
@@ -134,5 +145,5 @@ export async function loadApp(modulePath: string, exportName: string, type: AppT
   if (!(exportName in mod)) {
     throw new errors.DOW_ERR_APP_MODULE(appName, `module ${modulePath} has no export named ${JSON.stringify(exportName)}`);
   }
-  return toAppHandler(mod[exportName], type, appName);
+  return withUpgrades(await toAppHandler(mod[exportName], type, appName), mod, appName);
 }

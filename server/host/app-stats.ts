@@ -26,6 +26,10 @@ export interface AppStatsData {
   statusClasses: number[];
   /** LatencyHistogram.encode() of the queue waits. */
   queueWaits: Uint8Array;
+  websockets: number;
+  upgrades: number;
+  upgradesRefused: number;
+  websocketsClosed: number;
 }
 
 /** Status classes counted per app: 1xx, 2xx, 3xx, 4xx, 5xx. */
@@ -63,6 +67,17 @@ export class AppStats {
   readonly statusClasses = [0, 0, 0, 0, 0];
   /** Time each request waited for a slot (0 when it got one at once), for the queue-wait histogram. */
   readonly queueWaits = new LatencyHistogram();
+  /**
+   * Upgraded connections (WebSockets) the app holds now, and handed to it in all. They hold no
+   * slot and are not requests: their figures stay out of the ones above (a session's hours would
+   * swamp the latencies); each has a timing row when it ends.
+   */
+  websockets = 0;
+  upgrades = 0;
+  /** Upgrades answered 503: the app held maxUpgrades already, or the drain had closed its upgrades. */
+  upgradesRefused = 0;
+  /** Upgraded connections the server closed (1001/1012/1011) because the worker stopped. */
+  websocketsClosed = 0;
 
   /** Records a finished request; times in ms. */
   record(durationMs: number, queueMs: number, status: number): void {
@@ -84,8 +99,10 @@ export class AppStats {
 
   toData(): AppStatsData {
     const { requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime } = this;
+    const { websockets, upgrades, upgradesRefused, websocketsClosed } = this;
     return {
       requests, rejected, errors, timeouts, aborted, badRequests, onlineTime, longest, shortest, mean, m2, queueTime,
+      websockets, upgrades, upgradesRefused, websocketsClosed,
       durations: this.durations.encode(),
       statusClasses: [...this.statusClasses],
       queueWaits: this.queueWaits.encode(),
@@ -121,6 +138,10 @@ export class AppStats {
     this.timeouts += other.timeouts;
     this.aborted += other.aborted;
     this.badRequests += other.badRequests;
+    this.websockets += other.websockets;
+    this.upgrades += other.upgrades;
+    this.upgradesRefused += other.upgradesRefused;
+    this.websocketsClosed += other.websocketsClosed;
     this.onlineTime += other.onlineTime;
     this.queueTime += other.queueTime;
     if (other.longest > this.longest) this.longest = other.longest;

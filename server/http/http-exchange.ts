@@ -59,6 +59,53 @@ type TrackedSocket = Socket & {
   encrypted?: boolean;
 };
 
+/**
+ * Apps read the client from the socket (Express `req.ip`, Koa `ctx.ip`, Fastify `request.ip`,
+ * `socket.encrypted` for the scheme), which is the proxy's. As over SCGI, the socket carries the
+ * client as its cached peer name while a request runs; HTTP/1.1 runs one request at a time per
+ * connection (front ends never pipeline), and the next request sets its own or puts the real peer
+ * back. An upgraded connection keeps the client of its upgrade request for good.
+ */
+export function presentClient(socket: Socket, client: ClientIdentity): void {
+  const tracked = socket as TrackedSocket;
+  if (client.forwarded) {
+    const address = client.address;
+    tracked._peername = address === undefined ? tracked[kHttpPeer] : peerOf(address, undefined);
+    tracked.encrypted = client.https;
+  } else if (tracked._peername !== tracked[kHttpPeer] && tracked[kHttpPeer] !== undefined) {
+    tracked._peername = tracked[kHttpPeer];
+    tracked.encrypted = false;
+  }
+}
+
+/** The client of a request on this socket: its forwarded one if the peer is trusted. */
+export function clientOf(socket: Socket, req: IncomingMessage, trust: TrustFunction): ClientIdentity {
+  const tracked = socket as TrackedSocket;
+  const peer = (tracked[kHttpPeer] ??= { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily });
+  const trusted = (tracked[kHttpTrust] ??= trustForPeer(trust, peer.address));
+  return identifyClient(peer.address, req.headers as Record<string, string | undefined>, trusted);
+}
+
+/** As over SCGI: what Express gives a sub-app mounted with app.use(prefix, app). */
+export function applyMount(req: IncomingMessage, target: RequestTarget): void {
+  if (target.mount === '') return;
+  const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
+  mounted.originalUrl = req.url;
+  mounted.baseUrl = target.mount;
+  req.url = target.url;
+}
+
+export function accessFieldsOf(req: IncomingMessage, client: ClientIdentity): AccessFields {
+  const headers = req.headers;
+  return {
+    uri: req.url ?? '/',
+    protocol: `HTTP/${req.httpVersion}`,
+    remoteAddr: client.address ?? '',
+    referer: headers.referer ?? '',
+    userAgent: headers['user-agent'] ?? '',
+  };
+}
+
 export class HttpExchange implements HostedRequest {
   phase = Phase.QUEUED;
   readonly acceptedAt = performance.now();
@@ -84,11 +131,8 @@ export class HttpExchange implements HostedRequest {
   ) {
     this.host = listener.host;
     this.socket = req.socket as TrackedSocket;
-    const socket = this.socket;
-    const peer = (socket[kHttpPeer] ??= { address: socket.remoteAddress, port: socket.remotePort, family: socket.remoteFamily });
-    this.seenBytesRead = socket.bytesRead;
-    const trust = (socket[kHttpTrust] ??= trustForPeer(listener.trust, peer.address));
-    this.client = identifyClient(peer.address, req.headers as Record<string, string | undefined>, trust);
+    this.seenBytesRead = this.socket.bytesRead;
+    this.client = clientOf(this.socket, req, listener.trust);
     const path = req.url ?? '/';
     this.target = resolveTarget({ REQUEST_METHOD: req.method ?? 'GET', REQUEST_URI: path }, this.host.mount);
     if (listener.draining) res.shouldKeepAlive = false;
@@ -107,14 +151,7 @@ export class HttpExchange implements HostedRequest {
   }
 
   accessFields(): AccessFields {
-    const headers = this.req.headers;
-    return {
-      uri: this.req.url ?? '/',
-      protocol: `HTTP/${this.req.httpVersion}`,
-      remoteAddr: this.client.address ?? '',
-      referer: headers.referer ?? '',
-      userAgent: headers['user-agent'] ?? '',
-    };
+    return accessFieldsOf(this.req, this.client);
   }
 
   /** `req.scgi`: the same surface as over SCGI, with a CGI-style env made on first use. */
@@ -125,16 +162,10 @@ export class HttpExchange implements HostedRequest {
 
   run(handler: AppHandler, appName: string): void {
     const { req, res } = this;
-    this.presentClient();
+    presentClient(this.socket, this.client);
     req.scgi = this.info;
     const target = this.target;
-    if (target.mount !== '') {
-      // As over SCGI: what Express gives a sub-app mounted with app.use(prefix, app).
-      const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
-      mounted.originalUrl = req.url;
-      mounted.baseUrl = target.mount;
-      req.url = target.url;
-    }
+    applyMount(req, target);
     if (handler.type === 'fetch') {
       serveFetchOverNode(handler.handler as Parameters<typeof serveFetchOverNode>[0], req, res, this.info, {
         https: this.client.https,
@@ -145,26 +176,6 @@ export class HttpExchange implements HostedRequest {
     }
     const listener = handler.listener;
     enterApp(() => listener(req, res)).then(undefined, (err: unknown) => this.appFailed(err));
-  }
-
-  /**
-   * Apps read the client from the socket (Express `req.ip`, Koa `ctx.ip`, Fastify `request.ip`,
-   * `socket.encrypted` for the scheme), which is the proxy's. As over SCGI, the socket carries the
-   * client as its cached peer name while this request runs; HTTP/1.1 runs one request at a time
-   * per connection (front ends never pipeline), and the next request sets its own or puts the
-   * real peer back.
-   */
-  private presentClient(): void {
-    const socket = this.socket;
-    const client = this.client;
-    if (client.forwarded) {
-      const address = client.address;
-      socket._peername = address === undefined ? socket[kHttpPeer] : peerOf(address, undefined);
-      socket.encrypted = client.https;
-    } else if (socket._peername !== socket[kHttpPeer] && socket[kHttpPeer] !== undefined) {
-      socket._peername = socket[kHttpPeer];
-      socket.encrypted = false;
-    }
   }
 
   private abortSignal(): AbortSignal {

@@ -13,6 +13,9 @@ import type { ScgiLimits } from '../protocol/limits.js';
 import { httpResponse } from '../protocol/response-head.js';
 import { connectionPeer, HttpExchange, type HttpListenerState } from './http-exchange.js';
 import { compileTrust, DEFAULT_TRUST_PROXY } from './trust-proxy.js';
+import { DEFAULT_MAX_UPGRADES, HttpUpgrades } from './http-upgrades.js';
+import type { UpgradeListener } from '../adapters/app-handler.js';
+import type { CloseCode } from '../protocol/websocket-close.js';
 import { kHttpBusy, kHttpHeld, kHttpServed } from '../core/symbols.js';
 
 /**
@@ -30,6 +33,12 @@ export interface HttpListenerOptions {
   registry: Set<HostedRequest>;
   keepAliveTimeoutMs?: number;
   trustProxy?: readonly string[] | false;
+  /** The app's taker of upgraded connections; without one, an Upgrade request is an ordinary request. */
+  upgrade?: UpgradeListener;
+  /** Upgraded connections this listener holds at most; past it, 503. */
+  maxUpgrades?: number;
+  /** How long a drain leaves upgraded connections open, ms; the drain's own timeout if unset. */
+  upgradeDrainTimeoutMs?: number;
 }
 
 export interface HttpListener {
@@ -55,6 +64,13 @@ export interface HttpListener {
   closeAllConnections(): number;
   /** A connection accepted elsewhere (the supervisor's backlog sweep while it stops). */
   adopt(socket: Socket): void;
+  readonly upgradeDrainTimeoutMs: number | undefined;
+  /**
+   * Waits until the upgraded connections are all closed or `deadline` (performance.now()) comes,
+   * then sends each one left a close frame and ends it; resolves once all are closed, with how
+   * many it closed.
+   */
+  drainUpgrades(deadline: number, code: CloseCode, reason: string): Promise<number>;
 }
 
 export function createHttpListener(options: HttpListenerOptions): HttpListener {
@@ -124,6 +140,17 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     (socket[kHttpHeld] ??= []).push([req, res]);
     pauseReading(socket);
   });
+  const upgrade = options.upgrade;
+  const upgrades = upgrade === undefined ? null : new HttpUpgrades({ host, upgrade, trust: state.trust, maxUpgrades: options.maxUpgrades ?? DEFAULT_MAX_UPGRADES });
+  // Only with a listener: node:http serves an Upgrade request as an ordinary one when the server
+  // has none, which is what an app that takes no upgrades expects (its own 404, 426...).
+  if (upgrades !== null) {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      // No longer an HTTP connection: the drain's idle and final sweeps leave it to drainUpgrades.
+      sockets.delete(socket as TrackedSocket);
+      upgrades.accept(req, socket, head);
+    });
+  }
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => onClientError(host, err, socket));
   return {
     server,
@@ -146,6 +173,14 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
       return open;
     },
     adopt: (socket) => server.emit('connection', socket),
+    upgradeDrainTimeoutMs: options.upgradeDrainTimeoutMs,
+    async drainUpgrades(deadline, code, reason) {
+      if (upgrades === null) return 0;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([upgrades.whenEmpty(), new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))]);
+      clearTimeout(timer);
+      return upgrades.closeAll(code, reason);
+    },
   };
 }
 

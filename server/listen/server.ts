@@ -33,6 +33,7 @@ import type { HttpListener } from '../http/http-listener.js';
 import { listenHttp } from '../http/listen-http.js';
 import { chooseIo, defaultIoMode, type IoMode } from '../native/io-choice.js';
 import { listenScgiNative } from '../native/listen-native.js';
+import { CloseCode } from '../protocol/websocket-close.js';
 
 export interface ServerOptions {
   listeners: ListenerSpec[];
@@ -126,6 +127,9 @@ export class Server implements RuntimeControl {
         registry: this.connections,
         ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
         ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
+        ...(app.handler?.upgrade === undefined ? {} : { upgrade: app.handler.upgrade }),
+        ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
+        ...(app.upgradeDrainTimeoutMs === undefined ? {} : { upgradeDrainTimeoutMs: app.upgradeDrainTimeoutMs }),
       }, onAcceptError);
       this.httpListeners.set(host.name, listener.http);
       return listener;
@@ -247,19 +251,20 @@ export class Server implements RuntimeControl {
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────
 
   /** Stops accepting, lets in-flight and queued requests finish up to `drainTimeoutMs`, then cuts the rest. */
-  close(drainTimeoutMs = 10_000): Promise<void> {
+  close(drainTimeoutMs = 10_000, closeCode: CloseCode = CloseCode.GOING_AWAY): Promise<void> {
     this.stopDescriptorWatch?.();
-    this.closing ??= this.drain(drainTimeoutMs);
+    this.closing ??= this.drain(drainTimeoutMs, closeCode);
     return this.closing;
   }
 
-  private async drain(drainTimeoutMs: number): Promise<void> {
+  private async drain(drainTimeoutMs: number, closeCode: CloseCode): Promise<void> {
     const closed = this.stopAccepting();
     const started = performance.now();
     const deadline = started + drainTimeoutMs;
     // Keep-alive connections: busy ones close after their current response, idle ones after
     // their next (or at the deadline, below): closing one now races a request sent on it.
     for (const http of this.httpListeners.values()) http.beginDrain();
+    const upgradesClosed = this.drainUpgrades(started, drainTimeoutMs, closeCode);
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -268,6 +273,8 @@ export class Server implements RuntimeControl {
     for (const conn of left) conn.cutByDrain();
     // The sweep goes on while HTTP connections close: a request that arrives late still times out.
     if (this.httpListeners.size > 0) await this.closeHttpConnections(closed, deadline, started + HTTP_IDLE_DRAIN_MS);
+    // Running beside the HTTP drain since its start: its deadline may come before or after.
+    await upgradesClosed;
     if (this.sweeper) clearInterval(this.sweeper);
     await closed;
   }
@@ -304,6 +311,22 @@ export class Server implements RuntimeControl {
     let left = 0;
     for (const http of this.httpListeners.values()) left += http.closeAllConnections();
     if (left > 0) this.log.warn(`${left} HTTP connection${left === 1 ? '' : 's'} still open at the drain deadline closed (a request that never came, or never finished sending)`);
+  }
+
+  /**
+   * Upgraded connections get the drain's time to end by themselves, or their app's
+   * upgradeDrainTimeout: shorter, so that clients move to new workers sooner; longer only when
+   * the worker is replaced (1012), since a stop must end within drainTimeout. The rest are told
+   * why they go.
+   */
+  private async drainUpgrades(started: number, drainTimeoutMs: number, code: CloseCode): Promise<void> {
+    const reason = code === CloseCode.SERVICE_RESTART ? 'server restart' : code === CloseCode.GOING_AWAY ? 'server stopping' : 'server error';
+    const counts = await Promise.all([...this.httpListeners.values()].map((http) => {
+      const own = http.upgradeDrainTimeoutMs ?? drainTimeoutMs;
+      return http.drainUpgrades(started + (code === CloseCode.SERVICE_RESTART ? own : Math.min(own, drainTimeoutMs)), code, reason);
+    }));
+    const closed = counts.reduce((a, b) => a + b, 0);
+    if (closed > 0) this.log.info(`${closed} upgraded connection${closed === 1 ? '' : 's'} (WebSockets) still open at the drain deadline closed with ${code} (${reason})`);
   }
 
   /** Closes the listening sockets (idempotent); connections already accepted go on. */

@@ -79,6 +79,10 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}timeouts`, app.timeouts);
   figures.set(`${p}aborted`, app.aborted);
   figures.set(`${p}bad_requests`, s.badRequests);
+  figures.set(`${p}websockets`, s.websockets);
+  figures.set(`${p}upgrades`, s.upgrades);
+  figures.set(`${p}upgrades_refused`, s.upgradesRefused);
+  figures.set(`${p}websockets_closed`, s.websocketsClosed);
   figures.set(`${p}listen`, app.listen);
   figures.set(`${p}mount`, app.mount);
   if (app.cwd !== undefined) figures.set(`${p}cwd`, app.cwd);

@@ -39,8 +39,8 @@ export function headerLines(name: string, value: HeaderValue): string {
  * The one response in HTTP rather than CGI form: to an HTTP client that connected to an SCGI port
  * directly, which would take a `Status:` line for HTTP/0.9 garbage (curl refuses it).
  */
-export function httpResponse(status: number, body: string): string {
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+export function httpResponse(status: number, body: string, extraHeaders = ''): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${extraHeaders}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 /** A complete head for responses we make ourselves (400, 413, 503, 504, 500). */

@@ -132,6 +132,8 @@ export class PoolFigures {
   /** A worker is gone: its figures join the retired ones, and its undelivered rows are counted. */
   retire(w: WorkerProcess): void {
     if (w.figures) this.mergeInto(this.retired, w);
+    // A gone worker holds no connection, whatever its last figures said (a crash, a kill).
+    this.retired.websockets = 0;
     // Its last rows may still be in the pipe when 'exit' comes: counted once they are read.
     void w.rowsRead.then(() => {
       const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;

@@ -104,7 +104,8 @@ export class PoolWorkers {
   drain(w: PoolWorker, timeoutMs: number): void {
     if (!w.process.alive) return;
     roles.retired(w);
-    w.process.drain(timeoutMs);
+    // Upgraded connections it holds are told why it goes: the server stops, or it is replaced.
+    w.process.drain(timeoutMs, this.stopping);
   }
 
   accepting(): PoolWorker[] {

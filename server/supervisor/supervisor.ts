@@ -36,6 +36,7 @@ import type { RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../host/app-loader.js';
 import { defaultIoMode } from '../native/io-choice.js';
 import { upLine } from '../listen/up-line.js';
+import { DEFAULT_MAX_UPGRADES } from '../http/http-upgrades.js';
 
 type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
 
@@ -146,7 +147,8 @@ export class Supervisor implements RuntimeControl {
       environment: workers.environment ?? null,
       readEnvironment: () => this.readEnvironment(name, workers.environment ?? null),
       startConfig: {
-        app: options,
+        // Each worker holds its share of the app's upgraded connections (they stay where accepted).
+        app: { ...options, maxUpgrades: Math.ceil((options.maxUpgrades ?? DEFAULT_MAX_UPGRADES) / Math.max(1, workers.count)) },
         source: app.source,
         listen,
         limits: this.settings.limits,

@@ -11,6 +11,7 @@ import { AppStats } from '../host/app-stats.js';
 import type { AppHandler } from '../adapters/app-handler.js';
 import type { AppHost } from '../host/app-host.js';
 import { describeHandler, loadApp, onFetchHandlerDetected } from '../host/app-loader.js';
+import { CloseCode } from '../protocol/websocket-close.js';
 import { createDemoApp } from '../host/demo-app.js';
 import { appLogFile, createLogger, reopenLogFiles } from '../logs/logger.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
@@ -70,7 +71,7 @@ class WorkerMain {
   run(): void {
     process.on('message', (message: ToWorker, handle?: unknown) => this.onMessage(message, handle));
     // The supervisor is gone (killed, crashed): finish what is running, then leave; never linger.
-    process.on('disconnect', () => void this.drain(ORPHAN_DRAIN_MS));
+    process.on('disconnect', () => void this.drain(ORPHAN_DRAIN_MS, true));
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       process.on(signal, () => this.log.debug(`worker ${process.pid}: ${signal} ignored; the supervisor stops workers`));
     }
@@ -201,11 +202,14 @@ class WorkerMain {
     };
   }
 
-  private async drain(timeoutMs: number): Promise<void> {
+  private async drain(timeoutMs: number, stopping: boolean): Promise<void> {
     if (this.draining) return;
     this.draining = true;
     if (this.host) this.onLoadChange(this.host);
-    await this.server?.close(timeoutMs);
+    // What its WebSockets' clients read at the deadline: an error here, or the server going
+    // away, or this worker being replaced (reconnect at once, to a new worker).
+    const closeCode = this.broken ? CloseCode.INTERNAL_ERROR : stopping ? CloseCode.GOING_AWAY : CloseCode.SERVICE_RESTART;
+    await this.server?.close(timeoutMs, closeCode);
     await this.recorder?.close();
     // Figures last, after every row: the supervisor's counts then match what the store received.
     send({ type: 'drained', figures: this.figures() }, () => process.exit(0));
@@ -251,7 +255,7 @@ class WorkerMain {
         void this.server?.stopAccepting();
         break;
       case 'drain':
-        void this.drain(message.timeoutMs);
+        void this.drain(message.timeoutMs, message.stopping);
         break;
     }
   }

@@ -312,10 +312,10 @@ export class WorkerProcess {
     this.send({ type: 'stopAccepting' });
   }
 
-  drain(timeoutMs: number): void {
+  drain(timeoutMs: number, stopping: boolean): void {
     if (this.currentState === 'exited') return;
     this.currentState = 'draining';
-    this.send({ type: 'drain', timeoutMs });
+    this.send({ type: 'drain', timeoutMs, stopping });
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -52,6 +52,8 @@ export async function startRuntime(t: TestContext, apps: TestApp[], options: Par
             ...(app.io === undefined ? {} : { io: app.io }),
             ...(app.keepAliveTimeoutMs === undefined ? {} : { keepAliveTimeoutMs: app.keepAliveTimeoutMs }),
             ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
+            ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
+            ...(app.upgradeDrainTimeoutMs === undefined ? {} : { upgradeDrainTimeoutMs: app.upgradeDrainTimeoutMs }),
           },
         },
       })),

@@ -70,3 +70,11 @@ test('protocol: http apps take keepAliveTimeout and trustProxy, SCGI apps halfCl
   ];
   for (const [config, expected] of cases) assert.match(await configError(config), expected, JSON.stringify(config));
 });
+
+test('maxUpgrades: an HTTP app\'s, a positive integer; on an SCGI app an error naming the field', async () => {
+  const http = { ...app, protocol: 'http', module: 'package.json' };
+  const settings = await settingsFromConfig({ apps: [{ ...http, maxUpgrades: 500 }] }, process.cwd());
+  assert.equal(settings.apps[0]?.options.maxUpgrades, 500);
+  assert.match(await configError({ apps: [{ ...app, maxUpgrades: 10 }] }), /apps\[0\]\.maxUpgrades: applies only to HTTP apps/);
+  assert.match(await configError({ apps: [{ ...http, maxUpgrades: 0 }] }), /apps\[0\]\.maxUpgrades: must be >= 1/);
+});

@@ -1,0 +1,98 @@
+/**
+ * WebSockets through a real nginx (docs/frontends.md `websocket` block) to an HTTP app with two
+ * workers, through the real command line: echo, plain requests admitted beside open WebSockets
+ * with one thread per worker, maxUpgrades, the stats port, and a reload: the old workers keep
+ * their WebSockets until drainTimeout, then close them with 1012, and new ones reach new code.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getFreePorts } from '../helpers/free-port.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { versionedApp } from '../helpers/versioned-app.js';
+import { docTemplate } from '../helpers/frontends/doc-configs.js';
+import { startNginx } from '../helpers/frontends/nginx.js';
+import { withFrontendLogs } from '../helpers/frontends/process.js';
+import { serveConfig } from '../helpers/cli-process.js';
+import { httpGet } from '../helpers/http-get.js';
+import { readFigures, waitForFigure } from '../helpers/stats.js';
+import { waitUntil } from '../helpers/wait.js';
+import { connectWs, openWs, wsEchoAppSource, type CloseInfo, type WsClient } from '../helpers/ws-client.js';
+
+const MESSAGES = 1000;
+/** Across both workers: 4 each. */
+const MAX_UPGRADES = 8;
+const DRAIN_MS = 3000;
+
+test('WebSockets through nginx: echo, threads left free, maxUpgrades 503, and a reload closing the old ones with 1012 after the drain', async (t) => {
+  const dir = await testDir(t, 'nginx-websockets');
+  const app = await versionedApp(dir, 'v0', (v) => wsEchoAppSource(v));
+  const [port, statsPort] = await getFreePorts(2);
+  const server = await serveConfig(t, dir, {
+    stats: `127.0.0.1:${statsPort}`,
+    drainTimeout: DRAIN_MS,
+    apps: [{
+      name: 'app', listen: `127.0.0.1:${port}`, module: app.path, protocol: 'http', mount: '/app',
+      workers: 2, threads: 2, maxUpgrades: MAX_UPGRADES, requestTimeout: DRAIN_MS,
+    }],
+    store: false,
+    dashboard: false,
+  });
+  await server.waitFor(/UP on .*\(stats\)/);
+  const nginx = await startNginx({ config: docTemplate('nginx', 'websocket'), values: { host: '127.0.0.1', port } });
+  t.after(() => nginx.stop());
+  const wsUrl = `${nginx.url}/app/socket`;
+  await withFrontendLogs([nginx], async () => {
+    const old: WsClient[] = [];
+    for (let i = 0; i < 6; i++) old.push(await openWs(wsUrl));
+    const first = old[0] as WsClient;
+    for (let i = 0; i < MESSAGES; i++) assert.equal(await first.echo(`m${i}`), `v0:m${i}`);
+    // Six WebSockets open, one thread per worker: plain requests are still served at once.
+    for (let i = 0; i < 20; i++) {
+      const reply = await httpGet(`${nginx.url}/app/plain`);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, 'v0 plain');
+    }
+    let figures = await readFigures(statsPort);
+    assert.equal(figures.get('app_websockets'), '6');
+    assert.equal(figures.get('app_upgrades'), '6');
+    assert.equal(figures.get('app_rejected'), '0');
+
+    // Past the cap: a worker whose share is full answers 503, which nginx passes on.
+    const extra: WsClient[] = [];
+    let refused = 0;
+    for (let i = 0; i < 3 * MAX_UPGRADES && refused === 0; i++) {
+      const result = await connectWs(wsUrl);
+      if ('client' in result) extra.push(result.client);
+      else {
+        assert.equal(result.status, 503, result.body);
+        refused++;
+      }
+    }
+    assert.equal(refused, 1);
+    assert.ok(old.length + extra.length <= MAX_UPGRADES, `${old.length + extra.length} open`);
+    figures = await readFigures(statsPort);
+    assert.equal(figures.get('app_upgrades_refused'), '1');
+    const before = [...old, ...extra];
+    const closes: Promise<CloseInfo>[] = before.map((c) => c.closed);
+
+    await app.write('v1');
+    const reloadStarted = performance.now();
+    server.child.kill('SIGHUP');
+    await server.waitFor(/app: reloaded \(SIGHUP\)/, 120_000);
+    // New WebSockets reach the new workers at once; the old ones still echo from the old code.
+    const fresh = await openWs(wsUrl);
+    assert.equal(await fresh.echo('new'), 'v1:new');
+    const infos = await Promise.all(closes);
+    const elapsed = performance.now() - reloadStarted;
+    assert.deepEqual(infos.map((i) => i.code), before.map(() => 1012), JSON.stringify(infos));
+    assert.ok(elapsed >= DRAIN_MS * 0.9, `closed after the drain (${Math.round(elapsed)} ms)`);
+    figures = await waitForFigure(statsPort, 'app_websockets', '1');
+    assert.equal(figures.get('app_websockets_closed'), String(before.length));
+    assert.equal(await fresh.echo('still'), 'v1:still');
+    await fresh.close();
+    await waitUntil('the last session ended', async () => (await readFigures(statsPort)).get('app_websockets') === '0');
+    assert.doesNotMatch(await nginx.readLogs(), /\[error\]/);
+  });
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, server.output());
+});

@@ -1,0 +1,56 @@
+/**
+ * Upgraded connections when their worker ends badly: an uncaught error drains the worker and its
+ * WebSockets get 1011 at the drain deadline; a hang kill leaves no time for a frame, and the
+ * client sees the connection close (1006).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { poolApp, startSupervisor } from '../helpers/supervisor.js';
+import { httpGet } from '../helpers/http-get.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
+import { openWs, wsEchoAppSource } from '../helpers/ws-client.js';
+
+/** The echo app, plus /throw (an error outside any request) and /hang (a loop that never ends). */
+const FAULTY = wsEchoAppSource('v1', `export default (req, res) => {
+  if (req.url === '/throw') { setTimeout(() => { throw new Error('boom'); }); res.end('thrown'); }
+  else if (req.url === '/hang') { res.end('hanging'); setTimeout(() => { for (;;); }); }
+  else res.end('plain');
+};
+export const upgrade = accept;
+`);
+
+async function faultyApp(t: TestContext, hangTimeoutMs: number, drainTimeoutMs: number) {
+  const dir = await testDir(t, 'http-upgrades-workers');
+  const module = join(dir, 'faulty.mjs');
+  await writeFile(module, FAULTY);
+  const app = poolApp({ name: 'ws', module, hangTimeoutMs });
+  app.options.protocol = 'http';
+  const rt = await startSupervisor(t, [app], { drainTimeoutMs });
+  const { port } = rt.targets.get('ws') as { port: number };
+  return { rt, url: `http://127.0.0.1:${port}` };
+}
+
+test('an uncaught error in the worker: its WebSockets get 1011 when its drain runs out, and are counted', async (t) => {
+  const { rt, url } = await faultyApp(t, 30_000, 1000);
+  const client = await openWs(url);
+  assert.equal(await client.echo('a'), 'v1:a');
+  assert.equal((await httpGet(`${url}/throw`)).body, 'thrown');
+  const info = await client.closed;
+  assert.equal(info.code, 1011);
+  await waitUntil('the close counted', async () => (await rt.figures()).get('ws_websockets_closed') === '1');
+  assert.equal((await rt.figures()).get('ws_websockets'), '0');
+});
+
+test('a hang kill: the client sees its WebSocket close (no frame: 1006), and the gauge drops', async (t) => {
+  const { rt, url } = await faultyApp(t, 1000, 1000);
+  const client = await openWs(url);
+  assert.equal(await client.echo('a'), 'v1:a');
+  await waitUntil('one WebSocket counted', async () => (await rt.figures()).get('ws_websockets') === '1');
+  assert.equal((await httpGet(`${url}/hang`)).body, 'hanging');
+  const info = await client.closed;
+  assert.equal(info.code, 1006);
+  await waitUntil('the gauge back to 0', async () => (await rt.figures()).get('ws_websockets') === '0');
+});
