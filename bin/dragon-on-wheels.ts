@@ -287,7 +287,10 @@ async function serveUntilSignal(settings: RuntimeSettings, log: Logger): Promise
   // Both read (and clear) their variables before anything forks: workers must not see them.
   useListenFds(takeListenFds(process.env, process.pid));
   const systemd = createNotifier(process.env, log);
-  const runtime = await startRuntime(settings, log, process.env.DRAGON_ADMIN_TOKEN).catch((err: unknown) => {
+  // And the admin token: an app's code, in a worker or in-process, must not hold the dashboard's key.
+  const adminToken = process.env.DRAGON_ADMIN_TOKEN;
+  delete process.env.DRAGON_ADMIN_TOKEN;
+  const runtime = await startRuntime(settings, log, adminToken).catch((err: unknown) => {
     // `systemctl status` then shows why, beside the exit code.
     systemd.notify({ STATUS: `failed to start: ${isDragonError(err) ? `${err.code}: ${err.message}` : String(err)}` });
     throw err;

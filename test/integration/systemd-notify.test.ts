@@ -44,7 +44,7 @@ test('Type=notify: READY=1 once every listener accepts, RELOADING=1 then READY=1
   const notifyPath = join(s.dir, 'notify.sock');
   const listener = await listenForNotify(t, notifyPath);
   const server = runProcess(t, process.execPath, cliArgs(s.config), {
-    env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '200000' },
+    env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '200000', DRAGON_ADMIN_TOKEN: 'notify-test-Zk3v9QpL2mX8rT4wB6yN1cJ5hF7dS0' },
   });
 
   const ready = await listener.next('READY', 0);
@@ -61,7 +61,8 @@ test('Type=notify: READY=1 once every listener accepts, RELOADING=1 then READY=1
   assert.equal(ready.message.pid, server.child.pid, 'sent from the main pid (NotifyAccess=main)');
   assert.equal(ready.message.fields.get('MAINPID'), String(server.child.pid));
   assert.match(ready.message.fields.get('STATUS') ?? '', /serving .*127\.0\.0\.1/);
-  // Workers and the in-process app do not inherit the variables (they must not notify).
+  // Workers and the in-process app do not inherit the variables (they must not notify), nor the
+  // admin token.
   assert.deepEqual((JSON.parse(tcp.body.toString()) as Whoami).inherited, []);
   assert.deepEqual((JSON.parse(unix.body.toString()) as Whoami).inherited, []);
 
