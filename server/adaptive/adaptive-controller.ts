@@ -23,6 +23,24 @@ export interface AdaptiveSettings {
   tolerance: number;
 }
 
+/** `adaptive` in an app's config, defaults filled in. */
+export interface AdaptiveConfig extends AdaptiveSettings {
+  /** How often the limit is reconsidered, ms. */
+  windowMs: number;
+}
+
+/**
+ * Past 1.5x the unloaded service time, requests are taken to queue inside the app: the limit
+ * then settles near 1.5x the app's capacity, so the app never idles for want of a request while
+ * half its capacity at most waits inside it.
+ */
+export const DEFAULT_TOLERANCE = 0.5;
+/**
+ * Long enough for some tens of requests of a typical app to finish in each window (a mean of few
+ * is noise), short enough to follow a change within seconds.
+ */
+export const DEFAULT_WINDOW_MS = 1000;
+
 /** One sampling window of an app, summed over its workers. */
 export interface WindowSample {
   /** Requests admitted to the app that finished in the window (503s and queue timeouts excluded). */

@@ -58,6 +58,18 @@ export const appSchema = {
     maxRequests: { type: 'integer', minimum: 0 },
     /** RSS in MiB. */
     maxMemory: { type: 'integer', minimum: 0 },
+    // The thread limit follows the app's measured service time within [min, max] (docs/adaptive.md).
+    adaptive: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['min', 'max'],
+      properties: {
+        min: { type: 'integer', minimum: 1, maximum: 1024 },
+        max: { type: 'integer', minimum: 1, maximum: 1024 },
+        tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 10, description: 'how much slower than unloaded the service may get, 0.5 = 50 %' },
+        window: { type: 'integer', minimum: 100, maximum: 60_000, description: 'milliseconds' },
+      },
+    },
   },
 } as const;
 

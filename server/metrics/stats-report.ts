@@ -8,10 +8,15 @@ import { formatDuration } from '../../shared/duration.js';
 import type { AppSnapshot } from '../../shared/runtime-control.js';
 import type { AppStats } from '../host/app-stats.js';
 import type { ReloadFigures } from '../supervisor/reload-queue.js';
+import type { ThreadsMode } from '../adaptive/adaptive-limit.js';
 
 /** An app's live snapshot plus the figures only the stats port derives (durations, percentiles). */
 export interface AppState extends AppSnapshot {
   stats: AppStats;
+  /** Who sets the limit: the adaptive controller, or the config and the operator (the default). */
+  threadsMode?: ThreadsMode;
+  /** The adaptive controller's last decision, in words; absent for an app without `adaptive`. */
+  threadsReason?: string;
   /** Apps with workers only: what `dragon-on-wheels reload` waits on. */
   reloads?: ReloadFigures;
   /** Apps with workers only: workers that could not be forked (EMFILE, EAGAIN, ENOMEM). */
@@ -71,6 +76,8 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}requests`, app.requests);
   figures.set(`${p}online`, app.online);
   figures.set(`${p}threads`, app.threads);
+  figures.set(`${p}threads_mode`, app.threadsMode ?? 'fixed');
+  if (app.threadsReason !== undefined) figures.set(`${p}threads_reason`, app.threadsReason);
   figures.set(`${p}queued`, app.queued);
   figures.set(`${p}rejected`, app.rejected);
   figures.set(`${p}errors`, app.errors);

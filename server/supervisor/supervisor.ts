@@ -34,6 +34,8 @@ import type { RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../host/app-loader.js';
 import { defaultIoMode } from '../native/io-choice.js';
 import { upLine } from '../listen/up-line.js';
+import { AdaptiveLimit, type ThreadsMode } from '../adaptive/adaptive-limit.js';
+import type { AppTotals } from '../adaptive/window-sample.js';
 
 type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
 
@@ -51,6 +53,8 @@ export class Supervisor implements RuntimeControl {
   metricsAddress: string | null = null;
   /** One per app with workers: its reloads one at a time, none dropped (reload-queue.ts). */
   private readonly reloads = new Map<string, ReloadQueue<ReloadResult>>();
+  /** One per app with `adaptive` in its config. */
+  private readonly adaptive = new Map<string, AdaptiveLimit>();
   private stopping: Promise<void> | null = null;
 
   constructor(
@@ -85,6 +89,7 @@ export class Supervisor implements RuntimeControl {
       }
       if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
       if (this.settings.metrics) await this.startMetrics(this.settings.metrics);
+      await Promise.all(this.settings.apps.filter((app) => app.adaptive).map((app) => this.startAdaptive(app)));
     } catch (err) {
       await this.stop(0);
       throw err;
@@ -252,10 +257,12 @@ export class Supervisor implements RuntimeControl {
     await Promise.all([...this.slots.values()].map((slot) => (slot.kind === 'pool' ? slot.pool.collect() : undefined)));
     return this.order.map((name) => {
       const slot = this.slots.get(name) as Slot;
-      if (slot.kind === 'pool') return { ...slot.pool.state(), reloads: this.reloads.get(name)?.figures() };
+      const adaptive = this.adaptive.get(name);
+      const mode = adaptive ? { threadsMode: adaptive.mode, threadsReason: adaptive.reason } : {};
+      if (slot.kind === 'pool') return { ...slot.pool.state(), ...mode, reloads: this.reloads.get(name)?.figures() };
       const host = slot.server.apps.get(name);
       if (!host) throw new errors.DOW_ERR_UNKNOWN_APP(name);
-      return { ...host.snapshot(), stats: host.stats };
+      return { ...host.snapshot(), ...mode, stats: host.stats };
     });
   }
 
@@ -265,13 +272,59 @@ export class Supervisor implements RuntimeControl {
     return runtimeSnapshot((await this.appStates()).map(({ stats: _stats, ...snapshot }) => snapshot), this.startMs);
   }
 
+  /** An operator's limit: an adaptive app switches to fixed (audited) before it applies. */
   async setThreads(app: string, threads: number, source: string): Promise<{ app: string; oldThreads: number; newThreads: number }> {
     const slot = this.slotOf(app);
-    if (slot.kind === 'inline') return slot.server.setThreads(app, threads, source);
     checkThreads(threads);
-    const pool = slot.pool;
-    if (threads < pool.workerTarget) throw new errors.DOW_ERR_THREADS_BELOW_WORKERS(app, pool.workerTarget, threads);
-    return changeThreads(pool, { app, threads, source }, this.log, this.recorder);
+    if (slot.kind === 'pool' && threads < slot.pool.workerTarget) throw new errors.DOW_ERR_THREADS_BELOW_WORKERS(app, slot.pool.workerTarget, threads);
+    this.adaptive.get(app)?.fix(source);
+    if (slot.kind === 'inline') return slot.server.setThreads(app, threads, source);
+    return changeThreads(slot.pool, { app, threads, source }, this.log, this.recorder);
+  }
+
+  /** `fixed` keeps the limit where it is now; `adaptive` resumes the controller from it. */
+  async setThreadsMode(app: string, mode: ThreadsMode, source: string): Promise<{ app: string; mode: ThreadsMode; threads: number }> {
+    this.slotOf(app);
+    if (mode !== 'adaptive' && mode !== 'fixed') throw new errors.DOW_ERR_THREADS_MODE(JSON.stringify(mode));
+    const adaptive = this.adaptive.get(app);
+    if (!adaptive) throw new errors.DOW_ERR_NOT_ADAPTIVE(app);
+    if (mode === 'fixed') adaptive.fix(source);
+    else await adaptive.resume(source);
+    return { app, mode: adaptive.mode, threads: this.threadsOf(app) };
+  }
+
+  private startAdaptive(app: AppSettings): Promise<void> {
+    const name = app.options.name;
+    const limit = new AdaptiveLimit({
+      app: name,
+      config: app.adaptive as NonNullable<AppSettings['adaptive']>,
+      threads: () => this.threadsOf(name),
+      totals: () => this.totalsOf(name),
+      apply: (threads) => {
+        const slot = this.slotOf(name);
+        if (slot.kind === 'pool') slot.pool.setThreads(threads);
+        else slot.server.apps.get(name)?.setThreads(threads);
+      },
+      log: this.log,
+      recorder: this.recorder,
+    });
+    this.adaptive.set(name, limit);
+    return limit.start();
+  }
+
+  private threadsOf(app: string): number {
+    const slot = this.slotOf(app);
+    return slot.kind === 'pool' ? slot.pool.threads : slot.server.apps.get(app)?.threads ?? 0;
+  }
+
+  /** Fresh figures from the workers (one ping each, as a stats-port read makes). */
+  private async totalsOf(app: string): Promise<AppTotals> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'pool') await slot.pool.collect();
+    const host = slot.kind === 'inline' ? slot.server.apps.get(app) : undefined;
+    const { stats, queued } = slot.kind === 'pool' ? slot.pool.state() : { stats: host?.stats, queued: host?.snapshot().queued ?? 0 };
+    if (!stats) return { requests: 0, rejected: 0, timeouts: 0, onlineTime: 0, queueTime: 0, queued: 0 };
+    return { requests: stats.requests, rejected: stats.rejected, timeouts: stats.timeouts, onlineTime: stats.onlineTime, queueTime: stats.queueTime, queued };
   }
 
   /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
@@ -346,6 +399,7 @@ export class Supervisor implements RuntimeControl {
   }
 
   private async drain(drainTimeoutMs: number): Promise<void> {
+    for (const limit of this.adaptive.values()) limit.stop();
     const pools: Array<{ pool: WorkerPool; bound: BoundSocket }> = [];
     const inline: Server[] = [];
     for (const slot of this.slots.values()) {
