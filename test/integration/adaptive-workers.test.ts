@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { LimitChange, TimingRecorder } from '../../shared/timing-row.js';
+import type { AppHandler } from '../../server/adapters/app-handler.js';
+import type { AppSettings } from '../../server/config/config.js';
 import { startCapacityResource } from '../../scripts/bench/capacity-resource.js';
 import { startLoad } from '../helpers/load.js';
 import { encodeScgiRequest, sendRaw, type Target } from '../helpers/scgi-client.js';
@@ -89,6 +91,29 @@ test('under load the adaptive limit moves toward the capacity behind the app; a 
     return n !== 2 && inRange(n);
   }, { timeoutMs: 60_000 });
   assert.ok(recorder.changes.some((c) => c.source === 'threads mode adaptive (test operator)'));
+  await load.stop();
+});
+
+test('in-process (workers: 0) the same controller moves the app\'s own limit', async (t) => {
+  const resource = await startCapacityResource(CAPACITY, HOLD_MS);
+  t.after(() => resource.close());
+  const app = await import(CAPACITY_APP) as { default: Extract<AppHandler, { type: 'node' }>['listener'] };
+  const inline: AppSettings = {
+    listen: '127.0.0.1:0',
+    adaptive: { min: 1, max: 48, tolerance: 0.5, windowMs: 1000 },
+    options: { name: 'inline', handler: { type: 'node', listener: app.default }, threads: 24, queue: 1000, queueTimeoutMs: 60_000, requestTimeoutMs: 0, mount: '' },
+  };
+  const rt = await startSupervisor(t, [inline]);
+  const stats = (rt.stats as { port: number }).port;
+  const payload = encodeScgiRequest({ uri: `/?port=${resource.port}` });
+  const load = startLoad(CLIENTS, async () => {
+    await sendRaw(rt.targets.get('inline') as Target, payload, { timeoutMs: 60_000 });
+  });
+  t.after(() => load.stop());
+  await waitUntil('the limit within [C, 3C]', async () => {
+    const n = Number((await readFigures(stats)).get('inline_threads'));
+    return n >= CAPACITY && n <= 3 * CAPACITY;
+  }, { timeoutMs: 60_000 });
   await load.stop();
 });
 
