@@ -9,11 +9,11 @@
  * the current one with the latest reason. Every change of mode is audited.
  */
 import type { Logger } from 'pino';
+import type { ThreadsMode } from '../../shared/runtime-control.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import { initialState, nextLimit, type AdaptiveConfig, type ControllerState } from './adaptive-controller.js';
 import { windowSample, type AppTotals } from './window-sample.js';
 
-export type ThreadsMode = 'adaptive' | 'fixed';
 
 /** At most one audit entry per app this often for the controller's own steps. */
 export const AUDIT_EVERY_MS = 30_000;

@@ -8,15 +8,10 @@ import { formatDuration } from '../../shared/duration.js';
 import type { AppSnapshot } from '../../shared/runtime-control.js';
 import type { AppStats } from '../host/app-stats.js';
 import type { ReloadFigures } from '../supervisor/reload-queue.js';
-import type { ThreadsMode } from '../adaptive/adaptive-limit.js';
 
 /** An app's live snapshot plus the figures only the stats port derives (durations, percentiles). */
 export interface AppState extends AppSnapshot {
   stats: AppStats;
-  /** Who sets the limit: the adaptive controller, or the config and the operator (the default). */
-  threadsMode?: ThreadsMode;
-  /** The adaptive controller's last decision, in words; absent for an app without `adaptive`. */
-  threadsReason?: string;
   /** Apps with workers only: what `dragon-on-wheels reload` waits on. */
   reloads?: ReloadFigures;
   /** Apps with workers only: workers that could not be forked (EMFILE, EAGAIN, ENOMEM). */

@@ -13,7 +13,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Logger } from 'pino';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import type { ReloadResult, RuntimeControl, RuntimeSnapshot, ThreadsMode } from '../../shared/runtime-control.js';
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import type { AppSettings, RuntimeSettings } from '../config/config.js';
@@ -34,7 +34,7 @@ import type { RunningMetricsServer } from '../metrics/metrics-server.js';
 import { describeHandler } from '../host/app-loader.js';
 import { defaultIoMode } from '../native/io-choice.js';
 import { upLine } from '../listen/up-line.js';
-import { AdaptiveLimit, type ThreadsMode } from '../adaptive/adaptive-limit.js';
+import { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
 import type { AppTotals } from '../adaptive/window-sample.js';
 
 type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
