@@ -16,6 +16,8 @@ export interface CapacityResource {
   readonly waiting: number;
   /** Requests served since start. */
   readonly served: number;
+  /** Arrival to response (wait + hold) of each request served since the last call, ms. */
+  takeTimes(): number[];
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export async function startCapacityResource(capacity: number, holdMs = 20): Prom
   let serving = 0;
   let served = 0;
   const queue: Array<() => void> = [];
+  let times: number[] = [];
   const release = (): void => {
     serving--;
     served++;
@@ -37,8 +40,10 @@ export async function startCapacityResource(capacity: number, holdMs = 20): Prom
   };
   const server: Server = createServer((req, res) => {
     req.resume();
+    const arrived = performance.now();
     queue.push(() => setTimeout(() => {
       res.end('ok\n');
+      times.push(performance.now() - arrived);
       release();
     }, holdMs));
     admit();
@@ -59,6 +64,11 @@ export async function startCapacityResource(capacity: number, holdMs = 20): Prom
     },
     get served() {
       return served;
+    },
+    takeTimes() {
+      const taken = times;
+      times = [];
+      return taken;
     },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
