@@ -6,7 +6,7 @@
  * service time (arrival at the resource to its answer) and of the total latency (client side),
  * and for adaptive how long the limit took to come within [C, 2C] after the change.
  *
- *   node --import tsx scripts/bench-adaptive.ts [--phase-ms 15000] [--only adaptive,64]
+ *   node --import tsx scripts/bench-adaptive.ts [--phase-ms 15000] [--only adaptive,64] [--tolerance 0.5]
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +26,13 @@ const HOLD_MS = 20;
 const WORKERS = 2;
 const SAMPLE_MS = 250;
 
-const { values } = parseArgs({ options: { 'phase-ms': { type: 'string', default: '15000' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { 'phase-ms': { type: 'string', default: '15000' }, only: { type: 'string' }, tolerance: { type: 'string', default: '0.5' } } });
 const PHASE_MS = Number(values['phase-ms']);
+const TOLERANCE = Number(values.tolerance);
 
 type Variant = { label: string; threads: number; adaptive: boolean };
 const VARIANTS: Variant[] = [
-  { label: 'adaptive [2, 64] from 10', threads: 10, adaptive: true },
+  { label: `adaptive [2, 64] from 10, tolerance ${TOLERANCE}`, threads: 10, adaptive: true },
   { label: 'fixed 10 (default)', threads: 10, adaptive: false },
   { label: 'fixed 64', threads: 64, adaptive: false },
   ...PHASES.map((c) => ({ label: `fixed ${c}`, threads: c, adaptive: false })),
@@ -79,7 +80,7 @@ async function runVariant(v: Variant, resource: CapacityResource): Promise<Phase
     listen: '127.0.0.1:0',
     source: { kind: 'module', path: APP, export: 'default', type: 'auto' },
     workers: { count: WORKERS, hangTimeoutMs: 30_000, maxRequests: 0, maxMemoryMiB: 0 },
-    ...(v.adaptive ? { adaptive: { min: WORKERS, max: 64, tolerance: 0.5, windowMs: 1000 } } : {}),
+    ...(v.adaptive ? { adaptive: { min: WORKERS, max: 64, tolerance: TOLERANCE, windowMs: 1000 } } : {}),
     options: { name: 'bench', threads: v.threads, queue: 1000, queueTimeoutMs: 60_000, requestTimeoutMs: 0, mount: '' },
   };
   const settings: RuntimeSettings = {

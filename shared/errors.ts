@@ -62,6 +62,7 @@ export const errors = {
   DOW_ERR_THREADS_RANGE: createError('DOW_ERR_THREADS_RANGE', 'threads must be an integer from 1 to %d, got %s', 400),
   DOW_ERR_THREADS_BELOW_WORKERS: createError('DOW_ERR_THREADS_BELOW_WORKERS', '%s: threads must be at least its %d workers (each worker needs a slot), got %d', 400),
   DOW_ERR_NOT_ADAPTIVE: createError('DOW_ERR_NOT_ADAPTIVE', '%s has no adaptive range in its config (adaptive: { min, max }): its limit can only be fixed', 409),
+  DOW_ERR_THREADS_MODE_REMOTE: createError('DOW_ERR_THREADS_MODE_REMOTE', 'cannot change how %s sets its limit from a dashboard in another process (its command table carries limits only): use the dashboard that serve starts', 409),
   DOW_ERR_THREADS_MODE: createError('DOW_ERR_THREADS_MODE', 'mode must be "adaptive" or "fixed", got %s', 400),
   DOW_ERR_RELOAD: createError('DOW_ERR_RELOAD', 'cannot reload %s: %s', 409),
   DOW_ERR_WORKER_START: createError('DOW_ERR_WORKER_START', '%s: worker %d failed to start: %s', 500),

@@ -24,7 +24,7 @@ export function registerThreadsModeRoute(app: FastifyInstance, ctx: DashboardCon
       await requireApp(ctx, name);
       // A dashboard in its own process reaches the runtime through the command table, which
       // carries limits only: there the mode is changed where the runtime runs.
-      if (!ctx.control.setThreadsMode) throw new errors.DOW_ERR_NOT_ADAPTIVE(`${name} (this dashboard runs apart from the server: resume adaptive from a dashboard inside it)`);
+      if (!ctx.control.setThreadsMode) throw new errors.DOW_ERR_THREADS_MODE_REMOTE(name);
       const result = await ctx.control.setThreadsMode(name, request.body.mode, requestSource(request));
       ctx.snapshots.invalidate();
       return result;

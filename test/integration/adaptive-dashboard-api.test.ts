@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildDashboard } from '../../dashboard/app.js';
 import type { AppSettings } from '../../server/config/config.js';
-import { assertErrorBody, bearer, HOST, PORT, stubHistory, TOKEN } from '../helpers/dashboard-api.js';
+import { assertErrorBody, bearer, harness, HOST, PORT, stubHistory, TOKEN } from '../helpers/dashboard-api.js';
 import { readFigures } from '../helpers/stats.js';
 import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 
@@ -45,4 +45,15 @@ test('threads-mode: a manual limit fixes an adaptive app, the mode route resumes
   const figures = await readFigures(stats);
   assert.equal(figures.get('shop_threads_mode'), 'adaptive');
   assert.match(figures.get('shop_threads_reason') ?? '', /^probe/);
+});
+
+test('threads-mode from a dashboard whose control cannot change modes (a separate process): 409 naming why', async () => {
+  const h = harness();
+  try {
+    const res = await h.send({ method: 'PUT', url: '/api/apps/shop/threads-mode', headers: bearer, payload: { mode: 'adaptive' } });
+    assertErrorBody(res, 409, 'DOW_ERR_THREADS_MODE_REMOTE');
+    assert.match(res.json().message, /from a dashboard in another process/);
+  } finally {
+    await h.app.close();
+  }
 });
