@@ -31,15 +31,9 @@ export interface AdaptiveTarget {
   recorder: TimingRecorder | null;
 }
 
-/** The controller's last decision, for the stats port, the dashboard and the tests. */
-export interface AdaptiveStatus {
-  mode: ThreadsMode;
-  reason: string;
-  baselineMs: number | null;
-}
-
 export class AdaptiveLimit {
   mode: ThreadsMode = 'adaptive';
+  /** The controller's last decision in words (stats port, dashboard), or who fixed the limit. */
   reason = 'starting';
   private state: ControllerState;
   private totals: AppTotals | null = null;
@@ -55,10 +49,6 @@ export class AdaptiveLimit {
   constructor(private readonly t: AdaptiveTarget) {
     this.state = initialState(t.threads(), t.config);
     this.audited = { limit: t.threads(), atMs: -Infinity };
-  }
-
-  get status(): AdaptiveStatus {
-    return { mode: this.mode, reason: this.reason, baselineMs: this.state.baselineMs };
   }
 
   async start(): Promise<void> {
