@@ -85,6 +85,16 @@ export class AdaptiveLimit {
     await this.begin();
   }
 
+  /**
+   * A limit saved before a restart (persistLimits) is where the controller resumes after its
+   * probe, not a limit imposed on it: the app stays adaptive.
+   */
+  async startFrom(threads: number): Promise<void> {
+    if (this.mode !== 'adaptive') return;
+    this.state = initialState(threads, this.t.config);
+    await this.begin();
+  }
+
   /** One window; public so that the owner can drive it (tests, a stop's last look). */
   async tick(): Promise<void> {
     if (this.mode !== 'adaptive') return;

@@ -331,6 +331,12 @@ export class Supervisor implements RuntimeControl {
   restoreThreads(app: string, threads: number, why = 'restored'): void {
     const slot = this.slots.get(app);
     if (!slot) return;
+    const adaptive = this.adaptive.get(app);
+    if (adaptive) {
+      this.log.info({ app }, `${app}: adaptive limit resumes from ${threads} after its probe (${why})`);
+      adaptive.startFrom(threads).catch((err: unknown) => this.log.error({ app, err }, `${app}: adaptive limit: ${(err as Error).message}`));
+      return;
+    }
     if (slot.kind === 'inline') return slot.server.restoreThreads(app, threads, why);
     if (threads < slot.pool.workerTarget) return;
     if (slot.pool.threads !== threads) this.log.info({ app }, `${app}: threads ${slot.pool.threads} -> ${threads} (${why})`);

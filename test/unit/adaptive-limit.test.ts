@@ -85,3 +85,17 @@ test('fixed: the controller leaves the limit alone; resume audits and probes aga
   app.limit.fix('y');
   assert.equal(app.changes.filter((c) => c.source.startsWith('threads mode fixed')).length, 2, 'fixing a fixed limit audits nothing');
 });
+
+test('a limit restored at start (persistLimits) is where the controller resumes after its probe', async (t) => {
+  mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  const app = scriptedApp(40, 8);
+  await app.limit.start();
+  app.limit.stop();
+  await app.limit.startFrom(30);
+  assert.equal(app.threads(), 1);
+  await app.window();
+  await app.window();
+  assert.equal(app.threads(), 30);
+  assert.equal(app.limit.mode, 'adaptive');
+});
