@@ -95,7 +95,7 @@ export class AdaptiveLimit {
     await this.begin();
   }
 
-  /** One window; public so that the owner can drive it (tests, a stop's last look). */
+  /** One window; public so that a test can drive the windows itself. */
   async tick(): Promise<void> {
     if (this.mode !== 'adaptive') return;
     const run = this.run;
@@ -122,7 +122,8 @@ export class AdaptiveLimit {
   private async begin(): Promise<void> {
     const run = ++this.run;
     const totals = await this.t.totals();
-    if (run !== this.run) return;
+    // An operator's limit that came in meanwhile stands.
+    if (run !== this.run || this.mode !== 'adaptive') return;
     this.totals = totals;
     this.lastReadAt = performance.now();
     this.reason = 'probe: limit at min to measure the unloaded service time';
