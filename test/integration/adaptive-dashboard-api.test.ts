@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { buildDashboard } from '../../dashboard/app.js';
 import type { AppSettings } from '../../server/config/config.js';
 import { assertErrorBody, bearer, harness, HOST, PORT, stubHistory, TOKEN } from '../helpers/dashboard-api.js';
+import { parseSamples, sampleValue } from '../helpers/metrics.js';
 import { readFigures } from '../helpers/stats.js';
 import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 
@@ -18,7 +19,13 @@ const adaptiveApp: AppSettings = {
 };
 
 test('threads-mode: a manual limit fixes an adaptive app, the mode route resumes it, each through the guard', async (t) => {
-  const rt = await startSupervisor(t, [adaptiveApp, poolApp({ name: 'plain' })]);
+  const rt = await startSupervisor(t, [adaptiveApp, poolApp({ name: 'plain' })], { metrics: true });
+  const adaptiveGauge = async (app: string): Promise<number> => {
+    const text = await (await fetch(`http://${rt.supervisor.metricsAddress}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    return sampleValue(parseSamples(text), 'dragon_thread_limit_adaptive', { app });
+  };
+  assert.equal(await adaptiveGauge('shop'), 1);
+  assert.equal(await adaptiveGauge('plain'), 0);
   const stats = (rt.stats as { port: number }).port;
   const app = buildDashboard({ control: rt.supervisor, history: stubHistory(), token: TOKEN, port: PORT, allowedHosts: [], now: () => Date.now() });
   t.after(() => app.close());
@@ -32,6 +39,7 @@ test('threads-mode: a manual limit fixes an adaptive app, the mode route resumes
   const manual = await send('/api/apps/shop/threads', { threads: 7 });
   assert.equal(manual.statusCode, 200);
   assert.equal((await readFigures(stats)).get('shop_threads_mode'), 'fixed');
+  assert.equal(await adaptiveGauge('shop'), 0);
 
   assertErrorBody(await send('/api/apps/shop/threads-mode', { mode: 'adaptive' }, {}), 401, 'DOW_ERR_UNAUTHORIZED');
   assertErrorBody(await send('/api/apps/shop/threads-mode', { mode: 'auto' }), 400, 'DOW_ERR_THREADS_MODE');
