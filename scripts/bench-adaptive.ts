@@ -1,12 +1,12 @@
 /**
  * The adaptive thread limit against fixed ones: an app (2 workers) in front of a resource that
  * serves C requests at once for 20 ms each and queues the rest (the app's internal queue), C
- * changing 4 -> 12 -> 2 during the run, under 64 closed-loop SCGI clients straight to the app's
- * port (no front end) on loopback. Per phase: goodput, 503s, the app-internal queue, p99 of the
+ * changing 4 -> 12 -> 2 during the run, under 64 closed-loop clients on loopback: HTTP through
+ * nginx (scgi_pass) with --nginx, else SCGI straight to the app's port. Per phase: goodput, 503s, the app-internal queue, p99 of the
  * service time (arrival at the resource to its answer) and of the total latency (client side),
  * and for adaptive how long the limit took to come within [C, 2C] after the change.
  *
- *   node --import tsx scripts/bench-adaptive.ts [--phase-ms 15000] [--only adaptive,64] [--tolerance 0.5]
+ *   node --import tsx scripts/bench-adaptive.ts [--phase-ms 15000] [--only adaptive,64] [--tolerance 0.5] [--nginx]
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,12 @@ import { Supervisor } from '../server/supervisor/supervisor.js';
 import { encodeScgiRequest } from '../server/protocol/request-encoder.js';
 import { startCapacityResource, type CapacityResource } from './bench/capacity-resource.js';
 import { connect } from 'node:net';
+import { Agent, get } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNginx } from './bench/nginx.js';
+import { freePort } from './bench/processes.js';
 
 const APP = fileURLToPath(new URL('./bench/apps/capacity-app.mjs', import.meta.url));
 const PHASES = [4, 12, 2];
@@ -26,7 +32,7 @@ const HOLD_MS = 20;
 const WORKERS = 2;
 const SAMPLE_MS = 250;
 
-const { values } = parseArgs({ options: { 'phase-ms': { type: 'string', default: '15000' }, only: { type: 'string' }, tolerance: { type: 'string', default: '0.5' } } });
+const { values } = parseArgs({ options: { 'phase-ms': { type: 'string', default: '15000' }, only: { type: 'string' }, tolerance: { type: 'string', default: '0.5' }, nginx: { type: 'boolean', default: false } } });
 const PHASE_MS = Number(values['phase-ms']);
 const TOLERANCE = Number(values.tolerance);
 
@@ -54,6 +60,16 @@ function p99(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] as number;
+}
+
+/** One HTTP request through nginx on a keep-alive connection; resolves with its status (0 for a failure). */
+function httpRequest(port: number, path: string, agent: Agent): Promise<number> {
+  return new Promise((resolve) => {
+    get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    }).on('error', () => resolve(0));
+  });
 }
 
 /** One SCGI request on its own connection, as nginx sends it; resolves with its status (0 for a broken one). */
@@ -89,8 +105,17 @@ async function runVariant(v: Variant, resource: CapacityResource): Promise<Phase
   };
   const supervisor = new Supervisor(settings, pino({ level: 'warn' }), null);
   await supervisor.start();
-  const port = Number((supervisor.addresses[0] as string).split(':').pop());
+  const appPort = Number((supervisor.addresses[0] as string).split(':').pop());
   const payload = encodeScgiRequest({ uri: `/?port=${resource.port}` });
+  let send = (): Promise<number> => request(appPort, payload);
+  let front: { stop(): Promise<void> } | null = null;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-adaptive-'));
+  if (values.nginx) {
+    const port = await freePort();
+    front = (await startNginx(dir, [{ name: 'bench', port, front: { kind: 'scgi', upstream: `127.0.0.1:${appPort}` } }])).process;
+    const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+    send = () => httpRequest(port, `/?port=${resource.port}`, agent);
+  }
   const phases: PhaseFigures[] = [];
   let current: PhaseFigures | null = null;
   let totals: number[] = [];
@@ -98,7 +123,7 @@ async function runVariant(v: Variant, resource: CapacityResource): Promise<Phase
   const clients = Array.from({ length: CLIENTS }, async () => {
     while (!stop) {
       const started = performance.now();
-      const status = await request(port, payload);
+      const status = await send();
       const phase = current;
       if (!phase) continue;
       totals.push(performance.now() - started);
@@ -133,6 +158,8 @@ async function runVariant(v: Variant, resource: CapacityResource): Promise<Phase
   current = null;
   stop = true;
   await Promise.all(clients);
+  await front?.stop();
+  rmSync(dir, { recursive: true, force: true });
   await supervisor.stop(2000);
   process.stderr.write(`${v.label}: ${Math.round((performance.now() - runStart) / 1000)} s\n`);
   return phases;
@@ -157,7 +184,7 @@ async function main(): Promise<void> {
   const loadAfter = loadavg()[0]?.toFixed(2);
   const seconds = PHASE_MS / 1000;
   const lines = [
-    `C ${PHASES.join(' -> ')}, ${seconds} s each, ${HOLD_MS} ms per request at the resource, ${CLIENTS} clients, ${WORKERS} workers, SCGI direct (no front end); load average ${loadBefore} before, ${loadAfter} after`,
+    `C ${PHASES.join(' -> ')}, ${seconds} s each, ${HOLD_MS} ms per request at the resource, ${CLIENTS} clients, ${WORKERS} workers, ${values.nginx ? 'HTTP through nginx (scgi_pass)' : 'SCGI direct (no front end)'}; load average ${loadBefore} before, ${loadAfter} after`,
     '',
     '| limit | C | goodput req/s | 503 | other | app-internal queue mean / max | p99 service ms | p99 total ms | limit: min-max (last) | settles within [C, 2C] after |',
     '|---|---|---|---|---|---|---|---|---|---|',
