@@ -108,11 +108,11 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
   const { Chart } = window;
   const latencyOptions = baseOptions('ms', formatMs);
   // The thread limit beside the latency, on its own axis: where an adaptive limit went, and what
-  // the latency did then.
+  // the latency did then. Stepped 'after': a limit holds until the change, then jumps.
   latencyOptions.scales.limit = { position: 'right', beginAtZero: true, grid: { display: false }, ticks: { color: TICK_COLOR, maxTicksLimit: 5, precision: 0 } };
   const latency = new Chart(latencyCanvas, {
     type: 'line',
-    data: { datasets: [...latencyDatasets(), { label: 'thread limit', kind: 'limit', data: [], yAxisID: 'limit', stepped: 'before', borderColor: '#64748b', backgroundColor: '#64748b', borderWidth: 1.5, pointRadius: 0 }] },
+    data: { datasets: [...latencyDatasets(), { label: 'thread limit', kind: 'limit', data: [], yAxisID: 'limit', stepped: 'after', borderColor: '#64748b', backgroundColor: '#64748b', borderWidth: 1.5, pointRadius: 0 }] },
     options: latencyOptions,
     plugins: [limitMarkers, eventMarkers],
   });
