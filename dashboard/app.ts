@@ -26,6 +26,7 @@ import { registerLoginRoute } from './routes/login-route.js';
 import { registerReloadRoute } from './routes/reload-route.js';
 import { registerStatusRoutes } from './routes/status-routes.js';
 import { registerThreadsRoute } from './routes/threads-route.js';
+import { registerThreadsModeRoute } from './routes/threads-mode-route.js';
 import { registerWorkersRoute } from './routes/workers-route.js';
 import { createAuthFailureLog } from './security/auth-failure-log.js';
 import { createAuthThrottle, type AuthThrottle } from './security/auth-throttle.js';
@@ -152,6 +153,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   registerStatusRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
   registerThreadsRoute(app, ctx);
+  registerThreadsModeRoute(app, ctx);
   registerReloadRoute(app, ctx);
   registerWorkersRoute(app, ctx);
   registerEventsRoute(app, hub);

@@ -101,6 +101,9 @@ export const appCard = {
     backoffMs: { type: 'number' },
     /** The last 5 minutes from the timing store; null without one. */
     recent: windowSummary,
+    /** Apps with `adaptive` only. */
+    threadsMode: { enum: ['adaptive', 'fixed'] },
+    threadsReason: { type: 'string' },
   },
 } as const;
 
@@ -271,6 +274,19 @@ export const workersBody = {
     stoppedPids: { type: 'array', items: integer },
     tookMs: { type: 'number' },
   },
+} as const;
+
+export const threadsModeRequest = {
+  type: 'object',
+  required: ['mode'],
+  properties: { mode: { enum: ['adaptive', 'fixed'] } },
+  additionalProperties: false,
+} as const;
+
+export const threadsModeBody = {
+  type: 'object',
+  required: ['app', 'mode', 'threads'],
+  properties: { app: { type: 'string' }, mode: { enum: ['adaptive', 'fixed'] }, threads: integer },
 } as const;
 
 /** A reload takes no parameters: no body (the route reads it as `{}`) or an empty object. */

@@ -27,7 +27,13 @@ export interface AppSnapshot {
   workerPids: number[];
   /** >0 while a crash loop holds the next restart back, ms left; 0 otherwise. */
   backoffMs: number;
+  /** Apps with `adaptive` only: who sets the limit now (an operator's limit makes it fixed). */
+  threadsMode?: ThreadsMode;
+  /** Apps with `adaptive` only: the controller's last decision, in words. */
+  threadsReason?: string;
 }
+
+export type ThreadsMode = 'adaptive' | 'fixed';
 
 export interface RuntimeSnapshot {
   version: string;
@@ -55,6 +61,11 @@ export interface RuntimeControl {
    * a count above the app's thread limit, or workers that fail to start (the others go on).
    */
   setWorkers(app: string, workers: number, source: string): Promise<ScaleResult>;
+  /**
+   * Adaptive apps: `adaptive` resumes the controller, `fixed` keeps the limit where it is.
+   * Absent where the runtime is in another process (the command table carries limits only).
+   */
+  setThreadsMode?(app: string, mode: ThreadsMode, source: string): Promise<{ app: string; mode: ThreadsMode; threads: number }>;
 }
 
 export interface ScaleResult {

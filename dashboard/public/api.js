@@ -46,6 +46,14 @@ function putSetting(app, field, body) {
   });
 }
 
+export function putThreadsMode(app, mode) {
+  return api(`/api/apps/${encodeURIComponent(app)}/threads-mode`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ mode }),
+  });
+}
+
 /** No body: the route takes none (or `{}`), and a bodiless POST needs no content type. */
 export function postReload(app) {
   return api(`/api/apps/${encodeURIComponent(app)}/reload`, { method: 'POST' });

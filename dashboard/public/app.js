@@ -129,7 +129,7 @@ async function loadSeries(name) {
   try {
     const series = await api(`/api/apps/${encodeURIComponent(name)}/series?window=${chartWindow}`);
     const card = cards.get(name);
-    card?.charts.update(series);
+    card?.charts.update(series, card.threads ?? null);
     card?.setHistoryUnavailable(series.historyUnavailable ?? null);
   } catch (err) {
     announce(`Charts for ${name} could not be loaded: ${err.message}`, 'error');

@@ -7,6 +7,7 @@ import { postReload, putThreads, putWorkers } from './api.js';
 import { createAppCharts } from './charts.js';
 import { DASH, formatCount, formatMs, formatPercent, formatRate } from './format.js';
 import { formatDuration } from './duration.js';
+import { setupThreadsMode } from './threads-mode.js';
 
 export function createCard(app, container, { onChanged, announce }) {
   const template = document.getElementById('app-template');
@@ -37,6 +38,7 @@ export function createCard(app, container, { onChanged, announce }) {
   });
 
   const reload = setupReload(root, app.name, id, { onChanged, announce });
+  const mode = setupThreadsMode(root, app.name, id, { onChanged, announce });
 
   // In the page before the charts exist: chart.js sizes them from the laid-out container.
   container.append(root);
@@ -44,7 +46,11 @@ export function createCard(app, container, { onChanged, announce }) {
   const card = {
     root,
     charts,
+    /** The limit now, for the limit line's end. */
+    threads: app.threads,
     update(next) {
+      card.threads = next.threads;
+      mode.update(next);
       root.querySelector('.app-listen').textContent = next.mount && next.mount !== '/' ? `${next.listen} ${next.mount}` : next.listen;
       const recent = next.recent;
       const figures = {

@@ -4,6 +4,7 @@
 
 import { formatDateTime, formatMs, formatRate, formatTick } from './format.js';
 import { eventMarkers, eventTooltipFooter, limitMarkers } from './markers.js';
+import { limitLine } from './limit-line.js';
 
 const PERCENTILE_COLORS = { p50: '#2563eb', p95: '#d97706', p99: '#dc2626' };
 const STATUS_COLORS = { '2xx': '#16a34a', '3xx': '#0891b2', '4xx': '#d97706', '5xx': '#dc2626', '1xx': '#94a3b8' };
@@ -44,7 +45,7 @@ function baseOptions(yTitle, formatY) {
       tooltip: {
         callbacks: {
           title: (items) => (items.length ? formatDateTime(items[0].parsed.x) : ''),
-          label: (item) => `${item.dataset.label}: ${formatY(item.parsed.y)}`,
+          label: (item) => `${item.dataset.label}: ${item.dataset.kind === 'limit' ? item.parsed.y : formatY(item.parsed.y)}`,
           footer: eventTooltipFooter,
         },
       },
@@ -105,10 +106,14 @@ function throughputDatasets() {
 
 export function createAppCharts(latencyCanvas, throughputCanvas) {
   const { Chart } = window;
+  const latencyOptions = baseOptions('ms', formatMs);
+  // The thread limit beside the latency, on its own axis: where an adaptive limit went, and what
+  // the latency did then. Stepped 'after': a limit holds until the change, then jumps.
+  latencyOptions.scales.limit = { position: 'right', beginAtZero: true, grid: { display: false }, ticks: { color: TICK_COLOR, maxTicksLimit: 5, precision: 0 } };
   const latency = new Chart(latencyCanvas, {
     type: 'line',
-    data: { datasets: latencyDatasets() },
-    options: baseOptions('ms', formatMs),
+    data: { datasets: [...latencyDatasets(), { label: 'thread limit', kind: 'limit', data: [], yAxisID: 'limit', stepped: 'after', borderColor: '#64748b', backgroundColor: '#64748b', borderWidth: 1.5, pointRadius: 0 }] },
+    options: latencyOptions,
     plugins: [limitMarkers, eventMarkers],
   });
   const throughputOptions = baseOptions('req/s', formatRate);
@@ -126,13 +131,17 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
 
   return {
     /** Redraws both charts from a `/api/apps/:name/series` answer. */
-    update(series) {
+    update(series, currentLimit = null) {
       const span = series.toMs - series.fromMs;
       const stepS = series.stepMs / 1000;
       // Sparse traffic leaves lone buckets between empty ones: draw dots so they are not lost,
       // and bridge gaps of up to three buckets so a quiet moment does not shred the line.
       const filled = series.points.filter((pt) => pt.count > 0).length;
       for (const ds of latency.data.datasets) {
+        if (ds.kind === 'limit') {
+          ds.data = limitLine(series.markers, series.fromMs, series.toMs, currentLimit);
+          continue;
+        }
         ds.data = series.points.map((pt) => ({ x: pt.t, y: pt[ds.kind][ds.p] }));
         const radius = filled < 40 ? 2 : 0;
         // A bucket with no neighbour within the bridged gap gets no line segment, so with the

@@ -63,6 +63,18 @@ export const appSchema = {
     hangTimeout: ms('A worker that does not answer a heartbeat for this long is killed and replaced. 0: off. Default 30000.'),
     maxRequests: { type: 'integer', minimum: 0, description: 'Replace a worker after this many requests (minus up to 10 % jitter), gracefully: the new one serves first. 0 (the default): never.' },
     maxMemory: { type: 'integer', minimum: 0, description: 'Replace a worker whose RSS passes this many MiB, gracefully. 0 (the default): never.' },
+    adaptive: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['min', 'max'],
+      description: 'The thread limit follows the app\'s measured service time (queue wait excluded) within [min, max], starting from `threads`; an operator\'s limit fixes it until resumed (docs/adaptive.md).',
+      properties: {
+        min: { type: 'integer', minimum: 1, maximum: 1024, description: 'The lowest limit; also where the controller probes for the unloaded service time. At least the number of workers.' },
+        max: { type: 'integer', minimum: 1, maximum: 1024, description: 'The highest limit.' },
+        tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 10, title: 'a ratio', description: 'How much slower than unloaded the service may get before the limit is lowered: 0.5 = 50 %. Default 0.5.' },
+        window: { type: 'integer', minimum: 100, maximum: 60_000, title: 'milliseconds', description: 'How often the controller measures and moves the limit. Default 1000.' },
+      },
+    },
   },
 } as const;
 

@@ -26,6 +26,7 @@ import type { AccessLogFormat } from '../logs/access-log.js';
 import { logFilesOf, type LogFiles, type LogFormat } from '../logs/logger.js';
 import { compileTrust } from '../http/trust-proxy.js';
 import { resolveAppEnvironment, type AppEnvironment, type RawEnvironment } from './app-environment.js';
+import { clampLimit, DEFAULT_TOLERANCE, DEFAULT_WINDOW_MS, type AdaptiveConfig } from '../adaptive/adaptive-controller.js';
 
 export interface StoreSettings {
   path: string;
@@ -59,6 +60,8 @@ export interface AppSettings {
   source?: AppSource;
   /** Absent: in-process, as a settings object built in code with a handler in hand. */
   workers?: WorkerSettings;
+  /** Absent: the limit stays where `threads` and the operator put it. */
+  adaptive?: AdaptiveConfig;
 }
 
 export interface LogSettings extends LogFiles {
@@ -108,7 +111,7 @@ type RawApp = RawEnvironment & {
   workers?: number | 'auto'; hangTimeout?: number; maxRequests?: number; maxMemory?: number;
   halfClose?: 'abort' | 'answer'; socketOwner?: string | number; socketGroup?: string | number;
   protocol?: 'scgi' | 'http'; keepAliveTimeout?: number; trustProxy?: string[] | false;
-  io?: IoMode; maxUpgrades?: number; upgradeDrainTimeout?: number;
+  io?: IoMode; maxUpgrades?: number; upgradeDrainTimeout?: number; adaptive?: { min: number; max: number; tolerance?: number; window?: number };
 };
 type RawConfig = {
   stats?: string | false; metrics?: string | false; apps: RawApp[];
@@ -217,6 +220,18 @@ function checkProtocolOptions(app: RawApp, i: number, problems: Problems): void 
   }
 }
 
+/** `adaptive` beyond what the schema says: a range that holds `threads` and a slot per worker. */
+function checkAdaptive(app: RawApp, i: number, workers: number, problems: Problems): AdaptiveConfig | undefined {
+  const { min, max, tolerance, window } = app.adaptive as NonNullable<RawApp['adaptive']>;
+  const field = `apps[${i}].adaptive`;
+  if (min > max) problems.add(`${field}.min`, `${min} is above max (${max})`);
+  else if (min < workers) problems.add(`${field}.min`, `${min} is less than workers (${workers}); each worker needs at least one slot`);
+  else if (app.threads !== undefined && (app.threads < min || app.threads > max)) {
+    problems.add(`apps[${i}].threads`, `${app.threads} is outside adaptive [${min}, ${max}]; with adaptive, threads is where the limit starts`);
+  } else return { min, max, tolerance: tolerance ?? DEFAULT_TOLERANCE, windowMs: window ?? DEFAULT_WINDOW_MS };
+  return undefined;
+}
+
 /** An address the schema's pattern lets through but a listener would refuse (port 99999). */
 function checkAddress(field: string, address: string, problems: Problems, tcpOnly = false): void {
   problems.attempt(field, () => (tcpOnly ? parseTcpAddress(address) : parseListenAddress(address)));
@@ -239,7 +254,9 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     names.add(app.name);
     listens.add(listen);
     const workers = workerCount(app);
-    const threads = app.threads ?? DEFAULTS.threads;
+    const adaptive = app.adaptive === undefined ? undefined : checkAdaptive(app, i, workers, problems);
+    // With adaptive, `threads` is where the limit starts; the default start fits the range.
+    const threads = app.threads ?? (adaptive ? clampLimit(DEFAULTS.threads, adaptive) : DEFAULTS.threads);
     if (workers > threads) {
       problems.add(`apps[${i}].threads`, `${threads} is less than workers (${workers}); each worker needs at least one slot`);
     }
@@ -270,6 +287,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
         maxMemoryMiB: app.maxMemory ?? 0,
         ...(environment === null ? {} : { environment }),
       },
+      ...(adaptive ? { adaptive } : {}),
       options: {
         name: app.name,
         ...(handler ? { handler } : {}),

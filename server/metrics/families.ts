@@ -58,6 +58,7 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
     perApp('dragon_app_ready', '1 when the app has a worker ready to accept (or runs in-process), as /readyz sees it; 0 otherwise.', 'gauge', (a) => (s.readiness.apps[a.name]?.ready ? 1 : 0)),
     { name: 'dragon_ready', help: '1 when /readyz answers 200 (every app ready, the store writable, not stopping); 0 otherwise.', type: 'gauge', samples: [{ labels: {}, value: s.readiness.ready ? 1 : 0 }] },
     perApp('dragon_thread_limit', 'Requests the app may run at once (threads), across its workers.', 'gauge', (a) => a.threads),
+    perApp('dragon_thread_limit_adaptive', '1 while the adaptive controller sets the thread limit; 0 when it is fixed (config or operator).', 'gauge', (a) => (a.threadsMode === 'adaptive' ? 1 : 0)),
     perApp('dragon_workers', 'Worker processes serving the app now (0 for an in-process app).', 'gauge', (a) => a.workers),
     perApp('dragon_worker_restarts', 'Workers started to replace one that crashed, hung or was recycled.', 'counter', (a) => a.restarts),
     perApp('dragon_worker_hangs', 'Workers killed because their event loop stopped answering (hangTimeout).', 'counter', (a) => a.hangs),

@@ -73,6 +73,8 @@ function addAppFigures(figures: Map<string, string | number>, app: AppState): vo
   figures.set(`${p}requests`, app.requests);
   figures.set(`${p}online`, app.online);
   figures.set(`${p}threads`, app.threads);
+  figures.set(`${p}threads_mode`, app.threadsMode ?? 'fixed');
+  if (app.threadsReason !== undefined) figures.set(`${p}threads_reason`, app.threadsReason);
   figures.set(`${p}queued`, app.queued);
   figures.set(`${p}rejected`, app.rejected);
   figures.set(`${p}errors`, app.errors);

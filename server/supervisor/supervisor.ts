@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { appLogFile, createLogger } from '../logs/logger.js';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import { MAX_WORKERS, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult } from '../../shared/runtime-control.js';
+import { MAX_WORKERS, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult, type ThreadsMode } from '../../shared/runtime-control.js';
 import { formatStats, STATS_ENCODING } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import { appEnvironmentFromFile, type AppSettings, type RuntimeSettings } from '../config/config.js';
@@ -37,6 +37,8 @@ import { describeHandler } from '../host/app-loader.js';
 import { defaultIoMode } from '../native/io-choice.js';
 import { upLine } from '../listen/up-line.js';
 import { DEFAULT_MAX_UPGRADES } from '../http/http-upgrades.js';
+import { AdaptiveLimit } from '../adaptive/adaptive-limit.js';
+import type { AppTotals } from '../adaptive/window-sample.js';
 
 type Slot = { kind: 'pool'; pool: WorkerPool; bound: BoundSocket } | { kind: 'inline'; server: Server };
 
@@ -54,6 +56,8 @@ export class Supervisor implements RuntimeControl {
   metricsAddress: string | null = null;
   /** One per app with workers: its reloads one at a time, none dropped (reload-queue.ts). */
   private readonly reloads = new Map<string, ReloadQueue<ReloadResult>>();
+  /** One per app with `adaptive` in its config. */
+  private readonly adaptive = new Map<string, AdaptiveLimit>();
   private stopping: Promise<void> | null = null;
 
   constructor(
@@ -88,6 +92,7 @@ export class Supervisor implements RuntimeControl {
       }
       if (this.settings.stats !== null) await this.startStatsPort(this.settings.stats);
       if (this.settings.metrics) await this.startMetrics(this.settings.metrics);
+      await Promise.all(this.settings.apps.filter((app) => app.adaptive).map((app) => this.startAdaptive(app)));
     } catch (err) {
       await this.stop(0);
       throw err;
@@ -273,10 +278,12 @@ export class Supervisor implements RuntimeControl {
     await Promise.all([...this.slots.values()].map((slot) => (slot.kind === 'pool' ? slot.pool.collect() : undefined)));
     return this.order.map((name) => {
       const slot = this.slots.get(name) as Slot;
-      if (slot.kind === 'pool') return { ...slot.pool.state(), reloads: this.reloads.get(name)?.figures(), cwd: slot.pool.cwd };
+      const adaptive = this.adaptive.get(name);
+      const mode = adaptive ? { threadsMode: adaptive.mode, threadsReason: adaptive.reason } : {};
+      if (slot.kind === 'pool') return { ...slot.pool.state(), ...mode, reloads: this.reloads.get(name)?.figures(), cwd: slot.pool.cwd };
       const host = slot.server.apps.get(name);
       if (!host) throw new errors.DOW_ERR_UNKNOWN_APP(name);
-      return { ...host.snapshot(), stats: host.stats, cwd: process.cwd() };
+      return { ...host.snapshot(), ...mode, stats: host.stats, cwd: process.cwd() };
     });
   }
 
@@ -286,19 +293,71 @@ export class Supervisor implements RuntimeControl {
     return runtimeSnapshot((await this.appStates()).map(({ stats: _stats, ...snapshot }) => snapshot), this.startMs);
   }
 
+  /** An operator's limit: an adaptive app switches to fixed (audited) before it applies. */
   async setThreads(app: string, threads: number, source: string): Promise<{ app: string; oldThreads: number; newThreads: number }> {
     const slot = this.slotOf(app);
-    if (slot.kind === 'inline') return slot.server.setThreads(app, threads, source);
     checkThreads(threads);
-    const pool = slot.pool;
-    if (threads < pool.workerTarget) throw new errors.DOW_ERR_THREADS_BELOW_WORKERS(app, pool.workerTarget, threads);
-    return changeThreads(pool, { app, threads, source }, this.log, this.recorder);
+    if (slot.kind === 'pool' && threads < slot.pool.workerTarget) throw new errors.DOW_ERR_THREADS_BELOW_WORKERS(app, slot.pool.workerTarget, threads);
+    this.adaptive.get(app)?.fix(source);
+    if (slot.kind === 'inline') return slot.server.setThreads(app, threads, source);
+    return changeThreads(slot.pool, { app, threads, source }, this.log, this.recorder);
+  }
+
+  /** `fixed` keeps the limit where it is now; `adaptive` resumes the controller from it. */
+  async setThreadsMode(app: string, mode: ThreadsMode, source: string): Promise<{ app: string; mode: ThreadsMode; threads: number }> {
+    this.slotOf(app);
+    if (mode !== 'adaptive' && mode !== 'fixed') throw new errors.DOW_ERR_THREADS_MODE(JSON.stringify(mode));
+    const adaptive = this.adaptive.get(app);
+    if (!adaptive) throw new errors.DOW_ERR_NOT_ADAPTIVE(app);
+    if (mode === 'fixed') adaptive.fix(source);
+    else await adaptive.resume(source);
+    return { app, mode: adaptive.mode, threads: this.threadsOf(app) };
+  }
+
+  private startAdaptive(app: AppSettings): Promise<void> {
+    const name = app.options.name;
+    const limit = new AdaptiveLimit({
+      app: name,
+      config: app.adaptive as NonNullable<AppSettings['adaptive']>,
+      threads: () => this.threadsOf(name),
+      totals: () => this.totalsOf(name),
+      apply: (threads) => {
+        const slot = this.slotOf(name);
+        if (slot.kind === 'pool') slot.pool.setThreads(threads);
+        else slot.server.apps.get(name)?.setThreads(threads);
+      },
+      log: this.log,
+      recorder: this.recorder,
+    });
+    this.adaptive.set(name, limit);
+    return limit.start();
+  }
+
+  private threadsOf(app: string): number {
+    const slot = this.slotOf(app);
+    return slot.kind === 'pool' ? slot.pool.threads : slot.server.apps.get(app)?.threads ?? 0;
+  }
+
+  /** Fresh figures from the workers (one ping each, as a stats-port read makes). */
+  private async totalsOf(app: string): Promise<AppTotals> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'pool') await slot.pool.collect();
+    const host = slot.kind === 'inline' ? slot.server.apps.get(app) : undefined;
+    const { stats, queued } = slot.kind === 'pool' ? slot.pool.state() : { stats: host?.stats, queued: host?.snapshot().queued ?? 0 };
+    if (!stats) return { requests: 0, rejected: 0, timeouts: 0, onlineTime: 0, queueTime: 0, queued: 0 };
+    return { requests: stats.requests, rejected: stats.rejected, timeouts: stats.timeouts, onlineTime: stats.onlineTime, queueTime: stats.queueTime, queued };
   }
 
   /** Re-applies a limit saved before a restart (persistLimits); not a change, so not audited. */
   restoreThreads(app: string, threads: number, why = 'restored'): void {
     const slot = this.slots.get(app);
     if (!slot) return;
+    const adaptive = this.adaptive.get(app);
+    if (adaptive) {
+      this.log.info({ app }, `${app}: adaptive limit resumes from ${threads} after its probe (${why})`);
+      adaptive.startFrom(threads).catch((err: unknown) => this.log.error({ app, err }, `${app}: adaptive limit: ${(err as Error).message}`));
+      return;
+    }
     if (slot.kind === 'inline') return slot.server.restoreThreads(app, threads, why);
     if (threads < slot.pool.workerTarget) return;
     if (slot.pool.threads !== threads) this.log.info({ app }, `${app}: threads ${slot.pool.threads} -> ${threads} (${why})`);
@@ -401,6 +460,7 @@ export class Supervisor implements RuntimeControl {
   }
 
   private async drain(drainTimeoutMs: number): Promise<void> {
+    for (const limit of this.adaptive.values()) limit.stop();
     const pools: Array<{ pool: WorkerPool; bound: BoundSocket }> = [];
     const inline: Server[] = [];
     for (const slot of this.slots.values()) {
