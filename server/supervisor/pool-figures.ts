@@ -12,6 +12,7 @@ import type { WorkerFigures } from './ipc-protocol.js';
 import type { PoolOptions } from './pool-options.js';
 import type { WorkerProcess } from './worker-process.js';
 import type { PoolWorker } from './worker-role.js';
+import { routeOf } from '../host/route-fold.js';
 
 export interface WorkerProcessInfo {
   slot: number;
@@ -157,7 +158,7 @@ export class PoolFigures {
     for (const [startMs, method, path] of lost) {
       const serviceMs = Math.max(0, now - startMs);
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
-      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
+      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null, route: path ? routeOf(null, path, WORKER_LOST_STATUS) : null });
     }
   }
 
