@@ -17,7 +17,7 @@ const ROUTE_APPS = fileURLToPath(new URL('../fixtures/route-apps.mjs', import.me
 
 function app(name: string, exportName: string, extra: Partial<AppSettings['options']> = {}): AppSettings {
   const settings = poolApp({ name, module: ROUTE_APPS });
-  return { ...settings, source: { ...settings.source, export: exportName }, options: { ...settings.options, ...extra } };
+  return { ...settings, source: { kind: 'module', path: ROUTE_APPS, export: exportName, type: 'auto' }, options: { ...settings.options, ...extra } };
 }
 
 /** Every request sent, by app: [method, uri, expected status]. */
