@@ -49,6 +49,25 @@ export interface RuntimeControl {
    * serve and the old ones drain; rejects (old workers still serving) if the new code fails to load.
    */
   reload(app: string, source: string): Promise<ReloadResult>;
+  /**
+   * The app's requests running or queued now, oldest first, each worker asked afresh. Absent
+   * where the runtime is read through its stats port (a dashboard in its own process).
+   */
+  requestsNow?(app: string): Promise<InFlightRequest[]>;
+}
+
+/** A request running or queued in the runtime now. */
+export interface InFlightRequest {
+  /** When it arrived, epoch ms. */
+  startMs: number;
+  method: string;
+  path: string;
+  /** The route template once the framework matched one, else the path with ids folded. */
+  route: string;
+  /** Waiting for a thread, not yet in the app. */
+  queued: boolean;
+  /** The worker process that holds it (the supervisor's pid for an app run in-process). */
+  worker: number;
 }
 
 export interface ReloadResult {

@@ -13,7 +13,8 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Logger } from 'pino';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import type { InFlightRequest, ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import { IN_FLIGHT_REPORTED } from './ipc-protocol.js';
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import type { AppSettings, RuntimeSettings } from '../config/config.js';
@@ -282,6 +283,15 @@ export class Supervisor implements RuntimeControl {
     if (threads < slot.pool.workerTarget) return;
     if (slot.pool.threads !== threads) this.log.info({ app }, `${app}: threads ${slot.pool.threads} -> ${threads} (${why})`);
     slot.pool.setThreads(threads);
+  }
+
+  async requestsNow(app: string): Promise<InFlightRequest[]> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') {
+      return slot.server.inFlight(IN_FLIGHT_REPORTED).map(([startMs, method, path, route, queued]) => ({ startMs, method, path, route, queued, worker: process.pid }));
+    }
+    await slot.pool.collect();
+    return slot.pool.inFlight();
   }
 
   /**
