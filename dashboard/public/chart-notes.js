@@ -12,14 +12,19 @@ export function emptyNote(series) {
   return `No requests in ${WINDOW_WORDS[series.window] ?? 'this window'}.`;
 }
 
-/** Values over this many times the typical top of the chart are outliers. */
-const OUTLIER_FACTOR = 4;
+/**
+ * Values over this many times the typical top of the chart are outliers. Lower, and a lone slow
+ * bucket among quiet ones (60 ms beside 14 ms) would be cut off the chart, which hides it.
+ */
+const OUTLIER_FACTOR = 10;
+/** Where the axis is cut then, in typical tops: room above the lines. */
+const CEILING_FACTOR = 3;
 /** The typical top: this share of the plotted values lies at or below it. */
 const TYPICAL_SHARE = 0.95;
 
 /**
  * The latency axis' ceiling: null (chart.js picks) unless the highest value is more than
- * OUTLIER_FACTOR times the 95th percentile of all plotted values; then twice that percentile,
+ * OUTLIER_FACTOR times the 95th percentile of all plotted values; then CEILING_FACTOR times it,
  * with how many values lie above it and the highest, for the note. Pure.
  */
 export function latencyCeiling(values) {
@@ -28,7 +33,7 @@ export function latencyCeiling(values) {
   const typical = sorted[Math.floor((sorted.length - 1) * TYPICAL_SHARE)];
   const peak = sorted[sorted.length - 1];
   if (typical <= 0 || peak <= typical * OUTLIER_FACTOR) return { max: null, above: 0, peak };
-  const max = typical * 2;
+  const max = typical * CEILING_FACTOR;
   return { max, above: sorted.filter((v) => v > max).length, peak };
 }
 

@@ -4,7 +4,7 @@
  * rows found by rowid or primary-key ranges, so the write lock is never held long.
  */
 import type Database from 'better-sqlite3';
-import { RESOLUTIONS_MS, ROUTES_PER_APP } from '../../shared/store/schema.js';
+import { RESOLUTIONS_MS, ROUTE_RESOLUTIONS_MS, ROUTES_PER_APP } from '../../shared/store/schema.js';
 
 export interface Retention {
   /** Raw rows older than this are deleted. */
@@ -95,7 +95,7 @@ export function createPruner(db: Database.Database, retention: Retention) {
     const bucketsPerStep = Math.max(1, Math.floor(PRUNE_BATCH_ROWS / (ROUTES_PER_APP + 1)));
     let deleted = 0;
     for (let app = nextRouteApp.get('')!.app; app !== null; app = nextRouteApp.get(app)!.app) {
-      for (const res of RESOLUTIONS_MS) {
+      for (const res of ROUTE_RESOLUTIONS_MS) {
         const first = oldestRoute.get(app, res)!.b;
         if (first === null || first >= cutoff) continue;
         deleted += deleteRouteBuckets.run(app, res, first, Math.min(cutoff, first + bucketsPerStep * res)).changes;

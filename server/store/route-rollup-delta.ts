@@ -5,7 +5,7 @@
  * fewer figures (count, 5xx, service time), since a route's table needs no more.
  */
 import { LatencyHistogram } from '../../shared/histogram.js';
-import { OVERFLOW_ROUTE, RESOLUTIONS_MS, type RouteRollupRecord } from '../../shared/store/schema.js';
+import { OVERFLOW_ROUTE, ROUTE_RESOLUTIONS_MS, type RouteRollupRecord } from '../../shared/store/schema.js';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
 
 const US_PER_MS = 1000;
@@ -27,7 +27,7 @@ export interface RouteCell {
  * Rows without a route (written by code that sets none) are left out; the overflow route is one
  * cell whatever the method (route-bound.ts).
  */
-export function aggregateRoutes(rows: Iterable<TimingRow>, resolutions: readonly number[] = RESOLUTIONS_MS): RouteCell[] {
+export function aggregateRoutes(rows: Iterable<TimingRow>, resolutions: readonly number[] = ROUTE_RESOLUTIONS_MS): RouteCell[] {
   const [finest, ...coarser] = [...resolutions].sort((a, b) => a - b);
   if (finest === undefined) return [];
   const fine = new Map<string, RouteCell>();

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { RouteSummary, SlowRequest } from '../history.js';
 import { LatencyHistogram } from '../histogram.js';
-import { coverWindow } from './rollup-cover.js';
+import { coverRouteWindow } from './rollup-cover.js';
 
 /** The schema version that added route_rollups and requests.route. */
 export const ROUTES_VERSION = 5;
@@ -65,7 +65,7 @@ export function prepareRouteQueries(db: Database.Database): RouteQueries {
   return {
     routes(app, fromMs, toMs) {
       const byRoute = new Map<string, { row: RouteSummary; hist: LatencyHistogram }>();
-      for (const range of coverWindow(fromMs, toMs)) {
+      for (const range of coverRouteWindow(fromMs, toMs)) {
         for (const r of rollups.iterate(app, range.resMs, range.loMs, range.hiMs)) {
           const key = JSON.stringify([r.method, r.route]);
           let entry = byRoute.get(key);

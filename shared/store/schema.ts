@@ -29,6 +29,13 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  *   routes            the (method, route) pairs each app has, ROUTES_PER_APP at most (v5)
  */
 
+/**
+ * Per-route rollup resolutions: no 10 s buckets (a routes table needs no 10 s edges, and 200
+ * routes x 10 s is most of the cells), and day buckets, so that 7 days of 200 routes is about
+ * 50 buckets per route to merge rather than 300.
+ */
+export const ROUTE_RESOLUTIONS_MS = [60_000, 3_600_000, 86_400_000] as const;
+
 /** Distinct routes kept per app; the rest count as OVERFLOW_ROUTE, so a scanner cannot grow the store. */
 export const ROUTES_PER_APP = 200;
 /** Where an app's routes beyond ROUTES_PER_APP go, all methods together. */

@@ -28,8 +28,8 @@ test('per-route counts, errors, percentiles and totals over a window; the slowes
   const path = join(await testDir(t, 'routes'), 'timing.db');
   const store = open(t, path);
   const now = Date.now();
-  // /items/:id: 100 requests of 1..100 ms, two of them 500s; /health: 300 of 0.2 ms; another app.
-  for (let i = 1; i <= 100; i++) store.record(row(now - i * 1000, { path: `/items/${i}`, route: '/items/:id', serviceMs: i, status: i % 50 === 0 ? 500 : 200 }));
+  // /items/:id: 100 requests of 1..100 ms a minute apart, two of them 500s; /health: 300 of 0.2 ms; another app.
+  for (let i = 1; i <= 100; i++) store.record(row(now - i * 60_000, { path: `/items/${i}`, route: '/items/:id', serviceMs: i, status: i % 50 === 0 ? 500 : 200 }));
   for (let i = 0; i < 300; i++) store.record(row(now - i * 100, { path: '/health', route: '/health', serviceMs: 0.2 }));
   store.record(row(now - 5000, { method: 'POST', path: '/items', route: '/items', serviceMs: 3000 }));
   store.record(row(now - 5000, { app: 'blog', path: '/x', route: '/x', serviceMs: 9000 }));
@@ -37,7 +37,7 @@ test('per-route counts, errors, percentiles and totals over a window; the slowes
 
   const reader = openHistoryReader(path);
   t.after(() => reader.close());
-  const routes = reader.routes('shop', now - 3_600_000, now + 1);
+  const routes = reader.routes('shop', now - 3 * 3_600_000, now + 1);
   assert.deepEqual(routes.map((r) => `${r.method} ${r.route}`), ['GET /items/:id', 'POST /items', 'GET /health'], 'sorted by total time');
   const items = routes[0]!;
   assert.equal(items.count, 100);
@@ -48,12 +48,13 @@ test('per-route counts, errors, percentiles and totals over a window; the slowes
   near(items.p95Ms, 95);
   near(items.p99Ms, 99);
   assert.equal(routes[2]!.count, 300);
-  // A window that leaves out the older half of /items/:id: its edge is read at 10 s buckets.
-  const edge = Math.floor((now - 50_500) / 10_000) * 10_000;
-  const inWindow = Array.from({ length: 100 }, (_, i) => now - (i + 1) * 1000).filter((at) => at >= edge).length;
-  assert.equal(reader.routes('shop', now - 50_500, now + 1).find((r) => r.route === '/items/:id')?.count, inWindow);
+  // A window that leaves out the older half of /items/:id: its edge is read at 1 min buckets.
+  const edge = Math.floor((now - 50 * 60_000 - 500) / 60_000) * 60_000;
+  const inWindow = Array.from({ length: 100 }, (_, i) => now - (i + 1) * 60_000).filter((at) => at >= edge).length;
+  assert.ok(inWindow >= 50 && inWindow <= 51, String(inWindow));
+  assert.equal(reader.routes('shop', now - 50 * 60_000 - 500, now + 1).find((r) => r.route === '/items/:id')?.count, inWindow);
 
-  const slowest = reader.slowest('shop', now - 3_600_000, now + 1, 3);
+  const slowest = reader.slowest('shop', now - 3 * 3_600_000, now + 1, 3);
   assert.deepEqual(slowest.map((r) => [r.method, r.path, r.route, r.serviceMs]), [
     ['POST', '/items', '/items', 3000],
     ['GET', '/items/100', '/items/:id', 100],
