@@ -13,7 +13,7 @@ import { readStatsPort } from '../dashboard/stats-client.js';
 import { isDragonError } from '../shared/errors.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import { parseStats } from '../shared/stats-format.js';
-import { loadConfigFile, DEFAULTS, type RuntimeSettings } from '../server/config/config.js';
+import { loadConfigFile, settingsFromConfig, DEFAULTS, type RuntimeSettings } from '../server/config/config.js';
 import { checkApps, formatAppChecks } from '../server/config/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { onFetchHandlerDetected } from '../server/host/app-loader.js';
@@ -24,6 +24,8 @@ import { UsageError } from './usage-error.js';
 import { allSucceeded, formatLoadResult, LOAD_DEFAULTS, positiveInteger, runLoad } from './load-command.js';
 import { startedByPackageManager, watchStarter } from './parent-watch.js';
 import { formatReloadReport, RELOAD_DEFAULTS, runReload } from './reload-command.js';
+import { formatScaleResult, runScale, SCALE_DEFAULTS } from './scale-command.js';
+import { APP_FLAGS, DEFAULT_APP_LISTEN, serveTarget, singleAppConfig } from './serve-target.js';
 import { checkDashboardSettings, startRuntime, type RuntimeHandle } from './start-runtime.js';
 import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
 import { takeListenFds, useListenFds } from '../server/systemd/listen-fds.js';
@@ -34,7 +36,17 @@ Usage:
   dragon-on-wheels demo [options]            the original's demo: apps on 127.0.0.1:9002 and :9003,
                                              stats on :9004, dashboard on 127.0.0.1:9100,
                                              metrics and health checks on :9101
-  dragon-on-wheels serve <config> [options]  serve the apps of a config file (.mjs, .js or .json)
+  dragon-on-wheels serve <config> [options]  serve the apps of a config file: .json, or a module
+                                             named *.config.mjs (.js, .cjs)
+  dragon-on-wheels serve <app> [--listen host:port] [--protocol scgi|http] [--workers N]
+                   [--threads N] [--name NAME] [--stats host:port] [--dashboard host:port] [options]
+                                             serve one app without a config: a .mjs, .js, .cjs or
+                                             .ts module, or a folder with package.json (its main);
+                                             defaults as a config with only this app: listen
+                                             ${DEFAULT_APP_LISTEN}, scgi, 1 worker, 10 threads, name
+                                             from the file (or package.json), stats on
+                                             ${DEFAULTS.stats}, dashboard on ${DEFAULTS.dashboardListen} (its
+                                             login URL is printed), store beside the app
   dragon-on-wheels check <config>            check a config and load each app without listening:
                                              exit 0 if serve would start them, 2 if not
   dragon-on-wheels stats [host:port]         print the stats port's figures (default 127.0.0.1:9004)
@@ -44,6 +56,12 @@ Usage:
                                              (default 127.0.0.1:9004), sends it SIGHUP and waits
                                              for each app's outcome; exit 1 unless every app
                                              reloaded (stderr names each app that did not, and why)
+  dragon-on-wheels scale <app> <N> [--dashboard host:port] [--max-seconds 180]
+                                             run N worker processes for the app: asks the server's
+                                             dashboard (default ${DEFAULTS.dashboardListen}) with the token in
+                                             DRAGON_ADMIN_TOKEN and waits until N serve (added
+                                             workers listen, the surplus drains); exit 1 with the
+                                             server's reason if it refuses
   dragon-on-wheels load [host:port|unix:/path] [--requests 2000] [--concurrency 16] [--uri /]
                    [--method GET] [--max-seconds 30]
                                              a bounded SCGI load test straight to an app's port
@@ -92,6 +110,11 @@ async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         stats: { type: 'string' },
         listen: { type: 'string' },
+        dashboard: { type: 'string' },
+        protocol: { type: 'string' },
+        workers: { type: 'string' },
+        threads: { type: 'string' },
+        name: { type: 'string' },
         requests: { type: 'string' },
         concurrency: { type: 'string' },
         uri: { type: 'string' },
@@ -124,11 +147,19 @@ async function main(argv: string[]): Promise<number> {
       let settings: RuntimeSettings;
       if (command === 'demo') settings = demoSettings(process.cwd());
       else {
-        if (rest.length !== 1) throw new UsageError('serve takes exactly one config file');
+        if (rest.length !== 1) throw new UsageError('serve takes exactly one config file or app');
+        const given = rest[0] as string;
+        const target = serveTarget(given);
+        const appFlags = APP_FLAGS.filter((flag) => values[flag] !== undefined);
+        if (target.kind === 'config' && appFlags.length > 0) {
+          throw new UsageError(`--${appFlags.join(', --')}: for serving one app without a config; ${given} is a config, which sets them itself`);
+        }
         // As Passenger does: apps run as in production (Express then answers errors without a
         // stack) unless the user chose otherwise. Set before any app module is imported.
         if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
-        settings = await loadConfigFile(rest[0] as string);
+        settings = target.kind === 'config'
+          ? await loadConfigFile(target.path)
+          : await settingsFromConfig(singleAppConfig(target, values), target.dir, `of \`serve ${given}\` (a config with only this app)`);
       }
       if (values['log-format']) settings.log.format = format;
       if (values['log-level']) settings.log.level = values['log-level'];
@@ -188,6 +219,18 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(stdout);
       process.stderr.write(stderr);
       return code;
+    }
+    case 'scale': {
+      if (rest.length !== 2) throw new UsageError('scale takes an app name and a worker count: scale <app> <N>');
+      const result = await runScale({
+        dashboard: values.dashboard ?? DEFAULTS.dashboardListen,
+        token: process.env.DRAGON_ADMIN_TOKEN,
+        app: rest[0] as string,
+        workers: rest[1] as string,
+        timeoutMs: positiveInteger('max-seconds', values['max-seconds'], SCALE_DEFAULTS.maxSeconds) * 1000,
+      });
+      process.stdout.write(formatScaleResult(result));
+      return 0;
     }
     case 'dashboard': {
       if (values.db === undefined) throw new UsageError('dashboard needs --db <file>, the runtime\'s timing store');

@@ -8,7 +8,7 @@ import { checkDashboardStart, startDashboard, type RunningDashboard } from '../d
 import type { HistoryReader } from '../shared/history.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config/config.js';
-import { chooseThreads, CONFIG_SOURCE } from '../server/store/limit-restore.js';
+import { chooseSetting, chooseThreads, CONFIG_SOURCE } from '../server/store/limit-restore.js';
 import { Supervisor } from '../server/supervisor/supervisor.js';
 import { createTimingStore, type TimingStore } from '../server/store/timing-store.js';
 import { dropPrivileges, handOverStore } from '../server/supervisor/drop-privileges.js';
@@ -53,6 +53,39 @@ function dashboardCredentials(dashboard: NonNullable<RuntimeSettings['dashboard'
   };
 }
 
+/**
+ * persistLimits: each app's thread limit and worker count as last set at run time, unless the
+ * config's value changed since the start that recorded it (that one wins). Threads first: a
+ * restored worker count may need the restored limit's slots.
+ */
+async function restoreSettings(settings: RuntimeSettings, server: Supervisor, store: TimingStore, log: Logger): Promise<void> {
+  const saved = await store.latestSettings();
+  const scales: Array<Promise<void>> = [];
+  for (const app of settings.apps) {
+    const name = app.options.name;
+    const configured = app.options.threads;
+    const choice = chooseThreads(configured, saved.threads.get(name));
+    if (choice.value !== configured) server.restoreThreads(name, choice.value, choice.why ?? 'restored');
+    else if (choice.why !== null) log.info({ app: name }, `${name}: threads ${configured}: ${choice.why}`);
+    if (choice.recordConfig) {
+      store.recordLimitChange({ app: name, atMs: Date.now(), oldThreads: saved.threads.get(name)?.threads ?? configured, newThreads: configured, source: CONFIG_SOURCE });
+    }
+    const workers = app.workers?.count ?? 0;
+    // An in-process app has no worker count to restore.
+    if (workers === 0) continue;
+    const count = chooseSetting('workers', workers, saved.workers.get(name));
+    if (count.value !== workers) {
+      scales.push(server.restoreWorkers(name, count.value, count.why ?? 'restored').catch((err: unknown) => {
+        log.error({ app: name }, `${name}: cannot restore ${count.value} workers, ${workers} serve: ${err instanceof Error ? err.message : String(err)}`);
+      }));
+    } else if (count.why !== null) log.info({ app: name }, `${name}: workers ${workers}: ${count.why}`);
+    if (count.recordConfig) {
+      store.recordWorkersChange({ app: name, atMs: Date.now(), oldWorkers: saved.workers.get(name)?.value ?? workers, newWorkers: workers, source: CONFIG_SOURCE });
+    }
+  }
+  await Promise.all(scales);
+}
+
 export async function startRuntime(settings: RuntimeSettings, log: Logger, adminToken?: string): Promise<RuntimeHandle> {
   checkRuntimeSettings(settings, adminToken);
   const storeSettings = settings.store;
@@ -76,20 +109,7 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
       const failure = await Promise.race([store.started, new Promise<undefined>((r) => setTimeout(() => r(undefined), STORE_OPEN_WAIT_MS).unref())]);
       if (failure === null) log.info(`timing store: ${storeSettings.path}`);
       else if (failure === undefined) log.warn(`timing store: ${storeSettings.path} not open after ${STORE_OPEN_WAIT_MS} ms; serving goes on`);
-      if (settings.persistLimits) {
-        // A limit edited in the config since the last start wins over one set at run time.
-        const saved = await store.latestLimits();
-        for (const app of settings.apps) {
-          const name = app.options.name;
-          const configured = app.options.threads;
-          const choice = chooseThreads(configured, saved.get(name));
-          if (choice.threads !== configured) server.restoreThreads(name, choice.threads, choice.why ?? 'restored');
-          else if (choice.why !== null) log.info({ app: name }, `${name}: threads ${configured}: ${choice.why}`);
-          if (choice.recordConfig) {
-            store.recordLimitChange({ app: name, atMs: Date.now(), oldThreads: saved.get(name)?.threads ?? configured, newThreads: configured, source: CONFIG_SOURCE });
-          }
-        }
-      }
+      if (settings.persistLimits) await restoreSettings(settings, server, store, log);
       // The separate-process dashboard asks for limit changes through the database.
       store.onThreadsCommand(async (command) => {
         const { oldThreads } = await server.setThreads(command.app, command.threads, command.source);

@@ -27,6 +27,7 @@ import { registerReloadRoute } from './routes/reload-route.js';
 import { registerRouteDetailRoutes } from './routes/route-detail-routes.js';
 import { registerStatusRoutes } from './routes/status-routes.js';
 import { registerThreadsRoute } from './routes/threads-route.js';
+import { registerWorkersRoute } from './routes/workers-route.js';
 import { createAuthFailureLog } from './security/auth-failure-log.js';
 import { createAuthThrottle, type AuthThrottle } from './security/auth-throttle.js';
 import { registerGuard, type Credentials } from './security/guard.js';
@@ -154,6 +155,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   registerRouteDetailRoutes(app, ctx);
   registerThreadsRoute(app, ctx);
   registerReloadRoute(app, ctx);
+  registerWorkersRoute(app, ctx);
   registerEventsRoute(app, hub);
   return app;
 }

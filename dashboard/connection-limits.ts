@@ -11,7 +11,7 @@
  *          ─► silent socket: ended after IDLE_TIMEOUT_MS; between requests after KEEP_ALIVE_TIMEOUT_MS
  */
 import type { Server } from 'node:http';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 
 /** A few browser tabs (each a stream and a few requests) plus curl; far below any fd limit. */
 export const MAX_CONNECTIONS = 64;
@@ -54,4 +54,14 @@ export function limitServer(server: Server, log: FastifyBaseLogger): void {
     const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (out of file descriptors: raise `ulimit -n`)' : '';
     log.error({ code: err.code }, `accept failed on the dashboard: ${err.message}${hint}`);
   });
+}
+
+/**
+ * An operator's action that takes as long as the runtime needs (a reload waits for the old
+ * workers to drain, up to drainTimeout): the idle cut above would close its socket while the
+ * answer is on its way. Only for requests the guard has let through whole; Node puts the idle
+ * timeout back for the next request on the connection.
+ */
+export function allowLongAnswer(request: FastifyRequest): void {
+  request.raw.socket.setTimeout(0);
 }

@@ -2,8 +2,8 @@
  * @module remote-control
  * RuntimeControl for `dragon-on-wheels dashboard --db …`, the dashboard in its own process:
  * live figures come from the runtime's stats port, limit changes go through the database's
- * threads_commands table, which the runtime's store writer polls and answers. Reloads are not
- * offered here (see reload below).
+ * threads_commands table, which the runtime's store writer polls and answers. Reloads and
+ * worker-count changes are not offered here (see reload below).
  */
 import type Database from 'better-sqlite3';
 import { errors, isDragonError } from '../shared/errors.js';
@@ -60,6 +60,13 @@ export function createRemoteControl(options: RemoteControlOptions): RemoteContro
       throw new errors.DOW_ERR_RELOAD(
         app,
         'this dashboard runs in its own process; reload from the dashboard inside the server (serve, demo) or with `dragon-on-wheels reload`',
+      );
+    },
+
+    async setWorkers(app) {
+      throw new errors.DOW_ERR_SCALE(
+        app,
+        'this dashboard runs in its own process; scale from the dashboard inside the server (serve, demo) or with `dragon-on-wheels scale`',
       );
     },
 

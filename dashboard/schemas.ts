@@ -2,9 +2,9 @@
  * @module schemas
  * JSON schemas of every request and response of the dashboard API. Fastify validates requests
  * and serializes responses with them (a field missing from a schema never reaches a client), and
- * the README's "Admin dashboard" section documents the same shapes.
+ * docs/dashboard-api.md documents the same shapes.
  */
-import { MAX_THREADS } from '../shared/runtime-control.js';
+import { MAX_THREADS, MAX_WORKERS } from '../shared/runtime-control.js';
 import { WINDOWS_MS } from '../shared/history.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -129,7 +129,7 @@ export const auditEntry = {
   },
 } as const;
 
-export const eventKinds = ['reload', 'restart', 'hang', 'recycle'] as const;
+export const eventKinds = ['reload', 'restart', 'hang', 'recycle', 'scale'] as const;
 
 export const eventEntry = {
   type: 'object',
@@ -253,6 +253,26 @@ export const threadsBody = {
   properties: { app: { type: 'string' }, oldThreads: integer, newThreads: integer },
 } as const;
 
+export const workersRequest = {
+  type: 'object',
+  required: ['workers'],
+  properties: { workers: { type: 'integer', minimum: 1, maximum: MAX_WORKERS } },
+  additionalProperties: false,
+} as const;
+
+export const workersBody = {
+  type: 'object',
+  required: ['app', 'oldWorkers', 'newWorkers', 'startedPids', 'stoppedPids', 'tookMs'],
+  properties: {
+    app: { type: 'string' },
+    oldWorkers: integer,
+    newWorkers: integer,
+    startedPids: { type: 'array', items: integer },
+    stoppedPids: { type: 'array', items: integer },
+    tookMs: { type: 'number' },
+  },
+} as const;
+
 /** A reload takes no parameters: no body (the route reads it as `{}`) or an empty object. */
 export const reloadRequest = {
   type: 'object',
@@ -289,5 +309,8 @@ export const commonErrors = {
   503: errorBody,
 } as const;
 
-/** DOW_ERR_RELOAD is a 409: not possible for this app (in-process) or from here (a dashboard in its own process). */
-export const reloadErrors = { ...commonErrors, 409: errorBody } as const;
+/**
+ * DOW_ERR_RELOAD and DOW_ERR_SCALE are 409s: not possible for this app (in-process, a worker
+ * count above its thread limit) or from here (a dashboard in its own process).
+ */
+export const conflictErrors = { ...commonErrors, 409: errorBody } as const;

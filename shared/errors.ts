@@ -62,6 +62,8 @@ export const errors = {
   DOW_ERR_THREADS_RANGE: createError('DOW_ERR_THREADS_RANGE', 'threads must be an integer from 1 to %d, got %s', 400),
   DOW_ERR_THREADS_BELOW_WORKERS: createError('DOW_ERR_THREADS_BELOW_WORKERS', '%s: threads must be at least its %d workers (each worker needs a slot), got %d', 400),
   DOW_ERR_RELOAD: createError('DOW_ERR_RELOAD', 'cannot reload %s: %s', 409),
+  DOW_ERR_WORKERS_RANGE: createError('DOW_ERR_WORKERS_RANGE', 'workers must be an integer from 1 to %d, got %s', 400),
+  DOW_ERR_SCALE: createError('DOW_ERR_SCALE', 'cannot scale %s: %s', 409),
   DOW_ERR_WORKER_START: createError('DOW_ERR_WORKER_START', '%s: worker %d failed to start: %s', 500),
   DOW_ERR_WORKER_SPAWN: createError('DOW_ERR_WORKER_SPAWN', '%s: cannot start a worker process (%s): %s', 503),
   DOW_ERR_WORKER_UNCAUGHT: createError('DOW_ERR_WORKER_UNCAUGHT', '%s: worker %d: %s outside any request: it stops taking requests, finishes those it runs and is replaced', 500),

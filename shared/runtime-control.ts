@@ -50,10 +50,26 @@ export interface RuntimeControl {
    */
   reload(app: string, source: string): Promise<ReloadResult>;
   /**
+   * Changes how many worker processes serve an app: resolves once the new count serves (added
+   * workers listen; removed ones drained and exited). Rejects for an in-process app (workers: 0),
+   * a count above the app's thread limit, or workers that fail to start (the others go on).
+   */
+  setWorkers(app: string, workers: number, source: string): Promise<ScaleResult>;
+  /**
    * The app's requests running or queued now, oldest first, each worker asked afresh. Absent
    * where the runtime is read through its stats port (a dashboard in its own process).
    */
   requestsNow?(app: string): Promise<InFlightRequest[]>;
+}
+
+export interface ScaleResult {
+  app: string;
+  oldWorkers: number;
+  newWorkers: number;
+  /** Worker processes started for the change, and those that drained and exited. */
+  startedPids: number[];
+  stoppedPids: number[];
+  tookMs: number;
 }
 
 /** A request running or queued in the runtime now. */
@@ -77,4 +93,12 @@ export interface ReloadResult {
   tookMs: number;
 }
 
+/** `workers 1 -> 3, started 4242 4243`: the event's detail, the log line's and the CLI's. */
+export function describeScale(r: Pick<ScaleResult, 'oldWorkers' | 'newWorkers' | 'startedPids' | 'stoppedPids'>): string {
+  const pids = r.startedPids.length > 0 ? `, started ${r.startedPids.join(' ')}` : r.stoppedPids.length > 0 ? `, drained ${r.stoppedPids.join(' ')}` : '';
+  return `workers ${r.oldWorkers} -> ${r.newWorkers}${pids}`;
+}
+
 export const MAX_THREADS = 1024;
+/** The most worker processes one app may have, in the config and at run time alike. */
+export const MAX_WORKERS = 256;

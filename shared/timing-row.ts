@@ -50,8 +50,10 @@ export interface TimingRecorder {
   figures(): { rows: number; dropped: number; errors: number };
   /** Writes an audit entry for a thread-limit change. */
   recordLimitChange(change: LimitChange): void;
-  /** Writes a worker event (reload, restart, hang, recycle): audited and drawn as a chart marker. */
+  /** Writes a worker event (reload, restart, hang, recycle, scale): audited and drawn as a chart marker. */
   recordEvent(event: RuntimeEvent): void;
+  /** Keeps a worker-count change (or the config's count) for persistLimits; its marker is a `scale` event. */
+  recordWorkersChange(change: WorkersChange): void;
   /** Flushes everything buffered, then closes. */
   close(): Promise<void>;
 }
@@ -65,8 +67,16 @@ export interface LimitChange {
   source: string;
 }
 
-/** What happened to an app's workers; `reload` is an operator's action, the others the supervisor's. */
-export type RuntimeEventKind = 'reload' | 'restart' | 'hang' | 'recycle';
+export interface WorkersChange {
+  app: string;
+  atMs: number;
+  oldWorkers: number;
+  newWorkers: number;
+  source: string;
+}
+
+/** What happened to an app's workers; `reload` and `scale` are an operator's actions, the others the supervisor's. */
+export type RuntimeEventKind = 'reload' | 'restart' | 'hang' | 'recycle' | 'scale';
 
 export interface RuntimeEvent {
   app: string;

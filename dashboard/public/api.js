@@ -30,7 +30,16 @@ export async function api(path, init = {}) {
 }
 
 export function putThreads(app, body) {
-  return api(`/api/apps/${encodeURIComponent(app)}/threads`, {
+  return putSetting(app, 'threads', body);
+}
+
+/** Answers once the new count serves: added workers listen, the surplus drained. */
+export function putWorkers(app, body) {
+  return putSetting(app, 'workers', body);
+}
+
+function putSetting(app, field, body) {
+  return api(`/api/apps/${encodeURIComponent(app)}/${field}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

@@ -1,9 +1,9 @@
 // One card per app: figures from the snapshot and the last 5 minutes, the worker processes, the
-// thread-limit form, the Reload button, and the app's two charts. Cards are built once from the
-// <template> and then only updated, so a live update never steals focus or overwrites what the
-// operator is typing.
+// thread-limit and worker-count forms, the Reload button, and the app's two charts. Cards are
+// built once from the <template> and then only updated, so a live update never steals focus or
+// overwrites what the operator is typing.
 
-import { postReload, putThreads } from './api.js';
+import { postReload, putThreads, putWorkers } from './api.js';
 import { createAppCharts } from './charts.js';
 import { DASH, formatCount, formatMs, formatPercent, formatRate } from './format.js';
 import { formatDuration } from './duration.js';
@@ -18,47 +18,22 @@ export function createCard(app, container, { onChanged, announce }) {
   root.dataset.app = app.name;
   root.querySelector('.app-name').textContent = app.name;
 
-  const input = root.querySelector('.threads-input');
-  input.id = `${id}-threads`;
-  const message = root.querySelector('.form-message');
-  message.id = `${id}-threads-message`;
-  input.setAttribute('aria-describedby', message.id);
-  const form = root.querySelector('.threads-form');
-  const button = form.querySelector('button');
-
-  // Typing marks the field as the operator's; live updates leave it alone until Apply or Escape.
-  input.addEventListener('input', () => {
-    input.dataset.dirty = '1';
+  const threadsSetting = setupSettingForm(root.querySelector('.threads-form'), {
+    id, name: app.name, field: 'threads', noun: 'thread limit', announce,
+    put: async (body) => {
+      const r = await putThreads(app.name, body);
+      onChanged(app.name, { oldThreads: r.oldThreads, newThreads: r.newThreads });
+      return [r.oldThreads, r.newThreads];
+    },
   });
-  input.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
-      delete input.dataset.dirty;
-      input.value = input.dataset.current ?? '';
-    }
-  });
-
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const raw = input.value.trim();
-    // The server is the validator: send what was typed and show its answer, whatever it is.
-    const body = raw === '' ? {} : { threads: Number.isFinite(Number(raw)) ? Number(raw) : raw };
-    button.disabled = true;
-    setMessage(message, 'Applying…', 'pending');
-    try {
-      const result = await putThreads(app.name, body);
-      delete input.dataset.dirty;
-      input.dataset.current = String(result.newThreads);
-      input.value = String(result.newThreads);
-      const text = `${app.name}: thread limit ${result.oldThreads} → ${result.newThreads}`;
-      setMessage(message, `Applied: ${result.oldThreads} → ${result.newThreads}`, 'ok');
-      announce(text, 'ok');
-      onChanged(app.name, { oldThreads: result.oldThreads, newThreads: result.newThreads });
-    } catch (err) {
-      setMessage(message, `Not applied: ${err.message}`, 'error');
-      announce(`${app.name}: thread limit not changed: ${err.message}`, 'error');
-    } finally {
-      button.disabled = false;
-    }
+  const workerForm = root.querySelector('.workers-form');
+  const workersSetting = setupSettingForm(workerForm, {
+    id, name: app.name, field: 'workers', noun: 'workers', announce,
+    put: async (body) => {
+      const r = await putWorkers(app.name, body);
+      onChanged(app.name);
+      return [r.oldWorkers, r.newWorkers];
+    },
   });
 
   const reload = setupReload(root, app.name, id, { onChanged, announce });
@@ -101,8 +76,11 @@ export function createCard(app, container, { onChanged, announce }) {
       state.hidden = !(next.backoffMs > 0);
       // Whole seconds, rounded up: "restarting in 0 s" would read as "now" while it still waits.
       if (next.backoffMs > 0) state.textContent = `restarting in ${Math.ceil(next.backoffMs / 1000)} s`;
-      input.dataset.current = String(next.threads);
-      if (!input.dataset.dirty && document.activeElement !== input) input.value = String(next.threads);
+      threadsSetting.show(next.threads);
+      // In-process apps have no workers to scale. The field shows the live count: a scale answers
+      // only once it is reached (added workers listen, the surplus drained).
+      workerForm.hidden = !reload.hasWorkers();
+      workersSetting.show(next.workers);
     },
     setStale(stale) {
       root.classList.toggle('stale', stale);
@@ -192,6 +170,59 @@ function setupReload(root, name, id, { onChanged, announce }) {
       workerApp ||= next.workers > 0 || next.backoffMs > 0 || next.restarts > 0 || next.hangs > 0;
       box.hidden = !workerApp;
       return workerApp;
+    },
+    hasWorkers: () => workerApp,
+  };
+}
+
+/**
+ * A number the operator sets (the thread limit, the worker count) and its Apply button. Typing
+ * marks the field as the operator's: live updates leave it alone until Apply or Escape. The
+ * server is the validator: what was typed is sent and its answer shown, whatever it is.
+ * `put(body)` resolves with [old, new].
+ */
+function setupSettingForm(form, { id, name, field, noun, put, announce }) {
+  const input = form.querySelector('input');
+  input.id = `${id}-${field}`;
+  const message = form.querySelector('.form-message');
+  message.id = `${id}-${field}-message`;
+  input.setAttribute('aria-describedby', message.id);
+  const button = form.querySelector('button');
+
+  input.addEventListener('input', () => {
+    input.dataset.dirty = '1';
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      delete input.dataset.dirty;
+      input.value = input.dataset.current ?? '';
+    }
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const raw = input.value.trim();
+    const body = raw === '' ? {} : { [field]: Number.isFinite(Number(raw)) ? Number(raw) : raw };
+    button.disabled = true;
+    setMessage(message, 'Applying…', 'pending');
+    try {
+      const [before, after] = await put(body);
+      delete input.dataset.dirty;
+      input.dataset.current = String(after);
+      input.value = String(after);
+      setMessage(message, `Applied: ${before} → ${after}`, 'ok');
+      announce(`${name}: ${noun} ${before} → ${after}`, 'ok');
+    } catch (err) {
+      setMessage(message, `Not applied: ${err.message}`, 'error');
+      announce(`${name}: ${noun} not changed: ${err.message}`, 'error');
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return {
+    /** The live value, shown unless the operator is editing the field. */
+    show(value) {
+      input.dataset.current = String(value);
+      if (!input.dataset.dirty && document.activeElement !== input) input.value = String(value);
     },
   };
 }

@@ -1,6 +1,6 @@
 // The charts' vertical markers, as two small chart.js plugins (no annotation dependency, nothing
 // from a CDN): thread-limit changes as dotted purple lines labelled `old→new` at the top, and
-// worker events (reload, restart, hang, recycle) as solid lines, each kind with its own colour and
+// worker events (reload, restart, hang, recycle, scale) as solid lines, each kind with its own colour and
 // glyph and labelled at the bottom, with the details in the chart's tooltip.
 
 import { formatDateTime } from './format.js';
@@ -17,8 +17,9 @@ export const EVENT_STYLES = {
   restart: { color: '#0f172a', glyph: 'circle' },
   hang: { color: '#78350f', glyph: 'square' },
   recycle: { color: '#0d9488', glyph: 'diamond' },
+  scale: { color: '#a21caf', glyph: 'cross' },
 };
-const GLYPH_TEXT = { triangle: '▲', circle: '●', square: '■', diamond: '◆' };
+const GLYPH_TEXT = { triangle: '▲', circle: '●', square: '■', diamond: '◆', cross: '✚' };
 
 /** The glyph as a character, for text beside the charts (legend, table, tooltip). */
 export function eventGlyph(kind) {
@@ -95,6 +96,10 @@ function drawGlyph(ctx, glyph, px, py) {
     ctx.lineTo(px + r + 1, py + r);
     ctx.lineTo(px - r - 1, py + r);
     ctx.closePath();
+  } else if (glyph === 'cross') {
+    const w = 1.6;
+    ctx.rect(px - r - 1, py - w, 2 * r + 2, 2 * w);
+    ctx.rect(px - w, py - r - 1, 2 * w, 2 * r + 2);
   } else {
     ctx.moveTo(px, py - r - 1);
     ctx.lineTo(px + r + 1, py);

@@ -9,15 +9,16 @@
 import type { FastifyInstance } from 'fastify';
 import { errors, isDragonError, type DragonError } from '../../shared/errors.js';
 import type { ReloadResult } from '../../shared/runtime-control.js';
+import { allowLongAnswer } from '../connection-limits.js';
 import { requireApp, type DashboardContext } from '../context.js';
-import { appNameParams, reloadBody, reloadErrors, reloadRequest } from '../schemas.js';
+import { appNameParams, conflictErrors, reloadBody, reloadRequest } from '../schemas.js';
 import { requestSource } from '../security/guard.js';
 
 export function registerReloadRoute(app: FastifyInstance, ctx: DashboardContext): void {
   app.post<{ Params: { name: string }; Body: Record<string, never> }>(
     '/api/apps/:name/reload',
     {
-      schema: { params: appNameParams, body: reloadRequest, response: { 200: reloadBody, ...reloadErrors } },
+      schema: { params: appNameParams, body: reloadRequest, response: { 200: reloadBody, ...conflictErrors } },
       // `curl -X POST` sends no body at all: that means `{}`, and the schema still refuses fields.
       preValidation: async (request) => {
         (request as { body: unknown }).body ??= {};
@@ -30,6 +31,7 @@ export function registerReloadRoute(app: FastifyInstance, ctx: DashboardContext)
       // a reload with fixed code is just what it needs. The runtime refuses in-process apps.
 
       const source = requestSource(request);
+      allowLongAnswer(request);
       let result: ReloadResult;
       try {
         result = await ctx.control.reload(name, source);

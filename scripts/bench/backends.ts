@@ -70,7 +70,7 @@ export interface OursConfigOptions {
   threads?: number;
 }
 
-/** A config as a user writes it (README), with the defaults for threads (10) and queue (100). */
+/** A config as a user writes it (docs/configuration.md), with the defaults for threads (10) and queue (100). */
 export function oursConfig(o: OursConfigOptions): object {
   return {
     stats: `127.0.0.1:${o.statsPort}`,

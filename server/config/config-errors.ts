@@ -74,7 +74,7 @@ function explain(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   const parent = (error.parentSchema ?? {}) as Schema;
   const field = fieldName(error.instancePath);
-  const note = typeof parent.description === 'string' ? ` (${parent.description})` : '';
+  const note = typeof parent.title === 'string' ? ` (${parent.title})` : '';
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
@@ -121,7 +121,7 @@ function patternMessage(field: string, value: unknown): string {
 
 /** A schema branch in words, for "must be false or an object with keys …". */
 function kindOf(schema: Schema): string {
-  if (typeof schema.description === 'string') return schema.description;
+  if (typeof schema.title === 'string') return schema.title;
   if ('const' in schema) return JSON.stringify(schema.const);
   if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join(' or ');
   if (schema.type === 'object') return `an object with keys ${Object.keys((schema.properties ?? {}) as Schema).join(', ')}`;
@@ -145,7 +145,7 @@ function durationHint(value: unknown, schema: Schema): string {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
   if (match === null) return '';
   const ms = Math.round(Number(match[1]) * (UNIT_MS[match[2] as string] as number));
-  return schema.description === 'milliseconds' ? `; write ${ms} for ${value.trim()}` : '';
+  return schema.title === 'milliseconds' ? `; write ${ms} for ${value.trim()}` : '';
 }
 
 function shown(value: unknown): string {

@@ -5,6 +5,7 @@
  * Times are in ms, sizes in bytes.
  */
 
+import { MAX_WORKERS } from '../../shared/runtime-control.js';
 import { MAX_LIMITS } from '../protocol/limits.js';
 
 const APP_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
@@ -13,51 +14,48 @@ const LISTEN = '^(unix:.+|(\\[[0-9A-Fa-f:.]+\\]|[^:\\s]+):\\d{1,5})$';
 const SOCKET_LISTEN = `^(systemd:[!-9;-~]{1,255}|${LISTEN.slice(2)}`;
 // A user or a group: a name or a numeric id.
 const ID = { anyOf: [{ type: 'string', minLength: 1, pattern: '^[^:\\s]+$' }, { type: 'integer', minimum: 0 }] } as const;
-// The description shows in config errors ("must be integer (milliseconds), not \"1d\"").
-const ms = { type: 'integer', minimum: 0, description: 'milliseconds' } as const;
-// Descriptions of anyOf branches name the choices in config errors (server/config/config-errors.ts).
-const OFF = { const: false, description: 'false to switch it off' } as const;
-export const MAX_WORKERS = 256;
+// A `title` is the short note config errors show ("must be integer (milliseconds), not \"1d\"");
+// a `description` is the key's entry in docs/configuration.md (scripts/gen-config-doc.ts).
+const ms = (description: string) => ({ type: 'integer', minimum: 0, title: 'milliseconds', description }) as const;
+// Titles of anyOf branches name the choices in config errors (server/config/config-errors.ts).
+const OFF = { const: false, title: 'false to switch it off' } as const;
 
 export const appSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'listen', 'module'],
   properties: {
-    name: { type: 'string', pattern: APP_NAME },
-    listen: { type: 'string', pattern: SOCKET_LISTEN },
-    module: { type: 'string', minLength: 1 },
-    export: { type: 'string', minLength: 1 },
-    type: { enum: ['node', 'fetch', 'auto'] },
-    threads: { type: 'integer', minimum: 1, maximum: 1024 },
-    queue: { type: 'integer', minimum: 0 },
-    queueTimeout: ms,
-    requestTimeout: ms,
-    mount: { type: 'string', pattern: '^(/[^?#]*)?$' },
-    // What the front end's FIN after the request means (docs/frontends.md, "Client disconnects").
-    halfClose: { enum: ['abort', 'answer'] },
-    // What the front end speaks to this app: SCGI, or HTTP/1.1 with keep-alive (proxy_pass).
-    protocol: { enum: ['scgi', 'http'] },
-    // scgi: the socket I/O: the native core, node:net, or native where it built (docs/architecture.md).
-    io: { enum: ['auto', 'native', 'node'] },
-    // http: idle keep-alive connections are closed after this; keep it above the front end's.
-    keepAliveTimeout: ms,
-    // http: peers whose X-Forwarded-* headers are believed (IPs, CIDRs, 'loopback'...), or false.
+    name: { type: 'string', pattern: APP_NAME, description: 'Required. The app\'s name, `[A-Za-z_][A-Za-z0-9_]*`: it becomes part of the stats port\'s sh variable names.' },
+    listen: { type: 'string', pattern: SOCKET_LISTEN, description: 'Required. Where the front end reaches the app: `"127.0.0.1:9002"`, `"unix:/run/dragon/shop.sock"`, or `"systemd:shop"` (a socket passed by systemd, docs/deploy.md).' },
+    module: { type: 'string', minLength: 1, description: 'Required. The app\'s module, relative to the config file\'s folder.' },
+    export: { type: 'string', minLength: 1, description: 'The export holding the app. Default `"default"`.' },
+    type: { enum: ['node', 'fetch', 'auto'], description: 'What the export is: a `(req, res)` listener (Express, Koa, Fastify are detected), a fetch handler, or `"auto"` (the default). A plain function that returns a Response is served as a fetch handler from its first request on: say `"fetch"` (docs/frameworks.md).' },
+    threads: { type: 'integer', minimum: 1, maximum: 1024, description: 'Requests the app handles at once, across all its workers. Default 10. Changeable at run time from the dashboard.' },
+    queue: { type: 'integer', minimum: 0, description: 'Requests allowed to wait for a thread; more get 503 with `Retry-After`. 0 answers 503 at once. Default 100.' },
+    queueTimeout: ms('How long a request may wait for a thread before its 503. Default 10000.'),
+    requestTimeout: ms('How long a request may run before a 504 (or the connection is cut, if the answer started). 0: no limit. Default 60000.'),
+    mount: { type: 'string', pattern: '^(/[^?#]*)?$', description: 'A path prefix stripped before the app sees the path (`"/shop"`: the app sees `/`); the app finds it in `req.scgi.mount` and Express\'s `req.baseUrl`. Default `""`.' },
+    halfClose: { enum: ['abort', 'answer'], description: 'SCGI: what a FIN after the request means. `"abort"` (the default): the client left. `"answer"`: for SCGI clients that half-close and still read (docs/frontends.md).' },
+    protocol: { enum: ['scgi', 'http'], description: 'What the front end speaks to the app: `"scgi"` (the default; nginx `scgi_pass`) or `"http"`: HTTP/1.1 with keep-alive (nginx `proxy_pass`); see docs/serving.md, "SCGI or HTTP?".' },
+    io: { enum: ['auto', 'native', 'node'], description: 'SCGI: `"native"` (the C I/O core; a config error where it did not build), `"node"` (node:net), or `"auto"` (the default): native where it built. `DOW_IO` in the environment sets the default.' },
+    keepAliveTimeout: ms('HTTP: how long an idle connection stays open. Keep it above the front end\'s (nginx\'s upstream `keepalive_timeout` is 60 s). Default 75000.'),
     trustProxy: {
+      description: 'HTTP: the peers whose `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Real-IP` are believed: IPs, CIDRs, `"loopback"`, `"linklocal"`, `"uniquelocal"`; `false`: none. Default `["loopback"]` (Unix socket peers too).',
       anyOf: [
         { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, pattern: '^([0-9A-Fa-f:.]+(/\\d{1,3})?|loopback|linklocal|uniquelocal)$' } },
         OFF,
       ],
     },
-    socketMode: { type: 'integer', minimum: 0, maximum: 0o777 },
-    socketOwner: ID,
-    socketGroup: ID,
-    // Worker processes (0: the app runs inside the supervisor); 'auto': one per core.
-    workers: { anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_WORKERS }, { enum: ['auto'] }] },
-    hangTimeout: ms,
-    maxRequests: { type: 'integer', minimum: 0 },
-    /** RSS in MiB. */
-    maxMemory: { type: 'integer', minimum: 0 },
+    socketMode: { type: 'integer', minimum: 0, maximum: 0o777, description: 'A Unix socket\'s file mode, set right after bind. Default `0o660`.' },
+    socketOwner: { ...ID, description: 'A Unix socket\'s owner (a user name or id), set right after bind.' },
+    socketGroup: { ...ID, description: 'A Unix socket\'s group (a name or id), set right after bind: the front end\'s, `"www-data"` for Debian\'s nginx.' },
+    workers: {
+      description: 'Worker processes that run the app. Default 1. `"auto"`: one per core. 0: the app runs inside the supervisor (no hang detection, restarts or reloads).',
+      anyOf: [{ type: 'integer', minimum: 0, maximum: MAX_WORKERS }, { enum: ['auto'] }],
+    },
+    hangTimeout: ms('A worker that does not answer a heartbeat for this long is killed and replaced. 0: off. Default 30000.'),
+    maxRequests: { type: 'integer', minimum: 0, description: 'Replace a worker after this many requests (minus up to 10 % jitter), gracefully: the new one serves first. 0 (the default): never.' },
+    maxMemory: { type: 'integer', minimum: 0, description: 'Replace a worker whose RSS passes this many MiB, gracefully. 0 (the default): never.' },
   },
 } as const;
 
@@ -66,53 +64,63 @@ export const configSchema = {
   additionalProperties: false,
   required: ['apps'],
   properties: {
-    stats: { anyOf: [{ type: 'string', pattern: SOCKET_LISTEN, description: '"host:port" or "unix:/path.sock"' }, OFF] },
+    stats: {
+      description: 'The stats port: `nc` or `dragon-on-wheels stats` prints every figure as `SCGI_SERVER_key=\'value\'` lines (docs/serving.md, "The stats port"). Default `"127.0.0.1:9004"`; `false` switches it off.',
+      anyOf: [{ type: 'string', pattern: SOCKET_LISTEN, title: '"host:port" or "unix:/path.sock"' }, OFF],
+    },
     // Prometheus scrapes over TCP; a Unix socket still works for curl --unix-socket and a local agent.
-    metrics: { anyOf: [{ type: 'string', pattern: LISTEN, description: '"host:port" (for example "127.0.0.1:9101") or "unix:/path.sock"' }, OFF] },
-    apps: { type: 'array', minItems: 1, items: appSchema },
+    metrics: {
+      description: 'Prometheus `/metrics`, `/healthz` and `/readyz` (docs/monitoring.md). Off unless given; the demo puts it on `"127.0.0.1:9101"`.',
+      anyOf: [{ type: 'string', pattern: LISTEN, title: '"host:port" (for example "127.0.0.1:9101") or "unix:/path.sock"' }, OFF],
+    },
+    apps: { type: 'array', minItems: 1, items: appSchema, description: 'Required. The apps, at least one; the keys of each are listed below.' },
     limits: {
+      description: 'What a request may send, for every app (SCGI and HTTP).',
       type: 'object',
       additionalProperties: false,
       properties: {
         // The maxima are what every path can carry (MAX_LIMITS in server/protocol/limits.ts).
-        maxHeaderBytes: { type: 'integer', minimum: 256, maximum: MAX_LIMITS.maxHeaderBytes },
-        maxBodyBytes: { type: 'integer', minimum: 0, maximum: MAX_LIMITS.maxBodyBytes },
-        headerTimeout: { type: 'integer', minimum: 1, maximum: MAX_LIMITS.headerTimeoutMs },
-        bodyIdleTimeout: { type: 'integer', minimum: 1, maximum: MAX_LIMITS.bodyIdleTimeoutMs },
+        maxHeaderBytes: { type: 'integer', minimum: 256, maximum: MAX_LIMITS.maxHeaderBytes, description: 'A larger header block is answered 431. Default 65536.' },
+        maxBodyBytes: { type: 'integer', minimum: 0, maximum: MAX_LIMITS.maxBodyBytes, description: 'A larger body is answered 413. Default 16777216 (16 MiB).' },
+        headerTimeout: { type: 'integer', minimum: 1, maximum: MAX_LIMITS.headerTimeoutMs, description: 'Milliseconds a request\'s header block may take before a 408. Default 10000.' },
+        bodyIdleTimeout: { type: 'integer', minimum: 1, maximum: MAX_LIMITS.bodyIdleTimeoutMs, description: 'Milliseconds a request body may stall. Default 30000.' },
       },
     },
-    drainTimeout: ms,
+    drainTimeout: ms('How long SIGTERM waits for requests in flight and queued before answering the rest 503. Default 10000.'),
     log: {
+      description: 'Where and how the server logs (docs/serving.md, "Logs").',
       type: 'object',
       additionalProperties: false,
       properties: {
-        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
-        // auto: readable on a terminal, JSON lines otherwise (a pipe, journald, a file).
-        format: { enum: ['auto', 'pretty', 'json'] },
-        // Lines are appended here instead of stdout; SIGUSR1 reopens it (logrotate).
-        file: { type: 'string', minLength: 1 },
-        // One line per request: true (or 'json') as the other lines, 'combined' as Apache/nginx.
-        access: { anyOf: [{ type: 'boolean' }, { enum: ['json', 'combined'] }] },
+        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Default `"info"`.' },
+        format: { enum: ['auto', 'pretty', 'json'], description: '`"auto"` (the default): readable on a terminal, JSON lines otherwise (a pipe, journald, a file). `--log-format` overrides it.' },
+        file: { type: 'string', minLength: 1, description: 'Append every process\'s lines to this file instead of stdout (relative: to the config file\'s folder); SIGUSR1 reopens it, for logrotate.' },
+        access: {
+          description: 'One line per request: `true` or `"json"` as the other lines, `"combined"` in Apache/nginx\'s combined format. Default `false`.',
+          anyOf: [{ type: 'boolean' }, { enum: ['json', 'combined'] }],
+        },
       },
     },
     store: {
+      description: 'The SQLite timing store: one row per request, with rollups (docs/serving.md, "Timing store"). `false` turns recording off.',
       anyOf: [
         OFF,
         {
           type: 'object',
           additionalProperties: false,
           properties: {
-            path: { type: 'string', minLength: 1 },
-            recordPaths: { type: 'boolean' },
-            flushInterval: { type: 'integer', minimum: 10 },
-            bufferRows: { type: 'integer', minimum: 1 },
+            path: { type: 'string', minLength: 1, description: 'The database file (relative: to the config file\'s folder). Default `"dragon-on-wheels.db"`; `--db` overrides it.' },
+            recordPaths: { type: 'boolean', description: 'Record each request\'s path (without the query). Default `true`.' },
+            flushInterval: { type: 'integer', minimum: 10, description: 'Milliseconds between writes: what a power loss can lose at most. Default 200.' },
+            bufferRows: { type: 'integer', minimum: 1, description: 'Rows held in memory before new ones are dropped (and counted in `store_dropped`). Default 50000.' },
             retention: {
+              description: 'How long rows are kept.',
               type: 'object',
               additionalProperties: false,
               properties: {
-                rawMaxAge: ms,
-                rawMaxRows: { type: 'integer', minimum: 0 },
-                rollupMaxAge: ms,
+                rawMaxAge: ms('Raw rows older than this are pruned. Default 86400000 (1 day).'),
+                rawMaxRows: { type: 'integer', minimum: 0, description: 'At most this many raw rows are kept. Default 1000000.' },
+                rollupMaxAge: ms('Rollups and worker events older than this are pruned. Default 691200000 (8 days).'),
               },
             },
           },
@@ -120,28 +128,31 @@ export const configSchema = {
       ],
     },
     dashboard: {
+      description: 'The admin dashboard (docs/dashboard-api.md). `false` (or `--no-dashboard`) turns it off.',
       anyOf: [
         OFF,
         {
           type: 'object',
           additionalProperties: false,
           properties: {
-            listen: { type: 'string', pattern: LISTEN },
-            // 32 characters at least; the dashboard also refuses a repetitive one (token-strength.ts).
-            token: { type: 'string', minLength: 32 },
-            // Names (host or host:port) the dashboard is reached under besides loopback, e.g.
-            // behind a reverse proxy; they are also the Origins its page may send changes from.
-            allowedHosts: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[^\\s/@]+$' }, maxItems: 64 },
-            // Proxies (IPs or CIDRs) whose X-Forwarded-For names the client (throttle, audit).
-            trustedProxies: { type: 'array', items: { type: 'string', minLength: 1, pattern: '^[0-9A-Fa-f:.]+(/\\d{1,3})?$' }, maxItems: 64 },
+            listen: { type: 'string', pattern: LISTEN, description: 'Default `"127.0.0.1:9100"`. Another address than loopback needs a configured token.' },
+            // The dashboard also refuses a repetitive token (token-strength.ts).
+            token: { type: 'string', minLength: 32, description: 'The admin token, 32 characters at least (`openssl rand -hex 32`); `DRAGON_ADMIN_TOKEN` also sets it. Without one, a token is made at start and printed in the login URL.' },
+            allowedHosts: {
+              description: 'Names (host or host:port) the dashboard is reached under besides loopback, behind a reverse proxy; they are also the Origins its page may send changes from.',
+              type: 'array', items: { type: 'string', minLength: 1, pattern: '^[^\\s/@]+$' }, maxItems: 64,
+            },
+            trustedProxies: {
+              description: 'Proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client (login throttle, audit log) and whose `X-Forwarded-Proto: https` makes the cookie `Secure`.',
+              type: 'array', items: { type: 'string', minLength: 1, pattern: '^[0-9A-Fa-f:.]+(/\\d{1,3})?$' }, maxItems: 64,
+            },
           },
         },
       ],
     },
-    persistLimits: { type: 'boolean' },
-    // Started as root: what every process that runs app code runs as (the supervisor too, once
-    // its sockets are bound and its store is open).
-    user: ID,
-    group: ID,
+    persistLimits: { type: 'boolean', description: 'Keep thread limits changed at run time across restarts, unless the app\'s `threads` in this file was edited since. Default `false`.' },
+    // The supervisor switches too, once its sockets are bound and its store is open.
+    user: { ...ID, description: 'Started as root: the user every process that runs app code runs as (docs/deploy.md).' },
+    group: { ...ID, description: 'Started as root: the group, with `user`. Default: the user\'s primary group.' },
   },
 } as const;

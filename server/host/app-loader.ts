@@ -91,6 +91,8 @@ export async function toAppHandler(value: unknown, type: AppType, appName: strin
   if (isPromise(value)) {
     return fail('the export is a Promise (the result of Fastify\'s app.listen()?); export the Fastify instance itself, without calling listen()');
   }
+  // `serve x.mjs` takes a module for an app unless it is named *.config.mjs (bin/serve-target.ts).
+  if (Array.isArray(value.apps)) return fail('the export is a config (it has apps), not an app; name the file *.config.mjs (or .js, .cjs) for serve to read it as a config');
   return fail('the export is not a (req, res) function, an Express/Koa/Fastify app, or an object with fetch()');
 }
 

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { errors } from '../../shared/errors.js';
-import type { ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import type { ReloadResult, RuntimeControl, RuntimeSnapshot, ScaleResult } from '../../shared/runtime-control.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
@@ -237,6 +237,11 @@ export class Server implements RuntimeControl {
   async reload(app: string): Promise<ReloadResult> {
     if (!this.apps.has(app)) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
     throw new errors.DOW_ERR_RELOAD(app, 'it runs inside this process (workers: 0); restart the server to load new code');
+  }
+
+  async setWorkers(app: string): Promise<ScaleResult> {
+    if (!this.apps.has(app)) throw new errors.DOW_ERR_UNKNOWN_APP(JSON.stringify(app));
+    throw new errors.DOW_ERR_SCALE(app, 'it runs inside this process (workers: 0); give it workers in the config and restart the server');
   }
 
   async snapshot(): Promise<RuntimeSnapshot> {

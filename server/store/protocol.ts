@@ -5,8 +5,8 @@
  */
 import type { InstanceInfo } from '../../shared/store/instances.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
-import type { SavedLimit } from './limit-restore.js';
+import type { LimitChange, RuntimeEvent, WorkersChange } from '../../shared/timing-row.js';
+import type { SavedLimit, SavedSetting } from './limit-restore.js';
 import type { PackedBatch } from './packed-batch.js';
 import type { Retention } from './retention.js';
 
@@ -26,6 +26,7 @@ export type ToWorker =
   | { type: 'rows'; batch: PackedBatch }
   | { type: 'limit'; change: LimitChange }
   | { type: 'event'; event: RuntimeEvent }
+  | { type: 'workers'; change: WorkersChange }
   | { type: 'latestLimits'; reqId: number }
   | { type: 'pollCommands' }
   | { type: 'commandAnswer'; id: number; answer: CommandAnswer }
@@ -43,6 +44,6 @@ export type FromWorker =
   /** One failed attempt to open or write; `reason` keys the rate-limited log. */
   | { type: 'error'; reason: string; message: string }
   | { type: 'recovered'; afterErrors: number }
-  | { type: 'latestLimits'; reqId: number; limits?: Array<[string, SavedLimit]>; error?: string }
+  | { type: 'latestLimits'; reqId: number; limits?: Array<[string, SavedLimit]>; workers?: Array<[string, SavedSetting]>; error?: string }
   | { type: 'command'; command: ThreadsCommand }
   | { type: 'closed' };

@@ -1,7 +1,7 @@
 /**
  * @module sqlite-writer
  * Synchronous SQLite writes of the timing store: one transaction per batch (raw rows plus rollup
- * read-modify-write), audit entries and runtime events, checkpoints, pruning and the
+ * read-modify-write), audit entries, worker counts and runtime events, checkpoints, pruning and the
  * threads_commands answers.
  */
 import type Database from 'better-sqlite3';
@@ -9,8 +9,8 @@ import { prepareHeartbeat, registerInstance, type InstanceInfo } from '../../sha
 import { openWritableDb } from '../../shared/store/open-db.js';
 import type { RollupRecord, RouteRollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange, RuntimeEvent, TimingRow } from '../../shared/timing-row.js';
-import { CONFIG_SOURCE, type SavedLimit } from './limit-restore.js';
+import type { LimitChange, RuntimeEvent, TimingRow, WorkersChange } from '../../shared/timing-row.js';
+import { CONFIG_SOURCE, type SavedLimit, type SavedSetting } from './limit-restore.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
@@ -42,6 +42,8 @@ export class SqliteWriter {
   private readonly insertLimit: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly latest: Database.Statement<[], SavedLimit & { app: string }>;
+  private readonly insertWorkers: Database.Statement;
+  private readonly latestWorkersStmt: Database.Statement<[], SavedSetting & { app: string }>;
   readonly pruneStep: (nowMs?: number) => number;
   private readonly heartbeatStmt: (id: number, nowMs: number, stopped: boolean) => void;
   /** This run's row in `instances`; kept across reopens after an error (the same run goes on). */
@@ -82,6 +84,12 @@ export class SqliteWriter {
       `SELECT l.app, l.new_threads AS threads, l.old_threads AS oldThreads, l.source, l.at_ms AS atMs,
          (SELECT c.new_threads FROM limit_changes c WHERE c.app = l.app AND c.source = '${CONFIG_SOURCE}' ORDER BY c.id DESC LIMIT 1) AS configThreads
        FROM limit_changes l WHERE l.id IN (SELECT max(id) FROM limit_changes GROUP BY app)`,
+    );
+    this.insertWorkers = db.prepare('INSERT INTO worker_changes (at_ms, app, old_workers, new_workers, source) VALUES (?, ?, ?, ?, ?)');
+    this.latestWorkersStmt = db.prepare(
+      `SELECT w.app, w.new_workers AS value, w.old_workers AS oldValue, w.source, w.at_ms AS atMs,
+         (SELECT c.new_workers FROM worker_changes c WHERE c.app = w.app AND c.source = '${CONFIG_SOURCE}' ORDER BY c.id DESC LIMIT 1) AS configValue
+       FROM worker_changes w WHERE w.id IN (SELECT max(id) FROM worker_changes GROUP BY app)`,
     );
     this.pruneStep = createPruner(db, retention);
     this.heartbeatStmt = prepareHeartbeat(db);
@@ -129,12 +137,20 @@ export class SqliteWriter {
     this.insertLimit.run(c.atMs, c.app, c.oldThreads, c.newThreads, c.source);
   }
 
+  writeWorkersChange(c: WorkersChange): void {
+    this.insertWorkers.run(c.atMs, c.app, c.oldWorkers, c.newWorkers, c.source);
+  }
+
   writeEvent(e: RuntimeEvent): void {
     this.insertEvent.run(e.atMs, e.app, e.kind, e.pid, e.detail, e.source);
   }
 
   latestLimits(): Array<[string, SavedLimit]> {
     return this.latest.all().map(({ app, ...saved }) => [app, saved]);
+  }
+
+  latestWorkers(): Array<[string, SavedSetting]> {
+    return this.latestWorkersStmt.all().map(({ app, ...saved }) => [app, saved]);
   }
 
   pendingCommands(): ThreadsCommand[] {

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INSTANCE_HEARTBEAT_MS } from '../../shared/store/instances.js';
 import { COMMAND_MAX_AGE_MS, COMMAND_POLL_MS, type CommandAnswer } from '../../shared/store/threads-commands.js';
-import type { LimitChange, RuntimeEvent } from '../../shared/timing-row.js';
+import type { LimitChange, RuntimeEvent, WorkersChange } from '../../shared/timing-row.js';
 import type { PackedBatch } from './packed-batch.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { openWriter, type SqliteWriter } from './sqlite-writer.js';
@@ -22,6 +22,7 @@ type Job =
   | { kind: 'rows'; batch: PackedBatch }
   | { kind: 'limit'; change: LimitChange }
   | { kind: 'event'; event: RuntimeEvent }
+  | { kind: 'workers'; change: WorkersChange }
   | { kind: 'latest'; reqId: number }
   | { kind: 'answer'; id: number; answer: CommandAnswer };
 
@@ -95,8 +96,12 @@ function run(w: SqliteWriter, job: Job): void {
       w.writeEvent(job.event);
       dirty = true;
       break;
+    case 'workers':
+      w.writeWorkersChange(job.change);
+      dirty = true;
+      break;
     case 'latest':
-      send({ type: 'latestLimits', reqId: job.reqId, limits: w.latestLimits() });
+      send({ type: 'latestLimits', reqId: job.reqId, limits: w.latestLimits(), workers: w.latestWorkers() });
       break;
     case 'answer':
       w.answerCommand(job.id, job.answer);
@@ -289,6 +294,9 @@ port.on('message', (msg: ToWorker) => {
       break;
     case 'event':
       jobs.push({ kind: 'event', event: msg.event });
+      break;
+    case 'workers':
+      jobs.push({ kind: 'workers', change: msg.change });
       break;
     case 'latestLimits':
       jobs.push({ kind: 'latest', reqId: msg.reqId });

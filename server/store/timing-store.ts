@@ -7,14 +7,20 @@ import type { InstanceInfo } from '../../shared/store/instances.js';
 import type { Worker } from 'node:worker_threads';
 import { errors } from '../../shared/errors.js';
 import type { CommandAnswer, ThreadsCommand } from '../../shared/store/threads-commands.js';
-import type { LimitChange, RuntimeEvent, RuntimeEventKind, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
+import type { LimitChange, RuntimeEvent, RuntimeEventKind, TimingRecorder, TimingRow, WorkersChange } from '../../shared/timing-row.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { createRateLimitedLog, type StoreLogger } from './rate-limited-log.js';
 import { DEFAULT_RETENTION, type Retention } from './retention.js';
-import type { SavedLimit } from './limit-restore.js';
+import type { SavedLimit, SavedSetting } from './limit-restore.js';
 import type { PackedBatch } from './packed-batch.js';
 import { RowBuffer } from './row-buffer.js';
 import { spawnStoreWorker } from './spawn-worker.js';
+
+/** What persistLimits restores, per app. */
+export interface SavedSettings {
+  threads: Map<string, SavedLimit>;
+  workers: Map<string, SavedSetting>;
+}
 
 export interface TimingStoreOptions {
   path: string;
@@ -45,6 +51,8 @@ export interface TimingStore extends TimingRecorder {
   onThreadsCommand(handler: ThreadsCommandHandler): void;
   /** Last audited limit per app, for restoring limits across restarts. */
   latestLimits(): Promise<Map<string, SavedLimit>>;
+  /** The same, with the last worker count per app (persistLimits restores both). */
+  latestSettings(): Promise<SavedSettings>;
   /** Whether rows are being written now (for /readyz); not writable while writes fail or it restarts. */
   health(): { writable: boolean; reason: string };
   /**
@@ -117,9 +125,9 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   let restartDelayMs = 0;
   let handler: ThreadsCommandHandler | null = null;
   let nextReqId = 1;
-  // One queue for both kinds, so they reach the writer in the order they happened.
-  const pendingAudit: Array<Extract<ToWorker, { type: 'limit' | 'event' }>> = [];
-  const questions = new Map<number, { resolve(m: Map<string, SavedLimit>): void; reject(e: Error): void }>();
+  // One queue for every kind, so they reach the writer in the order they happened.
+  const pendingAudit: Array<Extract<ToWorker, { type: 'limit' | 'event' | 'workers' }>> = [];
+  const questions = new Map<number, { resolve(saved: SavedSettings): void; reject(e: Error): void }>();
   let exited: () => void = () => {};
   /** The writer thread has the database open now (false while it starts, restarts or fails to open). */
   let open = false;
@@ -187,7 +195,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       case 'latestLimits': {
         const q = questions.get(msg.reqId);
         questions.delete(msg.reqId);
-        if (msg.limits) q?.resolve(new Map(msg.limits));
+        if (msg.limits) q?.resolve({ threads: new Map(msg.limits), workers: new Map(msg.workers ?? []) });
         else q?.reject(new errors.DOW_ERR_STORE(o.path, msg.error ?? 'no answer'));
         break;
       }
@@ -251,7 +259,16 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     if (handler) post({ type: 'pollCommands' });
   }
 
-  function audit(msg: Extract<ToWorker, { type: 'limit' | 'event' }>): void {
+  function latestSettings(): Promise<SavedSettings> {
+    return new Promise((resolve, reject) => {
+      if (!worker || closing) return reject(new errors.DOW_ERR_STORE(o.path, 'writer thread not running'));
+      const reqId = nextReqId++;
+      questions.set(reqId, { resolve, reject });
+      post({ type: 'latestLimits', reqId });
+    });
+  }
+
+  function audit(msg: Extract<ToWorker, { type: 'limit' | 'event' | 'workers' }>): void {
     if (closing) return;
     if (worker) post(msg);
     else if (pendingAudit.length < MAX_PENDING_AUDIT) pendingAudit.push(msg);
@@ -302,19 +319,20 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       audit({ type: 'event', event: normalizeEvent(event) });
     },
 
+    recordWorkersChange(change: WorkersChange): void {
+      audit({ type: 'workers', change });
+    },
+
     onThreadsCommand(h: ThreadsCommandHandler): void {
       handler = h;
       post({ type: 'pollCommands' });
     },
 
-    latestLimits(): Promise<Map<string, SavedLimit>> {
-      return new Promise((resolve, reject) => {
-        if (!worker || closing) return reject(new errors.DOW_ERR_STORE(o.path, 'writer thread not running'));
-        const reqId = nextReqId++;
-        questions.set(reqId, { resolve, reject });
-        post({ type: 'latestLimits', reqId });
-      });
+    async latestLimits(): Promise<Map<string, SavedLimit>> {
+      return (await latestSettings()).threads;
     },
+
+    latestSettings,
 
     close(): Promise<void> {
       closePromise ??= new Promise<void>((resolve) => {

@@ -56,6 +56,7 @@ export function createIpcRecorder(options: { recordPaths: boolean; atOnce?: bool
     // Limit changes and events are the supervisor's to audit.
     recordLimitChange(_change: LimitChange): void {},
     recordEvent(_event: RuntimeEvent): void {},
+    recordWorkersChange(): void {},
     async close(): Promise<void> {
       flush();
     },

@@ -18,12 +18,15 @@ export class PoolWorkers {
   private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
   private nextId = 1;
   private isStopping = false;
+  /** How many workers should accept: the config's count until a scale changes it. */
+  target: number;
 
   constructor(
     private readonly o: PoolOptions,
     private readonly events: WorkerEvents,
   ) {
     this.ledger = new SlotLedger(o.threads);
+    this.target = o.workers;
   }
 
   get name(): string {
@@ -73,8 +76,9 @@ export class PoolWorkers {
 
   admit(w: PoolWorker): void {
     if (!w.process.alive) return;
-    // A replacement that finished loading after a reload or a recycle already filled its place.
-    if (roles.retries(w.role) && this.accepting().length >= this.o.workers) return this.discard(w);
+    // A replacement that finished loading after a reload or a recycle already filled its place,
+    // or after a scale down made it one too many.
+    if (roles.retries(w.role) && this.accepting().length >= this.target) return this.discard(w);
     roles.admitted(w);
     w.process.accept(this.o.handle);
     this.ledger.setAccepting(w.process.id, true);

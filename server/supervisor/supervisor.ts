@@ -13,7 +13,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Logger } from 'pino';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import type { InFlightRequest, ReloadResult, RuntimeControl, RuntimeSnapshot } from '../../shared/runtime-control.js';
+import { MAX_WORKERS, type InFlightRequest, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult } from '../../shared/runtime-control.js';
 import { IN_FLIGHT_REPORTED } from './ipc-protocol.js';
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
@@ -307,6 +307,40 @@ export class Supervisor implements RuntimeControl {
     if (how === 'queued') this.log.info({ app, source }, `${app}: reload asked (${source}) while one runs: another follows once it ends`);
     else if (how === 'folded') this.log.info({ app, source }, `${app}: reload asked (${source}) while one runs: joins the one that follows`);
     return outcome;
+  }
+
+  /**
+   * Starts or drains workers until `workers` serve. Not below 1 (an app with workers has no
+   * in-process fallback) nor above the thread limit (each worker needs a slot): the operator
+   * raises threads first, so that a scale never changes a limit behind their back.
+   */
+  setWorkers(app: string, workers: number, source: string): Promise<ScaleResult> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') return slot.server.setWorkers(app);
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+      return Promise.reject(new errors.DOW_ERR_WORKERS_RANGE(MAX_WORKERS, JSON.stringify(workers)));
+    }
+    if (this.stopping) return Promise.reject(new errors.DOW_ERR_SCALE(app, 'the server is stopping'));
+    const { pool } = slot;
+    if (workers > pool.threads) {
+      return Promise.reject(new errors.DOW_ERR_SCALE(app, `${workers} workers need at least ${workers} threads (one slot each) and its limit is ${pool.threads}: raise threads first`));
+    }
+    return pool.scale(workers, source).then((result) => {
+      if (result.oldWorkers !== result.newWorkers) this.recorder?.recordWorkersChange({ app, atMs: Date.now(), oldWorkers: result.oldWorkers, newWorkers: result.newWorkers, source });
+      return result;
+    });
+  }
+
+  /** Re-applies a worker count saved before a restart (persistLimits); not a change, so not audited. */
+  async restoreWorkers(app: string, workers: number, why: string): Promise<void> {
+    const slot = this.slots.get(app);
+    if (!slot || slot.kind === 'inline') return;
+    if (workers > slot.pool.threads) {
+      this.log.warn({ app }, `${app}: ${workers} workers set at run time are not restored: its thread limit is ${slot.pool.threads}`);
+      return;
+    }
+    this.log.info({ app }, `${app}: workers ${slot.pool.workerTarget} -> ${workers} (${why})`);
+    await slot.pool.scale(workers, 'persistLimits');
   }
 
   /** SIGHUP: every app with workers at once; each app's reload is independent of the others. */

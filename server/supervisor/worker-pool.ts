@@ -8,13 +8,14 @@
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
 import { errors } from '../../shared/errors.js';
-import type { InFlightRequest, ReloadResult } from '../../shared/runtime-control.js';
+import type { InFlightRequest, ReloadResult, ScaleResult } from '../../shared/runtime-control.js';
 import type { AppState } from '../metrics/stats-report.js';
 import { HangWatchdog, HEARTBEAT_MS, heartbeatMsFor } from './hang-watchdog.js';
 import { PoolFigures, type WorkerProcessInfo } from './pool-figures.js';
 import { PoolWorkers } from './pool-workers.js';
 import { RestartScheduler } from './restart-scheduler.js';
 import { reloadWorkers } from './worker-reload.js';
+import { scaleWorkers } from './worker-scale.js';
 import type { PoolOptions } from './pool-options.js';
 import type { WorkerEvents, WorkerProcess } from './worker-process.js';
 import * as roles from './worker-role.js';
@@ -30,6 +31,8 @@ export class WorkerPool {
   private readonly figures: PoolFigures;
   private readonly watchdog: HangWatchdog;
   private readonly restarts: RestartScheduler;
+  /** The reload or scale under way: each starts after the one before ended, so they never mix workers. */
+  private change: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: PoolOptions) {
     this.live = new PoolWorkers(o, this.events);
@@ -73,9 +76,9 @@ export class WorkerPool {
     return null;
   }
 
-  /** The configured number of workers (the live count dips during a restart). */
+  /** The number of workers asked for, in the config or by a scale (the live count dips during a restart). */
   get workerTarget(): number {
-    return this.o.workers;
+    return this.live.target;
   }
 
   /** >0 while a crash loop holds the next worker back: ms left. */
@@ -112,7 +115,18 @@ export class WorkerPool {
 
   /** New workers with fresh code first; the old ones drain only once every new one is ready. */
   reload(source: string): Promise<ReloadResult> {
-    return reloadWorkers(this.live, this.o, source);
+    return this.oneAtATime(() => reloadWorkers(this.live, { ...this.o, workers: this.live.target }, source));
+  }
+
+  /** Adds workers (serving before the call resolves) or drains the surplus. */
+  scale(workers: number, source: string): Promise<ScaleResult> {
+    return this.oneAtATime(() => scaleWorkers(this.live, this.o, workers, source));
+  }
+
+  private oneAtATime<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.change.then(run);
+    this.change = next.catch(() => {});
+    return next;
   }
 
   /** Hands a connection the supervisor accepted during a stop to the least busy worker. */

@@ -114,9 +114,26 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    description: 'worker_changes: worker counts set at run time, kept for persistLimits',
+    sql: `
+      -- As limit_changes, and never pruned either: the last row per app is what a restart
+      -- restores. The dashboard's marker for a change is its runtime_events row (kind 'scale').
+      CREATE TABLE worker_changes (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        app TEXT NOT NULL,
+        old_workers INTEGER NOT NULL,
+        new_workers INTEGER NOT NULL,
+        source TEXT NOT NULL
+      );
+      CREATE INDEX worker_changes_app ON worker_changes (app, id);
+    `,
+  },
+  {
+    version: 6,
     description: 'routes: each raw row\'s route, per-route rollups and the routes each app has',
     sql: `
-      -- NULL for rows written before version 5.
+      -- NULL for rows written before version 6.
       ALTER TABLE requests ADD COLUMN route TEXT;
       -- A window's routes are one range of the key: (app, res_ms, bucket_ms) then every route.
       CREATE TABLE route_rollups (

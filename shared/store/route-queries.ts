@@ -9,7 +9,7 @@ import { LatencyHistogram } from '../histogram.js';
 import { coverRouteWindow } from './rollup-cover.js';
 
 /** The schema version that added route_rollups and requests.route. */
-export const ROUTES_VERSION = 5;
+export const ROUTES_VERSION = 6;
 
 interface RouteRow {
   method: string;

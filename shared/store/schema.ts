@@ -5,7 +5,7 @@
  */
 
 /** The schema version this program writes; kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * Rollup resolutions. 10 s buckets serve windows up to 1 h, 1 min up to 24 h, 1 h beyond: each
@@ -25,8 +25,9 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  *   runtime_events    worker reloads, restarts, hangs and recycles: audit and chart markers (v3)
  *   instances         the server runs that wrote the store: start, last heartbeat, pid (v4);
  *                     requests.instance_id names each raw row's run
- *   route_rollups     (app, res_ms, bucket_ms, method, route) -> count, 5xx, service sum and histogram (v5)
- *   routes            the (method, route) pairs each app has, ROUTES_PER_APP at most (v5)
+ *   worker_changes    worker counts set at run time and the config's, for persistLimits (v5)
+ *   route_rollups     (app, res_ms, bucket_ms, method, route) -> count, 5xx, service sum and histogram (v6)
+ *   routes            the (method, route) pairs each app has, ROUTES_PER_APP at most (v6)
  */
 
 /**

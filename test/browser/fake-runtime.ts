@@ -1,7 +1,7 @@
 /**
  * @module fake-runtime
  * An in-memory RuntimeControl for dashboard tests: the figures the runtime would report, a
- * settable "down" switch, and a log of every setThreads and reload call (so tests can assert that
+ * settable "down" switch, and a log of every setThreads, reload and setWorkers call (so tests can assert that
  * a bad request changed nothing). The end-to-end tests use the real Server instead.
  */
 import { errors } from '../../shared/errors.js';
@@ -14,6 +14,7 @@ export interface FakeRuntime extends RuntimeControl {
   apps: AppSnapshot[];
   calls: Array<{ app: string; threads: number; source: string }>;
   reloads: Array<{ app: string; source: string }>;
+  scales: Array<{ app: string; workers: number; source: string }>;
   down: boolean;
   /** Set to make reloads fail as a runtime does when the new code does not load. */
   reloadError: Error | null;
@@ -57,6 +58,7 @@ export function createFakeRuntime(
     apps,
     calls: [],
     reloads: [],
+    scales: [],
     down: false,
     reloadError: null,
     async snapshot(): Promise<RuntimeSnapshot> {
@@ -97,6 +99,18 @@ export function createFakeRuntime(
       const result = { app, oldPids, newPids, tookMs: FAKE_RELOAD_MS };
       runtime.onReload?.({ ...result, source });
       return result;
+    },
+    async setWorkers(app, workers, source) {
+      if (runtime.down) throw new errors.DOW_ERR_RUNTIME_UNREACHABLE('down');
+      const target = runtime.apps.find((a) => a.name === app);
+      if (!target) throw new errors.DOW_ERR_UNKNOWN_APP(app);
+      runtime.scales.push({ app, workers, source });
+      if (target.workers === 0) throw new errors.DOW_ERR_SCALE(app, 'it runs in-process (workers: 0)');
+      const oldWorkers = target.workers;
+      const startedPids = Array.from({ length: Math.max(0, workers - oldWorkers) }, () => nextPid++);
+      const stoppedPids = target.workerPids.slice(workers);
+      Object.assign(target, { workers, workerPids: [...target.workerPids.slice(0, workers), ...startedPids] });
+      return { app, oldWorkers, newWorkers: workers, startedPids, stoppedPids, tookMs: FAKE_RELOAD_MS };
     },
   };
   return runtime;

@@ -1,7 +1,7 @@
 /**
- * The published package as a consumer meets it: `npm pack` of this repo, the
- * tarball and Express installed from the registry into a fresh folder, `npx dragon-on-wheels serve`
- * there, a real SCGI request, SIGTERM.
+ * The released package as a consumer meets it: `npm pack` of this checkout, the tarball installed
+ * into a fresh folder with the README's own install commands, Express beside it from the registry,
+ * `npx dragon-on-wheels serve` there, a real SCGI request, SIGTERM.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getFreePorts } from '../helpers/free-port.js';
+import { installCommands, STRICT_NPM_ENV } from '../helpers/install-doc.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { readFigures } from '../helpers/stats.js';
 import { testDir } from '../helpers/temp-dir.js';
@@ -39,20 +40,18 @@ test('npm pack, npm install into a fresh folder beside Express, npx dragon-on-wh
 
   const app = join(dir, 'app');
   await run('mkdir', [app]);
-  // The README's recipe: the install scripts of better-sqlite3 (the SQLite binding) and unix-dgram
-  // (sd_notify's socket) approved in package.json. npm 11.19 lists any other unreviewed one after
-  // the install (a future npm will block them); --strict-allow-scripts fails on the explicit ones
-  // but only lists an implicit `node-gyp rebuild` (unix-dgram's), so the list is checked too.
-  // Our own install script compiles the native I/O core; installed from a tarball rather than the
-  // registry, it is approved under the tarball's path in allowScripts (npm does not run our
-  // `prepare` for a tarball, as for a registry install).
+  // The README's install commands, as written there (docs/install.md repeats them), with the
+  // tarball's path put in. npm's strict script check fails the install if any install script
+  // (ours, better-sqlite3's, unix-dgram's) is not covered by the allowScripts they write; npm 11.19
+  // only lists an implicit `node-gyp rebuild` (unix-dgram's) even then, so the list is checked too.
   const tarball = join(dir, info.filename);
-  await writeFile(join(app, 'package.json'), JSON.stringify({
-    name: 'consumer', private: true, type: 'module',
-    allowScripts: { 'better-sqlite3': true, 'unix-dgram': true, [`file:${tarball}`]: true },
-  }, null, 2));
-  const installed = await run('npm', ['install', tarball, 'express@5', '--strict-allow-scripts', ...QUIET], { cwd: app, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2));
+  const commands = await installCommands(tarball);
+  const npmEnv = { ...process.env, ...STRICT_NPM_ENV };
+  const installed = await run('bash', ['-euo', 'pipefail', '-c', commands], { cwd: app, env: npmEnv, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
   assert.doesNotMatch(installed.stderr, /not yet covered by allowScripts/, installed.stderr);
+  const express = await run('npm', ['install', 'express@5'], { cwd: app, env: npmEnv, timeout: INSTALL_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+  assert.doesNotMatch(express.stderr, /not yet covered by allowScripts/, express.stderr);
   await access(join(app, 'node_modules/unix-dgram/build/Release/unix_dgram.node'));
   await access(join(app, 'node_modules/dragon-on-wheels/native/build/Release/dow_native.node'));
 

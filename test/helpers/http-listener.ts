@@ -28,6 +28,7 @@ export function rowRecorder(): TimingRecorder & { rows: TimingRow[] } {
     figures: () => ({ rows: rows.length, dropped: 0, errors: 0 }),
     recordLimitChange: () => {},
     recordEvent: () => {},
+    recordWorkersChange: () => {},
     close: async () => {},
   };
 }

@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:net';
 import { encodeScgiRequest, type ScgiRequestOptions } from '../../server/protocol/request-encoder.js';
+import { scaledMs } from './wait.js';
 
 export { encodeNetstringEnv, encodeScgiRequest, type ScgiRequestOptions } from '../../server/protocol/request-encoder.js';
 
@@ -23,10 +24,12 @@ export function sendRaw(target: Target, payload: Buffer | Buffer[], options: { h
   return new Promise((resolve, reject) => {
     const socket = 'path' in target ? connect(target.path) : connect(target.port, target.host ?? '127.0.0.1');
     const chunks: Buffer[] = [];
+    // Generous by default: a first request may wait for a whole server to start on a busy machine.
+    const timeoutMs = options.timeoutMs ?? scaledMs(30_000);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no complete response within ${options.timeoutMs ?? 10_000} ms`));
-    }, options.timeoutMs ?? 10_000);
+      reject(new Error(`no complete response within ${timeoutMs} ms`));
+    }, timeoutMs);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -109,7 +109,7 @@ test('a port in use: exit 2, and the apps already bound are released', async (t)
 test('serve: a .mjs config runs node and fetch apps; SIGTERM drains in-flight requests and exits 0', async (t) => {
   const dir = await tempDir(t);
   const [a, b, stats] = await getFreePorts(3);
-  const file = join(dir, 'apps.mjs');
+  const file = join(dir, 'apps.config.mjs');
   await writeFile(file, `export default {
     stats: '127.0.0.1:${stats}',
     store: { path: 'timings.db' },

@@ -80,6 +80,7 @@ test('a request\'s row is recorded before its slot is given back, and before the
     figures: () => ({ rows: 0, dropped: 0, errors: 0 }),
     recordLimitChange() {},
     recordEvent() {},
+    recordWorkersChange() {},
     close: async () => {},
   };
   const releases: Array<() => void> = [];

@@ -1,5 +1,5 @@
 // Routes in the timing store on real SQLite files: per-route percentiles and the slowest
-// requests through the reader, the bound on routes per app across runs, and a version 4 file
+// requests through the reader, the bound on routes per app across runs, and a version 5 file
 // (before routes) upgraded in place with its rows kept.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,13 +89,13 @@ test(`at most ${ROUTES_PER_APP} routes per app, the rest one (other) row, across
   assert.equal(db.prepare("SELECT count(*) AS n FROM requests WHERE route = '(other)'").pluck().get(), 51, 'raw rows carry the bounded route');
 });
 
-test('a version 4 file (before routes) is upgraded in place: old rows kept, new rows routed', async (t) => {
+test('a version 5 file (before routes) is upgraded in place: old rows kept, new rows routed', async (t) => {
   const path = join(await testDir(t, 'routes'), 'timing.db');
   const now = Date.now();
   const old = new Database(path);
   old.pragma('journal_mode = WAL');
-  migrate(old, path, 4);
-  // A row as the version 4 writer inserted it.
+  migrate(old, path, 5);
+  // A row as the version 5 writer inserted it.
   old.prepare(`INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path, instance_id)
                VALUES ('shop', ?, 0, 7, 200, 0, 1, 2, 'GET', '/old/1', 1)`).run(now - 2000);
   old.close();

@@ -10,6 +10,9 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { startRuntime } from '../../bin/start-runtime.js';
 import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { IDLE_TIMEOUT_MS } from '../../dashboard/connection-limits.js';
+import { toTarget } from '../helpers/runtime.js';
+import { scgiRequest } from '../helpers/scgi-client.js';
 import { poolApp } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -57,4 +60,28 @@ test('dashboard over workers: Reload replaces the workers and is audited; the ca
   assert.equal(event.kind, 'reload');
   assert.match(event.source, /^api 127\.0\.0\.1/);
   assert.match(event.detail, new RegExp(result.newPids.join(' ')));
+});
+
+test('a reload that waits longer than the idle cut for an old worker to drain still gets its answer', async (t) => {
+  const runtime = await startRuntime({
+    apps: [poolApp({ name: 'slow', count: 1, threads: 2 })],
+    stats: null,
+    limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: 60_000,
+    log: { level: 'silent', format: 'json' },
+    store: null,
+    dashboard: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
+    persistLimits: false,
+  }, pino({ level: 'silent' }));
+  t.after(() => runtime.close());
+  const base = `http://${runtime.dashboard?.address}`;
+  const target = toTarget(runtime.server.addresses[0] as string);
+  // The old worker drains only once this request ends, after the dashboard's idle cut.
+  const held = scgiRequest(target, { uri: `/hold?ms=${IDLE_TIMEOUT_MS + 2000}` });
+  await waitUntil('the held request running', async () => (await runtime.server.snapshot()).apps[0]?.online === 1);
+  const res = await fetch(`${base}/api/apps/slow/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(res.status, 200, await res.clone().text());
+  const result = await res.json() as { tookMs: number };
+  assert.ok(result.tookMs > IDLE_TIMEOUT_MS, `the reload took ${result.tookMs} ms, longer than the idle cut`);
+  assert.equal((await held).status, 200);
 });

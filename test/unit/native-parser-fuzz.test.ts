@@ -18,6 +18,8 @@ const clang = findClang();
 const skip = process.env.DOW_TEST_SANITIZED
   // test:asan: these are sanitized builds of their own, which never load the addon; npm test runs them.
   ? 'the fuzzers do not load the addon (npm test runs them)'
+  // test:node-lines: nor do they run on Node.
+  : process.env.DOW_TEST_NODE_LINE ? 'the fuzzers do not depend on the Node line (npm test runs them)'
   : clang === null && !process.env.CI ? 'clang is not installed (apt-get install clang libclang-rt-14-dev)' : false;
 
 const RUNS: Array<[FuzzTarget, number, string]> = [
