@@ -50,7 +50,7 @@ export const routesBody = {
   },
 } as const;
 
-export const MAX_SLOWEST = 100;
+const MAX_SLOWEST = 100;
 
 export const slowestQuery = {
   type: 'object',

@@ -9,7 +9,7 @@ import { formatCount, formatDateTime, formatMs } from './format.js';
 const WINDOW_LABELS = { '15m': 'last 15 min', '1h': 'last hour', '6h': 'last 6 h', '24h': 'last 24 h', '7d': 'last 7 days' };
 const INFLIGHT_REFRESH_MS = 2000;
 /** A request older than this is marked as possibly stuck. */
-export const STUCK_MS = 5000;
+const STUCK_MS = 5000;
 const SLOWEST_SHOWN = 10;
 
 const COLUMNS = {

@@ -9,7 +9,7 @@ export const UNMATCHED_ROUTE = '(unmatched)';
 /** A route longer than this is cut: the store keeps a bounded string per route. */
 export const MAX_ROUTE_LENGTH = 200;
 /** What an id segment becomes. */
-export const ID_SEGMENT = ':id';
+const ID_SEGMENT = ':id';
 
 const DIGITS = /^\d+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -42,18 +42,16 @@ type FastifyHook = (request: FastifyRequest, reply: unknown, done: () => void) =
  * An onRequest hook on the root instance, added before ready() so that every plugin's routes
  * inherit it. Fastify's 404 handler has no url: unmatched paths report nothing.
  */
-export function hookFastify(app: { addHook?: unknown }): boolean {
-  if (typeof app.addHook !== 'function') return false;
+export function hookFastify(app: { addHook?: unknown }): void {
+  if (typeof app.addHook !== 'function') return;
   const hook: FastifyHook = (request, _reply, done) => {
     reportRouteTemplate(request.raw.scgi, request.routeOptions?.url);
     done();
   };
   try {
     (app.addHook as (name: string, fn: FastifyHook) => void).call(app, 'onRequest', hook);
-    return true;
   } catch {
     // Already booted (the module called ready()): its rows carry folded paths instead.
-    return false;
   }
 }
 

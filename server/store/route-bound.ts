@@ -6,7 +6,7 @@
  */
 import { OVERFLOW_ROUTE, ROUTES_PER_APP } from '../../shared/store/schema.js';
 
-export interface RouteRegistry {
+interface RouteRegistry {
   /** The (method, route) pairs the store has for `app`. */
   load(app: string): Array<{ method: string; route: string }>;
   /** Records a new pair for `app`. */
