@@ -90,6 +90,32 @@ export const slowestBody = {
   },
 } as const;
 
+export const processesBody = {
+  type: 'object',
+  required: ['app', 'atMs', 'available', 'workers'],
+  properties: {
+    app: { type: 'string' },
+    atMs: { type: 'number' },
+    available: { type: 'boolean' },
+    /** By worker slot. */
+    workers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['pid', 'startedAtMs', 'cpuSeconds', 'rssBytes', 'requests', 'state'],
+        properties: {
+          pid: { type: 'integer' },
+          startedAtMs: { type: 'number' },
+          cpuSeconds: { type: 'number' },
+          rssBytes: { type: 'number' },
+          requests: { type: 'integer' },
+          state: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
 export const inflightBody = {
   type: 'object',
   required: ['app', 'atMs', 'available', 'requests'],

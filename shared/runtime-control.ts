@@ -60,6 +60,21 @@ export interface RuntimeControl {
    * where the runtime is read through its stats port (a dashboard in its own process).
    */
   requestsNow?(app: string): Promise<InFlightRequest[]>;
+  /** Each live worker process of the app, asked afresh; absent as requestsNow is. */
+  workerProcesses?(app: string): Promise<WorkerProcessRow[]>;
+}
+
+/** One worker process as the dashboard's workers table shows it. */
+export interface WorkerProcessRow {
+  pid: number;
+  /** Epoch ms. */
+  startedAtMs: number;
+  /** User plus system CPU time since it started, seconds: the page turns two reads into a %. */
+  cpuSeconds: number;
+  rssBytes: number;
+  /** Requests it has answered. */
+  requests: number;
+  state: string;
 }
 
 export interface ScaleResult {

@@ -1,9 +1,11 @@
 // Where an app's time goes, under its card: its routes over the chosen window (sortable, largest
-// total time first), its slowest requests, and the requests running now (refreshed while the
-// panel is open; one running longer than STUCK_MS is marked, so a hung request is plain to see).
+// total time first), its slowest requests, the requests running now and its worker processes
+// (both refreshed while the panel is open; a request running longer than STUCK_MS is marked, so
+// a hung one is plain to see; a worker's CPU % is its CPU time over the time between two reads).
 // Cells are text, never HTML: routes and paths come from clients.
 
 import { api } from './api.js';
+import { formatDuration } from './duration.js';
 import { formatCount, formatDateTime, formatMs } from './format.js';
 
 const WINDOW_LABELS = { '15m': 'last 15 min', '1h': 'last hour', '6h': 'last 6 h', '24h': 'last 24 h', '7d': 'last 7 days' };
@@ -30,6 +32,8 @@ export function createRoutePanel(root, appName) {
   let sort = { key: 'totalMs', descending: true };
   let window = '1h';
   let timer = null;
+  /** pid -> the previous read's { cpuSeconds, atMs }, for CPU %. */
+  let lastCpu = new Map();
 
   for (const button of panel.querySelectorAll('.routes-table th button')) {
     button.addEventListener('click', () => {
@@ -86,6 +90,19 @@ export function createRoutePanel(root, appName) {
     empty('.inflight-empty', body.requests.length > 0 ? '' : body.available ? 'Nothing running now.' : 'Not available: this dashboard reads the runtime through its stats port.');
   }
 
+  async function loadWorkers() {
+    const body = await api(`${base}/processes`);
+    const seen = new Map();
+    q('.workers-table tbody').replaceChildren(...body.workers.map((w) => {
+      const before = lastCpu.get(w.pid);
+      seen.set(w.pid, { cpuSeconds: w.cpuSeconds, atMs: body.atMs });
+      const cpu = before && body.atMs > before.atMs ? `${(((w.cpuSeconds - before.cpuSeconds) * 1000 / (body.atMs - before.atMs)) * 100).toFixed(1)} %` : '…';
+      return row([String(w.pid), formatDuration((body.atMs - w.startedAtMs) / 1000) || '0s', cpu, `${(w.rssBytes / 1048576).toFixed(1)} MiB`, formatCount(w.requests), w.state]);
+    }));
+    lastCpu = seen;
+    empty('.workers-empty', body.workers.length > 0 ? '' : body.available ? 'No worker processes: the app runs inside the server.' : 'Not available: this dashboard reads the runtime through its stats port.');
+  }
+
   function schedule() {
     clearTimeout(timer);
     timer = panel.open ? setTimeout(() => void refreshInflight(), INFLIGHT_REFRESH_MS) : null;
@@ -96,6 +113,11 @@ export function createRoutePanel(root, appName) {
       await loadInflight();
     } catch (err) {
       empty('.inflight-empty', `Could not be read: ${err.message}`);
+    }
+    try {
+      await loadWorkers();
+    } catch (err) {
+      empty('.workers-empty', `Could not be read: ${err.message}`);
     }
     schedule();
   }

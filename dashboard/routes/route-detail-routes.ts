@@ -2,15 +2,16 @@
  * @module route-detail-routes
  * Where an app's time goes: `GET /api/apps/:name/routes?window=` (each route's count, 5xx,
  * percentiles and total time, largest total first), `GET /api/apps/:name/slowest?window=&limit=`
- * (the slowest raw requests) and `GET /api/apps/:name/inflight` (requests running or queued now,
- * oldest first, each worker asked afresh). The first two read the store only, as the series does.
+ * (the slowest raw requests), `GET /api/apps/:name/inflight` (requests running or queued now,
+ * oldest first) and `GET /api/apps/:name/processes` (each worker's pid, start, CPU time, RSS and
+ * requests), each worker asked afresh. The first two read the store only, as the series does.
  */
 import type { FastifyInstance } from 'fastify';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { WINDOWS_MS, type RouteSummary, type SlowRequest, type WindowName } from '../../shared/history.js';
 import type { DashboardContext } from '../context.js';
 import { guardHistory, type Guarded } from '../history-guard.js';
-import { inflightBody, routesBody, routesQuery, slowestBody, slowestQuery } from '../route-schemas.js';
+import { inflightBody, processesBody, routesBody, routesQuery, slowestBody, slowestQuery } from '../route-schemas.js';
 import { appNameParams, commonErrors } from '../schemas.js';
 
 export function registerRouteDetailRoutes(app: FastifyInstance, ctx: DashboardContext): void {
@@ -54,6 +55,28 @@ export function registerRouteDetailRoutes(app: FastifyInstance, ctx: DashboardCo
     },
   );
 
+  /** The runtime's answer, its own errors kept: an unknown app stays a 404. */
+  async function ask<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (isDragonError(err)) throw err;
+      throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  app.get<{ Params: { name: string } }>(
+    '/api/apps/:name/processes',
+    { schema: { params: appNameParams, response: { 200: processesBody, ...commonErrors } } },
+    async (request) => {
+      const { name } = request.params;
+      const control = ctx.control;
+      if (control.workerProcesses === undefined) return { app: name, atMs: ctx.now(), available: false, workers: [] };
+      const workers = await ask(() => control.workerProcesses!(name));
+      return { app: name, atMs: ctx.now(), available: true, workers };
+    },
+  );
+
   app.get<{ Params: { name: string } }>(
     '/api/apps/:name/inflight',
     { schema: { params: appNameParams, response: { 200: inflightBody, ...commonErrors } } },
@@ -61,14 +84,7 @@ export function registerRouteDetailRoutes(app: FastifyInstance, ctx: DashboardCo
       const { name } = request.params;
       const control = ctx.control;
       if (control.requestsNow === undefined) return { app: name, atMs: ctx.now(), available: false, requests: [] };
-      let list;
-      try {
-        list = await control.requestsNow(name);
-      } catch (err) {
-        // The runtime names an app it does not have; anything else is the runtime failing to answer.
-        if (isDragonError(err, 'DOW_ERR_UNKNOWN_APP')) throw err;
-        throw new errors.DOW_ERR_RUNTIME_UNREACHABLE(err instanceof Error ? err.message : String(err));
-      }
+      const list = await ask(() => control.requestsNow!(name));
       const atMs = ctx.now();
       return {
         app: name,

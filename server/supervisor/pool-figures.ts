@@ -3,7 +3,7 @@
  * One app's figures summed over its workers, live and gone (stats port, /readyz, metrics), and the
  * rows and counts a dead worker leaves behind: its lost requests and its undelivered rows.
  */
-import type { AppSnapshot, InFlightRequest } from '../../shared/runtime-control.js';
+import type { AppSnapshot, InFlightRequest, WorkerProcessRow } from '../../shared/runtime-control.js';
 import { Outcome } from '../../shared/timing-row.js';
 import { AppStats } from '../host/app-stats.js';
 import type { ProcessFigures } from '../metrics/process-figures.js';
@@ -95,6 +95,17 @@ export class PoolFigures {
       for (const [startMs, method, path, route, queued] of w.figures.inFlight) out.push({ startMs, method, path, route, queued, worker: w.pid });
     }
     return out.sort((a, b) => a.startMs - b.startMs);
+  }
+
+  /** Each live worker with figures, by slot, for the dashboard's workers table. */
+  processRows(workers: Iterable<PoolWorker>): WorkerProcessRow[] {
+    const out: Array<WorkerProcessRow & { slot: number }> = [];
+    for (const { process: w, slot } of workers) {
+      const f = w.figures;
+      if (!w.alive || f === null) continue;
+      out.push({ slot, pid: w.pid, startedAtMs: f.process.startTimeSeconds * 1000, cpuSeconds: f.process.cpuUserSeconds + f.process.cpuSystemSeconds, rssBytes: f.rssBytes, requests: f.stats.requests, state: w.state });
+    }
+    return out.sort((a, b) => a.slot - b.slot).map(({ slot: _slot, ...row }) => row);
   }
 
   /** Every live worker's slot, pid and last reported figures, for the metrics listener. */

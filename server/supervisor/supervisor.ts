@@ -13,7 +13,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { Logger } from 'pino';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import { MAX_WORKERS, type InFlightRequest, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult } from '../../shared/runtime-control.js';
+import { MAX_WORKERS, type InFlightRequest, type WorkerProcessRow, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult } from '../../shared/runtime-control.js';
 import { IN_FLIGHT_REPORTED } from './ipc-protocol.js';
 import { formatStats } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
@@ -283,6 +283,14 @@ export class Supervisor implements RuntimeControl {
     if (threads < slot.pool.workerTarget) return;
     if (slot.pool.threads !== threads) this.log.info({ app }, `${app}: threads ${slot.pool.threads} -> ${threads} (${why})`);
     slot.pool.setThreads(threads);
+  }
+
+  /** An app run in-process has no workers: its table is empty. */
+  async workerProcesses(app: string): Promise<WorkerProcessRow[]> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') return [];
+    await slot.pool.collect();
+    return slot.pool.processRows();
   }
 
   async requestsNow(app: string): Promise<InFlightRequest[]> {

@@ -1,7 +1,7 @@
 /**
  * The routes panel in chromium, against worker processes and a real store as `serve` wires them:
- * the routes table by total time and sortable, the slowest requests, and the requests running
- * now with a long one marked as stuck; then the same panel on a phone-sized viewport.
+ * the routes table by total time and sortable, the slowest requests, the requests running now
+ * with a long one marked as stuck, and the workers table; then the panel on a phone-sized viewport.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,6 +68,15 @@ test('routes panel: routes by total time and sortable, slowest requests, a long 
   const pid = (await runtime.server.snapshot()).apps[0]!.workerPids[0];
   assert.equal(stuck[3], String(pid));
   assert.equal(stuck[4], 'running: stuck?');
+  // The workers table: its one worker, with a CPU % once two reads are in, its memory and requests.
+  const worker = await waitUntil('the worker with its CPU %', async () => {
+    const got = (await cells('workers-table')).rows[0];
+    return got !== undefined && /^\d+\.\d %$/.test(got[2] ?? '') ? got : undefined;
+  });
+  assert.equal(worker[0], String(pid));
+  assert.match(worker[3] ?? '', /^\d+\.\d MiB$/);
+  assert.ok(Number(worker[4]) >= 9, `requests ${worker[4]}`);
+  assert.equal(worker[5], 'accepting');
   assert.deepEqual(fx.problems, []);
   await saveScreenshot(page, 'dashboard-routes');
 

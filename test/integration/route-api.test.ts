@@ -72,6 +72,11 @@ test('routes, slowest and in-flight requests through the dashboard API, from wor
   assert.deepEqual([running.method, running.route, running.queued], ['GET', '/hang-when', false]);
   const pids = (await get<{ apps: Array<{ workerPids: number[] }> }>('/api/apps')).apps[0]!.workerPids;
   assert.ok(pids.includes(running.worker), `worker ${running.worker} among ${pids.join(' ')}`);
+  const processes = await get<{ available: boolean; workers: Array<{ pid: number; rssBytes: number; cpuSeconds: number; requests: number }> }>('/api/apps/shop/processes');
+  assert.equal(processes.available, true);
+  assert.deepEqual(processes.workers.map((w) => w.pid).sort(), [...pids].sort());
+  assert.equal(processes.workers.reduce((n, w) => n + w.requests, 0), 8, 'every answered request, counted by the worker that answered it');
+  assert.ok(processes.workers.every((w) => w.rssBytes > 10 * 1024 * 1024 && w.cpuSeconds > 0), JSON.stringify(processes.workers));
 
   writeFileSync(file, '');
   assert.ok(existsSync(file));
