@@ -24,6 +24,7 @@ import { registerEventsRoute } from './routes/events-route.js';
 import { registerHistoryRoutes } from './routes/history-routes.js';
 import { registerLoginRoute } from './routes/login-route.js';
 import { registerReloadRoute } from './routes/reload-route.js';
+import { registerRouteDetailRoutes } from './routes/route-detail-routes.js';
 import { registerStatusRoutes } from './routes/status-routes.js';
 import { registerThreadsRoute } from './routes/threads-route.js';
 import { registerThreadsModeRoute } from './routes/threads-mode-route.js';
@@ -152,6 +153,7 @@ export function buildDashboard(options: DashboardOptions): FastifyInstance {
   registerLoginRoute(app, credentials);
   registerStatusRoutes(app, ctx);
   registerHistoryRoutes(app, ctx);
+  registerRouteDetailRoutes(app, ctx);
   registerThreadsRoute(app, ctx);
   registerThreadsModeRoute(app, ctx);
   registerReloadRoute(app, ctx);

@@ -91,7 +91,36 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** One route's figures over a window; latencies are service times in ms, null with none served. */
+export interface RouteSummary {
+  method: string;
+  route: string;
+  count: number;
+  /** Requests answered 5xx (ours included). */
+  errors: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  /** Service time summed over the window: where the app's time went. */
+  totalMs: number;
+}
+
+/** One raw request, for the slowest-requests list. */
+export interface SlowRequest {
+  atMs: number;
+  method: string;
+  path: string | null;
+  route: string | null;
+  status: number;
+  queueMs: number;
+  serviceMs: number;
+}
+
 export interface HistoryReader {
+  /** Every route with requests in the window, by total service time, largest first. */
+  routes(app: string, fromMs: number, toMs: number): RouteSummary[];
+  /** The `limit` raw requests of the window with the longest service time, longest first. */
+  slowest(app: string, fromMs: number, toMs: number, limit: number): SlowRequest[];
   series(app: string, fromMs: number, toMs: number): Series;
   summary(app: string, fromMs: number, toMs: number): WindowSummary;
   audit(options?: { app?: string; sinceMs?: number; limit?: number }): AuditEntry[];

@@ -66,6 +66,26 @@ export interface RuntimeControl {
    * Absent where the runtime is in another process (the command table carries limits only).
    */
   setThreadsMode?(app: string, mode: ThreadsMode, source: string): Promise<{ app: string; mode: ThreadsMode; threads: number }>;
+  /**
+   * The app's requests running or queued now, oldest first, each worker asked afresh. Absent
+   * where the runtime is read through its stats port (a dashboard in its own process).
+   */
+  requestsNow?(app: string): Promise<InFlightRequest[]>;
+  /** Each live worker process of the app, asked afresh; absent as requestsNow is. */
+  workerProcesses?(app: string): Promise<WorkerProcessRow[]>;
+}
+
+/** One worker process as the dashboard's workers table shows it. */
+export interface WorkerProcessRow {
+  pid: number;
+  /** Epoch ms. */
+  startedAtMs: number;
+  /** User plus system CPU time since it started, seconds: the page turns two reads into a %. */
+  cpuSeconds: number;
+  rssBytes: number;
+  /** Requests it has answered. */
+  requests: number;
+  state: string;
 }
 
 export interface ScaleResult {
@@ -76,6 +96,20 @@ export interface ScaleResult {
   startedPids: number[];
   stoppedPids: number[];
   tookMs: number;
+}
+
+/** A request running or queued in the runtime now. */
+export interface InFlightRequest {
+  /** When it arrived, epoch ms. */
+  startMs: number;
+  method: string;
+  path: string;
+  /** The route template once the framework matched one, else the path with ids folded. */
+  route: string;
+  /** Waiting for a thread, not yet in the app. */
+  queued: boolean;
+  /** The worker process that holds it (the supervisor's pid for an app run in-process). */
+  worker: number;
 }
 
 export interface ReloadResult {

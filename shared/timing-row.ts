@@ -36,6 +36,11 @@ export interface TimingRow {
   method: string;
   /** Path without its query string, truncated; null when path recording is off. */
   path: string | null;
+  /**
+   * The route template the framework matched (`/items/:id`), else the path with ids folded, or
+   * `(unmatched)` for a 404 without one; the store bounds how many an app has.
+   */
+  route?: string | null;
 }
 
 /** What the runtime needs from a timing store; `null` in its place means recording is off. */

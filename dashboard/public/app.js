@@ -7,6 +7,7 @@ import { createCard } from './cards.js';
 import { formatDuration } from './duration.js';
 import { DASH, formatCount, formatDateTime } from './format.js';
 import { EVENT_STYLES, eventGlyph } from './markers.js';
+import { createRoutePanel } from './route-panel.js';
 
 /** Polling pace when the event stream is down: at least once per second. */
 const POLL_INTERVAL_MS = 2000;
@@ -99,6 +100,7 @@ function renderApps(next) {
     let card = cards.get(app.name);
     if (!card) {
       card = createCard(app, container, { onChanged: refreshAfterChange, announce });
+      card.routes = createRoutePanel(card.root, app.name);
       cards.set(app.name, card);
       void loadSeries(app.name);
     } else {
@@ -110,6 +112,7 @@ function renderApps(next) {
     // Only a runtime that answered can say an app is gone.
     if (next.reachable && !seen.has(name)) {
       card.charts.destroy();
+      card.routes.destroy();
       card.root.remove();
       cards.delete(name);
     }
@@ -131,6 +134,7 @@ async function loadSeries(name) {
     const card = cards.get(name);
     card?.charts.update(series, card.threads ?? null);
     card?.setHistoryUnavailable(series.historyUnavailable ?? null);
+    card?.routes.load(chartWindow);
   } catch (err) {
     announce(`Charts for ${name} could not be loaded: ${err.message}`, 'error');
   }

@@ -5,6 +5,7 @@
 import { formatDateTime, formatMs, formatRate, formatTick } from './format.js';
 import { eventMarkers, eventTooltipFooter, limitMarkers } from './markers.js';
 import { limitLine } from './limit-line.js';
+import { ceilingNote, emptyNote, latencyCeiling, showNote } from './chart-notes.js';
 
 const PERCENTILE_COLORS = { p50: '#2563eb', p95: '#d97706', p99: '#dc2626' };
 const STATUS_COLORS = { '2xx': '#16a34a', '3xx': '#0891b2', '4xx': '#d97706', '5xx': '#dc2626', '1xx': '#94a3b8' };
@@ -155,6 +156,9 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
       // 1xx is rare in practice: keep it out of the legend unless it happened.
       const informational = throughput.data.datasets.find((ds) => ds.cls === '1xx');
       informational.hidden = !series.points.some((pt) => pt.status['1xx'] > 0);
+      // A few outliers (one hung request) get the axis cut above the rest, and a note says so.
+      const ceiling = latencyCeiling(latency.data.datasets.flatMap((ds) => ds.data.map((p) => p.y)));
+      latency.options.scales.y.max = ceiling.max ?? undefined;
       for (const chart of [latency, throughput]) {
         chart.options.scales.x.min = series.fromMs;
         chart.options.scales.x.max = series.toMs;
@@ -166,6 +170,8 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
         Object.assign(chart.options.plugins.eventMarkers, { events: series.events, stepMs: series.stepMs, offsetMs: chart === throughput ? series.stepMs / 2 : 0 });
         chart.update('none');
       }
+      showNote(latencyCanvas, emptyNote(series) || ceilingNote(ceiling));
+      showNote(throughputCanvas, emptyNote(series));
       latencyCanvas.setAttribute('aria-label', describe(series, 'latency'));
       throughputCanvas.setAttribute('aria-label', describe(series, 'throughput'));
     },

@@ -10,6 +10,8 @@ import type { AppHost } from '../host/app-host.js';
 type Env = Record<string, string>;
 
 export class RequestInfo implements ScgiRequestInfo {
+  /** The route template a framework hook reported for this request (host/route-hooks.ts); null: none. */
+  routeTemplate: string | null = null;
   /** Over HTTP there is no env on the wire: a function makes the CGI-style one on first use. */
   private envSource: Env | (() => Env);
 
@@ -37,4 +39,12 @@ export class RequestInfo implements ScgiRequestInfo {
   get log(): Logger {
     return this.host.appLog;
   }
+}
+
+/**
+ * Where a framework hook leaves the route it matched: on the request's `req.scgi` (or a fetch
+ * handler's second argument). Anything else (an app called outside the server) is ignored.
+ */
+export function reportRouteTemplate(info: unknown, template: unknown): void {
+  if (info instanceof RequestInfo && template !== undefined && template !== null) info.routeTemplate = String(template);
 }

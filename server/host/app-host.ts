@@ -14,6 +14,7 @@ import { AppStats } from './app-stats.js';
 import type { HostedRequest } from './hosted-request.js';
 import { Phase, Unserved, type Ending } from './request-phase.js';
 import { Limiter } from './limiter.js';
+import { routeOf } from './route-fold.js';
 import { ANSWERS, answerRequest } from './request-end.js';
 import { LogThrottle } from '../logs/log-throttle.js';
 import type { ScgiLimits } from '../protocol/limits.js';
@@ -216,6 +217,7 @@ export class AppHost {
         bytesOut: conn.bytesOut,
         method: conn.target.method,
         path: conn.target.path,
+        route: routeOf(conn.routeTemplate(), conn.target.path, status),
       });
     }
   }

@@ -20,6 +20,7 @@ import type { NodeListener } from '../adapters/node/node-adapter.js';
 import { sniffFetchHandler } from '../adapters/node/fetch-sniffer.js';
 import { describeLoadError } from './load-error.js';
 import { withUpgrades } from './app-server-hook.js';
+import { hookFastify, hookHono, hookKoa } from './route-hooks.js';
 
 export type AppType = 'node' | 'fetch' | 'auto';
 
@@ -51,13 +52,18 @@ export async function toAppHandler(value: unknown, type: AppType, appName: strin
   if (!isObject(value)) return fail(notAnApp(value));
   const fastify = typeof value.ready === 'function' && isObject(value.server) && typeof (value.server as { emit?: unknown }).emit === 'function';
   if (type === 'fetch' || (type === 'auto' && typeof value.fetch === 'function' && !fastify)) {
-    if (typeof value.fetch === 'function') return { type: 'fetch', handler: (value as unknown as FetchLike).fetch.bind(value), kind: fetchKind(value) };
+    if (typeof value.fetch === 'function') {
+      const kind = fetchKind(value);
+      const handler = kind === HONO ? hookHono(value as unknown as FetchLike) : (value as unknown as FetchLike).fetch.bind(value);
+      return { type: 'fetch', handler, kind };
+    }
     if (typeof value === 'function') return { type: 'fetch', handler: value as unknown as FetchHandler, kind: 'fetch handler' };
     return fail('type is "fetch" but the export is neither a function nor has a fetch() method');
   }
   if (fastify) {
     // Fastify routes requests from its own http.Server's 'request' event; it never needs to listen.
     const app = value as unknown as FastifyLike;
+    hookFastify(value);
     await app.ready();
     // listen() binds right after ready(): one turn of the event loop shows whether it was called.
     await new Promise((resolve) => setImmediate(resolve));
@@ -72,6 +78,7 @@ export async function toAppHandler(value: unknown, type: AppType, appName: strin
     return handler;
   }
   if (typeof value.callback === 'function' && typeof value.use === 'function') {
+    hookKoa(value);
     return { type: 'node', listener: (value as unknown as KoaLike).callback(), kind: 'Koa app' };
   }
   if (isNetServer(value)) {
@@ -113,9 +120,11 @@ export function describeHandler(handler: AppHandler | undefined): string {
   return handler.kind ?? (handler.type === 'fetch' ? 'fetch handler' : 'Node listener');
 }
 
+const HONO = 'Hono app';
+
 function fetchKind(value: Record<string, unknown>): string {
   // Hono's app has fetch() beside its route methods; anything else with fetch() is served the same way.
-  return typeof value.route === 'function' && typeof value.get === 'function' ? 'Hono app' : 'object with fetch()';
+  return typeof value.route === 'function' && typeof value.get === 'function' ? HONO : 'object with fetch()';
 }
 
 function isNetServer(value: unknown): boolean {

@@ -32,6 +32,8 @@ export interface HostedRequest extends Waiter, EndableRequest {
   readonly bytesIn: number;
   readonly bytesOut: number;
   accessFields(): AccessFields;
+  /** The route template the app's framework matched, once it answered; null: none known. */
+  routeTemplate(): string | null;
   /** Hands the request to the app (the host has admitted it). */
   run(handler: AppHandler, appName: string): void;
   /** The app threw or rejected: 500 if nothing was sent, else the response is cut. */

@@ -26,6 +26,7 @@ import { kHttpPeer, kHttpReadMark, kHttpTrust, kHttpWriteMark, kResponseExchange
 import type { ScgiLimits } from '../protocol/limits.js';
 import { describePeer, peerOf, type PeerName } from '../listen/peer-name.js';
 import { RequestInfo } from '../adapters/request-info.js';
+import { templateOf } from '../adapters/node/node-route.js';
 import { cgiEnvOf } from './cgi-env.js';
 import { sealResponse } from './sealed-response.js';
 import { identifyClient, trustForPeer, type ClientIdentity, type TrustFunction } from './trust-proxy.js';
@@ -122,7 +123,7 @@ export class HttpExchange implements HostedRequest {
   /** Socket bytes read when the sweep last looked, and when that number last moved. */
   private seenBytesRead: number;
   private lastBodyAt = 0;
-  private infoCache: ScgiRequestInfo | null = null;
+  private infoCache: RequestInfo | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -158,6 +159,10 @@ export class HttpExchange implements HostedRequest {
   get info(): ScgiRequestInfo {
     this.infoCache ??= new RequestInfo(this.host, this.target.mount, () => cgiEnvOf(this.req, this.client, this.target));
     return this.infoCache;
+  }
+
+  routeTemplate(): string | null {
+    return templateOf(this.infoCache, this.req, this.target.mount);
   }
 
   run(handler: AppHandler, appName: string): void {

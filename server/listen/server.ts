@@ -34,6 +34,7 @@ import { listenHttp } from '../http/listen-http.js';
 import { chooseIo, defaultIoMode, type IoMode } from '../native/io-choice.js';
 import { listenScgiNative } from '../native/listen-native.js';
 import { CloseCode } from '../protocol/websocket-close.js';
+import { routeOf } from '../host/route-fold.js';
 
 export interface ServerOptions {
   listeners: ListenerSpec[];
@@ -170,7 +171,10 @@ export class Server implements RuntimeControl {
     const list: InFlight[] = [];
     for (const conn of this.connections) {
       if (list.length >= max) break;
-      if (conn.phase === Phase.QUEUED || conn.phase === Phase.RUNNING) list.push([conn.startMs, conn.target.method, conn.target.path]);
+      if (conn.phase === Phase.QUEUED || conn.phase === Phase.RUNNING) {
+        const path = conn.target.path;
+        list.push([conn.startMs, conn.target.method, path, routeOf(conn.routeTemplate(), path, 0), conn.phase === Phase.QUEUED]);
+      }
     }
     return list;
   }

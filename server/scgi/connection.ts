@@ -25,6 +25,7 @@ import type { BodySink } from '../adapters/body-sink.js';
 import type { Exchange } from '../adapters/exchange.js';
 import { describePeer } from '../listen/peer-name.js';
 import { RequestInfo } from '../adapters/request-info.js';
+import { templateOf } from '../adapters/node/node-route.js';
 import type { ScgiEnv } from '../protocol/header-block.js';
 import { httpResponse, simpleResponse } from '../protocol/response-head.js';
 import { ScgiParser, type ScgiParserHandler } from '../protocol/scgi-parser.js';
@@ -56,7 +57,7 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   private pendingBodyBytes = 0;
   private sink: BodySink | null = null;
   private response: ServerResponse | null = null;
-  private infoCache: ScgiRequestInfo | null = null;
+  private infoCache: RequestInfo | null = null;
   /** Set once the app answered before reading its whole body: the rest is read and dropped. */
   private discardTimer: NodeJS.Timeout | null = null;
 
@@ -92,6 +93,10 @@ export class ScgiConnection implements ScgiParserHandler, Exchange, HostedReques
   run(handler: AppHandler, appName: string): void {
     if (handler.type === 'node') runNodeListener(handler.listener, this);
     else runFetchHandler(handler.handler, this, appName);
+  }
+
+  routeTemplate(): string | null {
+    return templateOf(this.infoCache, this.response?.req ?? null, this.target.mount);
   }
 
   sweep(now: number, limits: ScgiLimits): void {

@@ -8,15 +8,15 @@ import type { TimingRow } from '../../shared/timing-row.js';
 /*
  * nums, one row every COLS doubles:
  *
- *   +-----+----------+----------+------------+--------+---------+----------+-----------+--------+----------+
- *   | app | start_ms | queue_ms | service_ms | status | outcome | bytes_in | bytes_out | method | path_len |
- *   +-----+----------+----------+------------+--------+---------+----------+-----------+--------+----------+
- *     app and method index `dict`; path_len is -1 for no path, else the length of the next slice
- *     of `paths`.
+ *   +-----+----------+----------+------------+--------+---------+----------+-----------+--------+----------+-------+
+ *   | app | start_ms | queue_ms | service_ms | status | outcome | bytes_in | bytes_out | method | path_len | route |
+ *   +-----+----------+----------+------------+--------+---------+----------+-----------+--------+----------+-------+
+ *     app, method and route index `dict` (route -1: none; routes are few per app, so a dictionary
+ *     entry each is cheap); path_len is -1 for no path, else the length of the next slice of `paths`.
  */
-export const COLS = 10;
+export const COLS = 11;
 export const C_APP = 0, C_START = 1, C_QUEUE = 2, C_SERVICE = 3, C_STATUS = 4, C_OUTCOME = 5;
-export const C_BYTES_IN = 6, C_BYTES_OUT = 7, C_METHOD = 8, C_PATH_LEN = 9;
+export const C_BYTES_IN = 6, C_BYTES_OUT = 7, C_METHOD = 8, C_PATH_LEN = 9, C_ROUTE = 10;
 
 export interface PackedBatch {
   rows: number;
@@ -63,6 +63,7 @@ export class BatchPacker {
     n[o + C_BYTES_IN] = row.bytesIn;
     n[o + C_BYTES_OUT] = row.bytesOut;
     n[o + C_METHOD] = this.intern(row.method);
+    n[o + C_ROUTE] = row.route === undefined || row.route === null ? -1 : this.intern(row.route);
     const path = this.options.recordPaths ? cleanPath(row.path, this.options.maxPathLength) : null;
     n[o + C_PATH_LEN] = path === null ? -1 : path.length;
     if (path !== null) this.paths.push(path);
@@ -83,6 +84,8 @@ export class BatchPacker {
     for (let c = 0; c < COLS; c++) n[o + c] = from[i + c]!;
     n[o + C_APP] = this.intern(batch.dict[from[i + C_APP]!]!);
     n[o + C_METHOD] = this.intern(batch.dict[from[i + C_METHOD]!]!);
+    const route = from[i + C_ROUTE]! >= 0 ? batch.dict[from[i + C_ROUTE]!] : undefined;
+    n[o + C_ROUTE] = route === undefined ? -1 : this.intern(route);
     const len = from[i + C_PATH_LEN]!;
     if (len >= 0) this.paths.push(batch.paths.slice(pathAt, pathAt + len));
     this.rows++;
@@ -147,6 +150,7 @@ export function* unpack(batch: PackedBatch): Generator<TimingRow> {
       bytesOut: n[o + C_BYTES_OUT]!,
       method: batch.dict[n[o + C_METHOD]!]!,
       path,
+      route: n[o + C_ROUTE]! >= 0 ? batch.dict[n[o + C_ROUTE]!]! : null,
     };
   }
 }

@@ -4,7 +4,7 @@
  * rows found by rowid or primary-key ranges, so the write lock is never held long.
  */
 import type Database from 'better-sqlite3';
-import { RESOLUTIONS_MS } from '../../shared/store/schema.js';
+import { RESOLUTIONS_MS, ROUTE_RESOLUTIONS_MS, ROUTES_PER_APP } from '../../shared/store/schema.js';
 
 export interface Retention {
   /** Raw rows older than this are deleted. */
@@ -49,6 +49,11 @@ export function createPruner(db: Database.Database, retention: Retention) {
   const deleteBuckets = db.prepare<[string, number, number, number]>(
     'DELETE FROM rollups WHERE app = ? AND res_ms = ? AND bucket_ms >= ? AND bucket_ms < ?',
   );
+  const nextRouteApp = db.prepare<[string], { app: string | null }>('SELECT min(app) AS app FROM route_rollups WHERE app > ?');
+  const oldestRoute = db.prepare<[string, number], { b: number | null }>('SELECT min(bucket_ms) AS b FROM route_rollups WHERE app = ? AND res_ms = ?');
+  const deleteRouteBuckets = db.prepare<[string, number, number, number]>(
+    'DELETE FROM route_rollups WHERE app = ? AND res_ms = ? AND bucket_ms >= ? AND bucket_ms < ?',
+  );
   const deleteEvents = db.prepare<[number, number]>(
     'DELETE FROM runtime_events WHERE id IN (SELECT id FROM runtime_events WHERE at_ms < ? LIMIT ?)',
   );
@@ -84,12 +89,29 @@ export function createPruner(db: Database.Database, retention: Retention) {
     return deleted;
   }
 
+  /** As rollupsByAge, with fewer buckets a step: a bucket holds a row per route, up to ROUTES_PER_APP + 1. */
+  function routeRollupsByAge(nowMs: number): number {
+    const cutoff = nowMs - retention.rollupMaxAgeMs;
+    const bucketsPerStep = Math.max(1, Math.floor(PRUNE_BATCH_ROWS / (ROUTES_PER_APP + 1)));
+    let deleted = 0;
+    for (let app = nextRouteApp.get('')!.app; app !== null; app = nextRouteApp.get(app)!.app) {
+      for (const res of ROUTE_RESOLUTIONS_MS) {
+        const first = oldestRoute.get(app, res)!.b;
+        if (first === null || first >= cutoff) continue;
+        deleted += deleteRouteBuckets.run(app, res, first, Math.min(cutoff, first + bucketsPerStep * res)).changes;
+        if (deleted >= PRUNE_BATCH_ROWS) return deleted;
+      }
+    }
+    return deleted;
+  }
+
   /** One short transaction; returns the rows deleted (0 means nothing is left to prune). */
   return function pruneStep(nowMs = Date.now()): number {
     return db.transaction(() => {
       let n = rawByCount();
       if (n === 0) n = rawByAge(nowMs);
       if (n === 0) n = rollupsByAge(nowMs);
+      if (n === 0) n = routeRollupsByAge(nowMs);
       if (n === 0) n = deleteEvents.run(nowMs - retention.rollupMaxAgeMs, PRUNE_BATCH_ROWS).changes;
       if (n === 0) n = deleteCommands.run(nowMs - COMMANDS_MAX_AGE_MS).changes;
       return n;

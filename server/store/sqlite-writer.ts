@@ -7,26 +7,28 @@
 import type Database from 'better-sqlite3';
 import { prepareHeartbeat, registerInstance, type InstanceInfo } from '../../shared/store/instances.js';
 import { openWritableDb } from '../../shared/store/open-db.js';
-import type { RollupRecord } from '../../shared/store/schema.js';
+import type { RollupRecord, RouteRollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent, TimingRow, WorkersChange } from '../../shared/timing-row.js';
 import { CONFIG_SOURCE, type SavedLimit, type SavedSetting } from './limit-restore.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
+import { RouteBound } from './route-bound.js';
+import { aggregateRoutes, mergeRouteCell } from './route-rollup-delta.js';
 
 /** WAL growth bound: after a checkpoint resets it, the file is truncated to this. */
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Rows per INSERT statement: one statement call per row was the worker's largest cost (0.76 µs a
- * row); 50 rows x 11 columns stays far below SQLite's bound-parameter limit.
+ * row); 50 rows x 12 columns stays far below SQLite's bound-parameter limit.
  */
 const ROWS_PER_INSERT = 50;
 
 /** The run (instances.id) is one more bound integer per row: no extra statement, no lookup. */
 function pushRow(params: unknown[], row: TimingRow, instanceId: number): void {
-  params.push(row.app, row.startMs, row.queueMs, row.serviceMs, row.status, row.outcome, row.bytesIn, row.bytesOut, row.method, row.path, instanceId);
+  params.push(row.app, row.startMs, row.queueMs, row.serviceMs, row.status, row.outcome, row.bytesIn, row.bytesOut, row.method, row.path, instanceId, row.route ?? null);
 }
 
 export class SqliteWriter {
@@ -34,6 +36,9 @@ export class SqliteWriter {
   private readonly insertRows: Database.Statement;
   private readonly getRollup: Database.Statement<[string, number, number], RollupRecord>;
   private readonly putRollup: Database.Statement<[RollupRecord]>;
+  private readonly getRouteRollup: Database.Statement<[string, number, number, string, string], RouteRollupRecord>;
+  private readonly putRouteRollup: Database.Statement<[RouteRollupRecord]>;
+  private readonly routeBound: RouteBound;
   private readonly insertLimit: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly latest: Database.Statement<[], SavedLimit & { app: string }>;
@@ -49,8 +54,8 @@ export class SqliteWriter {
     // measured at 16-20 ms, which we keep off any schedule we do not control.
     db.pragma('wal_autocheckpoint = 0');
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-    const insert = 'INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path, instance_id) VALUES ';
-    const oneRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+    const insert = 'INSERT INTO requests (app, start_ms, queue_ms, service_ms, status, outcome, bytes_in, bytes_out, method, path, instance_id, route) VALUES ';
+    const oneRow = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
     this.insertRow = db.prepare(insert + oneRow);
     this.insertRows = db.prepare(insert + Array(ROWS_PER_INSERT).fill(oneRow).join(', '));
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE app = ? AND res_ms = ? AND bucket_ms = ?');
@@ -60,6 +65,14 @@ export class SqliteWriter {
        VALUES (@app, @res_ms, @bucket_ms, @count, @s1xx, @s2xx, @s3xx, @s4xx, @s5xx, @rejected, @timeouts, @aborted,
          @service_count, @service_sum_ms, @service_min_ms, @service_max_ms, @service_hist, @queue_hist)`,
     );
+    this.getRouteRollup = db.prepare('SELECT * FROM route_rollups WHERE app = ? AND res_ms = ? AND bucket_ms = ? AND method = ? AND route = ?');
+    this.putRouteRollup = db.prepare(
+      `INSERT OR REPLACE INTO route_rollups (app, res_ms, bucket_ms, method, route, count, errors, service_count, service_sum_ms, service_hist)
+       VALUES (@app, @res_ms, @bucket_ms, @method, @route, @count, @errors, @service_count, @service_sum_ms, @service_hist)`,
+    );
+    const loadRoutes = db.prepare<[string], { method: string; route: string }>('SELECT method, route FROM routes WHERE app = ?');
+    const saveRoute = db.prepare<[string, string, string]>('INSERT OR IGNORE INTO routes (app, method, route) VALUES (?, ?, ?)');
+    this.routeBound = new RouteBound({ load: (app) => loadRoutes.all(app), save: (app, method, route) => saveRoute.run(app, method, route) });
     this.insertLimit = db.prepare(
       'INSERT INTO limit_changes (at_ms, app, old_threads, new_threads, source) VALUES (?, ?, ?, ?, ?)',
     );
@@ -94,6 +107,10 @@ export class SqliteWriter {
     const rows = [...unpack(batch)];
     const cells = aggregate(rows);
     this.db.transaction(() => {
+      // Bounded first (it may add to `routes`, in this transaction): raw rows and rollups then agree.
+      for (const row of rows) {
+        if (row.route !== undefined && row.route !== null) row.route = this.routeBound.place(row.app, row.method, row.route).route;
+      }
       // Whole groups through the many-row statement, the rest one by one.
       const params: unknown[] = [];
       let done = 0;
@@ -109,6 +126,9 @@ export class SqliteWriter {
       }
       for (const cell of cells) {
         this.putRollup.run(mergeCell(cell, this.getRollup.get(cell.app, cell.resMs, cell.bucketMs)));
+      }
+      for (const c of aggregateRoutes(rows)) {
+        this.putRouteRollup.run(mergeRouteCell(c, this.getRouteRollup.get(c.app, c.resMs, c.bucketMs, c.method, c.route)));
       }
     }).immediate();
   }

@@ -61,8 +61,12 @@ export interface WorkerStartConfig {
   cwd?: string;
 }
 
-/** One request inside a worker, for the rows written when the worker dies with it. */
-export type InFlight = [startMs: number, method: string, path: string];
+/**
+ * One request inside a worker: for the dashboard's list of requests running now, and for the rows
+ * written when the worker dies with it. `route` is the template once the framework matched one
+ * (Express and Fastify before the handler runs), else the folded path.
+ */
+export type InFlight = [startMs: number, method: string, path: string, route: string, queued: boolean];
 
 export interface WorkerFigures extends WorkerLoad {
   stats: AppStatsData;

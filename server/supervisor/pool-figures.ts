@@ -3,7 +3,7 @@
  * One app's figures summed over its workers, live and gone (stats port, /readyz, metrics), and the
  * rows and counts a dead worker leaves behind: its lost requests and its undelivered rows.
  */
-import type { AppSnapshot } from '../../shared/runtime-control.js';
+import type { AppSnapshot, InFlightRequest, WorkerProcessRow } from '../../shared/runtime-control.js';
 import { Outcome } from '../../shared/timing-row.js';
 import { AppStats } from '../host/app-stats.js';
 import type { ProcessFigures } from '../metrics/process-figures.js';
@@ -12,6 +12,7 @@ import type { WorkerFigures } from './ipc-protocol.js';
 import type { PoolOptions } from './pool-options.js';
 import type { WorkerProcess } from './worker-process.js';
 import type { PoolWorker } from './worker-role.js';
+
 
 export interface WorkerProcessInfo {
   slot: number;
@@ -80,6 +81,31 @@ export class PoolFigures {
     let n = 0;
     for (const { process: w } of workers) if (w.state === 'accepting' && now - w.lastAnswerAt < 2 * this.heartbeatMs + COLLECT_TIMEOUT_MS) n++;
     return n;
+  }
+
+  /**
+   * The requests running or queued in each live worker, oldest first, from the figures collect()
+   * just brought; a hung worker's are from its last answer, which is when its stuck request was
+   * already running, so that request stays in the list with its age growing.
+   */
+  inFlight(workers: Iterable<PoolWorker>): InFlightRequest[] {
+    const out: InFlightRequest[] = [];
+    for (const { process: w } of workers) {
+      if (!w.alive || w.figures === null) continue;
+      for (const [startMs, method, path, route, queued] of w.figures.inFlight) out.push({ startMs, method, path, route, queued, worker: w.pid });
+    }
+    return out.sort((a, b) => a.startMs - b.startMs);
+  }
+
+  /** Each live worker with figures, by slot, for the dashboard's workers table. */
+  processRows(workers: Iterable<PoolWorker>): WorkerProcessRow[] {
+    const out: Array<WorkerProcessRow & { slot: number }> = [];
+    for (const { process: w, slot } of workers) {
+      const f = w.figures;
+      if (!w.alive || f === null) continue;
+      out.push({ slot, pid: w.pid, startedAtMs: f.process.startTimeSeconds * 1000, cpuSeconds: f.process.cpuUserSeconds + f.process.cpuSystemSeconds, rssBytes: f.rssBytes, requests: f.stats.requests, state: w.state });
+    }
+    return out.sort((a, b) => a.slot - b.slot).map(({ slot: _slot, ...row }) => row);
   }
 
   /** Every live worker's slot, pid and last reported figures, for the metrics listener. */
@@ -153,13 +179,13 @@ export class PoolFigures {
     const listed = w.figures?.inFlight ?? [];
     const load = w.load(this.o.startConfig.app.queue);
     const count = Math.max(load === null ? listed.length : load.running + load.queued, heldConnections ?? 0);
-    const lost: Array<[number, string, string]> = listed.slice(0, count);
-    const silentSince = Date.now() - Math.round(performance.now() - w.lastAnswerAt);
-    for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '']);
-    for (const [startMs, method, path] of lost) {
+    const lost: Array<[number, string, string, string | null]> = listed.slice(0, count).map(([startMs, method, path, route]) => [startMs, method, path, route]);
+    const silentSince = diedAtMs - Math.round(performance.now() - w.lastAnswerAt);
+    for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '', null]);
+    for (const [startMs, method, path, route] of lost) {
       const serviceMs = Math.max(0, diedAtMs - startMs);
       this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
-      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null });
+      this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null, route });
     }
   }
 

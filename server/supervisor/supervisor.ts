@@ -14,7 +14,8 @@ import type { Logger } from 'pino';
 import { appLogFile, createLogger } from '../logs/logger.js';
 import { errors, isDragonError } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
-import { MAX_WORKERS, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult, type ThreadsMode } from '../../shared/runtime-control.js';
+import { MAX_WORKERS, type InFlightRequest, type WorkerProcessRow, type ReloadResult, type RuntimeControl, type RuntimeSnapshot, type ScaleResult, type ThreadsMode } from '../../shared/runtime-control.js';
+import { IN_FLIGHT_REPORTED } from './ipc-protocol.js';
 import { formatStats, STATS_ENCODING } from '../../shared/stats-format.js';
 import type { TimingRecorder } from '../../shared/timing-row.js';
 import { appEnvironmentFromFile, type AppSettings, type RuntimeSettings } from '../config/config.js';
@@ -362,6 +363,23 @@ export class Supervisor implements RuntimeControl {
     if (threads < slot.pool.workerTarget) return;
     if (slot.pool.threads !== threads) this.log.info({ app }, `${app}: threads ${slot.pool.threads} -> ${threads} (${why})`);
     slot.pool.setThreads(threads);
+  }
+
+  /** An app run in-process has no workers: its table is empty. */
+  async workerProcesses(app: string): Promise<WorkerProcessRow[]> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') return [];
+    await slot.pool.collect();
+    return slot.pool.processRows();
+  }
+
+  async requestsNow(app: string): Promise<InFlightRequest[]> {
+    const slot = this.slotOf(app);
+    if (slot.kind === 'inline') {
+      return slot.server.inFlight(IN_FLIGHT_REPORTED).map(([startMs, method, path, route, queued]) => ({ startMs, method, path, route, queued, worker: process.pid }));
+    }
+    await slot.pool.collect();
+    return slot.pool.inFlight();
   }
 
   /**

@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
 import { errors } from '../../shared/errors.js';
-import type { ReloadResult, ScaleResult } from '../../shared/runtime-control.js';
+import type { InFlightRequest, ReloadResult, ScaleResult, WorkerProcessRow } from '../../shared/runtime-control.js';
 import type { AppState } from '../metrics/stats-report.js';
 import { HangWatchdog, HEARTBEAT_MS, heartbeatMsFor } from './hang-watchdog.js';
 import { PoolFigures, type WorkerProcessInfo } from './pool-figures.js';
@@ -188,8 +188,18 @@ export class WorkerPool {
     return this.figures.collect(this.workers.values());
   }
 
+  /** Requests running or queued in its workers, oldest first, as the last collect() left them. */
+  inFlight(): InFlightRequest[] {
+    return this.figures.inFlight(this.workers.values());
+  }
+
   readyWorkers(): number {
     return this.figures.readyWorkers(this.workers.values());
+  }
+
+  /** Its workers for the dashboard's table, as the last collect() left them. */
+  processRows(): WorkerProcessRow[] {
+    return this.figures.processRows(this.workers.values());
   }
 
   processes(): WorkerProcessInfo[] {

@@ -12,6 +12,7 @@ import { recordedMs, type InstanceSpan } from './instances.js';
 import { schemaVersion } from './migrations.js';
 import { openReadonlyDb } from './open-db.js';
 import { coverWindow, seriesResolution } from './rollup-cover.js';
+import { prepareRouteQueries, ROUTES_VERSION, type RouteQueries } from './route-queries.js';
 import { SCHEMA_VERSION, type RollupRecord } from './schema.js';
 
 type RollupRow = Omit<RollupRecord, 'app' | 'res_ms'>;
@@ -57,6 +58,7 @@ export function openHistoryReader(path: string): HistoryReader {
   let db: Database.Database | null = null;
   let stmts: Statements | null = null;
   let eventStmts: EventStatements | null = null;
+  let routeQueries: RouteQueries | null = null;
   let instanceStmt: Database.Statement<[number, number], { started_ms: number; seen_ms: number; stopped: number }> | null = null;
   // Scratch histograms: merging into them allocates nothing per bucket.
   const service = new LatencyHistogram();
@@ -109,6 +111,19 @@ export function openHistoryReader(path: string): HistoryReader {
     }
   }
 
+  /** As eventsReady: a file an older runtime writes has no routes until it is migrated. */
+  function routesReady(): RouteQueries | null {
+    if (routeQueries) return routeQueries;
+    if (!ready() || !db) return null;
+    try {
+      if (schemaVersion(db) < ROUTES_VERSION) return null;
+      routeQueries = prepareRouteQueries(db);
+      return routeQueries;
+    } catch (err) {
+      throw wrap(err);
+    }
+  }
+
   /** The runs whose span may touch [fromMs, toMs); null before the file has the table. */
   function runs(fromMs: number, toMs: number): InstanceSpan[] | null {
     if (!ready() || !db) return null;
@@ -137,6 +152,7 @@ export function openHistoryReader(path: string): HistoryReader {
   function forget(): void {
     stmts = null;
     eventStmts = null;
+    routeQueries = null;
     instanceStmt = null;
     try {
       db?.close();
@@ -261,6 +277,26 @@ export function openHistoryReader(path: string): HistoryReader {
       try {
         const rows = options.app === undefined ? s.all.all(sinceMs, untilMs, limit) : s.byApp.all(options.app, sinceMs, untilMs, limit);
         return rows.map((r) => ({ id: r.id, atMs: r.at_ms, app: r.app, kind: r.kind, pid: r.pid, detail: r.detail, source: r.source }));
+      } catch (err) {
+        throw wrap(err);
+      }
+    },
+
+    routes(app, fromMs, toMs) {
+      const q = routesReady();
+      if (!q) return [];
+      try {
+        return q.routes(app, fromMs, toMs);
+      } catch (err) {
+        throw wrap(err);
+      }
+    },
+
+    slowest(app, fromMs, toMs, limit) {
+      const q = routesReady();
+      if (!q) return [];
+      try {
+        return q.slowest(app, fromMs, toMs, limit);
       } catch (err) {
         throw wrap(err);
       }

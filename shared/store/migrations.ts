@@ -129,6 +129,35 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX worker_changes_app ON worker_changes (app, id);
     `,
   },
+  {
+    version: 6,
+    description: 'routes: each raw row\'s route, per-route rollups and the routes each app has',
+    sql: `
+      -- NULL for rows written before version 6.
+      ALTER TABLE requests ADD COLUMN route TEXT;
+      -- A window's routes are one range of the key: (app, res_ms, bucket_ms) then every route.
+      CREATE TABLE route_rollups (
+        app TEXT NOT NULL,
+        res_ms INTEGER NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        service_count INTEGER NOT NULL,
+        service_sum_ms REAL NOT NULL,
+        service_hist BLOB NOT NULL,
+        PRIMARY KEY (app, res_ms, bucket_ms, method, route)
+      ) WITHOUT ROWID;
+      -- The routes an app has had, at most ROUTES_PER_APP (the rest are one overflow route).
+      CREATE TABLE routes (
+        app TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        PRIMARY KEY (app, method, route)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function schemaVersion(db: Database.Database): number {

@@ -3,7 +3,7 @@
  * Pure choice of rollup resolutions for a time window: the series resolution by window length,
  * and a cover of a window by whole coarse buckets in the middle and finer ones at the edges.
  */
-import { RESOLUTIONS_MS, type ResolutionMs } from './schema.js';
+import { RESOLUTIONS_MS, ROUTE_RESOLUTIONS_MS, type ResolutionMs } from './schema.js';
 
 /** Upper window length each resolution serves for a series (≈ 90-1440 points). */
 const SERIES_MAX_WINDOW_MS: ReadonlyArray<[number, ResolutionMs]> = [
@@ -18,7 +18,7 @@ export function seriesResolution(windowMs: number): ResolutionMs {
 
 /** Rollup rows with `resMs` and `loMs <= bucket_ms < hiMs`. */
 export interface CoverRange {
-  resMs: ResolutionMs;
+  resMs: number;
   loMs: number;
   hiMs: number;
 }
@@ -32,15 +32,23 @@ export interface CoverRange {
  * Whole hours in the middle, whole minutes around them, and 10 s buckets at each edge, which may
  * stick out of the window by less than 10 s. A 7-day window is thus ~168 + 118 + 12 blobs.
  */
-export function coverWindow(fromMs: number, toMs: number): CoverRange[] {
+export function coverWindow(fromMs: number, toMs: number, resolutions: readonly number[] = RESOLUTIONS_MS): CoverRange[] {
   const out: CoverRange[] = [];
-  cover(fromMs, toMs, RESOLUTIONS_MS.length - 1, out);
+  cover(fromMs, toMs, resolutions, resolutions.length - 1, out);
   return out;
 }
 
-function cover(fromMs: number, toMs: number, level: number, out: CoverRange[]): void {
+/**
+ * The cover of a window by per-route rollups: minute edges up to an hour's window, hour edges
+ * beyond (a 24 h window then reads 24-26 h), days in the middle: at most ~60 buckets per route.
+ */
+export function coverRouteWindow(fromMs: number, toMs: number): CoverRange[] {
+  return coverWindow(fromMs, toMs, toMs - fromMs <= 3_600_000 ? ROUTE_RESOLUTIONS_MS : ROUTE_RESOLUTIONS_MS.slice(1));
+}
+
+function cover(fromMs: number, toMs: number, resolutions: readonly number[], level: number, out: CoverRange[]): void {
   if (fromMs >= toMs) return;
-  const res = RESOLUTIONS_MS[level]!;
+  const res = resolutions[level]!;
   if (level === 0) {
     // Finest level: every bucket that overlaps the window.
     out.push({ resMs: res, loMs: Math.floor(fromMs / res) * res, hiMs: Math.ceil(toMs / res) * res });
@@ -49,10 +57,10 @@ function cover(fromMs: number, toMs: number, level: number, out: CoverRange[]): 
   const lo = Math.ceil(fromMs / res) * res;
   const hi = Math.floor(toMs / res) * res;
   if (lo >= hi) {
-    cover(fromMs, toMs, level - 1, out);
+    cover(fromMs, toMs, resolutions, level - 1, out);
     return;
   }
-  cover(fromMs, lo, level - 1, out);
+  cover(fromMs, lo, resolutions, level - 1, out);
   out.push({ resMs: res, loMs: lo, hiMs: hi });
-  cover(hi, toMs, level - 1, out);
+  cover(hi, toMs, resolutions, level - 1, out);
 }

@@ -5,7 +5,7 @@
  */
 
 /** The schema version this program writes; kept in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * Rollup resolutions. 10 s buckets serve windows up to 1 h, 1 min up to 24 h, 1 h beyond: each
@@ -26,7 +26,35 @@ export type ResolutionMs = (typeof RESOLUTIONS_MS)[number];
  *   instances         the server runs that wrote the store: start, last heartbeat, pid (v4);
  *                     requests.instance_id names each raw row's run
  *   worker_changes    worker counts set at run time and the config's, for persistLimits (v5)
+ *   route_rollups     (app, res_ms, bucket_ms, method, route) -> count, 5xx, service sum and histogram (v6)
+ *   routes            the (method, route) pairs each app has, ROUTES_PER_APP at most (v6)
  */
+
+/**
+ * Per-route rollup resolutions: no 10 s buckets (a routes table needs no 10 s edges, and 200
+ * routes x 10 s is most of the cells), and day buckets, so that 7 days of 200 routes is about
+ * 50 buckets per route to merge rather than 300.
+ */
+export const ROUTE_RESOLUTIONS_MS = [60_000, 3_600_000, 86_400_000] as const;
+
+/** Distinct routes kept per app; the rest count as OVERFLOW_ROUTE, so a scanner cannot grow the store. */
+export const ROUTES_PER_APP = 200;
+/** Where an app's routes beyond ROUTES_PER_APP go, all methods together. */
+export const OVERFLOW_ROUTE = { method: '*', route: '(other)' } as const;
+
+/** Columns of one per-route rollup row as stored. */
+export interface RouteRollupRecord {
+  app: string;
+  res_ms: number;
+  bucket_ms: number;
+  method: string;
+  route: string;
+  count: number;
+  errors: number;
+  service_count: number;
+  service_sum_ms: number;
+  service_hist: Buffer;
+}
 
 /** Columns of one rollup row as stored. Latency sums, minima and maxima are in ms. */
 export interface RollupRecord {

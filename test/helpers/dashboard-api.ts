@@ -41,6 +41,8 @@ export function stubHistory(audit: AuditEntry[] = [], events: EventEntry[] = [])
       events
         .filter((e) => (app === undefined || e.app === app) && e.atMs >= (sinceMs ?? 0) && e.atMs < (untilMs ?? Infinity))
         .slice(0, limit ?? 100),
+    routes: () => [],
+    slowest: () => [],
     close() {},
   };
 }

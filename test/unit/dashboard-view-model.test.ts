@@ -13,6 +13,8 @@ const history: HistoryReader = {
   summary: (app, fromMs, toMs) => ({ app, fromMs, toMs, count: 600, errorRate: 0, reqPerS: 2, recordedMs: 300_000, runs: 2, rejected: 0, timeouts: 0, aborted: 0, service: p, queue: p }),
   audit: () => [],
   events: () => [],
+  routes: () => [],
+  slowest: () => [],
   close() {},
 };
 const state = (uptimeS: number) => ({

@@ -56,7 +56,7 @@ test('the host counts a request by its ending: bad requests and peers that left 
   const handler = { type: 'node' as const, listener: () => {} };
   const options = { name: 'app', handler, threads: 1, queue: 0, queueTimeoutMs: 1000, requestTimeoutMs: 0, mount: '' };
   const host = new AppHost(options, '127.0.0.1:0', DEFAULT_LIMITS, pino({ level: 'silent' }), recorder);
-  const request = (): HostedRequest => ({ ...fakeRequest(Phase.QUEUED, false), target: { method: 'GET', url: '/', mount: '', path: '/' }, startMs: 0, acceptedAt: 0, admittedAt: 0, bytesIn: 0, bytesOut: 0 }) as unknown as HostedRequest;
+  const request = (): HostedRequest => ({ ...fakeRequest(Phase.QUEUED, false), target: { method: 'GET', url: '/', mount: '', path: '/' }, routeTemplate: () => null, startMs: 0, acceptedAt: 0, admittedAt: 0, bytesIn: 0, bytesOut: 0 }) as unknown as HostedRequest;
 
   host.finished(request(), Phase.QUEUED, 413, Unserved.MALFORMED);
   host.finished(request(), Phase.HEAD, 499, Unserved.LEFT);

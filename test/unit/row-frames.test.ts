@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BatchPacker, unpack, type PackedBatch } from '../../server/store/packed-batch.js';
+import { BatchPacker, COLS, unpack, type PackedBatch } from '../../server/store/packed-batch.js';
 import { encodeFrame, encodeLoadFrame, FrameDecoder } from '../../server/store/row-frames.js';
 import { isDragonError } from '../../shared/errors.js';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
 
 function row(i: number, path: string | null): TimingRow {
-  return { app: i % 2 ? 'shop' : 'blög', startMs: 1.7e12 + i, queueMs: i / 3, serviceMs: 2.5 * i, status: 200 + i, outcome: Outcome.ANSWERED, bytesIn: i, bytesOut: 10 * i, method: i % 3 ? 'GET' : 'POST', path };
+  return { app: i % 2 ? 'shop' : 'blög', startMs: 1.7e12 + i, queueMs: i / 3, serviceMs: 2.5 * i, status: 200 + i, outcome: Outcome.ANSWERED, bytesIn: i, bytesOut: 10 * i, method: i % 3 ? 'GET' : 'POST', path, route: i % 4 ? '/ä/:id' : null };
 }
 
 function batchOf(rows: TimingRow[]): PackedBatch {
@@ -82,7 +82,7 @@ test('bytes that are not frames are refused with DOW_ERR_ROW_FRAME', () => {
   const inconsistent = Buffer.from(good);
   inconsistent.writeUInt32LE(5, 4); // five rows announced, one sent
   const badDict = Buffer.from(good);
-  badDict.write('{', good.length - 2 - 8); // inside the dictionary's JSON
+  badDict.write('{', 16 + COLS * 8 + 1); // inside the dictionary's JSON, after the head and one row
   for (const [what, bytes] of [['a length past the limit', tooLong], ['a row count the length does not hold', inconsistent], ['a dictionary that does not parse', badDict]] as const) {
     assert.throws(() => new FrameDecoder().push(bytes), (err: unknown) => isDragonError(err, 'DOW_ERR_ROW_FRAME'), what);
   }

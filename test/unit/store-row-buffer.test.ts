@@ -7,7 +7,7 @@ import { RowBuffer } from '../../server/store/row-buffer.js';
 import { createRateLimitedLog } from '../../server/store/rate-limited-log.js';
 
 function row(i: number, path: string | null = `/p/${i}`): TimingRow {
-  return { app: i % 2 ? 'a' : 'b', startMs: 1000 + i, queueMs: i / 10, serviceMs: i, status: 200, outcome: Outcome.ANSWERED, bytesIn: i, bytesOut: 2 * i, method: 'GET', path };
+  return { app: i % 2 ? 'a' : 'b', startMs: 1000 + i, queueMs: i / 10, serviceMs: i, status: 200, outcome: Outcome.ANSWERED, bytesIn: i, bytesOut: 2 * i, method: 'GET', path, route: i % 3 ? `/p/:id` : null };
 }
 
 function setup(overrides: Partial<ConstructorParameters<typeof RowBuffer>[0]> = {}) {

@@ -1,0 +1,89 @@
+/**
+ * The dashboard's per-route answers over worker processes, wired as `serve` wires them
+ * (bin/start-runtime.ts), on a real SQLite store: routes by total time, the slowest requests,
+ * and the requests running now, a hung one included with its age growing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startRuntime } from '../../bin/start-runtime.js';
+import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
+import { encodeScgiRequest, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
+import { toTarget } from '../helpers/runtime.js';
+import { poolApp } from '../helpers/supervisor.js';
+import { testDir } from '../helpers/temp-dir.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const ADMIN_TOKEN = 'route-api-test-Qm7pX2vL9kT4wR8zB3nY6c';
+
+interface RouteRow { method: string; route: string; count: number; errors: number; p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; totalMs: number }
+interface Running { method: string; path: string; route: string; ageMs: number; queued: boolean; worker: number }
+
+test('routes, slowest and in-flight requests through the dashboard API, from worker processes and a real store', async (t) => {
+  const dir = await testDir(t, 'route-api');
+  const runtime = await startRuntime({
+    // hangTimeout long enough that the hung worker is still there when the list is read.
+    apps: [poolApp({ name: 'shop', count: 2, threads: 4, hangTimeoutMs: 120_000 })],
+    stats: null,
+    limits: { ...DEFAULT_LIMITS },
+    drainTimeoutMs: 500,
+    log: { level: 'silent', format: 'json' },
+    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 20 },
+    dashboard: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
+    persistLimits: false,
+  }, pino({ level: 'silent' }));
+  t.after(() => runtime.close());
+  const base = `http://${runtime.dashboard?.address}`;
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(res.status, 200, `${path}: ${await res.clone().text()}`);
+    return (await res.json()) as T;
+  };
+  const target = toTarget(runtime.server.addresses[0] as string);
+
+  for (let i = 0; i < 6; i++) assert.equal((await scgiRequest(target, { uri: `/item/${i}` })).status, 200);
+  for (const ms of [300, 400]) assert.equal((await scgiRequest(target, { uri: `/cpu?ms=${ms}` })).status, 200);
+
+  const routes = await waitUntil('both routes in the store', async () => {
+    const body = await get<{ routes: RouteRow[] }>('/api/apps/shop/routes?window=15m');
+    return body.routes.length === 2 && body.routes[0]!.count === 2 ? body.routes : undefined;
+  });
+  assert.deepEqual(routes.map((r) => [r.method, r.route, r.count, r.errors]), [['GET', '/cpu', 2, 0], ['GET', '/item/:id', 6, 0]], 'by total time');
+  assert.ok(routes[0]!.totalMs >= 700 && routes[0]!.p99Ms! >= 380, JSON.stringify(routes[0]));
+
+  const slowest = await get<{ requests: Array<{ path: string; route: string; status: number; serviceMs: number }> }>('/api/apps/shop/slowest?window=1h&limit=2');
+  assert.deepEqual(slowest.requests.map((r) => [r.path, r.route, r.status]), [['/cpu', '/cpu', 200], ['/cpu', '/cpu', 200]]);
+  assert.ok(slowest.requests[0]!.serviceMs >= slowest.requests[1]!.serviceMs);
+
+  const bad = await fetch(`${base}/api/apps/shop/slowest?limit=0`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(bad.status, 400);
+  assert.equal((await fetch(`${base}/api/apps/shop/inflight`)).status, 401, 'no token, no list');
+
+  // A request held in a worker, which then hangs for good: listed before, and still after.
+  const file = join(dir, 'hang-now');
+  const held = sendRaw(target, encodeScgiRequest({ uri: `/hang-when?file=${encodeURIComponent(file)}` }), { allowReset: true, timeoutMs: 120_000 }).catch(() => null);
+  void held;
+  const running = await waitUntil('the held request listed', async () => {
+    const body = await get<{ available: boolean; requests: Running[] }>('/api/apps/shop/inflight');
+    return body.requests.find((r) => r.path === '/hang-when');
+  });
+  assert.deepEqual([running.method, running.route, running.queued], ['GET', '/hang-when', false]);
+  const pids = (await get<{ apps: Array<{ workerPids: number[] }> }>('/api/apps')).apps[0]!.workerPids;
+  assert.ok(pids.includes(running.worker), `worker ${running.worker} among ${pids.join(' ')}`);
+  const processes = await get<{ available: boolean; workers: Array<{ pid: number; rssBytes: number; cpuSeconds: number; requests: number }> }>('/api/apps/shop/processes');
+  assert.equal(processes.available, true);
+  assert.deepEqual(processes.workers.map((w) => w.pid).sort(), [...pids].sort());
+  assert.equal(processes.workers.reduce((n, w) => n + w.requests, 0), 8, 'every answered request, counted by the worker that answered it');
+  assert.ok(processes.workers.every((w) => w.rssBytes > 10 * 1024 * 1024 && w.cpuSeconds > 0), JSON.stringify(processes.workers));
+
+  writeFileSync(file, '');
+  assert.ok(existsSync(file));
+  const stuck = await waitUntil('the hung request still listed, older', async () => {
+    const body = await get<{ requests: Running[] }>('/api/apps/shop/inflight');
+    const r = body.requests.find((x) => x.path === '/hang-when');
+    return r !== undefined && r.ageMs > running.ageMs + 1000 ? r : undefined;
+  });
+  assert.equal(stuck.worker, running.worker);
+});
