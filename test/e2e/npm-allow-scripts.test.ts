@@ -77,6 +77,9 @@ test('the package\'s name alone does not approve its tarball: npm\'s strict chec
   const app = await appDir(dir, 'app', { allowScripts: { 'install-script-probe': true } });
   await assert.rejects(
     run('npm', ['install', tarball], { cwd: app, env: { ...process.env, ...STRICT_NPM_ENV }, timeout: NPM_TIMEOUT_MS }),
-    (err: Error & { stderr?: string }) => /ESTRICTALLOWSCRIPTS|not covered by allowScripts/.test(err.stderr ?? ''),
+    (err: Error & { stderr?: string }) => {
+      assert.match(err.stderr ?? '', /ESTRICTALLOWSCRIPTS|not covered by allowScripts/, `npm failed otherwise: ${err.message}`);
+      return true;
+    },
   );
 });

@@ -82,7 +82,8 @@ test('a config file that does not parse is named by file:line:col, with the line
   const dir = await testDir(t, 'preflight');
   const broken = 'export default {\n  apps: [\n    { name: "a" listen: "127.0.0.1:1" },\n  ],\n};\n';
   const cases: Array<[string, string, RegExp]> = [
-    ['broken.mjs', broken, /broken\.mjs:3:17: SyntaxError: Unexpected identifier/],
+    // serve takes a module for a config only by its name (*.config.mjs); any other is an app.
+    ['broken.config.mjs', broken, /broken\.config\.mjs:3:17: SyntaxError: Unexpected identifier/],
     ['broken.js', broken.replace('export default', 'module.exports ='), /broken\.js:3:17: SyntaxError: Unexpected identifier/],
     ['broken.json', '{\n  "apps": [\n    { "name": "a", }\n  ]\n}\n', /broken\.json:3:20: .*JSON/],
     ['throws.mjs', 'const port = 1;\nexport default { apps: [{ listen: `127.0.0.1:${prot}` }] };\n', /throws\.mjs:2:\d+: ReferenceError: prot is not defined/],
@@ -91,7 +92,7 @@ test('a config file that does not parse is named by file:line:col, with the line
     const file = join(dir, name);
     await writeFile(file, text);
     // serve reads the file as check does; once is enough to show it.
-    for (const command of name === 'broken.mjs' ? ['check', 'serve'] as const : ['check'] as const) {
+    for (const command of name === 'broken.config.mjs' ? ['check', 'serve'] as const : ['check'] as const) {
       const result = cli(command, file);
       assert.equal(result.status, 2, `${command} ${name}: ${result.stderr}`);
       assert.match(result.stderr, expected, `${command} ${name}`);
