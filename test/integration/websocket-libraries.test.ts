@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 import { io, type Socket as IoClient } from 'socket.io-client';
 import { poolApp, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
 import { httpGet } from '../helpers/http-get.js';
-import { waitForFigure } from '../helpers/stats.js';
+import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -29,8 +29,8 @@ interface Served {
   statsPort: number;
 }
 
-async function serveFixture(t: TestContext, name: string, workers = 1): Promise<Served> {
-  const app = poolApp({ name: 'app', module: fixture(name), threads: 1, count: workers });
+async function serveFixture(t: TestContext, name: string, options: { workers?: number; queueTimeoutMs?: number } = {}): Promise<Served> {
+  const app = poolApp({ name: 'app', module: fixture(name), threads: 1, count: options.workers ?? 1, queueTimeoutMs: options.queueTimeoutMs ?? 10_000 });
   app.options.protocol = 'http';
   const rt = await startSupervisor(t, [app]);
   const { port } = rt.targets.get('app') as { port: number };
@@ -147,8 +147,20 @@ describe('docs/websockets.md recipes with the real libraries, in worker processe
     await waitForFigure(served.statsPort, 'app_websockets', '0');
   });
 
+  it('socket.io polling holds a thread: with threads 1, a polling-only client\'s pending poll keeps a plain request queued until queueTimeout (503)', async (t) => {
+    const served = await serveFixture(t, 'socket-io.mjs', { queueTimeoutMs: 2000 });
+    const socket = await ioConnect(served.url, { transports: ['polling'] });
+    t.after(() => socket.disconnect());
+    await waitForFigure(served.statsPort, 'app_online', '1');
+    // socket.io answers the poll at its next ping (pingInterval, 25 s): past the queue's timeout.
+    const reply = await httpGet(`${served.url}/`);
+    assert.equal(reply.status, 503);
+    assert.match(reply.body, /too many requests/);
+    assert.equal((await readFigures(served.statsPort)).get('app_websockets'), '0');
+  });
+
   it('socket.io with two workers: WebSocket-only clients work on either worker', async (t) => {
-    const served = await serveFixture(t, 'socket-io.mjs', 2);
+    const served = await serveFixture(t, 'socket-io.mjs', { workers: 2 });
     const sockets: IoClient[] = [];
     t.after(() => sockets.forEach((s) => s.disconnect()));
     for (let i = 0; i < 6; i++) sockets.push(await ioConnect(served.url, { transports: ['websocket'] }));
@@ -161,7 +173,7 @@ describe('docs/websockets.md recipes with the real libraries, in worker processe
   });
 
   it('socket.io with two workers: a session\'s polling requests on other connections reach a worker that does not know it (400)', async (t) => {
-    const served = await serveFixture(t, 'socket-io.mjs', 2);
+    const served = await serveFixture(t, 'socket-io.mjs', { workers: 2 });
     const handshake = await httpGet(`${served.url}/socket.io/?EIO=4&transport=polling`);
     assert.equal(handshake.status, 200);
     const { sid } = JSON.parse(handshake.body.slice(1)) as { sid: string };
