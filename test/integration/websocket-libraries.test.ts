@@ -7,68 +7,31 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { WebSocket } from 'ws';
-import { io, type Socket as IoClient } from 'socket.io-client';
+import type { Socket as IoClient } from 'socket.io-client';
 import { poolApp, startSupervisor, type RunningSupervisor } from '../helpers/supervisor.js';
 import { httpGet } from '../helpers/http-get.js';
 import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { waitUntil } from '../helpers/wait.js';
+import { chat, checkWsEcho, ioConnect, plainAnswered, websocketFixture, type ServedFixture } from '../helpers/ws-libraries.js';
 
 const ROOT = new URL('../../', import.meta.url);
-const fixture = (name: string): string => fileURLToPath(new URL(`test/fixtures/websockets/${name}`, ROOT));
 /** A doc block that is a fixture: ```js file=websockets/<name> */
 const FIXTURE_FENCE = /^```js file=websockets\/([\w.-]+)\n([\s\S]*?)^```\s*$/gm;
 
-interface Served {
+interface Served extends ServedFixture {
   rt: RunningSupervisor;
-  url: string;
-  statsPort: number;
 }
 
 async function serveFixture(t: TestContext, name: string, options: { workers?: number; queueTimeoutMs?: number } = {}): Promise<Served> {
-  const app = poolApp({ name: 'app', module: fixture(name), threads: 1, count: options.workers ?? 1, queueTimeoutMs: options.queueTimeoutMs ?? 10_000 });
+  const workers = options.workers ?? 1;
+  // One thread per worker: a plain request answered beside open sockets shows they hold none.
+  const app = poolApp({ name: 'app', module: websocketFixture(name), threads: workers, count: workers, queueTimeoutMs: options.queueTimeoutMs ?? 10_000 });
   app.options.protocol = 'http';
   const rt = await startSupervisor(t, [app]);
   const { port } = rt.targets.get('app') as { port: number };
-  return { rt, url: `http://127.0.0.1:${port}`, statsPort: (rt.stats as { port: number }).port };
-}
-
-/** A plain request answered while WebSockets are open, with one thread. */
-async function plainAnswered(url: string): Promise<void> {
-  const reply = await httpGet(`${url}/`);
-  assert.equal(reply.status, 200);
-  assert.equal(reply.body, 'hello');
-}
-
-/** A `ws` client: echo both ways, a plain request beside it, the figure up then down at close. */
-async function checkWsEcho(served: Served, path: string): Promise<void> {
-  const client = new WebSocket(`${served.url.replace('http', 'ws')}${path}`);
-  await once(client, 'open');
-  await waitForFigure(served.statsPort, 'app_websockets', '1');
-  for (const text of ['one', 'two', 'é three']) {
-    client.send(text);
-    const [data] = (await once(client, 'message')) as [Buffer];
-    assert.equal(data.toString(), text);
-  }
-  await plainAnswered(served.url);
-  client.close(1000);
-  const [code] = (await once(client, 'close')) as [number];
-  assert.equal(code, 1000);
-  await waitForFigure(served.statsPort, 'app_websockets', '0');
-}
-
-/** Connects a socket.io client and waits for its connection (or its error). */
-async function ioConnect(url: string, options: Parameters<typeof io>[1]): Promise<IoClient> {
-  const socket = io(url, { reconnection: false, ...options });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
-  return socket;
+  return { rt, url: `http://127.0.0.1:${port}`, statsPort: (rt.stats as { port: number }).port, app: 'app' };
 }
 
 /** One POST on a connection of its own. */
@@ -85,23 +48,13 @@ function postOnce(url: string, body: string): Promise<{ status: number; body: st
   });
 }
 
-/** Sends `msg` and waits until the broadcast brings it back (others' may come first). */
-async function chat(socket: IoClient, msg: string): Promise<void> {
-  const heard: unknown[] = [];
-  const listener = (text: unknown): unknown => heard.push(text);
-  socket.on('chat', listener);
-  socket.emit('chat', msg);
-  await waitUntil(`"${msg}" broadcast back`, () => heard.includes(msg));
-  socket.off('chat', listener);
-}
-
 // A message that never comes back fails the suite rather than hanging it.
 describe('docs/websockets.md recipes with the real libraries, in worker processes', { timeout: 600_000 }, () => {
   it('the doc\'s code blocks are the fixtures', async () => {
     const doc = await readFile(new URL('docs/websockets.md', ROOT), 'utf8');
     const blocks = [...doc.matchAll(FIXTURE_FENCE)];
     assert.deepEqual(blocks.map((m) => m[1]).sort(), ['fastify-websocket.mjs', 'hono-node-ws.mjs', 'socket-io.mjs', 'ws-noserver.mjs', 'ws-server.mjs']);
-    for (const [, name = '', text] of blocks) assert.equal(text, await readFile(fixture(name), 'utf8'), name);
+    for (const [, name = '', text] of blocks) assert.equal(text, await readFile(websocketFixture(name), 'utf8'), name);
   });
 
   it('ws in noServer mode through the upgrade export (Express beside it)', async (t) => {
