@@ -8,11 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { getFreePorts } from '../helpers/free-port.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
-import { once } from 'node:events';
-import { WebSocket } from 'ws';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
 import { serveConfig } from '../helpers/cli-process.js';

@@ -7,6 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { getFreePorts } from '../helpers/free-port.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { versionedApp } from '../helpers/versioned-app.js';
@@ -17,8 +19,6 @@ import { serveConfig } from '../helpers/cli-process.js';
 import { httpGet } from '../helpers/http-get.js';
 import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { waitUntil } from '../helpers/wait.js';
-import { once } from 'node:events';
-import { WebSocket } from 'ws';
 import { wsEchoAppSource, type CloseInfo } from '../helpers/ws-client.js';
 
 const MESSAGES = 1000;
