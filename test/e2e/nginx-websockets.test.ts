@@ -3,9 +3,12 @@
  * workers, through the real command line: echo, plain requests admitted beside open WebSockets
  * with one thread per worker, maxUpgrades, the stats port, and a reload: the old workers keep
  * their WebSockets until drainTimeout, then close them with 1012, and new ones reach new code.
+ * The client is the `ws` package's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { getFreePorts } from '../helpers/free-port.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { versionedApp } from '../helpers/versioned-app.js';
@@ -16,12 +19,55 @@ import { serveConfig } from '../helpers/cli-process.js';
 import { httpGet } from '../helpers/http-get.js';
 import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { waitUntil } from '../helpers/wait.js';
-import { connectWs, openWs, wsEchoAppSource, type CloseInfo, type WsClient } from '../helpers/ws-client.js';
+import { wsEchoAppSource, type CloseInfo } from '../helpers/ws-client.js';
 
 const MESSAGES = 1000;
 /** Across both workers: 4 each. */
 const MAX_UPGRADES = 8;
 const DRAIN_MS = 3000;
+
+/** A `ws` client: open, or the status and body of the answer that was not a 101. */
+type Connected = { client: WsClient } | { status: number; body: string };
+
+class WsClient {
+  /** Its close code and reason as the client saw them (1006 without a close frame). */
+  readonly closed: Promise<CloseInfo>;
+
+  constructor(private readonly ws: WebSocket) {
+    this.closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
+  }
+
+  async echo(text: string): Promise<string> {
+    const message = once(this.ws, 'message');
+    this.ws.send(text);
+    return String((await message)[0]);
+  }
+
+  close(): Promise<CloseInfo> {
+    this.ws.close(1000);
+    return this.closed;
+  }
+}
+
+function connectWs(url: string): Promise<Connected> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, 'ws'));
+    ws.once('open', () => resolve({ client: new WsClient(ws) }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+async function openWs(url: string): Promise<WsClient> {
+  const result = await connectWs(url);
+  if ('client' in result) return result.client;
+  throw new Error(`upgrade of ${url} answered ${result.status}: ${result.body}`);
+}
 
 test('WebSockets through nginx: echo, threads left free, maxUpgrades 503, and a reload closing the old ones with 1012 after the drain', async (t) => {
   const dir = await testDir(t, 'nginx-websockets');

@@ -28,6 +28,7 @@ export function getFreePort(): Promise<number> {
  */
 export function getFreePorts(count: 2): Promise<[number, number]>;
 export function getFreePorts(count: 3): Promise<[number, number, number]>;
+export function getFreePorts(count: number): Promise<number[]>;
 export async function getFreePorts(count: number): Promise<number[]> {
   const probes: net.Server[] = [];
   try {

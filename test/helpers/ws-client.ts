@@ -1,7 +1,8 @@
 /**
  * @module ws-client
- * A WebSocket client for tests (RFC 6455, no extensions), over node:http's client 'upgrade': the
- * `ws` package is not a dependency, and Node 20's global WebSocket needs a flag. Also the source of
+ * A minimal WebSocket client for tests (RFC 6455, no extensions), over node:http's client
+ * 'upgrade', for the server's own edges (a raw reset, a refused upgrade, byte counts) with no
+ * library in between; the real libraries run in test/integration/websocket-libraries.test.ts. Also the source of
  * an echo app module that speaks the server side, for the worker processes (plain JS, no imports
  * of ours), answering `<version>:<message>` so a test sees which code served it.
  */
