@@ -255,20 +255,20 @@ export class Server implements RuntimeControl {
   // ── shutdown ─────────────────────────────────────────────────────────────────────────────
 
   /** Stops accepting, lets in-flight and queued requests finish up to `drainTimeoutMs`, then cuts the rest. */
-  close(drainTimeoutMs = 10_000, closeCode: CloseCode = CloseCode.GOING_AWAY): Promise<void> {
+  close(drainTimeoutMs = 10_000, closeCode: CloseCode = CloseCode.GOING_AWAY, upgradeTimeoutMs = drainTimeoutMs): Promise<void> {
     this.stopDescriptorWatch?.();
-    this.closing ??= this.drain(drainTimeoutMs, closeCode);
+    this.closing ??= this.drain(drainTimeoutMs, closeCode, upgradeTimeoutMs);
     return this.closing;
   }
 
-  private async drain(drainTimeoutMs: number, closeCode: CloseCode): Promise<void> {
+  private async drain(drainTimeoutMs: number, closeCode: CloseCode, upgradeTimeoutMs: number): Promise<void> {
     const closed = this.stopAccepting();
     const started = performance.now();
     const deadline = started + drainTimeoutMs;
     // Keep-alive connections: busy ones close after their current response, idle ones after
     // their next (or at the deadline, below): closing one now races a request sent on it.
     for (const http of this.httpListeners.values()) http.beginDrain();
-    const upgradesClosed = this.drainUpgrades(started, drainTimeoutMs, closeCode);
+    const upgradesClosed = this.drainUpgrades(started, drainTimeoutMs, upgradeTimeoutMs, closeCode);
     while (this.connections.size > 0 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -318,15 +318,16 @@ export class Server implements RuntimeControl {
   }
 
   /**
-   * Upgraded connections get the drain's time to end by themselves, or their app's
-   * upgradeDrainTimeout: shorter, so that clients move to new workers sooner; longer only when
-   * the worker is replaced (1012), since a stop must end within drainTimeout. The rest are told
-   * why they go.
+   * Upgraded connections get `upgradeTimeoutMs` (the configured drainTimeout: unlike a request,
+   * a WebSocket has no end of its own that a longer requestTimeout would wait for) to end by
+   * themselves, or their app's upgradeDrainTimeout: shorter, so that clients move to new workers
+   * sooner; longer only when the worker is replaced (1012), since a stop must end within
+   * drainTimeout. The rest are told why they go.
    */
-  private async drainUpgrades(started: number, drainTimeoutMs: number, code: CloseCode): Promise<void> {
+  private async drainUpgrades(started: number, drainTimeoutMs: number, upgradeTimeoutMs: number, code: CloseCode): Promise<void> {
     const reason = code === CloseCode.SERVICE_RESTART ? 'server restart' : code === CloseCode.GOING_AWAY ? 'server stopping' : 'server error';
     const counts = await Promise.all([...this.httpListeners.values()].map((http) => {
-      const own = http.upgradeDrainTimeoutMs ?? drainTimeoutMs;
+      const own = http.upgradeDrainTimeoutMs ?? upgradeTimeoutMs;
       return http.drainUpgrades(started + (code === CloseCode.SERVICE_RESTART ? own : Math.min(own, drainTimeoutMs)), code, reason);
     }));
     const closed = counts.reduce((a, b) => a + b, 0);

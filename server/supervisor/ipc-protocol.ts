@@ -89,7 +89,7 @@ export type ToWorker =
   | { type: 'limit'; limit: number; seq: number; appLimit: number }
   | { type: 'conn' }
   | { type: 'stopAccepting' }
-  | { type: 'drain'; timeoutMs: number; stopping: boolean };
+  | { type: 'drain'; timeoutMs: number; upgradeTimeoutMs: number; stopping: boolean };
 
 export type FromWorker =
   /** kind: what the loader recognised the export as ("Express app"), for the supervisor's UP line. */

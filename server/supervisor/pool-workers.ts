@@ -105,7 +105,8 @@ export class PoolWorkers {
     if (!w.process.alive) return;
     roles.retired(w);
     // Upgraded connections it holds are told why it goes: the server stops, or it is replaced.
-    w.process.drain(timeoutMs, this.stopping);
+    // They have no end of their own to wait for: drainTimeout, not a request's longer time.
+    w.process.drain(timeoutMs, Math.min(timeoutMs, this.o.drainTimeoutMs), this.stopping);
   }
 
   accepting(): PoolWorker[] {

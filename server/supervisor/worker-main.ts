@@ -202,14 +202,14 @@ class WorkerMain {
     };
   }
 
-  private async drain(timeoutMs: number, stopping: boolean): Promise<void> {
+  private async drain(timeoutMs: number, stopping: boolean, upgradeTimeoutMs = timeoutMs): Promise<void> {
     if (this.draining) return;
     this.draining = true;
     if (this.host) this.onLoadChange(this.host);
     // What its WebSockets' clients read at the deadline: an error here, or the server going
     // away, or this worker being replaced (reconnect at once, to a new worker).
     const closeCode = this.broken ? CloseCode.INTERNAL_ERROR : stopping ? CloseCode.GOING_AWAY : CloseCode.SERVICE_RESTART;
-    await this.server?.close(timeoutMs, closeCode);
+    await this.server?.close(timeoutMs, closeCode, upgradeTimeoutMs);
     await this.recorder?.close();
     // Figures last, after every row: the supervisor's counts then match what the store received.
     send({ type: 'drained', figures: this.figures() }, () => process.exit(0));
@@ -255,7 +255,7 @@ class WorkerMain {
         void this.server?.stopAccepting();
         break;
       case 'drain':
-        void this.drain(message.timeoutMs, message.stopping);
+        void this.drain(message.timeoutMs, message.stopping, message.upgradeTimeoutMs);
         break;
     }
   }

@@ -312,10 +312,10 @@ export class WorkerProcess {
     this.send({ type: 'stopAccepting' });
   }
 
-  drain(timeoutMs: number, stopping: boolean): void {
+  drain(timeoutMs: number, upgradeTimeoutMs: number, stopping: boolean): void {
     if (this.currentState === 'exited') return;
     this.currentState = 'draining';
-    this.send({ type: 'drain', timeoutMs, stopping });
+    this.send({ type: 'drain', timeoutMs, upgradeTimeoutMs, stopping });
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -27,7 +27,7 @@ const APPS = [
   ['hono', 'hono-node-ws.mjs', '/ws'],
   ['socketio', 'socket-io.mjs', ''],
 ] as const;
-/** How long a replaced worker keeps its WebSockets (else a reload waits for requestTimeout, 60 s). */
+/** How long a replaced worker keeps its WebSockets (else a reload waits drainTimeout for them). */
 const DRAIN_MS = 1000;
 
 test('each WebSocket library, unchanged, through nginx with two workers per app', { timeout: 600_000 }, async (t) => {

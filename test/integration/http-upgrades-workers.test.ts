@@ -10,23 +10,24 @@ import { join } from 'node:path';
 import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 import { httpGet } from '../helpers/http-get.js';
 import { testDir } from '../helpers/temp-dir.js';
-import { waitUntil } from '../helpers/wait.js';
+import { scaledMs, waitUntil } from '../helpers/wait.js';
 import { openWs, wsEchoAppSource } from '../helpers/ws-client.js';
 
 /** The echo app, plus /throw (an error outside any request) and /hang (a loop that never ends). */
 const FAULTY = wsEchoAppSource('v1', `export default (req, res) => {
   if (req.url === '/throw') { setTimeout(() => { throw new Error('boom'); }); res.end('thrown'); }
   else if (req.url === '/hang') { res.end('hanging'); setTimeout(() => { for (;;); }); }
+  else if (req.url.startsWith('/hold')) setTimeout(() => res.end('held'), Number(new URL(req.url, 'http://x').searchParams.get('ms')));
   else res.end('plain');
 };
 export const upgrade = accept;
 `);
 
-async function faultyApp(t: TestContext, hangTimeoutMs: number, drainTimeoutMs: number) {
+async function faultyApp(t: TestContext, hangTimeoutMs: number, drainTimeoutMs: number, requestTimeoutMs = 0) {
   const dir = await testDir(t, 'http-upgrades-workers');
   const module = join(dir, 'faulty.mjs');
   await writeFile(module, FAULTY);
-  const app = poolApp({ name: 'ws', module, hangTimeoutMs });
+  const app = poolApp({ name: 'ws', module, hangTimeoutMs, requestTimeoutMs });
   app.options.protocol = 'http';
   const rt = await startSupervisor(t, [app], { drainTimeoutMs });
   const { port } = rt.targets.get('ws') as { port: number };
@@ -53,4 +54,22 @@ test('a hang kill: the client sees its WebSocket close (no frame: 1006), and the
   const info = await client.closed;
   assert.equal(info.code, 1006);
   await waitUntil('the gauge back to 0', async () => (await rt.figures()).get('ws_websockets') === '0');
+});
+
+test('a reload closes WebSockets (1012) at drainTimeout, while a request keeps its longer requestTimeout', async (t) => {
+  const { rt, url } = await faultyApp(t, 30_000, 1000, 60_000);
+  const client = await openWs(url);
+  assert.equal(await client.echo('a'), 'v1:a');
+  // The old worker drains for up to requestTimeout (60 s) for this request; its WebSocket has no
+  // end of its own to wait for, so it goes at drainTimeout (1 s), long before the request ends.
+  const held = httpGet(`${url}/hold?ms=${scaledMs(20_000)}`);
+  await waitUntil('the held request running', async () => (await rt.figures()).get('ws_online') === '1');
+  const reload = rt.supervisor.reload('ws', 'test');
+  let heldDone = false;
+  void held.then(() => (heldDone = true));
+  const info = await client.closed;
+  assert.equal(info.code, 1012);
+  assert.equal(heldDone, false, 'the WebSocket closed before the held request ended');
+  assert.equal((await held).body, 'held');
+  await reload;
 });
