@@ -57,12 +57,13 @@ test('a hang kill: the client sees its WebSocket close (no frame: 1006), and the
 });
 
 test('a reload closes WebSockets (1012) at drainTimeout, while a request keeps its longer requestTimeout', async (t) => {
-  const { rt, url } = await faultyApp(t, 30_000, 1000, 60_000);
+  const holdMs = scaledMs(20_000);
+  const { rt, url } = await faultyApp(t, 30_000, 1000, 3 * holdMs);
   const client = await openWs(url);
   assert.equal(await client.echo('a'), 'v1:a');
-  // The old worker drains for up to requestTimeout (60 s) for this request; its WebSocket has no
-  // end of its own to wait for, so it goes at drainTimeout (1 s), long before the request ends.
-  const held = httpGet(`${url}/hold?ms=${scaledMs(20_000)}`);
+  // The old worker drains for up to requestTimeout (3 holds) for this request; its WebSocket has
+  // no end of its own to wait for, so it goes at drainTimeout (1 s), long before the request ends.
+  const held = httpGet(`${url}/hold?ms=${holdMs}`);
   await waitUntil('the held request running', async () => (await rt.figures()).get('ws_online') === '1');
   const reload = rt.supervisor.reload('ws', 'test');
   let heldDone = false;
