@@ -15,7 +15,7 @@ import { readFigures, waitForFigure } from '../helpers/stats.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { reloadThrough, versionedApp } from '../helpers/versioned-app.js';
-import { sleep, waitUntil } from '../helpers/wait.js';
+import { scaledMs, sleep, waitUntil } from '../helpers/wait.js';
 
 /** Pids of this process's worker processes (not tsx's esbuild service), exited but not yet reaped included. */
 function childPids(): string[] {
@@ -115,9 +115,10 @@ test('a busy-looping app does not stall the other app or the stats port; its wor
 
 test('a crashing worker is restarted at once and counted; a crash loop backs off and shows it', async (t) => {
   const dir = await testDir(t, 'crash-loop');
-  // Starts fine, then dies 150 ms later: every replacement does the same.
+  // Starts fine, then dies soon after: every replacement does the same. Not sooner than a
+  // worker takes to listen on a busy machine under ASan, or the start itself fails.
   const module = join(dir, 'dies.mjs');
-  await writeFile(module, `setTimeout(() => process.exit(1), 150);\nexport default (req, res) => res.end('ok');\n`);
+  await writeFile(module, `setTimeout(() => process.exit(1), ${scaledMs(500)});\nexport default (req, res) => res.end('ok');\n`);
   const rt = await startSupervisor(t, [{ name: 'crashy' }, { name: 'loop', module }]);
   const crashy = rt.targets.get('crashy') as Target;
   const first = await bodyOf(crashy, '/');
