@@ -17,7 +17,7 @@ import { scgiRequest, sendRaw, encodeScgiRequest, type Target } from '../helpers
 import { waitForFigure } from '../helpers/stats.js';
 import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
-import { waitUntil } from '../helpers/wait.js';
+import { scaledMs, waitUntil } from '../helpers/wait.js';
 
 async function storeIn(t: { after(fn: () => unknown): void }, name: string) {
   const dir = await testDir(t, name);
@@ -179,8 +179,10 @@ test('process.exit inside a request: every row of the responses before it is wri
 
 test('reloads under load with the store on: heartbeats and rows share the IPC stream, and neither is lost', async (t) => {
   const { path, store } = await storeIn(t, 'workers-reload-store');
-  // hangTimeout 1000: a heartbeat every 250 ms, so heartbeats and row batches often arrive in one read.
-  const rt = await startSupervisor(t, [{ name: 'busy', count: 2, threads: 8, hangTimeoutMs: 1000 }], { recorder: store, flushIntervalMs: 20 });
+  // hangTimeout 1000: a heartbeat every 250 ms, so heartbeats and row batches often arrive in one
+  // read. Stretched with the other deadlines: a worker slowed 3x by ASan on a busy machine is not
+  // hung, and a hang kill's reset is not what this test is about.
+  const rt = await startSupervisor(t, [{ name: 'busy', count: 2, threads: 8, hangTimeoutMs: scaledMs(1000) }], { recorder: store, flushIntervalMs: 20 });
   const target = rt.targets.get('busy') as Target;
   let answered = 0;
   const load = startLoad(8, async () => {
