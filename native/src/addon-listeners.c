@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ typedef struct listener {
   int fd;
   int tcp;
   int owns_socket; /* bound here, not a copy of the supervisor's: only then may it clear TCP_DEFER_ACCEPT */
+  int stopping;    /* its owner's stop began (setBacklog): each wake-up accepts all that is queued */
   int closing;
   dow_scgi_limits limits;
 } listener;
@@ -49,21 +51,24 @@ static void resume_accepting(uv_timer_t *timer) {
   if (!l->closing) uv_poll_start(&l->poll, UV_READABLE, on_listener_readable);
 }
 
-static void accept_one(instance *inst, listener *l) {
+/* 1 when a connection was taken (or refused by the machine), 0 when none is left to take now. */
+static int accept_one(instance *inst, listener *l) {
   struct sockaddr_storage peer;
   socklen_t peer_length = sizeof peer;
   int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
     int error = errno;
-    if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ECONNABORTED) return;
+    if (error == EINTR || error == ECONNABORTED) return 1;
+    if (error == EAGAIN || error == EWOULDBLOCK) return 0;
     /* Out of descriptors or memory: the connection stays in the backlog; a level-triggered poll
        would wake at once and spin, so stop polling for a moment. */
     uv_poll_stop(&l->poll);
     uv_timer_start(&l->pause, resume_accepting, ACCEPT_PAUSE_MS, 0);
     dispatch_errno(inst, EV_ACCEPT_ERROR, l->id, error);
-    return;
+    return 0;
   }
   if (dow_conn_open(&inst->machine, fd, l->tcp, l->id, &l->limits, &peer, peer_length) < 0) close(fd);
+  return 1;
 }
 
 static void on_listener_readable(uv_poll_t *handle, int status, int events) {
@@ -73,13 +78,21 @@ static void on_listener_readable(uv_poll_t *handle, int status, int events) {
     dispatch_errno(l->inst, EV_ACCEPT_ERROR, l->id, -status);
     return;
   }
-  /* One connection per wake-up, as uWSGI does: the workers sharing the socket each get a turn. */
-  accept_one(l->inst, l);
+  /* One connection per wake-up, as uWSGI does: the workers sharing the socket each get a turn.
+     A stopping owner takes the whole queue, since its close resets whatever is left there, and
+     the loop between two wake-ups is busy with its app (no new handshake completes meanwhile:
+     see refuseHandshakes). A dispatch may close this listener: then it stops. */
+  if (!l->stopping) {
+    accept_one(l->inst, l);
+    return;
+  }
+  while (!l->closing && accept_one(l->inst, l)) {
+  }
 }
 
 /* A stop of the socket's owner is under way: a connection whose handshake is done but whose
-   request the kernel holds back for TCP_DEFER_ACCEPT cannot join a full accept queue (backlog 0)
-   and would be reset when the socket closes, so nothing is held back from now on. A worker's copy
+   request the kernel holds back for TCP_DEFER_ACCEPT is not in the accept queue yet, and would be
+   reset when the socket closes, so nothing is held back from now on. A worker's copy
    of the supervisor's socket never does this: the socket lives on for the other workers and the
    next ones, which would all lose the deferral (the slow path: a poll per connection). */
 static void stop_deferring(listener *l) {
@@ -170,7 +183,9 @@ bad_argument:
   return NULL;
 }
 
-/* setBacklog(lid, n): listen() again, as a stop does to stop completing handshakes. */
+/* setBacklog(lid, n): listen() again, and TCP_DEFER_ACCEPT off, as a stop does (see
+   stopHandshakes() in server/listen/listen-address.ts): handshakes under way then complete at
+   once instead of waiting for their first data. */
 napi_value js_set_backlog(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   instance *inst = begin(env, info, 2, argv);
@@ -179,7 +194,8 @@ napi_value js_set_backlog(napi_env env, napi_callback_info info) {
   int32_t backlog = 0;
   CHECKED(napi_get_value_int32(env, argv[1], &backlog), return throw_failed(env, "setBacklog: napi_get_value_int32"));
   if (l == NULL) return result_int(env, -EBADF);
-  if (backlog == 0) stop_deferring(l);
+  l->stopping = l->owns_socket;
+  stop_deferring(l);
   return result_int(env, listen(l->fd, backlog) == 0 ? 0 : -errno);
 }
 
@@ -215,5 +231,32 @@ napi_value js_stop_deferring(napi_env env, napi_callback_info info) {
   CHECKED(napi_get_value_int32(env, argv[0], &fd), return throw_failed(env, "stopDeferring: napi_get_value_int32"));
   int off = 0;
   if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof off) != 0) return result_int(env, errno == EOPNOTSUPP ? 0 : -errno);
+  return result_int(env, 0);
+}
+
+/* refuseHandshakes(fd): the kernel drops every SYN that would open a new connection on this
+   listening socket from now on, while the handshakes it already answered still complete into the
+   accept queue. A stop that then accepts for a while before its close leaves nothing queued for
+   the close to reset; listen() with a backlog of 0 alone still lets one handshake complete between
+   the last accept and the close. A client whose SYN is dropped retries after a second and meets a
+   closed socket: refused, which nginx fails over. A classic BPF socket filter sees a TCP segment
+   from its TCP header (IPv4 and IPv6 alike); byte 13 holds the flags, and a SYN without ACK is
+   the only segment that starts a handshake. Connections accepted later inherit the filter, which
+   drops nothing they receive. Not for a socket that outlives this process (systemd's): the next
+   process would inherit a socket that refuses everyone. 0 or -errno. */
+napi_value js_refuse_handshakes(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv) != 0) return NULL;
+  int32_t fd;
+  CHECKED(napi_get_value_int32(env, argv[0], &fd), return throw_failed(env, "refuseHandshakes: napi_get_value_int32"));
+  struct sock_filter drop_syn[] = {
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),                   /* SYN | ACK */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),             /* SYN alone */
+    BPF_STMT(BPF_RET | BPF_K, 0),                                /* dropped */
+    BPF_STMT(BPF_RET | BPF_K, 0xffffffff),                       /* kept whole */
+  };
+  struct sock_fprog program = {.len = sizeof drop_syn / sizeof drop_syn[0], .filter = drop_syn};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) != 0) return result_int(env, -errno);
   return result_int(env, 0);
 }

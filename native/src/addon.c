@@ -101,6 +101,7 @@ NAPI_MODULE_INIT() {
     {"closeListener", NULL, js_close_listener, NULL, NULL, NULL, napi_default, NULL},
     {"deferAcceptSeconds", NULL, js_defer_accept_seconds, NULL, NULL, NULL, napi_default, NULL},
     {"stopDeferring", NULL, js_stop_deferring, NULL, NULL, NULL, napi_default, NULL},
+    {"refuseHandshakes", NULL, js_refuse_handshakes, NULL, NULL, NULL, napi_default, NULL},
     {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
     {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
     {"shutdown", NULL, js_shutdown, NULL, NULL, NULL, napi_default, NULL},

@@ -52,6 +52,7 @@ napi_value js_set_backlog(napi_env env, napi_callback_info info);
 napi_value js_close_listener(napi_env env, napi_callback_info info);
 napi_value js_defer_accept_seconds(napi_env env, napi_callback_info info);
 napi_value js_stop_deferring(napi_env env, napi_callback_info info);
+napi_value js_refuse_handshakes(napi_env env, napi_callback_info info);
 
 /* addon-connections.c */
 napi_value js_write(napi_env env, napi_callback_info info);

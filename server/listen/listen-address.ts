@@ -9,12 +9,13 @@ import { connect, type Server } from 'node:net';
 import { errors } from '../../shared/errors.js';
 import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
 import { listenFd } from '../systemd/listen-fds.js';
+import { loadNative } from '../native/native-binding.js';
 
 /** The original used listen(5), which dropped connections under load; the kernel caps this. */
 export const LISTEN_BACKLOG = 4096;
 
 /**
- * How long a stopping listener keeps accepting with its backlog shrunk (see stopHandshakes) before
+ * How long a stopping listener keeps accepting with new handshakes refused (see stopHandshakes) before
  * it closes: what was queued is accepted and served meanwhile.
  */
 export const BACKLOG_SWEEP_MS = 100;
@@ -25,20 +26,36 @@ export const DEFAULT_SOCKET_MODE = 0o660;
 /**
  * The first step of a stop that resets nothing. close() on a listening socket resets every
  * connection in its accept queue, and under load new handshakes keep completing until the very
- * close (each a 502 at nginx for a POST, which it will not retry elsewhere). listen() again with a
- * backlog of 0 leaves room for at most one queued connection: Linux then drops further SYNs
- * (tcp_conn_request: the accept queue is full), so those clients retry after 1 s and meet a
- * closed socket, which is a refused connect that nginx fails over to another upstream server even
- * for a POST. Through
- * nginx to one of two servers under load this took the 502s at a stop from 3-7 per stop to 1 in 7
- * stops (test/e2e/nginx-workers.test.ts). libuv's uv_listen() simply calls listen() again.
+ * close (each a 502 at nginx for a POST, which it will not retry elsewhere). So the kernel is told
+ * to drop new SYNs (refuseHandshakes) while the handshakes under way complete into the accept
+ * queue, whose room stays as it was; the stop then accepts what is queued for BACKLOG_SWEEP_MS and
+ * closes with nothing left to reset. The clients whose SYN was dropped retry after 1 s and meet a
+ * closed socket, a refused connect that nginx fails over to another upstream server even for a
+ * POST.
+ *
+ * Where the addon is not built, listen() again with a backlog of 0 does part of that: Linux drops
+ * SYNs while the accept queue is full (tcp_conn_request), but one connection still fits, one may
+ * complete between the last accept and the close, and a handshake under way that finds the queue
+ * full is left half-open, to be reset by the close. libuv's uv_listen() simply calls listen() again.
+ *
+ * `outlivesProcess`: a socket systemd passed stays open for the next process, which would inherit
+ * the filter; nothing in its queue is reset by our close anyway. Returns whether the filter is on.
  */
-export function stopHandshakes(handle: unknown): void {
+export function stopHandshakes(handle: unknown, outlivesProcess: boolean): boolean {
   // TCP only: on a Unix socket's handle (Pipe) a second listen() leaves the handle open after
   // close() on Node 20 (the process never exits, its socket file stays), and Unix sockets are
   // no front end's failover path anyway.
   const h = handle as { constructor?: { name?: string }; listen?: (backlog: number) => number } | null;
-  if (h?.constructor?.name === 'TCP') h.listen?.(0);
+  if (h?.constructor?.name !== 'TCP') return false;
+  if (!outlivesProcess && refuseHandshakes(h)) return true;
+  h.listen?.(0);
+  return false;
+}
+
+/** The addon's SYN filter on a TCP handle's socket (native/src/addon-listeners.c): whether it is on. */
+export function refuseHandshakes(handle: unknown): boolean {
+  const fd = (handle as { fd?: number } | null)?.fd;
+  return typeof fd === 'number' && fd >= 0 && loadNative().binding?.refuseHandshakes(fd) === 0;
 }
 
 /** Who owns a Unix socket's file (`socketOwner`, `socketGroup`); -1 leaves one unchanged. */

@@ -34,7 +34,9 @@ export async function listenNetServer(net: NetServer, spec: ListenerSpec, onAcce
   return {
     address,
     own: spec.handle === undefined,
-    stopHandshakes: () => stopHandshakes((net as NetServer & { _handle?: unknown })._handle),
+    stopHandshakes: () => {
+      stopHandshakes((net as NetServer & { _handle?: unknown })._handle, parseListenAddress(spec.listen).kind === 'systemd');
+    },
     close,
   };
 }

@@ -78,6 +78,8 @@ export class Server implements RuntimeControl {
   private stopDescriptorWatch: (() => void) | null = null;
   private closing: Promise<void> | null = null;
   private stopped: Promise<void> | null = null;
+  /** False once the listeners' close began: no connection is accepted after that. */
+  private accepting = true;
 
   constructor(private readonly options: ServerOptions) {
     this.log = options.logger ?? pino({ level: 'silent' });
@@ -269,7 +271,8 @@ export class Server implements RuntimeControl {
     // their next (or at the deadline, below): closing one now races a request sent on it.
     for (const http of this.httpListeners.values()) http.beginDrain();
     const upgradesClosed = this.drainUpgrades(started, drainTimeoutMs, upgradeTimeoutMs, closeCode);
-    while (this.connections.size > 0 && performance.now() < deadline) {
+    // The listeners' backlog sweep may still accept: what it accepts is served like the rest.
+    while ((this.accepting || this.connections.size > 0) && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     // Queued ones first: a running one cut later frees its slot, which must not start a waiter.
@@ -353,6 +356,7 @@ export class Server implements RuntimeControl {
       await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
       await new Promise((resolve) => setImmediate(resolve));
     }
+    this.accepting = false;
     await Promise.all(this.openListeners.map((listener) => listener.close()));
   }
 

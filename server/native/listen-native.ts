@@ -9,7 +9,7 @@ import { errors } from '../../shared/errors.js';
 import { formatListenAddress, parseListenAddress } from '../../shared/listen-address.js';
 import type { ScgiConnection } from '../scgi/connection.js';
 import { exchangeOf } from '../adapters/exchange.js';
-import { DEFAULT_SOCKET_MODE, LISTEN_BACKLOG } from '../listen/listen-address.js';
+import { DEFAULT_SOCKET_MODE, LISTEN_BACKLOG, refuseHandshakes } from '../listen/listen-address.js';
 import type { AcceptErrorHandler, ListenerSpec, OpenListener } from '../listen/listener.js';
 import type { ScgiLimits } from '../protocol/limits.js';
 import { bindListeningSocket } from '../supervisor/listen-handle.js';
@@ -51,7 +51,10 @@ export async function listenScgiNative(
   return {
     address,
     own: spec.handle === undefined,
-    stopHandshakes: () => listener.stopHandshakes(),
+    stopHandshakes: () => {
+      // Bound here and not systemd's: see stopHandshakes() in server/listen/listen-address.ts.
+      listener.stopHandshakes(bound !== null && bound.address.kind !== 'systemd' && refuseHandshakes(handle));
+    },
     close: () => {
       listener.close();
       return closeHandle();

@@ -53,6 +53,8 @@ export interface NativeBinding {
   deferAcceptSeconds(fd: number): number;
   /** TCP_DEFER_ACCEPT off on a socket this process owns, as it stops: 0 or -errno. */
   stopDeferring(fd: number): number;
+  /** New handshakes dropped on a listening socket, those under way still completed: 0 or -errno (addon-listeners.c). */
+  refuseHandshakes(fd: number): number;
   /** A new ring for a worker's timing rows (native/src/row-ring.h), of that many data bytes, or -errno. */
   ringCreate(capacityBytes: number): NativeRing | number;
   /** The worker's side of the ring behind an inherited descriptor (closed once mapped), or -errno. */

@@ -8,6 +8,7 @@
 import { errors } from '../../shared/errors.js';
 import { envFromPairs, type ScgiEnv } from '../protocol/header-block.js';
 import type { ScgiLimits } from '../protocol/limits.js';
+import { LISTEN_BACKLOG } from '../listen/listen-address.js';
 import { errnoException } from './errno.js';
 import { FAILED_CALL, NativeEvent, type NativeBinding } from './native-binding.js';
 import { NativeSocket } from './native-socket.js';
@@ -68,9 +69,13 @@ export class NativeListener {
     return new NativeListener(state, id);
   }
 
-  /** listen() again with a backlog of 0: see stopHandshakes() in server/listen/listen-address.ts. */
-  stopHandshakes(): void {
-    if (!this.closed) this.core.binding.setBacklog(this.id, 0);
+  /**
+   * TCP_DEFER_ACCEPT off, so that handshakes under way complete at once; and unless new SYNs are
+   * refused already, listen() again with a backlog of 0: see stopHandshakes() in
+   * server/listen/listen-address.ts.
+   */
+  stopHandshakes(synsRefused: boolean): void {
+    if (!this.closed) this.core.binding.setBacklog(this.id, synsRefused ? LISTEN_BACKLOG : 0);
   }
 
   /** Stops accepting; connections accepted already go on (their owner stays known to them). */

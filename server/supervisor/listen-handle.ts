@@ -105,7 +105,7 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
         // it on: a connection the kernel still holds back at the close would be reset.
         const fd = (h as { fd?: number }).fd;
         if (typeof fd === 'number' && fd >= 0) loadNative().binding?.stopDeferring(fd);
-        stopHandshakes(h);
+        stopHandshakes(h, address.kind === 'systemd');
       });
     },
     close() {

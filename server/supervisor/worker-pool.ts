@@ -155,10 +155,10 @@ export class WorkerPool {
     this.restarts.stop();
     for (const { process: w } of this.workers.values()) {
       w.stopAccepting();
-      // The supervisor now accepts the backlog and then closes the socket; whatever completes
-      // its handshake between its last accept and the close is reset. Busy workers must not
-      // preempt it there, so they finish their requests at the lowest priority (raising one's own
-      // children's niceness needs no privilege).
+      // The supervisor now accepts the backlog and then closes the socket; whatever it has not
+      // accepted by the close is reset. Busy workers must not preempt it there, so they finish
+      // their requests at the lowest priority (raising one's own children's niceness needs no
+      // privilege).
       try {
         setPriority(w.pid, DRAINING_NICENESS);
       } catch {

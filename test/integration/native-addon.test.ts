@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { settingsFromConfig } from '../../server/config/config.js';
@@ -140,16 +141,43 @@ test("a worker's copy of a shared socket leaves TCP_DEFER_ACCEPT on when it clos
     assert.ok(binding.deferAcceptSeconds(fd) > 0, 'set by listen');
     first.close();
     assert.ok(binding.deferAcceptSeconds(fd) > 0, "an old worker's close cleared it for every other worker");
-    second.stopHandshakes();
+    second.stopHandshakes(false);
     second.close();
     assert.ok(binding.deferAcceptSeconds(fd) > 0);
     // A listener on a socket of its own (in-process mode) clears it as its stop begins.
     const own = NativeListener.open(binding, fd, 511, DEFAULT_LIMITS, owner, 'own', true);
-    own.stopHandshakes();
+    own.stopHandshakes(false);
     assert.equal(binding.deferAcceptSeconds(fd), 0);
     own.close();
   } finally {
     await bound.close();
+  }
+});
+
+test('a socket that refuses handshakes: a connection made before is accepted, a new SYN is dropped, and its retry after the close is refused', { skip }, async (t) => {
+  for (const host of ['127.0.0.1', '::1']) {
+    const accepted: Socket[] = [];
+    const server = createServer({ pauseOnConnect: true }, (socket) => accepted.push(socket));
+    server.listen({ host, port: 0 });
+    await once(server, 'listening');
+    const handle = (server as unknown as { _handle: { fd: number } })._handle;
+    const { port } = server.address() as AddressInfo;
+    const queued = connect(port, host);
+    await once(queued, 'connect');
+    assert.equal(binding.refuseHandshakes(handle.fd), 0);
+    const late = connect(port, host);
+    let lateConnected = false;
+    late.on('connect', () => (lateConnected = true));
+    const lateEnd = once(late, 'error').then(([err]) => (err as NodeJS.ErrnoException).code);
+    await waitUntil(`${host}: the earlier connection accepted`, () => accepted.length === 1, { timeoutMs: 30_000 });
+    server.close();
+    // The late client's SYN was dropped, not answered: it retries about a second later and finds
+    // the socket closed. Had its handshake completed, the close would have reset it instead.
+    assert.equal(await lateEnd, 'ECONNREFUSED');
+    assert.equal(lateConnected, false);
+    t.diagnostic(`${host}: refused after the close`);
+    queued.destroy();
+    for (const socket of accepted) socket.destroy();
   }
 });
 
