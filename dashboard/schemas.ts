@@ -78,7 +78,7 @@ export const appCard = {
   type: 'object',
   required: [
     'name', 'listen', 'mount', 'threads', 'online', 'queued', 'requests', 'rejected', 'errors', 'timeouts', 'aborted',
-    'workers', 'restarts', 'hangs', 'workerPids', 'backoffMs', 'recent',
+    'workers', 'restarts', 'hangs', 'workerPids', 'backoffMs', 'websockets', 'upgrades', 'recent',
   ],
   properties: {
     name: { type: 'string' },
@@ -99,6 +99,9 @@ export const appCard = {
     workerPids: { type: 'array', items: integer },
     /** Time left before a crash-looping app's next restart, ms; 0 otherwise. */
     backoffMs: { type: 'number' },
+    /** Upgraded connections (WebSockets) open now, and upgrades since the start. */
+    websockets: integer,
+    upgrades: integer,
     /** The last 5 minutes from the timing store; null without one. */
     recent: windowSummary,
     /** Apps with `adaptive` only. */

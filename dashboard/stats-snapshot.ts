@@ -52,6 +52,8 @@ export function snapshotFromStats(figures: ReadonlyMap<string, string>): Runtime
       hangs: num(key('hangs')),
       workerPids: pids(figures.get(key('worker_pids'))),
       backoffMs: num(key('backoff_ms')),
+      websockets: num(key('websockets')),
+      upgrades: num(key('upgrades')),
       // Only an app with `adaptive` has a reason; every app says its mode (`fixed` by default).
       ...(figures.has(key('threads_reason'))
         ? { threadsMode: figures.get(key('threads_mode')) === 'adaptive' ? 'adaptive' as const : 'fixed' as const, threadsReason: figures.get(key('threads_reason')) as string }

@@ -27,6 +27,10 @@ export interface AppSnapshot {
   workerPids: number[];
   /** >0 while a crash loop holds the next restart back, ms left; 0 otherwise. */
   backoffMs: number;
+  /** Upgraded connections (WebSockets) open now; HTTP listeners only, 0 otherwise. */
+  websockets: number;
+  /** Upgrades accepted since the start. */
+  upgrades: number;
   /** Apps with `adaptive` only: who sets the limit now (an operator's limit makes it fixed). */
   threadsMode?: ThreadsMode;
   /** Apps with `adaptive` only: the controller's last decision, in words. */

@@ -65,6 +65,8 @@ export function createCard(app, container, { onChanged, announce }) {
         p50: recent ? formatMs(recent.service.p50) : DASH,
         p95: recent ? formatMs(recent.service.p95) : DASH,
         p99: recent ? formatMs(recent.service.p99) : DASH,
+        websockets: formatCount(next.websockets),
+        upgrades: formatCount(next.upgrades),
         ...workerFigures(next, reload.update(next)),
       };
       for (const [key, text] of Object.entries(figures)) root.querySelector(`[data-f="${key}"]`).textContent = text;
@@ -75,6 +77,8 @@ export function createCard(app, container, { onChanged, announce }) {
       root.querySelector('[data-f="rejected"]').classList.toggle('warn', next.rejected > 0);
       root.querySelector('[data-f="restarts"]').classList.toggle('warn', next.restarts > 0);
       root.querySelector('[data-f="hangs"]').classList.toggle('warn', next.hangs > 0);
+      // Only an app that has taken an upgrade: an SCGI app never can, and most HTTP apps never do.
+      root.querySelector('.figures.websockets').hidden = !(next.upgrades > 0 || next.websockets > 0);
       const workers = root.querySelector('[data-f="workers"]');
       workers.classList.toggle('warn', next.backoffMs > 0);
       workers.title = next.workerPids.length > 0 ? `pids ${next.workerPids.join(' ')}` : '';

@@ -297,12 +297,14 @@ export class AppHost {
       hangs: 0,
       workerPids: [],
       backoffMs: 0,
+      websockets: s.websockets,
+      upgrades: s.upgrades,
     };
   }
 
   /** The figures an app sees about itself through `req.scgi.stats()`: the snapshot's counters plus durations. */
   ownFigures(): Record<string, number> {
-    const { name: _name, listen: _listen, mount: _mount, workers: _w, restarts: _r, hangs: _h, workerPids: _p, backoffMs: _b, threadsMode: _m, threadsReason: _r2, ...counters } = this.snapshot();
+    const { name: _name, listen: _listen, mount: _mount, workers: _w, restarts: _r, hangs: _h, workerPids: _p, backoffMs: _b, threadsMode: _m, threadsReason: _r2, websockets: _ws, upgrades: _u, ...counters } = this.snapshot();
     const s = this.stats;
     return {
       ...counters,

@@ -150,6 +150,8 @@ export class PoolFigures {
       hangs: this.hangs,
       workerPids: pids,
       backoffMs,
+      websockets: stats.websockets,
+      upgrades: stats.upgrades,
       startFailures: this.startFailures,
     };
     return { ...snapshot, stats };

@@ -42,6 +42,8 @@ export function fakeApp(name: string, overrides: Partial<AppSnapshot> = {}): App
     hangs: 0,
     workerPids: [5001, 5002],
     backoffMs: 0,
+    websockets: 0,
+    upgrades: 0,
     ...overrides,
   };
 }

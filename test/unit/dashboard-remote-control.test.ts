@@ -38,6 +38,8 @@ const figures = new Map<string, string | number>([
   ['shop_hangs', 1],
   ['shop_worker_pids', '4101 4102'],
   ['shop_backoff_ms', 4000],
+  ['shop_websockets', 9],
+  ['shop_upgrades', 12],
   ['supervisor_pid', 777],
   ['store_lost', 0],
   ['blog_v2_threads', 2],
@@ -59,7 +61,7 @@ describe('snapshotFromStats', () => {
     assert.deepEqual(snap.apps.map((a) => a.name), ['shop', 'blog_v2']);
     assert.deepEqual(snap.apps[0], {
       name: 'shop', listen: '127.0.0.1:9000', mount: '/', threads: 4, online: 2, queued: 1, requests: 40, rejected: 5, errors: 6, timeouts: 7, aborted: 8,
-      workers: 2, restarts: 3, hangs: 1, workerPids: [4101, 4102], backoffMs: 4000,
+      workers: 2, restarts: 3, hangs: 1, workerPids: [4101, 4102], backoffMs: 4000, websockets: 9, upgrades: 12,
     });
     assert.equal(snap.apps[1]?.mount, "/it's");
     assert.equal(snap.apps[1]?.requests, 0);
