@@ -5,35 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { startRuntime } from '../../bin/start-runtime.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { getFreePort } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { toTarget } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
-import { testDir } from '../helpers/temp-dir.js';
+import { startDashboardRuntime } from './dashboard-runtime-fixture.js';
 import { cardNames, logIn, openBrowserOn } from './dashboard-fixture.js';
 
 test('adaptive app: mode and reason on the card, the limit line on the latency chart, manual limit fixes, Resume adaptive resumes', async (t) => {
-  const dir = await testDir(t, 'dash-adaptive');
   const statsPort = await getFreePort();
-  const runtime = await startRuntime({
-    apps: [{
-      listen: '127.0.0.1:0',
-      adaptive: { min: 1, max: 16, tolerance: 0.5, windowMs: 1000 },
-      options: { name: 'shop', handler: { type: 'node', listener: (_req, res) => res.end('ok') }, threads: 4, queue: 50, queueTimeoutMs: 30_000, requestTimeoutMs: 0, mount: '' },
-    }],
-    stats: `127.0.0.1:${statsPort}`,
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 1000,
-    log: { level: 'silent', format: 'json' },
-    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 50 },
-    dashboard: { listen: '127.0.0.1:0' },
-    persistLimits: false,
-  }, pino({ level: 'silent' }));
-  t.after(() => runtime.close());
+  const runtime = await startDashboardRuntime(t, 'dash-adaptive', [{
+    listen: '127.0.0.1:0',
+    adaptive: { min: 1, max: 16, tolerance: 0.5, windowMs: 1000 },
+    options: { name: 'shop', handler: { type: 'node', listener: (_req, res) => res.end('ok') }, threads: 4, queue: 50, queueTimeoutMs: 30_000, requestTimeoutMs: 0, mount: '' },
+  }], { statsPort });
   const target = toTarget(runtime.server.addresses[0] as string);
   for (let i = 0; i < 20; i++) assert.equal((await scgiRequest(target, { uri: `/page/${i}` })).status, 200);
 

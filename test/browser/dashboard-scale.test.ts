@@ -6,18 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { startRuntime } from '../../bin/start-runtime.js';
 import type { AppSettings } from '../../server/config/config.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { getFreePort } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { toTarget } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { poolApp } from '../helpers/supervisor.js';
-import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startDashboardRuntime } from './dashboard-runtime-fixture.js';
 import { logIn, markerPixels, openBrowserOn, saveScreenshot } from './dashboard-fixture.js';
 
 /** markers.js EVENT_STYLES.scale. */
@@ -29,19 +25,8 @@ const inProcessApp: AppSettings = {
 };
 
 test('the card\'s Workers control scales a real app: the new worker serves, card, stats port, events table and marker follow', async (t) => {
-  const dir = await testDir(t, 'dash-scale');
   const statsPort = await getFreePort();
-  const runtime = await startRuntime({
-    apps: [poolApp({ name: 'shop', count: 1, threads: 4 }), inProcessApp],
-    stats: `127.0.0.1:${statsPort}`,
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 2000,
-    log: { level: 'silent', format: 'json' },
-    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 50 },
-    dashboard: { listen: '127.0.0.1:0' },
-    persistLimits: false,
-  }, pino({ level: 'silent' }));
-  t.after(() => runtime.close());
+  const runtime = await startDashboardRuntime(t, 'dash-scale', [poolApp({ name: 'shop', count: 1, threads: 4 }), inProcessApp], { statsPort, drainTimeoutMs: 2000 });
   const target = toTarget(runtime.server.addresses[0] as string);
   // Requests in the chart's window, so that it has an x range to draw the marker in.
   for (let i = 0; i < 20; i++) assert.equal((await scgiRequest(target, { uri: `/page/${i}` })).status, 200);

@@ -6,40 +6,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import WebSocket from 'ws';
-import { startRuntime } from '../../bin/start-runtime.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { getFreePort } from '../helpers/free-port.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { poolApp } from '../helpers/supervisor.js';
-import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startDashboardRuntime } from './dashboard-runtime-fixture.js';
 import { logIn, openBrowserOn, saveScreenshot } from './dashboard-fixture.js';
 
 const WS_APP = fileURLToPath(new URL('../fixtures/websockets/ws-noserver.mjs', import.meta.url));
 
 test('the card shows open WebSockets and upgrades of an HTTP app as a real client opens and closes one; an SCGI app shows none', async (t) => {
-  const dir = await testDir(t, 'dash-ws');
   const statsPort = await getFreePort();
   const chat = poolApp({ name: 'chat', module: WS_APP, count: 1, threads: 4 });
   chat.options.protocol = 'http';
-  const runtime = await startRuntime({
-    apps: [chat, poolApp({ name: 'shop', count: 1, threads: 4 })],
-    stats: `127.0.0.1:${statsPort}`,
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 2000,
-    log: { level: 'silent', format: 'json' },
-    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 50 },
-    dashboard: { listen: '127.0.0.1:0' },
-    persistLimits: false,
-  }, pino({ level: 'silent' }));
+  const runtime = await startDashboardRuntime(t, 'dash-ws', [chat, poolApp({ name: 'shop', count: 1, threads: 4 })], { statsPort, drainTimeoutMs: 2000 });
   const sockets: WebSocket[] = [];
-  t.after(async () => {
+  t.after(() => {
     for (const ws of sockets) ws.terminate();
-    await runtime.close();
   });
   const chatAddress = runtime.server.addresses[0] as string;
 
