@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { openWritableDb } from '../shared/store/open-db.js';
 import { Outcome, type TimingRow } from '../shared/timing-row.js';
 import { BatchPacker, unpack, type PackedBatch } from '../server/store/packed-batch.js';
+import { encodeFrame, RowFrameEncoder } from '../server/store/row-frames.js';
 import { DEFAULT_RETENTION } from '../server/store/retention.js';
 import { aggregate } from '../server/store/rollup-delta.js';
 import { SqliteWriter } from '../server/store/sqlite-writer.js';
@@ -64,9 +65,40 @@ const writeUs = usPerRow(t0, BATCHES);
 db.close();
 rmSync(dir, { recursive: true, force: true });
 
+// A worker with a row ring sends each row as it is recorded: the frame of a batch of one, against
+// the single-row encoder it uses, alternating so that the machine's noise falls on both.
+const frameRows = BATCHES * ROWS;
+const frameOptions = { recordPaths: true, maxPathLength: STORE_DEFAULTS.maxPathLength };
+let frameBytes = 0;
+const asBatchOfOne = (): number => {
+  const packer = new BatchPacker(1, frameOptions);
+  const t = performance.now();
+  for (let i = 0; i < frameRows; i++) {
+    packer.push(row(i));
+    frameBytes += encodeFrame(packer.take()).length;
+  }
+  return performance.now() - t;
+};
+const asSingleRow = (): number => {
+  const encoder = new RowFrameEncoder(frameOptions);
+  const t = performance.now();
+  for (let i = 0; i < frameRows; i++) frameBytes += encoder.encode(row(i)).length;
+  return performance.now() - t;
+};
+let batchOfOneMs = 0;
+let singleRowMs = 0;
+for (let round = 0; round < 4; round++) {
+  batchOfOneMs += asBatchOfOne();
+  singleRowMs += asSingleRow();
+}
+const frameUs = (ms: number): string => ((ms * 1000) / (4 * frameRows)).toFixed(3);
+
 console.log(`| stage (${BATCHES} batches of ${ROWS} rows) | µs per row |`);
 console.log('| --- | ---: |');
 console.log(`| main thread: pack the row (BatchPacker.push, take) | ${packUs} |`);
 console.log(`| main thread: postMessage of the batch (array transferred) | ${postUs} |`);
 console.log(`| writer: its transaction in all (writeRows) | ${writeUs} |`);
 console.log(`| of which JavaScript: unpack and rollup cells | ${jsUs} |`);
+console.log(`| worker with a ring, a frame per row: as a batch of one (BatchPacker, encodeFrame) | ${frameUs(batchOfOneMs)} |`);
+console.log(`| worker with a ring, a frame per row: RowFrameEncoder (what it uses) | ${frameUs(singleRowMs)} |`);
+if (frameBytes === 0) throw new Error('no frames encoded');

@@ -24,7 +24,11 @@
  *   +--------+--------+--------+
  */
 import { errors } from '../../shared/errors.js';
-import { COLS, type PackedBatch } from './packed-batch.js';
+import type { TimingRow } from '../../shared/timing-row.js';
+import {
+  C_APP, C_BYTES_IN, C_BYTES_OUT, C_METHOD, C_OUTCOME, C_PATH_LEN, C_QUEUE, C_ROUTE, C_SERVICE, C_START, C_STATUS, COLS,
+  cleanPath, type PackedBatch, type PackOptions,
+} from './packed-batch.js';
 
 const HEAD_BYTES = 16;
 const LOAD_LENGTH = 8;
@@ -45,6 +49,66 @@ export function encodeFrame(batch: PackedBatch): Buffer {
   frame.write(dict, HEAD_BYTES + numsBytes);
   frame.write(batch.paths, HEAD_BYTES + numsBytes + dictBytes);
   return frame;
+}
+
+/** Room for the frames of most single rows; a longer one gets a buffer of its own. */
+const SCRATCH_BYTES = 4096;
+
+/**
+ * One row as a rows frame, the same rows encodeFrame() makes of a batch of one, written into a
+ * buffer kept for the next row. A worker with a ring sends each row as it is recorded (a request
+ * at a time), where a batch of one would cost a Float64Array, a Buffer and a dictionary per row.
+ * The frame returned is good until the next encode(): the caller copies it out (into the ring, or
+ * onto the pipe with a blocking write) before then.
+ */
+export class RowFrameEncoder {
+  private readonly scratch = Buffer.alloc(SCRATCH_BYTES);
+  // An alloc'd Buffer of its own starts at offset 0 of its ArrayBuffer, so this is 8-byte aligned;
+  // the frame's numbers are f64 LE, which is this platform's order (as encodeFrame copies them).
+  private readonly nums = new Float64Array(this.scratch.buffer, this.scratch.byteOffset + HEAD_BYTES, COLS);
+  /** The last dictionary and its JSON: a worker's rows mostly share app, method and route. */
+  private lastDict: [app: string, method: string, route: string | null] = ['', '', null];
+  private lastDictJson = '';
+
+  constructor(private readonly options: PackOptions) {}
+
+  encode(row: TimingRow): Buffer {
+    const route = row.route ?? null;
+    const path = this.options.recordPaths ? cleanPath(row.path, this.options.maxPathLength) : null;
+    const dict = this.lastDict;
+    if (this.lastDictJson === '' || dict[0] !== row.app || dict[1] !== row.method || dict[2] !== route) {
+      this.lastDict = [row.app, row.method, route];
+      this.lastDictJson = JSON.stringify(route === null ? [row.app, row.method] : [row.app, row.method, route]);
+    }
+    const dictJson = this.lastDictJson;
+    const dictBytes = Buffer.byteLength(dictJson);
+    const pathsBytes = path === null ? 0 : Buffer.byteLength(path);
+    const length = HEAD_BYTES + COLS * 8 + dictBytes + pathsBytes;
+    const n = this.nums;
+    n[C_APP] = 0;
+    n[C_START] = row.startMs;
+    n[C_QUEUE] = row.queueMs;
+    n[C_SERVICE] = row.serviceMs;
+    n[C_STATUS] = row.status;
+    n[C_OUTCOME] = row.outcome;
+    n[C_BYTES_IN] = row.bytesIn;
+    n[C_BYTES_OUT] = row.bytesOut;
+    n[C_METHOD] = 1;
+    n[C_ROUTE] = route === null ? -1 : 2;
+    n[C_PATH_LEN] = path === null ? -1 : path.length;
+    let frame = this.scratch;
+    if (length > SCRATCH_BYTES) {
+      frame = Buffer.allocUnsafe(length);
+      this.scratch.copy(frame, HEAD_BYTES, HEAD_BYTES, HEAD_BYTES + COLS * 8);
+    }
+    frame.writeUInt32LE(length - 4, 0);
+    frame.writeUInt32LE(1, 4);
+    frame.writeUInt32LE(dictBytes, 8);
+    frame.writeUInt32LE(pathsBytes, 12);
+    frame.write(dictJson, HEAD_BYTES + COLS * 8);
+    if (path !== null) frame.write(path, HEAD_BYTES + COLS * 8 + dictBytes);
+    return frame.subarray(0, length);
+  }
 }
 
 /** A worker's requests running and queued, as one load frame. */

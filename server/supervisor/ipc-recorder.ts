@@ -5,7 +5,8 @@
  * the end of the event-loop turn that recorded them onto the pipe.
  */
 import type { LimitChange, RuntimeEvent, TimingRecorder, TimingRow } from '../../shared/timing-row.js';
-import { BatchPacker, type PackedBatch } from '../store/packed-batch.js';
+import { BatchPacker } from '../store/packed-batch.js';
+import { encodeFrame, RowFrameEncoder } from '../store/row-frames.js';
 import { STORE_DEFAULTS } from '../store/timing-store.js';
 
 export interface IpcRecorder extends TimingRecorder {
@@ -23,12 +24,17 @@ export interface IpcRecorder extends TimingRecorder {
  *
  *   turn N: finish A ─ record A (schedules the flush) ─ finish B ─ record B ─ check phase: send [A, B]
  *
- * `atOnce`: each row is sent as it is recorded. A ring in shared memory costs a copy and no
- * system call, so nothing is gained by waiting for the turn's end, and not even a process.exit
- * later in the same turn can lose the row.
+ * `atOnce`: each row is sent as it is recorded, as a frame of its own (RowFrameEncoder, with no
+ * allocation per row). A ring in shared memory costs a copy and no system call, so nothing is
+ * gained by waiting for the turn's end, and not even a process.exit later in the same turn can
+ * lose the row.
+ *
+ * `send` gets a rows frame (server/store/row-frames.ts) and must copy it out before it returns.
  */
-export function createIpcRecorder(options: { recordPaths: boolean; atOnce?: boolean; send(batch: PackedBatch): void }): IpcRecorder {
-  const packer = new BatchPacker(STORE_DEFAULTS.batchSize, { recordPaths: options.recordPaths, maxPathLength: STORE_DEFAULTS.maxPathLength });
+export function createIpcRecorder(options: { recordPaths: boolean; atOnce?: boolean; send(frame: Buffer): void }): IpcRecorder {
+  const packOptions = { recordPaths: options.recordPaths, maxPathLength: STORE_DEFAULTS.maxPathLength };
+  const packer = new BatchPacker(STORE_DEFAULTS.batchSize, packOptions);
+  const single = options.atOnce === true ? new RowFrameEncoder(packOptions) : null;
   let scheduled: NodeJS.Immediate | null = null;
   let recorded = 0;
 
@@ -37,7 +43,7 @@ export function createIpcRecorder(options: { recordPaths: boolean; atOnce?: bool
       clearImmediate(scheduled);
       scheduled = null;
     }
-    if (packer.size > 0) options.send(packer.take());
+    if (packer.size > 0) options.send(encodeFrame(packer.take()));
   }
 
   return {
@@ -46,8 +52,9 @@ export function createIpcRecorder(options: { recordPaths: boolean; atOnce?: bool
     },
     record(row: TimingRow): void {
       recorded++;
+      if (single !== null) return options.send(single.encode(row));
       packer.push(row);
-      if (options.atOnce === true || packer.size >= STORE_DEFAULTS.batchSize) flush();
+      if (packer.size >= STORE_DEFAULTS.batchSize) flush();
       else scheduled ??= setImmediate(flush);
     },
     flush,

@@ -16,7 +16,6 @@ import { createDemoApp } from '../host/demo-app.js';
 import { appLogFile, createLogger, reopenLogFiles } from '../logs/logger.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
 import { Server } from '../listen/server.js';
-import { encodeFrame } from '../store/row-frames.js';
 import { attachRowRing } from '../native/row-ring.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
 import { createRowsOutlet, type RowsOutlet } from './rows-outlet.js';
@@ -124,7 +123,7 @@ class WorkerMain {
     this.outlet = outlet;
     if (cfg.store) {
       // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
-      this.recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: ring !== null, send: (batch) => outlet.rows(encodeFrame(batch)) });
+      this.recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: ring !== null, send: (frame) => outlet.rows(frame) });
     }
     send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
   }
