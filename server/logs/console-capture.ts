@@ -28,7 +28,8 @@ export function captureConsole(log: Logger): void {
   process.stderr.write = writeTo((text) => err.error(text));
 }
 
-function writeTo(line: (text: string) => void): Write {
+/** A stream's `write` that hands each write's text to `line` (exported for its tests). */
+export function writeTo(line: (text: string) => void): Write {
   return ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean => {
     const done = typeof encoding === 'function' ? encoding : callback;
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');

@@ -79,7 +79,8 @@ export function createLogger(options: LogOptions = {}): Logger {
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss,l',
     // app and worker are fields for machines: on a terminal the pid column is the worker's, and
     // the message names the app (prefixed when it does not already).
-    ignore: 'hostname,app,worker',
+    // stream: an app's output (console-capture), whose level already says stdout or stderr.
+    ignore: 'hostname,app,worker,stream',
     messageFormat: withAppName,
     singleLine: true,
     destination: target ?? 1,
