@@ -24,7 +24,7 @@ export type ServeTarget =
 /** The commands that take a config or an app: each says its own name in the errors. */
 export type TargetCommand = 'serve' | 'check';
 
-export function serveTarget(given: string, command: TargetCommand = 'serve'): ServeTarget {
+export function serveTarget(given: string, command: TargetCommand): ServeTarget {
   const path = resolve(given);
   let isDir: boolean;
   try {
