@@ -13,7 +13,7 @@ import { readStatsPort } from '../dashboard/stats-client.js';
 import { isDragonError } from '../shared/errors.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import { parseStats } from '../shared/stats-format.js';
-import { loadConfigFile, settingsFromConfig, DEFAULTS, type RuntimeSettings } from '../server/config/config.js';
+import { DEFAULTS, type RuntimeSettings } from '../server/config/config.js';
 import { checkApps, formatAppChecks } from '../server/config/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { onFetchHandlerDetected } from '../server/host/app-loader.js';
@@ -25,7 +25,7 @@ import { allSucceeded, formatLoadResult, LOAD_DEFAULTS, positiveInteger, runLoad
 import { startedByPackageManager, watchStarter } from './parent-watch.js';
 import { formatReloadReport, RELOAD_DEFAULTS, runReload } from './reload-command.js';
 import { formatScaleResult, runScale, SCALE_DEFAULTS } from './scale-command.js';
-import { APP_FLAGS, DEFAULT_APP_LISTEN, serveTarget, singleAppConfig } from './serve-target.js';
+import { DEFAULT_APP_LISTEN, targetSettings } from './serve-target.js';
 import { checkDashboardSettings, startRuntime, type RuntimeHandle } from './start-runtime.js';
 import { createNotifier, monotonicUsec } from '../server/systemd/sd-notify.js';
 import { takeListenFds, useListenFds } from '../server/systemd/listen-fds.js';
@@ -47,7 +47,9 @@ Usage:
                                              from the file (or package.json), stats on
                                              ${DEFAULTS.stats}, dashboard on ${DEFAULTS.dashboardListen} (its
                                              login URL is printed), store beside the app
-  dragon-on-wheels check <config>            check a config and load each app without listening:
+  dragon-on-wheels check <config|app> [the app flags of serve]
+                                             check a config, or the one-app config serve <app>
+                                             would build, and load each app without listening:
                                              exit 0 if serve would start them, 2 if not
   dragon-on-wheels stats [host:port]         print the stats port's figures (default 127.0.0.1:9004)
   dragon-on-wheels reload [host:port] [--max-seconds 180]
@@ -148,18 +150,10 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'demo') settings = demoSettings(process.cwd());
       else {
         if (rest.length !== 1) throw new UsageError('serve takes exactly one config file or app');
-        const given = rest[0] as string;
-        const target = serveTarget(given);
-        const appFlags = APP_FLAGS.filter((flag) => values[flag] !== undefined);
-        if (target.kind === 'config' && appFlags.length > 0) {
-          throw new UsageError(`--${appFlags.join(', --')}: for serving one app without a config; ${given} is a config, which sets them itself`);
-        }
         // As Passenger does: apps run as in production (Express then answers errors without a
         // stack) unless the user chose otherwise. Set before any app module is imported.
         if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
-        settings = target.kind === 'config'
-          ? await loadConfigFile(target.path)
-          : await settingsFromConfig(singleAppConfig(target, values), target.dir, `of \`serve ${given}\` (a config with only this app)`);
+        settings = await targetSettings('serve', rest[0] as string, values);
       }
       if (values['log-format']) settings.log.format = format;
       if (values['log-level']) settings.log.level = values['log-level'];
@@ -178,8 +172,8 @@ async function main(argv: string[]): Promise<number> {
       return serveUntilSignal(settings, log);
     }
     case 'check': {
-      if (rest.length !== 1) throw new UsageError('check takes exactly one config file');
-      const settings = await loadConfigFile(rest[0] as string);
+      if (rest.length !== 1) throw new UsageError('check takes exactly one config file or app');
+      const settings = await targetSettings('check', rest[0] as string, values);
       const checks = await checkApps(settings);
       process.stdout.write(formatAppChecks(checks));
       const failed = checks.filter((c) => c.error !== undefined);

@@ -10,6 +10,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { loadConfigFile, settingsFromConfig, type RuntimeSettings } from '../server/config/config.js';
 import { UsageError } from './usage-error.js';
 
 const CONFIG_MODULE = /\.config\.(mjs|js|cjs)$/;
@@ -20,27 +21,30 @@ export type ServeTarget =
   /** `dir`: the app's folder, where a config beside it would be (store path, relative addresses). */
   | { kind: 'app'; module: string; name: string; dir: string };
 
-export function serveTarget(given: string): ServeTarget {
+/** The commands that take a config or an app: each says its own name in the errors. */
+export type TargetCommand = 'serve' | 'check';
+
+export function serveTarget(given: string, command: TargetCommand): ServeTarget {
   const path = resolve(given);
   let isDir: boolean;
   try {
     isDir = statSync(path).isDirectory();
   } catch {
-    throw new UsageError(`serve: ${given}: no such file or directory`);
+    throw new UsageError(`${command}: ${given}: no such file or directory`);
   }
-  if (isDir) return packageApp(given, path);
+  if (isDir) return packageApp(given, path, command);
   if (extname(path) === '.json' || CONFIG_MODULE.test(path)) return { kind: 'config', path };
   if (APP_MODULE.has(extname(path))) return { kind: 'app', module: path, name: appName(basename(path, extname(path))), dir: dirname(path) };
-  throw new UsageError(`serve: ${given} is neither an app (a .mjs, .js, .cjs or .ts module, or a folder with package.json) nor a config (.json, or a module named *.config.mjs)`);
+  throw new UsageError(`${command}: ${given} is neither an app (a .mjs, .js, .cjs or .ts module, or a folder with package.json) nor a config (.json, or a module named *.config.mjs)`);
 }
 
-function packageApp(given: string, dir: string): ServeTarget {
+function packageApp(given: string, dir: string, command: TargetCommand): ServeTarget {
   let pkg: { name?: unknown; main?: unknown };
   try {
     pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof pkg;
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'has no package.json' : `has a package.json that cannot be read: ${(err as Error).message}`;
-    throw new UsageError(`serve: the folder ${given} ${why}; name the app's module (serve ${join(given, 'app.mjs')}) or a config file`);
+    throw new UsageError(`${command}: the folder ${given} ${why}; name the app's module (${command} ${join(given, 'app.mjs')}) or a config file`);
   }
   // As Node resolves a folder: `main`, else index.js.
   const main = typeof pkg.main === 'string' && pkg.main !== '' ? pkg.main : 'index.js';
@@ -48,7 +52,7 @@ function packageApp(given: string, dir: string): ServeTarget {
   try {
     statSync(module);
   } catch {
-    throw new UsageError(`serve: ${given}/package.json: its main ${JSON.stringify(main)} does not exist (${module})`);
+    throw new UsageError(`${command}: ${given}/package.json: its main ${JSON.stringify(main)} does not exist (${module})`);
   }
   const name = typeof pkg.name === 'string' && pkg.name !== '' ? pkg.name.replace(/^@[^/]*\//, '') : basename(dir);
   return { kind: 'app', module, name: appName(name), dir };
@@ -93,6 +97,21 @@ export function singleAppConfig(target: Extract<ServeTarget, { kind: 'app' }>, f
     ...(flags.stats === undefined ? {} : { stats: flags.stats }),
     ...(flags.dashboard === undefined ? {} : { dashboard: { listen: flags.dashboard } }),
   };
+}
+
+/**
+ * The settings `serve <given>` runs with, and `check <given>` checks: a config file's, or those of
+ * a config with only this app, shaped by the app flags (refused beside a config, which sets them).
+ */
+export async function targetSettings(command: TargetCommand, given: string, flags: AppFlags): Promise<RuntimeSettings> {
+  const target = serveTarget(given, command);
+  const appFlags = APP_FLAGS.filter((flag) => flags[flag] !== undefined);
+  if (target.kind === 'config' && appFlags.length > 0) {
+    throw new UsageError(`--${appFlags.join(', --')}: for one app without a config; ${given} is a config, which sets them itself`);
+  }
+  return target.kind === 'config'
+    ? loadConfigFile(target.path)
+    : settingsFromConfig(singleAppConfig(target, flags), target.dir, `of \`${command} ${given}\` (a config with only this app)`);
 }
 
 /** A number as given (the schema checks its range and names the field), or `auto` for workers. */

@@ -49,7 +49,9 @@ and prints one line per app. It exits 0 when \`serve\` would load every app, and
 \`serve\`'s \`DOW_ERR_CONFIG\` message for each app that fails (the others are still checked), so a
 deploy can run \`npx dragon-on-wheels check dragon.config.mjs && npx dragon-on-wheels reload\`.
 Since it binds nothing, it passes beside the running server; a port in use is found by \`serve\`
-alone.
+alone. \`dragon-on-wheels check ./app.mjs\` (or a folder with package.json) checks the one-app
+config \`serve ./app.mjs\` would build, with the same flags (\`--listen\`, \`--protocol\`,
+\`--workers\`, \`--threads\`, \`--name\`): a module that cannot be loaded exits 2 with the reason.
 `;
 
 /** The whole page. */

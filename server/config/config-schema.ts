@@ -113,7 +113,7 @@ export const configSchema = {
       properties: {
         level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], description: 'Default `"info"`.' },
         format: { enum: ['auto', 'pretty', 'json'], description: '`"auto"` (the default): readable on a terminal, JSON lines otherwise (a pipe, journald, a file). `--log-format` overrides it.' },
-        file: { type: 'string', minLength: 1, description: 'Append every process\'s lines to this file instead of stdout (relative: to the config file\'s folder). A folder (ending with `/`, or an existing one) or a pattern with `{app}` gives each app a file of its own, and the supervisor\'s own lines one named as an app called `dragon-on-wheels` ([from-pm2.md](from-pm2.md)). SIGUSR1 reopens them, for logrotate.' },
+        file: { type: 'string', minLength: 1, description: 'Append every process\'s lines to this file instead of stdout (relative: to the config file\'s folder). A folder (ending with `/`, or an existing one) or a pattern with `{app}` gives each app a file of its own, which also holds what the app\'s workers print (`console.log` on stdout, `console.error` on stderr: one JSON line per write, `stream` saying which), and the supervisor\'s own lines one named as an app called `dragon-on-wheels` ([from-pm2.md](from-pm2.md)). SIGUSR1 reopens them, for logrotate.' },
         access: {
           description: 'One line per request: `true` or `"json"` as the other lines, `"combined"` in Apache/nginx\'s combined format. Default `false`.',
           anyOf: [{ type: 'boolean' }, { enum: ['json', 'combined'] }],

@@ -4,7 +4,7 @@
  * `2016-01-09 01:51:19,225 24425 [INFO] UP on 127.0.0.1:9002`) and JSON lines otherwise, to
  * stdout or to `log.file`, which `reopenLogFiles()` (SIGUSR1, for logrotate) opens afresh.
  */
-import { chownSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chownSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -79,7 +79,8 @@ export function createLogger(options: LogOptions = {}): Logger {
     translateTime: 'SYS:yyyy-mm-dd HH:MM:ss,l',
     // app and worker are fields for machines: on a terminal the pid column is the worker's, and
     // the message names the app (prefixed when it does not already).
-    ignore: 'hostname,app,worker',
+    // stream: an app's output (console-capture), whose level already says stdout or stderr.
+    ignore: 'hostname,app,worker,stream',
     messageFormat: withAppName,
     singleLine: true,
     destination: target ?? 1,
@@ -116,11 +117,20 @@ function openLogFile(path: string): FileDestination {
   // kill it with an unhandled 'error': said once on stderr, which a service manager keeps.
   let told = false;
   (dest as unknown as NodeJS.EventEmitter).on('error', (err: Error) => {
-    if (!told) process.stderr.write(`dragon-on-wheels (pid ${process.pid}): cannot write log.file ${path}: ${err.message}\n`);
+    // fd 2 itself: a worker's process.stderr may be captured into this very file.
+    if (!told) writeToStderr(`dragon-on-wheels (pid ${process.pid}): cannot write log.file ${path}: ${err.message}\n`);
     told = true;
   });
   files.add(dest);
   return dest;
+}
+
+function writeToStderr(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // stderr closed too: nowhere left to say it
+  }
 }
 
 /**

@@ -14,6 +14,7 @@ import { describeHandler, loadApp, onFetchHandlerDetected } from '../host/app-lo
 import { CloseCode } from '../protocol/websocket-close.js';
 import { createDemoApp } from '../host/demo-app.js';
 import { appLogFile, createLogger, reopenLogFiles } from '../logs/logger.js';
+import { captureConsole } from '../logs/console-capture.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
 import { Server } from '../listen/server.js';
 import { attachRowRing } from '../native/row-ring.js';
@@ -95,6 +96,9 @@ class WorkerMain {
     const log = createLogger({ level: cfg.log.level, format: cfg.log.format, ...(file === undefined ? {} : { file }) })
       .child({ app: cfg.app.name, worker: process.pid });
     this.log = log;
+    // Before the app is imported, so what it prints while loading is there too. With one file
+    // for every process (or none), the output stays on the stdout and stderr the worker inherited.
+    if (cfg.log.appFile !== undefined) captureConsole(log);
     onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
     let handler: AppHandler;
     try {

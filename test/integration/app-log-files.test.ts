@@ -1,7 +1,8 @@
 /**
  * Per-app log files: `log.file` naming a folder (or a pattern with `{app}`) gives each app's
  * workers a file of their own and the supervisor dragon-on-wheels.log; SIGUSR1 after logrotate
- * moved them all makes every process open new files at the same paths.
+ * moved them all makes every process open new files at the same paths. What a worker's app prints
+ * goes to its own file too, and stays on the server's stdout when there is no file per app.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,4 +88,65 @@ test('log.file: a pattern with {app}, a folder without the slash, and a plain fi
   // An existing folder, named without the trailing slash.
   assert.deepEqual(await logFiles('.'), { file: join(dir, 'dragon-on-wheels.log'), appFile: join(dir, '{app}.log') });
   assert.deepEqual(await logFiles('server.log'), { file: join(dir, 'server.log') });
+});
+
+test('log.file with {app}: what a worker\'s app prints goes to its own file, one JSON line per write, and to the new file after SIGUSR1', async (t) => {
+  const dir = await testDir(t, 'app-console');
+  const [shopPort, blogPort] = await getFreePorts(2);
+  const server = await serveConfig(t, dir, {
+    stats: false, store: false, dashboard: false,
+    apps: [
+      { name: 'shop', listen: `127.0.0.1:${shopPort}`, module: `${FIXTURES}console-app.mjs`, workers: 1 },
+      { name: 'blog', listen: `127.0.0.1:${blogPort}`, module: `${FIXTURES}console-app.mjs`, workers: 1 },
+    ],
+    // Above the app's lines' levels: the server's log.level never filters what the app prints.
+    log: { file: 'logs/{app}-out.log', level: 'fatal' },
+  });
+  const files = { shop: join(dir, 'logs', 'shop-out.log'), blog: join(dir, 'logs', 'blog-out.log') };
+  const printed = (app: 'shop' | 'blog', uri: string, stream: 'stdout' | 'stderr') => (l: LogLine): boolean =>
+    l.app === app && l.stream === stream && l.msg === `${stream === 'stdout' ? 'out' : 'err'} ${uri}`;
+  // Printed at import, before the worker listens.
+  const loading = await waitForLine(files.shop, (l) => typeof l.msg === 'string' && l.msg.startsWith('loading in pid '));
+  const shopPid = loading.pid as number;
+  assert.equal(loading.msg, `loading in pid ${shopPid}`);
+
+  await waitUntil('shop answers', async () => (await scgiRequest({ port: shopPort }, { uri: '/shop-first' }).catch(() => null))?.status === 200);
+  await waitUntil('blog answers', async () => (await scgiRequest({ port: blogPort }, { uri: '/blog-first' }).catch(() => null))?.status === 200);
+  const out = await waitForLine(files.shop, printed('shop', '/shop-first', 'stdout'));
+  const err = await waitForLine(files.shop, printed('shop', '/shop-first', 'stderr'));
+  assert.deepEqual([out.level, out.pid, out.worker, err.level, err.pid], [30, shopPid, shopPid, 50, shopPid]);
+  await waitForLine(files.blog, printed('blog', '/blog-first', 'stderr'));
+  // Each app's output in its file only, none on the server's stdout or stderr.
+  assert.deepEqual((await readLines(files.shop)).filter((l) => l.app !== 'shop'), []);
+  assert.deepEqual((await readLines(files.blog)).filter((l) => l.app !== 'blog' || String(l.msg).includes('/shop-')), []);
+  assert.equal(server.output(), '', 'nothing on stdout or stderr');
+
+  // logrotate moved shop's file: SIGUSR1 to the supervisor, passed on to the worker.
+  await rename(files.shop, `${files.shop}.1`);
+  process.kill(server.child.pid as number, 'SIGUSR1');
+  await waitUntil('shop\'s worker writing to the new file', () => {
+    const open = openFiles(shopPid);
+    return open.includes(files.shop) && !open.includes(`${files.shop}.1`);
+  });
+  assert.equal((await scgiRequest({ port: shopPort }, { uri: '/shop-second' })).status, 200);
+  await waitForLine(files.shop, printed('shop', '/shop-second', 'stdout'));
+  await waitForLine(files.shop, printed('shop', '/shop-second', 'stderr'));
+  const old = await readFile(`${files.shop}.1`, 'utf8');
+  assert.match(old, /out \/shop-first/);
+  assert.doesNotMatch(old, /shop-second/);
+});
+
+test('log.file naming one file for every process: what the app prints stays on the server\'s stdout and stderr', async (t) => {
+  const dir = await testDir(t, 'app-console-shared');
+  const port = (await getFreePorts(1))[0] as number;
+  const server = await serveConfig(t, dir, {
+    stats: false, store: false, dashboard: false,
+    apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: `${FIXTURES}console-app.mjs`, workers: 1 }],
+    log: { file: 'server.log' },
+  });
+  await waitUntil('shop answers', async () => (await scgiRequest({ port }, { uri: '/shared' }).catch(() => null))?.status === 200);
+  await server.waitFor(/^out \/shared$/m);
+  await server.waitFor(/^err \/shared$/m);
+  await waitForLine(join(dir, 'server.log'), message(/^shop: serving /));
+  assert.doesNotMatch(await readFile(join(dir, 'server.log'), 'utf8'), /\/shared/);
 });

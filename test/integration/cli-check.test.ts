@@ -15,8 +15,8 @@ import { testDir } from '../helpers/temp-dir.js';
 const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 
-function check(file: string) {
-  return spawnSync(process.execPath, ['--import', TSX, CLI, 'check', file], { encoding: 'utf8', timeout: 30_000 });
+function check(file: string, ...flags: string[]) {
+  return spawnSync(process.execPath, ['--import', TSX, CLI, 'check', file, ...flags], { encoding: 'utf8', timeout: 30_000 });
 }
 
 async function appDir(t: { after(fn: () => unknown): void }): Promise<string> {
@@ -85,7 +85,7 @@ test('check: a bad key, an app that throws at import, a missing module: exit 2 w
 
   const usage = spawnSync(process.execPath, ['--import', TSX, CLI, 'check'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(usage.status, 2);
-  assert.match(usage.stderr, /check takes exactly one config file/);
+  assert.match(usage.stderr, /check takes exactly one config file or app/);
 });
 
 test('check: loads an app in its cwd with its envFile and env as its worker would, and shows the names but never the values', async (t) => {
@@ -107,4 +107,52 @@ test('check: loads an app in its cwd with its envFile and env as its worker woul
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, new RegExp(`^ +cwd ${join(dir, 'srv')}; env: API_KEY SHARED; envFile ${join(dir, 'shop.env')}: DATABASE_URL$`, 'm'));
   assert.doesNotMatch(result.stdout + result.stderr, /s3cret/);
+});
+
+test('check <app>: the one-app config serve <app> would build, with the same flags and the same refusals', async (t) => {
+  const dir = await appDir(t);
+  const port = await getFreePort();
+  const plain = check(join(dir, 'node-app.mjs'));
+  assert.equal(plain.status, 0, plain.stderr);
+  // serve's defaults: named after the file, 127.0.0.1:9002, SCGI, 1 worker, 10 threads.
+  assert.match(plain.stdout, /^node_app +127\.0\.0\.1:9002 +scgi +node +1 worker, 10 threads(, native I\/O)? +ok$/m);
+  assert.match(plain.stdout, /node-app\.mjs: ok, 1 app\n$/);
+
+  const flagged = check(join(dir, 'node-app.mjs'), '--listen', `127.0.0.1:${port}`, '--protocol', 'http', '--workers', '0', '--threads', '3', '--name', 'shop');
+  assert.equal(flagged.status, 0, flagged.stderr);
+  assert.match(flagged.stdout, new RegExp(`^shop +127\\.0\\.0\\.1:${port} +http +node +in-process, 3 threads +ok$`, 'm'));
+
+  // A folder with package.json: its main, named after the package.
+  await mkdir(join(dir, 'pkg'));
+  await writeFile(join(dir, 'pkg', 'package.json'), JSON.stringify({ name: '@acme/web-shop', main: 'server.mjs' }));
+  await writeFile(join(dir, 'pkg', 'server.mjs'), "export default { fetch: () => new Response('hi') };\n");
+  const folder = check(join(dir, 'pkg'));
+  assert.equal(folder.status, 0, folder.stderr);
+  assert.match(folder.stdout, /^web_shop +127\.0\.0\.1:9002 +scgi +fetch +1 worker, 10 threads/m);
+
+  const throws = check(join(dir, 'throws.mjs'));
+  assert.equal(throws.status, 2);
+  assert.match(throws.stdout, /^throws .* FAILED/m);
+  assert.match(throws.stderr, /DOW_ERR_CONFIG: config of `check \S+throws\.mjs` \(a config with only this app\): apps\[0\]\.module: app throws: cannot load module \S+throws\.mjs: no DATABASE_URL at import/);
+
+  const noDefault = check(join(dir, 'fetch-app.mjs'));
+  assert.equal(noDefault.status, 2);
+  assert.match(noDefault.stderr, /has no export named "default"/);
+
+  const badFlag = check(join(dir, 'node-app.mjs'), '--threads', '0');
+  assert.equal(badFlag.status, 2);
+  assert.match(badFlag.stderr, /DOW_ERR_CONFIG: config of `check \S+node-app\.mjs` .*apps\[0\]\.threads/);
+
+  const missing = check(join(dir, 'gone.mjs'));
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /check: \S+gone\.mjs: no such file or directory/);
+
+  await writeFile(join(dir, 'notes.txt'), 'hello');
+  const notes = check(join(dir, 'notes.txt'));
+  assert.equal(notes.status, 2);
+  assert.match(notes.stderr, /check: \S+notes\.txt is neither an app/);
+
+  const configWithFlags = check(await writeConfig(dir, 'app.json', { apps: [] }), '--workers', '2');
+  assert.equal(configWithFlags.status, 2);
+  assert.match(configWithFlags.stderr, /--workers: for one app without a config; .*app\.json is a config/);
 });

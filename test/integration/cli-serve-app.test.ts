@@ -90,7 +90,7 @@ test('serve tells a config from an app by its name, and refuses anything else cl
   await writeFile(join(dir, 'app.json'), JSON.stringify({ apps: [] }));
   const flags = await cli(['serve', join(dir, 'app.json'), '--workers', '2']);
   assert.equal(flags.code, 2);
-  assert.match(flags.stderr, /--workers: for serving one app without a config; .*app\.json is a config/);
+  assert.match(flags.stderr, /--workers: for one app without a config; .*app\.json is a config/);
 
   const badCount = await cli(['serve', HELLO, '--workers', 'many']);
   assert.equal(badCount.code, 2);
