@@ -17,7 +17,7 @@ import { DEFAULTS, type RuntimeSettings } from '../server/config/config.js';
 import { checkApps, formatAppChecks } from '../server/config/config-check.js';
 import { parseListenAddress } from '../shared/listen-address.js';
 import { onFetchHandlerDetected } from '../server/host/app-loader.js';
-import { appLogFile, createLogger, handOverLogFile, reopenLogFiles, type LogFormat } from '../server/logs/logger.js';
+import { appLogFile, createLogger, prepareLogFiles, reopenLogFiles, type LogFormat } from '../server/logs/logger.js';
 import { VERSION } from '../server/core/version.js';
 import { demoSettings } from './demo-settings.js';
 import { UsageError } from './usage-error.js';
@@ -161,9 +161,8 @@ async function main(argv: string[]): Promise<number> {
       else if (values.db !== undefined) settings.store = { ...(settings.store ?? { recordPaths: true, retention: {} }), path: resolve(values.db) };
       if (values['no-dashboard']) settings.dashboard = null;
       // Before any worker forks: workers running as `user` must be able to append to the file.
-      if (settings.log.file !== undefined && settings.runAs) {
-        const { uid, gid } = settings.runAs;
-        for (const file of new Set([settings.log.file, ...settings.apps.map((app) => appLogFile(settings.log, app.options.name) as string)])) handOverLogFile(file, uid, gid);
+      if (settings.log.file !== undefined) {
+        prepareLogFiles([settings.log.file, ...settings.apps.map((app) => appLogFile(settings.log, app.options.name) as string)], settings.runAs ?? undefined);
       }
       const log = createLogger({ level: settings.log.level, format: settings.log.format as LogFormat, ...(settings.log.file === undefined ? {} : { file: settings.log.file }) });
       onFetchHandlerDetected((name) => log.warn({ app: name }, `${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
@@ -372,6 +371,6 @@ main(process.argv.slice(2)).then(
     }
     const message = isDragonError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
     process.stderr.write(`dragon-on-wheels: ${message}\n`);
-    process.exit(isDragonError(err) && /CONFIG|LISTEN|ADDRESS|APP_MODULE|DASHBOARD_BIND|WEAK_TOKEN|MIGRATION/.test(err.code) ? 2 : 1);
+    process.exit(isDragonError(err) && /CONFIG|LISTEN|ADDRESS|APP_MODULE|DASHBOARD_BIND|WEAK_TOKEN|MIGRATION|LOG_FILE/.test(err.code) ? 2 : 1);
   },
 );

@@ -77,6 +77,8 @@ export const errors = {
   // Configuration and start-up (exit code 2 from the CLI).
   DOW_ERR_CONFIG: createError('DOW_ERR_CONFIG', 'config %s: %s', 500),
   DOW_ERR_LISTEN: createError('DOW_ERR_LISTEN', 'cannot listen on %s: %s', 500),
+  // log.file (or an app's file under it) that cannot be created or opened for appending at start.
+  DOW_ERR_LOG_FILE: createError('DOW_ERR_LOG_FILE', 'log.file %s: %s', 500),
   DOW_ERR_ADDRESS: createError('DOW_ERR_ADDRESS', 'bad listen address %s: expected %s', 500),
   DOW_ERR_APP_MODULE: createError('DOW_ERR_APP_MODULE', 'app %s: %s', 500),
   // An app's envFile (dotenv format) that does not parse; the config error names the file.

@@ -21,11 +21,19 @@ type Write = typeof process.stdout.write;
  * level info, stderr at error (PM2's error log), each with `stream`. One line per write, its
  * trailing newline dropped: a multi-line write (a stack, an inspected object) stays one entry.
  */
-export function captureConsole(log: Logger): void {
+export function captureConsole(log: Logger, fileFailed: () => boolean): void {
   const out = log.child({ stream: 'stdout' }, { level: 'info' });
   const err = log.child({ stream: 'stderr' }, { level: 'info' });
-  process.stdout.write = writeTo((text) => out.info(text));
-  process.stderr.write = writeTo((text) => err.error(text));
+  // A file that cannot be written (a worker running as `user` in a folder it may not write) must
+  // not swallow the app's output: from then on it goes where it went without a file per app.
+  const toStdout = process.stdout.write.bind(process.stdout) as Write;
+  const toStderr = process.stderr.write.bind(process.stderr) as Write;
+  const captured = (line: (text: string) => void, original: Write): Write => {
+    const write = writeTo(line);
+    return ((...args: Parameters<Write>) => (fileFailed() ? original(...args) : write(...args))) as Write;
+  };
+  process.stdout.write = captured((text) => out.info(text), toStdout);
+  process.stderr.write = captured((text) => err.error(text), toStderr);
 }
 
 /** A stream's `write` that hands each write's text to `line` (exported for its tests). */

@@ -7,6 +7,7 @@
 import { chownSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { errors } from '../../shared/errors.js';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type PinoPretty from 'pino-pretty';
 
@@ -56,6 +57,12 @@ export function appLogFile(files: LogFiles, app: string): string | undefined {
 
 /** Every log file this process writes, for reopenLogFiles(). */
 const files = new Set<FileDestination>();
+/** A log.file of this process could not be written: what the app prints then stays on stdout and stderr. */
+let fileFailed = false;
+
+export function logFileFailed(): boolean {
+  return fileFailed;
+}
 
 /** The format 'auto' stands for in this process. */
 export function resolveLogFormat(format: LogFormat | undefined, file: string | undefined, stdoutIsTTY: boolean): 'pretty' | 'json' {
@@ -120,6 +127,7 @@ function openLogFile(path: string): FileDestination {
     // fd 2 itself: a worker's process.stderr may be captured into this very file.
     if (!told) writeToStderr(`dragon-on-wheels (pid ${process.pid}): cannot write log.file ${path}: ${err.message}\n`);
     told = true;
+    fileFailed = true;
   });
   files.add(dest);
   return dest;
@@ -134,13 +142,23 @@ function writeToStderr(text: string): void {
 }
 
 /**
- * Started as root with `user`: the file is created now and given to the user, whom the workers
- * (and, after start, the supervisor) run as, so they can append to it and reopen it.
+ * Every log file this run will write (the supervisor's and each app's) is created now if missing,
+ * before anything forks: a path that cannot be written (a file where a folder should be, a folder
+ * without the right) is an error naming it, where pino would fail later in every process. Started
+ * as root with `user`, each file is given to the user, whom the workers (and, after start, the
+ * supervisor) run as, so they can append to it and reopen it.
  */
-export function handOverLogFile(path: string, uid: number, gid: number): void {
-  mkdirSync(dirname(path), { recursive: true });
-  closeSync(openSync(path, 'a'));
-  chownSync(path, uid, gid);
+export function prepareLogFiles(paths: Iterable<string>, owner?: { uid: number; gid: number }): void {
+  for (const path of new Set(paths)) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      closeSync(openSync(path, 'a'));
+      if (owner) chownSync(path, owner.uid, owner.gid);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new errors.DOW_ERR_LOG_FILE(path, e.code === 'ENOTDIR' || e.code === 'EEXIST' ? `${e.code}: a file stands where a folder of its path should be` : e.message);
+    }
+  }
 }
 
 /** After logrotate moved the files away: write to new files at the same paths (nginx's USR1). */

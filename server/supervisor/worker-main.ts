@@ -13,7 +13,7 @@ import type { AppHost } from '../host/app-host.js';
 import { describeHandler, loadApp, onFetchHandlerDetected } from '../host/app-loader.js';
 import { CloseCode } from '../protocol/websocket-close.js';
 import { createDemoApp } from '../host/demo-app.js';
-import { appLogFile, createLogger, reopenLogFiles } from '../logs/logger.js';
+import { appLogFile, createLogger, logFileFailed, reopenLogFiles } from '../logs/logger.js';
 import { captureConsole } from '../logs/console-capture.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
 import { Server } from '../listen/server.js';
@@ -98,7 +98,7 @@ class WorkerMain {
     this.log = log;
     // Before the app is imported, so what it prints while loading is there too. With one file
     // for every process (or none), the output stays on the stdout and stderr the worker inherited.
-    if (cfg.log.appFile !== undefined) captureConsole(log);
+    if (cfg.log.appFile !== undefined) captureConsole(log, logFileFailed);
     onFetchHandlerDetected((name) => log.warn(`${name}: the export returned a Response, so it is a fetch handler and is served as one from now on; set type: 'fetch' for the app to skip the detection (and its slower bridge)`));
     let handler: AppHandler;
     try {

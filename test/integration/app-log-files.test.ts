@@ -150,3 +150,18 @@ test('log.file naming one file for every process: what the app prints stays on t
   await waitForLine(join(dir, 'server.log'), message(/^shop: serving /));
   assert.doesNotMatch(await readFile(join(dir, 'server.log'), 'utf8'), /\/shared/);
 });
+
+test('a log.file that cannot be created: serve refuses to start, naming the file and why, before anything forks', async (t) => {
+  const dir = await testDir(t, 'app-console-unwritable');
+  const port = (await getFreePorts(1))[0] as number;
+  // A file where the folder should be: no process can create the log files under it.
+  await writeFile(join(dir, 'blocked'), 'not a folder\n');
+  const server = await serveConfig(t, dir, {
+    stats: false, store: false, dashboard: false,
+    apps: [{ name: 'shop', listen: `127.0.0.1:${port}`, module: `${FIXTURES}console-app.mjs`, workers: 1 }],
+    log: { file: 'blocked/{app}.log' },
+  });
+  assert.equal(await server.exited, 2, server.output());
+  assert.match(server.output(), /DOW_ERR_LOG_FILE: log\.file .*blocked\/dragon-on-wheels\.log: E(NOTDIR|EXIST): a file stands where a folder of its path should be/);
+  assert.doesNotMatch(server.output(), /loading in pid|sonic boom/);
+});
