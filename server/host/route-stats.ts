@@ -27,8 +27,6 @@ const CLASS_COUNT = 5;
 export class RouteStats {
   private readonly routes = new Map<string, RouteFigures>();
 
-  constructor(private readonly max = ROUTES_PER_APP) {}
-
   /** Hot path when on: one map lookup; `durationUs` whole or not, `statusClass` an index into the classes. */
   record(method: string, route: string, durationUs: number, statusClass: number): void {
     const figures = this.place(method, route);
@@ -77,8 +75,8 @@ export class RouteStats {
     const key = `${method} ${route}`;
     let figures = this.routes.get(key);
     if (figures !== undefined) return figures;
-    // The overflow route is not one of the `max`: with it, max + 1 series at most.
-    const overflowing = this.routes.size - (this.routes.has(OVERFLOW_KEY) ? 1 : 0) >= this.max;
+    // The overflow route is not one of the ROUTES_PER_APP: with it, one series more at most.
+    const overflowing = this.routes.size - (this.routes.has(OVERFLOW_KEY) ? 1 : 0) >= ROUTES_PER_APP;
     if (overflowing && key !== OVERFLOW_KEY) return this.place(OVERFLOW_ROUTE.method, OVERFLOW_ROUTE.route);
     figures = { method, route, statusClasses: new Array<number>(CLASS_COUNT).fill(0), durations: new LatencyHistogram() };
     this.routes.set(key, figures);
