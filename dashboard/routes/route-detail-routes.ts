@@ -3,8 +3,8 @@
  * Where an app's time goes: `GET /api/apps/:name/routes?window=` (each route's count, 5xx,
  * percentiles and total time, largest total first), `GET /api/apps/:name/slowest?window=&limit=`
  * (the slowest raw requests), `GET /api/apps/:name/routes/series?method=&route=&window=` (one
- * route's requests and percentiles per bucket, for its chart), `GET /api/apps/:name/inflight` (requests running or queued now,
- * oldest first) and `GET /api/apps/:name/processes` (each worker's pid, start, CPU time, RSS and
+ * route's requests and percentiles per bucket, for its chart), `GET /api/apps/:name/inflight`
+ * (requests running or queued now, oldest first) and `GET /api/apps/:name/processes` (each worker's pid, start, CPU time, RSS and
  * requests), each worker asked afresh. The first three read the store only, as the series does.
  */
 import type { FastifyInstance } from 'fastify';
