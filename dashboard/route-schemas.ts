@@ -3,7 +3,8 @@
  * JSON schemas of the per-route answers: an app's routes over a window, its slowest requests,
  * and the requests running now. Kept apart from schemas.ts, whose shared pieces they reuse.
  */
-import { windowNames } from './schemas.js';
+import { MAX_ROUTE_LENGTH } from '../shared/store/schema.js';
+import { percentiles, windowNames } from './schemas.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
@@ -46,6 +47,42 @@ export const routesBody = {
     toMs: { type: 'number' },
     /** By total time, largest first. */
     routes: { type: 'array', items: routeEntry },
+    ...historyFields,
+  },
+} as const;
+
+export const routeSeriesQuery = {
+  type: 'object',
+  required: ['method', 'route'],
+  properties: {
+    window: { type: 'string', enum: windowNames, default: '1h' },
+    /** As the routes list gives it: `GET`, or `*` for the overflow route. */
+    method: { type: 'string', minLength: 1, maxLength: 32 },
+    route: { type: 'string', minLength: 1, maxLength: MAX_ROUTE_LENGTH },
+  },
+  additionalProperties: false,
+} as const;
+
+export const routeSeriesBody = {
+  type: 'object',
+  required: ['app', 'method', 'route', 'window', 'fromMs', 'toMs', 'stepMs', 'points', 'history', 'historyUnavailable'],
+  properties: {
+    app: { type: 'string' },
+    method: { type: 'string' },
+    route: { type: 'string' },
+    window: { type: 'string', enum: windowNames },
+    fromMs: { type: 'number' },
+    toMs: { type: 'number' },
+    stepMs: { type: 'number' },
+    /** Every bucket of the window, oldest first; latencies are service times in ms. */
+    points: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['t', 'count', 'errors', 'service'],
+        properties: { t: { type: 'number' }, count: { type: 'integer' }, errors: { type: 'integer' }, service: percentiles },
+      },
+    },
     ...historyFields,
   },
 } as const;

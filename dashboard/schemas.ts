@@ -28,7 +28,7 @@ export const errorBody = {
   },
 } as const;
 
-const percentiles = {
+export const percentiles = {
   type: 'object',
   required: ['p50', 'p95', 'p99'],
   properties: { p50: nullableNumber, p95: nullableNumber, p99: nullableNumber },

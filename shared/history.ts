@@ -105,6 +105,26 @@ export interface RouteSummary {
   totalMs: number;
 }
 
+/** One bucket of a route's series: its requests, 5xx, and service-time percentiles in ms (null: none). */
+export interface RouteSeriesPoint {
+  /** Bucket start, epoch ms. */
+  t: number;
+  count: number;
+  errors: number;
+  service: Percentiles;
+}
+
+export interface RouteSeries {
+  app: string;
+  method: string;
+  route: string;
+  fromMs: number;
+  toMs: number;
+  stepMs: number;
+  /** Every bucket of the window, empty ones included (count 0). */
+  points: RouteSeriesPoint[];
+}
+
 /** One raw request, for the slowest-requests list. */
 export interface SlowRequest {
   atMs: number;
@@ -121,6 +141,8 @@ export interface HistoryReader {
   routes(app: string, fromMs: number, toMs: number): RouteSummary[];
   /** The `limit` raw requests of the window with the longest service time, longest first. */
   slowest(app: string, fromMs: number, toMs: number, limit: number): SlowRequest[];
+  /** One route's requests and percentiles per bucket, from the per-route rollups. */
+  routeSeries(app: string, method: string, route: string, fromMs: number, toMs: number): RouteSeries;
   series(app: string, fromMs: number, toMs: number): Series;
   summary(app: string, fromMs: number, toMs: number): WindowSummary;
   audit(options?: { app?: string; sinceMs?: number; limit?: number }): AuditEntry[];

@@ -100,7 +100,7 @@ export function createCard(app, container, { onChanged, announce }) {
       const note = root.querySelector('.history-note');
       note.hidden = reason === null;
       note.textContent = reason === null ? '' : `history unavailable: ${reason}`;
-      for (const figure of root.querySelectorAll('.chart')) figure.hidden = reason !== null;
+      for (const figure of root.querySelectorAll('.charts > .chart')) figure.hidden = reason !== null;
     },
   };
   card.update(app);

@@ -68,9 +68,9 @@ export function isLonePoint(data, i, gap) {
   return true;
 }
 
-function latencyDatasets() {
+function latencyDatasets(kinds = ['service', 'queue']) {
   const sets = [];
-  for (const kind of ['service', 'queue']) {
+  for (const kind of kinds) {
     for (const p of ['p50', 'p95', 'p99']) {
       sets.push({
         label: `${kind === 'service' ? 'service' : 'queue wait'} ${p}`,
@@ -133,22 +133,14 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
   return {
     /** Redraws both charts from a `/api/apps/:name/series` answer. */
     update(series, currentLimit = null) {
-      const span = series.toMs - series.fromMs;
       const stepS = series.stepMs / 1000;
-      // Sparse traffic leaves lone buckets between empty ones: draw dots so they are not lost,
-      // and bridge gaps of up to three buckets so a quiet moment does not shred the line.
       const filled = series.points.filter((pt) => pt.count > 0).length;
       for (const ds of latency.data.datasets) {
         if (ds.kind === 'limit') {
           ds.data = limitLine(series.markers, series.fromMs, series.toMs, currentLimit);
           continue;
         }
-        ds.data = series.points.map((pt) => ({ x: pt.t, y: pt[ds.kind][ds.p] }));
-        const radius = filled < 40 ? 2 : 0;
-        // A bucket with no neighbour within the bridged gap gets no line segment, so with the
-        // dots off it was not drawn at all: give such a point a dot whatever the traffic.
-        ds.pointRadius = (ctx) => (isLonePoint(ds.data, ctx.dataIndex, GAP_BUCKETS) ? 2.5 : radius);
-        ds.spanGaps = series.stepMs * GAP_BUCKETS;
+        fillLatency(ds, series, filled);
       }
       for (const ds of throughput.data.datasets) {
         ds.data = series.points.map((pt) => ({ x: pt.t + series.stepMs / 2, y: pt.status[ds.cls] / stepS }));
@@ -156,16 +148,9 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
       // 1xx is rare in practice: keep it out of the legend unless it happened.
       const informational = throughput.data.datasets.find((ds) => ds.cls === '1xx');
       informational.hidden = !series.points.some((pt) => pt.status['1xx'] > 0);
-      // A few outliers (one hung request) get the axis cut above the rest, and a note says so.
-      const ceiling = latencyCeiling(latency.data.datasets.flatMap((ds) => ds.data.map((p) => p.y)));
-      latency.options.scales.y.max = ceiling.max ?? undefined;
+      const ceiling = cutOutliers(latency);
       for (const chart of [latency, throughput]) {
-        chart.options.scales.x.min = series.fromMs;
-        chart.options.scales.x.max = series.toMs;
-        chart.options.scales.x.ticks.callback = (value) => formatTick(value, span);
-        chart.options.scales.x.afterBuildTicks = (scale) => {
-          scale.ticks = clockTicks(scale.min, scale.max, tickStepMs(span));
-        };
+        setTimeAxis(chart, series);
         chart.options.plugins.limitMarkers.markers = series.markers;
         Object.assign(chart.options.plugins.eventMarkers, { events: series.events, stepMs: series.stepMs, offsetMs: chart === throughput ? series.stepMs / 2 : 0 });
         chart.update('none');
@@ -179,6 +164,61 @@ export function createAppCharts(latencyCanvas, throughputCanvas) {
       latency.destroy();
       throughput.destroy();
     },
+  };
+}
+
+/**
+ * One route's service-time percentiles (`/api/apps/:name/routes/series`), drawn as the app's
+ * latency chart draws its own; no markers, which are the app's.
+ */
+export function createRouteChart(canvas) {
+  const { Chart } = window;
+  const chart = new Chart(canvas, { type: 'line', data: { datasets: latencyDatasets(['service']) }, options: baseOptions('ms', formatMs) });
+  return {
+    update(series) {
+      const filled = series.points.filter((pt) => pt.count > 0).length;
+      for (const ds of chart.data.datasets) fillLatency(ds, series, filled);
+      const ceiling = cutOutliers(chart);
+      setTimeAxis(chart, series);
+      chart.update('none');
+      showNote(canvas, emptyNote(series) || ceilingNote(ceiling));
+      canvas.setAttribute('aria-label', `${series.app} ${series.method} ${series.route} latency, ${series.points.length} buckets, ${filled} with requests`);
+    },
+    destroy() {
+      chart.destroy();
+    },
+  };
+}
+
+/**
+ * A percentile line from a series' points. Sparse traffic leaves lone buckets between empty ones:
+ * dots then, so they are not lost, and gaps of up to three buckets bridged so that a quiet
+ * moment does not shred the line.
+ */
+function fillLatency(ds, series, filled) {
+  ds.data = series.points.map((pt) => ({ x: pt.t, y: pt[ds.kind][ds.p] }));
+  const radius = filled < 40 ? 2 : 0;
+  // A bucket with no neighbour within the bridged gap gets no line segment, so with the
+  // dots off it was not drawn at all: give such a point a dot whatever the traffic.
+  ds.pointRadius = (ctx) => (isLonePoint(ds.data, ctx.dataIndex, GAP_BUCKETS) ? 2.5 : radius);
+  ds.spanGaps = series.stepMs * GAP_BUCKETS;
+}
+
+/** A few outliers (one hung request) get the axis cut above the rest; the ceiling, for the note. */
+function cutOutliers(chart) {
+  const ceiling = latencyCeiling(chart.data.datasets.flatMap((ds) => ds.data.map((p) => p.y)));
+  chart.options.scales.y.max = ceiling.max ?? undefined;
+  return ceiling;
+}
+
+/** The x axis over the series' window, with ticks on whole clock steps. */
+function setTimeAxis(chart, series) {
+  const span = series.toMs - series.fromMs;
+  chart.options.scales.x.min = series.fromMs;
+  chart.options.scales.x.max = series.toMs;
+  chart.options.scales.x.ticks.callback = (value) => formatTick(value, span);
+  chart.options.scales.x.afterBuildTicks = (scale) => {
+    scale.ticks = clockTicks(scale.min, scale.max, tickStepMs(span));
   };
 }
 

@@ -2,9 +2,12 @@
 // total time first), its slowest requests, the requests running now and its worker processes
 // (both refreshed while the panel is open; a request running longer than STUCK_MS is marked, so
 // a hung one is plain to see; a worker's CPU % is its CPU time over the time between two reads).
+// A click (or Enter) on a route opens its latency chart under the table, over the same window.
 // Cells are text, never HTML: routes and paths come from clients.
 
 import { api } from './api.js';
+import { showNote } from './chart-notes.js';
+import { createRouteChart } from './charts.js';
 import { formatDuration } from './duration.js';
 import { formatCount, formatDateTime, formatMs } from './format.js';
 
@@ -34,6 +37,17 @@ export function createRoutePanel(root, appName) {
   let timer = null;
   /** pid -> the previous read's { cpuSeconds, atMs }, for CPU %. */
   let lastCpu = new Map();
+  /** The route whose chart is open ({ method, route }), or null. */
+  let selected = null;
+  /** Created on the first click: chart.js needs the figure shown to size its canvas. */
+  let chart = null;
+  const figure = q('.route-chart');
+
+  q('.route-chart-close').addEventListener('click', () => {
+    selected = null;
+    figure.hidden = true;
+    renderRoutes();
+  });
 
   for (const button of panel.querySelectorAll('.routes-table th button')) {
     button.addEventListener('click', () => {
@@ -55,9 +69,43 @@ export function createRoutePanel(root, appName) {
       const key = th.querySelector('button')?.dataset.sort;
       th.setAttribute('aria-sort', key === sort.key ? (sort.descending ? 'descending' : 'ascending') : 'none');
     }
-    q('.routes-table tbody').replaceChildren(...sorted.map((r) => row([
-      code(`${r.method} ${r.route}`), formatCount(r.count), formatCount(r.errors), formatMs(r.p50Ms), formatMs(r.p95Ms), formatMs(r.p99Ms), formatMs(r.totalMs),
-    ])));
+    q('.routes-table tbody').replaceChildren(...sorted.map((r) => {
+      const tr = row([
+        code(`${r.method} ${r.route}`), formatCount(r.count), formatCount(r.errors), formatMs(r.p50Ms), formatMs(r.p95Ms), formatMs(r.p99Ms), formatMs(r.totalMs),
+      ]);
+      const isSelected = selected !== null && selected.method === r.method && selected.route === r.route;
+      tr.tabIndex = 0;
+      tr.title = 'Show this route\'s latency chart';
+      tr.setAttribute('aria-selected', String(isSelected));
+      if (isSelected) tr.classList.add('selected');
+      const open = () => {
+        selected = { method: r.method, route: r.route };
+        renderRoutes();
+        void loadRouteChart();
+      };
+      tr.addEventListener('click', open);
+      tr.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter') open();
+      });
+      return tr;
+    }));
+  }
+
+  async function loadRouteChart() {
+    if (selected === null) return;
+    const { method, route } = selected;
+    figure.hidden = false;
+    q('.route-chart-name').textContent = `${method} ${route}`;
+    chart ??= createRouteChart(q('.route-latency-chart'));
+    const query = new URLSearchParams({ window, method, route });
+    try {
+      const series = await api(`${base}/routes/series?${query}`);
+      // Another route may have been clicked while this one was read.
+      if (selected?.method !== method || selected?.route !== route) return;
+      chart.update(series);
+    } catch (err) {
+      showNote(q('.route-latency-chart'), `Could not be read: ${err.message}`);
+    }
   }
 
   function empty(selector, text) {
@@ -129,6 +177,7 @@ export function createRoutePanel(root, appName) {
     } catch (err) {
       empty('.routes-empty', `Could not be read: ${err.message}`);
     }
+    await loadRouteChart();
     await refreshInflight();
   }
 
@@ -142,6 +191,7 @@ export function createRoutePanel(root, appName) {
     },
     destroy() {
       clearTimeout(timer);
+      chart?.destroy();
     },
   };
 }

@@ -2,16 +2,18 @@
  * @module route-detail-routes
  * Where an app's time goes: `GET /api/apps/:name/routes?window=` (each route's count, 5xx,
  * percentiles and total time, largest total first), `GET /api/apps/:name/slowest?window=&limit=`
- * (the slowest raw requests), `GET /api/apps/:name/inflight` (requests running or queued now,
- * oldest first) and `GET /api/apps/:name/processes` (each worker's pid, start, CPU time, RSS and
- * requests), each worker asked afresh. The first two read the store only, as the series does.
+ * (the slowest raw requests), `GET /api/apps/:name/routes/series?method=&route=&window=` (one
+ * route's requests and percentiles per bucket, for its chart), `GET /api/apps/:name/inflight`
+ * (requests running or queued now, oldest first) and `GET /api/apps/:name/processes` (each worker's pid, start, CPU time, RSS and
+ * requests), each worker asked afresh. The first three read the store only, as the series does.
  */
 import type { FastifyInstance } from 'fastify';
 import { errors, isDragonError } from '../../shared/errors.js';
-import { WINDOWS_MS, type RouteSummary, type SlowRequest, type WindowName } from '../../shared/history.js';
+import { WINDOWS_MS, type RouteSeries, type RouteSummary, type SlowRequest, type WindowName } from '../../shared/history.js';
+import { routeSeriesResolution } from '../../shared/store/rollup-cover.js';
 import type { DashboardContext } from '../context.js';
 import { guardHistory, type Guarded } from '../history-guard.js';
-import { inflightBody, processesBody, routesBody, routesQuery, slowestBody, slowestQuery } from '../route-schemas.js';
+import { inflightBody, processesBody, routeSeriesBody, routeSeriesQuery, routesBody, routesQuery, slowestBody, slowestQuery } from '../route-schemas.js';
 import { appNameParams, commonErrors } from '../schemas.js';
 
 export function registerRouteDetailRoutes(app: FastifyInstance, ctx: DashboardContext): void {
@@ -39,6 +41,23 @@ export function registerRouteDetailRoutes(app: FastifyInstance, ctx: DashboardCo
       const fromMs = toMs - WINDOWS_MS[window];
       const routes = read<RouteSummary>(() => ctx.history!.routes(name, fromMs, toMs));
       return { app: name, window, fromMs, toMs, routes: routes.value, history: ctx.history !== null, historyUnavailable: routes.unavailable };
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: { window: WindowName; method: string; route: string } }>(
+    '/api/apps/:name/routes/series',
+    { schema: { params: appNameParams, querystring: routeSeriesQuery, response: { 200: routeSeriesBody, ...commonErrors } } },
+    async (request) => {
+      const { name } = request.params;
+      checkKnown(name);
+      const { window, method, route } = request.query;
+      const toMs = ctx.now();
+      const fromMs = toMs - WINDOWS_MS[window];
+      const { history } = ctx;
+      const empty = (): RouteSeries => ({ app: name, method, route, fromMs, toMs, stepMs: routeSeriesResolution(toMs - fromMs), points: [] });
+      const series = history ? guardHistory(() => history.routeSeries(name, method, route, fromMs, toMs), empty) : { value: empty(), unavailable: null };
+      ctx.historyHealth.note(series.unavailable);
+      return { ...series.value, window, history: history !== null, historyUnavailable: series.unavailable };
     },
   );
 

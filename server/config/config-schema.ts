@@ -6,6 +6,7 @@
  */
 
 import { MAX_WORKERS } from '../../shared/runtime-control.js';
+import { OVERFLOW_ROUTE, ROUTES_PER_APP } from '../../shared/store/schema.js';
 import { MAX_LIMITS } from '../protocol/limits.js';
 import { ENV_NAME } from './dotenv.js';
 
@@ -89,8 +90,24 @@ export const configSchema = {
     },
     // Prometheus scrapes over TCP; a Unix socket still works for curl --unix-socket and a local agent.
     metrics: {
-      description: 'Prometheus `/metrics`, `/healthz` and `/readyz` (docs/monitoring.md). Off unless given; the demo puts it on `"127.0.0.1:9101"`.',
-      anyOf: [{ type: 'string', pattern: LISTEN, title: '"host:port" (for example "127.0.0.1:9101") or "unix:/path.sock"' }, OFF],
+      description: 'Prometheus `/metrics`, `/healthz` and `/readyz` (docs/monitoring.md): `"host:port"`, `"unix:/path.sock"`, or `{ "listen": …, "routeLabel": true }` for labels per route. Off unless given; the demo puts it on `"127.0.0.1:9101"`.',
+      anyOf: [
+        { type: 'string', pattern: LISTEN, title: '"host:port" (for example "127.0.0.1:9101") or "unix:/path.sock"' },
+        {
+          type: 'object',
+          title: 'an object such as { "listen": "127.0.0.1:9101", "routeLabel": true }',
+          additionalProperties: false,
+          required: ['listen'],
+          properties: {
+            listen: { type: 'string', pattern: LISTEN, title: '"host:port" or "unix:/path.sock"', description: 'Where it listens, as the plain string form.' },
+            routeLabel: {
+              type: 'boolean',
+              description: `Adds \`method\` and \`route\` labels to \`dragon_requests_total\` and \`dragon_request_duration_seconds\`: a series per route, as the timing store keeps them (${ROUTES_PER_APP} per app; the rest under \`method="${OVERFLOW_ROUTE.method}"\`, \`route="${OVERFLOW_ROUTE.route}"\`). Default \`false\`: the labels stay \`app\` (and \`code\`).`,
+            },
+          },
+        },
+        OFF,
+      ],
     },
     apps: { type: 'array', minItems: 1, items: appSchema, description: 'Required. The apps, at least one; the keys of each are listed below.' },
     limits: {

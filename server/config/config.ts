@@ -76,6 +76,8 @@ export interface RuntimeSettings {
   stats: string | null;
   /** The metrics listener (/metrics, /healthz, /readyz); absent or null: off. */
   metrics?: string | null;
+  /** `metrics.routeLabel`: the request counters and duration histograms per route too. */
+  metricsRouteLabel?: boolean;
   limits: ScgiLimits;
   drainTimeoutMs: number;
   log: LogSettings;
@@ -114,7 +116,7 @@ type RawApp = RawEnvironment & {
   io?: IoMode; maxUpgrades?: number; upgradeDrainTimeout?: number; adaptive?: { min: number; max: number; tolerance?: number; window?: number };
 };
 type RawConfig = {
-  stats?: string | false; metrics?: string | false; apps: RawApp[];
+  stats?: string | false; metrics?: string | false | { listen: string; routeLabel?: boolean }; apps: RawApp[];
   limits?: { maxHeaderBytes?: number; maxBodyBytes?: number; headerTimeout?: number; bodyIdleTimeout?: number };
   drainTimeout?: number; log?: { level?: string; format?: LogFormat; file?: string; access?: boolean | AccessLogFormat };
   store?: false | { path?: string; recordPaths?: boolean; flushInterval?: number; bufferRows?: number;
@@ -313,7 +315,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     problems.add('dashboard.listen', `must be host:port, not ${JSON.stringify(dashboardListen)}: the dashboard listens on TCP only (keep it on 127.0.0.1, or put a proxy with its own Unix socket in front)`);
   } else if (dashboardListen !== undefined) checkAddress('dashboard.listen', dashboardListen, problems, true);
   if (stats !== null && listens.has(stats)) problems.add('stats', `${stats} is also an app's listen address`);
-  const metrics = typeof config.metrics === 'string' ? config.metrics : null;
+  const metrics = typeof config.metrics === 'string' ? config.metrics : config.metrics === false || config.metrics === undefined ? null : config.metrics.listen;
   if (metrics !== null) checkAddress('metrics', metrics, problems);
   if (metrics !== null && (listens.has(metrics) || metrics === stats)) {
     problems.add('metrics', `${metrics} is also ${metrics === stats ? 'the stats port' : "an app's listen address"}`);
@@ -326,6 +328,7 @@ export async function settingsFromConfig(raw: unknown, baseDir: string, source =
     apps,
     stats,
     metrics,
+    ...(typeof config.metrics === 'object' && config.metrics.routeLabel === true ? { metricsRouteLabel: true } : {}),
     limits: {
       maxHeaderBytes: limits.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes,
       maxBodyBytes: limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,

@@ -203,7 +203,9 @@ export class AppHost {
     const queueMs = (admitted ? conn.admittedAt : now) - conn.acceptedAt;
     const serviceMs = admitted ? now - conn.admittedAt : 0;
     if (this.accessLog !== null) this.writeAccess(conn, status, now - conn.acceptedAt, queueMs);
-    stats.record(now - conn.acceptedAt, queueMs, status);
+    // Folded once, only when something keeps it: the store's row or the per-route figures.
+    const route = this.recorder !== null || stats.routes !== null ? routeOf(conn.routeTemplate(), conn.target.path, status) : '';
+    stats.record(now - conn.acceptedAt, queueMs, status, { method: conn.target.method, route });
     if (this.recorder !== null) {
       // The store truncates the path, or drops it when path recording is off.
       this.recorder.record({
@@ -217,7 +219,7 @@ export class AppHost {
         bytesOut: conn.bytesOut,
         method: conn.target.method,
         path: conn.target.path,
-        route: routeOf(conn.routeTemplate(), conn.target.path, status),
+        route,
       });
     }
   }

@@ -5,6 +5,7 @@
  */
 import { errors } from '../../shared/errors.js';
 import { LatencyHistogram } from '../../shared/histogram.js';
+import { RouteStats, type RouteFiguresData } from './route-stats.js';
 
 /** AppStats as it crosses a process boundary (worker -> supervisor): plain numbers and one blob. */
 export interface AppStatsData {
@@ -30,6 +31,8 @@ export interface AppStatsData {
   upgrades: number;
   upgradesRefused: number;
   websocketsClosed: number;
+  /** Per route, only while `metrics.routeLabel` is on. */
+  routes?: RouteFiguresData;
 }
 
 /** Status classes counted per app: 1xx, 2xx, 3xx, 4xx, 5xx. */
@@ -78,9 +81,11 @@ export class AppStats {
   upgradesRefused = 0;
   /** Upgraded connections the server closed (1001/1012/1011) because the worker stopped. */
   websocketsClosed = 0;
+  /** Per-route figures, kept only while `metrics.routeLabel` is on (null: off, no cost per request). */
+  routes: RouteStats | null = null;
 
-  /** Records a finished request; times in ms. */
-  record(durationMs: number, queueMs: number, status: number): void {
+  /** Records a finished request; times in ms. `route` counts it under its route when those are kept. */
+  record(durationMs: number, queueMs: number, status: number, route?: { method: string; route: string }): void {
     const seconds = durationMs / 1000;
     this.requests++;
     this.onlineTime += seconds;
@@ -95,6 +100,7 @@ export class AppStats {
     const c = statusClass(status);
     this.statusClasses[c] = this.statusClasses[c]! + 1;
     this.queueWaits.record(Math.round(queueMs * 1000));
+    if (this.routes !== null && route !== undefined) this.routes.record(route.method, route.route, Math.round(durationMs * 1000), c);
   }
 
   toData(): AppStatsData {
@@ -106,6 +112,7 @@ export class AppStats {
       durations: this.durations.encode(),
       statusClasses: [...this.statusClasses],
       queueWaits: this.queueWaits.encode(),
+      ...(this.routes === null ? {} : { routes: this.routes.toData() }),
     };
   }
 
@@ -117,13 +124,15 @@ export class AppStats {
   merge(other: AppStatsData): void {
     // Everything that can be malformed is checked before anything changes, so a bad message
     // leaves these figures as they were: the class counts, the queue waits (decoded aside), then
-    // the durations (mergeEncoded validates before it adds).
+    // the routes, then the durations (mergeEncoded validates before it adds).
     const classes = other.statusClasses;
     if (!Array.isArray(classes) || classes.length !== STATUS_CLASSES.length || !classes.every((n) => Number.isFinite(n) && n >= 0)) {
       throw new errors.DOW_ERR_WORKER_FIGURES(`status classes ${JSON.stringify(classes)} are not ${STATUS_CLASSES.length} counts`);
     }
     const waits = LatencyHistogram.decode(other.queueWaits);
+    const routes = other.routes === undefined ? null : RouteStats.decode(other.routes);
     this.durations.mergeEncoded(other.durations);
+    if (routes !== null) (this.routes ??= new RouteStats()).merge(routes);
     this.queueWaits.merge(waits);
     classes.forEach((n, i) => (this.statusClasses[i] = this.statusClasses[i]! + n));
     const n = this.requests + other.requests;

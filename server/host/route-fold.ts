@@ -3,11 +3,10 @@
  * The route a timing row carries: the template the framework matched, or else the path with its
  * ids folded, so that `/items/1` and `/items/2` are one route. Pure.
  */
+import { MAX_ROUTE_LENGTH } from '../../shared/store/schema.js';
 
 /** What every request the app answered 404 without a matched template counts as: a scanner's paths are one route. */
 export const UNMATCHED_ROUTE = '(unmatched)';
-/** A route longer than this is cut: the store keeps a bounded string per route. */
-export const MAX_ROUTE_LENGTH = 200;
 /** What an id segment becomes. */
 const ID_SEGMENT = ':id';
 

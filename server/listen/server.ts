@@ -35,6 +35,7 @@ import { chooseIo, defaultIoMode, type IoMode } from '../native/io-choice.js';
 import { listenScgiNative } from '../native/listen-native.js';
 import { CloseCode } from '../protocol/websocket-close.js';
 import { routeOf } from '../host/route-fold.js';
+import { RouteStats } from '../host/route-stats.js';
 
 export interface ServerOptions {
   listeners: ListenerSpec[];
@@ -43,6 +44,8 @@ export interface ServerOptions {
   recorder?: TimingRecorder | null;
   /** One line per finished request on `logger` (log.access); absent or null: none. */
   accessLog?: AccessLogFormat | null;
+  /** Keep each app's figures per route too, for the metrics listener's `route` label (metrics.routeLabel). */
+  routeFigures?: boolean;
   /** Log "UP on <address>" for each listener (default true; the supervisor logs its own). */
   announce?: boolean;
 }
@@ -93,6 +96,7 @@ export class Server implements RuntimeControl {
         checkThreads(app.threads);
         const host = new AppHost(app, spec.listen, this.limits, this.log, this.recorder);
         if (options.accessLog) host.accessLog = createAccessLog(this.log, options.accessLog);
+        if (options.routeFigures) host.stats.routes = new RouteStats();
         this.apps.set(app.name, host);
       }
     }

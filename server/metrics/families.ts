@@ -8,7 +8,8 @@ import { STATUS_CLASSES } from '../host/app-stats.js';
 import type { ProcessFigures } from './process-figures.js';
 import type { Readiness } from './health.js';
 import type { AppState } from './stats-report.js';
-import type { Family, HistogramSample, Sample } from './exposition.js';
+import type { RouteFigures } from '../host/route-stats.js';
+import type { Family, HistogramSample, Labels, Sample } from './exposition.js';
 import { histogramSample } from './latency-buckets.js';
 
 export interface WorkerMetricsInput {
@@ -27,6 +28,8 @@ export interface MetricsSnapshot {
   storeLost: number;
   /** What /readyz says now, so that alert rules can see it too. */
   readiness: Readiness;
+  /** metrics.routeLabel: requests and durations per route (`method`, `route` labels) instead of per app. */
+  routeLabel?: boolean;
 }
 
 type Scalar = Extract<Family, { type: 'counter' | 'gauge' | 'info' }>;
@@ -42,7 +45,9 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
       name: 'dragon_requests',
       help: 'Finished requests by status class (code); summed over codes, the stats port\'s <app>_requests.',
       type: 'counter',
-      samples: s.apps.flatMap(({ state }) => STATUS_CLASSES.map((code, i) => ({ labels: { app: state.name, code }, value: state.stats.statusClasses[i] ?? 0 }))),
+      samples: s.routeLabel === true
+        ? perRoute(s, (labels, r) => STATUS_CLASSES.map((code, i) => ({ labels: { ...labels, code }, value: r.statusClasses[i] ?? 0 })))
+        : s.apps.flatMap(({ state }) => STATUS_CLASSES.map((code, i) => ({ labels: { app: state.name, code }, value: state.stats.statusClasses[i] ?? 0 }))),
     },
     perApp('dragon_rejected_requests', 'Requests answered 503 because the thread limit and the queue were full or the queue wait ran out.', 'counter', (a) => a.rejected),
     perApp('dragon_request_timeouts', 'Requests that ran past requestTimeout (504, or cut).', 'counter', (a) => a.timeouts),
@@ -67,7 +72,9 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
       name: 'dragon_request_duration_seconds',
       help: 'Time from accepting the connection to the response handed to the kernel (queue wait included).',
       type: 'histogram',
-      samples: s.apps.map(({ state }): HistogramSample => histogramSample({ app: state.name }, state.stats.durations)),
+      samples: s.routeLabel === true
+        ? perRoute(s, (labels, r) => [histogramSample(labels, r.durations)])
+        : s.apps.map(({ state }): HistogramSample => histogramSample({ app: state.name }, state.stats.durations)),
     },
     {
       name: 'dragon_queue_wait_seconds',
@@ -88,6 +95,11 @@ export function buildFamilies(s: MetricsSnapshot): Family[] {
   }
   families.push(...workerFamilies(s));
   return families;
+}
+
+/** One app's routes (none before its first request), labelled by app, method and route. */
+function perRoute<T>(s: MetricsSnapshot, samples: (labels: Labels, r: RouteFigures) => T[]): T[] {
+  return s.apps.flatMap(({ state }) => [...(state.stats.routes?.all() ?? [])].flatMap((r) => samples({ app: state.name, method: r.method, route: r.route }, r)));
 }
 
 /** Each worker process, labelled by app and slot (stable across replacements, unlike the pid). */

@@ -59,6 +59,8 @@ export interface WorkerStartConfig {
   maxRequests: number;
   /** The app's working directory (`cwd`); absent: the supervisor's. */
   cwd?: string;
+  /** Keep figures per route for the metrics listener's `route` label (metrics.routeLabel). */
+  routeFigures?: boolean;
 }
 
 /**

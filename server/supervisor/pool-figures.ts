@@ -5,7 +5,9 @@
  */
 import type { AppSnapshot, InFlightRequest, WorkerProcessRow } from '../../shared/runtime-control.js';
 import { Outcome } from '../../shared/timing-row.js';
+import { OVERFLOW_ROUTE } from '../../shared/store/schema.js';
 import { AppStats } from '../host/app-stats.js';
+import { RouteStats } from '../host/route-stats.js';
 import type { ProcessFigures } from '../metrics/process-figures.js';
 import type { AppState } from '../metrics/stats-report.js';
 import type { WorkerFigures } from './ipc-protocol.js';
@@ -53,7 +55,9 @@ export class PoolFigures {
   constructor(
     private readonly o: PoolOptions,
     private readonly heartbeatMs: number,
-  ) {}
+  ) {
+    if (o.startConfig.routeFigures === true) this.retired.routes = new RouteStats();
+  }
 
   private get name(): string {
     return this.o.name;
@@ -186,7 +190,7 @@ export class PoolFigures {
     for (let i = lost.length; i < count; i++) lost.push([silentSince, '', '', null]);
     for (const [startMs, method, path, route] of lost) {
       const serviceMs = Math.max(0, diedAtMs - startMs);
-      this.retired.record(serviceMs, 0, WORKER_LOST_STATUS);
+      this.retired.record(serviceMs, 0, WORKER_LOST_STATUS, route === null ? OVERFLOW_ROUTE : { method, route });
       this.o.onRow({ app: this.name, startMs, queueMs: 0, serviceMs, status: WORKER_LOST_STATUS, outcome: Outcome.WORKER_LOST, bytesIn: 0, bytesOut: 0, method, path: path || null, route });
     }
   }

@@ -67,6 +67,11 @@ export class Supervisor implements RuntimeControl {
     private readonly recorder: (TimingRecorder & { recordBatch?(batch: PackedBatch): void; health?(): { writable: boolean; reason: string } }) | null,
   ) {}
 
+  /** metrics.routeLabel: the apps keep figures per route for the metrics listener. */
+  private get routeLabel(): boolean {
+    return this.settings.metrics !== null && this.settings.metrics !== undefined && this.settings.metricsRouteLabel === true;
+  }
+
   hasApp(name: string): boolean {
     return this.slots.has(name);
   }
@@ -125,6 +130,7 @@ export class Supervisor implements RuntimeControl {
         logger: this.appLog(name),
         recorder: this.recorder,
         accessLog: this.settings.log.access ?? null,
+        routeFigures: this.routeLabel,
         // The UP line below names the app and what it is; the Server's own would repeat it.
         announce: false,
       });
@@ -162,6 +168,7 @@ export class Supervisor implements RuntimeControl {
         store: this.recorder && store ? { recordPaths: store.recordPaths } : null,
         // io 'node' keeps the app off the native core altogether, its rows on the pipe too.
         rowRing: (app.options.io ?? defaultIoMode()) !== 'node',
+        routeFigures: this.routeLabel,
       },
       log: this.log,
       onRows: (batch) => {
@@ -259,6 +266,7 @@ export class Supervisor implements RuntimeControl {
       store: this.recorder?.figures() ?? null,
       storeLost: lost,
       readiness: this.readiness(),
+      routeLabel: this.routeLabel,
     };
   }
 

@@ -141,6 +141,7 @@ class WorkerMain {
       logger: this.log,
       recorder: this.recorder,
       accessLog: cfg.log.access ?? null,
+      routeFigures: cfg.routeFigures === true,
     });
     this.server = server;
     const host = server.apps.get(cfg.app.name) ?? null;

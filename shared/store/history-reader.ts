@@ -11,7 +11,7 @@ import { LatencyHistogram } from '../histogram.js';
 import { recordedMs, type InstanceSpan } from './instances.js';
 import { schemaVersion } from './migrations.js';
 import { openReadonlyDb } from './open-db.js';
-import { coverWindow, seriesResolution } from './rollup-cover.js';
+import { coverWindow, routeSeriesResolution, seriesResolution } from './rollup-cover.js';
 import { prepareRouteQueries, ROUTES_VERSION, type RouteQueries } from './route-queries.js';
 import { SCHEMA_VERSION, type RollupRecord } from './schema.js';
 
@@ -287,6 +287,16 @@ export function openHistoryReader(path: string): HistoryReader {
       if (!q) return [];
       try {
         return q.routes(app, fromMs, toMs);
+      } catch (err) {
+        throw wrap(err);
+      }
+    },
+
+    routeSeries(app, method, route, fromMs, toMs) {
+      const q = routesReady();
+      if (!q) return { app, method, route, fromMs, toMs, stepMs: routeSeriesResolution(toMs - fromMs), points: [] };
+      try {
+        return q.routeSeries(app, method, route, fromMs, toMs);
       } catch (err) {
         throw wrap(err);
       }

@@ -16,6 +16,15 @@ export function seriesResolution(windowMs: number): ResolutionMs {
   return 3_600_000; // 7 d -> 168 points
 }
 
+/**
+ * A route's series step: its finest rollup (a minute) up to a day's window (≤ 1440 points), then
+ * hours (168 for 7 days). Route rollups have no 10 s level, so short windows have fewer points
+ * than the app's series.
+ */
+export function routeSeriesResolution(windowMs: number): number {
+  return windowMs <= 24 * 3_600_000 ? ROUTE_RESOLUTIONS_MS[0] : ROUTE_RESOLUTIONS_MS[1];
+}
+
 /** Rollup rows with `resMs` and `loMs <= bucket_ms < hiMs`. */
 export interface CoverRange {
   resMs: number;

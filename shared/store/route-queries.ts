@@ -4,9 +4,9 @@
  * route_rollups as the per-app summary is from rollups, and the slowest raw requests.
  */
 import type Database from 'better-sqlite3';
-import type { RouteSummary, SlowRequest } from '../history.js';
+import type { RouteSeries, RouteSeriesPoint, RouteSummary, SlowRequest } from '../history.js';
 import { LatencyHistogram } from '../histogram.js';
-import { coverRouteWindow } from './rollup-cover.js';
+import { coverRouteWindow, routeSeriesResolution } from './rollup-cover.js';
 
 /** The schema version that added route_rollups and requests.route. */
 export const ROUTES_VERSION = 6;
@@ -30,14 +30,26 @@ interface RequestRow {
   service_ms: number;
 }
 
+interface RouteBucketRow {
+  bucket_ms: number;
+  count: number;
+  errors: number;
+  service_hist: Buffer;
+}
+
 export interface RouteQueries {
   routes(app: string, fromMs: number, toMs: number): RouteSummary[];
+  routeSeries(app: string, method: string, route: string, fromMs: number, toMs: number): RouteSeries;
   slowest(app: string, fromMs: number, toMs: number, limit: number): SlowRequest[];
 }
 
 export function prepareRouteQueries(db: Database.Database): RouteQueries {
   const rollups = db.prepare<[string, number, number, number], RouteRow>(
     'SELECT method, route, count, errors, service_sum_ms, service_hist FROM route_rollups WHERE app = ? AND res_ms = ? AND bucket_ms >= ? AND bucket_ms < ?',
+  );
+  const routeBuckets = db.prepare<[string, number, number, number, string, string], RouteBucketRow>(
+    `SELECT bucket_ms, count, errors, service_hist FROM route_rollups
+     WHERE app = ? AND res_ms = ? AND bucket_ms >= ? AND bucket_ms < ? AND method = ? AND route = ? ORDER BY bucket_ms`,
   );
   // Raw rows have no time index (it would cut insert speed tenfold), but rowids grow with time:
   // the window's first rowid is found by bisection over the primary key, then only the window is read.
@@ -87,6 +99,26 @@ export function prepareRouteQueries(db: Database.Database): RouteQueries {
         out.push(row);
       }
       return out.sort((a, b) => b.totalMs - a.totalMs || b.count - a.count);
+    },
+
+    routeSeries(app, method, route, fromMs, toMs) {
+      const stepMs = routeSeriesResolution(toMs - fromMs);
+      const first = Math.floor(fromMs / stepMs) * stepMs;
+      const rows = routeBuckets.all(app, stepMs, first, toMs, method, route);
+      const hist = new LatencyHistogram();
+      const points: RouteSeriesPoint[] = [];
+      let k = 0;
+      for (let t = first; t < toMs; t += stepMs) {
+        const row = rows[k]?.bucket_ms === t ? rows[k++] : undefined;
+        if (row === undefined) {
+          points.push({ t, count: 0, errors: 0, service: { p50: null, p95: null, p99: null } });
+          continue;
+        }
+        hist.reset();
+        hist.mergeEncoded(row.service_hist);
+        points.push({ t, count: row.count, errors: row.errors, service: { p50: msOf(hist.percentile(0.5)), p95: msOf(hist.percentile(0.95)), p99: msOf(hist.percentile(0.99)) } });
+      }
+      return { app, method, route, fromMs, toMs, stepMs, points };
     },
 
     slowest(app, fromMs, toMs, limit) {

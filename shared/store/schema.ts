@@ -39,6 +39,8 @@ export const ROUTE_RESOLUTIONS_MS = [60_000, 3_600_000, 86_400_000] as const;
 
 /** Distinct routes kept per app; the rest count as OVERFLOW_ROUTE, so a scanner cannot grow the store. */
 export const ROUTES_PER_APP = 200;
+/** A route longer than this is cut: the store keeps a bounded string per route. */
+export const MAX_ROUTE_LENGTH = 200;
 /** Where an app's routes beyond ROUTES_PER_APP go, all methods together. */
 export const OVERFLOW_ROUTE = { method: '*', route: '(other)' } as const;
 

@@ -1,6 +1,6 @@
 /**
  * The routes panel in chromium, against worker processes and a real store as `serve` wires them:
- * the routes table by total time and sortable, the slowest requests, the requests running now
+ * the routes table by total time and sortable, a route's latency chart opened by a click, the slowest requests, the requests running now
  * with a long one marked as stuck, and the workers table; then the panel on a phone-sized viewport.
  */
 import { test } from 'node:test';
@@ -18,7 +18,7 @@ import { logIn, openBrowserOn, saveScreenshot } from './dashboard-fixture.js';
 
 interface Cells { rows: string[][]; classes: string[] }
 
-test('routes panel: routes by total time and sortable, slowest requests, a long request marked stuck; usable on a phone', async (t) => {
+test('routes panel: routes by total time and sortable, a route\'s latency chart on a click, slowest requests, a long request marked stuck; usable on a phone', async (t) => {
   const dir = await testDir(t, 'dash-routes');
   const runtime = await startRuntime({
     apps: [poolApp({ name: 'shop', count: 1, threads: 4, hangTimeoutMs: 120_000 })],
@@ -56,6 +56,36 @@ test('routes panel: routes by total time and sortable, slowest requests, a long 
   await panel.getByRole('button', { name: 'Requests' }).click();
   assert.deepEqual((await cells('routes-table')).rows.map((r) => r[0]), ['GET /item/:id', 'GET /cpu'], 'sorted by requests');
   assert.equal(await panel.locator('th', { has: page.getByRole('button', { name: 'Requests' }) }).getAttribute('aria-sort'), 'descending');
+
+  // A click on a route opens its latency chart over the window: its one slow request at p99.
+  const routeChart = panel.locator('.route-chart');
+  assert.equal(await routeChart.isHidden(), true);
+  const chartPoints = () => panel.locator('.route-latency-chart').evaluate((canvas) => {
+    interface Ds { label: string; data: Array<{ x: number; y: number | null }> }
+    const chart = (globalThis as unknown as { Chart: { getChart(c: unknown): { data: { datasets: Ds[] } } | undefined } }).Chart.getChart(canvas);
+    return (chart?.data.datasets ?? []).map((ds) => ({ label: ds.label, values: ds.data.map((p) => p.y).filter((y) => y !== null) }));
+  });
+  await panel.locator('.routes-table tbody tr', { hasText: 'GET /cpu' }).click();
+  await waitUntil('the chart of GET /cpu', async () => (await routeChart.isVisible()) && (await panel.locator('.route-chart-name').textContent()) === 'GET /cpu' || undefined);
+  const cpu = await waitUntil('its points drawn', async () => {
+    const sets = await chartPoints();
+    return sets.length === 3 && sets.every((ds) => ds.values.length === 1) ? sets : undefined;
+  });
+  assert.deepEqual(cpu.map((ds) => ds.label), ['service p50', 'service p95', 'service p99']);
+  assert.ok(cpu[2]!.values[0]! >= 280, `p99 ${cpu[2]!.values[0]} ms for a 300 ms request`);
+  assert.equal(await panel.locator('.routes-table tbody tr.selected').textContent().then((t) => t?.startsWith('GET /cpu')), true);
+  // Another route, by keyboard: the chart follows it.
+  await panel.locator('.routes-table tbody tr', { hasText: 'GET /item/:id' }).press('Enter');
+  await waitUntil('the chart of GET /item/:id', async () => (await panel.locator('.route-chart-name').textContent()) === 'GET /item/:id' || undefined);
+  const items = await waitUntil('its points drawn', async () => {
+    const sets = await chartPoints();
+    return sets[2]!.values.length >= 1 && sets[2]!.values.every((v) => v < 280) ? sets : undefined;
+  });
+  assert.ok(items[0]!.values.length >= 1);
+  await saveScreenshot(page, 'dashboard-route-chart');
+  await panel.locator('.route-chart-close').click();
+  assert.equal(await routeChart.isHidden(), true);
+  assert.equal(await panel.locator('.routes-table tbody tr.selected').count(), 0);
 
   const slowest = (await cells('slowest-table')).rows;
   assert.deepEqual([slowest[0]?.[1], slowest[0]?.[2]], ['GET /cpu', '/cpu']);

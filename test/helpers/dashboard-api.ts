@@ -43,6 +43,7 @@ export function stubHistory(audit: AuditEntry[] = [], events: EventEntry[] = [])
         .slice(0, limit ?? 100),
     routes: () => [],
     slowest: () => [],
+    routeSeries: (app, method, route, fromMs, toMs) => ({ app, method, route, fromMs, toMs, stepMs: 60_000, points: [] }),
     close() {},
   };
 }

@@ -42,7 +42,7 @@ export interface MetricsRuntime extends RunningSupervisor {
 export async function startMetricsSupervisor(
   t: TestContext,
   apps: Array<TestPoolApp | AppSettings>,
-  options: { recorder?: (TimingRecorder & { health?(): { writable: boolean; reason: string } }) | null } = {},
+  options: { recorder?: (TimingRecorder & { health?(): { writable: boolean; reason: string } }) | null; routeLabel?: boolean } = {},
 ): Promise<MetricsRuntime> {
   const withStatusApp = apps.map((app) => ('options' in app ? app : { module: STATUS_APP, ...app }));
   const rt = await startSupervisor(t, withStatusApp, { ...options, metrics: true, drainTimeoutMs: 2000 });

@@ -53,13 +53,13 @@ export function poolApp(app: TestPoolApp): AppSettings {
 export async function startSupervisor(
   t: TestContext,
   apps: Array<TestPoolApp | AppSettings>,
-  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number; metrics?: boolean; workerLogFile?: string } = {},
+  options: { recorder?: TimingRecorder | null; drainTimeoutMs?: number; flushIntervalMs?: number; metrics?: boolean; routeLabel?: boolean; workerLogFile?: string } = {},
 ): Promise<RunningSupervisor> {
   const { logs, logger } = captureLogs();
   const settings: RuntimeSettings = {
     apps: apps.map((app) => ('options' in app ? app : poolApp(app))),
     stats: '127.0.0.1:0',
-    ...(options.metrics ? { metrics: '127.0.0.1:0' } : {}),
+    ...(options.metrics ? { metrics: '127.0.0.1:0', ...(options.routeLabel ? { metricsRouteLabel: true } : {}) } : {}),
     limits: { ...DEFAULT_LIMITS },
     drainTimeoutMs: options.drainTimeoutMs ?? 5000,
     // Workers log to the test's stdout (or workerLogFile); the supervisor's own lines are captured here.

@@ -53,6 +53,24 @@ test('routes, slowest and in-flight requests through the dashboard API, from wor
   assert.deepEqual(routes.map((r) => [r.method, r.route, r.count, r.errors]), [['GET', '/cpu', 2, 0], ['GET', '/item/:id', 6, 0]], 'by total time');
   assert.ok(routes[0]!.totalMs >= 700 && routes[0]!.p99Ms! >= 380, JSON.stringify(routes[0]));
 
+  // One route's chart: every minute of the window, its requests in the minutes they ran.
+  interface SeriesPoint { t: number; count: number; errors: number; service: { p50: number | null; p95: number | null; p99: number | null } }
+  const series = await get<{ method: string; route: string; window: string; stepMs: number; fromMs: number; points: SeriesPoint[]; history: boolean }>(
+    `/api/apps/shop/routes/series?window=15m&method=GET&route=${encodeURIComponent('/cpu')}`,
+  );
+  assert.deepEqual([series.method, series.route, series.window, series.stepMs, series.history], ['GET', '/cpu', '15m', 60_000, true]);
+  assert.ok(series.points.length >= 15 && series.points.length <= 16, String(series.points.length));
+  assert.equal(series.points.reduce((n, p) => n + p.count, 0), 2);
+  const busy = series.points.filter((p) => p.count > 0);
+  assert.ok(busy.every((p) => p.service.p99! >= 280 && p.service.p50! <= p.service.p99!), JSON.stringify(busy));
+  assert.ok(series.points.filter((p) => p.count === 0).every((p) => p.service.p50 === null));
+  const other = await get<{ points: SeriesPoint[] }>('/api/apps/shop/routes/series?window=15m&method=POST&route=/cpu');
+  assert.equal(other.points.reduce((n, p) => n + p.count, 0), 0, 'the method is part of the route');
+  for (const query of ['window=15m&method=GET', 'window=2h&method=GET&route=/cpu', `method=GET&route=${'x'.repeat(201)}`]) {
+    const res = await fetch(`${base}/api/apps/shop/routes/series?${query}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(res.status, 400, query);
+  }
+
   const slowest = await get<{ requests: Array<{ path: string; route: string; status: number; serviceMs: number }> }>('/api/apps/shop/slowest?window=1h&limit=2');
   assert.deepEqual(slowest.requests.map((r) => [r.path, r.route, r.status]), [['/cpu', '/cpu', 200], ['/cpu', '/cpu', 200]]);
   assert.ok(slowest.requests[0]!.serviceMs >= slowest.requests[1]!.serviceMs);

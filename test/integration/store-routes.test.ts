@@ -54,6 +54,20 @@ test('per-route counts, errors, percentiles and totals over a window; the slowes
   assert.ok(inWindow >= 50 && inWindow <= 51, String(inWindow));
   assert.equal(reader.routes('shop', now - 50 * 60_000 - 500, now + 1).find((r) => r.route === '/items/:id')?.count, inWindow);
 
+  // One route's series: a point a minute up to a day's window, an hour beyond; the minutes with
+  // a request of /items/:id hold its 1 ms step and count once each.
+  const series = reader.routeSeries('shop', 'GET', '/items/:id', now - 3 * 3_600_000, now + 1);
+  assert.equal(series.stepMs, 60_000);
+  assert.equal(series.points.reduce((n, p) => n + p.count, 0), 100);
+  assert.equal(series.points.reduce((n, p) => n + p.errors, 0), 2);
+  const oneAgo = series.points.find((p) => p.t <= now - 60_000 && p.t + 60_000 > now - 60_000)!;
+  assert.deepEqual([oneAgo.count, oneAgo.service.p50], [1, 1]);
+  assert.ok(series.points.every((p, i) => i === 0 || p.t - series.points[i - 1]!.t === 60_000), 'every minute, empty ones too');
+  const week = reader.routeSeries('shop', 'GET', '/items/:id', now - 7 * 86_400_000, now + 1);
+  assert.equal(week.stepMs, 3_600_000);
+  assert.equal(week.points.reduce((n, p) => n + p.count, 0), 100);
+  assert.equal(reader.routeSeries('shop', 'POST', '/items/:id', now - 3_600_000, now + 1).points.reduce((n, p) => n + p.count, 0), 0);
+
   const slowest = reader.slowest('shop', now - 3 * 3_600_000, now + 1, 3);
   assert.deepEqual(slowest.map((r) => [r.method, r.path, r.route, r.serviceMs]), [
     ['POST', '/items', '/items', 3000],

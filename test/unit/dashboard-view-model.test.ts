@@ -15,6 +15,7 @@ const history: HistoryReader = {
   events: () => [],
   routes: () => [],
   slowest: () => [],
+  routeSeries: () => { throw new Error('unused'); },
   close() {},
 };
 const state = (uptimeS: number) => ({

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { foldPath, isIdSegment, MAX_ROUTE_LENGTH, routeOf, UNMATCHED_ROUTE } from '../../server/host/route-fold.js';
+import { foldPath, isIdSegment, routeOf, UNMATCHED_ROUTE } from '../../server/host/route-fold.js';
+import { MAX_ROUTE_LENGTH } from '../../shared/store/schema.js';
 
 test('numbers, UUIDs and long hex fold to :id; words and short hex stay', () => {
   assert.equal(foldPath('/items/42'), '/items/:id');
