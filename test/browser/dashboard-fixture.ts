@@ -115,7 +115,7 @@ export function cardNames(page: Page): Promise<string[]> {
  * hundred; a chart with data lines or bars paints thousands.
  */
 export function paintedPixels(page: Page): Promise<Array<{ app: string; chart: string; painted: number; width: number }>> {
-  return page.$$eval('article.app canvas', (canvases) =>
+  return page.$$eval('article.app .charts > .chart canvas', (canvases) =>
     canvases.map((el) => {
       const canvas = el as unknown as PageCanvas;
       const ctx = canvas.getContext('2d');

@@ -115,7 +115,7 @@ describe('dashboard in chromium', () => {
     const { page } = fx;
     await page.waitForFunction(
       (min) =>
-        [...document.querySelectorAll('article.app canvas')].every((el) => {
+        [...document.querySelectorAll('article.app .charts > .chart canvas')].every((el) => {
           const c = el;
           const data = c.getContext('2d')?.getImageData(0, 0, c.width, c.height).data;
           let n = 0;
