@@ -9,7 +9,7 @@ import { getFreePort } from '../helpers/free-port.js';
 import { scgiRequest } from '../helpers/scgi-client.js';
 import { toTarget } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
-import { startDashboardRuntime } from './dashboard-runtime-fixture.js';
+import { startDashboardRuntime } from '../helpers/dashboard-runtime.js';
 import { cardNames, logIn, openBrowserOn } from './dashboard-fixture.js';
 
 test('adaptive app: mode and reason on the card, the limit line on the latency chart, manual limit fixes, Resume adaptive resumes', async (t) => {

@@ -5,32 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { startRuntime } from '../../bin/start-runtime.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { encodeScgiRequest, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { toTarget } from '../helpers/runtime.js';
 import { poolApp } from '../helpers/supervisor.js';
-import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
 import { logIn, openBrowserOn, saveScreenshot } from './dashboard-fixture.js';
+import { startDashboardRuntime } from '../helpers/dashboard-runtime.js';
 
 interface Cells { rows: string[][]; classes: string[] }
 
 test('routes panel: routes by total time and sortable, a route\'s latency chart on a click, slowest requests, a long request marked stuck; usable on a phone', async (t) => {
-  const dir = await testDir(t, 'dash-routes');
-  const runtime = await startRuntime({
-    apps: [poolApp({ name: 'shop', count: 1, threads: 4, hangTimeoutMs: 120_000 })],
-    stats: null,
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 500,
-    log: { level: 'silent', format: 'json' },
-    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 20 },
-    dashboard: { listen: '127.0.0.1:0' },
-    persistLimits: false,
-  }, pino({ level: 'silent' }));
-  t.after(() => runtime.close());
+  const runtime = await startDashboardRuntime(t, 'dash-routes', [poolApp({ name: 'shop', count: 1, threads: 4, hangTimeoutMs: 120_000 })], { drainTimeoutMs: 500, flushIntervalMs: 20 });
   const target = toTarget(runtime.server.addresses[0] as string);
   for (let i = 0; i < 8; i++) assert.equal((await scgiRequest(target, { uri: `/item/${i}` })).status, 200);
   assert.equal((await scgiRequest(target, { uri: '/cpu?ms=300' })).status, 200);

@@ -13,7 +13,7 @@ import { toTarget } from '../helpers/runtime.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { poolApp } from '../helpers/supervisor.js';
 import { waitUntil } from '../helpers/wait.js';
-import { startDashboardRuntime } from './dashboard-runtime-fixture.js';
+import { startDashboardRuntime } from '../helpers/dashboard-runtime.js';
 import { logIn, markerPixels, openBrowserOn, saveScreenshot } from './dashboard-fixture.js';
 
 /** markers.js EVENT_STYLES.scale. */

@@ -12,7 +12,7 @@ import { getFreePort } from '../helpers/free-port.js';
 import { waitForFigure } from '../helpers/stats.js';
 import { poolApp } from '../helpers/supervisor.js';
 import { waitUntil } from '../helpers/wait.js';
-import { startDashboardRuntime } from './dashboard-runtime-fixture.js';
+import { startDashboardRuntime } from '../helpers/dashboard-runtime.js';
 import { logIn, openBrowserOn, saveScreenshot } from './dashboard-fixture.js';
 
 const WS_APP = fileURLToPath(new URL('../fixtures/websockets/ws-noserver.mjs', import.meta.url));

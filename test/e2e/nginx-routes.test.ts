@@ -5,18 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
-import { startRuntime } from '../../bin/start-runtime.js';
 import type { AppSettings } from '../../server/config/config.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { httpGet } from '../helpers/http-get.js';
 import { poolApp } from '../helpers/supervisor.js';
-import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startDashboardRuntime } from '../helpers/dashboard-runtime.js';
 
 const ROUTE_APPS = fileURLToPath(new URL('../fixtures/route-apps.mjs', import.meta.url));
 const ADMIN_TOKEN = 'nginx-routes-test-Vb8kQ3zR7mW2pL5xT9nY4c';
@@ -27,18 +23,7 @@ function app(name: string, exportName: string, mount: string): AppSettings {
 }
 
 test('Express templates and a plain listener\'s folded paths through nginx reach the routes API', async (t) => {
-  const dir = await testDir(t, 'nginx-routes');
-  const runtime = await startRuntime({
-    apps: [app('express', 'express', '/a'), app('plain', 'plain', '/b')],
-    stats: null,
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 500,
-    log: { level: 'silent', format: 'json' },
-    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 20 },
-    dashboard: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
-    persistLimits: false,
-  }, pino({ level: 'silent' }));
-  t.after(() => runtime.close());
+  const runtime = await startDashboardRuntime(t, 'nginx-routes', [app('express', 'express', '/a'), app('plain', 'plain', '/b')], { drainTimeoutMs: 500, flushIntervalMs: 20, token: ADMIN_TOKEN });
   const port = (i: number): number => Number((runtime.server.addresses[i] as string).split(':').pop());
   const nginx = await startNginx({ config: docTemplate('nginx', 'original'), values: { host: '127.0.0.1', port_a: port(0), port_b: port(1) } });
   t.after(() => nginx.stop());

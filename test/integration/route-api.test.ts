@@ -7,14 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { startRuntime } from '../../bin/start-runtime.js';
-import { DEFAULT_LIMITS } from '../../server/protocol/limits.js';
 import { encodeScgiRequest, scgiRequest, sendRaw } from '../helpers/scgi-client.js';
 import { toTarget } from '../helpers/runtime.js';
 import { poolApp } from '../helpers/supervisor.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { waitUntil } from '../helpers/wait.js';
+import { startDashboardRuntime } from '../helpers/dashboard-runtime.js';
 
 const ADMIN_TOKEN = 'route-api-test-Qm7pX2vL9kT4wR8zB3nY6c';
 
@@ -22,19 +20,8 @@ interface RouteRow { method: string; route: string; count: number; errors: numbe
 interface Running { method: string; path: string; route: string; ageMs: number; queued: boolean; worker: number }
 
 test('routes, slowest and in-flight requests through the dashboard API, from worker processes and a real store', async (t) => {
-  const dir = await testDir(t, 'route-api');
-  const runtime = await startRuntime({
-    // hangTimeout long enough that the hung worker is still there when the list is read.
-    apps: [poolApp({ name: 'shop', count: 2, threads: 4, hangTimeoutMs: 120_000 })],
-    stats: null,
-    limits: { ...DEFAULT_LIMITS },
-    drainTimeoutMs: 500,
-    log: { level: 'silent', format: 'json' },
-    store: { path: join(dir, 'timings.db'), recordPaths: true, retention: {}, flushIntervalMs: 20 },
-    dashboard: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
-    persistLimits: false,
-  }, pino({ level: 'silent' }));
-  t.after(() => runtime.close());
+  // hangTimeout long enough that the hung worker is still there when the list is read.
+  const runtime = await startDashboardRuntime(t, 'route-api', [poolApp({ name: 'shop', count: 2, threads: 4, hangTimeoutMs: 120_000 })], { drainTimeoutMs: 500, flushIntervalMs: 20, token: ADMIN_TOKEN });
   const base = `http://${runtime.dashboard?.address}`;
   const get = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -80,7 +67,7 @@ test('routes, slowest and in-flight requests through the dashboard API, from wor
   assert.equal((await fetch(`${base}/api/apps/shop/inflight`)).status, 401, 'no token, no list');
 
   // A request held in a worker, which then hangs for good: listed before, and still after.
-  const file = join(dir, 'hang-now');
+  const file = join(await testDir(t, 'route-api-hang'), 'hang-now');
   const held = sendRaw(target, encodeScgiRequest({ uri: `/hang-when?file=${encodeURIComponent(file)}` }), { allowReset: true, timeoutMs: 120_000 }).catch(() => null);
   void held;
   const running = await waitUntil('the held request listed', async () => {
