@@ -2,7 +2,7 @@
 # `npm run test:asan`: the tests that drive the native core, on an AddressSanitizer +
 # UndefinedBehaviorSanitizer build of it, which any memory error or undefined behaviour aborts (the
 # run then fails). Which tests those are, and why the others are left out: scripts/test-files.sh
-# (every integration and end-to-end test, less a few kinds that serve nothing through the core).
+# (the integration and end-to-end tests, less the kinds whose subject lies beside the core).
 # `npm test` runs the whole suite on the core's plain build (io 'auto'), and the Node 22 line of
 # `npm run test:node-lines` on node:net (DOW_IO=node), the reference path.
 #

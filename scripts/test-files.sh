@@ -60,6 +60,15 @@ case "${1:-}" in
       'test/integration/config-*' 'test/integration/cli-check.test.ts'
       'test/integration/first-run-config.test.ts'
       'test/integration/adaptive-*' 'test/integration/operator-*'
+      'test/integration/deploy-units.test.ts' 'test/integration/demo-app.test.ts'
+      # The command line's own options, config reloads and exit codes, the apps' environment and
+      # log files, and features kept in the timing store: TypeScript over the same process, socket
+      # and SQLite calls that the tests of the workers, listeners and store make on each line.
+      # The CLI itself runs on each line in test/e2e/npm-consumer (npx serve, SIGTERM), and its
+      # signal paths through npm's own signal handling in cli-parent-watch and cli-second-signal.
+      'test/integration/cli.test.ts' 'test/integration/cli-!(parent-watch|second-signal).test.ts'
+      'test/integration/app-environment.test.ts' 'test/integration/app-log-files.test.ts'
+      'test/integration/persist-limits.test.ts' 'test/integration/route-api.test.ts'
       # The C parser against the TypeScript one, compiled with cc: no Node in between.
       'test/unit/native-parser*'
     )

