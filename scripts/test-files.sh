@@ -17,6 +17,8 @@ case "${1:-}" in
     skip=(
       # npm pack and npm install: they build and load their own (plain) addon, not the sanitized one.
       'test/e2e/npm-*'
+      # The front ends' harness: a minimal node:net SCGI server and an echo backend, not this one.
+      'test/e2e/frontends-harness.test.ts'
       # Configuration refused or checked before anything binds: nothing is served.
       'test/integration/config-*' 'test/integration/cli-check.test.ts'
       'test/integration/first-run-config.test.ts'
