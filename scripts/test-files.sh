@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `bash scripts/test-files.sh asan|node-lines`: the test files that stage of CI runs, one a line.
-# Each set is whole folders less a list of kinds that the stage cannot learn anything from, so that
-# a new test file is in both sets unless it is of a kind listed here. `npm test` runs every file.
+# Each set is whole folders less a list of kinds, each with its reason, that tell the stage nothing
+# its kept tests do not, so that a new test file is in both sets unless it is of a kind listed
+# here. `npm test` runs every file.
 set -euo pipefail
 shopt -s extglob
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   asan)
     # The AddressSanitizer run is for the native core (native/), which Node loads when an SCGI app
-    # is served: every integration and end-to-end test, where apps serve traffic in-process, in
+    # is served: the integration and end-to-end tests, where apps serve traffic in-process, in
     # worker processes and behind nginx, lighttpd and Apache (upgrades, stops, reloads), and the
     # unit tests that load the addon themselves (they import server/native/).
     files=(test/integration/*.test.ts test/e2e/*.test.ts)
@@ -30,7 +31,8 @@ case "${1:-}" in
       # exit codes), the apps' environment, log files and speed, the adaptive limit's decisions,
       # the operator's log lines, limits kept across restarts, systemd's notify and reload
       # protocols, file ownership and users, the docs' walkthroughs.
-      'test/integration/store-*' 'test/integration/runtime-store.test.ts' 'test/integration/route-api.test.ts'
+      'test/integration/store-*' 'test/integration/runtime-store.test.ts'
+      'test/integration/route-api.test.ts'
       'test/integration/cli-*' 'test/integration/cli.test.ts' 'test/integration/demo-app.test.ts'
       'test/integration/app-*' 'test/integration/adaptive-*' 'test/integration/operator-*'
       'test/integration/persist-limits.test.ts'
