@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# `npm run test:asan`: the whole suite once more, on an AddressSanitizer + UndefinedBehaviorSanitizer
-# build of the native core, which any memory error or undefined behaviour aborts (the run then
-# fails). `npm test` runs it on the native core's plain build (io 'auto'), and the Node 22 line of
+# `npm run test:asan`: the tests that drive the native core, on an AddressSanitizer +
+# UndefinedBehaviorSanitizer build of it, which any memory error or undefined behaviour aborts (the
+# run then fails). Which tests those are, and why the others are left out: scripts/test-files.sh
+# (the integration and end-to-end tests, less the kinds whose subject lies beside the core).
+# `npm test` runs the whole suite on the core's plain build (io 'auto'), and the Node 22 line of
 # `npm run test:node-lines` on node:net (DOW_IO=node), the reference path.
 #
 # ASan's runtime is gcc's, preloaded into Node, which is not instrumented; every process the tests
-# start inherits it. Programs that are not Node (Chromium, the front ends, the fuzzers) are started
-# without it (test/helpers/sanitizer-env.ts), and the libFuzzer runs, which are already sanitized
-# and do not load the addon, skip themselves.
+# start inherits it. Programs that are not Node (the front ends, cc) are started without it
+# (test/helpers/sanitizer-env.ts).
 #
-# `bash scripts/test-asan.sh [test files...]` runs only those files (default: the whole suite).
+# `bash scripts/test-asan.sh [test files...]` runs only those files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$#" -eq 0 ]; then set -- test/*/*.test.ts; fi
+if [ "$#" -eq 0 ]; then mapfile -t files < <(bash scripts/test-files.sh asan); set -- "${files[@]}"; fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dow-asan.XXXXXX")
 # Readable by all, as a checkout is: some tests run the server as nobody, which loads this build.

