@@ -21,9 +21,9 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 npm run --silent build:native -- --asan "$work"
 # Leaks are not checked (Node does not free everything at exit); every other error aborts the
-# process. DOW_TEST_SANITIZED: the one test bound by timing rather than by order skips itself
-# (test/integration/workers-stop.test.ts), as do the fuzz runs. Every process is several times
-# slower under ASan: DOW_TEST_SLOWDOWN stretches the tests' deadlines (test/helpers/wait.ts).
+# process. DOW_TEST_SANITIZED: the addon's own tests build their fault-injecting addon sanitized
+# too, and the fuzz runs skip themselves. Every process is several times slower under ASan:
+# DOW_TEST_SLOWDOWN stretches the tests' deadlines (test/helpers/wait.ts).
 DOW_IO=native \
 DOW_TEST_SANITIZED=1 \
 DOW_TEST_SLOWDOWN="${DOW_TEST_SLOWDOWN:-3}" \

@@ -15,11 +15,12 @@ import { startEnvEchoServer, type EchoedRequest, type EchoListen } from '../help
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { START_FRONTEND, type FrontendName } from '../helpers/frontends/by-name.js';
 import { withFrontendLogs, type FrontendHandle } from '../helpers/frontends/process.js';
+import { scaledMs } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FLOOR_SERVER = join(ROOT, 'scripts/minimal-scgi-server.ts');
 const FLOOR_BODY = 'Hello, world!\n';
-const FLOOR_START_TIMEOUT_MS = 15_000;
+const FLOOR_START_TIMEOUT_MS = scaledMs(15_000);
 const STREAM_DELAY_MS = 1500;
 
 /** The probe request: a non-ASCII path and query under the mount, with a UTF-8 form body. */
