@@ -52,7 +52,7 @@ describe('dashboard notes', () => {
   });
 
   it('a window without requests says so under both charts', async () => {
-    const notes = fx.page.locator('article.app[data-app="quiet"] .chart-note');
+    const notes = fx.page.locator('article.app[data-app="quiet"] .charts > .chart .chart-note');
     await waitUntil('both notes shown', async () => (await notes.allTextContents()).every((t) => t === 'No requests in the last 15 minutes.') && (await notes.count()) === 2);
   });
 

@@ -82,11 +82,11 @@ test('a config file that does not parse is named by file:line:col, with the line
   const dir = await testDir(t, 'preflight');
   const broken = 'export default {\n  apps: [\n    { name: "a" listen: "127.0.0.1:1" },\n  ],\n};\n';
   const cases: Array<[string, string, RegExp]> = [
-    // serve takes a module for a config only by its name (*.config.mjs); any other is an app.
+    // serve and check take a module for a config only by its name (*.config.mjs); any other is an app.
     ['broken.config.mjs', broken, /broken\.config\.mjs:3:17: SyntaxError: Unexpected identifier/],
-    ['broken.js', broken.replace('export default', 'module.exports ='), /broken\.js:3:17: SyntaxError: Unexpected identifier/],
+    ['broken.config.js', broken.replace('export default', 'module.exports ='), /broken\.config\.js:3:17: SyntaxError: Unexpected identifier/],
     ['broken.json', '{\n  "apps": [\n    { "name": "a", }\n  ]\n}\n', /broken\.json:3:20: .*JSON/],
-    ['throws.mjs', 'const port = 1;\nexport default { apps: [{ listen: `127.0.0.1:${prot}` }] };\n', /throws\.mjs:2:\d+: ReferenceError: prot is not defined/],
+    ['throws.config.mjs', 'const port = 1;\nexport default { apps: [{ listen: `127.0.0.1:${prot}` }] };\n', /throws\.config\.mjs:2:\d+: ReferenceError: prot is not defined/],
   ];
   for (const [name, text, expected] of cases) {
     const file = join(dir, name);
