@@ -67,7 +67,7 @@ export class RowFrameEncoder {
   // the frame's numbers are f64 LE, which is this platform's order (as encodeFrame copies them).
   private readonly nums = new Float64Array(this.scratch.buffer, this.scratch.byteOffset + HEAD_BYTES, COLS);
   /** The last dictionary and its JSON: a worker's rows mostly share app, method and route. */
-  private lastDict: [app: string, method: string, route: string | null] = ['', '', null];
+  private lastDict: [app: string, method: string, route: string | null] | null = null;
   private lastDictJson = '';
 
   constructor(private readonly options: PackOptions) {}
@@ -76,7 +76,7 @@ export class RowFrameEncoder {
     const route = row.route ?? null;
     const path = this.options.recordPaths ? cleanPath(row.path, this.options.maxPathLength) : null;
     const dict = this.lastDict;
-    if (this.lastDictJson === '' || dict[0] !== row.app || dict[1] !== row.method || dict[2] !== route) {
+    if (dict === null || dict[0] !== row.app || dict[1] !== row.method || dict[2] !== route) {
       this.lastDict = [row.app, row.method, route];
       this.lastDictJson = JSON.stringify(route === null ? [row.app, row.method] : [row.app, row.method, route]);
     }
