@@ -12,6 +12,7 @@ import { startSupervisor } from '../helpers/supervisor.js';
 import { docTemplate } from '../helpers/frontends/doc-configs.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { withFrontendLogs } from '../helpers/frontends/process.js';
+import { waitForFigure } from '../helpers/stats.js';
 
 test('answers sent before the body was read reach the clients through nginx: no 502', async (t) => {
   // The app in a worker process answers `/app/upload` on its default route, without reading.
@@ -40,7 +41,7 @@ test('answers sent before the body was read reach the clients through nginx: no 
       }
     }));
     assert.deepEqual([...statuses.keys()], [200], JSON.stringify([...statuses]));
-    assert.equal((await rt.figures()).get('early_requests'), String(statuses.get(200)));
+    await waitForFigure(rt.figures, 'early_requests', String(statuses.get(200)));
     assert.doesNotMatch(await nginx.readLogs(), /Broken pipe|reset by peer|prematurely/);
   });
 });

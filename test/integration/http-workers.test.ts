@@ -83,8 +83,7 @@ test('an HTTP app in 2 workers: kept-alive connections, each request counted, th
   }))).flat();
   assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
   assert.ok(answers.filter((a) => a.reused).length >= 30, `connections were reused: ${answers.filter((a) => a.reused).length} of 40 on a reused socket`);
-  const figures = await rt.figures();
-  assert.equal(figures.get('web_requests'), '40');
+  const figures = await waitForFigure(rt.figures, 'web_requests', '40');
   assert.equal(figures.get('web_workers'), '2');
 });
 
