@@ -15,17 +15,27 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** 16 hex digits or more: object ids (24), hashes (32, 40, 64); shorter hex is too often a word ("cafe", "added"). */
 const LONG_HEX = /^[0-9a-f]{16,}$/i;
 
+/**
+ * Whether any segment of a path is one of the three above. Most paths have none ('/', '/api/health'):
+ * one scan of the whole string then spares the split and join, which cost ~0.8 µs per request.
+ */
+const ANY_ID_SEGMENT = /(?:^|\/)(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,})(?=\/|$)/i;
+
 export function isIdSegment(segment: string): boolean {
   return DIGITS.test(segment) || UUID.test(segment) || LONG_HEX.test(segment);
 }
 
 /** `/users/42/orders/9f1c...` -> `/users/:id/orders/:id`; the segments' number and order are kept. */
 export function foldPath(path: string): string {
-  const segments = path.split('/');
-  for (let i = 0; i < segments.length; i++) {
-    if (isIdSegment(segments[i]!)) segments[i] = ID_SEGMENT;
+  let folded = path;
+  if (ANY_ID_SEGMENT.test(path)) {
+    const segments = path.split('/');
+    for (let i = 0; i < segments.length; i++) {
+      if (isIdSegment(segments[i]!)) segments[i] = ID_SEGMENT;
+    }
+    folded = segments.join('/');
   }
-  const folded = segments.join('/') || '/';
+  if (folded === '') return '/';
   return folded.length > MAX_ROUTE_LENGTH ? folded.slice(0, MAX_ROUTE_LENGTH) : folded;
 }
 

@@ -51,3 +51,15 @@ test('fuzz: folding is idempotent, keeps the segment count and stays within the 
     }),
   );
 });
+
+test('fuzz: the whole-path pre-check finds an id exactly when some segment is one', () => {
+  const segment = fc.oneof(word, id, fc.string({ maxLength: 20 }), fc.stringMatching(/^[0-9a-fA-F-]{1,40}$/));
+  fc.assert(
+    fc.property(fc.array(segment, { maxLength: 8 }), fc.boolean(), (segments, leadingSlash) => {
+      const path = (leadingSlash ? '/' : '') + segments.join('/');
+      const bySegment = path.split('/').map((s) => (isIdSegment(s) ? ':id' : s)).join('/') || '/';
+      assert.equal(foldPath(path), bySegment.slice(0, MAX_ROUTE_LENGTH));
+    }),
+    { numRuns: 2000 },
+  );
+});
