@@ -98,6 +98,14 @@ function withDefaultPort(address: string): string {
   return `${isIP(address) === 6 ? `[${address}]` : address}:${DEFAULT_STATS_PORT}`;
 }
 
+/**
+ * As Passenger does: apps run as in production (Express then answers errors without a stack)
+ * unless the user chose otherwise. Called before any app module is imported.
+ */
+function defaultToProduction(): void {
+  if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
+}
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -150,9 +158,7 @@ async function main(argv: string[]): Promise<number> {
       if (command === 'demo') settings = demoSettings(process.cwd());
       else {
         if (rest.length !== 1) throw new UsageError('serve takes exactly one config file or app');
-        // As Passenger does: apps run as in production (Express then answers errors without a
-        // stack) unless the user chose otherwise. Set before any app module is imported.
-        if (process.env.NODE_ENV === undefined) process.env.NODE_ENV = 'production';
+        defaultToProduction();
         settings = await targetSettings('serve', rest[0] as string, values);
       }
       if (values['log-format']) settings.log.format = format;
@@ -172,6 +178,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check': {
       if (rest.length !== 1) throw new UsageError('check takes exactly one config file or app');
+      // An app that reads NODE_ENV at import loads here as it will under serve.
+      defaultToProduction();
       const settings = await targetSettings('check', rest[0] as string, values);
       const checks = await checkApps(settings);
       process.stdout.write(formatAppChecks(checks));

@@ -16,7 +16,10 @@ const CLI = fileURLToPath(new URL('../../bin/dragon-on-wheels.ts', import.meta.u
 const TSX = import.meta.resolve('tsx');
 
 function check(file: string, ...flags: string[]) {
-  return spawnSync(process.execPath, ['--import', TSX, CLI, 'check', file, ...flags], { encoding: 'utf8', timeout: 30_000 });
+  const env = { ...process.env };
+  // What serve defaults to when it is unset is what check must load the app with.
+  delete env.NODE_ENV;
+  return spawnSync(process.execPath, ['--import', TSX, CLI, 'check', file, ...flags], { encoding: 'utf8', timeout: 30_000, env });
 }
 
 async function appDir(t: { after(fn: () => unknown): void }): Promise<string> {
@@ -129,6 +132,11 @@ test('check <app>: the one-app config serve <app> would build, with the same fla
   const folder = check(join(dir, 'pkg'));
   assert.equal(folder.status, 0, folder.stderr);
   assert.match(folder.stdout, /^web_shop +127\.0\.0\.1:9002 +scgi +fetch +1 worker, 10 threads/m);
+
+  // NODE_ENV as serve sets it: an app that refuses to load outside production loads.
+  await writeFile(join(dir, 'prod-only.mjs'), "if (process.env.NODE_ENV !== 'production') throw new Error(`NODE_ENV is ${process.env.NODE_ENV}`);\nexport default (req, res) => res.end('hi');\n");
+  const production = check(join(dir, 'prod-only.mjs'));
+  assert.equal(production.status, 0, production.stderr);
 
   const throws = check(join(dir, 'throws.mjs'));
   assert.equal(throws.status, 2);
