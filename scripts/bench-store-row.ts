@@ -3,6 +3,8 @@
  * What one timing row costs, split by stage and measured alone: packing on the main thread, the
  * postMessage that moves a batch to the writer thread, and the writer's transaction (its
  * JavaScript part, unpacking and rollup cells, timed apart from SQLite's). Same run, µs per row.
+ * Then what a route adds (issue 24's budget): the worker's routeOf and the writer's per-route
+ * bound and rollups, as batches with a route against the same batches without, alternating.
  * Usage: node --import tsx scripts/bench-store-row.ts [batches]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { Outcome, type TimingRow } from '../shared/timing-row.js';
 import { BatchPacker, unpack, type PackedBatch } from '../server/store/packed-batch.js';
 import { encodeFrame, RowFrameEncoder } from '../server/store/row-frames.js';
 import { DEFAULT_RETENTION } from '../server/store/retention.js';
+import { routeOf } from '../server/host/route-fold.js';
 import { aggregate } from '../server/store/rollup-delta.js';
 import { SqliteWriter } from '../server/store/sqlite-writer.js';
 import { STORE_DEFAULTS } from '../server/store/timing-store.js';
@@ -23,6 +26,12 @@ const ROWS = STORE_DEFAULTS.batchSize;
 
 function row(i: number): TimingRow {
   return { app: 'hello', startMs: Date.now(), queueMs: 0.01, serviceMs: 0.05 + (i % 7) / 100, status: 200, outcome: Outcome.ANSWERED, bytesIn: 80, bytesOut: 140, method: 'GET', path: '/' };
+}
+
+/** Twenty routes, as an API's; each row one of them. */
+const ROUTES = Array.from({ length: 20 }, (_, r) => `/api/v1/resource${r}/:id`);
+function routedRow(i: number): TimingRow {
+  return { ...row(i), path: `/api/v1/resource${i % 20}/${i}`, route: ROUTES[i % 20] as string };
 }
 
 function usPerRow(startMs: number, batches: number): string {
@@ -56,12 +65,35 @@ t0 = performance.now();
 for (const batch of batches.slice(BATCHES, BATCHES * 2)) aggregate([...unpack(batch)]);
 const jsUs = usPerRow(t0, BATCHES);
 
+// The worker's share of a route: the template a framework matched, or the path folded.
+const folds = ['/', '/api/health', '/items/42', '/users/7/orders/123e4567-e89b-12d3-a456-426614174000'];
+let routeChars = 0;
+t0 = performance.now();
+for (let i = 0; i < BATCHES * ROWS; i++) routeChars += routeOf(i % 2 === 0 ? (ROUTES[i % 20] as string) : null, folds[i % 4] as string, 200).length;
+const routeOfUs = usPerRow(t0, BATCHES);
+
 const dir = mkdtempSync(join(tmpdir(), 'dow-store-row-'));
 const db = openWritableDb(join(dir, 'timing.db'));
 const writer = new SqliteWriter(db, DEFAULT_RETENTION, { startedMs: Date.now(), pid: process.pid });
 t0 = performance.now();
 for (const batch of batches.slice(BATCHES * 2)) writer.writeRows(batch);
 const writeUs = usPerRow(t0, BATCHES);
+
+// The same writer, batches alternating: plain rows, then the same rows with a route.
+const routePacker = new BatchPacker(ROWS, { recordPaths: true, maxPathLength: STORE_DEFAULTS.maxPathLength });
+let plainMs = 0;
+let routedMs = 0;
+for (let b = 0; b < BATCHES; b++) {
+  for (const routed of [false, true]) {
+    for (let i = 0; i < ROWS; i++) routePacker.push(routed ? routedRow(i) : { ...row(i), path: `/api/v1/resource${i % 20}/${i}` });
+    const batch = routePacker.take();
+    const t = performance.now();
+    writer.writeRows(batch);
+    if (routed) routedMs += performance.now() - t;
+    else plainMs += performance.now() - t;
+  }
+}
+const perRow = (ms: number): number => (ms * 1000) / (BATCHES * ROWS);
 db.close();
 rmSync(dir, { recursive: true, force: true });
 
@@ -101,4 +133,8 @@ console.log(`| writer: its transaction in all (writeRows) | ${writeUs} |`);
 console.log(`| of which JavaScript: unpack and rollup cells | ${jsUs} |`);
 console.log(`| worker with a ring, a frame per row: as a batch of one (BatchPacker, encodeFrame) | ${frameUs(batchOfOneMs)} |`);
 console.log(`| worker with a ring, a frame per row: RowFrameEncoder (what it uses) | ${frameUs(singleRowMs)} |`);
-if (frameBytes === 0) throw new Error('no frames encoded');
+console.log(`| worker: routeOf per request (a template, or the path folded) | ${routeOfUs} |`);
+console.log(`| writer: writeRows, rows without a route | ${perRow(plainMs).toFixed(3)} |`);
+console.log(`| writer: writeRows, the same rows with one of 20 routes | ${perRow(routedMs).toFixed(3)} |`);
+console.log(`| what a route adds per request (routeOf + the writer's difference) | ${(Number(routeOfUs) + perRow(routedMs) - perRow(plainMs)).toFixed(3)} |`);
+if (frameBytes === 0 || routeChars === 0) throw new Error('nothing encoded');

@@ -30,33 +30,52 @@ export interface RouteCell {
 export function aggregateRoutes(rows: Iterable<TimingRow>, resolutions: readonly number[] = ROUTE_RESOLUTIONS_MS): RouteCell[] {
   const [finest, ...coarser] = [...resolutions].sort((a, b) => a - b);
   if (finest === undefined) return [];
-  const fine = new Map<string, RouteCell>();
+  const fine = new CellIndex(finest);
   for (const row of rows) {
     if (row.route === undefined || row.route === null) continue;
     const method = row.route === OVERFLOW_ROUTE.route ? OVERFLOW_ROUTE.method : row.method;
-    add(cellFor(fine, row.app, method, row.route, finest, row.startMs), row);
+    add(fine.cellFor(row.app, method, row.route, row.startMs), row);
   }
-  const fineCells = [...fine.values()];
-  const cells = [...fineCells];
+  const cells = [...fine.cells];
   for (const resMs of coarser) {
     if (resMs % finest !== 0) throw new RangeError(`rollup resolution ${resMs} ms is not a multiple of ${finest} ms`);
-    const coarse = new Map<string, RouteCell>();
-    for (const c of fineCells) mergeInto(cellFor(coarse, c.app, c.method, c.route, resMs, c.bucketMs), c);
-    cells.push(...coarse.values());
+    const coarse = new CellIndex(resMs);
+    for (const c of fine.cells) mergeInto(coarse.cellFor(c.app, c.method, c.route, c.bucketMs), c);
+    cells.push(...coarse.cells);
   }
   return cells;
 }
 
-function cellFor(cells: Map<string, RouteCell>, app: string, method: string, route: string, resMs: number, atMs: number): RouteCell {
-  const bucketMs = Math.floor(atMs / resMs) * resMs;
-  // JSON of the parts: no separator a route or an app name could contain makes two keys one.
-  const key = JSON.stringify([bucketMs, app, method, route]);
-  let cell = cells.get(key);
-  if (cell === undefined) {
-    cell = { app, method, route, resMs, bucketMs, count: 0, errors: 0, serviceCount: 0, serviceSumMs: 0, service: new LatencyHistogram() };
-    cells.set(key, cell);
+/**
+ * One resolution's cells by app, method, route and bucket: nested maps, so that finding a row's
+ * cell allocates nothing (a key string per row cost ~0.5 µs) and no two parts can run together.
+ */
+class CellIndex {
+  readonly cells: RouteCell[] = [];
+  private readonly byApp = new Map<string, Map<string, Map<string, Map<number, RouteCell>>>>();
+
+  constructor(private readonly resMs: number) {}
+
+  cellFor(app: string, method: string, route: string, atMs: number): RouteCell {
+    const bucketMs = Math.floor(atMs / this.resMs) * this.resMs;
+    const byBucket = child(child(child(this.byApp, app), method), route);
+    let cell = byBucket.get(bucketMs);
+    if (cell === undefined) {
+      cell = { app, method, route, resMs: this.resMs, bucketMs, count: 0, errors: 0, serviceCount: 0, serviceSumMs: 0, service: new LatencyHistogram() };
+      byBucket.set(bucketMs, cell);
+      this.cells.push(cell);
+    }
+    return cell;
   }
-  return cell;
+}
+
+function child<K, M extends Map<unknown, unknown>>(parent: Map<K, M>, key: K): M {
+  let map = parent.get(key);
+  if (map === undefined) {
+    map = new Map() as M;
+    parent.set(key, map);
+  }
+  return map;
 }
 
 /** As rollup-delta.ts: a refused request (503 from the limiter) counts, but has no service time. */
