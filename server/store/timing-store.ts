@@ -230,8 +230,6 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     restartTimer = null;
     const w = spawnStoreWorker(config);
     worker = w;
-    // Recording alone must not keep the process alive; close() refs it while it flushes.
-    w.unref();
     w.on('message', onMessage);
     w.on('error', (err) => {
       errorCount++;
@@ -257,6 +255,9 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     });
     for (const msg of pendingAudit.splice(0)) post(msg);
     if (handler) post({ type: 'pollCommands' });
+    // Recording alone must not keep the process alive; close() refs it while it flushes. After
+    // the listeners: a 'message' listener refs the worker's port again.
+    w.unref();
   }
 
   function latestSettings(): Promise<SavedSettings> {
