@@ -140,6 +140,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     if (startSettled) return;
     startSettled = true;
     settleStart(failure);
+    holdWhileAwaited();
     if (failure !== null) {
       const err = new errors.DOW_ERR_STORE(o.path, failure);
       (options.logger ?? silent).error({ path: o.path, code: err.code },
@@ -148,6 +149,16 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
   }
 
   const lostAtClose = { rows: 0, reason: '' };
+
+  /**
+   * Recording alone must not keep the process alive, but an answer someone awaits must come:
+   * the writer thread is ref'd while the start's outcome, a question or the close is pending.
+   */
+  function holdWhileAwaited(): void {
+    if (worker === null) return;
+    if (closing || !startSettled || questions.size > 0) worker.ref();
+    else worker.unref();
+  }
 
   function post(msg: ToWorker): void {
     worker?.postMessage(msg);
@@ -195,6 +206,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       case 'latestLimits': {
         const q = questions.get(msg.reqId);
         questions.delete(msg.reqId);
+        holdWhileAwaited();
         if (msg.limits) q?.resolve({ threads: new Map(msg.limits), workers: new Map(msg.workers ?? []) });
         else q?.reject(new errors.DOW_ERR_STORE(o.path, msg.error ?? 'no answer'));
         break;
@@ -255,9 +267,8 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
     });
     for (const msg of pendingAudit.splice(0)) post(msg);
     if (handler) post({ type: 'pollCommands' });
-    // Recording alone must not keep the process alive; close() refs it while it flushes. After
-    // the listeners: a 'message' listener refs the worker's port again.
-    w.unref();
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    holdWhileAwaited();
   }
 
   function latestSettings(): Promise<SavedSettings> {
@@ -265,6 +276,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
       if (!worker || closing) return reject(new errors.DOW_ERR_STORE(o.path, 'writer thread not running'));
       const reqId = nextReqId++;
       questions.set(reqId, { resolve, reject });
+      holdWhileAwaited();
       post({ type: 'latestLimits', reqId });
     });
   }
@@ -345,7 +357,7 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
           return resolve();
         }
         exited = resolve;
-        worker.ref();
+        holdWhileAwaited();
         post({ type: 'close' });
       });
       return closePromise;
