@@ -19,7 +19,7 @@ const LONG_HEX = /^[0-9a-f]{16,}$/i;
  * Whether any segment of a path is one of the three above. Most paths have none ('/', '/api/health'):
  * one scan of the whole string then spares the split and join, which cost ~0.8 µs per request.
  */
-const ANY_ID_SEGMENT = /(?:^|\/)(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,})(?=\/|$)/i;
+const ANY_ID_SEGMENT = new RegExp(`(?:^|/)(?:${[DIGITS, UUID, LONG_HEX].map((r) => r.source.slice(1, -1)).join('|')})(?=/|$)`, 'i');
 
 export function isIdSegment(segment: string): boolean {
   return DIGITS.test(segment) || UUID.test(segment) || LONG_HEX.test(segment);
