@@ -29,17 +29,20 @@ export interface RowsOutletOptions {
 }
 
 /**
- * On the pipe, the load leaves with the turn's rows, or by itself at the end of a turn that
- * changed it and recorded none: one write per turn at most, and only when it changed. A row goes
- * before the load that released its slot, so a worker killed between the two is counted twice
- * (its row, and a lost request by its load), never not at all; as in the ring, where the row is
- * copied in before the slot is released.
+ * On the pipe, a request admitted (or queued) sends the load at once, with the rows recorded
+ * before it, ahead of the app's code for that request: a worker killed in that code (a SIGKILL,
+ * an OOM in a synchronous allocation, a loop the hang kill ends) still has the request counted
+ * and loses no earlier row. A load that fell leaves with the turn's rows, or by itself at the end
+ * of the turn: freed slots can wait, because a count too high only counts a request twice. A row
+ * goes before the load that released its slot, so a worker killed between the two is counted
+ * twice (its row, and a lost request by its load), never not at all; as in the ring, where the
+ * row is copied in before the slot is released.
  *
- *   turn N: admit B ─ finish A (row A, load -1) ─ admit C ─ check phase: write [rows A][load]
+ *   turn N: finish A (row A, load -1) ─ admit B: write [rows A][load] ─ B's app code ─ finish C
+ *           (row C, load -1) ─ check phase: write [rows C][load]
  *
- * What a pipe cannot do that the ring does: publish a request whose app code blocks the loop in
- * the turn that admitted it. The hang kill counts those from the kernel's tables instead
- * (open-connections.ts), and a SIGKILL from outside falls in that window only for microseconds.
+ * That is a write per admitted request on this path (io 'node', or no native core), which the
+ * ring does with a store to shared memory.
  */
 export function createRowsOutlet(options: RowsOutletOptions): RowsOutlet {
   const { ring, pipeFd } = options;
@@ -87,9 +90,11 @@ export function createRowsOutlet(options: RowsOutletOptions): RowsOutlet {
     },
     load(nowRunning, nowQueued) {
       if (ring !== null) return ring.setLoad(nowRunning, nowQueued);
+      const admitted = nowRunning + nowQueued > running + queued;
       running = nowRunning;
       queued = nowQueued;
-      scheduled ??= setImmediate(flush);
+      if (admitted) flush();
+      else scheduled ??= setImmediate(flush);
     },
     flush,
   };

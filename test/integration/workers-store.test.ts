@@ -147,6 +147,32 @@ export default function (req, res) { appendFileSync(${JSON.stringify(log)}, 'sta
     assert.equal(rowsIn(path, `SELECT count(*) AS n FROM requests WHERE app = 'oom' AND status = 502 AND outcome = ${Outcome.WORKER_LOST}`), N * rounds);
     assert.equal(rowsIn(path, "SELECT count(*) AS n FROM requests WHERE app = 'oom'"), N * rounds);
   });
+
+  test(`io '${io}': a worker killed inside the code of the request just admitted (an OOM in a synchronous allocation) has that request counted too`, { skip: io === 'native' ? noRing : false }, async (t) => {
+    // Pins: on the pipe the load left at the end of the turn, so a kill in the admitting turn
+    // lost that request uncounted; a SIGKILL from outside hit the window only now and then.
+    const N = 4;
+    const { path, store } = await storeIn(t, 'workers-kill-in-turn');
+    const dir = await testDir(t, 'workers-kill-in-turn-app');
+    const app = join(dir, 'app.mjs');
+    writeFileSync(app, `let started = 0;
+export default function (req, res) {
+  if (++started === ${N}) process.kill(process.pid, 'SIGKILL');
+  setTimeout(() => res.end('late'), 600_000);
+}
+`);
+    const settings = poolApp({ name: 'dies', module: app, threads: 10 });
+    settings.options.io = io;
+    const rt = await startSupervisor(t, [settings], { recorder: store });
+    const target = rt.targets.get('dies') as Target;
+    const answers = await Promise.all(Array.from({ length: N }, (_, i) => sendRaw(target, encodeScgiRequest({ uri: `/n/${i}` }), { timeoutMs: 60_000, allowReset: true })));
+    for (const answer of answers) assert.equal(answer.length, 0);
+    await waitUntil('the replacement worker', async () => (await rt.figures()).get('dies_restarts') === '1');
+    await waitForFigure(rt.figures, 'dies_errors', String(N));
+    await rt.supervisor.stop(1000);
+    await store.close();
+    assert.equal(rowsIn(path, `SELECT count(*) AS n FROM requests WHERE app = 'dies' AND status = 502 AND outcome = ${Outcome.WORKER_LOST}`), N);
+  });
 }
 
 test("io 'node' keeps rows on the pipe, without a ring, and every one arrives", async (t) => {

@@ -1,6 +1,7 @@
 // A worker's rows and load on its rows pipe (server/supervisor/rows-outlet.ts), written to a real
-// file descriptor and read back as the supervisor decodes them: the load leaves once per turn,
-// only when it changed, and after the rows whose slots it released.
+// file descriptor and read back as the supervisor decodes them: a load that grew leaves at once,
+// one that fell at the end of the turn, each only when it changed and after the rows whose slots
+// it released.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -40,19 +41,48 @@ async function pipeInFile(t: { after(fn: () => unknown): void }) {
   return { fd, read };
 }
 
-test('without a ring, the load leaves once at the end of the turn that changed it, with its last figures, and not again unchanged', async (t) => {
+test('without a ring, an admitted request sends the load at once, before its code runs', async (t) => {
   const { fd, read } = await pipeInFile(t);
   const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => {}, onPipeLost: (err) => assert.fail(err) });
   outlet.load(1, 0);
+  assert.deepEqual(read(), ['load 1/0'], 'a worker killed now has its request counted');
+  outlet.load(1, 1);
+  assert.deepEqual(read(), ['load 1/0', 'load 1/1']);
+  // Queued to running keeps the total: no new request, so it waits for the turn's end.
   outlet.load(2, 0);
-  outlet.load(2, 3);
-  assert.deepEqual(read(), [], 'nothing before the turn ends');
+  assert.deepEqual(read(), ['load 1/0', 'load 1/1']);
   await endOfTurn();
-  assert.deepEqual(read(), ['load 2/3']);
-  outlet.load(1, 3);
-  outlet.load(2, 3);
+  assert.deepEqual(read(), ['load 1/0', 'load 1/1', 'load 2/0']);
+});
+
+test('without a ring, a load that fell leaves once at the end of the turn, with its last figures, and not again unchanged', async (t) => {
+  const { fd, read } = await pipeInFile(t);
+  const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => {}, onPipeLost: (err) => assert.fail(err) });
+  outlet.load(3, 2);
+  outlet.load(2, 2);
+  outlet.load(1, 2);
+  assert.deepEqual(read(), ['load 3/2'], 'a fall waits for the turn to end');
   await endOfTurn();
-  assert.deepEqual(read(), ['load 2/3'], 'a turn that ended where it began sends nothing');
+  assert.deepEqual(read(), ['load 3/2', 'load 1/2']);
+  outlet.load(0, 2);
+  outlet.load(1, 2);
+  await endOfTurn();
+  assert.deepEqual(read(), ['load 3/2', 'load 1/2'], 'a turn that ended where it began sends nothing');
+});
+
+test('an admitted request takes the rows recorded before it along, ahead of its code', async (t) => {
+  const { fd, read } = await pipeInFile(t);
+  const pending: Buffer[] = [];
+  const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => pending.splice(0).forEach((frame) => outlet.rows(frame)), onPipeLost: (err) => assert.fail(err) });
+  outlet.load(1, 0);
+  // A finishes (its row waits for the turn's end), then B is admitted in the same turn: a kill
+  // after B's count left must not lose A's row, so it leaves first.
+  pending.push(rowsFrame('/a'));
+  outlet.load(0, 0);
+  outlet.load(1, 0);
+  assert.deepEqual(read(), ['load 1/0', '/a']);
+  await endOfTurn();
+  assert.deepEqual(read(), ['load 1/0', '/a'], 'the count is where it was sent');
 });
 
 test("a finished request's row leaves before the load that released its slot", async (t) => {
@@ -61,7 +91,6 @@ test("a finished request's row leaves before the load that released its slot", a
   // As the worker's recorder: rows wait for the end of the turn, or for takeRows.
   const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => pending.splice(0).forEach((frame) => outlet.rows(frame)), onPipeLost: (err) => assert.fail(err) });
   outlet.load(2, 0);
-  await endOfTurn();
   pending.push(rowsFrame('/a'));
   outlet.load(1, 0);
   await endOfTurn();
