@@ -3,7 +3,7 @@
  * Pure aggregation of a batch of rows into rollup cells per (app, resolution, bucket), and the
  * merge of a cell into a stored rollup row. The writer adds each cell to the row in one transaction.
  */
-import { LatencyHistogram } from '../../shared/histogram.js';
+import { NEW_HISTOGRAMS, type HistogramSource, type LatencyHistogram } from '../../shared/histogram.js';
 import { RESOLUTIONS_MS, type RollupRecord } from '../../shared/store/schema.js';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
 
@@ -36,7 +36,7 @@ export interface RollupCell {
  * those (every resolution is a multiple of the finest, so a fine bucket nests in exactly one coarse
  * bucket). That is one histogram update per row instead of one per row per resolution.
  */
-export function aggregate(rows: Iterable<TimingRow>, resolutions: readonly number[] = RESOLUTIONS_MS): RollupCell[] {
+export function aggregate(rows: Iterable<TimingRow>, resolutions: readonly number[] = RESOLUTIONS_MS, histograms: HistogramSource = NEW_HISTOGRAMS): RollupCell[] {
   const [finest, ...coarser] = [...resolutions].sort((a, b) => a - b);
   if (finest === undefined) return [];
   const fine = new Map<string, RollupCell>();
@@ -44,7 +44,7 @@ export function aggregate(rows: Iterable<TimingRow>, resolutions: readonly numbe
   for (const row of rows) {
     // A batch is mostly one app in one bucket: skip the key and the lookup while that holds.
     if (last === undefined || last.app !== row.app || row.startMs < last.bucketMs || row.startMs >= last.bucketMs + finest) {
-      last = cellFor(fine, row.app, finest, row.startMs);
+      last = cellFor(fine, row.app, finest, row.startMs, histograms);
     }
     add(last, row);
   }
@@ -53,18 +53,18 @@ export function aggregate(rows: Iterable<TimingRow>, resolutions: readonly numbe
   for (const resMs of coarser) {
     if (resMs % finest !== 0) throw new RangeError(`rollup resolution ${resMs} ms is not a multiple of ${finest} ms`);
     const coarse = new Map<string, RollupCell>();
-    for (const cell of fineCells) mergeInto(cellFor(coarse, cell.app, resMs, cell.bucketMs), cell);
+    for (const cell of fineCells) mergeInto(cellFor(coarse, cell.app, resMs, cell.bucketMs, histograms), cell);
     cells.push(...coarse.values());
   }
   return cells;
 }
 
-function cellFor(cells: Map<string, RollupCell>, app: string, resMs: number, atMs: number): RollupCell {
+function cellFor(cells: Map<string, RollupCell>, app: string, resMs: number, atMs: number, histograms: HistogramSource): RollupCell {
   const bucketMs = Math.floor(atMs / resMs) * resMs;
   const key = `${bucketMs}|${app}`;
   let cell = cells.get(key);
   if (cell === undefined) {
-    cell = emptyCell(app, resMs, bucketMs);
+    cell = emptyCell(app, resMs, bucketMs, histograms);
     cells.set(key, cell);
   }
   return cell;
@@ -84,11 +84,11 @@ function mergeInto(target: RollupCell, source: RollupCell): void {
   target.queue.merge(source.queue);
 }
 
-function emptyCell(app: string, resMs: number, bucketMs: number): RollupCell {
+function emptyCell(app: string, resMs: number, bucketMs: number, histograms: HistogramSource): RollupCell {
   return {
     app, resMs, bucketMs, count: 0, status: [0, 0, 0, 0, 0], rejected: 0, timeouts: 0, aborted: 0,
     serviceCount: 0, serviceSumMs: 0, serviceMinMs: Infinity, serviceMaxMs: -Infinity,
-    service: new LatencyHistogram(), queue: new LatencyHistogram(),
+    service: histograms.take(), queue: histograms.take(),
   };
 }
 

@@ -4,7 +4,7 @@
  * resolution, bucket), and the merge of a cell into a stored row: rollup-delta.ts's scheme with
  * fewer figures (count, 5xx, service time), since a route's table needs no more.
  */
-import { LatencyHistogram } from '../../shared/histogram.js';
+import { NEW_HISTOGRAMS, type HistogramSource, type LatencyHistogram } from '../../shared/histogram.js';
 import { OVERFLOW_ROUTE, ROUTE_RESOLUTIONS_MS, type RouteRollupRecord } from '../../shared/store/schema.js';
 import { Outcome, type TimingRow } from '../../shared/timing-row.js';
 
@@ -27,10 +27,10 @@ export interface RouteCell {
  * Rows without a route (written by code that sets none) are left out; the overflow route is one
  * cell whatever the method (route-bound.ts).
  */
-export function aggregateRoutes(rows: Iterable<TimingRow>, resolutions: readonly number[] = ROUTE_RESOLUTIONS_MS): RouteCell[] {
+export function aggregateRoutes(rows: Iterable<TimingRow>, resolutions: readonly number[] = ROUTE_RESOLUTIONS_MS, histograms: HistogramSource = NEW_HISTOGRAMS): RouteCell[] {
   const [finest, ...coarser] = [...resolutions].sort((a, b) => a - b);
   if (finest === undefined) return [];
-  const fine = new CellIndex(finest);
+  const fine = new CellIndex(finest, histograms);
   for (const row of rows) {
     if (row.route === undefined || row.route === null) continue;
     const method = row.route === OVERFLOW_ROUTE.route ? OVERFLOW_ROUTE.method : row.method;
@@ -39,7 +39,7 @@ export function aggregateRoutes(rows: Iterable<TimingRow>, resolutions: readonly
   const cells = [...fine.cells];
   for (const resMs of coarser) {
     if (resMs % finest !== 0) throw new RangeError(`rollup resolution ${resMs} ms is not a multiple of ${finest} ms`);
-    const coarse = new CellIndex(resMs);
+    const coarse = new CellIndex(resMs, histograms);
     for (const c of fine.cells) mergeInto(coarse.cellFor(c.app, c.method, c.route, c.bucketMs), c);
     cells.push(...coarse.cells);
   }
@@ -54,14 +54,17 @@ class CellIndex {
   readonly cells: RouteCell[] = [];
   private readonly byApp = new Map<string, Map<string, Map<string, Map<number, RouteCell>>>>();
 
-  constructor(private readonly resMs: number) {}
+  constructor(
+    private readonly resMs: number,
+    private readonly histograms: HistogramSource,
+  ) {}
 
   cellFor(app: string, method: string, route: string, atMs: number): RouteCell {
     const bucketMs = Math.floor(atMs / this.resMs) * this.resMs;
     const byBucket = child(child(child(this.byApp, app), method), route);
     let cell = byBucket.get(bucketMs);
     if (cell === undefined) {
-      cell = { app, method, route, resMs: this.resMs, bucketMs, count: 0, errors: 0, serviceCount: 0, serviceSumMs: 0, service: new LatencyHistogram() };
+      cell = { app, method, route, resMs: this.resMs, bucketMs, count: 0, errors: 0, serviceCount: 0, serviceSumMs: 0, service: this.histograms.take() };
       byBucket.set(bucketMs, cell);
       this.cells.push(cell);
     }

@@ -1,21 +1,23 @@
 /**
  * @module sqlite-writer
  * Synchronous SQLite writes of the timing store: one transaction per batch (raw rows plus rollup
- * read-modify-write), audit entries, worker counts and runtime events, checkpoints, pruning and the
- * threads_commands answers.
+ * read-modify-write, the read skipped when this writer holds the row: latest-rollups.ts), audit
+ * entries, worker counts and runtime events, checkpoints, pruning and the threads_commands answers.
  */
 import type Database from 'better-sqlite3';
 import { prepareHeartbeat, registerInstance, type InstanceInfo } from '../../shared/store/instances.js';
+import { HistogramPool } from '../../shared/histogram.js';
 import { openWritableDb } from '../../shared/store/open-db.js';
-import type { RollupRecord, RouteRollupRecord } from '../../shared/store/schema.js';
+import { RESOLUTIONS_MS, ROUTE_RESOLUTIONS_MS, type RollupRecord, type RouteRollupRecord } from '../../shared/store/schema.js';
 import { answerCommand, pendingCommands, type CommandAnswer, type ThreadsCommand } from '../../shared/store/threads-commands.js';
 import type { LimitChange, RuntimeEvent, TimingRow, WorkersChange } from '../../shared/timing-row.js';
 import { CONFIG_SOURCE, type SavedLimit, type SavedSetting } from './limit-restore.js';
 import { unpack, type PackedBatch } from './packed-batch.js';
+import { LatestRollups } from './latest-rollups.js';
 import { createPruner, type Retention } from './retention.js';
 import { aggregate, mergeCell } from './rollup-delta.js';
 import { RouteBound } from './route-bound.js';
-import { aggregateRoutes, mergeRouteCell } from './route-rollup-delta.js';
+import { aggregateRoutes, mergeRouteCell, type RouteCell } from './route-rollup-delta.js';
 
 /** WAL growth bound: after a checkpoint resets it, the file is truncated to this. */
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -25,6 +27,9 @@ const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
  * row); 50 rows x 12 columns stays far below SQLite's bound-parameter limit.
  */
 const ROWS_PER_INSERT = 50;
+
+/** Enough for the cells of a batch of 20 routes over two apps, or of 400 apps without routes. */
+const SPARE_HISTOGRAMS = 400;
 
 /** The run (instances.id) is one more bound integer per row: no extra statement, no lookup. */
 function pushRow(params: unknown[], row: TimingRow, instanceId: number): void {
@@ -39,6 +44,12 @@ export class SqliteWriter {
   private readonly getRouteRollup: Database.Statement<[string, number, number, string, string], RouteRollupRecord>;
   private readonly putRouteRollup: Database.Statement<[RouteRollupRecord]>;
   private readonly routeBound: RouteBound;
+  /** A batch's rollup cells borrow their histograms here (bounded: 6 MB of spares at most). */
+  private readonly histograms = new HistogramPool(SPARE_HISTOGRAMS);
+  private readonly latestRollups = new LatestRollups<RollupRecord>();
+  private readonly latestRouteRollups = new LatestRollups<RouteRollupRecord>();
+  private readonly dataVersion: Database.Statement<[], number>;
+  private seenDataVersion = -1;
   private readonly insertLimit: Database.Statement;
   private readonly insertEvent: Database.Statement;
   private readonly latest: Database.Statement<[], SavedLimit & { app: string }>;
@@ -91,7 +102,13 @@ export class SqliteWriter {
          (SELECT c.new_workers FROM worker_changes c WHERE c.app = w.app AND c.source = '${CONFIG_SOURCE}' ORDER BY c.id DESC LIMIT 1) AS configValue
        FROM worker_changes w WHERE w.id IN (SELECT max(id) FROM worker_changes GROUP BY app)`,
     );
-    this.pruneStep = createPruner(db, retention);
+    this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+    const pruneStep = createPruner(db, retention);
+    this.pruneStep = (nowMs) => {
+      const deleted = pruneStep(nowMs);
+      if (deleted > 0) this.forgetRollups();
+      return deleted;
+    };
     this.heartbeatStmt = prepareHeartbeat(db);
     this.instanceId = instanceId ?? registerInstance(db, instance);
   }
@@ -105,32 +122,66 @@ export class SqliteWriter {
   writeRows(batch: PackedBatch): void {
     // Unpacked once: the same rows feed the raw inserts and the rollups.
     const rows = [...unpack(batch)];
-    const cells = aggregate(rows);
-    this.db.transaction(() => {
-      // Bounded first (it may add to `routes`, in this transaction): raw rows and rollups then agree.
-      for (const row of rows) {
-        if (row.route !== undefined && row.route !== null) row.route = this.routeBound.place(row.app, row.method, row.route).route;
-      }
-      // Whole groups through the many-row statement, the rest one by one.
-      const params: unknown[] = [];
-      let done = 0;
-      for (; done + ROWS_PER_INSERT <= rows.length; done += ROWS_PER_INSERT) {
-        params.length = 0;
-        for (let i = done; i < done + ROWS_PER_INSERT; i++) pushRow(params, rows[i]!, this.instanceId);
-        this.insertRows.run(params);
-      }
-      for (; done < rows.length; done++) {
-        params.length = 0;
-        pushRow(params, rows[done]!, this.instanceId);
-        this.insertRow.run(params);
-      }
-      for (const cell of cells) {
-        this.putRollup.run(mergeCell(cell, this.getRollup.get(cell.app, cell.resMs, cell.bucketMs)));
-      }
-      for (const c of aggregateRoutes(rows)) {
-        this.putRouteRollup.run(mergeRouteCell(c, this.getRouteRollup.get(c.app, c.resMs, c.bucketMs, c.method, c.route)));
-      }
-    }).immediate();
+    const cells = aggregate(rows, RESOLUTIONS_MS, this.histograms);
+    const routeCells: RouteCell[] = [];
+    try {
+      this.db.transaction(() => {
+        // The write lock is held from here: another connection's commit is either seen now or
+        // comes after this one.
+        const version = this.dataVersion.get() as number;
+        if (version !== this.seenDataVersion) this.forgetRollups();
+        this.seenDataVersion = version;
+        // Bounded first (it may add to `routes`, in this transaction): raw rows and rollups then agree.
+        for (const row of rows) {
+          if (row.route !== undefined && row.route !== null) row.route = this.routeBound.place(row.app, row.method, row.route).route;
+        }
+        this.insertRaw(rows);
+        for (const cell of cells) {
+          const series = JSON.stringify([cell.app, cell.resMs]);
+          const record = mergeCell(cell, this.latestRollups.get(series, cell.bucketMs) ?? this.getRollup.get(cell.app, cell.resMs, cell.bucketMs));
+          this.putRollup.run(record);
+          this.latestRollups.stage(series, record);
+        }
+        routeCells.push(...aggregateRoutes(rows, ROUTE_RESOLUTIONS_MS, this.histograms));
+        for (const c of routeCells) {
+          const series = JSON.stringify([c.app, c.resMs, c.method, c.route]);
+          const record = mergeRouteCell(c, this.latestRouteRollups.get(series, c.bucketMs) ?? this.getRouteRollup.get(c.app, c.resMs, c.bucketMs, c.method, c.route));
+          this.putRouteRollup.run(record);
+          this.latestRouteRollups.stage(series, record);
+        }
+      }).immediate();
+      this.latestRollups.committed();
+      this.latestRouteRollups.committed();
+    } catch (err) {
+      this.latestRollups.dropStaged();
+      this.latestRouteRollups.dropStaged();
+      throw err;
+    } finally {
+      // Each cell's histograms are in its stored row by now, or the batch failed: free to reuse.
+      for (const cell of cells) (this.histograms.give(cell.service), this.histograms.give(cell.queue));
+      for (const cell of routeCells) this.histograms.give(cell.service);
+    }
+  }
+
+  /** Whole groups through the many-row statement, the rest one by one. */
+  private insertRaw(rows: TimingRow[]): void {
+    const params: unknown[] = [];
+    let done = 0;
+    for (; done + ROWS_PER_INSERT <= rows.length; done += ROWS_PER_INSERT) {
+      params.length = 0;
+      for (let i = done; i < done + ROWS_PER_INSERT; i++) pushRow(params, rows[i]!, this.instanceId);
+      this.insertRows.run(params);
+    }
+    for (; done < rows.length; done++) {
+      params.length = 0;
+      pushRow(params, rows[done]!, this.instanceId);
+      this.insertRow.run(params);
+    }
+  }
+
+  private forgetRollups(): void {
+    this.latestRollups.forget();
+    this.latestRouteRollups.forget();
   }
 
   writeLimitChange(c: LimitChange): void {

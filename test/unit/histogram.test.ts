@@ -97,6 +97,28 @@ test('property: merge equals recording everything into one histogram', () => {
   );
 });
 
+test('property: a histogram reset and reused answers as a new one (only the buckets it touched are scanned and cleared)', () => {
+  const values = fc.array(fc.integer({ min: 0, max: HISTOGRAM_MAX_US }), { maxLength: 100 });
+  fc.assert(
+    fc.property(values, values, values, (before, merged, after) => {
+      const reused = new LatencyHistogram();
+      for (const v of before) reused.record(v);
+      const other = new LatencyHistogram();
+      for (const v of merged) other.record(v);
+      reused.merge(other);
+      reused.reset();
+      assert.equal(reused.count, 0);
+      assert.equal(reused.percentile(0.5), null);
+      const fresh = new LatencyHistogram();
+      for (const v of after) (reused.record(v), fresh.record(v));
+      assert.deepEqual(reused.encode(), fresh.encode());
+      for (const q of QUANTILES) assert.equal(reused.percentile(q), fresh.percentile(q));
+      const edges = [64, 128, 1024, 65_536, 2 ** 20];
+      assert.deepEqual(reused.countsBelow(edges), fresh.countsBelow(edges));
+    }),
+  );
+});
+
 test('property: encode/decode round-trips, and mergeEncoded equals merge', () => {
   fc.assert(
     fc.property(
