@@ -7,9 +7,10 @@
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import { connect, type Server } from 'node:net';
 import { errors } from '../../shared/errors.js';
-import { formatListenAddress, type ListenAddress } from '../../shared/listen-address.js';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../../shared/listen-address.js';
 import { listenFd } from '../systemd/listen-fds.js';
 import { loadNative } from '../native/native-binding.js';
+import { incomingConnections } from './incoming-connections.js';
 
 /** The original used listen(5), which dropped connections under load; the kernel caps this. */
 export const LISTEN_BACKLOG = 4096;
@@ -18,7 +19,34 @@ export const LISTEN_BACKLOG = 4096;
  * How long a stopping listener keeps accepting with new handshakes refused (see stopHandshakes) before
  * it closes: what was queued is accepted and served meanwhile.
  */
-export const BACKLOG_SWEEP_MS = 100;
+const BACKLOG_SWEEP_MS = 100;
+
+/** The longest a stop waits after the sweep for handshakes under way to come in (see sweepBacklog). */
+export const HANDSHAKE_SETTLE_MAX_MS = 2000;
+const SETTLE_POLL_MS = 10;
+
+/**
+ * The accept window of a stop, between stopHandshakes and the close: BACKLOG_SWEEP_MS, then, for
+ * each TCP port whose new handshakes are refused, until none is on its way in any more
+ * (incoming-connections.ts; at most HANDSHAKE_SETTLE_MAX_MS longer). Resolves in the check phase
+ * right after a poll phase has accepted, so that a close that follows at once resets nothing.
+ * Where SYNs are not refused, more keep coming, so only the sweep applies.
+ */
+export async function sweepBacklog(refusingPorts: readonly number[]): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
+  await new Promise((resolve) => setImmediate(resolve));
+  const deadline = performance.now() + HANDSHAKE_SETTLE_MAX_MS;
+  while (refusingPorts.some((port) => incomingConnections(port) > 0) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The TCP port of a listen address as shown (`host:port`, `[v6]:port`); null for any other kind. */
+export function tcpPortOf(address: string): number | null {
+  const parsed = parseListenAddress(address);
+  return parsed.kind === 'tcp' ? parsed.port : null;
+}
 
 /** A Unix socket's file mode unless configured (`socketMode`): nginx's workers, in the group, must connect. */
 export const DEFAULT_SOCKET_MODE = 0o660;
@@ -28,8 +56,8 @@ export const DEFAULT_SOCKET_MODE = 0o660;
  * connection in its accept queue, and under load new handshakes keep completing until the very
  * close (each a 502 at nginx for a POST, which it will not retry elsewhere). So the kernel is told
  * to drop new SYNs (refuseHandshakes) while the handshakes under way complete into the accept
- * queue, whose room stays as it was; the stop then accepts what is queued for BACKLOG_SWEEP_MS and
- * closes with nothing left to reset. The clients whose SYN was dropped retry after 1 s and meet a
+ * queue, whose room stays as it was; the stop then accepts what is queued and on its way
+ * (sweepBacklog) and closes with nothing left to reset. The clients whose SYN was dropped retry after 1 s and meet a
  * closed socket, a refused connect that nginx fails over to another upstream server even for a
  * POST.
  *

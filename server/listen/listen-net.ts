@@ -34,9 +34,7 @@ export async function listenNetServer(net: NetServer, spec: ListenerSpec, onAcce
   return {
     address,
     own: spec.handle === undefined,
-    stopHandshakes: () => {
-      stopHandshakes((net as NetServer & { _handle?: unknown })._handle, parseListenAddress(spec.listen).kind === 'systemd');
-    },
+    stopHandshakes: () => stopHandshakes((net as NetServer & { _handle?: unknown })._handle, parseListenAddress(spec.listen).kind === 'systemd'),
     close,
   };
 }

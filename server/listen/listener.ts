@@ -28,7 +28,8 @@ export interface OpenListener {
   address: string;
   /** Bound here (in-process mode), not a worker's copy of the supervisor's socket. */
   own: boolean;
-  stopHandshakes(): void;
+  /** The first step of a stop (listen-address.ts, stopHandshakes): whether new SYNs are refused now. */
+  stopHandshakes(): boolean;
   close(): Promise<void>;
 }
 

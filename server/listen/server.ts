@@ -19,7 +19,7 @@ import type { HostedRequest } from '../host/hosted-request.js';
 import { Phase } from '../host/request-phase.js';
 import { attachExchange, exchangeOf } from '../adapters/exchange.js';
 import { parseListenAddress } from '../../shared/listen-address.js';
-import { BACKLOG_SWEEP_MS } from './listen-address.js';
+import { sweepBacklog, tcpPortOf } from './listen-address.js';
 import type { ListenerSpec, OpenListener } from './listener.js';
 import { listenNet } from './listen-net.js';
 import { watchDescriptors } from './descriptor-watch.js';
@@ -349,16 +349,16 @@ export class Server implements RuntimeControl {
 
   /**
    * A listener of its own (in-process mode) first stops completing handshakes and accepts what is
-   * queued for BACKLOG_SWEEP_MS, then closes from the check phase right after a poll phase has
-   * accepted, so the close resets nothing (server/listen/listen-address.ts, stopHandshakes). A worker's
-   * copy of the supervisor's socket closes at once: the supervisor sweeps that backlog itself.
+   * queued and on its way, then closes from the check phase right after a poll phase has
+   * accepted, so the close resets nothing (server/listen/listen-address.ts, stopHandshakes and
+   * sweepBacklog). A worker's copy of the supervisor's socket closes at once: the supervisor
+   * sweeps that backlog itself.
    */
   private async closeListeners(): Promise<void> {
     const own = this.openListeners.filter((listener) => listener.own);
     if (own.length > 0) {
-      for (const listener of own) listener.stopHandshakes();
-      await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
-      await new Promise((resolve) => setImmediate(resolve));
+      const refusing = own.filter((listener) => listener.stopHandshakes()).map((listener) => tcpPortOf(listener.address));
+      await sweepBacklog(refusing.filter((port) => port !== null));
     }
     this.accepting = false;
     await Promise.all(this.openListeners.map((listener) => listener.close()));

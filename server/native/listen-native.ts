@@ -53,7 +53,9 @@ export async function listenScgiNative(
     own: spec.handle === undefined,
     stopHandshakes: () => {
       // Bound here and not systemd's: see stopHandshakes() in server/listen/listen-address.ts.
-      listener.stopHandshakes(bound !== null && bound.address.kind !== 'systemd' && refuseHandshakes(handle));
+      const refusing = bound !== null && bound.address.kind !== 'systemd' && refuseHandshakes(handle);
+      listener.stopHandshakes(refusing);
+      return refusing;
     },
     close: () => {
       listener.close();

@@ -38,8 +38,9 @@ export interface BoundSocket {
   /**
    * Starts accepting in the supervisor too: during a stop, connections already in the backlog are
    * accepted here (paused, unread) and handed to a draining worker rather than reset by the close.
+   * Resolves to the TCP port whose new handshakes are now refused (for sweepBacklog), or null.
    */
-  acceptHere(onConnection: (socket: net.Socket) => void): Promise<void>;
+  acceptHere(onConnection: (socket: net.Socket) => void): Promise<number | null>;
   /** Closes the supervisor's copy: once the workers closed theirs, new connections are refused. */
   close(): Promise<void>;
 }
@@ -93,19 +94,22 @@ export async function bindListeningSocket(address: ListenAddress, socketMode: nu
     address: bound,
     local,
     acceptHere(onConnection) {
-      if (server || closed) return Promise.resolve();
+      if (server || closed) return Promise.resolve(null);
       const s = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, onConnection);
       server = s;
       return new Promise((resolve) => {
         // A listen error leaves the workers' copies as they were; accept errors later (EMFILE)
         // must not kill the supervisor: the connection then stays in the backlog.
-        s.on('error', () => resolve());
-        s.listen(h, LISTEN_BACKLOG, () => resolve());
+        s.on('error', () => resolve(null));
+        let refusing = false;
+        // listen() on the handle runs at once: stopHandshakes below comes after it (its fallback
+        // is another listen(), with a backlog of 0).
+        s.listen(h, LISTEN_BACKLOG, () => resolve(refusing && bound.kind === 'tcp' ? bound.port : null));
         // Workers' native listeners set TCP_DEFER_ACCEPT on this socket and, being copies, leave
         // it on: a connection the kernel still holds back at the close would be reset.
         const fd = (h as { fd?: number }).fd;
         if (typeof fd === 'number' && fd >= 0) loadNative().binding?.stopDeferring(fd);
-        stopHandshakes(h, address.kind === 'systemd');
+        refusing = stopHandshakes(h, address.kind === 'systemd');
       });
     },
     close() {

@@ -21,7 +21,7 @@ import type { TimingRecorder } from '../../shared/timing-row.js';
 import { appEnvironmentFromFile, type AppSettings, type RuntimeSettings } from '../config/config.js';
 import { rereadEnvFile, type AppEnvironment } from '../config/app-environment.js';
 import { watchDescriptors } from '../listen/descriptor-watch.js';
-import { BACKLOG_SWEEP_MS, DEFAULT_SOCKET_MODE, listenOn } from '../listen/listen-address.js';
+import { DEFAULT_SOCKET_MODE, listenOn, sweepBacklog } from '../listen/listen-address.js';
 import { checkThreads, Server } from '../listen/server.js';
 import { changeThreads, runtimeSnapshot } from '../host/runtime-summary.js';
 import { buildStatsFigures, type AppState } from '../metrics/stats-report.js';
@@ -493,14 +493,13 @@ export class Supervisor implements RuntimeControl {
       if (slot.kind === 'pool') pools.push(slot);
       else inline.push(slot.server);
     }
-    await Promise.all(pools.map(({ pool, bound }) => bound.acceptHere((socket) => pool.handOver(socket)).catch(() => {})));
+    const refusing = await Promise.all(pools.map(({ pool, bound }) => bound.acceptHere((socket) => pool.handOver(socket)).catch(() => null)));
     for (const { pool } of pools) pool.stopAccepting();
     const inlineClosed = Promise.all(inline.map((server) => server.close(drainTimeoutMs)));
-    await new Promise((resolve) => setTimeout(resolve, pools.length > 0 ? BACKLOG_SWEEP_MS : 0));
-    // Closed from a setImmediate: the event loop's poll phase runs first and accepts everything
-    // queued until then, so the close (which resets what is still queued) follows the last
-    // accept within the same loop iteration.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Closed from the check phase right after a poll phase accepted what was queued and on its
+    // way (listen-address.ts, sweepBacklog): the close resets whatever is still queued.
+    if (pools.length > 0) await sweepBacklog(refusing.filter((port) => port !== null));
+    else await new Promise((resolve) => setImmediate(resolve));
     await Promise.all(pools.map(({ bound }) => bound.close()));
     await Promise.all([...pools.map(({ pool }) => pool.stop(drainTimeoutMs)), inlineClosed]);
     const stats = this.statsServer;
