@@ -198,8 +198,8 @@ export class PoolFigures {
   /**
    * A serving worker that did not answer the last collection: its requests running and queued
    * as it last published them, since its last figures predate the request it is stuck in. Null
-   * for one that answered. On the pipe the load leaves at the end of a turn, so a request stuck
-   * since the turn that admitted it shows only at the hang kill; the ring shows it at once.
+   * for one that answered. On the pipe an admission sends the load before the app's code runs,
+   * as the ring's header has it at once, so the request it is stuck in counts either way.
    */
   private liveLoad(w: WorkerProcess): { running: number; queued: number } | null {
     if (w.figuresAt >= this.lastCollectAt) return null;

@@ -126,7 +126,8 @@ class WorkerMain {
     });
     this.outlet = outlet;
     if (cfg.store) {
-      // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn.
+      // Into the ring a row costs a copy, so it goes at once; on the pipe, at the end of the turn
+      // or ahead of the next admission (rows-outlet.ts).
       this.recorder = createIpcRecorder({ recordPaths: cfg.store.recordPaths, atOnce: ring !== null, send: (frame) => outlet.rows(frame) });
     }
     send({ type: 'ready', kind: cfg.source.kind === 'demo' ? 'demo app' : describeHandler(handler) });
