@@ -27,17 +27,26 @@ const SETTLE_POLL_MS = 10;
 
 /**
  * The accept window of a stop, between stopHandshakes and the close: BACKLOG_SWEEP_MS, then, for
- * each TCP port whose new handshakes are refused, until none is on its way in any more
+ * the TCP ports whose new handshakes are refused, until none is on its way in any more
  * (incoming-connections.ts; at most HANDSHAKE_SETTLE_MAX_MS longer). Resolves in the check phase
  * right after a poll phase has accepted, so that a close that follows at once resets nothing.
  * Where SYNs are not refused, more keep coming, so only the sweep applies.
+ *
+ * Two reads in a row must find nothing: a read sees a listener's queue before the handshakes, so
+ * one that completes in between is in neither; with new SYNs refused, the second read finds it
+ * queued, and after a first empty read no handshake is left to complete.
  */
 export async function sweepBacklog(refusingPorts: readonly number[]): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, BACKLOG_SWEEP_MS));
   await new Promise((resolve) => setImmediate(resolve));
+  if (refusingPorts.length === 0) return;
   const deadline = performance.now() + HANDSHAKE_SETTLE_MAX_MS;
-  while (refusingPorts.some((port) => incomingConnections(port) > 0) && performance.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+  let emptyReads = 0;
+  while (emptyReads < 2 && performance.now() < deadline) {
+    const counts = await Promise.all(refusingPorts.map((port) => incomingConnections(port)));
+    emptyReads = counts.every((n) => n === 0) ? emptyReads + 1 : 0;
+    if (emptyReads === 0) await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+    // The close comes right after: from the check phase, after a poll phase has accepted.
     await new Promise((resolve) => setImmediate(resolve));
   }
 }

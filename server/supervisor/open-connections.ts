@@ -4,17 +4,13 @@
  * request per connection, so this is how many requests die with the worker when it is killed,
  * including those that arrived after its last heartbeat. Linux only (/proc); elsewhere, null.
  *
- * Never read synchronously: /proc/net/tcp lists every socket of the host (tens of thousands on a
- * busy one), and reading it blocked the supervisor's loop for 0.3-24 s. The kernel offers no
- * per-process view of it to Node (sock_diag netlink is out of reach), and a hung worker cannot
- * report for itself, so the tables are streamed in chunks through libuv's thread pool and parsed
- * between other events: the loop is never held for more than one chunk's lines.
+ * The tables are read without blocking the loop (proc-tables.ts): a hung worker cannot report
+ * for itself, and the kernel offers no per-process view of them to Node (sock_diag netlink is out
+ * of reach).
  */
-import { createReadStream } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
+import { eachProcLine, hexPortSuffix } from '../listen/proc-tables.js';
 
-/** One read of a table: ~500 lines of /proc/net/tcp, parsed in well under a millisecond. */
-const CHUNK_BYTES = 64 * 1024;
 /** readlink calls in flight at once: the thread pool has 4 threads, and others use it too. */
 const READLINK_BATCH = 64;
 
@@ -32,21 +28,6 @@ async function socketInodes(pid: number): Promise<Set<string>> {
   return inodes;
 }
 
-/** Calls `onLine` for each line of a /proc table but its header, a chunk per event-loop turn. */
-async function eachLine(path: string, onLine: (line: string) => void): Promise<void> {
-  let rest = '';
-  let header = true;
-  for await (const chunk of createReadStream(path, { encoding: 'latin1', highWaterMark: CHUNK_BYTES })) {
-    const lines = (rest + (chunk as string)).split('\n');
-    rest = lines.pop() as string;
-    for (const line of lines) {
-      if (header) header = false;
-      else onLine(line);
-    }
-  }
-  if (rest !== '' && !header) onLine(rest);
-}
-
 const TCP_LISTEN = '0A';
 
 /**
@@ -58,18 +39,18 @@ export async function countOpenConnections(pid: number, address: { port: number 
     const inodes = await socketInodes(pid);
     let count = 0;
     if ('port' in address) {
-      const hexPort = `:${address.port.toString(16).toUpperCase().padStart(4, '0')}`;
+      const hexPort = hexPortSuffix(address.port);
       const onLine = (line: string): void => {
         if (!line.includes(hexPort)) return;
         //   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
         const cols = line.trim().split(/\s+/);
         if (cols.length >= 10 && (cols[1] as string).endsWith(hexPort) && cols[3] !== TCP_LISTEN && inodes.has(cols[9] as string)) count++;
       };
-      await eachLine('/proc/net/tcp', onLine);
-      await eachLine('/proc/net/tcp6', onLine);
+      await eachProcLine('/proc/net/tcp', onLine);
+      await eachProcLine('/proc/net/tcp6', onLine);
     } else {
       //   Num RefCount Protocol Flags Type St Inode Path   (St 01 = unconnected/listening, 03 = connected)
-      await eachLine('/proc/net/unix', (line) => {
+      await eachProcLine('/proc/net/unix', (line) => {
         const cols = line.trim().split(/\s+/);
         if (cols.length >= 8 && cols[7] === address.path && cols[5] === '03' && inodes.has(cols[6] as string)) count++;
       });

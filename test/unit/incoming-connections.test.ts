@@ -35,7 +35,7 @@ test('a real listener that accepts nothing: each connection waits in its queue, 
   t.after(() => child.kill('SIGKILL'));
   const [line] = (await once(child.stdout!, 'data')) as [Buffer];
   const port = Number(line.toString().trim());
-  assert.equal(incomingConnections(port), 0);
+  assert.equal(await incomingConnections(port), 0);
   const clients: Socket[] = [];
   t.after(() => clients.forEach((c) => c.destroy()));
   for (let i = 0; i < 3; i++) {
@@ -43,5 +43,5 @@ test('a real listener that accepts nothing: each connection waits in its queue, 
     clients.push(c);
     await once(c, 'connect');
   }
-  await waitUntil('3 connections queued', () => incomingConnections(port) === 3);
+  await waitUntil('3 connections queued', async () => (await incomingConnections(port)) === 3);
 });
