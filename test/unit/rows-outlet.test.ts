@@ -8,7 +8,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchPacker, unpack } from '../../server/store/packed-batch.js';
 import { encodeFrame, FrameDecoder } from '../../server/store/row-frames.js';
-import { createRowsOutlet } from '../../server/supervisor/rows-outlet.js';
+import { createRowsOutlet, type RowsOutlet } from '../../server/supervisor/rows-outlet.js';
 import { Outcome } from '../../shared/timing-row.js';
 import { testDir } from '../helpers/temp-dir.js';
 
@@ -39,6 +39,12 @@ async function pipeInFile(t: { after(fn: () => unknown): void }) {
     return seen;
   };
   return { fd, read };
+}
+
+/** An outlet on `fd` whose takeRows hands over the frames in `pending`, as the worker's recorder does. */
+function outletTakingFrom(fd: number, pending: Buffer[]): RowsOutlet {
+  const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => pending.splice(0).forEach((frame) => outlet.rows(frame)), onPipeLost: (err) => assert.fail(err) });
+  return outlet;
 }
 
 test('without a ring, an admitted request sends the load at once, before its code runs', async (t) => {
@@ -73,7 +79,7 @@ test('without a ring, a load that fell leaves once at the end of the turn, with 
 test('an admitted request takes the rows recorded before it along, ahead of its code', async (t) => {
   const { fd, read } = await pipeInFile(t);
   const pending: Buffer[] = [];
-  const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => pending.splice(0).forEach((frame) => outlet.rows(frame)), onPipeLost: (err) => assert.fail(err) });
+  const outlet = outletTakingFrom(fd, pending);
   outlet.load(1, 0);
   // A finishes (its row waits for the turn's end), then B is admitted in the same turn: a kill
   // after B's count left must not lose A's row, so it leaves first.
@@ -89,7 +95,7 @@ test("a finished request's row leaves before the load that released its slot", a
   const { fd, read } = await pipeInFile(t);
   const pending: Buffer[] = [];
   // As the worker's recorder: rows wait for the end of the turn, or for takeRows.
-  const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => pending.splice(0).forEach((frame) => outlet.rows(frame)), onPipeLost: (err) => assert.fail(err) });
+  const outlet = outletTakingFrom(fd, pending);
   outlet.load(2, 0);
   pending.push(rowsFrame('/a'));
   outlet.load(1, 0);
@@ -106,7 +112,7 @@ test("a finished request's row leaves before the load that released its slot", a
 test('flush() sends the pending rows and load at once (the process is exiting)', async (t) => {
   const { fd, read } = await pipeInFile(t);
   const pending = [rowsFrame('/c')];
-  const outlet = createRowsOutlet({ ring: null, pipeFd: fd, takeRows: () => pending.splice(0).forEach((frame) => outlet.rows(frame)), onPipeLost: (err) => assert.fail(err) });
+  const outlet = outletTakingFrom(fd, pending);
   outlet.load(4, 1);
   outlet.flush();
   assert.deepEqual(read(), ['/c', 'load 4/1']);
