@@ -49,6 +49,8 @@ export class PoolFigures {
   startError: string | null = null;
   /** Figures of workers that are gone, so that totals never go backwards. */
   private readonly retired = new AppStats();
+  /** Workers that exited but whose last figures may still be on their way (see retire). */
+  private readonly departing = new Set<WorkerProcess>();
   /** When the last figures collection (stats port, metrics, dashboard) started. */
   private lastCollectAt = -Infinity;
 
@@ -124,6 +126,7 @@ export class PoolFigures {
   state(workers: Iterable<PoolWorker>, threads: number, backoffMs: number): AppState {
     const stats = new AppStats();
     stats.merge(this.retired.toData());
+    for (const w of this.departing) if (w.figures) this.mergeInto(stats, w);
     let online = 0;
     let queued = 0;
     const pids: number[] = [];
@@ -161,13 +164,16 @@ export class PoolFigures {
     return { ...snapshot, stats };
   }
 
-  /** A worker is gone: its figures join the retired ones, and its undelivered rows are counted. */
+  /**
+   * A worker is gone: its figures join the retired ones once its last are read (they may come
+   * after its 'exit'); until then its latest still count, so totals never go backwards. Its
+   * undelivered rows are counted then too.
+   */
   retire(w: WorkerProcess): void {
-    if (w.figures) this.mergeInto(this.retired, w);
-    // A gone worker holds no connection, whatever its last figures said (a crash, a kill).
-    this.retired.websockets = 0;
-    // Its last rows may still be in the pipe when 'exit' comes: counted once they are read.
-    void w.rowsRead.then(() => {
+    this.departing.add(w);
+    void w.settled.then(() => {
+      this.departing.delete(w);
+      if (w.figures) this.mergeInto(this.retired, w);
       const lost = (w.figures?.rowsRecorded ?? 0) - w.rowsReceived;
       if (lost > 0) this.rowsLost += lost;
     });
@@ -206,10 +212,14 @@ export class PoolFigures {
     return w.load(this.o.startConfig.app.queue);
   }
 
-  /** Figures come from app processes: a malformed one is logged and left out, never thrown. */
+  /**
+   * Figures come from app processes: a malformed one is logged and left out, never thrown. A gone
+   * worker holds no connection, whatever its last figures said (a crash, a kill).
+   */
   private mergeInto(stats: AppStats, w: WorkerProcess): boolean {
+    const figures = (w.figures as WorkerFigures).stats;
     try {
-      stats.merge((w.figures as WorkerFigures).stats);
+      stats.merge(w.alive ? figures : { ...figures, websockets: 0 });
       return true;
     } catch (err) {
       this.o.log.error({ app: this.name, worker: w.pid }, `${this.name}: worker ${w.pid} sent unusable figures: ${(err as Error).message}`);

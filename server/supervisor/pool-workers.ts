@@ -118,10 +118,10 @@ export class PoolWorkers {
     return new Promise((resolve, reject) => (w.start = { resolve, reject }));
   }
 
-  /** Exited, and every row it wrote read: the store is closed after this. */
+  /** Exited, and every row and figure it sent read: the store is closed after this. */
   async whenExited(w: PoolWorker): Promise<void> {
     await w.process.exit;
-    await w.process.rowsRead;
+    await w.process.settled;
   }
 
   applyPlan(): void {

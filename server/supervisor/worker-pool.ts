@@ -294,11 +294,11 @@ export class WorkerPool {
   private died(w: PoolWorker, code: number | null, signal: NodeJS.Signals | null, end: { replace: boolean; event: 'restart' | 'hang' | null; detail?: string }): void {
     const p = w.process;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
-    // Its load as it died is known once its rows are read: on the pipe, the last load frame may
-    // still be on its way when 'exit' comes.
+    // Its load as it died is known once all it sent is read: its last load frame (pipe) and the
+    // figures naming its requests (IPC) may still be on their way when 'exit' comes.
     const heldConnections = w.silence.heldConnections;
     const diedAtMs = Date.now();
-    void p.rowsRead.then(() => this.figures.recordLostRequests(p, heldConnections, diedAtMs));
+    void p.settled.then(() => this.figures.recordLostRequests(p, heldConnections, diedAtMs));
     const lived = Date.now() - p.startedAt;
     if (end.event !== 'hang') {
       this.o.log.error({ app: this.name, worker: p.pid, code, signal }, `${this.name}: worker ${p.pid} died (${how}) after ${lived} ms`);

@@ -20,6 +20,9 @@ import type { WorkerLoad } from './slot-ledger.js';
 import { WorkerRows } from './worker-rows.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
 
+/** After a worker exits, its IPC channel's end is awaited this long at most (see messagesRead). */
+const CHANNEL_END_WAIT_MS = 1000;
+
 export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
 
 export interface WorkerEvents {
@@ -105,6 +108,17 @@ export class WorkerProcess {
   /** Resolves when the process has exited (settled before the pool hears of it). */
   readonly exit: Promise<void>;
   private exited: () => void = () => {};
+  /**
+   * Resolves once its IPC channel is closed, so its last message (the figures it sends as it
+   * drains or exits) has been read: Node emits 'exit' from SIGCHLD, which can come before them.
+   */
+  private readonly messagesRead: Promise<void>;
+  private channelClosed: () => void = () => {};
+  /**
+   * Resolves once everything the worker sent has been read, or could not be: every row (its
+   * pipe ended, its ring read after its exit) and its last figures (its IPC channel closed).
+   */
+  readonly settled: Promise<void>;
   /** Resolves once the worker listens on its copy of the socket; rejects if it cannot. */
   readonly listening: Promise<void>;
   private onListening: (err?: Error) => void = () => {};
@@ -125,7 +139,9 @@ export class WorkerProcess {
   ) {
     this.appLimit = config.appThreads;
     this.exit = new Promise((resolve) => (this.exited = resolve));
+    this.messagesRead = new Promise((resolve) => (this.channelClosed = resolve));
     this.rows = new WorkerRows((batch) => events.rows(this, batch), (err) => events.rowsBroken(this, err));
+    this.settled = Promise.all([this.rows.read, this.messagesRead]).then(() => {});
     this.listening = new Promise((resolve, reject) => {
       this.onListening = (err) => (err ? reject(err) : resolve());
     });
@@ -153,12 +169,16 @@ export class WorkerProcess {
     }
     const child = this.child;
     child.on('message', (message: FromWorker) => this.onMessage(message));
+    // Every message is emitted before it (both go through nextTick, in the order read).
+    child.once('disconnect', () => this.channelClosed());
     if (child.pid === undefined) ring?.close();
     // No stdio when fork() failed (no pid): then there are no rows either.
     this.rows.attach((child.stdio?.[ROWS_FD] ?? null) as Readable | null, child.pid === undefined ? null : ring, config.store !== null);
     child.on('exit', (code, signal) => {
       // Read before its lost rows are counted.
       this.rows.exited();
+      // A process the app started may hold the worker's end of the channel open: not for long.
+      setTimeout(this.channelClosed, CHANNEL_END_WAIT_MS).unref();
       this.currentState = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();
@@ -177,7 +197,7 @@ export class WorkerProcess {
   /**
    * Its requests running and queued as it last published them (its ring's header, or its rows
    * pipe without one), known without asking it (it may be stuck in a request), and as it died
-   * once `rowsRead` resolved; null when its ring or pipe carried damage, or when the figures
+   * once `settled` resolved; null when its ring or pipe carried damage, or when the figures
    * cannot be a real load (`maxQueued`: the app's queue).
    */
   load(maxQueued: number): { running: number; queued: number } | null {
@@ -191,6 +211,7 @@ export class WorkerProcess {
     if (this.currentState === 'exited') return;
     this.currentState = 'exited';
     this.rows.never();
+    this.channelClosed();
     this.forkError = err;
     this.onListening(err);
     for (const w of this.waiters.splice(0)) w.resolve();
@@ -242,10 +263,6 @@ export class WorkerProcess {
     return this.rows.received;
   }
 
-  /** Resolves once every row the worker wrote has been read (its pipe ended, its ring read after its exit), or could not be. */
-  get rowsRead(): Promise<void> {
-    return this.rows.read;
-  }
 
   get pid(): number {
     return this.child?.pid ?? 0;

@@ -228,7 +228,11 @@ test('reloads under load with the store on: heartbeats and rows share the IPC st
   await load.stop();
   // The stats port waits 50 ms for each worker's answer (COLLECT_TIMEOUT_MS): one slower than
   // that (ASan, a busy machine) shows its count as of its last answer, exact once it answers.
-  await waitForFigure(rt.figures, 'busy_requests', String(answered));
+  await waitForFigure(rt.figures, 'busy_requests', String(answered)).catch((err: Error) => {
+    // What happened to the workers says which count is missing (a kill leaves no last figures).
+    const events = rt.logs.filter((l) => Number(l.level) >= 40).map((l) => String(l.msg));
+    throw new Error(`${err.message}; warnings and errors: ${JSON.stringify(events)}`);
+  });
   assert.equal(rt.logs.filter((l) => /unusable figures|uncaught/.test(String(l.msg))).length, 0);
   await rt.supervisor.stop(5000);
   await store.close();
