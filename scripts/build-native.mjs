@@ -9,6 +9,8 @@
 //   npm run build:native -- --fault <dir>     a build of a copy in <dir> whose injectFault() makes a
 //                                             chosen Node-API call fail (tests of the addon's glue);
 //                                             with --asan too, under the sanitizers
+//   npm run build:native -- --coverage <dir>  a build of a copy in <dir> that records which lines
+//                                             and branches run (gcov; scripts/native-coverage.mjs)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +20,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const asan = args.includes('--asan');
 const fault = args.includes('--fault');
+const coverage = args.includes('--coverage');
 const target = args.find((arg) => !arg.startsWith('--'));
 let directory = join(root, 'native');
 
@@ -27,9 +30,9 @@ if (process.platform !== 'linux') {
 }
 
 const env = { ...process.env };
-if (asan || fault) {
+if (asan || fault || coverage) {
   if (!target) {
-    console.error('usage: build-native.mjs [--asan] [--fault] <dir>');
+    console.error('usage: build-native.mjs [--asan] [--fault] [--coverage] <dir>');
     process.exit(2);
   }
   directory = resolve(target);
@@ -44,6 +47,11 @@ if (asan) {
   env.CFLAGS = sanitize;
   env.LDFLAGS = '-fsanitize=address,undefined';
 }
+if (coverage) {
+  // Unoptimised, so that each line and branch counted is one of the source's.
+  env.CFLAGS = '--coverage -O0 -g';
+  env.LDFLAGS = '--coverage';
+}
 if (fault) env.CFLAGS = `${env.CFLAGS ?? ''} -DDOW_FAULT_INJECTION`.trim();
 
 // npm hands its own node-gyp to install scripts (and its nodedir setting with it).
@@ -56,8 +64,8 @@ if (result.status === 0) {
 }
 const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
 const why = result.error ? result.error.message : output;
-if (asan || fault) {
-  console.error(`the ${asan ? 'AddressSanitizer' : 'fault-injection'} build failed:\n${why}`);
+if (asan || fault || coverage) {
+  console.error(`the ${asan ? 'AddressSanitizer' : coverage ? 'coverage' : 'fault-injection'} build failed:\n${why}`);
   process.exit(1);
 }
 console.warn(`dragon-on-wheels: the native I/O core was not built; apps with io 'auto' are served through node:net.\n${why}`);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm run test:asan`: the tests that drive the native core, on an AddressSanitizer +
 # UndefinedBehaviorSanitizer build of it, which any memory error or undefined behaviour aborts (the
-# run then fails). Which tests those are, and why the others are left out: scripts/test-files.sh
-# (the integration and end-to-end tests, less the kinds whose subject lies beside the core).
+# run then fails). Which tests those are: scripts/test-files.sh asan (the fewest that run every
+# line and branch of the core that any integration or end-to-end test runs, measured by
+# scripts/native-coverage.mjs).
 # `npm test` runs the whole suite on the core's plain build (io 'auto'), and the Node 22 line of
 # `npm run test:node-lines` on node:net (DOW_IO=node), the reference path.
 #
