@@ -10,7 +10,7 @@
 //                                             chosen Node-API call fail (tests of the addon's glue);
 //                                             with --asan too, under the sanitizers
 //   npm run build:native -- --coverage <dir>  a build of a copy in <dir> that records which lines
-//                                             and branches run (gcov; scripts/native-coverage.mjs)
+//                                             and branches run (gcov; scripts/test-coverage.mjs)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -3,7 +3,7 @@
 # UndefinedBehaviorSanitizer build of it, which any memory error or undefined behaviour aborts (the
 # run then fails). Which tests those are: scripts/test-files.sh asan (the fewest that run every
 # line and branch of the core that any integration or end-to-end test runs, measured by
-# scripts/native-coverage.mjs).
+# scripts/test-coverage.mjs native).
 # `npm test` runs the whole suite on the core's plain build (io 'auto'), and the Node 22 line of
 # `npm run test:node-lines` on node:net (DOW_IO=node), the reference path.
 #
