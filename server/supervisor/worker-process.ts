@@ -263,7 +263,6 @@ export class WorkerProcess {
     return this.rows.received;
   }
 
-
   get pid(): number {
     return this.child?.pid ?? 0;
   }
