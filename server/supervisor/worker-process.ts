@@ -17,11 +17,8 @@ import type { PackedBatch } from '../store/packed-batch.js';
 import { createRowRing, ROW_RING_BYTES, ROW_RING_MIN_BYTES } from '../native/row-ring.js';
 import { ROWS_FD, type FromWorker, type ToWorker, type WorkerFigures, type WorkerStartConfig } from './ipc-protocol.js';
 import type { WorkerLoad } from './slot-ledger.js';
-import { WorkerRows } from './worker-rows.js';
+import { END_WAIT_MS, WorkerRows } from './worker-rows.js';
 import { MAX_THREADS } from '../../shared/runtime-control.js';
-
-/** After a worker exits, its IPC channel's end is awaited this long at most (see messagesRead). */
-const CHANNEL_END_WAIT_MS = 1000;
 
 export type WorkerState = 'starting' | 'ready' | 'accepting' | 'draining' | 'exited';
 
@@ -177,8 +174,8 @@ export class WorkerProcess {
     child.on('exit', (code, signal) => {
       // Read before its lost rows are counted.
       this.rows.exited();
-      // A process the app started may hold the worker's end of the channel open: not for long.
-      setTimeout(this.channelClosed, CHANNEL_END_WAIT_MS).unref();
+      // A process the app started may hold the worker's end of the channel open, as of its pipe.
+      setTimeout(this.channelClosed, END_WAIT_MS).unref();
       this.currentState = 'exited';
       this.onListening(new Error(`worker ${this.pid} exited (${signal ?? `exit code ${code}`}) before it listened`));
       for (const w of this.waiters.splice(0)) w.resolve();

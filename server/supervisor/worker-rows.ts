@@ -12,10 +12,11 @@ import type { PackedBatch } from '../store/packed-batch.js';
 import { FrameDecoder } from '../store/row-frames.js';
 
 /**
- * After a worker exits, its last rows are already in the pipe; the pipe's end is awaited this long
- * at most, in case a process the app started inherited the worker's end and keeps it open.
+ * After a worker exits, its last rows are already in the pipe (its last messages in its IPC
+ * channel); the end is awaited this long at most, in case a process the app started inherited the
+ * worker's end and keeps it open.
  */
-const ROWS_END_WAIT_MS = 1000;
+export const END_WAIT_MS = 1000;
 /**
  * How often a worker's row ring is read while it lives: rows then reach the store's batches at
  * most this late (the store itself waits store.flushInterval), and the ring's 4 MiB holds far
@@ -64,7 +65,7 @@ export class WorkerRows {
     this.readRing();
     this.loadAtExit = this.ring?.load() ?? null;
     this.closeRing();
-    setTimeout(this.pipeEnded, ROWS_END_WAIT_MS).unref();
+    setTimeout(this.pipeEnded, END_WAIT_MS).unref();
   }
 
   /** fork() failed: no rows will ever come. */
