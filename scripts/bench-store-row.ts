@@ -3,6 +3,7 @@
  * What one timing row costs, split by stage and measured alone: packing on the main thread, the
  * postMessage that moves a batch to the writer thread, and the writer's transaction (its
  * JavaScript part, unpacking and rollup cells, timed apart from SQLite's). Same run, µs per row.
+ * The supervisor's share: a ring read's frames (one per row) decoded into the store's batch.
  * Then what a route adds (issue 24's budget): the worker's routeOf and the writer's per-route
  * bound and rollups, as batches with a route against the same batches without, alternating.
  * Usage: node --import tsx scripts/bench-store-row.ts [batches]
@@ -14,7 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { openWritableDb } from '../shared/store/open-db.js';
 import { Outcome, type TimingRow } from '../shared/timing-row.js';
 import { BatchPacker, unpack, type PackedBatch } from '../server/store/packed-batch.js';
-import { encodeFrame, RowFrameEncoder } from '../server/store/row-frames.js';
+import { encodeFrame, FrameDecoder, RowFrameEncoder } from '../server/store/row-frames.js';
+import { RowBuffer } from '../server/store/row-buffer.js';
 import { DEFAULT_RETENTION } from '../server/store/retention.js';
 import { routeOf } from '../server/host/route-fold.js';
 import { aggregate } from '../server/store/rollup-delta.js';
@@ -125,6 +127,21 @@ for (let round = 0; round < 4; round++) {
 }
 const frameUs = (ms: number): string => ((ms * 1000) / (4 * frameRows)).toFixed(3);
 
+// The supervisor reads a worker's ring every 25 ms: at 15,000 requests a second, ~400 frames a read.
+const FRAMES_PER_READ = 400;
+const frameEncoder = new RowFrameEncoder(frameOptions);
+const ringRead = Buffer.concat(Array.from({ length: FRAMES_PER_READ }, (_, i) => Buffer.from(frameEncoder.encode(routedRow(i)))));
+const storeBuffer = new RowBuffer({ ...frameOptions, flushIntervalMs: STORE_DEFAULTS.flushIntervalMs, batchSize: ROWS, capacityRows: STORE_DEFAULTS.bufferRows, send: (b) => storeBuffer.settle(b.rows) });
+const decoder = new FrameDecoder();
+const reads = Math.ceil(frameRows / FRAMES_PER_READ);
+const decodeReads = (): number => {
+  const t = performance.now();
+  for (let r = 0; r < reads; r++) for (const batch of decoder.push(ringRead)) storeBuffer.pushBatch(batch);
+  return performance.now() - t;
+};
+decodeReads(); // warm-up
+const decodeUs = ((decodeReads() * 1000) / (reads * FRAMES_PER_READ)).toFixed(3);
+
 console.log(`| stage (${BATCHES} batches of ${ROWS} rows) | µs per row |`);
 console.log('| --- | ---: |');
 console.log(`| main thread: pack the row (BatchPacker.push, take) | ${packUs} |`);
@@ -133,6 +150,7 @@ console.log(`| writer: its transaction in all (writeRows) | ${writeUs} |`);
 console.log(`| of which JavaScript: unpack and rollup cells | ${jsUs} |`);
 console.log(`| worker with a ring, a frame per row: as a batch of one (BatchPacker, encodeFrame) | ${frameUs(batchOfOneMs)} |`);
 console.log(`| worker with a ring, a frame per row: RowFrameEncoder (what it uses) | ${frameUs(singleRowMs)} |`);
+console.log(`| supervisor: a ring read's frames into the store's batch (FrameDecoder.push, RowBuffer.pushBatch) | ${decodeUs} |`);
 console.log(`| worker: routeOf per request (a template, or the path folded) | ${routeOfUs} |`);
 console.log(`| writer: writeRows, rows without a route | ${perRow(plainMs).toFixed(3)} |`);
 console.log(`| writer: writeRows, the same rows with one of 20 routes | ${perRow(routedMs).toFixed(3)} |`);

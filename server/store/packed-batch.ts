@@ -72,24 +72,29 @@ export class BatchPacker {
   }
 
   /**
-   * Appends row `r` of a batch packed elsewhere (a worker's, paths already cleaned there) without
-   * building a row object; `pathAt` is where its path starts in `batch.paths`. Returns where the
-   * next row's path starts. The caller checks the size first (push's capacity rule).
+   * Appends rows [from, to) of a batch packed elsewhere (a worker's, paths already cleaned there)
+   * without building row objects; `pathAt` is where row `from`'s path starts in `batch.paths`.
+   * Returns where the next row's path starts. The caller keeps to the capacity (push's rule).
+   * The batch's dictionary is mapped once per call, not per row: most of a worker's rows share
+   * their app, method and route.
    */
-  pushPacked(batch: PackedBatch, r: number, pathAt: number): number {
-    const from = batch.nums;
-    const i = r * COLS;
-    const o = this.rows * COLS;
+  pushPacked(batch: PackedBatch, from: number, to: number, pathAt: number): number {
+    const remap = batch.dict.map((s) => this.intern(s));
+    const src = batch.nums;
     const n = this.nums;
-    for (let c = 0; c < COLS; c++) n[o + c] = from[i + c]!;
-    n[o + C_APP] = this.intern(batch.dict[from[i + C_APP]!]!);
-    n[o + C_METHOD] = this.intern(batch.dict[from[i + C_METHOD]!]!);
-    const route = from[i + C_ROUTE]! >= 0 ? batch.dict[from[i + C_ROUTE]!] : undefined;
-    n[o + C_ROUTE] = route === undefined ? -1 : this.intern(route);
-    const len = from[i + C_PATH_LEN]!;
-    if (len >= 0) this.paths.push(batch.paths.slice(pathAt, pathAt + len));
-    this.rows++;
-    return len >= 0 ? pathAt + len : pathAt;
+    let pathChars = 0;
+    for (let r = from; r < to; r++, this.rows++) {
+      const i = r * COLS;
+      const o = this.rows * COLS;
+      for (let c = 0; c < COLS; c++) n[o + c] = src[i + c]!;
+      n[o + C_APP] = remap[src[i + C_APP]!]!;
+      n[o + C_METHOD] = remap[src[i + C_METHOD]!]!;
+      if (src[i + C_ROUTE]! >= 0) n[o + C_ROUTE] = remap[src[i + C_ROUTE]!]!;
+      const len = src[i + C_PATH_LEN]!;
+      if (len > 0) pathChars += len;
+    }
+    if (pathChars > 0) this.paths.push(batch.paths.slice(pathAt, pathAt + pathChars));
+    return pathAt + pathChars;
   }
 
   take(): PackedBatch {

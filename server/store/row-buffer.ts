@@ -55,9 +55,11 @@ export class RowBuffer {
       return false;
     }
     let pathAt = 0;
-    for (let r = 0; r < batch.rows; r++) {
+    for (let r = 0; r < batch.rows; ) {
       if (this.packer.size >= this.options.batchSize) this.flush();
-      pathAt = this.packer.pushPacked(batch, r, pathAt);
+      const to = Math.min(batch.rows, r + this.options.batchSize - this.packer.size);
+      pathAt = this.packer.pushPacked(batch, r, to, pathAt);
+      r = to;
     }
     this.afterPush();
     return true;

@@ -100,12 +100,30 @@ test('a row encoded alone (its buffer reused) decodes as the same row packed in 
         packer.push(r as TimingRow);
         return [...unpack(packer.take())];
       });
-      const got = new FrameDecoder().push(stream);
-      assert.equal(got.length, rows.length);
+      // Every frame a chunk completes comes back as one batch, split anywhere or not.
+      const decoder = new FrameDecoder();
+      const cut = Math.floor(stream.length / 2);
+      const got = [...decoder.push(stream.subarray(0, cut)), ...decoder.push(stream.subarray(cut))];
+      assert.ok(got.length <= 2);
       assert.deepEqual(got.flatMap((b) => [...unpack(b)]), expected);
     }),
     { numRuns: 300 },
   );
+});
+
+test('the frames a chunk completes are one batch, whatever dictionaries they carry, and a dictionary is read again once it changes', () => {
+  const encoder = new RowFrameEncoder({ recordPaths: true, maxPathLength: 200 });
+  const rows = Array.from({ length: 9 }, (_, i) => row(i, i % 3 === 0 ? null : `/p${i}`));
+  const frames = rows.map((r) => Buffer.from(encoder.encode(r)));
+  const decoder = new FrameDecoder();
+  const first = decoder.push(Buffer.concat(frames.slice(0, 6)));
+  assert.equal(first.length, 1);
+  assert.equal(first[0]!.rows, 6);
+  // Only the strings the rows use, each once: shop, blög, GET, POST, /ä/:id.
+  assert.deepEqual([...first[0]!.dict].sort(), ['/ä/:id', 'GET', 'POST', 'blög', 'shop']);
+  // The next read starts with the dictionary the last one ended with, then changes it.
+  const second = decoder.push(Buffer.concat(frames.slice(6)));
+  assert.deepEqual([...first, ...second].flatMap((b) => [...unpack(b)]), rows.map((r) => ({ ...r, route: r.route ?? null })));
 });
 
 test('bytes that are not frames are refused with DOW_ERR_ROW_FRAME', () => {
@@ -116,7 +134,9 @@ test('bytes that are not frames are refused with DOW_ERR_ROW_FRAME', () => {
   inconsistent.writeUInt32LE(5, 4); // five rows announced, one sent
   const badDict = Buffer.from(good);
   badDict.write('{', 16 + COLS * 8 + 1); // inside the dictionary's JSON, after the head and one row
-  for (const [what, bytes] of [['a length past the limit', tooLong], ['a row count the length does not hold', inconsistent], ['a dictionary that does not parse', badDict]] as const) {
+  const pastDict = Buffer.from(good);
+  pastDict.writeDoubleLE(7, 16 + 8 * 8); // the row's method: entry 7 of a dictionary of 2 or 3
+  for (const [what, bytes] of [['a length past the limit', tooLong], ['a row count the length does not hold', inconsistent], ['a dictionary that does not parse', badDict], ['a row naming a string its dictionary does not hold', pastDict]] as const) {
     assert.throws(() => new FrameDecoder().push(bytes), (err: unknown) => isDragonError(err, 'DOW_ERR_ROW_FRAME'), what);
   }
 });
