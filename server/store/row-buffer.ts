@@ -28,7 +28,8 @@ export class RowBuffer {
   private droppedRows = 0;
 
   constructor(private readonly options: RowBufferOptions) {
-    this.packer = new BatchPacker(options.batchSize, options);
+    // Shared: each batch is posted to the writer thread.
+    this.packer = new BatchPacker(options.batchSize, options, true);
   }
 
   /** Never throws; returns false when the row was dropped. */

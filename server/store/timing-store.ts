@@ -108,8 +108,9 @@ export function createTimingStore(options: TimingStoreOptions): TimingStore {
         log('warn', 'no writer', 'timing store: writer thread not running, rows dropped', { rows: batch.rows });
         return;
       }
-      // Copied, not transferred: a transfer detaches the ArrayBuffer, and the first detach in a
-      // process makes V8 deoptimise and recompile every typed-array loop of the apps it hosts.
+      // Its numbers are in shared memory (RowBuffer packs them so), not transferred: a transfer
+      // detaches the ArrayBuffer, and the first detach in a process makes V8 deoptimise and
+      // recompile every typed-array loop of the apps it hosts.
       worker.postMessage({ type: 'rows', batch } satisfies ToWorker);
     },
   });
