@@ -8,7 +8,6 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import { createRemoteControl, startDashboard } from '../dashboard/index.js';
 import { readStatsPort } from '../dashboard/stats-client.js';
 import { isDragonError } from '../shared/errors.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
@@ -240,6 +239,7 @@ async function main(argv: string[]): Promise<number> {
       if (values.db === undefined) throw new UsageError('dashboard needs --db <file>, the runtime\'s timing store');
       const log = createLogger({ level: values['log-level'] ?? 'info', format });
       const dbPath = resolve(values.db);
+      const { createRemoteControl, startDashboard } = await import('../dashboard/index.js');
       const control = createRemoteControl({ stats: values.stats ?? DEFAULTS.stats, dbPath });
       const history = openHistoryReader(dbPath);
       const dashboard = await startDashboard({

@@ -4,7 +4,8 @@
  * dashboard together (server/ and dashboard/ never import each other). Starts everything or nothing.
  */
 import type { Logger } from 'pino';
-import { checkDashboardStart, startDashboard, type RunningDashboard } from '../dashboard/index.js';
+import type { RunningDashboard } from '../dashboard/index.js';
+import { checkDashboardStart } from '../dashboard/start-check.js';
 import type { HistoryReader } from '../shared/history.js';
 import { openHistoryReader } from '../shared/store/history-reader.js';
 import type { RuntimeSettings } from '../server/config/config.js';
@@ -118,6 +119,8 @@ export async function startRuntime(settings: RuntimeSettings, log: Logger, admin
     }
     if (settings.dashboard) {
       history = storeSettings ? openHistoryReader(storeSettings.path) : null;
+      // Loaded only when it runs: Fastify and the dashboard's routes stay out of a runtime without it.
+      const { startDashboard } = await import('../dashboard/index.js');
       dashboard = await startDashboard({
         ...dashboardCredentials(settings.dashboard, adminToken),
         ...(settings.dashboard.allowedHosts === undefined ? {} : { allowedHosts: settings.dashboard.allowedHosts }),

@@ -11,10 +11,11 @@ import type { RuntimeControl } from '../shared/runtime-control.js';
 import { buildDashboard } from './app.js';
 import { formatHostPort, isLoopback, parseTcpAddress } from '../shared/listen-address.js';
 import { generateToken } from './security/token.js';
-import { tokenWeakness } from './security/token-strength.js';
+import { checkDashboardStart } from './start-check.js';
 
 export { buildDashboard, type DashboardOptions } from './app.js';
 export { createRemoteControl, type RemoteControlOptions } from './remote-control.js';
+export { checkDashboardStart } from './start-check.js';
 
 export interface StartDashboardOptions {
   /** `host:port`; the default bind is 127.0.0.1:9100 (set by the caller's config). Port 0 picks one. */
@@ -45,22 +46,6 @@ export interface RunningDashboard {
   token: string;
   /** Stops listening and ends open event streams; the control and history stay the caller's. */
   close(): Promise<void>;
-}
-
-/**
- * Throws what startDashboard would refuse (bad address, non-loopback bind without a token, a weak
- * token), without listening: the runtime asks before it binds any app, so a refusal never comes
- * after apps were announced UP.
- */
-export function checkDashboardStart(options: Pick<StartDashboardOptions, 'listen' | 'token' | 'tokenSource'>): void {
-  const { host } = parseTcpAddress(options.listen);
-  const configured = options.token !== undefined && options.token !== '';
-  // Anyone who can reach a non-loopback port could change thread limits: only with a real token.
-  if (!isLoopback(host) && !configured) throw new errors.DOW_ERR_DASHBOARD_BIND(options.listen);
-  // A configured token is the only thing between the network and the thread limits; one that
-  // can be guessed is refused at start rather than trusted (the throttle only slows guessing).
-  const weakness = configured ? tokenWeakness(options.token as string) : null;
-  if (weakness !== null) throw new errors.DOW_ERR_WEAK_TOKEN(options.tokenSource ?? 'configured', weakness);
 }
 
 export async function startDashboard(options: StartDashboardOptions): Promise<RunningDashboard> {
