@@ -14,29 +14,38 @@ interface RouteRegistry {
 }
 
 export class RouteBound {
-  private readonly known = new Map<string, Set<string>>();
+  /** Per app: its routes by method, and how many it has. Nested, so a row's lookup builds no key string. */
+  private readonly known = new Map<string, { byMethod: Map<string, Set<string>>; size: number }>();
 
   constructor(
     private readonly registry: RouteRegistry,
     private readonly max = ROUTES_PER_APP,
   ) {}
 
-  /** The (method, route) a row is stored under: its own, or the overflow route. */
-  place(app: string, method: string, route: string): { method: string; route: string } {
+  /** The route a row is stored under: its own, or the overflow route's. */
+  place(app: string, method: string, route: string): string {
     let routes = this.known.get(app);
     if (routes === undefined) {
-      routes = new Set(this.registry.load(app).map((r) => keyOf(r.method, r.route)));
+      routes = { byMethod: new Map(), size: 0 };
+      for (const r of this.registry.load(app)) add(routes, r.method, r.route);
       this.known.set(app, routes);
     }
-    const key = keyOf(method, route);
-    if (routes.has(key)) return { method, route };
-    if (routes.size >= this.max) return OVERFLOW_ROUTE;
-    routes.add(key);
+    if (routes.byMethod.get(method)?.has(route) === true) return route;
+    if (routes.size >= this.max) return OVERFLOW_ROUTE.route;
+    add(routes, method, route);
     this.registry.save(app, method, route);
-    return { method, route };
+    return route;
   }
 }
 
-function keyOf(method: string, route: string): string {
-  return `${method} ${route}`;
+function add(routes: { byMethod: Map<string, Set<string>>; size: number }, method: string, route: string): void {
+  let set = routes.byMethod.get(method);
+  if (set === undefined) {
+    set = new Set();
+    routes.byMethod.set(method, set);
+  }
+  if (!set.has(route)) {
+    set.add(route);
+    routes.size++;
+  }
 }

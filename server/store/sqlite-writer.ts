@@ -133,7 +133,7 @@ export class SqliteWriter {
         this.seenDataVersion = version;
         // Bounded first (it may add to `routes`, in this transaction): raw rows and rollups then agree.
         for (const row of rows) {
-          if (row.route !== undefined && row.route !== null) row.route = this.routeBound.place(row.app, row.method, row.route).route;
+          if (row.route !== undefined && row.route !== null) row.route = this.routeBound.place(row.app, row.method, row.route);
         }
         this.insertRaw(rows);
         for (const cell of cells) {
