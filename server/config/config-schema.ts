@@ -52,7 +52,7 @@ export const appSchema = {
         OFF,
       ],
     },
-    maxUpgrades: { type: 'integer', minimum: 1, description: 'HTTP: upgraded connections (WebSockets) the app holds at once, split over its workers; past it an upgrade gets 503. Default 10000 (docs/websockets.md).' },
+    maxUpgrades: { type: 'integer', minimum: 1, description: 'HTTP: upgraded connections (WebSockets) the app holds at once, across all its workers; past it an upgrade gets 503. Default 10000 (docs/websockets.md).' },
     upgradeDrainTimeout: ms('HTTP: how long a draining worker keeps its WebSockets before closing them (1012, Service Restart, when it is replaced): shorter moves clients to new code sooner, longer lets sessions end by themselves (a stop still ends within `drainTimeout`). Default: `drainTimeout`.'),
     socketMode: { type: 'integer', minimum: 0, maximum: 0o777, description: 'A Unix socket\'s file mode, set right after bind. Default `0o660`.' },
     socketOwner: { ...ID, description: 'A Unix socket\'s owner (a user name or id), set right after bind.' },

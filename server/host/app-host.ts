@@ -9,6 +9,7 @@ import { errors } from '../../shared/errors.js';
 import type { AppSnapshot } from '../../shared/runtime-control.js';
 import { Outcome, type TimingRecorder } from '../../shared/timing-row.js';
 import type { AppHandler } from '../adapters/app-handler.js';
+import type { UpgradeCapacity } from '../http/upgrade-capacity.js';
 import type { AccessLogWriter } from '../logs/access-log.js';
 import { AppStats } from './app-stats.js';
 import type { HostedRequest } from './hosted-request.js';
@@ -52,8 +53,10 @@ export interface AppOptions {
    * whose X-Forwarded-For, X-Forwarded-Proto and X-Real-IP are believed; false: nobody's.
    */
   trustProxy?: readonly string[] | false;
-  /** http: upgraded connections (WebSockets) held at once, beyond the thread limit; past it, 503. */
+  /** http: upgraded connections (WebSockets) the app holds at once, beyond the thread limit; past it, 503. */
   maxUpgrades?: number;
+  /** http, in a worker: its lease of maxUpgrades from the supervisor (in-process: the whole cap here). */
+  upgradeCapacity?: UpgradeCapacity;
   /** http: how long a draining worker keeps its upgraded connections, ms (default: drainTimeout). */
   upgradeDrainTimeoutMs?: number;
 }

@@ -14,6 +14,7 @@ import { httpResponse } from '../protocol/response-head.js';
 import { connectionPeer, HttpExchange, type HttpListenerState } from './http-exchange.js';
 import { compileTrust, DEFAULT_TRUST_PROXY } from './trust-proxy.js';
 import { DEFAULT_MAX_UPGRADES, HttpUpgrades } from './http-upgrades.js';
+import { fixedCapacity, type UpgradeCapacity } from './upgrade-capacity.js';
 import type { UpgradeListener } from '../adapters/app-handler.js';
 import type { CloseCode } from '../protocol/websocket-close.js';
 import { kHttpBusy, kHttpHeld, kHttpServed } from '../core/symbols.js';
@@ -35,8 +36,10 @@ export interface HttpListenerOptions {
   trustProxy?: readonly string[] | false;
   /** The app's taker of upgraded connections; without one, an Upgrade request is an ordinary request. */
   upgrade?: UpgradeListener;
-  /** Upgraded connections this listener holds at most; past it, 503. */
+  /** Upgraded connections the app holds at most; past it, 503. */
   maxUpgrades?: number;
+  /** In a worker: its lease of maxUpgrades (the whole cap here when absent). */
+  upgradeCapacity?: UpgradeCapacity;
   /** How long a drain leaves upgraded connections open, ms; the drain's own timeout if unset. */
   upgradeDrainTimeoutMs?: number;
 }
@@ -141,7 +144,7 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     pauseReading(socket);
   });
   const upgrade = options.upgrade;
-  const upgrades = upgrade === undefined ? null : new HttpUpgrades({ host, upgrade, trust: state.trust, maxUpgrades: options.maxUpgrades ?? DEFAULT_MAX_UPGRADES });
+  const upgrades = upgrade === undefined ? null : new HttpUpgrades({ host, upgrade, trust: state.trust, capacity: options.upgradeCapacity ?? fixedCapacity(options.maxUpgrades ?? DEFAULT_MAX_UPGRADES) });
   // Only with a listener: node:http serves an Upgrade request as an ordinary one when the server
   // has none, which is what an app that takes no upgrades expects (its own 404, 426...).
   if (upgrades !== null) {
@@ -160,6 +163,7 @@ export function createHttpListener(options: HttpListenerOptions): HttpListener {
     stopListening: () => new Promise((resolve) => NetServer.prototype.close.call(server, () => resolve())),
     beginDrain() {
       state.draining = true;
+      upgrades?.beginDrain();
       for (const request of state.registry) if (request instanceof HttpExchange) request.closeAfterResponse();
     },
     closeIdleConnections: closeIdle,

@@ -26,9 +26,11 @@ import { closeFrame, type CloseCode } from '../protocol/websocket-close.js';
 import { cgiEnvOf } from './cgi-env.js';
 import { accessFieldsOf, applyMount, clientOf, connectionPeer, presentClient } from './http-exchange.js';
 import type { ClientIdentity, TrustFunction } from './trust-proxy.js';
+import type { UpgradeCapacity } from './upgrade-capacity.js';
 
-/** Upgraded connections one worker holds at most, unless the app sets maxUpgrades. */
+/** Upgraded connections an app holds at most, across its workers, unless it sets maxUpgrades. */
 export const DEFAULT_MAX_UPGRADES = 10_000;
+const STOPPING = 'Service Unavailable: the server is stopping\n';
 /** After our close frame, how long the client has to answer with its own before the socket goes. */
 const CLOSE_GRACE_MS = 500;
 /** What the status sniff reads of the first bytes the app writes: `HTTP/1.1 101`. */
@@ -95,8 +97,8 @@ export interface HttpUpgradesOptions {
   host: AppHost;
   upgrade: UpgradeListener;
   trust: TrustFunction;
-  /** This worker's cap on upgraded connections open at once. */
-  maxUpgrades: number;
+  /** How many may be open at once: the app's cap in-process, a lease from the supervisor in a worker. */
+  capacity: UpgradeCapacity;
 }
 
 export class HttpUpgrades {
@@ -105,6 +107,8 @@ export class HttpUpgrades {
   private emptied: Array<() => void> = [];
   /** Set by closeAll(): the drain is past its upgrades, and one accepted now would be left open. */
   private closing = false;
+  /** Set by beginDrain(): this process takes no new one, and keeps no room for one. */
+  private draining = false;
 
   constructor(private readonly options: HttpUpgradesOptions) {
     this.host = options.host;
@@ -114,19 +118,48 @@ export class HttpUpgrades {
   accept(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const host = this.host;
     const session = new UpgradeSession(req, socket, host, this.options.trust);
-    const max = this.options.maxUpgrades;
-    if (this.closing) return this.refuse(session, 'Service Unavailable: the server is stopping\n');
-    if (this.open.size >= max) {
-      host.logRefusal(`${new errors.DOW_ERR_UPGRADES_FULL(host.name, this.open.size, max).message} from ${connectionPeer(socket)}`);
-      return this.refuse(session, 'Service Unavailable: too many upgraded connections, retry later\n');
-    }
-    this.open.add(session);
-    host.stats.upgrades++;
-    host.stats.websockets++;
-    socket.once('close', () => this.ended(session));
     // node:http took its own 'error' listener off at the upgrade: a reset on an idle WebSocket
     // whose app added none would throw, and take down every other connection of the worker.
     socket.on('error', ignoreError);
+    if (this.closing) return this.refuse(session, STOPPING);
+    if (this.open.size < this.options.capacity.held) return this.admit(session, req, head);
+    // Nothing reads the socket while the supervisor is asked: the client's first frames wait.
+    void this.roomAfterAsking().then((room) => {
+      // The client left meanwhile: nothing to hand the app, and no 'close' to come for the count.
+      if (socket.destroyed) this.host.recordSession(session, 499, Outcome.ABORTED);
+      else if (this.closing) this.refuse(session, STOPPING);
+      else if (room) this.admit(session, req, head);
+      else this.refuseFull(session);
+    });
+  }
+
+  /** Asks for more until one is free here, or none is granted (the app is at its cap). */
+  private async roomAfterAsking(): Promise<boolean> {
+    const capacity = this.options.capacity;
+    for (;;) {
+      const asked = capacity.more();
+      if (asked === null) return false;
+      // The same question's answer may serve several waiting upgrades, in turn.
+      const granted = await asked;
+      if (this.open.size < capacity.held) return true;
+      if (granted === 0) return false;
+    }
+  }
+
+  private refuseFull(session: UpgradeSession): void {
+    const host = this.host;
+    host.logRefusal(`${new errors.DOW_ERR_UPGRADES_FULL(host.name, this.open.size, this.options.capacity.max).message} from ${connectionPeer(session.socket)}`);
+    this.refuse(session, 'Service Unavailable: too many upgraded connections, retry later\n');
+  }
+
+  private admit(session: UpgradeSession, req: IncomingMessage, head: Buffer): void {
+    const host = this.host;
+    const socket = session.socket;
+    this.open.add(session);
+    this.options.capacity.settle(this.open.size, this.draining);
+    host.stats.upgrades++;
+    host.stats.websockets++;
+    socket.once('close', () => this.ended(session));
     presentClient(socket, session.client);
     req.scgi = new RequestInfo(host, session.target.mount, () => cgiEnvOf(req, session.client, session.target));
     applyMount(req, session.target);
@@ -138,7 +171,6 @@ export class HttpUpgrades {
   private refuse(session: UpgradeSession, body: string): void {
     const socket = session.socket;
     this.host.stats.upgradesRefused++;
-    socket.on('error', ignoreError);
     if (socket.writable) socket.end(httpResponse(503, body, 'Retry-After: 1\r\n'), 'latin1');
     else socket.destroy();
     this.host.recordSession(session, 503, Outcome.REJECTED);
@@ -158,10 +190,17 @@ export class HttpUpgrades {
   private ended(session: UpgradeSession): void {
     if (!this.open.delete(session)) return;
     this.host.stats.websockets--;
+    this.options.capacity.settle(this.open.size, this.draining);
     if (this.open.size === 0) for (const resolve of this.emptied.splice(0)) resolve();
     // No status line at all: the app took the socket and closed it without a word.
     const status = session.status === 0 ? 499 : session.status;
     this.host.recordSession(session, status, status === 499 ? Outcome.ABORTED : Outcome.ANSWERED);
+  }
+
+  /** The process drains: what its lease holds beyond the connections open goes back now. */
+  beginDrain(): void {
+    this.draining = true;
+    this.options.capacity.settle(this.open.size, true);
   }
 
   /** Resolves once no upgraded connection is open (at once if none is). */

@@ -136,6 +136,7 @@ export class Server implements RuntimeControl {
         ...(app.trustProxy === undefined ? {} : { trustProxy: app.trustProxy }),
         ...(app.handler?.upgrade === undefined ? {} : { upgrade: app.handler.upgrade }),
         ...(app.maxUpgrades === undefined ? {} : { maxUpgrades: app.maxUpgrades }),
+        ...(app.upgradeCapacity === undefined ? {} : { upgradeCapacity: app.upgradeCapacity }),
         ...(app.upgradeDrainTimeoutMs === undefined ? {} : { upgradeDrainTimeoutMs: app.upgradeDrainTimeoutMs }),
       }, onAcceptError);
       this.httpListeners.set(host.name, listener.http);

@@ -16,6 +16,8 @@
  *                                                ◀── exiting (process.exit: last figures)
  *                                                ◀── recycle (maxRequests reached)
  *                                                ◀── fatal (uncaught error: replace me, then drain me)
+ *     upgradesGranted ◀── upgradesWanted (its lease of maxUpgrades is full)
+ *     upgradesReclaim ◀── upgradesReturned (what its lease holds beyond its needs)
  */
 import type { AppStatsData } from '../host/app-stats.js';
 import type { AppOptions } from '../host/app-host.js';
@@ -23,6 +25,7 @@ import type { ScgiLimits } from '../protocol/limits.js';
 import type { AppSource, LogSettings } from '../config/config.js';
 import type { ProcessFigures } from '../metrics/process-figures.js';
 import type { WorkerLoad } from './slot-ledger.js';
+import type { LeaseMessage } from '../http/upgrade-capacity.js';
 
 /**
  * The worker's descriptor for its timing rows (server/store/row-frames.ts): stdio 0-2, the IPC
@@ -39,7 +42,8 @@ export const ROWS_FD = 4;
 export const ROW_RING_FD = 5;
 
 export interface WorkerStartConfig {
-  app: Omit<AppOptions, 'handler' | 'threads'>;
+  /** maxUpgrades is the app's whole cap: the worker leases its part (upgradesWanted). */
+  app: Omit<AppOptions, 'handler' | 'threads' | 'upgradeCapacity'>;
   source: AppSource;
   listen: string;
   limits: ScgiLimits;
@@ -91,7 +95,11 @@ export type ToWorker =
   | { type: 'limit'; limit: number; seq: number; appLimit: number }
   | { type: 'conn' }
   | { type: 'stopAccepting' }
-  | { type: 'drain'; timeoutMs: number; upgradeTimeoutMs: number; stopping: boolean };
+  | { type: 'drain'; timeoutMs: number; upgradeTimeoutMs: number; stopping: boolean }
+  /** The answer to upgradesWanted: `count` more upgraded connections this worker may hold (0: none free). */
+  | { type: 'upgradesGranted'; seq: number; count: number }
+  /** The app is at its cap and another worker waits: give back what is unused (answered by upgradesReturned, even of 0). */
+  | { type: 'upgradesReclaim' };
 
 export type FromWorker =
   /** kind: what the loader recognised the export as ("Express app"), for the supervisor's UP line. */
@@ -107,4 +115,6 @@ export type FromWorker =
   | { type: 'fatal'; message: string; stack: string }
   | { type: 'drained'; figures: WorkerFigures }
   /** From the worker's 'exit' event (process.exit from the app): its last rows went just before. */
-  | { type: 'exiting'; figures: WorkerFigures };
+  | { type: 'exiting'; figures: WorkerFigures }
+  /** Its lease of the app's maxUpgrades is full (server/http/upgrade-capacity.ts). */
+  | LeaseMessage;

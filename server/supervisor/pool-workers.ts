@@ -8,12 +8,19 @@ import { workerEnv, type AppEnvironment } from '../config/app-environment.js';
 import type { PoolOptions } from './pool-options.js';
 import { maxRequestsWithJitter } from './restart-policy.js';
 import { SlotLedger } from './slot-ledger.js';
+import { UpgradeLeases, type LeaseAnswer } from './upgrade-leases.js';
+import { DEFAULT_MAX_UPGRADES } from '../http/http-upgrades.js';
 import { WorkerProcess, type WorkerEvents } from './worker-process.js';
 import * as roles from './worker-role.js';
 import type { PoolWorker } from './worker-role.js';
 
+/** How long a full worker's question waits for the others to give back their spare (its own gives up at ASK_TIMEOUT_MS). */
+const RECLAIM_WAIT_MS = 500;
+
 export class PoolWorkers {
   readonly ledger: SlotLedger;
+  /** The app's maxUpgrades, leased to its workers as they fill up (http apps). */
+  readonly upgrades: UpgradeLeases;
   readonly workers = new Map<number, PoolWorker>();
   /** Every worker's record, found from its process even after it left `workers`. */
   private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
@@ -23,12 +30,15 @@ export class PoolWorkers {
   private isStopping = false;
   /** How many workers should accept: the config's count until a scale changes it. */
   target: number;
+  /** Ends a reclaim of upgraded-connection leases that not every worker answered. */
+  private reclaimTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly o: PoolOptions,
     private readonly events: WorkerEvents,
   ) {
     this.ledger = new SlotLedger(o.threads);
+    this.upgrades = new UpgradeLeases(o.startConfig.app.maxUpgrades ?? DEFAULT_MAX_UPGRADES);
     this.target = o.workers;
     this.environment = o.environment;
   }
@@ -130,10 +140,43 @@ export class PoolWorkers {
     }
   }
 
+  /**
+   * Its lease of the app's upgraded connections is full. Only a worker that takes new connections
+   * gets more: a draining one refuses, and its clients retry (Retry-After) on another.
+   */
+  upgradesWanted(w: PoolWorker, seq: number): void {
+    const p = w.process;
+    if (p.state !== 'accepting' || this.stopping) return p.grantUpgrades(seq, 0);
+    const { answer, reclaim } = this.upgrades.ask(p.id, seq, this.accepting().map((a) => a.process.id));
+    if (answer) p.grantUpgrades(answer.seq, answer.count);
+    for (const id of reclaim ?? []) this.workers.get(id)?.process.reclaimUpgrades();
+    if (this.upgrades.waiting && this.reclaimTimer === null) {
+      this.reclaimTimer = setTimeout(() => {
+        this.reclaimTimer = null;
+        this.answerLeases(this.upgrades.expire());
+      }, RECLAIM_WAIT_MS);
+      this.reclaimTimer.unref();
+    }
+  }
+
+  upgradesReturned(w: PoolWorker, count: number): void {
+    this.answerLeases(this.upgrades.returned(w.process.id, count, this.accepting().length));
+  }
+
+  private answerLeases(answers: LeaseAnswer[]): void {
+    for (const a of answers) this.workers.get(a.worker)?.process.grantUpgrades(a.seq, a.count);
+    if (!this.upgrades.waiting && this.reclaimTimer !== null) {
+      clearTimeout(this.reclaimTimer);
+      this.reclaimTimer = null;
+    }
+  }
+
   /** It exited, or never existed: no longer counted anywhere. */
   forget(w: PoolWorker): void {
     this.workers.delete(w.process.id);
     this.ledger.remove(w.process.id);
+    // Its upgraded connections closed with it.
+    this.answerLeases(this.upgrades.remove(w.process.id, this.accepting().length));
   }
 
   /** Whoever awaited its readiness, told once. */

@@ -159,8 +159,8 @@ export class Supervisor implements RuntimeControl {
       environment: workers.environment ?? null,
       readEnvironment: () => this.readEnvironment(name, workers.environment ?? null),
       startConfig: {
-        // Each worker holds its share of the app's upgraded connections (they stay where accepted).
-        app: { ...options, maxUpgrades: Math.ceil((options.maxUpgrades ?? DEFAULT_MAX_UPGRADES) / Math.max(1, workers.count)) },
+        // The whole cap: the pool leases it to the workers as they need it (upgrade-leases.ts).
+        app: { ...options, maxUpgrades: options.maxUpgrades ?? DEFAULT_MAX_UPGRADES },
         source: app.source,
         listen,
         limits: this.settings.limits,

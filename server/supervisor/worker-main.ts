@@ -17,6 +17,8 @@ import { appLogFile, createLogger, logFileFailed, reopenLogFiles } from '../logs
 import { captureConsole } from '../logs/console-capture.js';
 import { createProcessSampler } from '../metrics/process-figures.js';
 import { Server } from '../listen/server.js';
+import { DEFAULT_MAX_UPGRADES } from '../http/http-upgrades.js';
+import { UpgradeLease } from '../http/upgrade-capacity.js';
 import { attachRowRing } from '../native/row-ring.js';
 import { createIpcRecorder, type IpcRecorder } from './ipc-recorder.js';
 import { createRowsOutlet, type RowsOutlet } from './rows-outlet.js';
@@ -66,6 +68,8 @@ class WorkerMain {
   private pressureTimer: NodeJS.Timeout | null = null;
   private readonly emptyStats = new AppStats();
   private readonly processSampler = createProcessSampler();
+  /** Its part of the app's maxUpgrades, set once the app's config arrives (http only). */
+  private upgradeLease: UpgradeLease | null = null;
 
   /** Takes the supervisor's orders and the process's events from here on. */
   run(): void {
@@ -136,8 +140,10 @@ class WorkerMain {
   private async accept(handle: object): Promise<void> {
     const { config: cfg, handler } = this;
     if (!cfg || !handler || this.server) return;
+    // The supervisor keeps the app's cap on upgraded connections across workers: this one leases its part.
+    if (cfg.app.protocol === 'http') this.upgradeLease = new UpgradeLease(cfg.app.maxUpgrades ?? DEFAULT_MAX_UPGRADES, (message) => send(message));
     const server = new Server({
-      listeners: [{ listen: cfg.listen, handle, processor: { app: { ...cfg.app, threads: 1, handler } } }],
+      listeners: [{ listen: cfg.listen, handle, processor: { app: { ...cfg.app, threads: 1, handler, ...(this.upgradeLease === null ? {} : { upgradeCapacity: this.upgradeLease }) } } }],
       limits: cfg.limits,
       logger: this.log,
       recorder: this.recorder,
@@ -261,6 +267,13 @@ class WorkerMain {
         break;
       case 'drain':
         void this.drain(message.timeoutMs, message.stopping, message.upgradeTimeoutMs);
+        break;
+      case 'upgradesGranted':
+        this.upgradeLease?.granted(message.seq, message.count);
+        break;
+      case 'upgradesReclaim':
+        if (this.upgradeLease !== null) this.upgradeLease.reclaim();
+        else send({ type: 'upgradesReturned', count: 0 });
         break;
     }
   }

@@ -239,6 +239,8 @@ export class WorkerPool {
       this.live.applyPlan();
     },
     rows: (_p, batch) => this.o.onRows(batch),
+    upgradesWanted: (p, seq) => this.live.upgradesWanted(this.live.recordOf(p), seq),
+    upgradesReturned: (p, count) => this.live.upgradesReturned(this.live.recordOf(p), count),
     rowsBroken: (p, err) => this.o.log.error({ app: this.name, worker: p.pid }, `${this.name}: worker ${p.pid}: its timing rows are lost from here on: ${err.message}`),
     recycle: (p, reason) => this.recycle(this.live.recordOf(p), reason),
     fatal: (p, message, stack) => this.replaceBroken(this.live.recordOf(p), message, stack),

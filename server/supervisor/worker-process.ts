@@ -36,6 +36,10 @@ export interface WorkerEvents {
   /** It threw outside any request and stopped accepting: it must be drained and replaced. */
   fatal(worker: WorkerProcess, message: string, stack: string): void;
   figures(worker: WorkerProcess, figures: WorkerFigures): void;
+  /** Its lease of the app's maxUpgrades is full: answer with grantUpgrades(). */
+  upgradesWanted(worker: WorkerProcess, seq: number): void;
+  /** It gave back `count` of its lease. */
+  upgradesReturned(worker: WorkerProcess, count: number): void;
 }
 
 // Same extension as this module: .ts under tsx (tests, development), .js from dist/.
@@ -335,6 +339,16 @@ export class WorkerProcess {
     if (this.alive) this.child?.kill(signal);
   }
 
+  /** The answer to its upgradesWanted `seq`. */
+  grantUpgrades(seq: number, count: number): void {
+    this.send({ type: 'upgradesGranted', seq, count });
+  }
+
+  /** Asks it to give back its unused lease of upgraded connections. */
+  reclaimUpgrades(): void {
+    this.send({ type: 'upgradesReclaim' });
+  }
+
   private send(message: ToWorker): void {
     if (this.child?.connected) this.child.send(message);
   }
@@ -380,6 +394,12 @@ export class WorkerProcess {
         break;
       case 'fatal':
         this.events.fatal(this, message.message, message.stack);
+        break;
+      case 'upgradesWanted':
+        this.events.upgradesWanted(this, message.seq);
+        break;
+      case 'upgradesReturned':
+        this.events.upgradesReturned(this, message.count);
         break;
     }
   }

@@ -1,7 +1,8 @@
 /**
- * Upgraded connections when their worker ends badly: an uncaught error drains the worker and its
- * WebSockets get 1011 at the drain deadline; a hang kill leaves no time for a frame, and the
- * client sees the connection close (1006).
+ * Upgraded connections in worker processes: when their worker ends badly (an uncaught error drains
+ * the worker and its WebSockets get 1011 at the drain deadline; a hang kill leaves no time for a
+ * frame, and the client sees the connection close: 1006), at a reload, and maxUpgrades held for
+ * the whole app across its workers.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { poolApp, startSupervisor } from '../helpers/supervisor.js';
 import { httpGet } from '../helpers/http-get.js';
 import { testDir } from '../helpers/temp-dir.js';
 import { scaledMs, waitUntil } from '../helpers/wait.js';
-import { openWs, wsEchoAppSource } from '../helpers/ws-client.js';
+import { connectWs, openWs, wsEchoAppSource, type WsClient } from '../helpers/ws-client.js';
 
 /** The echo app, plus /throw (an error outside any request) and /hang (a loop that never ends). */
 const FAULTY = wsEchoAppSource('v1', `export default (req, res) => {
@@ -74,4 +75,37 @@ test('a reload closes WebSockets (1012) at drainTimeout, while a request keeps i
   assert.equal(heldDone, false, 'the WebSocket closed before the held request ended');
   assert.equal((await held).body, 'held');
   await reload;
+});
+
+test('maxUpgrades is the app\'s across its workers: every upgrade up to it opens, wherever the kernel sends it, and the next is refused', async (t) => {
+  const dir = await testDir(t, 'http-upgrades-workers');
+  const module = join(dir, 'echo.mjs');
+  await writeFile(module, wsEchoAppSource('v1'));
+  const app = poolApp({ name: 'ws', module, count: 2 });
+  app.options.protocol = 'http';
+  app.options.maxUpgrades = 3;
+  const rt = await startSupervisor(t, [app]);
+  const { port } = rt.targets.get('ws') as { port: number };
+  const url = `http://127.0.0.1:${port}`;
+  // Split evenly (as before), 2 a worker: the third was refused when the kernel gave two to one
+  // worker, and a fourth opened when it spread them.
+  const clients: WsClient[] = [];
+  t.after(() => clients.forEach((c) => c.socket.destroy()));
+  for (let i = 0; i < 3; i++) {
+    clients.push(await openWs(url));
+    assert.equal(await clients[i]?.echo(`m${i}`), `v1:m${i}`);
+  }
+  const refused = await connectWs(url);
+  assert.ok('status' in refused, 'the fourth is past the cap');
+  assert.equal(refused.status, 503);
+  assert.equal((await rt.figures()).get('ws_websockets'), '3');
+  // One closes: the next opens, on either worker (the other gives back its spare if need be).
+  await clients.shift()?.close();
+  await waitUntil('one closed', async () => (await rt.figures()).get('ws_websockets') === '2');
+  for (let i = 0; i < 4; i++) {
+    const again = await openWs(url);
+    assert.equal(await again.echo('in'), 'v1:in');
+    await again.close();
+    await waitUntil('it closed', async () => (await rt.figures()).get('ws_websockets') === '2');
+  }
 });
