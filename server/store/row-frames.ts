@@ -186,9 +186,9 @@ export class FrameDecoder {
       let strings = this.dicts.get(json);
       if (strings === undefined) {
         strings = parseDict(json);
-        // Bounded: routes are bounded per app, but a worker could send anything.
+        // Bounded in count and size: routes are bounded per app, but a worker could send anything.
         if (this.dicts.size >= MAX_DICTS) this.dicts.clear();
-        this.dicts.set(json, strings);
+        if (json.length <= MAX_CACHED_DICT_CHARS) this.dicts.set(json, strings);
       }
       let mapped = mappedOf.get(strings);
       if (mapped === undefined) {
@@ -216,6 +216,8 @@ export class FrameDecoder {
 
 /** Dictionaries a decoder keeps parsed: more than an app's routes (ROUTES_PER_APP) times its methods in use. */
 const MAX_DICTS = 1000;
+/** A row's dictionary is an app name, a method and a route (MAX_ROUTE_LENGTH): far less than this. */
+const MAX_CACHED_DICT_CHARS = 2048;
 /** The columns that index the dictionary (a route of -1 is none). */
 const DICT_COLS = [C_APP, C_METHOD, C_ROUTE] as const;
 

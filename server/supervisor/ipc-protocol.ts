@@ -16,8 +16,9 @@
  *                                                ◀── exiting (process.exit: last figures)
  *                                                ◀── recycle (maxRequests reached)
  *                                                ◀── fatal (uncaught error: replace me, then drain me)
- *     upgradesGranted ◀── upgradesWanted (its lease of maxUpgrades is full)
- *     upgradesReclaim ◀── upgradesReturned (what its lease holds beyond its needs)
+ *                                                ◀── upgradesWanted (its lease of maxUpgrades is full)
+ *     upgradesGranted ────────────────────────▶
+ *     upgradesReclaim (the app at its cap) ───▶  ◀── upgradesReturned (also unasked: what it leaves unused)
  */
 import type { AppStatsData } from '../host/app-stats.js';
 import type { AppOptions } from '../host/app-host.js';
