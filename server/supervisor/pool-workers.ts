@@ -20,7 +20,7 @@ const RECLAIM_WAIT_MS = 500;
 export class PoolWorkers {
   readonly ledger: SlotLedger;
   /** The app's maxUpgrades, leased to its workers as they fill up (http apps). */
-  readonly upgrades: UpgradeLeases;
+  private readonly upgrades: UpgradeLeases;
   readonly workers = new Map<number, PoolWorker>();
   /** Every worker's record, found from its process even after it left `workers`. */
   private readonly records = new WeakMap<WorkerProcess, PoolWorker>();
