@@ -121,14 +121,19 @@ export class BatchPacker {
   }
 
   private intern(s: string): number {
-    let i = this.dictIndex.get(s);
-    if (i === undefined) {
-      i = this.dict.length;
-      this.dict.push(s);
-      this.dictIndex.set(s, i);
-    }
-    return i;
+    return internString(this.dict, this.dictIndex, s);
   }
+}
+
+/** `s`'s index in a batch's dictionary, added if new; `index` finds it again without a scan. */
+export function internString(dict: string[], index: Map<string, number>, s: string): number {
+  let i = index.get(s);
+  if (i === undefined) {
+    i = dict.length;
+    dict.push(s);
+    index.set(s, i);
+  }
+  return i;
 }
 
 function sharedCopy(nums: Float64Array, length: number): Float64Array {

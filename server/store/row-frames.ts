@@ -27,7 +27,7 @@ import { errors } from '../../shared/errors.js';
 import type { TimingRow } from '../../shared/timing-row.js';
 import {
   C_APP, C_BYTES_IN, C_BYTES_OUT, C_METHOD, C_OUTCOME, C_PATH_LEN, C_QUEUE, C_ROUTE, C_SERVICE, C_START, C_STATUS, COLS,
-  cleanPath, type PackedBatch, type PackOptions,
+  cleanPath, internString, type PackedBatch, type PackOptions,
 } from './packed-batch.js';
 
 const HEAD_BYTES = 16;
@@ -192,7 +192,7 @@ export class FrameDecoder {
       }
       let mapped = mappedOf.get(strings);
       if (mapped === undefined) {
-        mapped = strings.map((s) => intern(dict, dictIndex, s));
+        mapped = strings.map((s) => internString(dict, dictIndex, s));
         mappedOf.set(strings, mapped);
       }
       // Read a double at a time: the frame sits at any offset, and a Float64Array wants 8-byte alignment.
@@ -230,14 +230,4 @@ function parseDict(json: string): string[] {
   }
   if (!Array.isArray(dict) || !dict.every((s) => typeof s === 'string')) throw new errors.DOW_ERR_ROW_FRAME('a dictionary that is not a list of strings');
   return dict as string[];
-}
-
-function intern(dict: string[], index: Map<string, number>, s: string): number {
-  let i = index.get(s);
-  if (i === undefined) {
-    i = dict.length;
-    dict.push(s);
-    index.set(s, i);
-  }
-  return i;
 }

@@ -44,11 +44,17 @@ export class UpgradeLeases {
    */
   ask(worker: number, seq: number, accepting: readonly number[]): { answer?: LeaseAnswer; reclaim?: number[] } {
     const count = this.grant(worker, accepting.length);
-    if (count > 0 || (this.reclaiming === null && !accepting.some((w) => w !== worker && this.leaseOf(w) > 0))) return { answer: { worker, seq, count } };
+    if (count > 0) return { answer: { worker, seq, count } };
+    if (this.reclaiming !== null) {
+      this.parked.push({ worker, seq });
+      return {};
+    }
+    // Only the others that hold something can give any back; none: refused now.
+    const holders = accepting.filter((w) => w !== worker && this.leaseOf(w) > 0);
+    if (holders.length === 0) return { answer: { worker, seq, count: 0 } };
     this.parked.push({ worker, seq });
-    if (this.reclaiming !== null) return {};
-    this.reclaiming = new Set(accepting.filter((w) => w !== worker && this.leaseOf(w) > 0));
-    return { reclaim: [...this.reclaiming] };
+    this.reclaiming = new Set(holders);
+    return { reclaim: holders };
   }
 
   /** `worker` gave back `count` (0 when a reclaim found nothing spare). Returns the answers now due. */
